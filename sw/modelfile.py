@@ -169,8 +169,9 @@ def loads(data: bytes) -> Network:
         blob = payload[offset:offset + length]
         weights = unpack_weights(blob, n_out, n_in, bits)
         if pack_weights(weights, bits) != blob:
-            raise ModelFileError(f"{where}weights have nonzero padding bits; the payload is "
-                                 f"corrupted, export the model again")
+            raise ModelFileError(f"{where}weights have bits past the last weight, so they "
+                                 f"are wider than weight_bits ({bits}): a weight is out of its "
+                                 f"bit range or the payload is corrupted; export the model again")
         layers.append(Layer(weights=weights, **params))
         end = offset + length
     if end != len(payload):
