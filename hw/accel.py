@@ -1,0 +1,760 @@
+"""The event-driven spiking accelerator (``docs/numerics.md``, ``docs/memory-map.md``).
+
+Architecture
+------------
+Per timestep and layer, the neurons are processed in *blocks* of ``P`` (``Config.lanes``).
+For a block, every input *event* (an input with a nonzero magnitude this step) reads one word
+of the weight memory, which holds the ``P`` weights of that input for the block, and ``P``
+accumulator lanes add ``magnitude * weight`` in one cycle. Inputs without an event cost
+nothing, so a layer costs about ``events * ceil(n_out / P)`` cycles per step instead of
+``n_in * T``. When a block has integrated all events, ``U`` neuron units (``neuron_units``)
+per cycle leak, add the current, saturate, fire and reset the block's neurons against the
+membrane memory; the spikes go into an event buffer that feeds the next layer in the same
+timestep.
+
+Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per cycle
+and emits one event per cycle, straight into the first block's integration; it also writes
+them to the event buffer so that the other blocks of layer 0 replay them without a second
+scan. Events of a later layer are the previous layer's spikes, replayed from the event buffer
+(two halves, swapped per layer).
+
+Membrane and fired state are treated as zero at step 0, so nothing carries over from one
+inference to the next and no clearing pass is needed; an abort simply returns to idle.
+
+Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
+block-major then input-major: word ``WEIGHT_ROW + b * n_in + i`` holds ``W[b*P + k, i]`` in
+lane ``k`` (bits ``k*wb .. k*wb + wb - 1``, two's complement, ``wb = Config.weight_bits``).
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from . import bus, memmap
+from .config import ENCODER_CODES, Config, _clog2
+from .encoder import HybridBound, PixelFilter
+from .neuron import NeuronUnit, Readout
+
+__all__ = ["TraceSignature", "Accelerator"]
+
+
+def booth_product(m, a, code, lane):
+    """``a * w`` for a two's complement weight code, as radix-4 Booth partial products.
+
+    A lane outside the DSP slices costs about 51 LUTs this way (with its accumulator) against
+    72 for a generic multiplier, because each partial product bit is one LUT of the digit's
+    three weight bits and two bits of ``a``.
+    """
+    width = len(code) + len(code) % 2
+    w = code.as_signed()
+    bits = [Const(0, 1)] + [w[min(i, len(code) - 1)] for i in range(width)]
+    total = 0
+    for i in range(width // 2):
+        lo, mid, hi = bits[2 * i], bits[2 * i + 1], bits[2 * i + 2]
+        digit = Signal(signed(len(a) + 2), name=f"booth{lane}_{i}")
+        with m.Switch(Cat(lo, mid, hi)):
+            with m.Case(0b001, 0b010):
+                m.d.comb += digit.eq(a)
+            with m.Case(0b011):
+                m.d.comb += digit.eq(a << 1)
+            with m.Case(0b100):
+                m.d.comb += digit.eq(-(a << 1))
+            with m.Case(0b101, 0b110):
+                m.d.comb += digit.eq(-a)
+            with m.Default():
+                m.d.comb += digit.eq(0)
+        total = total + (digit << (2 * i))
+    return total
+
+
+class TraceSignature(wiring.Signature):
+    """Trace record of ``U`` neurons, one per neuron-update cycle (co-simulation only).
+
+    Members (all out)
+    -----------------
+    valid : 1
+        A record this cycle.
+    layer : 4
+    step : 8
+    index : 16
+        Neuron index of lane 0.
+    mask : U
+        Lane ``k`` holds a real neuron (``index + k < n_out``).
+    spikes : U
+        Spike of lane ``k`` in this step.
+    membrane : U * M
+        Membrane potential after the reset of lane ``k``, signed, bits ``kM+M-1 : kM``.
+    """
+
+    def __init__(self, config: Config):
+        U, M = config.neuron_units, config.membrane_bits
+        super().__init__({
+            "valid": Out(1), "layer": Out(4), "step": Out(8), "index": Out(16),
+            "mask": Out(U), "spikes": Out(U), "membrane": Out(U * M),
+        })
+
+
+class Accelerator(wiring.Component):
+    """The accelerator, seen through its register bus.
+
+    Parameters
+    ----------
+    config : hw.config.Config
+
+    Ports
+    -----
+    bus : hw.bus.Signature(config.addr_width), in (target)
+        Memory map of ``docs/memory-map.md``. Writes complete in one cycle, reads in two.
+    irq : 1, out
+        High while the DONE status flag is set (cleared by START or CLEAR).
+    busy : 1, out
+        An inference is running.
+    trace : TraceSignature(config), out
+        Only when ``config.trace`` is true.
+
+    Throughput: one input event per cycle per block of ``P`` neurons, ``U`` neuron updates per
+    cycle, ``S`` pixels examined per cycle by the encoder.
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+        self.config = config
+        members = {
+            "bus": In(bus.Signature(config.addr_width)),
+            "irq": Out(1),
+            "busy": Out(1),
+        }
+        if config.trace:
+            members["trace"] = Out(TraceSignature(config))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        P, U, S = cfg.lanes, cfg.neuron_units, cfg.pixels_per_cycle
+        WB, M, A = cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits
+        R = cfg.region_bits
+        L = cfg.max_layers
+        EB = cfg.event_bits
+        CPL = cfg.chunks_per_layer
+        chunk_bits = _clog2(CPL)
+        layer_bits = max(1, _clog2(L))
+        lanes_per_chunk = U
+        chunks_per_block = P // U
+        n_bits = 16
+
+        # -- memories -----------------------------------------------------------------------
+        m.submodules.weights = wmem = Memory(shape=unsigned(cfg.word_bits),
+                                             depth=cfg.weight_words, init=[])
+        w_rd = wmem.read_port()
+        w_wr = wmem.write_port()
+
+        m.submodules.pixels = pmem = Memory(shape=unsigned(8 * S), depth=cfg.pixel_rows,
+                                            init=[])
+        p_rd = pmem.read_port()
+        p_wr = pmem.write_port(granularity=32)
+
+        ev_depth = 1 << (EB + 1)
+        # An entry is (index, payload): for layer 0 one event (input index, magnitude); for
+        # a later layer the spikes of one update cycle (index of lane 0, U-bit spike mask),
+        # so that the neuron update never waits for its spikes to be written one by one.
+        PW = max(8, U)
+        m.submodules.events = emem = Memory(shape=unsigned(EB + PW), depth=ev_depth, init=[])
+        e_rd = emem.read_port()
+        e_wr = emem.write_port()
+
+        NW = M + 1  # membrane word lane: v and fired
+        m.submodules.membrane = vmem = Memory(shape=unsigned(U * NW), depth=L * CPL, init=[])
+        v_rd = vmem.read_port()
+        v_wr = vmem.write_port()
+
+        RW = 8 + M  # result lane: first time and first potential
+        m.submodules.results = rmem = Memory(shape=unsigned(U * RW), depth=CPL, init=[])
+        r_rd = rmem.read_port()
+        r_wr = rmem.write_port(granularity=RW)
+
+        # -- registers -------------------------------------------------------------------
+        net_layers = Signal(range(L + 1), init=1)
+        net_T = Signal(8, init=1)
+        net_enc = Signal(2, init=ENCODER_CODES[cfg.encoders[0]])
+        net_seed = Signal(16, init=1)
+        net_readout = Signal(1)
+        net_M = Signal(6, init=M)
+        l_n_in = Array(Signal(n_bits, name=f"l{i}_n_in", init=1) for i in range(L))
+        l_n_out = Array(Signal(n_bits, name=f"l{i}_n_out", init=1) for i in range(L))
+        l_row = Array(Signal(16, name=f"l{i}_row") for i in range(L))
+        l_theta = Array(Signal(M, name=f"l{i}_theta", init=1) for i in range(L))
+        l_mode = Array(Signal(5, name=f"l{i}_mode") for i in range(L))
+        l_leak = Array(Signal(8, name=f"l{i}_leak", init=1) for i in range(L))
+
+        busy = Signal()
+        done = Signal()
+        aborted = Signal()
+        rejected = Signal()
+        cycles = Signal(32)
+        result_class = Signal(16)
+        m.d.comb += [self.irq.eq(done), self.busy.eq(busy)]
+
+        # -- bus ---------------------------------------------------------------------------
+        b = self.bus
+        read_wait = Signal()
+        write = b.cyc & b.we & ~read_wait
+        read_first = b.cyc & ~b.we & ~read_wait
+        m.d.sync += read_wait.eq(read_first)
+        m.d.comb += b.ack.eq(write | read_wait)
+        start = Signal()
+        abort = Signal()
+        addr = b.addr
+        region = addr[R:R + 2]
+        in_weights = addr[cfg.addr_width - 1]
+        in_regs = ~in_weights & (region == 0)
+        in_pixels = ~in_weights & (region == 1)
+        in_results = ~in_weights & (region == 2)
+        reg = addr[:R]
+        layer_field = {}
+
+        with m.If(write & in_regs & (reg == memmap.REG_CONTROL)):
+            m.d.comb += [start.eq(b.w_data[0] & ~busy), abort.eq(b.w_data[1] & busy)]
+            with m.If(b.w_data[2]):
+                m.d.sync += [done.eq(0), aborted.eq(0), rejected.eq(0)]
+        param_write = Signal()
+        m.d.comb += param_write.eq(write & ~(in_regs & (reg < memmap.REG_NET_LAYERS))
+                                   & ~in_results)
+        with m.If(param_write & busy):
+            m.d.sync += rejected.eq(1)
+        idle_write = param_write & ~busy
+        with m.If(idle_write & in_regs):
+            with m.Switch(reg):
+                with m.Case(memmap.REG_NET_LAYERS):
+                    m.d.sync += net_layers.eq(b.w_data)
+                with m.Case(memmap.REG_NET_TIMESTEPS):
+                    m.d.sync += net_T.eq(b.w_data)
+                with m.Case(memmap.REG_NET_ENCODER):
+                    m.d.sync += net_enc.eq(b.w_data)
+                with m.Case(memmap.REG_NET_SEED):
+                    m.d.sync += net_seed.eq(b.w_data)
+                with m.Case(memmap.REG_NET_READOUT):
+                    m.d.sync += net_readout.eq(b.w_data)
+                with m.Case(memmap.REG_NET_MEMBRANE_BITS):
+                    m.d.sync += net_M.eq(b.w_data)
+                for i in range(L):
+                    fields = [(memmap.LAYER_N_IN, l_n_in[i]), (memmap.LAYER_N_OUT, l_n_out[i]),
+                              (memmap.LAYER_WEIGHT_ROW, l_row[i]),
+                              (memmap.LAYER_THRESHOLD, l_theta[i]),
+                              (memmap.LAYER_MODE, l_mode[i]), (memmap.LAYER_LEAK, l_leak[i])]
+                    for offset, sig in fields:
+                        layer_field[memmap.layer_reg(i, offset)] = sig
+                        with m.Case(memmap.layer_reg(i, offset)):
+                            m.d.sync += sig.eq(b.w_data)
+        # Pixel and weight writes go straight to the memories' write ports.
+        pix_sub = S // 4
+        pix_sub_bits = _clog2(pix_sub)
+        m.d.comb += [
+            p_wr.addr.eq(addr[pix_sub_bits:R]),
+            p_wr.data.eq(b.w_data.replicate(pix_sub)),
+        ]
+        pix_nz = Signal(cfg.pixel_rows * pix_sub)  # one flag per pixel word: nonzero
+        with m.If(idle_write & in_pixels & (addr[:R] < len(pix_nz))):
+            m.d.sync += pix_nz.bit_select(addr[:R], 1).eq(b.w_data != 0)
+        with m.If(idle_write & in_pixels):
+            m.d.comb += p_wr.en.eq(1 << addr[:pix_sub_bits] if pix_sub > 1 else 1)
+        w_subs = cfg.word_bits // 32
+        w_sub_bits = _clog2(cfg.weight_stride)
+        w_off = addr[:cfg.addr_width - 1]
+        # A weight word is written whole when its last 32-bit slice arrives; the earlier slices
+        # wait in a staging register. Whole-word writes let synthesis pick the narrowest block
+        # RAM shape (2K x 18 for the default) instead of one that matches 32-bit write enables.
+        staging = Signal(max(1, cfg.word_bits - 32))
+        m.d.comb += [
+            w_wr.addr.eq(w_off[w_sub_bits:]),
+            w_wr.data.eq(Cat(staging, b.w_data) if w_subs > 1 else b.w_data),
+        ]
+        with m.If(idle_write & in_weights & (w_off[w_sub_bits:] < cfg.weight_words)):
+            for sub in range(w_subs - 1):
+                with m.If(w_off[:w_sub_bits] == sub):
+                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(b.w_data)
+            m.d.comb += w_wr.en.eq(w_off[:w_sub_bits] == w_subs - 1)
+
+        # -- sequencer state ------------------------------------------------------------------
+        t = Signal(8)
+        layer = Signal(layer_bits)
+        blk = Signal(range(max(2, -(-cfg.max_neurons // P) + 1)))
+        cur_sel = Signal()
+        ev_count = Array(Signal(EB + 1, name=f"ev_count{i}") for i in range(2))
+        lfsr = Signal(16)
+        hyb_lo = Signal(9)
+        hyb_hi = Signal(9)
+        vmax = Signal(signed(M))
+        vmin = Signal(signed(M))
+
+        c_n_in = Signal(n_bits)
+        c_n_out = Signal(n_bits)
+        c_theta = Signal(signed(M))
+        c_mode = Signal(5)
+        c_leak = Signal(8)
+        c_last = Signal()             # current layer is the output layer
+        row_base = Signal(16)         # weight row of the current block
+        chunk_base = Signal(range(CPL + 1))  # membrane word of the block's first chunk
+        neuron_base = Signal(n_bits + 1)     # index of the block's first neuron
+
+        m.submodules.bound = bound = HybridBound()
+        m.d.comb += [bound.t.eq(t + 1), bound.tm1.eq(net_T - 1)]
+
+        # -- event sources ---------------------------------------------------------------------
+        ev_valid = Signal()
+        ev_idx = Signal(EB)
+        ev_mag = Signal(8)
+        source_done = Signal()
+
+        # Encoder scan
+        m.submodules.filter = filt = PixelFilter(S, cfg.encoders)
+        scan = Signal()               # the encoder feeds this block
+        scan_row = Signal(range(cfg.pixel_rows + 1))
+        scan_have = Signal()          # p_rd.data holds row scan_row
+        scan_taken = Signal(S)        # events of the row already emitted
+        scan_rows = Signal(range(cfg.pixel_rows + 1))
+        # Rows holding a nonzero pixel, tracked as the host writes pixels: the direct and
+        # hybrid encoders skip the other rows (no event can come from them); the rate encoder
+        # visits every row, because its LFSR advances for every pixel.
+        rows = cfg.pixel_rows
+        row_nz = Cat(pix_nz[r * (S // 4):(r + 1) * (S // 4)].any() for r in range(rows))
+        rows_valid = Cat(scan_rows > r for r in range(rows))
+        scan_mask = Signal(rows)
+        m.d.comb += scan_mask.eq(Mux(net_enc == ENCODER_CODES["rate"], rows_valid,
+                                     rows_valid & row_nz))
+        scan_left = Signal(rows)      # rows still to visit in this step
+        left_after = Signal(rows)
+        m.d.comb += left_after.eq(scan_left & ~(Const(1, rows) << scan_row))
+
+        def first_set(vector, name):
+            index = Signal(range(max(2, rows)), name=name)
+            for r in reversed(range(rows)):
+                with m.If(vector[r]):
+                    m.d.comb += index.eq(r)
+            return index
+
+        first_row = first_set(scan_mask, "first_row")
+        next_row = first_set(left_after, "next_row")
+        row_first = Signal(n_bits + 6)
+        m.d.comb += row_first.eq(scan_row * S)
+        lane_valid = Cat(row_first + k < c_n_in for k in range(S))
+        m.d.comb += [
+            filt.pixels.eq(p_rd.data), filt.lane_valid.eq(lane_valid),
+            filt.encoder.eq(net_enc), filt.first_step.eq(t == 0),
+            filt.lo.eq(hyb_lo), filt.hi.eq(hyb_hi), filt.lfsr.eq(lfsr),
+        ]
+        remaining = Signal(S)
+        lowest = Signal(S)
+        lowest_index = Signal(range(S))
+        m.d.comb += [remaining.eq(filt.match & ~scan_taken),
+                     lowest.eq(remaining & -remaining)]
+        for k in reversed(range(S)):
+            with m.If(remaining[k]):
+                m.d.comb += lowest_index.eq(k)
+        row_last_event = (remaining & (remaining - 1)) == 0
+        valid_count = Signal(range(S + 1))
+        m.d.comb += valid_count.eq(Mux(c_n_in - row_first >= S, S, c_n_in - row_first))
+        lfsr_next = Signal(16)
+        lfsr_table = Array(filt.lfsr_after[16 * k:16 * (k + 1)] for k in range(S))
+        m.d.comb += lfsr_next.eq(lfsr_table[valid_count - 1])
+
+        # Replay from the event buffer
+        rep_ptr = Signal(EB + 1)      # next entry to read
+        rep_have = Signal()           # e_rd.data holds an entry
+        rep_taken = Signal(U)         # spikes of the entry already emitted
+        rep_count = Signal(EB + 1)
+        m.d.comb += rep_count.eq(ev_count[cur_sel])
+        rep_mask = Signal(U)
+        m.d.comb += rep_mask.eq(Mux(layer == 0, 1, e_rd.data[EB:EB + U]) & ~rep_taken)
+        rep_lowest = Signal(U)
+        rep_index = Signal(range(max(2, U)))
+        m.d.comb += rep_lowest.eq(rep_mask & -rep_mask)
+        for k in reversed(range(U)):
+            with m.If(rep_mask[k]):
+                m.d.comb += rep_index.eq(k)
+        rep_last = (rep_mask & (rep_mask - 1)) == 0
+
+        # Event buffer writes (encoder during the scan, spikes during the update)
+        ev_write = Signal()
+        ev_write_idx = Signal(EB)
+        ev_write_mag = Signal(PW)
+        ev_write_sel = Signal()
+        m.d.comb += [
+            e_wr.addr.eq(Cat(ev_count[ev_write_sel][:EB], ev_write_sel)),
+            e_wr.data.eq(Cat(ev_write_idx, ev_write_mag)),
+            e_wr.en.eq(ev_write),
+        ]
+        with m.If(ev_write):
+            m.d.sync += ev_count[ev_write_sel].eq(ev_count[ev_write_sel] + 1)
+
+        # -- integration pipeline: A (weight read) -> B (products) -> C (accumulate) ------------
+        valid_a = Signal()
+        mag_a = Signal(8)
+        valid_b = Signal()
+        acc = [Signal(signed(A), name=f"acc{k}") for k in range(P)]
+        prod = [Signal(signed(WB + 9), name=f"prod{k}") for k in range(P)]
+        acc_clear = Signal()
+        m.d.sync += [valid_a.eq(ev_valid), mag_a.eq(ev_mag), valid_b.eq(valid_a)]
+        magnitude = Signal(signed(9))
+        m.d.comb += magnitude.eq(mag_a)
+        for k in range(P):
+            if WB == 1:  # binary weights: code 1 is +1, code 0 is -1 (numerics.md, section 2)
+                m.d.sync += prod[k].eq(Mux(w_rd.data[k], magnitude, -magnitude))
+            elif k < cfg.dsp_lanes:
+                # A plain product: synthesis maps product and accumulator into one DSP slice.
+                m.d.sync += prod[k].eq(magnitude * w_rd.data[k * WB:(k + 1) * WB].as_signed())
+            else:
+                m.d.sync += prod[k].eq(booth_product(m, magnitude,
+                                                     w_rd.data[k * WB:(k + 1) * WB], k))
+            with m.If(acc_clear):
+                m.d.sync += acc[k].eq(0)
+            with m.Elif(valid_b):
+                m.d.sync += acc[k].eq(acc[k] + prod[k])
+        pipe_empty = ~valid_a & ~valid_b
+
+        # -- neuron update ----------------------------------------------------------------------
+        chunk = Signal(range(chunks_per_block + 1))     # chunk at the membrane read port
+        chunks_in_block = Signal(range(chunks_per_block + 1))
+        upd_have = Signal()
+        chunk_first = Signal(n_bits + 1)
+        m.d.comb += chunk_first.eq(neuron_base + chunk * U)
+        acc_chunks = Array(Cat(*acc[c * U:(c + 1) * U]) for c in range(chunks_per_block))
+        acc_chunk = Signal(U * A)
+        m.d.comb += acc_chunk.eq(acc_chunks[chunk])
+
+        # Two stages: the membrane word of chunk `chunk` is at the read port (stage 1, leak);
+        # one cycle later stage 2 adds the current, saturates, fires, resets and writes back.
+        s2_valid = Signal()
+        s2_chunk = Signal.like(chunk)
+        s2_first = Signal.like(chunk_first)
+        s2_mask = Signal(U)
+        m.d.sync += s2_valid.eq(0)
+        first_step = t == 0
+        spikes = Signal(U)
+        new_word = Signal(U * NW)
+        mask = Signal(U)
+        potentials = Signal(U * M)
+        first_fire = Signal(U)
+        for k in range(U):
+            unit = NeuronUnit(M, A, registered=True)
+            m.submodules[f"unit{k}"] = unit
+            old = v_rd.data[k * NW:(k + 1) * NW]
+            m.d.comb += [
+                unit.v.eq(Mux(first_step, 0, old[:M].as_signed())),
+                unit.fired.eq(~first_step & old[M]),
+                unit.current.eq(acc_chunk[k * A:(k + 1) * A].as_signed()),
+                unit.valid.eq(chunk_first + k < c_n_out),
+                unit.lif.eq(c_mode[0]), unit.factor.eq(c_mode[1]),
+                unit.reset.eq(c_mode[2:4]), unit.fire_once.eq(c_mode[4]),
+                unit.leak.eq(c_leak), unit.threshold.eq(c_theta),
+                unit.vmin.eq(vmin), unit.vmax.eq(vmax),
+                mask[k].eq(chunk_first + k < c_n_out),  # stage 1
+                spikes[k].eq(unit.spike),
+                new_word[k * NW:(k + 1) * NW].eq(Cat(unit.v_next, unit.fired_next)),
+                potentials[k * M:(k + 1) * M].eq(unit.p),
+                first_fire[k].eq(unit.spike & ~unit.fired_used),
+            ]
+            m.d.comb += r_wr.data[k * RW:(k + 1) * RW].eq(
+                Mux(unit.spike, Cat(t, unit.p), Cat(Const(255, 8), Const(0, M))))
+        def vaddr(word):
+            return Cat(word[:chunk_bits], layer) if chunk_bits else layer
+
+        commit = Signal()
+        m.d.comb += [
+            v_wr.addr.eq(vaddr(chunk_base + s2_chunk)),
+            v_wr.data.eq(new_word),
+            v_wr.en.eq(commit),
+            r_wr.addr.eq(chunk_base + s2_chunk),
+        ]
+        with m.If(commit & c_last):
+            m.d.comb += r_wr.en.eq(Mux(first_step, Const(-1, U), first_fire))
+        if cfg.trace:
+            tr = self.trace
+            m.d.comb += [
+                tr.valid.eq(commit), tr.layer.eq(layer), tr.step.eq(t),
+                tr.index.eq(s2_first), tr.mask.eq(s2_mask), tr.spikes.eq(spikes),
+            ]
+            for k in range(U):
+                m.d.comb += tr.membrane[k * M:(k + 1) * M].eq(new_word[k * NW:k * NW + M])
+
+        # -- read-out --------------------------------------------------------------------------
+        m.submodules.readout = ro = Readout(M, n_bits)
+        ro_index = Signal(n_bits + 1)
+        ro_have = Signal()
+        ro_lane = Signal(range(U))
+        m.d.comb += [
+            ro.max_membrane.eq(net_readout),
+            ro.index.eq(ro_index - 1),
+        ]
+        r_lanes = Array(r_rd.data[k * RW:(k + 1) * RW] for k in range(U))
+        v_lanes = Array(v_rd.data[k * NW:k * NW + M] for k in range(U))
+        m.d.comb += [
+            ro.first_time.eq(r_lanes[ro_lane][:8]),
+            ro.first_potential.eq(r_lanes[ro_lane][8:].as_signed()),
+            ro.final_v.eq(v_lanes[ro_lane].as_signed()),
+        ]
+
+        # -- read ports: the sequencer drives them while busy, the bus while idle ---------------
+        seq_w_addr = Signal.like(w_rd.addr)
+        seq_p_addr = Signal.like(p_rd.addr)
+        seq_p_en = Signal()
+        seq_v_addr = Signal.like(v_rd.addr)
+        seq_v_en = Signal()
+        seq_r_addr = Signal.like(r_rd.addr)
+        seq_e_addr = Signal.like(e_rd.addr)
+        seq_e_en = Signal()
+        res_index = addr[:R - 2]
+        with m.If(busy):
+            m.d.comb += [
+                w_rd.addr.eq(seq_w_addr), p_rd.addr.eq(seq_p_addr), p_rd.en.eq(seq_p_en),
+                v_rd.addr.eq(seq_v_addr), v_rd.en.eq(seq_v_en), r_rd.addr.eq(seq_r_addr),
+                e_rd.addr.eq(seq_e_addr), e_rd.en.eq(seq_e_en),
+            ]
+        with m.Else():
+            m.d.comb += [
+                w_rd.addr.eq(w_off[w_sub_bits:]),
+                p_rd.addr.eq(addr[pix_sub_bits:R]),
+                v_rd.addr.eq(Cat(res_index[_clog2(U):][:chunk_bits], net_layers - 1)
+                             if chunk_bits else net_layers - 1),
+                r_rd.addr.eq(res_index[_clog2(U):]),
+            ]
+        m.d.comb += seq_w_addr.eq(row_base + ev_idx)
+
+        # -- sequencer ----------------------------------------------------------------------------
+        last_layer_index = net_layers - 1
+        with m.If(busy):
+            m.d.sync += cycles.eq(cycles + 1)
+
+        def load_layer(index):
+            return [
+                c_n_in.eq(l_n_in[index]), c_n_out.eq(l_n_out[index]),
+                c_theta.eq(l_theta[index]), c_mode.eq(l_mode[index]),
+                c_leak.eq(l_leak[index]), c_last.eq(index == last_layer_index),
+                row_base.eq(l_row[index]), chunk_base.eq(0), neuron_base.eq(0),
+                blk.eq(0),
+            ]
+
+        def abortable():
+            # CONTROL.ABORT: back to idle from any state; the next start reinitializes all.
+            with m.If(abort):
+                m.next = "IDLE"
+
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                with m.If(start):
+                    m.d.sync += [
+                        busy.eq(1), done.eq(0), aborted.eq(0), rejected.eq(0), cycles.eq(0),
+                        t.eq(0), lfsr.eq(net_seed), hyb_lo.eq(0), hyb_hi.eq(0),
+                        vmax.eq((Const(1, 33) << (net_M - 1)[:6]) - 1),
+                        vmin.eq(-(Const(1, 33) << (net_M - 1)[:6])),
+                    ]
+                    m.next = "STEP"
+            with m.State("STEP"):
+                abortable()
+                # A new timestep: layer 0, event buffers empty. The hybrid interval of this
+                # step was searched during the previous step (wait if that step was short).
+                hybrid = net_enc == ENCODER_CODES["hybrid"]
+                with m.If(~(hybrid & bound.busy)):
+                    m.d.sync += [layer.eq(0), cur_sel.eq(0), ev_count[0].eq(0),
+                                 ev_count[1].eq(0)]
+                    m.d.sync += load_layer(0)
+                    with m.If(hybrid & (t != 0)):
+                        m.d.sync += [hyb_lo.eq(hyb_hi), hyb_hi.eq(bound.bound)]
+                    with m.If(hybrid & (t + 1 < net_T)):
+                        m.d.comb += bound.start.eq(1)
+                    m.next = "BLOCK"
+            with m.State("BLOCK"):
+                abortable()
+                # Start integrating one block: clear the lanes, pick the event source.
+                m.d.comb += acc_clear.eq(1)
+                is_scan = (layer == 0) & (blk == 0)
+                m.d.sync += [scan.eq(is_scan), scan_taken.eq(0), scan_row.eq(first_row),
+                             scan_left.eq(scan_mask), scan_have.eq(is_scan & (scan_mask != 0)),
+                             rep_ptr.eq(1), rep_have.eq(~is_scan & (rep_count != 0)),
+                             rep_taken.eq(0)]
+                m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
+                m.d.comb += [seq_p_addr.eq(first_row), seq_p_en.eq(1)]
+                m.next = "ACCUM"
+            with m.State("ACCUM"):
+                abortable()
+                with m.If(scan):
+                    with m.If(scan_have):
+                        with m.If(remaining != 0):
+                            m.d.comb += [
+                                ev_valid.eq(1), ev_idx.eq(row_first + lowest_index),
+                                ev_mag.eq(filt.magnitude.word_select(lowest_index, 8)),
+                                ev_write.eq(1), ev_write_sel.eq(cur_sel),
+                                ev_write_idx.eq(row_first + lowest_index),
+                                ev_write_mag.eq(filt.magnitude.word_select(lowest_index, 8)),
+                            ]
+                        with m.If(row_last_event):
+                            m.d.sync += [scan_taken.eq(0), scan_row.eq(next_row),
+                                         scan_left.eq(left_after), lfsr.eq(lfsr_next),
+                                         scan_have.eq(left_after != 0)]
+                            m.d.comb += [seq_p_addr.eq(next_row), seq_p_en.eq(1)]
+                        with m.Else():
+                            m.d.sync += scan_taken.eq(scan_taken | lowest)
+                    with m.Else():
+                        m.d.comb += source_done.eq(1)
+                with m.Else():
+                    with m.If(rep_have):
+                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(e_rd.data[:EB] + rep_index),
+                                     ev_mag.eq(Mux(layer == 0, e_rd.data[EB:EB + 8], 1))]
+                        with m.If(rep_last):
+                            m.d.sync += rep_taken.eq(0)
+                            with m.If(rep_ptr < rep_count):
+                                m.d.comb += [seq_e_addr.eq(Cat(rep_ptr[:EB], cur_sel)),
+                                             seq_e_en.eq(1)]
+                                m.d.sync += rep_ptr.eq(rep_ptr + 1)
+                            with m.Else():
+                                m.d.sync += rep_have.eq(0)
+                        with m.Else():
+                            m.d.sync += rep_taken.eq(rep_taken | rep_lowest)
+                    m.d.comb += source_done.eq(~rep_have)
+                with m.If(source_done & pipe_empty):
+                    m.d.sync += chunk.eq(0)
+                    m.d.comb += [seq_v_addr.eq(vaddr(chunk_base)), seq_v_en.eq(1)]
+                    left = c_n_out - neuron_base
+                    m.d.sync += [
+                        upd_have.eq(1),
+                        chunks_in_block.eq(Mux(left >= P, chunks_per_block,
+                                               (left + U - 1) >> _clog2(U))),
+                    ]
+                    m.next = "UPDATE"
+            with m.State("UPDATE"):
+                abortable()
+                # One group of U neurons per cycle; its spikes become one event-buffer entry
+                # of the next layer.
+                with m.If(s2_valid):
+                    m.d.comb += commit.eq(1)
+                    with m.If(~c_last & (spikes != 0)):
+                        m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
+                                     ev_write_idx.eq(s2_first), ev_write_mag.eq(spikes)]
+                with m.If(upd_have):
+                    m.d.sync += [chunk.eq(chunk + 1), s2_valid.eq(1), s2_chunk.eq(chunk),
+                                 s2_first.eq(chunk_first), s2_mask.eq(mask)]
+                    with m.If(chunk + 1 < chunks_in_block):
+                        m.d.comb += [seq_v_addr.eq(vaddr(chunk_base + chunk + 1)),
+                                     seq_v_en.eq(1)]
+                    with m.Else():
+                        m.d.sync += upd_have.eq(0)
+                with m.If(~upd_have & ~s2_valid):
+                    # Block done: next block, next layer, next step or the read-out.
+                    with m.If(neuron_base + P < c_n_out):
+                        m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_n_in),
+                                     chunk_base.eq(chunk_base + chunks_per_block),
+                                     neuron_base.eq(neuron_base + P)]
+                        m.next = "BLOCK"
+                    with m.Elif(~c_last):
+                        m.d.sync += [layer.eq(layer + 1), cur_sel.eq(~cur_sel),
+                                     ev_count[cur_sel].eq(0)]
+                        m.d.sync += load_layer(layer + 1)
+                        m.next = "BLOCK"
+                    with m.Elif(t + 1 < net_T):
+                        m.d.sync += t.eq(t + 1)
+                        m.next = "STEP"
+                    with m.Else():
+                        m.d.comb += ro.clear.eq(1)
+                        m.d.sync += [ro_index.eq(0), ro_have.eq(0)]
+                        m.next = "READOUT"
+            with m.State("READOUT"):
+                abortable()
+                n_cls = c_n_out
+                m.d.comb += [seq_v_addr.eq(vaddr(ro_index[_clog2(U):])),
+                             seq_v_en.eq(1), seq_r_addr.eq(ro_index[_clog2(U):])]
+                m.d.comb += ro.valid.eq(ro_have)
+                m.d.sync += ro_lane.eq(ro_index[:_clog2(U)] if U > 1 else 0)
+                with m.If(ro_index < n_cls):
+                    m.d.sync += [ro_index.eq(ro_index + 1), ro_have.eq(1)]
+                with m.Else():
+                    m.d.sync += ro_have.eq(0)
+                    with m.If(~ro_have):
+                        m.next = "FINISH"
+            with m.State("FINISH"):
+                abortable()
+                m.d.sync += [result_class.eq(ro.cls), busy.eq(0), done.eq(1)]
+                m.next = "IDLE"
+
+        with m.If(abort):
+            m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
+
+        # Rows the encoder scans: ceil(n_in(0) / S).
+        m.d.comb += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))
+
+        # -- bus read data ---------------------------------------------------------------------
+        read_addr = Signal.like(addr)
+        m.d.sync += read_addr.eq(addr)
+        ra = read_addr
+        r_region = ra[R:R + 2]
+        r_in_weights = ra[cfg.addr_width - 1]
+        r_reg = ra[:R]
+        rdata = Signal(32)
+        ident = {
+            memmap.REG_MAGIC: memmap.MAGIC, memmap.REG_VERSION: memmap.VERSION,
+            memmap.REG_CFG_LANES: P, memmap.REG_CFG_UNITS: U,
+            memmap.REG_CFG_PIXELS_PER_CYCLE: S, memmap.REG_CFG_WEIGHT_BITS: WB,
+            memmap.REG_CFG_MEMBRANE_BITS: M, memmap.REG_CFG_MAX_LAYERS: L,
+            memmap.REG_CFG_MAX_NEURONS: cfg.max_neurons,
+            memmap.REG_CFG_MAX_INPUTS: cfg.max_inputs,
+            memmap.REG_CFG_MAX_TIMESTEPS: cfg.max_timesteps,
+            memmap.REG_CFG_WEIGHT_WORDS: cfg.weight_words,
+            memmap.REG_CFG_ENCODERS: sum(1 << ENCODER_CODES[e] for e in cfg.encoders),
+            memmap.REG_CFG_ACC_BITS: A, memmap.REG_CFG_REGION_BITS: R,
+            memmap.REG_CFG_WEIGHT_BASE: cfg.weight_base,
+            memmap.REG_CFG_WEIGHT_STRIDE: cfg.weight_stride,
+            memmap.REG_CFG_INPUTS_PER_CYCLE: cfg.inputs_per_cycle,
+            memmap.REG_CFG_TRACE: int(cfg.trace),
+            memmap.REG_CFG_DSP_LANES: cfg.dsp_lanes,
+        }
+        with m.If(r_in_weights):
+            sub = ra[:w_sub_bits] if w_sub_bits else Const(0, 1)
+            m.d.comb += rdata.eq(w_rd.data.word_select(sub, 32) if w_subs > 1
+                                 else w_rd.data[:32])
+            if w_subs > 1 and w_subs != cfg.weight_stride:
+                with m.If(sub >= w_subs):
+                    m.d.comb += rdata.eq(0)
+        with m.Elif(r_region == 0):
+            with m.Switch(r_reg):
+                for address, value in ident.items():
+                    with m.Case(address):
+                        m.d.comb += rdata.eq(value)
+                with m.Case(memmap.REG_STATUS):
+                    m.d.comb += rdata.eq(Cat(busy, done, aborted, rejected))
+                with m.Case(memmap.REG_CYCLES):
+                    m.d.comb += rdata.eq(cycles)
+                with m.Case(memmap.REG_CLASS):
+                    m.d.comb += rdata.eq(result_class)
+                with m.Case(memmap.REG_NET_LAYERS):
+                    m.d.comb += rdata.eq(net_layers)
+                with m.Case(memmap.REG_NET_TIMESTEPS):
+                    m.d.comb += rdata.eq(net_T)
+                with m.Case(memmap.REG_NET_ENCODER):
+                    m.d.comb += rdata.eq(net_enc)
+                with m.Case(memmap.REG_NET_SEED):
+                    m.d.comb += rdata.eq(net_seed)
+                with m.Case(memmap.REG_NET_READOUT):
+                    m.d.comb += rdata.eq(net_readout)
+                with m.Case(memmap.REG_NET_MEMBRANE_BITS):
+                    m.d.comb += rdata.eq(net_M)
+                for address, sig in layer_field.items():
+                    with m.Case(address):
+                        m.d.comb += rdata.eq(sig)
+        with m.Elif(r_region == 1):
+            m.d.comb += rdata.eq(p_rd.data.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
+                                 else p_rd.data[:32])
+        with m.Elif(r_region == 2):
+            which = ra[R - 2:R]
+            lane = ra[:_clog2(U)] if U > 1 else Const(0, 1)
+            r_lane = r_rd.data.word_select(lane, RW)
+            v_lane = v_rd.data.word_select(lane, NW)[:M]
+            with m.Switch(which):
+                with m.Case(memmap.RESULT_FIRST_TIME):
+                    m.d.comb += rdata.eq(r_lane[:8])
+                with m.Case(memmap.RESULT_FIRST_POTENTIAL):
+                    m.d.comb += rdata.eq(r_lane[8:].as_signed())
+                with m.Case(memmap.RESULT_FINAL_MEMBRANE):
+                    m.d.comb += rdata.eq(v_lane.as_signed())
+        m.d.comb += b.r_data.eq(Mux(read_wait, rdata, 0))
+        return m

@@ -1,0 +1,89 @@
+"""Exact cycle count of one inference on ``hw.accel.Accelerator``, without simulating it.
+
+:func:`cycle_count` replays the sequencer's schedule from the golden model's events and spikes
+(``sw.golden``): the encoder's rows, the events each block integrates, the spikes each
+neuron-update cycle drains. It returns the value the ``CYCLES`` register shows after the
+inference; the tests check it against the simulated gateware, so that the benchmark can
+report cycles for whole test sets at the speed of the golden model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sw import golden
+
+from .config import Config
+
+__all__ = ["cycle_count", "cycle_counts"]
+
+BOUND_CYCLES = 10    # HybridBound: from its start to the cycle it is no longer busy
+PIPE_DRAIN = 3       # integration pipeline: weight read, product, accumulate
+
+
+def _accum_scan(row_events):
+    """Cycles of the encoder-fed ACCUM state for rows with the given event counts."""
+    cycle, last_event = 0, None
+    for count in row_events:
+        if count:
+            last_event = cycle + count - 1
+        cycle += max(1, count)
+    exit = cycle if last_event is None else max(cycle, last_event + PIPE_DRAIN)
+    return exit + 1
+
+
+def _accum_replay(count):
+    return 1 if count == 0 else count + PIPE_DRAIN
+
+
+def _update(chunks):
+    """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
+    group, one for the second pipeline stage, one to move on."""
+    return chunks + 2
+
+
+def cycle_counts(network, config: Config, pixels) -> np.ndarray:
+    """Cycles of each image of ``pixels`` (B, n_in); int64 (B,)."""
+    pixels = np.asarray(pixels)
+    trace = golden.run(network, pixels)
+    events = golden.encode(network, pixels).numpy() != 0  # (B, T, n_in)
+    P, U, S = config.lanes, config.neuron_units, config.pixels_per_cycle
+    T, L = network.timesteps, len(network.layers)
+    n_in = network.n_inputs
+    rows = -(-n_in // S)
+    padded = np.zeros(events.shape[:2] + (rows * S,), bool)
+    padded[:, :, :n_in] = events
+    row_events = padded.reshape(events.shape[0], T, rows, S).sum(axis=3)
+    # Rows the encoder visits: all for rate, else those with a nonzero pixel (the pixel
+    # window is written in whole rows, zero-padded: sw.compiler.pixel_writes).
+    image = np.zeros((len(pixels), rows * S), np.int64)
+    image[:, :n_in] = pixels
+    visited = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
+    if network.encoder == "rate":
+        visited[:] = True
+    spikes = [s.numpy() for s in trace.spikes]
+    out = np.zeros(len(pixels), np.int64)
+    for b in range(len(pixels)):
+        total, bound_ready = 0, 0
+        for t in range(T):
+            # STEP waits for the hybrid bound search started in the previous STEP
+            step = max(1, bound_ready - total + 1) if network.encoder == "hybrid" and t else 1
+            total += step
+            bound_ready = total - 1 + BOUND_CYCLES
+            for index, layer in enumerate(network.layers):
+                count = int(events[b, t].sum()) if index == 0 else int(spikes[index - 1][b, t].sum())
+                for first in range(0, layer.n_out, P):
+                    total += 1  # BLOCK
+                    if index == 0 and first == 0:
+                        total += _accum_scan(row_events[b, t][visited[b]])
+                    else:
+                        total += _accum_replay(count)
+                    total += _update(-(-(min(first + P, layer.n_out) - first) // U))
+        total += network.n_classes + 2 + 1  # READOUT, FINISH
+        out[b] = total
+    return out
+
+
+def cycle_count(network, config: Config, pixels) -> int:
+    """Cycles of one image (``n_in`` ints)."""
+    return int(cycle_counts(network, config, np.asarray(pixels)[None])[0])

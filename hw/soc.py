@@ -1,0 +1,237 @@
+"""The whole chip: UART pins -> UARTBone bridge -> accelerator.
+
+This is the top that board files (``boards/``) and the simulated board (``sw.simboard``)
+instantiate. It has no clock or reset of its own: it runs in the ``sync`` domain that the
+platform provides.
+
+::
+
+    rx pin -> UARTRx -> receive FIFO -> UARTBone -> BusChecksum -> Accelerator
+    tx pin <- UARTTx <------------------/
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from . import bus
+from .uart import UARTRx, UARTTx, check_divisor, divisor_for
+from .uartbone import UARTBone
+
+__all__ = ["SoC", "BusChecksum", "checksum_ranges", "checksum_of", "DEFAULT_BAUD",
+           "DEFAULT_TIMEOUT_S", "CHECKSUM_MULT"]
+
+DEFAULT_BAUD = 115200
+#: Idle timeout of the bridge on a board: long enough for the gaps a USB-serial adapter and the
+#: host's scheduler leave inside one command, short enough that the host's resynchronization
+#: pause after an error (``sw.uart.UARTTransport(resync=0.12)``) outlasts it.
+DEFAULT_TIMEOUT_S = 0.05
+#: Idle timeout in a simulation given by divisor alone, in byte times.
+SIM_TIMEOUT_BYTES = 64
+
+
+#: Multiplier that spreads a word address over 32 bits in the upload checksum.
+CHECKSUM_MULT = 0x9E3779B1
+
+
+def checksum_ranges(config):
+    """Word-address ranges ``[(lo, hi), ...]`` whose writes the upload checksum covers: the
+    network parameters and layer blocks, and the weight window; not the control registers,
+    the pixels or the results (they change with every image)."""
+    from . import memmap
+
+    end = 1 << config.addr_width
+    return [(memmap.REG_NET_LAYERS, memmap.pixel_base(config.region_bits)),
+            (config.weight_base, end)]
+
+
+def checksum_of(writes, ranges, checksum: int = 0) -> int:
+    """Host-side reference of :class:`BusChecksum`: the checksum after ``writes``
+    (``[(byte_address, words)]``, as ``sw.compiler.compile_network`` makes them) starting from
+    ``checksum``."""
+    for address, words in writes:
+        for k, word in enumerate(words):
+            a = address // 4 + k
+            if any(lo <= a < hi for lo, hi in ranges):
+                checksum = (checksum + (int(word) ^ (a * CHECKSUM_MULT))) & 0xFFFFFFFF
+    return checksum
+
+
+class BusChecksum(wiring.Component):
+    """Register-bus pass-through that keeps a checksum of the writes it forwards.
+
+    It implements the ``CHECKSUM`` register of the memory map (``hw.memmap.REG_CHECKSUM``):
+    every write acknowledged by the target whose word address ``a`` lies in one of ``ranges``
+    adds ``data ^ (a * 0x9E3779B1)`` to it (mod 2**32), so that the host can check an upload
+    word for word with one read (:func:`checksum_of`). A read of ``reg`` returns the checksum;
+    a write to ``reg`` sets it (write 0 before an upload). Neither reaches the target. The
+    sum does not depend on the order of the writes; a changed or lost word changes it.
+
+    Parameters
+    ----------
+    addr_width : int
+        Word-address width of the bus.
+    reg : int
+        Word address of the checksum register.
+    ranges : list of (lo, hi)
+        Word-address ranges (``lo <= a < hi``) that count.
+
+    Ports
+    -----
+    initiator : hw.bus.Signature(addr_width), in
+        From the bridge.
+    target : hw.bus.Signature(addr_width), out
+        To the accelerator.
+
+    Latency: none added to forwarded transfers (combinational pass-through); the checksum
+    register answers after one cycle.
+    """
+
+    def __init__(self, addr_width: int, reg: int, ranges):
+        self._reg, self._ranges = reg, [(int(lo), int(hi)) for lo, hi in ranges]
+        super().__init__({
+            "initiator": In(bus.Signature(addr_width)),
+            "target": Out(bus.Signature(addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        up, down = self.initiator, self.target
+        checksum = Signal(32)
+        local = Signal()
+        m.d.comb += local.eq(up.addr == self._reg)
+        m.d.comb += [
+            down.addr.eq(up.addr), down.we.eq(up.we), down.w_data.eq(up.w_data),
+            down.cyc.eq(up.cyc & ~local),
+        ]
+        local_ack = Signal()
+        with m.If(up.cyc & local & ~local_ack):
+            m.d.sync += local_ack.eq(1)
+            with m.If(up.we):
+                m.d.sync += checksum.eq(up.w_data)
+        with m.Else():
+            m.d.sync += local_ack.eq(0)
+        m.d.comb += [
+            up.ack.eq(Mux(local, local_ack, down.ack)),
+            up.r_data.eq(Mux(local, checksum, down.r_data)),
+        ]
+        counted = Signal()
+        m.d.comb += counted.eq(0)
+        for lo, hi in self._ranges:
+            with m.If((up.addr >= lo) & (up.addr < hi)):
+                m.d.comb += counted.eq(1)
+        with m.If(up.cyc & up.we & ~local & down.ack & counted):
+            m.d.sync += checksum.eq(checksum + (up.w_data ^ (up.addr * CHECKSUM_MULT)[:32]))
+        return m
+
+
+class SoC(wiring.Component):
+    """UART-controlled accelerator.
+
+    Parameters
+    ----------
+    config : hw.config.Config or None
+        Accelerator configuration, passed to ``hw.accel.Accelerator``. ``None`` with ``target``.
+    clk_freq : int or float, optional
+        Clock frequency in Hz. With ``baudrate`` it sets the UART divisor (fractional if need
+        be, :func:`hw.uart.divisor_for`) and the idle timeout (50 ms).
+    baudrate : int
+        Baud rate (default 115200), used with ``clk_freq``.
+    divisor : int or Fraction, optional
+        Clock cycles per bit, instead of ``clk_freq`` and ``baudrate`` (simulation: 4 .. 16).
+    timeout : int, optional
+        Bridge idle timeout in cycles (default: 50 ms of ``clk_freq``, or 64 byte times).
+    rx_fifo_depth : int
+        Bytes buffered between the receiver and the bridge (default 256); the bridge does not
+        read while it answers, so the host keeps fewer request bytes than this in flight.
+    target : wiring.Component, optional
+        Bus target to use instead of an accelerator (tests); needs a ``bus: In(hw.bus.Signature)``.
+    checksum : (reg, ranges), optional
+        Where :class:`BusChecksum` answers and what it counts; by default, with a ``config``,
+        ``hw.memmap.REG_CHECKSUM`` over :func:`checksum_ranges`; none for a bare ``target``.
+
+    Ports
+    -----
+    rx : 1, in
+        UART receive pin (from the host), idle high.
+    tx : 1, out
+        UART transmit pin (to the host), idle high.
+    irq : 1, out
+        The accelerator's interrupt line (0 when the target has none); boards put it on an LED.
+    rx_error : 1, out
+        Pulses on a framing error or a receive overflow (for an LED stretcher or a counter).
+    """
+
+    def __init__(self, config=None, *, clk_freq=None, baudrate: int = DEFAULT_BAUD,
+                 divisor=None, timeout: int | None = None, rx_fifo_depth: int = 256,
+                 target=None, checksum=None):
+        if divisor is not None and clk_freq is not None:
+            raise ValueError("give either divisor or clk_freq (with baudrate), not both")
+        if divisor is None and clk_freq is None:
+            raise ValueError("give clk_freq (Hz, with baudrate) or divisor (clock cycles per "
+                             "bit) so that the UART knows its bit period")
+        if divisor is None:
+            divisor = divisor_for(clk_freq, baudrate)
+        check_divisor(divisor)
+        if timeout is None:
+            timeout = (round(clk_freq * DEFAULT_TIMEOUT_S) if clk_freq is not None
+                       else int(SIM_TIMEOUT_BYTES * 10 * Fraction(divisor)) + 1)
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+            raise ValueError(f"Idle timeout must be a positive integer number of clock cycles, "
+                             f"not {timeout!r}")
+        if isinstance(rx_fifo_depth, bool) or not isinstance(rx_fifo_depth, int) \
+                or rx_fifo_depth < 2:
+            raise ValueError(f"rx_fifo_depth must be an integer of at least 2 bytes, "
+                             f"not {rx_fifo_depth!r}")
+        if target is None:
+            if config is None:
+                raise ValueError("give a hw.config.Config (or a bus target for tests)")
+            from .accel import Accelerator
+            target = Accelerator(config)
+        self.config = config
+        self.divisor = divisor
+        self.clk_freq = clk_freq
+        self.baudrate = baudrate if clk_freq is not None else None
+        self.timeout = timeout
+        self.rx_fifo_depth = rx_fifo_depth
+        self.target = target
+        self.addr_width = len(target.bus.addr)
+        if checksum is None and config is not None:
+            from . import memmap
+            checksum = (memmap.REG_CHECKSUM, checksum_ranges(config))
+        self.checksum = checksum
+        super().__init__({
+            "rx": In(1, init=1),
+            "tx": Out(1, init=1),
+            "irq": Out(1),
+            "rx_error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = rx = UARTRx(divisor=self.divisor)
+        m.submodules.uart_tx = tx = UARTTx(divisor=self.divisor)
+        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8,
+                                                               depth=self.rx_fifo_depth)
+        m.submodules.bridge = bridge = UARTBone(addr_width=self.addr_width,
+                                                timeout=self.timeout)
+        m.submodules.target = target = self.target
+
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
+                     self.rx_error.eq(rx.frame_error | rx.overflow)]
+        wiring.connect(m, rx.data, rx_fifo.w_stream)
+        wiring.connect(m, rx_fifo.r_stream, bridge.rx)
+        wiring.connect(m, bridge.tx, tx.data)
+        if self.checksum is not None:
+            m.submodules.checksum = checksum = BusChecksum(self.addr_width, *self.checksum)
+            wiring.connect(m, bridge.bus, checksum.initiator)
+            wiring.connect(m, checksum.target, target.bus)
+        else:
+            wiring.connect(m, bridge.bus, target.bus)
+        if hasattr(target, "irq"):
+            m.d.comb += self.irq.eq(target.irq)
+        return m

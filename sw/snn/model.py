@@ -1,0 +1,327 @@
+"""A differentiable spiking network that computes exactly what ``docs/numerics.md`` defines.
+
+The network state is kept in *integer units*: layer ``l``'s membrane is measured in units of
+``q_l = s_l * c_l``, where ``s_l`` is the layer's weight scale (:mod:`sw.snn.quant`) and
+``c_l`` the size of one input event in float units (``1/255`` for layer 0, whose events are
+pixels 0 .. 255 that the float model reads as ``x / 255``; ``1`` for later layers, whose
+events are spikes). In these units the weights are ``W / s_l``, the threshold is
+``theta_l / q_l`` and the leak is unchanged, so the float model and the integer model are the
+same computation up to rounding.
+
+With ``weight_bits`` set and ``quantized=True`` the forward pass applies every rounding of the
+integer model (weights, thresholds and leak factors rounded with straight-through estimators,
+the leak's ``>>`` as a floor, saturation at ``M`` bits). All values are then integers below
+2**24 in float32, so every sum is exact and the forward pass gives *bit for bit* the spikes,
+membranes and classes of :func:`sw.golden.run` on the exported network (the tests check it);
+training therefore sees the deployed model (quantization-aware training). With
+``quantized=False`` nothing is rounded and there is no saturation: the float model.
+
+Order of operations per step and layer, as numerics.md, section 3: leak, integrate (exact),
+saturate, fire (``p >= theta``, gated by fire-once), reset; layer ``l + 1`` sees layer ``l``'s
+spikes of the same step. The spike's gradient comes from :func:`sw.snn.surrogate.spike`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, asdict
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..golden import NEVER, hybrid_spike_time, lfsr_draws
+from ..network import ENCODERS, READOUTS, NEURONS, LEAK_MODES, RESETS
+from . import quant
+from .surrogate import SURROGATES, spike
+
+__all__ = ["LayerSpec", "SNNConfig", "SNN", "Output", "encode", "readout"]
+
+
+@dataclass
+class LayerSpec:
+    """One dense layer of the training model.
+
+    Parameters
+    ----------
+    n_out : neurons
+    neuron : ``"if"`` or ``"lif"``
+    leak_mode : ``"factor"`` (trainable, exported as ``leak = round(256 * sigmoid(rho))``) or
+        ``"shift"`` (fixed shift amount ``leak``)
+    leak : initial leak factor in (0, 1) for ``factor``; shift amount (int) for ``shift``
+    train_leak : learn the leak factor (DIET-SNN); ``factor`` mode only
+    threshold : initial threshold in float units (ANN conversion overwrites it)
+    train_threshold : learn the threshold (DIET-SNN)
+    reset : ``"subtract"``, ``"zero"`` or ``"none"``
+    fire_once : at most one spike per neuron and inference
+    """
+    n_out: int
+    neuron: str = "if"
+    leak_mode: str = "factor"
+    leak: float = 0.9
+    train_leak: bool = True
+    threshold: float = 1.0
+    train_threshold: bool = True
+    reset: str = "subtract"
+    fire_once: bool = True
+
+
+@dataclass
+class SNNConfig:
+    """Network-wide options of the training model (see :class:`LayerSpec` for layers).
+
+    ``weight_bits`` None trains float weights only; 1 .. 8 enables quantization to that width.
+    ``surrogate`` is ``"linear"`` (``gamma``, ``width``) or ``"stdb"`` (``alpha``, ``beta``).
+    """
+    n_inputs: int
+    layers: list
+    timesteps: int = 4
+    encoder: str = "hybrid"
+    lfsr_seed: int = 0xACE1
+    readout: str = "first_spike"
+    membrane_bits: int = 16
+    weight_bits: int | None = 4
+    surrogate: str = "linear"
+    gamma: float = 1.0
+    width: float = 1.0
+    alpha: float = 0.3
+    beta: float = 0.01
+
+    def __post_init__(self):
+        self.layers = [l if isinstance(l, LayerSpec) else LayerSpec(**l) for l in self.layers]
+        self.check()
+
+    def check(self):
+        def choice(name, value, choices):
+            if value not in choices:
+                raise ValueError(f"{name} is {value!r}; it must be one of "
+                                 f"{', '.join(map(repr, choices))}")
+        if not self.layers:
+            raise ValueError("layers is empty; give at least the output layer")
+        if not 1 <= self.timesteps <= 255:
+            raise ValueError(f"timesteps is {self.timesteps}; it must be in 1 .. 255")
+        if not 8 <= self.membrane_bits <= 24:
+            raise ValueError(f"membrane_bits is {self.membrane_bits}; the training model "
+                             f"supports 8 .. 24 (float32 stays exact up to 24 bits)")
+        if self.weight_bits is not None and not 1 <= self.weight_bits <= 8:
+            raise ValueError(f"weight_bits is {self.weight_bits}; it must be in 1 .. 8 "
+                             f"(or None for float weights)")
+        choice("encoder", self.encoder, ENCODERS)
+        choice("readout", self.readout, READOUTS)
+        choice("surrogate", self.surrogate, SURROGATES)
+        for k, l in enumerate(self.layers):
+            choice(f"layers[{k}].neuron", l.neuron, NEURONS)
+            choice(f"layers[{k}].leak_mode", l.leak_mode, LEAK_MODES)
+            choice(f"layers[{k}].reset", l.reset, RESETS)
+            if l.neuron == "lif" and l.leak_mode == "factor" and not 0.0 < l.leak < 1.0:
+                raise ValueError(f"layers[{k}].leak is {l.leak}; a factor leak starts in (0, 1)")
+            if l.neuron == "lif" and l.leak_mode == "shift" and (
+                    int(l.leak) != l.leak or not 1 <= l.leak < self.membrane_bits):
+                raise ValueError(f"layers[{k}].leak is {l.leak}; a shift leak is an integer in "
+                                 f"1 .. {self.membrane_bits - 1}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Output(NamedTuple):
+    """What one forward pass returns (integer units; see the module docstring).
+
+    potential : (B, T, C) output layer's ``p`` (before reset) at each step
+    final : (B, C) output layer's ``v`` after the last step
+    out_spikes : (B, T, C) output spikes (carry surrogate gradients)
+    threshold : output layer's threshold (scalar tensor)
+    spikes : list of (B, T, n) spikes of every layer (for statistics and rasters)
+    """
+    potential: torch.Tensor
+    final: torch.Tensor
+    out_spikes: torch.Tensor
+    threshold: torch.Tensor
+    spikes: list
+
+
+def encode(pixels: torch.Tensor, timesteps: int, encoder: str, lfsr_seed: int = 0xACE1):
+    """Layer-0 events in pixel units, float32 (B, T, n_in): numerics.md, section 4."""
+    x = torch.as_tensor(pixels).to(torch.int64)
+    T = timesteps
+    steps = torch.arange(T).view(1, T, 1)
+    xs = x.unsqueeze(1)
+    if encoder == "direct":
+        events = xs.expand(-1, T, -1)
+    elif encoder == "hybrid":
+        fire = (xs > 0) & (steps == hybrid_spike_time(xs, T))
+        events = torch.where(steps == 0, xs, fire * 255)
+    elif encoder == "rate":
+        draws = torch.from_numpy(lfsr_draws(lfsr_seed, T, x.shape[1]).astype(np.int64))
+        events = (xs > draws.unsqueeze(0)) * 255
+    else:
+        raise ValueError(f"encoder is {encoder!r}; it must be one of {ENCODERS}")
+    return events.to(torch.float32)
+
+
+def readout(out: Output, readout_kind: str = "first_spike") -> torch.Tensor:
+    """Classes (B,) by numerics.md, section 6, from a forward pass (exact in quantized mode)."""
+    with torch.no_grad():
+        final = out.final
+        by_membrane = final.argmax(dim=1)
+        if readout_kind == "max_membrane":
+            return by_membrane
+        s = out.out_spikes > 0
+        B, T, C = s.shape
+        steps = torch.arange(T).view(1, T, 1).expand(B, T, C)
+        first_time = torch.where(s, steps, torch.full_like(steps, NEVER)).min(dim=1).values
+        index = first_time.clamp(max=T - 1).unsqueeze(1)
+        first_potential = out.potential.gather(1, index).squeeze(1)
+        first_potential = torch.where(first_time < NEVER, first_potential,
+                                      torch.zeros_like(first_potential))
+        # Lexicographic (earliest time, largest potential, lowest index): mask step by step.
+        tmin = first_time.min(dim=1, keepdim=True).values
+        cand = first_time == tmin
+        pot = torch.where(cand, first_potential.double(), torch.full_like(final, -1e300,
+                                                                          dtype=torch.float64))
+        by_time = pot.argmax(dim=1)  # argmax returns the first maximum: lowest index
+        fired = (first_time < NEVER).any(dim=1)
+        return torch.where(fired, by_time, by_membrane)
+
+
+class SNN(nn.Module):
+    """The training model. ``forward(pixels)`` takes uint8-valued pixels (B, n_in)."""
+
+    def __init__(self, config: SNNConfig, seed: int | None = None):
+        super().__init__()
+        self.config = config
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        sizes = [config.n_inputs] + [l.n_out for l in config.layers]
+        self.weight = nn.ParameterList()
+        self.log_theta = nn.ParameterList()  # thresholds learn in log space: always > 0,
+        # and Adam's steps change them by a factor, whatever their size
+        self.rho = nn.ParameterList()
+        for k, spec in enumerate(config.layers):
+            bound = 1.0 / math.sqrt(sizes[k])
+            w = (torch.rand(sizes[k + 1], sizes[k], generator=gen) * 2 - 1) * bound
+            self.weight.append(nn.Parameter(w))
+            self.log_theta.append(nn.Parameter(torch.tensor(math.log(float(spec.threshold))),
+                                               requires_grad=spec.train_threshold))
+            lam = spec.leak if spec.leak_mode == "factor" and spec.neuron == "lif" else 0.9
+            self.rho.append(nn.Parameter(torch.tensor(math.log(lam / (1 - lam))),
+                                         requires_grad=spec.train_leak
+                                         and spec.neuron == "lif" and spec.leak_mode == "factor"))
+            self.register_buffer(f"mask{k}", torch.ones(sizes[k + 1], sizes[k], dtype=torch.bool))
+        self.quantized = config.weight_bits is not None
+
+    # -- parameters in integer units ---------------------------------------------------------
+
+    def threshold(self, k: int) -> torch.Tensor:
+        """Layer ``k``'s threshold in float units."""
+        return torch.exp(self.log_theta[k])
+
+    @torch.no_grad()
+    def set_threshold(self, k: int, value: float):
+        self.log_theta[k].fill_(math.log(value))
+
+    def mask(self, k: int) -> torch.Tensor:
+        return getattr(self, f"mask{k}")
+
+    def set_mask(self, k: int, mask: torch.Tensor):
+        getattr(self, f"mask{k}").copy_(mask)
+
+    def scale(self, k: int) -> torch.Tensor:
+        """Weight scale ``s_k`` (detached): chosen for b bits, or 1 for float weights."""
+        if not self.quantized:
+            return torch.ones(())
+        return quant.choose_scale(self.weight[k].detach(), self.config.weight_bits, self.mask(k))
+
+    def unit(self, k: int) -> torch.Tensor:
+        """Size of one integer membrane unit of layer ``k`` in float units, ``s_k * c_k``."""
+        return self.scale(k) * (1.0 / 255.0 if k == 0 else 1.0)
+
+    def int_weight(self, k: int, scale=None) -> torch.Tensor:
+        s = self.scale(k) if scale is None else scale
+        w = self.weight[k] * self.mask(k)
+        if not self.quantized:
+            return w / s
+        wq = quant.quantize(w, self.config.weight_bits, s)
+        return wq * self.mask(k) if self.config.weight_bits > 1 else wq
+
+    def int_threshold(self, k: int, unit=None) -> torch.Tensor:
+        q = self.unit(k) if unit is None else unit
+        th = self.threshold(k) / q
+        if not self.quantized:
+            return th.clamp_min(1e-6)
+        vmax = (1 << (self.config.membrane_bits - 1)) - 1
+        return quant.ste_round(th.clamp(1.0, float(vmax)))
+
+    def leak_factor(self, k: int) -> torch.Tensor:
+        """Factor leak as ``lambda`` in 0 .. 255 (the exported integer when quantized)."""
+        lam = 256.0 * torch.sigmoid(self.rho[k])
+        lam = lam.clamp(0.0, 255.0)
+        return quant.ste_round(lam) if self.quantized else lam
+
+    def _leak(self, v: torch.Tensor, k: int, lam) -> torch.Tensor:
+        spec = self.config.layers[k]
+        if spec.neuron == "if":
+            return v
+        if spec.leak_mode == "shift":
+            div = float(1 << int(spec.leak))
+            return v - (quant.ste_floor(v / div) if self.quantized else v / div)
+        if self.quantized:
+            return quant.ste_floor((v * lam + 128.0) / 256.0)
+        return v * lam / 256.0
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def forward(self, pixels: torch.Tensor, timesteps: int | None = None) -> Output:
+        cfg = self.config
+        T = cfg.timesteps if timesteps is None else timesteps
+        events = encode(pixels, T, cfg.encoder, cfg.lfsr_seed)
+        B = events.shape[0]
+        L = len(cfg.layers)
+        lo = -float(1 << (cfg.membrane_bits - 1))
+        hi = float((1 << (cfg.membrane_bits - 1)) - 1)
+        scales = [self.scale(k) for k in range(L)]
+        w = [self.int_weight(k, scales[k]) for k in range(L)]
+        th = [self.int_threshold(k, scales[k] * (1.0 / 255.0 if k == 0 else 1.0))
+              for k in range(L)]
+        lam = [self.leak_factor(k) for k in range(L)]
+        # Layer 0's input does not depend on the network state: one matrix product for all steps.
+        current0 = (events.reshape(B * T, -1) @ w[0].t()).reshape(B, T, -1)
+        v = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
+        fired = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
+        last = [events.new_full((B, spec.n_out), -1.0) for spec in cfg.layers]
+        spikes = [[] for _ in range(L)]
+        potentials = []
+        a = None
+        for t in range(T):
+            for k, spec in enumerate(cfg.layers):
+                current = current0[:, t] if k == 0 else a @ w[k].t()
+                p = self._leak(v[k], k, lam[k]) + current
+                if self.quantized:
+                    p = p.clamp(lo, hi)
+                x = (p - th[k]) / th[k]
+                s = spike(x, cfg.surrogate, dt=(t - last[k]), gamma=cfg.gamma, width=cfg.width,
+                          alpha=cfg.alpha, beta=cfg.beta)
+                if spec.fire_once:
+                    s = s * (1.0 - fired[k])
+                if spec.reset == "subtract":
+                    v[k] = p - s * th[k]
+                elif spec.reset == "zero":
+                    v[k] = p * (1.0 - s)
+                else:
+                    v[k] = p
+                sd = s.detach()
+                fired[k] = torch.maximum(fired[k], sd)
+                last[k] = torch.where(sd > 0, torch.full_like(last[k], float(t)), last[k])
+                spikes[k].append(s)
+                a = s
+            potentials.append(p)
+        spikes = [torch.stack(s, dim=1) for s in spikes]
+        return Output(torch.stack(potentials, dim=1), v[-1], spikes[-1], th[-1], spikes)
+
+    @torch.no_grad()
+    def predict(self, pixels, batch_size: int = 1000, timesteps: int | None = None) -> np.ndarray:
+        """Classes of many images (numpy int64), batch by batch, without gradients."""
+        pixels = torch.as_tensor(np.asarray(pixels))
+        out = [readout(self(pixels[i:i + batch_size], timesteps), self.config.readout)
+               for i in range(0, len(pixels), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros(0, np.int64)

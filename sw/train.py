@@ -1,0 +1,470 @@
+"""Train a spiking network for the accelerator and export it bit-exactly: ``python -m sw.train``.
+
+Pipeline (each step an option of the TOML config, ``configs/mnist.toml``; flags override):
+
+1. **ANN-to-SNN conversion** (``[ann] epochs > 0``): train a bias-free ReLU network of the same
+   sizes, copy its weights, set thresholds from activation percentiles (:mod:`sw.snn.ann`).
+   With ``epochs = 0`` the SNN starts from random weights.
+2. **Surrogate-gradient BPTT** of the SNN (:mod:`sw.snn.model`) at ``network.timesteps``
+   steps with the loss on first spike time plus membrane (:mod:`sw.snn.loss`), the ``linear``
+   or ``stdb`` surrogate, trainable per-layer thresholds and leaks (DIET-SNN), hybrid, direct or
+   rate input encoding, fire-once hidden neurons.
+3. **Quantization-aware training** to ``weight_bits`` (straight-through estimator) from epoch
+   ``train.qat_start`` on, with optional magnitude pruning (``train.prune``, a fraction of each
+   layer's weights set to 0 at ``train.prune_epoch``).
+4. **Iterative timestep reduction** (IIR-SNN, ``[iir] timesteps = [3, 2, 1]``): retrain at
+   each smaller ``T``, each stage starting from the previous one.
+5. **Export** of the integer weights, thresholds and leaks (:mod:`sw.snn.export`) to
+   ``--output`` (the stage with ``export.timesteps`` steps) and to ``<output>_t<T>.snn`` for
+   every ``T`` in ``export.also``. Every exported file is loaded back and evaluated with the
+   integer golden model (:func:`sw.golden.predict`), which must agree with the training model's
+   quantized forward pass on every image.
+
+Writes a log, a JSON summary, the float checkpoint (``.pt``) and PNG plots (accuracy per
+epoch, spikes per layer, a spike raster of one input) to ``--results`` (``results/train``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import golden
+from .data import load_dataset, from_pixels, DataError
+from .modelfile import load as load_model
+from .snn import (ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss,
+                  to_network)
+from .snn.export import export
+from .snn.quant import prune_mask
+
+__all__ = ["DEFAULTS", "load_config", "build_model", "train_ann", "train_snn", "run", "main"]
+
+log = logging.getLogger("sw.train")
+
+DEFAULTS = {
+    "data": {"dataset": "mnist", "source": "", "train_on_valid": False, "subset": 0},
+    "network": {
+        "hidden": [256], "timesteps": 4, "encoder": "hybrid", "readout": "first_spike",
+        "membrane_bits": 16, "weight_bits": 4, "lfsr_seed": 0xACE1,
+        "neuron": "if", "output_neuron": "if", "leak_mode": "factor", "leak": 0.9,
+        "train_threshold": True, "train_leak": True, "fire_once": True,
+        "output_fire_once": True, "hidden_reset": "subtract", "output_reset": "none",
+        "surrogate": "linear", "gamma": 1.0, "width": 1.0, "alpha": 0.3, "beta": 0.01,
+    },
+    "ann": {"epochs": 3, "lr": 1e-3, "batch_size": 128, "percentile": 99.7},
+    "train": {
+        "epochs": 10, "batch_size": 128, "lr": 1e-3, "threshold_lr": 1e-3, "weight_decay": 0.0,
+        "qat_start": 0, "prune": 0.0, "prune_epoch": 0,
+        "mem_weight": 1.0, "time_weight": 1.0, "tau_mem": 4.0, "tau_time": 2.0,
+        "seed": 0, "threads": 1, "shift": 0,
+    },
+    "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
+    "export": {"timesteps": None, "also": [], "name": "mnist"},
+}
+
+
+def _merge(base: dict, over: dict, where: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if key not in base:
+            raise ValueError(f"unknown config key '{where}{key}'; known keys: "
+                             f"{', '.join(sorted(base))}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key {where}{key} must be a table")
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path=None, overrides: dict | None = None) -> dict:
+    """Defaults, updated by a TOML file and then by ``overrides`` (nested dicts)."""
+    config = copy.deepcopy(DEFAULTS)
+    if path:
+        with open(path, "rb") as file:
+            config = _merge(config, tomllib.load(file))
+    if overrides:
+        config = _merge(config, overrides)
+    return config
+
+
+def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
+    """The :class:`SNN` of a config's ``[network]`` table."""
+    n = config["network"]
+
+    def spec(size, neuron, reset, fire_once):
+        return LayerSpec(size, neuron=neuron, leak_mode=n["leak_mode"], leak=n["leak"],
+                         train_leak=n["train_leak"], train_threshold=n["train_threshold"],
+                         reset=reset, fire_once=fire_once)
+    layers = [spec(h, n["neuron"], n["hidden_reset"], n["fire_once"]) for h in n["hidden"]]
+    layers.append(spec(n_classes, n["output_neuron"], n["output_reset"], n["output_fire_once"]))
+    cfg = SNNConfig(n_inputs=n_inputs, layers=layers, timesteps=n["timesteps"],
+                    encoder=n["encoder"], lfsr_seed=n["lfsr_seed"], readout=n["readout"],
+                    membrane_bits=n["membrane_bits"], weight_bits=n["weight_bits"],
+                    surrogate=n["surrogate"], gamma=n["gamma"], width=n["width"],
+                    alpha=n["alpha"], beta=n["beta"])
+    return SNN(cfg, seed=config["train"]["seed"])
+
+
+def _batches(n, batch_size, gen):
+    order = torch.randperm(n, generator=gen)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def shift_table(side: int, k: int) -> torch.Tensor:
+    """Gather indices (n_shifts, side*side) into a zero-padded image for every shift of up to
+    ``k`` pixels in x and y (data augmentation; index ``(side+2k)**2`` is the zero pixel)."""
+    padded = side + 2 * k
+    rows = []
+    for dy in range(-k, k + 1):
+        for dx in range(-k, k + 1):
+            yy, xx = np.meshgrid(np.arange(side) + k - dy, np.arange(side) + k - dx,
+                                 indexing="ij")
+            rows.append((yy * padded + xx).reshape(-1))
+    return torch.from_numpy(np.stack(rows))
+
+
+def augment(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift every square image of the batch by a random (dx, dy) in -k .. k (zero fill)."""
+    if not k:
+        return x
+    side = int(round(math.sqrt(x.shape[1])))
+    if side * side != x.shape[1]:
+        raise ValueError(f"train.shift needs square images; {x.shape[1]} pixels are not")
+    table = shift_table(side, k)
+    pad = torch.nn.functional.pad(x.reshape(-1, side, side), (k, k, k, k)).reshape(len(x), -1)
+    choice = torch.randint(len(table), (len(x),), generator=gen)
+    return pad.gather(1, table[choice])
+
+
+def train_ann(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True) -> ANN:
+    """Train the bias-free ReLU network used for conversion."""
+    a = config["ann"]
+    sizes = [x.shape[1]] + list(config["network"]["hidden"]) + [int(y.max()) + 1]
+    ann = ANN(sizes, seed=config["train"]["seed"])
+    opt = torch.optim.Adam(ann.parameters(), lr=a["lr"])
+    xf, yt = torch.from_numpy(from_pixels(x)), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(config["train"]["seed"])
+    for epoch in range(a["epochs"]):
+        total = 0.0
+        batches = _batches(len(yt), a["batch_size"], gen)
+        for idx in tqdm(batches, desc=f"ANN epoch {epoch + 1}/{a['epochs']}",
+                        disable=not progress, leave=False):
+            xb = augment(xf[idx], config["train"]["shift"], gen)
+            loss = F.cross_entropy(ann(xb), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        with torch.no_grad():
+            acc = float((ann(xf).argmax(1) == yt).float().mean())
+        log.info("ANN epoch %d: loss %.4f, train accuracy %.4f", epoch + 1, total / len(yt), acc)
+    return ann
+
+
+def evaluate_model(model: SNN, x, y, batch_size: int = 1000, timesteps=None) -> dict:
+    """Accuracy and mean spikes per layer and image of the training model on (x, y)."""
+    xt = torch.from_numpy(np.asarray(x))
+    correct, counts = 0, None
+    with torch.no_grad():
+        for i in range(0, len(xt), batch_size):
+            out = model(xt[i:i + batch_size], timesteps)
+            pred = readout(out, model.config.readout).numpy()
+            correct += int((pred == y[i:i + batch_size]).sum())
+            c = np.array([float(s.sum()) for s in out.spikes])
+            counts = c if counts is None else counts + c
+    return {"accuracy": correct / len(y), "spikes_per_layer": (counts / len(y)).tolist()}
+
+
+def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str,
+              history: list, valid=None, progress: bool = True, first_epoch: int = 0):
+    """Surrogate-gradient BPTT of ``model`` for ``epochs`` epochs (cosine learning rate)."""
+    t = config["train"]
+    params_w = list(model.weight.parameters())
+    params_th = [p for p in list(model.log_theta) + list(model.rho) if p.requires_grad]
+    opt = torch.optim.Adam([{"params": params_w, "lr": lr, "weight_decay": t["weight_decay"]},
+                            {"params": params_th, "lr": t["threshold_lr"] * lr / t["lr"]}])
+    xt, yt = torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(y))
+    gen = torch.Generator().manual_seed(t["seed"] + len(history))
+    steps_total = max(1, epochs * math.ceil(len(yt) / t["batch_size"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps_total) / steps_total)))
+    quant_bits = model.config.weight_bits
+    for epoch in range(epochs):
+        global_epoch = first_epoch + epoch
+        model.quantized = quant_bits is not None and global_epoch >= t["qat_start"]
+        if t["prune"] and global_epoch == t["prune_epoch"]:
+            for k in range(len(model.weight)):
+                model.set_mask(k, prune_mask(model.weight[k].detach(), t["prune"]))
+            log.info("pruned %.0f %% of each layer's weights", 100 * t["prune"])
+        total, correct, start = 0.0, 0, time.time()
+        counts = np.zeros(len(model.weight))
+        bar = tqdm(_batches(len(yt), t["batch_size"], gen), disable=not progress, leave=False,
+                   desc=f"{stage} epoch {epoch + 1}/{epochs}")
+        for idx in bar:
+            out = model(augment(xt[idx], t["shift"], gen))
+            loss = spike_time_membrane_loss(out, yt[idx], t["mem_weight"], t["time_weight"],
+                                            t["tau_mem"], t["tau_time"])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            correct += int((readout(out, model.config.readout) == yt[idx]).sum())  # augmented
+            counts += [float(sp.detach().sum()) for sp in out.spikes]
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        record = {"stage": stage, "epoch": global_epoch + 1, "timesteps": model.config.timesteps,
+                  "quantized": model.quantized, "loss": total / len(yt),
+                  "train_accuracy": correct / len(yt), "seconds": time.time() - start,
+                  "train_spikes_per_layer": (counts / len(yt)).tolist()}
+        if valid is not None:
+            ev = evaluate_model(model, valid[0], valid[1])
+            record["valid_accuracy"] = ev["accuracy"]
+            record["spikes_per_layer"] = ev["spikes_per_layer"]
+        history.append(record)
+        log.info("%s epoch %d/%d: loss %.4f, train %.4f, valid %s, spikes %s, %.0f s", stage,
+                 epoch + 1, epochs, record["loss"], record["train_accuracy"],
+                 f"{record.get('valid_accuracy', float('nan')):.4f}",
+                 [round(s, 1) for s in record.get("spikes_per_layer", [])], record["seconds"])
+    return model
+
+
+@torch.no_grad()
+def rebalance(model: SNN, x, old_T: int, new_T: int, iterations: int = 14) -> list:
+    """Lower each hidden layer's threshold so that it fires as often at ``new_T`` steps as it
+    did at ``old_T`` (spikes per image on ``x``), layer by layer, by bisection on a factor.
+
+    Fewer steps mean less input for every neuron, so without this a stage of timestep
+    reduction starts with layers that hardly fire. Returns the factors applied."""
+    xt = torch.from_numpy(np.asarray(x))
+    target = [float(s.sum()) for s in model(xt, old_T).spikes]
+    factors = []
+    for k in range(len(model.weight) - 1):
+        base = model.threshold(k).item()
+        lo, hi = math.log(1e-3), 0.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            model.set_threshold(k, base * math.exp(mid))
+            count = float(model(xt, new_T).spikes[k].sum())
+            if count > target[k]:
+                lo = mid
+            else:
+                hi = mid
+        model.set_threshold(k, base * math.exp(hi))
+        factors.append(math.exp(hi))
+    return factors
+
+
+def _plots(history: list, network, pixels, folder: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    folder.mkdir(parents=True, exist_ok=True)
+    xs = list(range(1, len(history) + 1))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs, [h["train_accuracy"] for h in history], label="train (training model)")
+    if any("valid_accuracy" in h for h in history):
+        ax.plot(xs, [h.get("valid_accuracy", np.nan) for h in history], label="validation")
+    for i, h in enumerate(history):
+        if i == 0 or h["stage"] != history[i - 1]["stage"]:
+            ax.axvline(xs[i] - 0.5, color="grey", lw=0.5)
+            ax.text(xs[i] - 0.4, 0.0, h["stage"], transform=ax.get_xaxis_transform(),
+                    fontsize=7, va="bottom")
+    ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy per epoch")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "accuracy.png", dpi=100)
+    plt.close(fig)
+    if history:
+        key = "spikes_per_layer" if "spikes_per_layer" in history[0] else "train_spikes_per_layer"
+        fig, ax = plt.subplots(figsize=(7, 4))
+        spikes = np.array([h[key] for h in history])
+        for k in range(spikes.shape[1]):
+            ax.plot(xs, spikes[:, k], label=f"layer {k}")
+        where = "validation" if key == "spikes_per_layer" else "training"
+        ax.set(xlabel="epoch", ylabel="spikes per image", title=f"Spikes per layer ({where})")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(folder / "spikes.png", dpi=100)
+        plt.close(fig)
+    trace = golden.run(network, pixels[:1])
+    fig, axes = plt.subplots(1, len(trace.spikes), figsize=(4 * len(trace.spikes), 4))
+    axes = np.atleast_1d(axes)
+    for k, (ax, s) in enumerate(zip(axes, trace.spikes)):
+        t, j = np.nonzero(s[0].numpy())
+        ax.scatter(t, j, s=4, marker="|")
+        ax.set(xlabel="timestep", ylabel="neuron", title=f"layer {k}: {len(t)} spikes",
+               xlim=(-0.5, network.timesteps - 0.5))
+    fig.suptitle(f"Spike raster of one input (class {int(trace.prediction[0])})")
+    fig.tight_layout()
+    fig.savefig(folder / "raster.png", dpi=100)
+    plt.close(fig)
+
+
+def _verify(path, model: SNN, x, y) -> dict:
+    """Load an exported file, run the integer golden model, compare with the training model."""
+    net = load_model(path)
+    pred = golden.predict(net, x)
+    was = model.quantized
+    model.quantized = True
+    mine = model.predict(x, timesteps=net.timesteps)
+    model.quantized = was
+    agree = float((pred == mine).mean())
+    if agree != 1.0:
+        log.warning("%s: golden model and training model disagree on %.2f %% of images", path,
+                    100 * (1 - agree))
+    return {"path": str(path), "timesteps": net.timesteps,
+            "integer_accuracy": float((pred == y).mean()), "agreement": agree}
+
+
+def run(config: dict, output, results="results/train", progress: bool = True) -> dict:
+    """The whole pipeline; returns the summary that is also written as ``summary.json``."""
+    started = time.time()
+    results = Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config["train"]["threads"])
+    torch.manual_seed(config["train"]["seed"])
+    d = config["data"]
+    data = load_dataset(d["dataset"], d["source"] or None)
+    x, y = data["train"]
+    valid = data.get("valid")
+    if d["train_on_valid"] and valid is not None:
+        x, y = np.concatenate([x, valid.pixels]), np.concatenate([y, valid.labels])
+        valid = None
+    if d["subset"]:
+        x, y = x[:d["subset"]], y[:d["subset"]]
+    test = data["test"]
+    log.info("data: %s, %d training images, %s validation, %d test", d["dataset"], len(y),
+             len(valid.labels) if valid is not None else "no", len(test.labels))
+    model = build_model(config, x.shape[1], int(y.max()) + 1)
+    log.info("network: %s, T=%d, %s encoder, %s-bit weights, M=%d", model.config.n_inputs and
+             [x.shape[1]] + [l.n_out for l in model.config.layers], model.config.timesteps,
+             model.config.encoder, model.config.weight_bits, model.config.membrane_bits)
+    if config["ann"]["epochs"]:
+        ann = train_ann(config, x, y, progress)
+        sample = torch.from_numpy(from_pixels(x[:5000]))
+        lambdas = convert(ann, model, sample, config["ann"]["percentile"])
+        log.info("converted ANN: activation percentiles %s, thresholds %s",
+                 [round(l, 3) for l in lambdas], [round(model.threshold(k).item(), 3) for k in range(len(model.weight))])
+    history = []
+    vset = (valid.pixels, valid.labels) if valid is not None else None
+    t = config["train"]
+    train_snn(model, config, x, y, t["epochs"], t["lr"], f"T={model.config.timesteps}",
+              history, vset, progress)
+    stages = {model.config.timesteps: copy.deepcopy(model.state_dict())}
+    for T in config["iir"]["timesteps"]:
+        if config["iir"]["rebalance"]:
+            factors = rebalance(model, x[:2000], model.config.timesteps, T)
+            log.info("T=%d: hidden thresholds scaled by %s to keep the spike counts", T,
+                     [round(f, 3) for f in factors])
+        model.config.timesteps = T
+        train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"], f"T={T}",
+                  history, vset, progress, first_epoch=t["epochs"])
+        stages[T] = copy.deepcopy(model.state_dict())
+    output = Path(output)
+    main_T = config["export"]["timesteps"] or config["network"]["timesteps"]
+    exports = [(main_T, output)] + [
+        (T, output.with_name(f"{output.stem}_t{T}{output.suffix}"))
+        for T in config["export"]["also"]]
+    summary = {"config": config, "history": history, "exports": [],
+               "train_seconds": time.time() - started}
+    for T, path in exports:
+        if T not in stages:
+            raise ValueError(f"export.timesteps/also names T={T}, but training ran "
+                             f"T in {sorted(stages)}; add it to iir.timesteps")
+        model.load_state_dict(stages[T])
+        model.config.timesteps = T
+        export(model, path, name=f"{config['export']['name']}-T{T}")
+        info = _verify(path, model, test.pixels, test.labels)
+        model.quantized = False
+        info["float_accuracy"] = float((model.predict(test.pixels) == test.labels).mean())
+        model.quantized = model.config.weight_bits is not None
+        checkpoint = results / f"{path.stem}.pt"
+        torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()},
+                   checkpoint)
+        info["checkpoint"] = str(checkpoint)
+        summary["exports"].append(info)
+        log.info("exported %s (T=%d): integer golden-model test accuracy %.4f, float %.4f, "
+                 "golden/training agreement %.4f", path, T, info["integer_accuracy"],
+                 info["float_accuracy"], info["agreement"])
+    summary["total_seconds"] = time.time() - started
+    model.load_state_dict(stages[main_T])
+    model.config.timesteps = main_T
+    _plots(history, load_model(output), test.pixels, results)
+    (results / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    log.info("done in %.0f s; plots and summary in %s", summary["total_seconds"], results)
+    return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sw.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", help="TOML config file (default: built-in defaults)")
+    parser.add_argument("--output", default="models/mnist.snn", help="model file to write")
+    parser.add_argument("--results", default="results/train", help="folder for log, plots, JSON")
+    parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--ann-epochs", type=int, help="override ann.epochs")
+    parser.add_argument("--iir-epochs", type=int, help="override iir.epochs")
+    parser.add_argument("--subset", type=int, help="override data.subset (first N images)")
+    parser.add_argument("--dataset", choices=["mnist", "digits"], help="override data.dataset")
+    parser.add_argument("--data", help="folder with MNIST IDX files (override data.source)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override any config value (TOML syntax), e.g. --set "
+                             "network.hidden=[128]")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    over: dict = {}
+
+    def put(section, key, value):
+        over.setdefault(section, {})[key] = value
+    for name, (section, key) in {"epochs": ("train", "epochs"), "ann_epochs": ("ann", "epochs"),
+                                 "iir_epochs": ("iir", "epochs"), "subset": ("data", "subset"),
+                                 "dataset": ("data", "dataset"),
+                                 "data": ("data", "source")}.items():
+        if getattr(args, name) is not None:
+            put(section, key, getattr(args, name))
+    for item in args.set:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            parser.error(f"--set {item!r}: write SECTION.KEY=VALUE")
+        path, value = item.split("=", 1)
+        section, key = path.split(".", 1)
+        put(section, key, tomllib.loads(f"v = {value}")["v"])
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    handlers = [logging.StreamHandler(sys.stderr),
+                logging.FileHandler(results / "train.log", mode="w")]
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        config = load_config(args.config, over)
+        summary = run(config, args.output, results, progress=not args.quiet)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        log.error("error: %s", error)
+        return 1
+    finally:
+        for handler in handlers:
+            log.removeHandler(handler)
+            handler.close()
+    for info in summary["exports"]:
+        print(f"{info['path']}: T={info['timesteps']} integer accuracy "
+              f"{info['integer_accuracy']:.4f} (float {info['float_accuracy']:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

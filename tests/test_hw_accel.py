@@ -1,0 +1,210 @@
+"""hw.accel.Accelerator in Amaranth's simulator against sw.golden, value by value.
+
+Every inference is compared on every spike and membrane value of every layer and step (the
+trace port), on the first spike times and potentials, the final membranes and the class, and
+on the cycle count that hw.perf predicts. Networks are drawn from sw.randnet over all options;
+the seed of a failing case is in the assertion message.
+"""
+
+import numpy as np
+import pytest
+
+from hw import memmap
+from hw.config import Config
+from hw.perf import cycle_count
+from hw.sim import SimTransport
+from sw import golden
+from sw.compiler import compile_network
+from sw.device import Accelerator as Driver
+from sw.network import Layer, Network
+from sw.randnet import random_network, random_pixels
+
+TINY = Config.tiny()
+
+
+@pytest.fixture(scope="module")
+def device():
+    with SimTransport(TINY) as transport:
+        driver = Driver(transport)
+        driver.identify()
+        yield driver
+
+
+def mismatches(driver, network, pixels, result, trace):
+    """Differences between one simulated inference and the golden trace of the same image."""
+    U = driver.config.neuron_units
+    errors = []
+    records = driver.transport.trace
+    expected = sum(-(-layer.n_out // U) for layer in network.layers) * network.timesteps
+    if len(records) != expected:
+        errors.append(f"{len(records)} trace records, expected {expected}")
+    for rec in records:
+        for k in range(U):
+            if not rec.mask >> k & 1:
+                continue
+            j = rec.index + k
+            want = (bool(trace.spikes[rec.layer][0, rec.step, j]),
+                    int(trace.membrane[rec.layer][0, rec.step, j]))
+            got = (bool(rec.spikes >> k & 1), rec.membrane[k])
+            if got != want:
+                errors.append(f"layer {rec.layer} step {rec.step} neuron {j}: (spike, v) "
+                              f"{got}, golden {want}")
+    for name, got, want in [
+        ("first_time", result.first_time.tolist(), trace.first_time[0].tolist()),
+        ("first_potential", result.first_potential.tolist(),
+         trace.first_potential[0].tolist()),
+        ("final membrane", result.membrane.tolist(), trace.membrane[-1][0, -1].tolist()),
+        ("class", result.cls, int(trace.prediction[0])),
+        ("cycles", result.cycles, cycle_count(network, driver.config, pixels)),
+    ]:
+        if got != want:
+            errors.append(f"{name} {got}, golden {want}")
+    return errors
+
+
+def check(driver, network, images, label):
+    driver.load(network)
+    for b, pixels in enumerate(np.asarray(images)):
+        driver.transport.trace.clear()
+        result = driver.infer(pixels)
+        errors = mismatches(driver, network, pixels, result, golden.run(network, pixels[None]))
+        assert not errors, (f"{label}, image {b}: {len(errors)} differences, first: "
+                            f"{errors[:3]}\nnetwork {network.sizes} {network.encoder} "
+                            f"{network.readout} T={network.timesteps} M={network.membrane_bits}")
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_networks(device, seed):
+    rng = np.random.default_rng(1000 + seed)
+    network = random_network(rng, max_inputs=TINY.max_inputs, max_neurons=TINY.max_neurons,
+                             max_layers=TINY.max_layers, max_timesteps=TINY.max_timesteps)
+    check(device, network, random_pixels(rng, 2, network.n_inputs), f"seed {1000 + seed}")
+
+
+def _layer(rng, n_out, n_in, bits, **fields):
+    lo, hi = (-1, 1) if bits == 1 else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    w = rng.integers(lo, hi + 1, size=(n_out, n_in))
+    if bits == 1:
+        w = np.where(w == 0, 1, w)
+    return Layer(w, bits, **fields)
+
+
+@pytest.mark.parametrize("encoder", ["direct", "hybrid", "rate"])
+def test_edges(device, encoder):
+    """Saturation, all-zero and all-max images, T = 1 and T = T_max, 1- and 8-bit weights."""
+    rng = np.random.default_rng(hash(encoder) % 1000)
+    n_in = TINY.max_inputs
+    images = np.stack([np.zeros(n_in, np.uint8), np.full(n_in, 255, np.uint8),
+                       random_pixels(rng, 1, n_in)[0]])
+    for T in (1, TINY.max_timesteps):
+        for bits in (1, 8):
+            # narrow membranes and low thresholds: currents saturate at both ends
+            net = Network([
+                _layer(rng, TINY.max_neurons, n_in, bits, threshold=int(rng.integers(1, 100)),
+                       neuron="lif", leak_mode="shift", leak=1, reset="subtract",
+                       fire_once=False),
+                _layer(rng, 5, TINY.max_neurons, bits, threshold=2, reset="none",
+                       fire_once=False),
+            ], membrane_bits=8, timesteps=T, encoder=encoder, readout="first_spike")
+            check(device, net.validate(), images, f"{encoder} T={T} bits={bits}")
+
+
+def test_threshold_ties(device):
+    """Output neurons with equal weights fire in the same step with equal potentials: the
+    read-out must take the lowest index; without spikes, the lowest index of equal maxima."""
+    rng = np.random.default_rng(3)
+    hidden = _layer(rng, 8, 12, 4, threshold=200, fire_once=True)
+    w = np.tile(rng.integers(0, 4, size=(1, 8)), (6, 1))
+    w[0] = -w[0]  # neuron 0 never fires
+    for threshold, readout in [(1, "first_spike"), (10**6, "first_spike"),
+                               (1, "max_membrane")]:
+        out = Layer(w, 4, threshold=threshold, reset="none", fire_once=False)
+        net = Network([hidden, out], membrane_bits=24, timesteps=4, encoder="direct",
+                      readout=readout).validate()
+        images = np.stack([random_pixels(rng, 1, 12)[0], np.full(12, 255, np.uint8)])
+        check(device, net, images, f"ties threshold={threshold} {readout}")
+        trace = golden.run(net, images)
+        # the case is a tie: neurons 1 .. 5 are identical, so the winner is neuron 1
+        assert trace.membrane[-1][1, -1, 1] == trace.membrane[-1][1, -1, 5]
+        if threshold == 1:
+            assert trace.first_time[1, 1] == trace.first_time[1, 5] < golden.NEVER
+            assert int(trace.prediction[1]) == 1
+
+
+def test_back_to_back_and_reload(device):
+    """Nothing leaks from one inference to the next, nor from one network to the next."""
+    rng = np.random.default_rng(11)
+    a = random_network(rng, max_inputs=20, max_neurons=16, max_layers=3, max_timesteps=6)
+    b = random_network(rng, max_inputs=32, max_neurons=16, max_layers=2, max_timesteps=8)
+    xa = random_pixels(rng, 2, a.n_inputs)
+    device.load(a)
+    first = device.infer_batch(xa)
+    again = device.infer_batch(xa[::-1])[::-1]
+    for r1, r2 in zip(first, again):
+        assert (r1.cls, r1.first_time.tolist(), r1.membrane.tolist(), r1.cycles) == \
+            (r2.cls, r2.first_time.tolist(), r2.membrane.tolist(), r2.cycles)
+    check(device, b, random_pixels(rng, 1, b.n_inputs), "second network")
+    check(device, a, xa, "first network again")
+
+
+def test_abort_mid_inference(device):
+    rng = np.random.default_rng(5)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3, max_timesteps=8)
+    x = random_pixels(rng, 1, net.n_inputs)[0]
+    device.load(net)
+    full = cycle_count(net, device.config, x)
+    device.start(x)
+    device.transport.run(full // 2)
+    assert device.status() & memmap.STATUS_BUSY
+    device.abort()
+    status = device.status()
+    assert not status & memmap.STATUS_BUSY and status & memmap.STATUS_ABORTED
+    assert not status & memmap.STATUS_DONE
+    # the next inference is exact: no state of the aborted one is left
+    check(device, net, x[None], "after abort")
+
+
+def test_writes_while_busy_are_rejected(device):
+    rng = np.random.default_rng(6)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=2, max_timesteps=8)
+    x = random_pixels(rng, 1, net.n_inputs)[0]
+    device.load(net)
+    device.start(x)
+    t = device.transport
+    reg = 4 * memmap.layer_reg(0, memmap.LAYER_THRESHOLD)
+    before = t.read_word(reg)
+    t.write_word(reg, before + 1)
+    t.write_word(4 * TINY.weight_base, 0x12345678)
+    assert t.read_word(reg) == before
+    assert device.status() & memmap.STATUS_REJECTED
+    device.wait()
+    assert t.read_word(reg) == before
+
+
+def test_identify_and_readback(device):
+    assert device.identify() == TINY
+    rng = np.random.default_rng(8)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3, max_timesteps=8)
+    device.load(net)
+    for address, words in compile_network(net, TINY):
+        assert device.transport.read(address, len(words)) == words, hex(address)
+
+
+@pytest.mark.parametrize("weight_bits", [1, 3, 4])
+def test_narrow_hardware_weights(weight_bits):
+    """Hardware with 1-bit (binary) or 4-bit weight memories, networks of narrower weights."""
+    config = Config.tiny(weight_bits=weight_bits, membrane_bits=16, encoders=("hybrid",))
+    rng = np.random.default_rng(20 + weight_bits)
+    with SimTransport(config) as transport:
+        driver = Driver(transport)
+        for case in range(3):
+            net = random_network(rng, max_inputs=config.max_inputs, max_neurons=16,
+                                 max_layers=2, max_timesteps=6, encoders=("hybrid",),
+                                 membrane_bits=16)
+            for layer in net.layers:
+                if layer.weight_bits > weight_bits:
+                    layer.weights = np.clip(layer.weights, -1, 1) | (weight_bits == 1)
+                    layer.weights = np.where(layer.weights == 0, 1, layer.weights)
+                    layer.weight_bits = weight_bits if weight_bits > 1 else 1
+            check(driver, net.validate(), random_pixels(rng, 1, net.n_inputs),
+                  f"weight_bits={weight_bits} case {case}")

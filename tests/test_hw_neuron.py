@@ -1,0 +1,142 @@
+"""hw.neuron: the neuron update unit and the read-out, each against a Python reference."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.neuron import NeuronUnit, Readout, reference_update
+from sw import golden
+from sw.network import Layer, Network
+
+SEED = 20261123
+
+
+def _run(dut, bench, clock=True):
+    sim = Simulator(dut)
+    if clock:
+        sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("registered", [False, True])
+def test_neuron_unit_matches_reference(registered):
+    M_hw, A = 32, 24
+    dut = NeuronUnit(M_hw, A, registered=registered)
+    rng = np.random.default_rng(SEED)
+    failures = []
+
+    async def bench(ctx):
+        for case in range(1500):
+            M = int(rng.choice([8, 12, 16, 32]))
+            lo, hi = -(1 << (M - 1)), (1 << (M - 1)) - 1
+            # edge values near saturation as well as random ones
+            v = int(rng.choice([lo, hi, 0, -1, 1, rng.integers(lo, hi + 1)]))
+            current = int(rng.choice([0, rng.integers(-(1 << (A - 1)), 1 << (A - 1)),
+                                      rng.integers(-300, 300)]))
+            threshold = int(rng.choice([1, hi, rng.integers(1, hi + 1), max(1, v)]))
+            factor = bool(rng.integers(0, 2))
+            params = dict(lif=bool(rng.integers(0, 2)), factor=factor,
+                          leak=int(rng.integers(0, 256) if factor else rng.integers(1, M)),
+                          reset=int(rng.integers(0, 3)), fire_once=bool(rng.integers(0, 2)),
+                          threshold=threshold)
+            fired = bool(rng.integers(0, 2))
+            for name, value in params.items():
+                ctx.set(getattr(dut, name), int(value))
+            ctx.set(dut.v, v)
+            ctx.set(dut.fired, fired)
+            ctx.set(dut.current, current)
+            ctx.set(dut.valid, 1)
+            ctx.set(dut.vmin, lo)
+            ctx.set(dut.vmax, hi)
+            if registered:
+                await ctx.tick()
+            assert ctx.get(dut.fired_used) == fired
+            got = (ctx.get(dut.p), bool(ctx.get(dut.spike)), ctx.get(dut.v_next),
+                   bool(ctx.get(dut.fired_next)))
+            want = reference_update(v, fired, current, membrane_bits=M, **params)
+            if got != want:
+                failures.append((case, v, fired, current, M, params, got, want))
+        # a padding lane never fires
+        ctx.set(dut.valid, 0)
+        ctx.set(dut.current, 1000)
+        ctx.set(dut.threshold, 1)
+        ctx.set(dut.fire_once, 0)
+        if registered:
+            await ctx.tick()
+        assert ctx.get(dut.spike) == 0
+
+    _run(dut, bench, clock=registered)
+    assert not failures, f"seed {SEED}: {len(failures)} mismatches, first {failures[0]}"
+
+
+def test_reference_update_matches_golden():
+    """The unit's Python reference is numerics.md: check it against sw.golden on layers."""
+    rng = np.random.default_rng(SEED)
+    for _ in range(40):
+        n = 6
+        w = rng.integers(-8, 8, size=(n, 5))
+        layer = Layer(w, 4, int(rng.integers(1, 400)), str(rng.choice(["if", "lif"])),
+                      str(rng.choice(["shift", "factor"])), 0, str(rng.choice(
+                          ["subtract", "zero", "none"])), bool(rng.integers(0, 2)))
+        layer.leak = int(rng.integers(1, 8) if layer.leak_mode == "shift"
+                         else rng.integers(0, 256))
+        net = Network([layer], membrane_bits=10, timesteps=5, encoder="direct").validate()
+        x = rng.integers(0, 256, size=(1, 5))
+        trace = golden.run(net, x)
+        v, fired = [0] * n, [False] * n
+        codes = {"subtract": 0, "zero": 1, "none": 2}
+        for t in range(5):
+            for j in range(n):
+                current = int((w[j] * x[0]).sum())
+                _, s, v[j], fired[j] = reference_update(
+                    v[j], fired[j], current, lif=layer.neuron == "lif",
+                    factor=layer.leak_mode == "factor", leak=layer.leak,
+                    reset=codes[layer.reset], fire_once=layer.fire_once,
+                    threshold=layer.threshold, membrane_bits=10)
+                assert s == bool(trace.spikes[0][0, t, j])
+                assert v[j] == int(trace.membrane[0][0, t, j])
+
+
+def _readout_reference(first_time, first_potential, final_v, max_membrane):
+    n = len(final_v)
+    best_v = max(range(n), key=lambda j: (final_v[j], -j))
+    if not max_membrane and any(t != 255 for t in first_time):
+        return min(range(n), key=lambda j: (first_time[j], -first_potential[j], j))
+    return best_v
+
+
+def test_readout_matches_reference():
+    dut = Readout(16, 8)
+    rng = np.random.default_rng(SEED)
+    failures = []
+
+    async def bench(ctx):
+        for case in range(150):
+            n = int(rng.integers(1, 12))
+            # few distinct values so that ties in time, potential and membrane are common
+            first_time = [int(rng.choice([255, 0, 1, 2])) for _ in range(n)]
+            first_potential = [int(rng.choice([5, 7, -3])) if t != 255 else 0
+                               for t in first_time]
+            final_v = [int(rng.choice([-32768, 3, 9, 32767])) for _ in range(n)]
+            max_membrane = bool(rng.integers(0, 2))
+            ctx.set(dut.max_membrane, max_membrane)
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            for j in range(n):
+                ctx.set(dut.valid, 1)
+                ctx.set(dut.index, j)
+                ctx.set(dut.first_time, first_time[j])
+                ctx.set(dut.first_potential, first_potential[j])
+                ctx.set(dut.final_v, final_v[j])
+                await ctx.tick()
+            ctx.set(dut.valid, 0)
+            got = ctx.get(dut.cls)
+            want = _readout_reference(first_time, first_potential, final_v, max_membrane)
+            if got != want:
+                failures.append((case, first_time, first_potential, final_v, max_membrane,
+                                 got, want))
+
+    _run(dut, bench)
+    assert not failures, f"seed {SEED}: {failures[0]}"
