@@ -51,7 +51,10 @@ _ECP5_VCO_OPTIMAL = 600.0
 
 @dataclass(frozen=True)
 class ECP5PLLParams:
-    """Dividers of an ECP5 ``EHXPLLL`` with CLKOP fed back (``fout = fin / clki_div * clkfb_div``)."""
+    """Dividers of an ECP5 ``EHXPLLL`` with CLKOP fed back.
+
+    ``fout = fin / clki_div * clkfb_div``; the VCO runs at ``fout * clkop_div``.
+    """
     fin: float
     clki_div: int
     clkfb_div: int

@@ -4,10 +4,10 @@ These M.2 boards have no UART: the host reaches the accelerator's registers thro
 BAR. The PCIe endpoint is AMD's DMA/Bridge Subsystem for PCI Express (XDMA, PG195), generated
 by Vivado from the ``create_ip`` commands this module puts in the build plan
 (``script_after_read``) and instantiated in the design as ``xdma_0``. Its AXI4-Lite master
-(``M_AXI_LITE``, BAR 1, which Linux' ``xdma`` driver exposes as ``/dev/xdma0_user``) drives
-``hw.axil.AXILiteSlave``, which turns each AXI-Lite transfer into one ``hw.bus`` transfer to the
-accelerator. The accelerator runs in XDMA's ``axi_aclk`` domain (125 MHz for a Gen2 x4 link
-with a 128-bit datapath) and is reset by ``axi_aresetn``.
+(``M_AXI_LITE``, a BAR of its own, which Linux' ``xdma`` driver exposes as
+``/dev/xdma0_user``) drives ``hw.axil.AXILiteSlave``, which turns each AXI-Lite transfer into
+one ``hw.bus`` transfer to the accelerator. The accelerator runs in XDMA's ``axi_aclk`` domain
+(125 MHz for a Gen2 x4 link with a 128-bit datapath) and is reset by ``axi_aresetn``.
 
 XDMA's DMA channels are configured as AXI-Stream and tied off (C2H never valid, H2C always
 ready and discarded); only the register BAR is used.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import textwrap
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
-from amaranth.build import Attrs, DiffPairs, Pins, PinsN, Resource, Subsignal
+from amaranth.build import Attrs, DiffPairs, PinsN, Resource, Subsignal
 from amaranth.lib import io
 from amaranth_boards.nitefury import LitefuryPlatform, NitefuryIIPlatform
 
@@ -88,8 +88,8 @@ def xdma_tcl(*, bar_mb: int = 1, device_id: str = "7024") -> str:
     """
     return textwrap.dedent(f"""\
         # Xilinx DMA/Bridge Subsystem for PCI Express (PG195): Gen2 x4 endpoint, AXI-Lite
-        # master on BAR 1 ({bar_mb} MB) for the accelerator's registers; DMA as AXI-Stream,
-        # tied off in the design.
+        # master on its own BAR ({bar_mb} MB) for the accelerator's registers; DMA as
+        # AXI-Stream, tied off in the design.
         create_ip -name xdma -vendor xilinx.com -library ip -module_name xdma_0
         set_property -dict [list \\
             CONFIG.mode_selection {{Advanced}} \\

@@ -5,21 +5,29 @@ Architecture
 Per timestep and layer, the neurons are processed in *blocks* of ``P`` (``Config.lanes``).
 For a block, every input *event* (an input with a nonzero magnitude this step) reads one word
 of the weight memory, which holds the ``P`` weights of that input for the block, and ``P``
-accumulator lanes add ``magnitude * weight`` in one cycle. Inputs without an event cost
-nothing, so a layer costs about ``events * ceil(n_out / P)`` cycles per step instead of
-``n_in * T``. When a block has integrated all events, ``U`` neuron units (``neuron_units``)
-per cycle leak, add the current, saturate, fire and reset the block's neurons against the
-membrane memory; the spikes go into an event buffer that feeds the next layer in the same
-timestep.
+accumulator lanes add ``magnitude * weight`` in one cycle (pipeline: weight read, product,
+accumulate). Inputs without an event cost nothing, so a layer costs about
+``events * ceil(n_out / P)`` cycles per step instead of ``n_in * T``. The first
+``Config.dsp_lanes`` lanes are written as a plain multiply-accumulate that synthesis packs
+into DSP slices; the others use radix-4 Booth partial products in LUTs.
 
-Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per cycle
-and emits one event per cycle, straight into the first block's integration; it also writes
-them to the event buffer so that the other blocks of layer 0 replay them without a second
-scan. Events of a later layer are the previous layer's spikes, replayed from the event buffer
-(two halves, swapped per layer).
+When a block has integrated all its events, ``U`` neuron units (``neuron_units``) per cycle
+update its neurons against the membrane memory, in two pipeline stages (leak; then add the
+current, saturate once, fire, reset, write back). The spikes of one update cycle become one
+entry (index of lane 0, ``U``-bit mask) of the event buffer that feeds the next layer in the
+same timestep, so the update never stalls on its spikes; the next layer's replay expands an
+entry into one event per spike.
+
+Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per
+cycle and emits one event per cycle straight into the first block's integration, and also
+writes them to the event buffer so that the other blocks of layer 0 replay them without a
+second scan. A row of ``S`` pixels without an event costs one cycle, and the direct and hybrid
+encoders skip rows whose pixels are all zero (flags kept as the host writes the pixels). The
+hybrid encoder's per-step interval is searched during the previous step.
 
 Membrane and fired state are treated as zero at step 0, so nothing carries over from one
 inference to the next and no clearing pass is needed; an abort simply returns to idle.
+``hw.perf.cycle_count`` gives the exact cycle count of an inference from the golden model.
 
 Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
 block-major then input-major: word ``WEIGHT_ROW + b * n_in + i`` holds ``W[b*P + k, i]`` in
@@ -27,7 +35,7 @@ lane ``k`` (bits ``k*wb .. k*wb + wb - 1``, two's complement, ``wb = Config.weig
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -141,7 +149,6 @@ class Accelerator(wiring.Component):
         CPL = cfg.chunks_per_layer
         chunk_bits = _clog2(CPL)
         layer_bits = max(1, _clog2(L))
-        lanes_per_chunk = U
         chunks_per_block = P // U
         n_bits = 16
 
@@ -151,8 +158,9 @@ class Accelerator(wiring.Component):
         w_rd = wmem.read_port()
         w_wr = wmem.write_port()
 
+        # Small and wide: distributed RAM, so that the block RAMs go to the weights.
         m.submodules.pixels = pmem = Memory(shape=unsigned(8 * S), depth=cfg.pixel_rows,
-                                            init=[])
+                                            init=[], attrs={"ram_style": "distributed"})
         p_rd = pmem.read_port()
         p_wr = pmem.write_port(granularity=32)
 
@@ -255,9 +263,6 @@ class Accelerator(wiring.Component):
             p_wr.addr.eq(addr[pix_sub_bits:R]),
             p_wr.data.eq(b.w_data.replicate(pix_sub)),
         ]
-        pix_nz = Signal(cfg.pixel_rows * pix_sub)  # one flag per pixel word: nonzero
-        with m.If(idle_write & in_pixels & (addr[:R] < len(pix_nz))):
-            m.d.sync += pix_nz.bit_select(addr[:R], 1).eq(b.w_data != 0)
         with m.If(idle_write & in_pixels):
             m.d.comb += p_wr.en.eq(1 << addr[:pix_sub_bits] if pix_sub > 1 else 1)
         w_subs = cfg.word_bits // 32
@@ -315,14 +320,14 @@ class Accelerator(wiring.Component):
         scan_have = Signal()          # p_rd.data holds row scan_row
         scan_taken = Signal(S)        # events of the row already emitted
         scan_rows = Signal(range(cfg.pixel_rows + 1))
-        # Rows holding a nonzero pixel, tracked as the host writes pixels: the direct and
-        # hybrid encoders skip the other rows (no event can come from them); the rate encoder
-        # visits every row, because its LFSR advances for every pixel.
+        # Rows holding a nonzero pixel, noted while step 0 visits every row: from step 1 on the
+        # direct and hybrid encoders skip the other rows (no event can come from them); the
+        # rate encoder visits every row, because its LFSR advances for every pixel.
         rows = cfg.pixel_rows
-        row_nz = Cat(pix_nz[r * (S // 4):(r + 1) * (S // 4)].any() for r in range(rows))
+        row_nz = Signal(rows)
         rows_valid = Cat(scan_rows > r for r in range(rows))
         scan_mask = Signal(rows)
-        m.d.comb += scan_mask.eq(Mux(net_enc == ENCODER_CODES["rate"], rows_valid,
+        m.d.comb += scan_mask.eq(Mux((net_enc == ENCODER_CODES["rate"]) | (t == 0), rows_valid,
                                      rows_valid & row_nz))
         scan_left = Signal(rows)      # rows still to visit in this step
         left_after = Signal(rows)
@@ -396,7 +401,13 @@ class Accelerator(wiring.Component):
         acc = [Signal(signed(A), name=f"acc{k}") for k in range(P)]
         prod = [Signal(signed(WB + 9), name=f"prod{k}") for k in range(P)]
         acc_clear = Signal()
-        m.d.sync += [valid_a.eq(ev_valid), mag_a.eq(ev_mag), valid_b.eq(valid_a)]
+        # The event is registered before it addresses the weight memory, so that the encoder's
+        # filter and priority encoder and the weight read sit in different cycles.
+        valid_e = Signal()
+        idx_e = Signal(EB)
+        mag_e = Signal(8)
+        m.d.sync += [valid_e.eq(ev_valid), idx_e.eq(ev_idx), mag_e.eq(ev_mag),
+                     valid_a.eq(valid_e), mag_a.eq(mag_e), valid_b.eq(valid_a)]
         magnitude = Signal(signed(9))
         m.d.comb += magnitude.eq(mag_a)
         for k in range(P):
@@ -412,7 +423,9 @@ class Accelerator(wiring.Component):
                 m.d.sync += acc[k].eq(0)
             with m.Elif(valid_b):
                 m.d.sync += acc[k].eq(acc[k] + prod[k])
-        pipe_empty = ~valid_a & ~valid_b
+        # The update may start while the last product is being accumulated: its first stage
+        # samples the accumulators one cycle later.
+        pipe_empty = ~valid_e & ~valid_a
 
         # -- neuron update ----------------------------------------------------------------------
         chunk = Signal(range(chunks_per_block + 1))     # chunk at the membrane read port
@@ -435,7 +448,6 @@ class Accelerator(wiring.Component):
         spikes = Signal(U)
         new_word = Signal(U * NW)
         mask = Signal(U)
-        potentials = Signal(U * M)
         first_fire = Signal(U)
         for k in range(U):
             unit = NeuronUnit(M, A, registered=True)
@@ -453,7 +465,6 @@ class Accelerator(wiring.Component):
                 mask[k].eq(chunk_first + k < c_n_out),  # stage 1
                 spikes[k].eq(unit.spike),
                 new_word[k * NW:(k + 1) * NW].eq(Cat(unit.v_next, unit.fired_next)),
-                potentials[k * M:(k + 1) * M].eq(unit.p),
                 first_fire[k].eq(unit.spike & ~unit.fired_used),
             ]
             m.d.comb += r_wr.data[k * RW:(k + 1) * RW].eq(
@@ -520,7 +531,7 @@ class Accelerator(wiring.Component):
                              if chunk_bits else net_layers - 1),
                 r_rd.addr.eq(res_index[_clog2(U):]),
             ]
-        m.d.comb += seq_w_addr.eq(row_base + ev_idx)
+        m.d.comb += seq_w_addr.eq(row_base + idx_e)
 
         # -- sequencer ----------------------------------------------------------------------------
         last_layer_index = net_layers - 1
@@ -547,8 +558,9 @@ class Accelerator(wiring.Component):
                     m.d.sync += [
                         busy.eq(1), done.eq(0), aborted.eq(0), rejected.eq(0), cycles.eq(0),
                         t.eq(0), lfsr.eq(net_seed), hyb_lo.eq(0), hyb_hi.eq(0),
-                        vmax.eq((Const(1, 33) << (net_M - 1)[:6]) - 1),
-                        vmin.eq(-(Const(1, 33) << (net_M - 1)[:6])),
+                        # 2**(M-1) - 1 and its complement, as a thermometer code
+                        vmax.eq(Cat(Const(i) < net_M - 1 for i in range(M))),
+                        vmin.eq(~Cat(Const(i) < net_M - 1 for i in range(M))),
                     ]
                     m.next = "STEP"
             with m.State("STEP"):
@@ -593,6 +605,8 @@ class Accelerator(wiring.Component):
                             m.d.sync += [scan_taken.eq(0), scan_row.eq(next_row),
                                          scan_left.eq(left_after), lfsr.eq(lfsr_next),
                                          scan_have.eq(left_after != 0)]
+                            with m.If(t == 0):  # at step 0 a match is a nonzero pixel
+                                m.d.sync += row_nz.bit_select(scan_row, 1).eq(filt.match != 0)
                             m.d.comb += [seq_p_addr.eq(next_row), seq_p_en.eq(1)]
                         with m.Else():
                             m.d.sync += scan_taken.eq(scan_taken | lowest)
@@ -640,8 +654,9 @@ class Accelerator(wiring.Component):
                                      seq_v_en.eq(1)]
                     with m.Else():
                         m.d.sync += upd_have.eq(0)
-                with m.If(~upd_have & ~s2_valid):
-                    # Block done: next block, next layer, next step or the read-out.
+                with m.If(~upd_have):
+                    # Block done (its last group commits in this cycle): next block, next
+                    # layer, next step or the read-out.
                     with m.If(neuron_base + P < c_n_out):
                         m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_n_in),
                                      chunk_base.eq(chunk_base + chunks_per_block),

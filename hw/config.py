@@ -84,7 +84,7 @@ class Config:
     """
     lanes: int = 128
     neuron_units: int = 8
-    pixels_per_cycle: int = 16
+    pixels_per_cycle: int = 8
     inputs_per_cycle: int = 1
     weight_bits: int = 4
     membrane_bits: int = 16

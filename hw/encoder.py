@@ -14,8 +14,8 @@ cycles on events. Rows with no event cost one cycle; a row with ``k`` events cos
   as GF(2) matrix products (each output bit is an XOR of state bits).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import ENCODER_CODES

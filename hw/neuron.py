@@ -4,7 +4,7 @@ Both are small pieces of the datapath that ``hw.accel.Accelerator`` instantiates
 components of their own so that each can be compared with a Python reference on its own.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -101,7 +101,8 @@ class NeuronUnit(wiring.Component):
         v = self.v
         # Shift leak: v - (v >> k) never leaves the M-bit range (k >= 1).
         shift_leak = Signal(signed(M + 1))
-        m.d.comb += shift_leak.eq(v - (v >> self.leak[:5]))
+        # shift amounts are 1 .. M-1: only their low bits reach the barrel shifter
+        m.d.comb += shift_leak.eq(v - (v >> self.leak[:max(1, (M - 1).bit_length())]))
         # Factor leak: (v * lambda + 128) >> 8, |result| <= |v|.
         product = Signal(signed(M + 10))
         m.d.comb += product.eq(v * self.leak + 128)

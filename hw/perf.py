@@ -18,7 +18,7 @@ from .config import Config
 __all__ = ["cycle_count", "cycle_counts"]
 
 BOUND_CYCLES = 10    # HybridBound: from its start to the cycle it is no longer busy
-PIPE_DRAIN = 3       # integration pipeline: weight read, product, accumulate
+PIPE_DRAIN = 3       # event register, weight read, product; the update overlaps the accumulate
 
 
 def _accum_scan(row_events):
@@ -38,8 +38,8 @@ def _accum_replay(count):
 
 def _update(chunks):
     """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
-    group, one for the second pipeline stage, one to move on."""
-    return chunks + 2
+    group, and one for the second pipeline stage of the last group (which also moves on)."""
+    return chunks + 1
 
 
 def cycle_counts(network, config: Config, pixels) -> np.ndarray:
@@ -54,13 +54,12 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     padded = np.zeros(events.shape[:2] + (rows * S,), bool)
     padded[:, :, :n_in] = events
     row_events = padded.reshape(events.shape[0], T, rows, S).sum(axis=3)
-    # Rows the encoder visits: all for rate, else those with a nonzero pixel (the pixel
-    # window is written in whole rows, zero-padded: sw.compiler.pixel_writes).
+    # Rows the encoder visits: all at step 0 and for rate, else those with a nonzero pixel.
     image = np.zeros((len(pixels), rows * S), np.int64)
     image[:, :n_in] = pixels
-    visited = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
+    nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
     if network.encoder == "rate":
-        visited[:] = True
+        nonzero[:] = True
     spikes = [s.numpy() for s in trace.spikes]
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
@@ -75,7 +74,8 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
                 for first in range(0, layer.n_out, P):
                     total += 1  # BLOCK
                     if index == 0 and first == 0:
-                        total += _accum_scan(row_events[b, t][visited[b]])
+                        visited = nonzero[b] if t else slice(None)
+                        total += _accum_scan(row_events[b, t][visited])
                     else:
                         total += _accum_replay(count)
                     total += _update(-(-(min(first + P, layer.n_out) - first) // U))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Mismatch", "TraceError", "assemble", "compare", "split_lanes"]
+__all__ = ["Mismatch", "RawTrace", "TraceError", "assemble", "compare", "split_lanes"]
 
 
 class TraceError(ValueError):
@@ -62,14 +62,63 @@ def split_lanes(value: int, lanes: int, bits: int) -> list[int]:
     return out
 
 
+class RawTrace:
+    """Undecoded trace records (ints, as the wrapper captured them) with their field layout
+    (``sim.wrapper.trace_fields``); :func:`assemble` decodes them with numpy, all at once."""
+
+    def __init__(self, words, fields):
+        self.words = list(words)
+        self.fields = {f["path"]: f for f in fields}
+
+    def __len__(self):
+        return len(self.words)
+
+    def columns(self, lanes: int, membrane_bits: int) -> dict:
+        """``layer``, ``step``, ``index``, ``mask``, ``spikes`` as int64 (R,) arrays and
+        ``membrane`` as int64 (R, lanes)."""
+        if not self.words:
+            return None
+        width = max(f["offset"] + f["width"] for f in self.fields.values())
+        nbytes = (width + 7) // 8
+        buf = b"".join(w.to_bytes(nbytes, "little") for w in self.words)
+        bits = np.unpackbits(np.frombuffer(buf, np.uint8).reshape(len(self.words), nbytes),
+                             axis=1, bitorder="little").astype(np.int64)
+
+        def field(name):
+            f = self.fields[name]
+            chunk = bits[:, f["offset"]:f["offset"] + f["width"]]
+            return chunk @ (np.int64(1) << np.arange(f["width"], dtype=np.int64))
+
+        out = {name: field(name) for name in ("layer", "step", "index", "mask", "spikes")}
+        f = self.fields["membrane"]
+        lanes_bits = bits[:, f["offset"]:f["offset"] + lanes * membrane_bits]
+        lanes_bits = lanes_bits.reshape(len(self.words), lanes, membrane_bits)
+        values = lanes_bits @ (np.int64(1) << np.arange(membrane_bits, dtype=np.int64))
+        out["membrane"] = values - ((values >> (membrane_bits - 1)) << membrane_bits)
+        return out
+
+
+def _columns_from_dicts(records, lanes, membrane_bits):
+    if not records:
+        return None
+    out = {name: np.array([int(r[name]) for r in records], np.int64)
+           for name in ("layer", "step", "index", "mask", "spikes")}
+    rows = []
+    for r in records:
+        v = r["membrane"]
+        rows.append(v if isinstance(v, list) else split_lanes(int(v), lanes, membrane_bits))
+    out["membrane"] = np.array(rows, np.int64).reshape(len(records), lanes)
+    return out
+
+
 def assemble(records, sizes, timesteps: int, lanes: int, membrane_bits: int):
     """Per-layer spike and membrane arrays from the trace records of one inference.
 
     Parameters
     ----------
-    records : list of dict
-        Decoded records with ``layer``, ``step``, ``index``, ``mask``, ``spikes``, ``membrane``
-        (``membrane`` packed, or already a list of lane values).
+    records : RawTrace, or list of dict
+        The records; a dict has ``layer``, ``step``, ``index``, ``mask``, ``spikes`` and
+        ``membrane`` (packed, or already a list of lane values).
     sizes : list of int
         ``n_out`` of every layer.
     lanes : int
@@ -85,22 +134,28 @@ def assemble(records, sizes, timesteps: int, lanes: int, membrane_bits: int):
     membrane = [np.zeros((timesteps, n), np.int64) for n in sizes]
     seen = [np.zeros((timesteps, n), np.int32) for n in sizes]
     problems = []
-    for r in records:
-        layer, step, index = int(r["layer"]), int(r["step"]), int(r["index"])
-        lane_v = r["membrane"]
-        if not isinstance(lane_v, list):
-            lane_v = split_lanes(int(lane_v), lanes, membrane_bits)
-        for k in range(lanes):
-            if not (int(r["mask"]) >> k) & 1:
-                continue
-            neuron = index + k
-            if layer >= len(sizes) or step >= timesteps or neuron >= sizes[layer]:
-                problems.append(Mismatch("duplicate", layer, step, neuron, None,
-                                         "a record for a neuron the network does not have"))
-                continue
-            seen[layer][step, neuron] += 1
-            spikes[layer][step, neuron] = bool((int(r["spikes"]) >> k) & 1)
-            membrane[layer][step, neuron] = lane_v[k]
+    cols = (records.columns(lanes, membrane_bits) if isinstance(records, RawTrace)
+            else _columns_from_dicts(records, lanes, membrane_bits))
+    if cols is None:
+        return spikes, membrane, seen, problems
+    k = np.arange(lanes, dtype=np.int64)
+    active = ((cols["mask"][:, None] >> k) & 1).astype(bool)            # (R, U)
+    spike = ((cols["spikes"][:, None] >> k) & 1).astype(bool)
+    neuron = cols["index"][:, None] + k
+    layer = np.broadcast_to(cols["layer"][:, None], neuron.shape)
+    step = np.broadcast_to(cols["step"][:, None], neuron.shape)
+    for l, n in enumerate(sizes):
+        sel = active & (layer == l) & (step < timesteps) & (neuron < n)
+        t, j = step[sel], neuron[sel]
+        np.add.at(seen[l], (t, j), 1)
+        spikes[l][t, j] = spike[sel]
+        membrane[l][t, j] = cols["membrane"][sel]
+    outside = active & ((layer >= len(sizes)) | (step >= timesteps)
+                        | (neuron >= np.array(sizes + [0])[np.minimum(layer, len(sizes))]))
+    for r, kk in zip(*np.nonzero(outside)):
+        problems.append(Mismatch("duplicate", int(layer[r, kk]), int(step[r, kk]),
+                                 int(neuron[r, kk]), None,
+                                 "a record for a neuron the network does not have"))
     return spikes, membrane, seen, problems
 
 
@@ -110,8 +165,8 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
 
     Parameters
     ----------
-    records : list of dict
-        The decoded trace records of the inference.
+    records : RawTrace or list of dict
+        The trace records of the inference.
     golden : sw.golden.Trace
         The golden trace of this one sample (batch axis of length 1).
     network : sw.network.Network
@@ -131,7 +186,8 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
         for l, n in enumerate(sizes):
             g_s = golden.spikes[l][0, t].numpy()
             g_v = golden.membrane[l][0, t].numpy()
-            for j in range(n):
+            bad = ((seen[l][t] != 1) | (spikes[l][t] != g_s) | (membrane[l][t] != g_v))
+            for j in map(int, np.flatnonzero(bad)):
                 count = seen[l][t, j]
                 if count == 0:
                     out.append(Mismatch("missing", l, t, j, "a record", "none"))
@@ -139,7 +195,7 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
                     out.append(Mismatch("duplicate", l, t, j, 1, int(count)))
                 elif bool(g_s[j]) != bool(spikes[l][t, j]):
                     out.append(Mismatch("spike", l, t, j, int(g_s[j]), int(spikes[l][t, j])))
-                elif int(g_v[j]) != int(membrane[l][t, j]):
+                else:
                     out.append(Mismatch("membrane", l, t, j, int(g_v[j]),
                                         int(membrane[l][t, j])))
                 if len(out) >= limit:

@@ -22,8 +22,13 @@ import numpy as np
 __all__ = ["write_job", "read_result"]
 
 
-def write_job(folder, networks, images) -> Path:
-    """Write a job: one model file and one image array per network."""
+def write_job(folder, networks, images, *, fast: bool = False, driver_images: int = 0) -> Path:
+    """Write a job: one model file and one image array per network.
+
+    With ``fast`` the inferences run through :meth:`sim.session.Session.run`'s one-wake-up
+    path; ``driver_images`` then also runs that many images of each network through the
+    blocking driver first, to measure both.
+    """
     from sw import modelfile
 
     folder = Path(folder)
@@ -34,7 +39,8 @@ def write_job(folder, networks, images) -> Path:
     for k, (network, pixels) in enumerate(zip(networks, images)):
         modelfile.save(network, folder / f"net{k}.snn")
         np.save(folder / f"pix{k}.npy", np.asarray(pixels, np.uint8))
-    (folder / "job.json").write_text(json.dumps({"networks": len(networks)}))
+    (folder / "job.json").write_text(json.dumps({"networks": len(networks), "fast": fast,
+                                                 "driver_images": driver_images}))
     return folder
 
 
@@ -54,10 +60,12 @@ async def cosim_job(dut):
     from .session import Session
 
     folder = Path(os.environ["COSIM_JOB"])
-    count = json.loads((folder / "job.json").read_text())["networks"]
+    job = json.loads((folder / "job.json").read_text())
+    count, fast = job["networks"], job.get("fast", False)
     session = await Session.open(dut)
     result = {"inferences": 0, "mismatches": 0, "cycles": [], "classes": [], "first": None,
-              "seconds": 0.0, "load_seconds": 0.0, "golden_seconds": 0.0}
+              "seconds": 0.0, "load_seconds": 0.0, "golden_seconds": 0.0, "fast": fast,
+              "driver_inferences": 0, "driver_seconds": 0.0, "driver_mismatches": 0}
     for k in range(count):
         network = modelfile.load(folder / f"net{k}.snn")
         pixels = np.load(folder / f"pix{k}.npy")
@@ -67,7 +75,13 @@ async def cosim_job(dut):
         started = time.monotonic()
         await session.load(network)
         result["load_seconds"] += time.monotonic() - started
-        report = await session.run(network, pixels, expected=expected)
+        if fast and job.get("driver_images"):
+            part = pixels[:job["driver_images"]]
+            driver = await session.run(network, part, expected=expected[:len(part)])
+            result["driver_inferences"] += len(driver.inferences)
+            result["driver_seconds"] += driver.seconds
+            result["driver_mismatches"] += len(driver.failed)
+        report = await session.run(network, pixels, expected=expected, fast=fast)
         result["seconds"] += report.seconds
         result["inferences"] += len(report.inferences)
         result["mismatches"] += len(report.failed)

@@ -59,15 +59,18 @@ def kick_comb(text):
     return text
 
 
-def design(name, make, description):
-    """Generate (once) the Verilog of ``make()`` with the pin wrapper; a toolchain.Design."""
+def design(name, make, description, wrapper=None):
+    """Generate (once) the Verilog of ``make()`` as module ``core`` with a simulation top
+    ``sim_top`` (``wrapper``, by default the UART pin wrapper); return a toolchain.Design."""
     from amaranth.back import verilog
 
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(description.encode())
-    for path in sorted((root / "hw").glob("*.py")) + [Path(__file__)]:
-        if path.name in ("bus.py", "uart.py", "uartbone.py", "soc.py", "axil.py",
-                         Path(__file__).name):
+    wrapper = WRAPPER % "core" if wrapper is None else wrapper
+    digest = hashlib.sha256((description + wrapper).encode())
+    import inspect
+    digest.update(inspect.getsource(make).encode() + inspect.getsource(kick_comb).encode())
+    for path in sorted((root / "hw").glob("*.py")):
+        if path.name in ("bus.py", "uart.py", "uartbone.py", "soc.py", "axil.py"):
             digest.update(path.read_bytes())
     directory = toolchain.BUILD_ROOT / f"{name}-{digest.hexdigest()[:16]}"
     meta = directory / "meta.json"
@@ -75,7 +78,7 @@ def design(name, make, description):
         if not meta.exists():
             top = make()
             (directory / "core.v").write_text(kick_comb(verilog.convert(top, name="core")))
-            (directory / "sim_top.v").write_text(WRAPPER % "core")
+            (directory / "sim_top.v").write_text(wrapper)
             meta.write_text(json.dumps({"description": description}))
     return toolchain.Design(directory, json.loads(meta.read_text()))
 

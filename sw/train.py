@@ -305,9 +305,9 @@ def _plots(history: list, network, pixels, folder: Path):
     axes = np.atleast_1d(axes)
     for k, (ax, s) in enumerate(zip(axes, trace.spikes)):
         t, j = np.nonzero(s[0].numpy())
-        ax.scatter(t, j, s=4, marker="|")
+        ax.scatter(t, j, s=30, marker="|")
         ax.set(xlabel="timestep", ylabel="neuron", title=f"layer {k}: {len(t)} spikes",
-               xlim=(-0.5, network.timesteps - 0.5))
+               xlim=(-0.5, network.timesteps - 0.5), ylim=(-0.5, s.shape[-1] - 0.5))
     fig.suptitle(f"Spike raster of one input (class {int(trace.prediction[0])})")
     fig.tight_layout()
     fig.savefig(folder / "raster.png", dpi=100)

@@ -15,8 +15,8 @@ import hw.bus as bus
 from boards import BOARDS, get_board
 from boards.base import UARTBoardTop, tool_path
 from boards.bringup import UARTEcho
-from boards.clocking import (ECP5PLL, ECP5PLLParams, MMCMParams, PLLError, ResetGenerator,
-                             XilinxMMCM, ecp5_pll_params, mmcm_params)
+from boards.clocking import (ECP5PLL, PLLError, ResetGenerator, XilinxMMCM, ecp5_pll_params,
+                             mmcm_params)
 from boards.pcie import PCIeBoardTop, XDMA_PORTS, bar_megabytes, xdma_blackbox, xdma_tcl
 from boards.reports import ReportError, format_table, nextpnr_report, xc7_counts
 
@@ -211,7 +211,7 @@ def test_top_checks_core_ports():
         UARTBoardTop(get_board("ulx3s"), echo, clk_freq=99_999_900)
 
 
-# -- plans of every board --------------------------------------------------------------------------
+# -- plans of every board ---------------------------------------------------------------------
 
 def _echo_or_register_target(board):
     if board.link == "uart":

@@ -2,10 +2,8 @@
 real open-toolchain build of a small configuration on the ULX3S."""
 
 import json
-import os
 import re
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,8 @@ from sw.flash import (EXIT_PROGRAM, EXIT_TOOL, EXIT_USAGE, FlashError, main, par
 # The smallest accelerator that still has every block: builds through nextpnr in about a
 # minute of CPU time.
 SMALL = ["--config", "tiny", "--set", "lanes=2", "--set", "dsp_lanes=2",
-         "--set", "neuron_units=1", "--set", "membrane_bits=16", "--set", "weight_bits=4", "--set", "max_neurons=8",
+         "--set", "neuron_units=1", "--set", "membrane_bits=16", "--set", "weight_bits=4",
+         "--set", "max_neurons=8",
          "--set", "max_inputs=16", "--set", "max_layers=2", "--set", "max_timesteps=4",
          "--set", "weight_words=64", "--set", "encoders=direct"]
 
@@ -108,6 +107,27 @@ def test_argument_errors(tmp_path, capsys, monkeypatch):
     assert main(["--board", "ulx3s", "--dry-run", "--clock", "99.9999"]) == EXIT_USAGE
     assert "cannot run at 99.9999 MHz" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_refuses_to_replace_a_foreign_folder(tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    assert main(["--board", "arty", "--dry-run", "--no-estimate", "--output", str(precious),
+                 *SMALL]) == EXIT_USAGE
+    assert "is not the output of an earlier sw.flash run" in capsys.readouterr().err
+    assert [p.name for p in precious.iterdir()] == ["notes.txt"]
+
+
+def test_replaces_its_own_earlier_output(tmp_path):
+    out = tmp_path / "out"
+    args = ["--board", "arty", "--dry-run", "--no-estimate", "--output", str(out),
+            "--results", str(tmp_path / "r"), *SMALL]
+    assert main(args) == 0
+    (out / "stale.txt").write_text("from an older run")
+    assert main(args) == 0
+    assert not (out / "stale.txt").exists() and (out / "top.v").exists()
+    assert _no_leftovers(tmp_path) == []
 
 
 def test_overrides():

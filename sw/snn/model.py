@@ -143,21 +143,23 @@ class Output(NamedTuple):
 
 def encode(pixels: torch.Tensor, timesteps: int, encoder: str, lfsr_seed: int = 0xACE1):
     """Layer-0 events in pixel units, float32 (B, T, n_in): numerics.md, section 4."""
-    x = torch.as_tensor(pixels).to(torch.int64)
+    x = torch.as_tensor(pixels).to(torch.int32)
     T = timesteps
-    steps = torch.arange(T).view(1, T, 1)
     xs = x.unsqueeze(1)
     if encoder == "direct":
-        events = xs.expand(-1, T, -1)
-    elif encoder == "hybrid":
-        fire = (xs > 0) & (steps == hybrid_spike_time(xs, T))
-        events = torch.where(steps == 0, xs, fire * 255)
-    elif encoder == "rate":
-        draws = torch.from_numpy(lfsr_draws(lfsr_seed, T, x.shape[1]).astype(np.int64))
-        events = (xs > draws.unsqueeze(0)) * 255
-    else:
-        raise ValueError(f"encoder is {encoder!r}; it must be one of {ENCODERS}")
-    return events.to(torch.float32)
+        return xs.expand(-1, T, -1).to(torch.float32)
+    if encoder == "hybrid":
+        analog = xs.to(torch.float32)
+        if T == 1:
+            return analog
+        # spike step of every pixel; a zero pixel gets step 0, which never matches t >= 1
+        when = torch.where(x > 0, hybrid_spike_time(x, T), 0).unsqueeze(1)
+        steps = torch.arange(1, T, dtype=torch.int32).view(1, T - 1, 1)
+        return torch.cat([analog, (when == steps).to(torch.float32) * 255.0], dim=1)
+    if encoder == "rate":
+        draws = torch.from_numpy(lfsr_draws(lfsr_seed, T, x.shape[1]).astype(np.int32))
+        return (xs > draws.unsqueeze(0)).to(torch.float32) * 255.0
+    raise ValueError(f"encoder is {encoder!r}; it must be one of {ENCODERS}")
 
 
 def readout(out: Output, readout_kind: str = "first_spike") -> torch.Tensor:
@@ -226,11 +228,15 @@ class SNN(nn.Module):
     def set_mask(self, k: int, mask: torch.Tensor):
         getattr(self, f"mask{k}").copy_(mask)
 
+    def pruned(self, k: int) -> bool:
+        return not bool(self.mask(k).all())
+
     def scale(self, k: int) -> torch.Tensor:
         """Weight scale ``s_k`` (detached): chosen for b bits, or 1 for float weights."""
         if not self.quantized:
             return torch.ones(())
-        return quant.choose_scale(self.weight[k].detach(), self.config.weight_bits, self.mask(k))
+        mask = self.mask(k) if self.pruned(k) else None
+        return quant.choose_scale(self.weight[k].detach(), self.config.weight_bits, mask)
 
     def unit(self, k: int) -> torch.Tensor:
         """Size of one integer membrane unit of layer ``k`` in float units, ``s_k * c_k``."""
@@ -288,6 +294,7 @@ class SNN(nn.Module):
         current0 = (events.reshape(B * T, -1) @ w[0].t()).reshape(B, T, -1)
         v = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
         fired = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
+        stdb = cfg.surrogate == "stdb"
         last = [events.new_full((B, spec.n_out), -1.0) for spec in cfg.layers]
         spikes = [[] for _ in range(L)]
         potentials = []
@@ -299,7 +306,7 @@ class SNN(nn.Module):
                 if self.quantized:
                     p = p.clamp(lo, hi)
                 x = (p - th[k]) / th[k]
-                s = spike(x, cfg.surrogate, dt=(t - last[k]), gamma=cfg.gamma, width=cfg.width,
+                s = spike(x, cfg.surrogate, dt=(t - last[k]) if stdb else None, gamma=cfg.gamma, width=cfg.width,
                           alpha=cfg.alpha, beta=cfg.beta)
                 if spec.fire_once:
                     s = s * (1.0 - fired[k])
@@ -311,7 +318,8 @@ class SNN(nn.Module):
                     v[k] = p
                 sd = s.detach()
                 fired[k] = torch.maximum(fired[k], sd)
-                last[k] = torch.where(sd > 0, torch.full_like(last[k], float(t)), last[k])
+                if stdb:  # time of the last spike, for the STDB surrogate only
+                    last[k] = torch.where(sd > 0, torch.full_like(last[k], float(t)), last[k])
                 spikes[k].append(s)
                 a = s
             potentials.append(p)

@@ -6,8 +6,8 @@ per-layer scale ``s`` and the ``b``-bit range of numerics.md, section 2 (``lo, h
 the rounding is a straight-through estimator (STE): the forward pass uses the integer, the
 backward pass treats rounding as the identity (and clamping as the identity inside the range).
 
-The scale is chosen per layer by :func:`choose_scale`: among clipping levels from 30 % to
-100 % of ``max |W|`` the one with the least squared quantization error (for ``b = 1``:
+The scale is chosen per layer by :func:`choose_scale`: among 15 clipping levels from 30 % to
+100 % of ``max |W|`` the one with the least squared quantization error (on a fixed sample) (for ``b = 1``:
 ``mean |W|``, the least-squares binary scale). It is recomputed on every forward pass and not
 trained (it is detached).
 """
@@ -46,13 +46,13 @@ def choose_scale(w: torch.Tensor, bits: int, mask: torch.Tensor | None = None) -
         return live.abs().mean().clamp_min(1e-12)
     lo, hi = qrange(bits)
     top = live.abs().max().clamp_min(1e-12)
-    best, best_err = top / hi, None
-    for frac in torch.linspace(0.3, 1.0, 15):
-        s = top * frac / hi
-        err = ((torch.clamp(torch.round(live / s), lo, hi) * s - live) ** 2).sum()
-        if best_err is None or err < best_err:
-            best, best_err = s, err
-    return best
+    # The error is measured on a fixed strided sample of at most 16,384 weights: the same
+    # sample every time (so the scale is reproducible at export) and ~10x cheaper on big layers.
+    sample = live.reshape(-1)[::max(1, live.numel() // 16384)]
+    scales = top * torch.linspace(0.3, 1.0, 15, dtype=w.dtype) / hi
+    q = torch.clamp(torch.round(sample / scales[:, None]), lo, hi) * scales[:, None]
+    err = ((q - sample) ** 2).sum(dim=1)
+    return scales[int(torch.argmin(err))]
 
 
 def quantize(w: torch.Tensor, bits: int, scale: torch.Tensor) -> torch.Tensor:
