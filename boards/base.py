@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from amaranth import ClockDomain, Elaboratable, Module, Signal
+from amaranth.build import ResourceError
 from amaranth.lib import io
 
 from .clocking import ResetGenerator
@@ -108,7 +109,7 @@ class Board:
         for index in range(count):
             try:
                 pin = platform.request("led", index, dir="-")
-            except Exception:  # amaranth.build.ResourceError: the board has no more LEDs
+            except ResourceError:  # the board has no more LEDs
                 break
             buffer = io.Buffer("o", pin)
             m.submodules[f"led{index}_buffer"] = buffer

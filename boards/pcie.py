@@ -25,7 +25,7 @@ import textwrap
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal, Signal
 from amaranth.build import Attrs, DiffPairs, PinsN, Resource, Subsignal
-from amaranth.lib import io
+from amaranth.lib import io, wiring
 from amaranth_boards.nitefury import LitefuryPlatform, NitefuryIIPlatform
 
 from .arty import VIVADO_HINT
@@ -155,7 +155,10 @@ class PCIeBoardTop(Elaboratable):
     board : Board
     core : wiring.Component
         The accelerator: a ``bus: In(hw.bus.Signature(addr_width))`` target, optionally with an
-        ``irq: Out(1)`` that becomes XDMA user interrupt 0.
+        ``irq: Out(1)`` that becomes XDMA user interrupt 0. When it has a ``config``
+        (:class:`hw.accel.Accelerator`), ``hw.soc.BusChecksum`` sits between the AXI-Lite slave
+        and the accelerator and implements the ``CHECKSUM`` register of the memory map, as on
+        the UART boards.
 
     LED 0 blinks at about 1 Hz while ``axi_aclk`` runs out of reset; LED 1 shows the PCIe link
     is up (``user_lnk_up``).
@@ -188,11 +191,16 @@ class PCIeBoardTop(Elaboratable):
         addr_width = len(core.bus.addr)
         m.submodules.axil = axil = AXILiteSlave(addr_width + 2)
         m.submodules.core = core
-        m.d.comb += [
-            axil.bus.r_data.eq(core.bus.r_data), axil.bus.ack.eq(core.bus.ack),
-            core.bus.cyc.eq(axil.bus.cyc), core.bus.we.eq(axil.bus.we),
-            core.bus.addr.eq(axil.bus.addr), core.bus.w_data.eq(axil.bus.w_data),
-        ]
+        config = getattr(core, "config", None)
+        if config is not None:
+            from hw import memmap
+            from hw.soc import BusChecksum, checksum_ranges
+            m.submodules.checksum = checksum = BusChecksum(addr_width, memmap.REG_CHECKSUM,
+                                                           checksum_ranges(config))
+            wiring.connect(m, axil.bus, checksum.initiator)
+            wiring.connect(m, checksum.target, core.bus)
+        else:
+            wiring.connect(m, axil.bus, core.bus)
 
         link_up, aresetn = Signal(), Signal()
         connections = {

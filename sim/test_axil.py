@@ -9,6 +9,7 @@ import random
 
 import cocotb
 import pytest
+from cocotb.clock import Clock
 from cocotb.triggers import Combine, Timer
 
 from sim import toolchain
@@ -72,7 +73,7 @@ def wrapper():
     return ("`timescale 1ns/1ps\nmodule sim_top;\n"
             "    reg clk /*verilator public_flat_rw*/ = 0;\n"
             "    reg rst /*verilator public_flat_rw*/ = 1;\n" + "\n".join(decls) +
-            "\n    always #5 clk = ~clk;\n"
+            "\n"
             f"    core core (.clk(clk), .rst(rst), {ports});\nendmodule\n")
 
 
@@ -86,6 +87,13 @@ def pauses(seed, p):
 async def setup(dut, pause):
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+    # The clock comes from cocotb, not from the wrapper: the master samples the ready signals
+    # at every rising edge, and with a clock inside a Verilator --timing model the edge
+    # callback sees the values after the edge, so a handshake would be seen one cycle late.
+    # The first edge comes after 1 ps, when every combinational block has been evaluated once
+    # (see sim.test_uart_link.kick_comb); an edge at time 0 would register X in Icarus.
+    await Timer(2, "ns")
+    cocotb.start_soon(Clock(dut.clk, 10, "ns").start())
     master = AxiLiteMaster(AxiLiteBus.from_entity(dut), dut.clk, dut.rst)
     if pause:
         master.write_if.aw_channel.set_pause_generator(pauses(1, pause))
@@ -93,11 +101,23 @@ async def setup(dut, pause):
         master.write_if.b_channel.set_pause_generator(pauses(3, pause))
         master.read_if.ar_channel.set_pause_generator(pauses(4, pause))
         master.read_if.r_channel.set_pause_generator(pauses(5, pause))
+    if os.environ.get("AXIL_TRACE"):
+        cocotb.start_soon(trace(dut, int(os.environ["AXIL_TRACE"])))
     dut.rst.value = 1
     await Timer(100, "ns")
     dut.rst.value = 0
     await Timer(50, "ns")
     return master
+
+
+async def trace(dut, cycles):
+    """Log the handshake signals of every channel for ``cycles`` cycles (debugging)."""
+    from cocotb.triggers import RisingEdge
+    names = ["awvalid", "awready", "wvalid", "wready", "bvalid", "bready", "arvalid", "arready",
+             "rvalid", "rready"]
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
+        dut._log.info(" ".join(f"{n}={dut._id(n, extended=False).value}" for n in names))
 
 
 def word(value):

@@ -53,7 +53,8 @@ def _run_root() -> Path:
     return BUILD_ROOT / "runs"
 
 
-# Sources whose change must rebuild every design: the gateware and this harness.
+# Sources whose change must rebuild every design: the gateware (the hw modules in use, see
+# _sources_digest) and this harness.
 _SOURCE_GLOBS = ("hw/*.py", "sim/toolchain.py", "sim/wrapper.py", "sim/standin.py")
 
 
@@ -112,12 +113,40 @@ def _check_sim(sim: str) -> None:
         raise ToolMissing(f"{sim} is not installed; {hint}")
 
 
-def _sources_digest() -> str:
+def module_files(modules) -> list[Path]:
+    """Files of ``modules`` (dotted names) and of every ``hw`` module they use, transitively
+    (found through the names they import), so that a design's key follows its own gateware
+    and not unrelated edits elsewhere in ``hw/``."""
+    import importlib
+    import types
+
+    seen, stack = set(), list(modules)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            dep = (value.__name__ if isinstance(value, types.ModuleType)
+                   else getattr(value, "__module__", None))
+            if isinstance(dep, str) and dep.startswith("hw.") and dep not in seen:
+                stack.append(dep)
+    return sorted(Path(importlib.import_module(name).__file__) for name in seen)
+
+
+def _sources_digest(modules=None) -> str:
     digest = hashlib.sha256()
-    for pattern in _SOURCE_GLOBS:
-        for path in sorted(ROOT.glob(pattern)):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    paths = set()
+    for pattern in _SOURCE_GLOBS[1:]:
+        paths.update(ROOT.glob(pattern))
+    if modules is None:
+        paths.update(ROOT.glob(_SOURCE_GLOBS[0]))
+    else:
+        paths.update(module_files(modules))
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -165,7 +194,7 @@ class Design:
 
 
 def prepare(make_component, description, *, cmd_depth: int = 4096,
-            name: str = "", info: dict | None = None) -> Design:
+            name: str = "", info: dict | None = None, modules=None) -> Design:
     """Generate (once) the Verilog of a component and its simulation wrapper.
 
     Parameters
@@ -183,13 +212,16 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
         Optional readable prefix of the build folder name.
     info : dict, optional
         JSON-able data stored as ``meta["info"]`` for the benches (e.g. the configuration).
+    modules : list of str, optional
+        Modules that define the component (e.g. ``["hw.accel"]``): the key hashes them and the
+        ``hw`` modules they use. Default: every file of ``hw/``.
     """
     from . import wrapper
 
     if not isinstance(cmd_depth, int) or cmd_depth < 16:
         raise ValueError(f"cmd_depth must be an integer >= 16, not {cmd_depth!r}")
     digest = hashlib.sha256(
-        f"{description}\0{cmd_depth}\0{_sources_digest()}".encode()).hexdigest()
+        f"{description}\0{cmd_depth}\0{_sources_digest(modules)}".encode()).hexdigest()
     directory = BUILD_ROOT / ((name + "-" if name else "") + digest[:16])
     meta_path = directory / "meta.json"
     _prune(directory)

@@ -99,8 +99,10 @@ def parse_stat(text: str) -> dict:
 
 
 def _digest(config) -> str:
+    from sim.toolchain import module_files
     h = hashlib.sha256(repr(config).encode())
-    for path in sorted((ROOT / "hw").glob("*.py")):
+    for path in module_files(["hw.accel"]):
+        h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -180,9 +182,19 @@ def bench_network(model: str | None, samples: int, seed: int = 0):
     return _standin_network(pixels, rng), pixels, f"random 784-256-10 stand-in on {images}"
 
 
-def _config(lanes: int):
+def _config(lanes: int, network):
+    """The MNIST configuration with ``lanes`` lanes; the weight memory grows to hold the network
+    when fewer lanes need more (narrower) words."""
     from hw.config import Config
-    return Config.mnist(lanes=lanes, neuron_units=min(Config.mnist().neuron_units, lanes))
+    base = Config.mnist()
+    changes = {"lanes": lanes, "neuron_units": min(base.neuron_units, lanes)}
+    if hasattr(base, "dsp_lanes"):  # lanes mapped to DSP multipliers, at most all of them
+        changes["dsp_lanes"] = min(base.dsp_lanes, lanes)
+    config = base.replace(**changes)
+    need = sum(config.weight_rows(network))
+    if need > config.weight_words:
+        config = config.replace(weight_words=need)
+    return config
 
 
 def _row(entry) -> str:
@@ -229,14 +241,22 @@ def main(argv=None) -> int:
               "encoder": network.encoder, "weight_bits": [l.weight_bits for l in network.layers],
               "samples": int(len(pixels)), "targets": TARGETS,
               "host": {"python": platform.python_version(), "machine": platform.machine(),
-                       "cpus": os.cpu_count()},
+                       "cpus": os.cpu_count(),
+                       # Speed depends on what else runs: record the load it was measured under.
+                       "load_average_start": os.getloadavg()},
               "configurations": []}
     print(f"bench: {source}, {network.sizes}, T={network.timesteps}, {network.encoder}, "
           f"{len(pixels)} images")
     print(HEADER)
     failures = 0
+    from hw.config import ConfigError
     for lanes in args.lanes:
-        config = _config(lanes)
+        try:
+            config = _config(lanes, network)
+        except ConfigError as error:
+            print(f"{lanes:>4} {error}")
+            report["configurations"].append({"lanes": lanes, "error": str(error)})
+            continue
         entry = {"lanes": lanes, "config": repr(config)}
         if not config.fits(network):
             entry["error"] = f"does not fit: {config.check_fits.__name__}"
@@ -297,6 +317,7 @@ def main(argv=None) -> int:
         checks["lut"] = ref["resources"]["lut"] <= TARGETS["lut"]
         checks["bram36"] = ref["resources"]["bram36"] <= TARGETS["bram36"]
     report["targets_met"] = checks
+    report["host"]["load_average_end"] = os.getloadavg()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

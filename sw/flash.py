@@ -344,6 +344,10 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
             except ReportError as error:
                 raise FlashError(str(error), EXIT_TOOL) from None
             report["xc7_estimate"] = xc7
+            if xc7["over_capacity"]:
+                _log(f"warning: the estimate needs more {', '.join(xc7['over_capacity'])} than "
+                     f"the {xc7['device']} has; Vivado will not fit this design; shrink the "
+                     f"configuration (e.g. --set dsp_lanes=...) or take a larger board")
             tables.append(format_table(f"{board.title}: {what} (Artix-7 estimate)", xc7))
         report["build_seconds"] = round(time.monotonic() - started, 1)
         report["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*")

@@ -193,6 +193,10 @@ def save(network: Network, path) -> Path:
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+        # mkstemp creates the file private (0600); give it the mode an ordinary file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -350,7 +350,7 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     log.info("data: %s, %d training images, %s validation, %d test", d["dataset"], len(y),
              len(valid.labels) if valid is not None else "no", len(test.labels))
     model = build_model(config, x.shape[1], int(y.max()) + 1)
-    log.info("network: %s, T=%d, %s encoder, %s-bit weights, M=%d", model.config.n_inputs and
+    log.info("network: %s, T=%d, %s encoder, %s-bit weights, M=%d",
              [x.shape[1]] + [l.n_out for l in model.config.layers], model.config.timesteps,
              model.config.encoder, model.config.weight_bits, model.config.membrane_bits)
     if config["ann"]["epochs"]:

@@ -279,7 +279,19 @@ def _fake_nextpnr_report(path, achieved, constraint=100.0):
                         "MULT18X18D": {"used": 2, "available": 156}},
         "fmax": {"$glbnet$clk": {"achieved": achieved, "constraint": constraint},
                  "$glbnet$clk25": {"achieved": 300.0, "constraint": 25.0}},
-        "critical_paths": []}))
+        "critical_paths": [
+            {"from": "<async>", "to": "posedge $glbnet$clk",
+             "path": [{"type": "logic", "delay": 50.0, "from": {"cell": "pin"},
+                       "to": {"cell": "pin"}}]},
+            {"from": "posedge $glbnet$clk", "to": "posedge $glbnet$clk",
+             "path": [{"type": "clk-to-q", "delay": 0.5, "from": {"cell": "core.a"},
+                       "to": {"cell": "core.a"}},
+                      {"type": "routing", "delay": 2.0, "from": {"cell": "core.a"},
+                       "to": {"cell": "core.mul$x_MULT18X18D"}},
+                      {"type": "logic", "delay": 4.0, "from": {"cell": "core.mul$x_MULT18X18D"},
+                       "to": {"cell": "core.mul$x_MULT18X18D"}},
+                      {"type": "setup", "delay": 0.25, "from": {"cell": "core.sum"},
+                       "to": {"cell": "core.sum"}}]}]}))
     return path
 
 
@@ -289,8 +301,14 @@ def test_nextpnr_report(tmp_path):
     assert r["resources"]["BRAM"]["used"] == 4 and r["resources"]["DSP"]["used"] == 2
     assert r["fmax_mhz"] == 123.46 and r["constraint_mhz"] == 100 and r["timing_met"]
     assert "timing met" in format_table("t", r)
+    path = r["critical_path"]  # the asynchronous input path is not a clock-to-clock path
+    assert path["delay_ns"] == 6.75 and path["routing_ns"] == 2.0 and path["logic_ns"] == 4.75
+    assert path["cells"] == ["core.a", "core.mul", "core.sum"]
+    assert path["start"] == "core.a" and path["end"] == "core.sum"
     r = nextpnr_report(_fake_nextpnr_report(tmp_path / "b.json", 80.0))
     assert not r["timing_met"] and "timing NOT met" in format_table("t", r)
+    assert "critical path 6.75 ns (logic 4.75, routing 2.00): core.a -> core.sum" in \
+        format_table("t", r)
     with pytest.raises(ReportError, match=r"nextpnr wrote no report at"):
         nextpnr_report(tmp_path / "missing.json")
     (tmp_path / "c.json").write_text(json.dumps({"utilization": {}, "fmax": {}}))
@@ -305,3 +323,11 @@ def test_xc7_counts():
     assert counts["LUTRAM"] == 4 + 4 + 1
     assert counts["LUT"] == 7 + 9
     assert counts["FF"] == 8 and counts["BRAM"] == 3.5 and counts["DSP"] == 5
+
+
+def test_table_marks_over_capacity():
+    table = format_table("t", {"source": "s", "resources": {
+        "LUT": {"used": 10, "available": 100}, "DSP": {"used": 91, "available": 90}}})
+    lines = table.splitlines()
+    assert lines[-1].split() == ["DSP", "91", "90", "101.1%", ">", "device"]
+    assert lines[-2].split() == ["LUT", "10", "100", "10.0%"]

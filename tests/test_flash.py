@@ -40,6 +40,8 @@ def test_dry_run_plan_of_every_board(name, tmp_path):
     verilog = (out / ("top.v" if board.toolchain == "vivado" else "top.debug.v")).read_text()
     # The accelerator itself, not only the board shell.
     assert re.search(r"module \\top\.core(\.target)?\.readout", verilog)
+    # The CHECKSUM register in front of it, on UART (inside the SoC) and PCIe boards alike.
+    assert re.search(r"module \\top\.(core\.)?checksum", verilog)
     if board.toolchain == "vivado":
         assert {"top.tcl", "top.xdc"} <= files
         assert "vivado" in (out / "build_top.sh").read_text().lower()
@@ -64,6 +66,7 @@ def test_dry_run_with_artix7_estimate(tmp_path, capsys):
     assert est["device"].startswith("xc7a35t")
     assert est["resources"]["LUT"]["used"] > 100 and est["resources"]["FF"]["used"] > 100
     assert est["resources"]["LUT"]["available"] == 20800
+    assert est["over_capacity"] == []
     assert "Artix-7 estimate" in capsys.readouterr().out
 
 

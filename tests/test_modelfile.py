@@ -64,6 +64,10 @@ class TestRoundTrip:
         assert load(path) == small()
         assert load(path).name == "small"
 
+    def test_saved_file_is_not_private(self, tmp_path):
+        path = save(small(), tmp_path / "m.snn")
+        assert path.stat().st_mode & 0o044 == 0o044   # group and others may read it
+
     def test_random_networks(self):
         rng = np.random.default_rng(3)
         for _ in range(100):
