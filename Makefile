@@ -8,13 +8,14 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test sim bench model flash clean help
+.PHONY: setup demo test sim bench bench-board model flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
 	@echo "make test   unit, golden-model and co-simulation tests (CI runs this)"
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
+	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn from scratch"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
@@ -55,6 +56,11 @@ sim: setup
 
 bench: setup
 	$(PY) -m sw.bench
+	$(PY) -m sw.evaluate --model models/mnist.snn
+	$(PY) -m sw.cosim --model models/mnist.snn --sim verilator --samples 10000 --fast
+
+bench-board: setup
+	$(PY) -c "import json, sw.flash; print(json.dumps(sw.flash.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
 	$(PY) -m sw.train --config configs/mnist.toml --output models/mnist.snn

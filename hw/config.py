@@ -72,11 +72,12 @@ class Config:
     weight_words : int, 1 .. 65536
         Depth of the weight memory in words of ``lanes * weight_bits`` bits. A layer needs
         ``n_in * ceil(n_out / lanes)`` words.
-    dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 80)``)
+    dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 76)``)
         Lanes whose multiply-accumulate is written for DSP slices (a plain product that
         synthesis packs with the accumulator into one DSP48); the others use LUT arithmetic
-        (radix-4 Booth). The default keeps the xc7a35t's 90 DSP48E1 for 80 lanes, the neuron
-        units' leak multipliers and the hybrid bound search.
+        (radix-4 Booth). The default fits the whole board top in the xc7a35t's 90 DSP48E1:
+        76 lanes, the neuron units' leak multipliers, the hybrid bound search and the bridge's
+        upload checksum (80 lanes made the Arty A7-35 top need 91).
     encoders : tuple of str
         Encoders the gateware implements (subset of ``direct``, ``hybrid``, ``rate``).
     trace : bool
@@ -125,7 +126,7 @@ class Config:
         integer("max_timesteps", 1, 255)
         integer("weight_words", 1, 65536)
         if self.dsp_lanes is None:
-            object.__setattr__(self, "dsp_lanes", min(self.lanes, 80))
+            object.__setattr__(self, "dsp_lanes", min(self.lanes, 76))
         integer("dsp_lanes", 0, 1024)
         if self.dsp_lanes > self.lanes:
             raise ConfigError(f"dsp_lanes is {self.dsp_lanes}; it must not exceed lanes "

@@ -91,7 +91,7 @@ async def setup(dut, pause):
     # at every rising edge, and with a clock inside a Verilator --timing model the edge
     # callback sees the values after the edge, so a handshake would be seen one cycle late.
     # The first edge comes after 1 ps, when every combinational block has been evaluated once
-    # (see sim.test_uart_link.kick_comb); an edge at time 0 would register X in Icarus.
+    # (see sim.toolchain.kick_comb); an edge at time 0 would register X in Icarus.
     await Timer(2, "ns")
     cocotb.start_soon(Clock(dut.clk, 10, "ns").start())
     master = AxiLiteMaster(AxiLiteBus.from_entity(dut), dut.clk, dut.rst)

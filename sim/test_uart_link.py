@@ -42,23 +42,6 @@ endmodule
 """
 
 
-def kick_comb(text):
-    """Make Icarus 11 evaluate every combinational block at the start.
-
-    Yosys's Verilog writer puts a dummy register, initialised to 0, in the sensitivity of each
-    ``always @*`` block so that the block runs at time 0; Icarus 11 sees no event in the
-    initialiser, so a block whose inputs do not change during reset keeps its outputs at X
-    (the bridge's ``rx.ready`` did, and the receive FIFO popped an X). Toggling the dummy at
-    1 ps gives every block its first evaluation, in any simulator."""
-    import re
-
-    names = set(re.findall(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +=", text))
-    for name in names:
-        text = re.sub(rf"(reg {re.escape(name)} += 0;)",
-                      lambda m: m.group(1) + f"\n  initial #1 {name} = 1;", text)
-    return text
-
-
 def design(name, make, description, wrapper=None):
     """Generate (once) the Verilog of ``make()`` as module ``core`` with a simulation top
     ``sim_top`` (``wrapper``, by default the UART pin wrapper); return a toolchain.Design."""
@@ -68,7 +51,7 @@ def design(name, make, description, wrapper=None):
     wrapper = WRAPPER % "core" if wrapper is None else wrapper
     digest = hashlib.sha256((description + wrapper).encode())
     import inspect
-    digest.update(inspect.getsource(make).encode() + inspect.getsource(kick_comb).encode())
+    digest.update(inspect.getsource(make).encode() + inspect.getsource(toolchain.kick_comb).encode())
     for path in sorted((root / "hw").glob("*.py")):
         if path.name in ("bus.py", "uart.py", "uartbone.py", "soc.py", "axil.py"):
             digest.update(path.read_bytes())
@@ -77,7 +60,7 @@ def design(name, make, description, wrapper=None):
     with toolchain._locked(directory):
         if not meta.exists():
             top = make()
-            (directory / "core.v").write_text(kick_comb(verilog.convert(top, name="core")))
+            (directory / "core.v").write_text(toolchain.kick_comb(verilog.convert(top, name="core")))
             (directory / "sim_top.v").write_text(wrapper)
             meta.write_text(json.dumps({"description": description}))
     return toolchain.Design(directory, json.loads(meta.read_text()))

