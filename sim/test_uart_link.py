@@ -7,12 +7,9 @@ Verilog: round trips, bursts, a framing error, random bytes on the line followed
 command, and a truncated command dropped by the idle timeout.
 """
 
-import hashlib
-import json
 import os
 import random
 import struct
-from pathlib import Path
 
 import cocotb
 import pytest
@@ -40,30 +37,6 @@ module sim_top;
     %s core (.clk(clk), .rst(rst), .rx(rx), .tx(tx), .irq(irq), .rx_error(rx_error));
 endmodule
 """
-
-
-def design(name, make, description, wrapper=None):
-    """Generate (once) the Verilog of ``make()`` as module ``core`` with a simulation top
-    ``sim_top`` (``wrapper``, by default the UART pin wrapper); return a toolchain.Design."""
-    from amaranth.back import verilog
-
-    root = Path(__file__).resolve().parent.parent
-    wrapper = WRAPPER % "core" if wrapper is None else wrapper
-    digest = hashlib.sha256((description + wrapper).encode())
-    import inspect
-    digest.update(inspect.getsource(make).encode() + inspect.getsource(toolchain.kick_comb).encode())
-    for path in sorted((root / "hw").glob("*.py")):
-        if path.name in ("bus.py", "uart.py", "uartbone.py", "soc.py", "axil.py"):
-            digest.update(path.read_bytes())
-    directory = toolchain.BUILD_ROOT / f"{name}-{digest.hexdigest()[:16]}"
-    meta = directory / "meta.json"
-    with toolchain._locked(directory):
-        if not meta.exists():
-            top = make()
-            (directory / "core.v").write_text(toolchain.kick_comb(verilog.convert(top, name="core")))
-            (directory / "sim_top.v").write_text(wrapper)
-            meta.write_text(json.dumps({"description": description}))
-    return toolchain.Design(directory, json.loads(meta.read_text()))
 
 
 # -- bench helpers -------------------------------------------------------------------------
@@ -190,9 +163,10 @@ async def truncated_command_dropped(dut):
 def _soc_design():
     from hw.soc import SoC
     from sim.standin import RegisterFile
-    return design("uart-link", lambda: SoC(divisor=DIVISOR, timeout=TIMEOUT,
-                                           target=RegisterFile(16)),
-                  f"SoC(divisor={DIVISOR}, timeout={TIMEOUT}, RegisterFile(16))")
+    return toolchain.prepare(
+        lambda: SoC(divisor=DIVISOR, timeout=TIMEOUT, target=RegisterFile(16)),
+        f"SoC(divisor={DIVISOR}, timeout={TIMEOUT}, RegisterFile(16))",
+        name="uart-link", modules=["hw.soc"], top=WRAPPER % "core")
 
 
 @pytest.mark.parametrize("sim", toolchain.SIMULATORS)

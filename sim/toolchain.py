@@ -223,7 +223,8 @@ def kick_comb(text: str) -> str:
 
 
 def prepare(make_component, description, *, cmd_depth: int = 4096,
-            name: str = "", info: dict | None = None, modules=None) -> Design:
+            name: str = "", info: dict | None = None, modules=None,
+            top: str | None = None) -> Design:
     """Generate (once) the Verilog of a component and its simulation wrapper.
 
     Parameters
@@ -244,13 +245,17 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
     modules : list of str, optional
         Modules that define the component (e.g. ``["hw.accel"]``): the key hashes them and the
         ``hw`` modules they use. Default: every file of ``hw/``.
+    top : str, optional
+        A complete Verilog module ``sim_top`` that instantiates the component as module
+        ``core``, for benches that drive the component's own pins (a UART, an AXI port)
+        instead of the bus-sequencer wrapper; the component then needs no ``bus`` port.
     """
     from . import wrapper
 
     if not isinstance(cmd_depth, int) or cmd_depth < 16:
         raise ValueError(f"cmd_depth must be an integer >= 16, not {cmd_depth!r}")
     digest = hashlib.sha256(
-        f"{description}\0{cmd_depth}\0{_sources_digest(modules)}".encode()).hexdigest()
+        f"{description}\0{cmd_depth}\0{top}\0{_sources_digest(modules)}".encode()).hexdigest()
     directory = BUILD_ROOT / ((name + "-" if name else "") + digest[:16])
     meta_path = directory / "meta.json"
     _prune(directory)
@@ -258,7 +263,11 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
         if meta_path.exists():
             return Design(directory, json.loads(meta_path.read_text()))
         component = make_component()
-        core, top, meta = wrapper.generate(component, cmd_depth=cmd_depth)
+        if top is None:
+            core, top, meta = wrapper.generate(component, cmd_depth=cmd_depth)
+        else:
+            from amaranth.back import verilog
+            core, meta = verilog.convert(component, name="core"), {}
         meta["description"] = str(description)
         meta["info"] = info or {}
         (directory / "core.v").write_text(kick_comb(core))
