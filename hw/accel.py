@@ -22,7 +22,9 @@ Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` p
 cycle and emits one event per cycle straight into the first block's integration, and also
 writes them to the event buffer so that the other blocks of layer 0 replay them without a
 second scan. A row of ``S`` pixels without an event costs one cycle, and the direct and hybrid
-encoders skip rows whose pixels are all zero (flags kept as the host writes the pixels). The
+encoders skip rows whose pixel words are all zero (one flag per word, kept as the host writes
+the pixels), at every step. The scan is a three-stage pipeline (fetch a row, read it, emit its
+events) that costs one cycle per step to fill and keeps pixel values off the memory address. The
 hybrid encoder's per-step interval is searched during the previous step.
 
 Membrane and fired state are treated as zero at step 0, so nothing carries over from one
@@ -42,9 +44,13 @@ from amaranth.lib.wiring import In, Out
 from . import bus, memmap
 from .config import ENCODER_CODES, Config, _clog2
 from .encoder import HybridBound, PixelFilter
-from .neuron import NeuronUnit, Readout
+from .neuron import LeakScale, NeuronUnit, Readout
 
-__all__ = ["TraceSignature", "Accelerator"]
+__all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES"]
+
+#: Cycles between START and the first step, for the registers derived from the network and the
+#: pixels to settle after the host's last write (``hw.perf`` counts them).
+SETUP_CYCLES = 2
 
 
 def booth_product(m, a, code, lane):
@@ -300,6 +306,14 @@ class Accelerator(wiring.Component):
         c_mode = Signal(5)
         c_leak = Signal(8)
         c_last = Signal()             # current layer is the output layer
+        # The layer's leak as one product for every unit (hw.neuron.leak_constants), a cycle
+        # behind c_mode and c_leak: the first neuron update comes at least two cycles later.
+        m.submodules.leak_scale = leak_scale = LeakScale(M)
+        c_scale = Signal(M + 1)
+        c_bias = Signal(M)
+        m.d.comb += [leak_scale.lif.eq(c_mode[0]), leak_scale.factor.eq(c_mode[1]),
+                     leak_scale.leak.eq(c_leak)]
+        m.d.sync += [c_scale.eq(leak_scale.scale), c_bias.eq(leak_scale.bias)]
         row_base = Signal(16)         # weight row of the current block
         chunk_base = Signal(range(CPL + 1))  # membrane word of the block's first chunk
         neuron_base = Signal(n_bits + 1)     # index of the block's first neuron
@@ -313,25 +327,30 @@ class Accelerator(wiring.Component):
         ev_mag = Signal(8)
         source_done = Signal()
 
-        # Encoder scan
+        seq_p_addr = Signal.like(p_rd.addr)
+        seq_p_en = Signal()
+        # Encoder scan, three stages so that no pixel value reaches a memory address in the
+        # same cycle: F holds the next row to fetch, D the row at the pixel read port, X the
+        # row whose events are emitted (its filter results registered). The rows to visit do
+        # not depend on the pixels' values this step, so F and D run ahead of X and X takes a
+        # new row in the cycle it emits its last event: a row costs one cycle per event (one
+        # if it has none), plus one cycle per scan to fill the stages.
         m.submodules.filter = filt = PixelFilter(S, cfg.encoders)
         scan = Signal()               # the encoder feeds this block
-        scan_row = Signal(range(cfg.pixel_rows + 1))
-        scan_have = Signal()          # p_rd.data holds row scan_row
-        scan_taken = Signal(S)        # events of the row already emitted
         scan_rows = Signal(range(cfg.pixel_rows + 1))
-        # Rows holding a nonzero pixel, noted while step 0 visits every row: from step 1 on the
-        # direct and hybrid encoders skip the other rows (no event can come from them); the
-        # rate encoder visits every row, because its LFSR advances for every pixel.
+        # Rows holding a nonzero pixel: one flag per pixel word, set or cleared as the host
+        # writes the word, so that the direct and hybrid encoders skip the other rows at every
+        # step, step 0 included (no event can come from them). The rate encoder visits every
+        # row, because its LFSR advances for every pixel.
         rows = cfg.pixel_rows
-        row_nz = Signal(rows)
+        word_nz = Signal(rows * pix_sub)
+        with m.If(idle_write & in_pixels):
+            m.d.sync += word_nz.bit_select(addr[:R], 1).eq(b.w_data != 0)
+        row_nz = Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows))
         rows_valid = Cat(scan_rows > r for r in range(rows))
         scan_mask = Signal(rows)
-        m.d.comb += scan_mask.eq(Mux((net_enc == ENCODER_CODES["rate"]) | (t == 0), rows_valid,
+        m.d.sync += scan_mask.eq(Mux(net_enc == ENCODER_CODES["rate"], rows_valid,
                                      rows_valid & row_nz))
-        scan_left = Signal(rows)      # rows still to visit in this step
-        left_after = Signal(rows)
-        m.d.comb += left_after.eq(scan_left & ~(Const(1, rows) << scan_row))
 
         def first_set(vector, name):
             index = Signal(range(max(2, rows)), name=name)
@@ -340,30 +359,57 @@ class Accelerator(wiring.Component):
                     m.d.comb += index.eq(r)
             return index
 
-        first_row = first_set(scan_mask, "first_row")
-        next_row = first_set(left_after, "next_row")
-        row_first = Signal(n_bits + 6)
-        m.d.comb += row_first.eq(scan_row * S)
-        lane_valid = Cat(row_first + k < c_n_in for k in range(S))
+        # The mask only changes while idle (pixel and register writes), so it is computed in
+        # three register stages (rows of N_IN, mask, first row and the rest) that SETUP waits
+        # for, and none of that logic sits on a timing path of the running inference.
+        scan_first = Signal(range(max(2, rows)))
+        scan_rest = Signal(rows)
+        scan_any = Signal()
+        m.d.sync += [scan_first.eq(first_set(scan_mask, "first_row")),
+                     scan_rest.eq(scan_mask & (scan_mask - 1)), scan_any.eq(scan_mask.any())]
+        f_row = Signal.like(scan_first)   # F: next row to fetch
+        f_have = Signal()
+        f_left = Signal(rows)             # rows after f_row still to fetch
+        d_row = Signal.like(scan_first)   # D: p_rd.data holds row d_row
+        d_have = Signal()
+        x_row = Signal.like(scan_first)   # X: row whose events are emitted
+        x_have = Signal()
+        x_match = Signal(S)
+        x_mag = Signal(8 * S)
+        x_taken = Signal(S)               # events of the row already emitted
+        next_row = first_set(f_left, "next_row")
+        fetch = Signal()                  # D takes the row in F, F the next one
+        with m.If(fetch):
+            m.d.sync += [d_have.eq(f_have), d_row.eq(f_row), f_row.eq(next_row),
+                         f_have.eq(f_left.any()), f_left.eq(f_left & (f_left - 1))]
+            m.d.comb += [seq_p_addr.eq(f_row), seq_p_en.eq(1)]
+        # Only the last row can be partial: compare row numbers, not pixel indices.
+        last_pixel = Signal(n_bits)
+        m.d.sync += last_pixel.eq(l_n_in[0] - 1)  # static while busy, see SETUP
+        on_last_row = d_row == last_pixel[_clog2(S):]
+        tail = Signal(range(S + 1))   # pixels in the last row
+        m.d.comb += tail.eq(last_pixel[:_clog2(S)] + 1)
+        lane_valid = Cat(~on_last_row | (k < tail) for k in range(S))
         m.d.comb += [
             filt.pixels.eq(p_rd.data), filt.lane_valid.eq(lane_valid),
             filt.encoder.eq(net_enc), filt.first_step.eq(t == 0),
             filt.lo.eq(hyb_lo), filt.hi.eq(hyb_hi), filt.lfsr.eq(lfsr),
         ]
+        valid_count = Signal(range(S + 1))
+        m.d.comb += valid_count.eq(Mux(on_last_row, tail, S))
+        lfsr_next = Signal(16)        # the LFSR state for the row after D's
+        lfsr_table = Array(filt.lfsr_after[16 * k:16 * (k + 1)] for k in range(S))
+        m.d.comb += lfsr_next.eq(lfsr_table[valid_count - 1])
         remaining = Signal(S)
         lowest = Signal(S)
         lowest_index = Signal(range(S))
-        m.d.comb += [remaining.eq(filt.match & ~scan_taken),
+        m.d.comb += [remaining.eq(x_match & ~x_taken),
                      lowest.eq(remaining & -remaining)]
         for k in reversed(range(S)):
             with m.If(remaining[k]):
                 m.d.comb += lowest_index.eq(k)
         row_last_event = (remaining & (remaining - 1)) == 0
-        valid_count = Signal(range(S + 1))
-        m.d.comb += valid_count.eq(Mux(c_n_in - row_first >= S, S, c_n_in - row_first))
-        lfsr_next = Signal(16)
-        lfsr_table = Array(filt.lfsr_after[16 * k:16 * (k + 1)] for k in range(S))
-        m.d.comb += lfsr_next.eq(lfsr_table[valid_count - 1])
+        scan_event_idx = Cat(lowest_index, x_row) if S > 1 else x_row
 
         # Replay from the event buffer
         rep_ptr = Signal(EB + 1)      # next entry to read
@@ -433,6 +479,10 @@ class Accelerator(wiring.Component):
         upd_have = Signal()
         chunk_first = Signal(n_bits + 1)
         m.d.comb += chunk_first.eq(neuron_base + chunk * U)
+        # Neurons of the layer from the chunk's first on: lane k is real when it exceeds k
+        # (one subtraction for the chunk instead of a comparison per lane).
+        chunk_left = Signal(signed(n_bits + 2))
+        m.d.comb += chunk_left.eq(c_n_out - chunk_first)
         acc_chunks = Array(Cat(*acc[c * U:(c + 1) * U]) for c in range(chunks_per_block))
         acc_chunk = Signal(U * A)
         m.d.comb += acc_chunk.eq(acc_chunks[chunk])
@@ -457,18 +507,20 @@ class Accelerator(wiring.Component):
                 unit.v.eq(Mux(first_step, 0, old[:M].as_signed())),
                 unit.fired.eq(~first_step & old[M]),
                 unit.current.eq(acc_chunk[k * A:(k + 1) * A].as_signed()),
-                unit.valid.eq(chunk_first + k < c_n_out),
-                unit.lif.eq(c_mode[0]), unit.factor.eq(c_mode[1]),
+                unit.valid.eq(chunk_left > k),
+                unit.scale.eq(c_scale), unit.bias.eq(c_bias),
                 unit.reset.eq(c_mode[2:4]), unit.fire_once.eq(c_mode[4]),
-                unit.leak.eq(c_leak), unit.threshold.eq(c_theta),
+                unit.threshold.eq(c_theta),
                 unit.vmin.eq(vmin), unit.vmax.eq(vmax),
-                mask[k].eq(chunk_first + k < c_n_out),  # stage 1
+                mask[k].eq(chunk_left > k),  # stage 1
                 spikes[k].eq(unit.spike),
                 new_word[k * NW:(k + 1) * NW].eq(Cat(unit.v_next, unit.fired_next)),
                 first_fire[k].eq(unit.spike & ~unit.fired_used),
             ]
+            # A lane that did not spike (written only at step 0) stores time 255 and its p,
+            # which nothing reads: the bus shows 0 for it and the read-out skips it.
             m.d.comb += r_wr.data[k * RW:(k + 1) * RW].eq(
-                Mux(unit.spike, Cat(t, unit.p), Cat(Const(255, 8), Const(0, M))))
+                Cat(t | ~unit.spike.replicate(8), unit.p))
         def vaddr(word):
             return Cat(word[:chunk_bits], layer) if chunk_bits else layer
 
@@ -509,8 +561,6 @@ class Accelerator(wiring.Component):
 
         # -- read ports: the sequencer drives them while busy, the bus while idle ---------------
         seq_w_addr = Signal.like(w_rd.addr)
-        seq_p_addr = Signal.like(p_rd.addr)
-        seq_p_en = Signal()
         seq_v_addr = Signal.like(v_rd.addr)
         seq_v_en = Signal()
         seq_r_addr = Signal.like(r_rd.addr)
@@ -552,6 +602,7 @@ class Accelerator(wiring.Component):
             with m.If(abort):
                 m.next = "IDLE"
 
+        setup_wait = Signal(range(SETUP_CYCLES))
         with m.FSM(name="seq"):
             with m.State("IDLE"):
                 with m.If(start):
@@ -561,7 +612,15 @@ class Accelerator(wiring.Component):
                         # 2**(M-1) - 1 and its complement, as a thermometer code
                         vmax.eq(Cat(Const(i) < net_M - 1 for i in range(M))),
                         vmin.eq(~Cat(Const(i) < net_M - 1 for i in range(M))),
+                        setup_wait.eq(SETUP_CYCLES - 1),
                     ]
+                    m.next = "SETUP"
+            with m.State("SETUP"):
+                abortable()
+                # Let the registers derived from the network and the pixels (scan mask, first
+                # row) settle after the host's last write.
+                m.d.sync += setup_wait.eq(setup_wait - 1)
+                with m.If(setup_wait == 0):
                     m.next = "STEP"
             with m.State("STEP"):
                 abortable()
@@ -576,42 +635,42 @@ class Accelerator(wiring.Component):
                         m.d.sync += [hyb_lo.eq(hyb_hi), hyb_hi.eq(bound.bound)]
                     with m.If(hybrid & (t + 1 < net_T)):
                         m.d.comb += bound.start.eq(1)
+                    # F takes the step's first row; BLOCK fetches it.
+                    m.d.sync += [f_row.eq(scan_first), f_left.eq(scan_rest),
+                                 f_have.eq(scan_any)]
                     m.next = "BLOCK"
             with m.State("BLOCK"):
                 abortable()
                 # Start integrating one block: clear the lanes, pick the event source.
                 m.d.comb += acc_clear.eq(1)
                 is_scan = (layer == 0) & (blk == 0)
-                m.d.sync += [scan.eq(is_scan), scan_taken.eq(0), scan_row.eq(first_row),
-                             scan_left.eq(scan_mask), scan_have.eq(is_scan & (scan_mask != 0)),
+                m.d.sync += [scan.eq(is_scan), x_have.eq(0),
                              rep_ptr.eq(1), rep_have.eq(~is_scan & (rep_count != 0)),
                              rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
-                m.d.comb += [seq_p_addr.eq(first_row), seq_p_en.eq(1)]
+                m.d.comb += fetch.eq(is_scan)
                 m.next = "ACCUM"
             with m.State("ACCUM"):
                 abortable()
                 with m.If(scan):
-                    with m.If(scan_have):
-                        with m.If(remaining != 0):
-                            m.d.comb += [
-                                ev_valid.eq(1), ev_idx.eq(row_first + lowest_index),
-                                ev_mag.eq(filt.magnitude.word_select(lowest_index, 8)),
-                                ev_write.eq(1), ev_write_sel.eq(cur_sel),
-                                ev_write_idx.eq(row_first + lowest_index),
-                                ev_write_mag.eq(filt.magnitude.word_select(lowest_index, 8)),
-                            ]
-                        with m.If(row_last_event):
-                            m.d.sync += [scan_taken.eq(0), scan_row.eq(next_row),
-                                         scan_left.eq(left_after), lfsr.eq(lfsr_next),
-                                         scan_have.eq(left_after != 0)]
-                            with m.If(t == 0):  # at step 0 a match is a nonzero pixel
-                                m.d.sync += row_nz.bit_select(scan_row, 1).eq(filt.match != 0)
-                            m.d.comb += [seq_p_addr.eq(next_row), seq_p_en.eq(1)]
-                        with m.Else():
-                            m.d.sync += scan_taken.eq(scan_taken | lowest)
+                    with m.If(x_have & (remaining != 0)):
+                        m.d.comb += [
+                            ev_valid.eq(1), ev_idx.eq(scan_event_idx),
+                            ev_mag.eq(x_mag.word_select(lowest_index, 8)),
+                            ev_write.eq(1), ev_write_sel.eq(cur_sel),
+                            ev_write_idx.eq(scan_event_idx),
+                            ev_write_mag.eq(x_mag.word_select(lowest_index, 8)),
+                        ]
+                    with m.If(~x_have | row_last_event):
+                        # X takes D's row (its filter results), D the row in F.
+                        m.d.sync += [x_have.eq(d_have), x_row.eq(d_row), x_match.eq(filt.match),
+                                     x_mag.eq(filt.magnitude), x_taken.eq(0)]
+                        with m.If(d_have):
+                            m.d.sync += lfsr.eq(lfsr_next)
+                        m.d.comb += fetch.eq(1)
                     with m.Else():
-                        m.d.comb += source_done.eq(1)
+                        m.d.sync += x_taken.eq(x_taken | lowest)
+                    m.d.comb += source_done.eq(~x_have & ~d_have & ~f_have)
                 with m.Else():
                     with m.If(rep_have):
                         m.d.comb += [ev_valid.eq(1), ev_idx.eq(e_rd.data[:EB] + rep_index),
@@ -696,7 +755,7 @@ class Accelerator(wiring.Component):
             m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
 
         # Rows the encoder scans: ceil(n_in(0) / S).
-        m.d.comb += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))
+        m.d.sync += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))
 
         # -- bus read data ---------------------------------------------------------------------
         read_addr = Signal.like(addr)
@@ -768,7 +827,8 @@ class Accelerator(wiring.Component):
                 with m.Case(memmap.RESULT_FIRST_TIME):
                     m.d.comb += rdata.eq(r_lane[:8])
                 with m.Case(memmap.RESULT_FIRST_POTENTIAL):
-                    m.d.comb += rdata.eq(r_lane[8:].as_signed())
+                    with m.If(r_lane[:8] != 255):
+                        m.d.comb += rdata.eq(r_lane[8:].as_signed())
                 with m.Case(memmap.RESULT_FINAL_MEMBRANE):
                     m.d.comb += rdata.eq(v_lane.as_signed())
         m.d.comb += b.r_data.eq(Mux(read_wait, rdata, 0))

@@ -72,14 +72,16 @@ class Config:
     weight_words : int, 1 .. 65536
         Depth of the weight memory in words of ``lanes * weight_bits`` bits. A layer needs
         ``n_in * ceil(n_out / lanes)`` words.
-    dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 76)``)
+    dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 78)``)
         Lanes whose multiply-accumulate is written for DSP slices (a plain product that
         synthesis packs with the accumulator into one DSP48); the others use LUT arithmetic
-        (radix-4 Booth). The default fits the whole board top in the xc7a35t's 90 DSP48E1:
-        76 lanes, the neuron units' leak multipliers, the hybrid bound search and the bridge's
-        upload checksum (80 lanes made the Arty A7-35 top need 91).
+        (radix-4 Booth). The default fits the whole board top in the xc7a35t's 90 DSP48E1
+        with one to spare: 78 lanes, the neuron units' leak multipliers, the hybrid bound
+        search and the bridge's upload checksum (80 lanes made the Arty A7-35 top need 91).
     encoders : tuple of str
-        Encoders the gateware implements (subset of ``direct``, ``hybrid``, ``rate``).
+        Encoders the gateware implements (subset of ``direct``, ``hybrid``, ``rate``). The
+        default leaves out ``rate``, which the training methods use only for comparison: its
+        LFSR draws for a row of pixels cost about 250 LUTs on the Artix-7.
     trace : bool
         Add the ``trace`` output port (co-simulation only; costs no logic when off).
     """
@@ -95,7 +97,7 @@ class Config:
     max_timesteps: int = 16
     weight_words: int = 2048
     dsp_lanes: int | None = None
-    encoders: tuple = ("direct", "hybrid", "rate")
+    encoders: tuple = ("direct", "hybrid")
     trace: bool = False
 
     def __post_init__(self):
@@ -126,7 +128,7 @@ class Config:
         integer("max_timesteps", 1, 255)
         integer("weight_words", 1, 65536)
         if self.dsp_lanes is None:
-            object.__setattr__(self, "dsp_lanes", min(self.lanes, 76))
+            object.__setattr__(self, "dsp_lanes", min(self.lanes, 78))
         integer("dsp_lanes", 0, 1024)
         if self.dsp_lanes > self.lanes:
             raise ConfigError(f"dsp_lanes is {self.dsp_lanes}; it must not exceed lanes "
@@ -155,7 +157,8 @@ class Config:
         """Small memories and the trace port, for fast simulation tests."""
         base = dict(lanes=8, neuron_units=4, pixels_per_cycle=4, weight_bits=8,
                     membrane_bits=32, max_layers=3, max_neurons=16, max_inputs=32,
-                    max_timesteps=8, weight_words=256, dsp_lanes=4, trace=True)
+                    max_timesteps=8, weight_words=256, dsp_lanes=4,
+                    encoders=("direct", "hybrid", "rate"), trace=True)
         base.update(changes)
         return cls(**base)
 

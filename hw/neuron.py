@@ -4,12 +4,12 @@ Both are small pieces of the datapath that ``hw.accel.Accelerator`` instantiates
 components of their own so that each can be compared with a Python reference on its own.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["NeuronUnit", "Readout", "reference_update", "RESET_SUBTRACT", "RESET_ZERO",
-           "RESET_NONE"]
+__all__ = ["NeuronUnit", "LeakScale", "Readout", "reference_update", "leak_constants",
+           "RESET_SUBTRACT", "RESET_ZERO", "RESET_NONE"]
 
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = 0, 1, 2
 
@@ -33,6 +33,68 @@ def reference_update(v, fired, current, *, lif, factor, leak, reset, fire_once, 
     else:
         v_next = p
     return p, spike, v_next, bool(fired or spike)
+
+
+def leak_constants(*, lif, factor, leak, membrane_bits):
+    """``(scale, bias)`` such that the leak of ``docs/numerics.md`` is
+    ``u = (v * scale + bias) >> M`` for every ``M``-bit ``v`` (``M = membrane_bits``).
+
+    * ``if``: ``scale = 2^M``, ``bias = 0``, so ``u = v``.
+    * ``lif`` factor ``lambda``: ``(v * lambda + 128) >> 8`` with numerator and denominator
+      multiplied by ``2^(M-8)``: ``scale = lambda * 2^(M-8)``, ``bias = 2^(M-1)``.
+    * ``lif`` shift ``k``: ``v - floor(v / 2^k) = ceil(v * (2^M - 2^(M-k)) / 2^M)``, and a
+      ceiling is a floor after adding ``2^M - 1``: ``scale = 2^M - 2^(M-k)``,
+      ``bias = 2^M - 1``.
+
+    So one multiplier, whose operands are the same for a whole layer, does every leak.
+    """
+    M = membrane_bits
+    if not lif:
+        return 1 << M, 0
+    if factor:
+        return leak << (M - 8), 1 << (M - 1)
+    return (1 << M) - ((1 << M) >> leak), (1 << M) - 1
+
+
+class LeakScale(wiring.Component):
+    """:func:`leak_constants` in gateware (combinational), computed once per layer and shared
+    by all neuron units.
+
+    Parameters
+    ----------
+    membrane_bits : int
+        ``M``, 8 or more.
+
+    Ports
+    -----
+    lif, factor : 1, in
+    leak : 8, in
+        Shift amount (0 .. M-1) or factor (0 .. 255).
+    scale : M + 1, out
+    bias : M, out
+    """
+
+    def __init__(self, membrane_bits: int):
+        self.membrane_bits = membrane_bits
+        M = membrane_bits
+        super().__init__({
+            "lif": In(1), "factor": In(1), "leak": In(8),
+            "scale": Out(M + 1), "bias": Out(M),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        M = self.membrane_bits
+        # shift amounts are 0 .. M-1: only their low bits reach the shifter
+        k = self.leak[:max(1, (M - 1).bit_length())]
+        with m.If(~self.lif):
+            m.d.comb += [self.scale.eq(1 << M), self.bias.eq(0)]
+        with m.Elif(self.factor):
+            m.d.comb += [self.scale.eq(self.leak << (M - 8)), self.bias.eq(1 << (M - 1))]
+        with m.Else():
+            m.d.comb += [self.scale.eq((1 << M) - (Const(1 << M, M + 1) >> k)),
+                         self.bias.eq((1 << M) - 1)]
+        return m
 
 
 class NeuronUnit(wiring.Component):
@@ -59,15 +121,18 @@ class NeuronUnit(wiring.Component):
         Integrated input ``I`` of this step.
     valid : 1, in
         The lane holds a real neuron (a padding lane never fires).
-    lif, factor, fire_once : 1, in
+    scale : M + 1, in
+    bias : M, in
+        The layer's leak as :func:`leak_constants` gives it (from :class:`LeakScale`):
+        ``u = (v * scale + bias) >> M``, one multiplier for every leak mode.
+    fire_once : 1, in
         Layer mode (numerics.md, section 1).
-    leak : 8, in
-        Shift amount (1 .. M-1) or factor (0 .. 255).
     reset : 2, in
         0 subtract, 1 zero, 2 none.
     threshold : signed(M), in
     vmin, vmax : signed(M), in
-        Saturation bounds of the network's membrane width (shared by all units).
+        Saturation bounds of the network's membrane width ``k`` (shared by all units):
+        ``vmax = 2^(k-1) - 1`` and ``vmin = -2^(k-1)``, nothing else.
     p : signed(M), out
         Saturated potential before the reset.
     spike : 1, out
@@ -78,7 +143,8 @@ class NeuronUnit(wiring.Component):
         The ``fired`` the outputs were computed from (delayed when ``registered``).
 
     Latency: combinational, or one cycle when ``registered``. Throughput: one neuron per cycle.
-    The layer-mode inputs, ``threshold``, ``vmin`` and ``vmax`` are not delayed: hold them.
+    The layer-mode inputs, ``scale``, ``bias``, ``threshold``, ``vmin`` and ``vmax`` are not
+    delayed: hold them.
     """
 
     def __init__(self, membrane_bits: int, acc_bits: int, registered: bool = False):
@@ -88,8 +154,8 @@ class NeuronUnit(wiring.Component):
         M = membrane_bits
         super().__init__({
             "v": In(signed(M)), "fired": In(1), "current": In(signed(acc_bits)),
-            "valid": In(1), "lif": In(1), "factor": In(1), "fire_once": In(1),
-            "leak": In(8), "reset": In(2), "threshold": In(signed(M)),
+            "valid": In(1), "scale": In(M + 1), "bias": In(M), "fire_once": In(1),
+            "reset": In(2), "threshold": In(signed(M)),
             "vmin": In(signed(M)), "vmax": In(signed(M)),
             "p": Out(signed(M)), "spike": Out(1), "v_next": Out(signed(M)),
             "fired_next": Out(1), "fired_used": Out(1),
@@ -98,23 +164,12 @@ class NeuronUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         M = self.membrane_bits
-        v = self.v
-        # Shift leak: v - (v >> k) never leaves the M-bit range (k >= 1).
-        shift_leak = Signal(signed(M + 1))
-        # shift amounts are 1 .. M-1: only their low bits reach the barrel shifter
-        m.d.comb += shift_leak.eq(v - (v >> self.leak[:max(1, (M - 1).bit_length())]))
-        # Factor leak: (v * lambda + 128) >> 8, |result| <= |v|.
-        product = Signal(signed(M + 10))
-        m.d.comb += product.eq(v * self.leak + 128)
-        factor_leak = Signal(signed(M + 2))
-        m.d.comb += factor_leak.eq(product >> 8)
+        # Every leak mode is one product, (v * scale + bias) >> M (leak_constants); the
+        # layer's scale and bias are shared, so no unit needs a shifter or a mode multiplexer.
+        product = Signal(signed(2 * M + 3))
+        m.d.comb += product.eq(self.v * self.scale + self.bias)
         leaked = Signal(signed(M + 2))
-        with m.If(~self.lif):
-            m.d.comb += leaked.eq(v)
-        with m.Elif(self.factor):
-            m.d.comb += leaked.eq(factor_leak)
-        with m.Else():
-            m.d.comb += leaked.eq(shift_leak)
+        m.d.comb += leaked.eq(product >> M)
         u = Signal(signed(M + 2))
         fired = Signal()
         current = Signal(signed(self.acc_bits))
@@ -125,11 +180,16 @@ class NeuronUnit(wiring.Component):
         m.d.comb += self.fired_used.eq(fired)
         total = Signal(signed(max(M + 2, self.acc_bits) + 1))
         m.d.comb += total.eq(u + current)
-        # Saturate once per step (numerics.md, section 3, step 2).
+        # Saturate once per step (numerics.md, section 3, step 2). vmax is 2^(k-1) - 1 for the
+        # network's width k: the sum is out of range when its bits from k-1 up are not all
+        # copies of its sign, which a mask tests without two wide comparators.
+        W = len(total)
+        high = Cat(~self.vmax, Const(-1, W - M))[:W - 1]
+        sign = total[W - 1]
         p = self.p
-        with m.If(total > self.vmax):
+        with m.If(~sign & (total[:W - 1] & high).any()):
             m.d.comb += p.eq(self.vmax)
-        with m.Elif(total < self.vmin):
+        with m.Elif(sign & (~total[:W - 1] & high).any()):
             m.d.comb += p.eq(self.vmin)
         with m.Else():
             m.d.comb += p.eq(total)

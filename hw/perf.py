@@ -13,6 +13,7 @@ import numpy as np
 
 from sw import golden
 
+from .accel import SETUP_CYCLES
 from .config import Config
 
 __all__ = ["cycle_count", "cycle_counts"]
@@ -22,8 +23,10 @@ PIPE_DRAIN = 3       # event register, weight read, product; the update overlaps
 
 
 def _accum_scan(row_events):
-    """Cycles of the encoder-fed ACCUM state for rows with the given event counts."""
-    cycle, last_event = 0, None
+    """Cycles of the encoder-fed ACCUM state for rows with the given event counts: one to move
+    the first row from the pixel read port to the event stage, then one per event (one for a
+    row without events)."""
+    cycle, last_event = (1 if len(row_events) else 0), None
     for count in row_events:
         if count:
             last_event = cycle + count - 1
@@ -54,7 +57,8 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     padded = np.zeros(events.shape[:2] + (rows * S,), bool)
     padded[:, :, :n_in] = events
     row_events = padded.reshape(events.shape[0], T, rows, S).sum(axis=3)
-    # Rows the encoder visits: all at step 0 and for rate, else those with a nonzero pixel.
+    # Rows the encoder visits: all for rate, else those with a nonzero pixel (the host pads
+    # the last row with zeros, sw.compiler.pixel_writes).
     image = np.zeros((len(pixels), rows * S), np.int64)
     image[:, :n_in] = pixels
     nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
@@ -63,7 +67,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     spikes = [s.numpy() for s in trace.spikes]
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
-        total, bound_ready = 0, 0
+        total, bound_ready = SETUP_CYCLES, 0
         for t in range(T):
             # STEP waits for the hybrid bound search started in the previous STEP
             step = max(1, bound_ready - total + 1) if network.encoder == "hybrid" and t else 1
@@ -74,7 +78,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
                 for first in range(0, layer.n_out, P):
                     total += 1  # BLOCK
                     if index == 0 and first == 0:
-                        visited = nonzero[b] if t else slice(None)
+                        visited = nonzero[b]
                         total += _accum_scan(row_events[b, t][visited])
                     else:
                         total += _accum_replay(count)

@@ -204,11 +204,10 @@ class Session:
     # -- raw control, for abort and reset benches -----------------------------------------------
 
     async def write_pixels(self, image) -> None:
-        """Write one image into the pixel window (four pixels per word)."""
-        image = np.asarray(image, np.uint8)
-        padded = np.concatenate([image, np.zeros((-len(image)) % 4, np.uint8)])
-        words = padded.view("<u4").tolist()
-        await self.harness.write(4 * memmap.pixel_base(self.region_bits), words)
+        """Write one image into the pixel window, as the host driver does."""
+        from sw.compiler import pixel_writes
+        for address, words in pixel_writes(np.asarray(image), self.config):
+            await self.harness.write(address, words)
 
     async def control(self, bits: int) -> None:
         await self.harness.write(4 * memmap.REG_CONTROL, [bits])

@@ -68,7 +68,7 @@ DEFAULTS = {
         "epochs": 10, "batch_size": 128, "lr": 1e-3, "threshold_lr": 1e-3, "weight_decay": 0.0,
         "qat_start": 0, "prune": 0.0, "prune_epoch": 0,
         "mem_weight": 1.0, "time_weight": 1.0, "tau_mem": 4.0, "tau_time": 2.0,
-        "seed": 0, "threads": 1, "shift": 0,
+        "seed": 0, "threads": 1, "shift": 0, "ema": 0.0,
     },
     "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
     "export": {"timesteps": None, "also": [], "name": "mnist"},
@@ -203,6 +203,10 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps_total) / steps_total)))
     quant_bits = model.config.weight_bits
+    # Exponential moving average of the trained parameters (Polyak averaging): the stage ends
+    # with the average, which is less tied to the last batches than the last step's values.
+    averaged = params_w + params_th
+    ema = [p.detach().clone() for p in averaged] if t["ema"] else None
     for epoch in range(epochs):
         global_epoch = first_epoch + epoch
         model.quantized = quant_bits is not None and global_epoch >= t["qat_start"]
@@ -222,6 +226,10 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for avg, p in zip(ema, averaged):
+                        avg.lerp_(p, 1.0 - t["ema"])
             total += loss.item() * len(idx)
             correct += int((readout(out, model.config.readout) == yt[idx]).sum())  # augmented
             counts += [float(sp.detach().sum()) for sp in out.spikes]
@@ -239,6 +247,10 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
                  epoch + 1, epochs, record["loss"], record["train_accuracy"],
                  f"{record.get('valid_accuracy', float('nan')):.4f}",
                  [round(s, 1) for s in record.get("spikes_per_layer", [])], record["seconds"])
+    if ema is not None:
+        with torch.no_grad():
+            for avg, p in zip(ema, averaged):
+                p.copy_(avg)
     return model
 
 

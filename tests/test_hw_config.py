@@ -42,13 +42,15 @@ def test_errors(changes, message):
 
 
 def test_dsp_lanes_default():
-    assert Config().dsp_lanes == 76
+    assert Config().dsp_lanes == 78
     assert Config(lanes=8, neuron_units=4).dsp_lanes == 8
 
 
 def test_named():
     assert Config.named("mnist") == Config()
+    assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
+    assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
                                           "'mnist', 'tiny'"):
         Config.named("huge")

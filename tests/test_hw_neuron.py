@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.neuron import NeuronUnit, Readout, reference_update
+from hw.neuron import LeakScale, NeuronUnit, Readout, leak_constants, reference_update
 from sw import golden
 from sw.network import Layer, Network
 
@@ -41,8 +41,12 @@ def test_neuron_unit_matches_reference(registered):
                           reset=int(rng.integers(0, 3)), fire_once=bool(rng.integers(0, 2)),
                           threshold=threshold)
             fired = bool(rng.integers(0, 2))
-            for name, value in params.items():
-                ctx.set(getattr(dut, name), int(value))
+            scale, bias = leak_constants(lif=params["lif"], factor=factor, leak=params["leak"],
+                                         membrane_bits=M_hw)
+            ctx.set(dut.scale, scale)
+            ctx.set(dut.bias, bias)
+            for name in ("reset", "fire_once", "threshold"):
+                ctx.set(getattr(dut, name), int(params[name]))
             ctx.set(dut.v, v)
             ctx.set(dut.fired, fired)
             ctx.set(dut.current, current)
@@ -68,6 +72,55 @@ def test_neuron_unit_matches_reference(registered):
 
     _run(dut, bench, clock=registered)
     assert not failures, f"seed {SEED}: {len(failures)} mismatches, first {failures[0]}"
+
+
+@pytest.mark.parametrize("M", [8, 12, 16])
+def test_leak_constants_exhaustive(M):
+    """(v * scale + bias) >> M is the leak of numerics.md for every M-bit v and every leak."""
+    v = np.arange(-(1 << (M - 1)), 1 << (M - 1), dtype=np.int64)
+    cases = [(False, False, 0)] + [(True, True, lam) for lam in range(256)] + [
+        (True, False, k) for k in range(M)]
+    for lif, factor, leak in cases:
+        scale, bias = leak_constants(lif=lif, factor=factor, leak=leak, membrane_bits=M)
+        got = (v * scale + bias) >> M
+        if not lif:
+            want = v
+        elif factor:
+            want = (v * leak + 128) >> 8
+        else:
+            want = v - (v >> leak)
+        bad = np.flatnonzero(got != want)
+        assert not bad.size, f"M={M} lif={lif} factor={factor} leak={leak}: v={v[bad[0]]}"
+
+
+def test_leak_constants_wide_membrane():
+    rng = np.random.default_rng(SEED)
+    M = 32
+    for _ in range(3000):
+        v = int(rng.integers(-(1 << 31), 1 << 31))
+        lif, factor = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
+        leak = int(rng.integers(0, 256) if factor else rng.integers(0, M))
+        scale, bias = leak_constants(lif=lif, factor=factor, leak=leak, membrane_bits=M)
+        u = reference_update(v, False, 0, lif=lif, factor=factor, leak=leak, reset=0,
+                             fire_once=False, threshold=(1 << 31) - 1, membrane_bits=M)[0]
+        assert (v * scale + bias) >> M == u, (v, lif, factor, leak)
+
+
+@pytest.mark.parametrize("M", [8, 16])
+def test_leak_scale_gateware(M):
+    dut = LeakScale(M)
+    cases = [(lif, factor, leak) for lif in (0, 1) for factor in (0, 1)
+             for leak in (range(256) if factor else range(M))]
+
+    async def bench(ctx):
+        for lif, factor, leak in cases:
+            ctx.set(dut.lif, lif)
+            ctx.set(dut.factor, factor)
+            ctx.set(dut.leak, leak)
+            want = leak_constants(lif=lif, factor=factor, leak=leak, membrane_bits=M)
+            assert (ctx.get(dut.scale), ctx.get(dut.bias)) == want, (lif, factor, leak)
+
+    _run(dut, bench, clock=False)
 
 
 def test_reference_update_matches_golden():

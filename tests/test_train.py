@@ -158,3 +158,28 @@ def test_cli_reads_config_and_overrides(tmp_path):
     assert (tmp_path / "r" / "train.log").read_text().count("exported") == 1
     with pytest.raises(SystemExit):
         train.main(["--set", "nonsense", "--quiet"])  # argparse: "write SECTION.KEY=VALUE"
+
+
+def test_ema_ends_the_stage_with_the_average(monkeypatch):
+    """train.ema: the stage ends with the running average of the parameters, not the last step."""
+    digits = load_digits()
+    x, y = digits["train"].pixels[:256], digits["train"].labels[:256]
+    steps = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        steps.append(self.param_groups[0]["params"][0].detach().clone())
+        return out
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    config = tiny(ann={"epochs": 0}, train={"epochs": 1, "ema": 0.5})
+    torch.manual_seed(0)
+    model = train.build_model(config, 64)
+    start = model.weight[0].detach().clone()
+    train.train_snn(model, config, x, y, 1, 3e-3, "T=4", [], progress=False)
+    want = start
+    for w in steps:
+        want = 0.5 * want + 0.5 * w
+    assert len(steps) == 4
+    assert torch.allclose(model.weight[0].detach(), want)
+    assert not torch.allclose(model.weight[0].detach(), steps[-1])
