@@ -5,15 +5,15 @@ Architecture
 Per timestep and layer, the neurons are processed in *blocks* of ``P`` (``Config.lanes``).
 For a block, every input *event* (an input with a nonzero magnitude this step) reads one word
 of the weight memory, which holds the ``P`` weights of that input for the block, and ``P``
-accumulator lanes add ``magnitude * weight`` in one cycle (pipeline: weight read, product,
-accumulate). Inputs without an event cost nothing, so a layer costs about
+accumulator lanes add ``magnitude * weight`` in one cycle (pipeline: weight address, weight
+read, weight register, product, accumulate). Inputs without an event cost nothing, so a layer costs about
 ``events * ceil(n_out / P)`` cycles per step instead of ``n_in * T``. The first
 ``Config.dsp_lanes`` lanes are written as a plain multiply-accumulate that synthesis packs
 into DSP slices; the others use radix-4 Booth partial products in LUTs.
 
 When a block has integrated all its events, ``U`` neuron units (``neuron_units``) per cycle
-update its neurons against the membrane memory, in two pipeline stages (leak; then add the
-current, saturate once, fire, reset, write back). The spikes of one update cycle become one
+update its neurons against the membrane memory, in three pipeline stages (leak; add the
+current and saturate once; fire, reset and write back). The spikes of one update cycle become one
 entry (index of lane 0, ``U``-bit mask) of the event buffer that feeds the next layer in the
 same timestep, so the update never stalls on its spikes; the next layer's replay expands an
 entry into one event per spike.
@@ -440,38 +440,45 @@ class Accelerator(wiring.Component):
         with m.If(ev_write):
             m.d.sync += ev_count[ev_write_sel].eq(ev_count[ev_write_sel] + 1)
 
-        # -- integration pipeline: A (weight read) -> B (products) -> C (accumulate) ------------
+        # -- integration pipeline: A (weight read) -> W -> B (products) -> C (accumulate) -------
         valid_a = Signal()
         mag_a = Signal(8)
         valid_b = Signal()
         acc = [Signal(signed(A), name=f"acc{k}") for k in range(P)]
         prod = [Signal(signed(WB + 9), name=f"prod{k}") for k in range(P)]
         acc_clear = Signal()
-        # The event is registered before it addresses the weight memory, so that the encoder's
-        # filter and priority encoder and the weight read sit in different cycles.
+        # The event's weight address is registered before it reaches the weight memory, so
+        # that the encoder's filter and priority encoder and the weight read sit in different
+        # cycles, and the weight word is registered after the read (a block RAM output or DSP
+        # input register), so that the read and the products do too.
         valid_e = Signal()
-        idx_e = Signal(EB)
+        w_addr_e = Signal.like(w_rd.addr)
         mag_e = Signal(8)
-        m.d.sync += [valid_e.eq(ev_valid), idx_e.eq(ev_idx), mag_e.eq(ev_mag),
-                     valid_a.eq(valid_e), mag_a.eq(mag_e), valid_b.eq(valid_a)]
+        valid_w = Signal()
+        mag_w = Signal(8)
+        weights = Signal.like(w_rd.data)
+        m.d.sync += [valid_e.eq(ev_valid), w_addr_e.eq(row_base + ev_idx), mag_e.eq(ev_mag),
+                     valid_a.eq(valid_e), mag_a.eq(mag_e),
+                     valid_w.eq(valid_a), mag_w.eq(mag_a), weights.eq(w_rd.data),
+                     valid_b.eq(valid_w)]
         magnitude = Signal(signed(9))
-        m.d.comb += magnitude.eq(mag_a)
+        m.d.comb += magnitude.eq(mag_w)
         for k in range(P):
             if WB == 1:  # binary weights: code 1 is +1, code 0 is -1 (numerics.md, section 2)
-                m.d.sync += prod[k].eq(Mux(w_rd.data[k], magnitude, -magnitude))
+                m.d.sync += prod[k].eq(Mux(weights[k], magnitude, -magnitude))
             elif k < cfg.dsp_lanes:
                 # A plain product: synthesis maps product and accumulator into one DSP slice.
-                m.d.sync += prod[k].eq(magnitude * w_rd.data[k * WB:(k + 1) * WB].as_signed())
+                m.d.sync += prod[k].eq(magnitude * weights[k * WB:(k + 1) * WB].as_signed())
             else:
                 m.d.sync += prod[k].eq(booth_product(m, magnitude,
-                                                     w_rd.data[k * WB:(k + 1) * WB], k))
+                                                     weights[k * WB:(k + 1) * WB], k))
             with m.If(acc_clear):
                 m.d.sync += acc[k].eq(0)
             with m.Elif(valid_b):
                 m.d.sync += acc[k].eq(acc[k] + prod[k])
         # The update may start while the last product is being accumulated: its first stage
         # samples the accumulators one cycle later.
-        pipe_empty = ~valid_e & ~valid_a
+        pipe_empty = ~valid_e & ~valid_a & ~valid_w
 
         # -- neuron update ----------------------------------------------------------------------
         chunk = Signal(range(chunks_per_block + 1))     # chunk at the membrane read port
@@ -487,20 +494,27 @@ class Accelerator(wiring.Component):
         acc_chunk = Signal(U * A)
         m.d.comb += acc_chunk.eq(acc_chunks[chunk])
 
-        # Two stages: the membrane word of chunk `chunk` is at the read port (stage 1, leak);
-        # one cycle later stage 2 adds the current, saturates, fires, resets and writes back.
+        # Three stages: the membrane word of chunk `chunk` is at the read port (stage 1, leak);
+        # one cycle later stage 2 adds the current and saturates; one more and stage 3 fires,
+        # resets and writes back.
         s2_valid = Signal()
         s2_chunk = Signal.like(chunk)
         s2_first = Signal.like(chunk_first)
         s2_mask = Signal(U)
         m.d.sync += s2_valid.eq(0)
+        s3_valid = Signal()
+        s3_chunk = Signal.like(chunk)
+        s3_first = Signal.like(chunk_first)
+        s3_mask = Signal(U)
+        m.d.sync += [s3_valid.eq(s2_valid), s3_chunk.eq(s2_chunk), s3_first.eq(s2_first),
+                     s3_mask.eq(s2_mask)]
         first_step = t == 0
         spikes = Signal(U)
         new_word = Signal(U * NW)
         mask = Signal(U)
         first_fire = Signal(U)
         for k in range(U):
-            unit = NeuronUnit(M, A, registered=True)
+            unit = NeuronUnit(M, A, latency=2)
             m.submodules[f"unit{k}"] = unit
             old = v_rd.data[k * NW:(k + 1) * NW]
             m.d.comb += [
@@ -526,10 +540,10 @@ class Accelerator(wiring.Component):
 
         commit = Signal()
         m.d.comb += [
-            v_wr.addr.eq(vaddr(chunk_base + s2_chunk)),
+            v_wr.addr.eq(vaddr(chunk_base + s3_chunk)),
             v_wr.data.eq(new_word),
             v_wr.en.eq(commit),
-            r_wr.addr.eq(chunk_base + s2_chunk),
+            r_wr.addr.eq(chunk_base + s3_chunk),
         ]
         with m.If(commit & c_last):
             m.d.comb += r_wr.en.eq(Mux(first_step, Const(-1, U), first_fire))
@@ -537,7 +551,7 @@ class Accelerator(wiring.Component):
             tr = self.trace
             m.d.comb += [
                 tr.valid.eq(commit), tr.layer.eq(layer), tr.step.eq(t),
-                tr.index.eq(s2_first), tr.mask.eq(s2_mask), tr.spikes.eq(spikes),
+                tr.index.eq(s3_first), tr.mask.eq(s3_mask), tr.spikes.eq(spikes),
             ]
             for k in range(U):
                 m.d.comb += tr.membrane[k * M:(k + 1) * M].eq(new_word[k * NW:k * NW + M])
@@ -581,7 +595,7 @@ class Accelerator(wiring.Component):
                              if chunk_bits else net_layers - 1),
                 r_rd.addr.eq(res_index[_clog2(U):]),
             ]
-        m.d.comb += seq_w_addr.eq(row_base + idx_e)
+        m.d.comb += seq_w_addr.eq(w_addr_e)
 
         # -- sequencer ----------------------------------------------------------------------------
         last_layer_index = net_layers - 1
@@ -700,11 +714,11 @@ class Accelerator(wiring.Component):
                 abortable()
                 # One group of U neurons per cycle; its spikes become one event-buffer entry
                 # of the next layer.
-                with m.If(s2_valid):
+                with m.If(s3_valid):
                     m.d.comb += commit.eq(1)
                     with m.If(~c_last & (spikes != 0)):
                         m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
-                                     ev_write_idx.eq(s2_first), ev_write_mag.eq(spikes)]
+                                     ev_write_idx.eq(s3_first), ev_write_mag.eq(spikes)]
                 with m.If(upd_have):
                     m.d.sync += [chunk.eq(chunk + 1), s2_valid.eq(1), s2_chunk.eq(chunk),
                                  s2_first.eq(chunk_first), s2_mask.eq(mask)]
@@ -713,7 +727,7 @@ class Accelerator(wiring.Component):
                                      seq_v_en.eq(1)]
                     with m.Else():
                         m.d.sync += upd_have.eq(0)
-                with m.If(~upd_have):
+                with m.If(~upd_have & ~s2_valid):
                     # Block done (its last group commits in this cycle): next block, next
                     # layer, next step or the read-out.
                     with m.If(neuron_base + P < c_n_out):

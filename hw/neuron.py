@@ -106,10 +106,11 @@ class NeuronUnit(wiring.Component):
         Width ``M`` of the membrane ports (the hardware's widest membrane).
     acc_bits : int
         Width of the ``current`` port.
-    registered : bool
-        Register the leaked potential, ``fired``, ``current`` and ``valid`` between the leak
-        and the rest (latency one cycle instead of zero), so that the leak multiplier and the
-        add/saturate/compare chain sit in different cycles.
+    latency : 0, 1 or 2
+        Pipeline registers: with 1, the leaked potential, ``fired``, ``current`` and ``valid``
+        are registered between the leak and the rest, so that the leak multiplier and the
+        add/saturate/compare chain sit in different cycles; with 2, the saturated potential is
+        registered as well, before the threshold comparison and the reset.
 
     Ports
     -----
@@ -140,17 +141,19 @@ class NeuronUnit(wiring.Component):
         Potential after the reset.
     fired_next : 1, out
     fired_used : 1, out
-        The ``fired`` the outputs were computed from (delayed when ``registered``).
+        The ``fired`` the outputs were computed from (delayed by ``latency`` cycles).
 
-    Latency: combinational, or one cycle when ``registered``. Throughput: one neuron per cycle.
+    Latency: ``latency`` cycles (0: combinational). Throughput: one neuron per cycle.
     The layer-mode inputs, ``scale``, ``bias``, ``threshold``, ``vmin`` and ``vmax`` are not
     delayed: hold them.
     """
 
-    def __init__(self, membrane_bits: int, acc_bits: int, registered: bool = False):
+    def __init__(self, membrane_bits: int, acc_bits: int, latency: int = 0):
+        if latency not in (0, 1, 2):
+            raise ValueError(f"latency is {latency!r}; it must be 0, 1 or 2")
         self.membrane_bits = membrane_bits
         self.acc_bits = acc_bits
-        self.registered = registered
+        self.latency = latency
         M = membrane_bits
         super().__init__({
             "v": In(signed(M)), "fired": In(1), "current": In(signed(acc_bits)),
@@ -174,10 +177,9 @@ class NeuronUnit(wiring.Component):
         fired = Signal()
         current = Signal(signed(self.acc_bits))
         valid = Signal()
-        domain = m.d.sync if self.registered else m.d.comb
-        domain += [u.eq(leaked), fired.eq(self.fired), current.eq(self.current),
-                   valid.eq(self.valid)]
-        m.d.comb += self.fired_used.eq(fired)
+        first = m.d.sync if self.latency >= 1 else m.d.comb
+        first += [u.eq(leaked), fired.eq(self.fired), current.eq(self.current),
+                  valid.eq(self.valid)]
         total = Signal(signed(max(M + 2, self.acc_bits) + 1))
         m.d.comb += total.eq(u + current)
         # Saturate once per step (numerics.md, section 3, step 2). vmax is 2^(k-1) - 1 for the
@@ -186,15 +188,22 @@ class NeuronUnit(wiring.Component):
         W = len(total)
         high = Cat(~self.vmax, Const(-1, W - M))[:W - 1]
         sign = total[W - 1]
-        p = self.p
+        p_sat = Signal(signed(M))
         with m.If(~sign & (total[:W - 1] & high).any()):
-            m.d.comb += p.eq(self.vmax)
+            m.d.comb += p_sat.eq(self.vmax)
         with m.Elif(sign & (~total[:W - 1] & high).any()):
-            m.d.comb += p.eq(self.vmin)
+            m.d.comb += p_sat.eq(self.vmin)
         with m.Else():
-            m.d.comb += p.eq(total)
+            m.d.comb += p_sat.eq(total)
+        p = self.p
+        fired_p = Signal()
+        valid_p = Signal()
+        second = m.d.sync if self.latency >= 2 else m.d.comb
+        second += [p.eq(p_sat), fired_p.eq(fired), valid_p.eq(valid)]
+        fired = fired_p
+        m.d.comb += self.fired_used.eq(fired)
         spike = self.spike
-        m.d.comb += spike.eq(valid & (p >= self.threshold) & ~(self.fire_once & fired))
+        m.d.comb += spike.eq(valid_p & (p >= self.threshold) & ~(self.fire_once & fired))
         with m.If(spike & (self.reset == RESET_SUBTRACT)):
             m.d.comb += self.v_next.eq(p - self.threshold)
         with m.Elif(spike & (self.reset == RESET_ZERO)):

@@ -19,7 +19,8 @@ from .config import Config
 __all__ = ["cycle_count", "cycle_counts"]
 
 BOUND_CYCLES = 10    # HybridBound: from its start to the cycle it is no longer busy
-PIPE_DRAIN = 3       # event register, weight read, product; the update overlaps the accumulate
+PIPE_DRAIN = 4       # address register, weight read, weight register, product; the update
+                     # overlaps the accumulate
 
 
 def _accum_scan(row_events):
@@ -41,8 +42,8 @@ def _accum_replay(count):
 
 def _update(chunks):
     """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
-    group, and one for the second pipeline stage of the last group (which also moves on)."""
-    return chunks + 1
+    group, and two for the later pipeline stages of the last group (the last also moves on)."""
+    return chunks + 2
 
 
 def cycle_counts(network, config: Config, pixels) -> np.ndarray:

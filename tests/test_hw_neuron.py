@@ -19,10 +19,10 @@ def _run(dut, bench, clock=True):
     sim.run()
 
 
-@pytest.mark.parametrize("registered", [False, True])
-def test_neuron_unit_matches_reference(registered):
+@pytest.mark.parametrize("latency", [0, 1, 2])
+def test_neuron_unit_matches_reference(latency):
     M_hw, A = 32, 24
-    dut = NeuronUnit(M_hw, A, registered=registered)
+    dut = NeuronUnit(M_hw, A, latency=latency)
     rng = np.random.default_rng(SEED)
     failures = []
 
@@ -53,8 +53,8 @@ def test_neuron_unit_matches_reference(registered):
             ctx.set(dut.valid, 1)
             ctx.set(dut.vmin, lo)
             ctx.set(dut.vmax, hi)
-            if registered:
-                await ctx.tick()
+            if latency:
+                await ctx.tick().repeat(latency)
             assert ctx.get(dut.fired_used) == fired
             got = (ctx.get(dut.p), bool(ctx.get(dut.spike)), ctx.get(dut.v_next),
                    bool(ctx.get(dut.fired_next)))
@@ -66,12 +66,17 @@ def test_neuron_unit_matches_reference(registered):
         ctx.set(dut.current, 1000)
         ctx.set(dut.threshold, 1)
         ctx.set(dut.fire_once, 0)
-        if registered:
-            await ctx.tick()
+        if latency:
+            await ctx.tick().repeat(latency)
         assert ctx.get(dut.spike) == 0
 
-    _run(dut, bench, clock=registered)
+    _run(dut, bench, clock=bool(latency))
     assert not failures, f"seed {SEED}: {len(failures)} mismatches, first {failures[0]}"
+
+
+def test_neuron_unit_latency_is_checked():
+    with pytest.raises(ValueError, match="latency is 3; it must be 0, 1 or 2"):
+        NeuronUnit(16, 22, latency=3)
 
 
 @pytest.mark.parametrize("M", [8, 12, 16])
