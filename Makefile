@@ -58,6 +58,7 @@ bench: setup
 	$(PY) -m sw.bench
 	$(PY) -m sw.evaluate --model models/mnist.snn
 	$(PY) -m sw.cosim --model models/mnist.snn --sim verilator --samples 10000 --fast
+	$(PY) -m sw.cosim --model models/mnist_t4.snn --sim verilator --samples 10000 --fast
 
 bench-board: setup
 	$(PY) -c "import json, sw.flash; print(json.dumps(sw.flash.bench(board='ulx3s', config='mnist'), indent=1))"

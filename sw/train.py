@@ -14,6 +14,8 @@ Pipeline (each step an option of the TOML config, ``configs/mnist.toml``; flags 
    layer's weights set to 0 at ``train.prune_epoch``).
 4. **Iterative timestep reduction** (IIR-SNN, ``[iir] timesteps = [3, 2, 1]``): retrain at
    each smaller ``T``, each stage starting from the previous one.
+   With ``[distill] weight > 0`` every stage also learns from a float teacher network
+   (knowledge distillation, :func:`train_teacher`).
 5. **Export** of the integer weights, thresholds and leaks (:mod:`sw.snn.export`) to
    ``--output`` (the stage with ``export.timesteps`` steps) and to ``<output>_t<T>.snn`` for
    every ``T`` in ``export.also``. Every exported file is loaded back and evaluated with the
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from . import golden
@@ -47,6 +50,7 @@ from .modelfile import load as load_model
 from .snn import (ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss,
                   to_network)
 from .snn.export import export
+from .snn.loss import distillation_loss
 from .snn.quant import prune_mask
 
 __all__ = ["DEFAULTS", "load_config", "build_model", "train_ann", "train_snn", "run", "main"]
@@ -71,6 +75,8 @@ DEFAULTS = {
         "seed": 0, "threads": 1, "shift": 0, "ema": 0.0,
     },
     "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
+    "distill": {"weight": 0.0, "temperature": 2.0, "hidden": [1024, 1024], "epochs": 10,
+                "lr": 1e-3, "dropout": 0.2, "batch_size": 128},
     "export": {"timesteps": None, "also": [], "name": "mnist"},
 }
 
@@ -175,6 +181,38 @@ def train_ann(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True)
     return ann
 
 
+def train_teacher(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True):
+    """A float ReLU multilayer perceptron (biases, dropout) to distil from (``[distill]``),
+    trained on the same augmented images; returned in eval mode."""
+    d = config["distill"]
+    torch.manual_seed(config["train"]["seed"] + 1)
+    sizes = [x.shape[1]] + list(d["hidden"])
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(d["dropout"])]
+    teacher = nn.Sequential(*layers, nn.Linear(sizes[-1], int(y.max()) + 1))
+    opt = torch.optim.Adam(teacher.parameters(), lr=d["lr"])
+    xt, yt = torch.from_numpy(np.asarray(x)), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(config["train"]["seed"] + 1)
+    steps_total = max(1, d["epochs"] * math.ceil(len(yt) / d["batch_size"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps_total) / steps_total)))
+    for epoch in range(d["epochs"]):
+        teacher.train()
+        total = 0.0
+        for idx in tqdm(_batches(len(yt), d["batch_size"], gen), disable=not progress,
+                        leave=False, desc=f"teacher epoch {epoch + 1}/{d['epochs']}"):
+            xb = augment(xt[idx], config["train"]["shift"], gen).float() / 255.0
+            loss = F.cross_entropy(teacher(xb), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        log.info("teacher epoch %d: loss %.4f", epoch + 1, total / len(yt))
+    return teacher.eval()
+
+
 def evaluate_model(model: SNN, x, y, batch_size: int = 1000, timesteps=None) -> dict:
     """Accuracy and mean spikes per layer and image of the training model on (x, y)."""
     xt = torch.from_numpy(np.asarray(x))
@@ -190,8 +228,11 @@ def evaluate_model(model: SNN, x, y, batch_size: int = 1000, timesteps=None) -> 
 
 
 def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str,
-              history: list, valid=None, progress: bool = True, first_epoch: int = 0):
-    """Surrogate-gradient BPTT of ``model`` for ``epochs`` epochs (cosine learning rate)."""
+              history: list, valid=None, progress: bool = True, first_epoch: int = 0,
+              teacher=None):
+    """Surrogate-gradient BPTT of ``model`` for ``epochs`` epochs (cosine learning rate),
+    distilling from ``teacher`` when one is given (``[distill]``)."""
+    d = config["distill"]
     t = config["train"]
     params_w = list(model.weight.parameters())
     params_th = [p for p in list(model.log_theta) + list(model.rho) if p.requires_grad]
@@ -219,9 +260,15 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
         bar = tqdm(_batches(len(yt), t["batch_size"], gen), disable=not progress, leave=False,
                    desc=f"{stage} epoch {epoch + 1}/{epochs}")
         for idx in bar:
-            out = model(augment(xt[idx], t["shift"], gen))
+            xb = augment(xt[idx], t["shift"], gen)
+            out = model(xb)
             loss = spike_time_membrane_loss(out, yt[idx], t["mem_weight"], t["time_weight"],
                                             t["tau_mem"], t["tau_time"])
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = teacher(xb.float() / 255.0)
+                loss = loss + d["weight"] * distillation_loss(out, teacher_logits, t["tau_mem"],
+                                                              d["temperature"])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -266,7 +313,9 @@ def rebalance(model: SNN, x, old_T: int, new_T: int, iterations: int = 14) -> li
     factors = []
     for k in range(len(model.weight) - 1):
         base = model.threshold(k).item()
-        lo, hi = math.log(1e-3), 0.0
+        # Fewer steps only ever lower a threshold; more steps (a stage that goes back up, as in
+        # ``iir.timesteps = [3, 2, 1, 4]``) may raise it.
+        lo, hi = math.log(1e-3), (0.0 if new_T <= old_T else math.log(1e3))
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
             model.set_threshold(k, base * math.exp(mid))
@@ -371,11 +420,18 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
         lambdas = convert(ann, model, sample, config["ann"]["percentile"])
         log.info("converted ANN: activation percentiles %s, thresholds %s",
                  [round(l, 3) for l in lambdas], [round(model.threshold(k).item(), 3) for k in range(len(model.weight))])
+    teacher = None
+    if config["distill"]["weight"]:
+        teacher = train_teacher(config, x, y, progress)
+        with torch.no_grad():
+            acc = float((teacher(torch.from_numpy(from_pixels(test.pixels))).argmax(1).numpy()
+                         == test.labels).mean())
+        log.info("teacher %s: test accuracy %.4f", config["distill"]["hidden"], acc)
     history = []
     vset = (valid.pixels, valid.labels) if valid is not None else None
     t = config["train"]
     train_snn(model, config, x, y, t["epochs"], t["lr"], f"T={model.config.timesteps}",
-              history, vset, progress)
+              history, vset, progress, teacher=teacher)
     stages = {model.config.timesteps: copy.deepcopy(model.state_dict())}
     for T in config["iir"]["timesteps"]:
         if config["iir"]["rebalance"]:
@@ -384,7 +440,7 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
                      [round(f, 3) for f in factors])
         model.config.timesteps = T
         train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"], f"T={T}",
-                  history, vset, progress, first_epoch=t["epochs"])
+                  history, vset, progress, first_epoch=t["epochs"], teacher=teacher)
         stages[T] = copy.deepcopy(model.state_dict())
     output = Path(output)
     main_T = config["export"]["timesteps"] or config["network"]["timesteps"]

@@ -212,6 +212,23 @@ def test_loss_prefers_the_correct_neuron_first():
                 < spike_time_membrane_loss(bad, label, mem, tim))
 
 
+def test_distillation_pulls_the_membranes_towards_the_teacher():
+    """distill: the loss is smallest when the softened membrane logits equal the teacher's,
+    and its gradient moves the potentials towards the teacher's ranking."""
+    from sw.snn.loss import distillation_loss
+    teacher = torch.tensor([[3.0, 1.0, -1.0]])
+    # threshold 10 and tau_mem 10: the membrane logits are the potentials themselves
+    agree = _output([[[0, 0, 0]]], [[[3.0, 1.0, -1.0]]])
+    disagree = _output([[[0, 0, 0]]], [[[-1.0, 1.0, 3.0]]])
+    assert distillation_loss(agree, teacher, 10.0, 2.0) < \
+        distillation_loss(disagree, teacher, 10.0, 2.0)
+    pot = torch.zeros(1, 1, 3, requires_grad=True)
+    spikes = torch.zeros(1, 1, 3)
+    out = Output(pot, pot[:, -1], spikes, torch.tensor(10.0), [spikes])
+    distillation_loss(out, teacher, 10.0, 2.0).backward()
+    assert pot.grad[0, 0, 0] < 0 < pot.grad[0, 0, 2]  # raise class 0, lower class 2
+
+
 def test_training_reduces_the_loss_and_trains_threshold_and_leak(digits):
     cfg = small(neuron="lif", bits=4)
     model = SNN(cfg, seed=0)

@@ -183,3 +183,29 @@ def test_ema_ends_the_stage_with_the_average(monkeypatch):
     assert len(steps) == 4
     assert torch.allclose(model.weight[0].detach(), want)
     assert not torch.allclose(model.weight[0].detach(), steps[-1])
+
+
+def test_distillation_trains_a_teacher_and_uses_it(monkeypatch, tmp_path):
+    """distill.weight > 0: a float teacher is trained first and every SNN batch adds the
+    distillation term computed from the teacher's logits on the same (augmented) images."""
+    from sw.snn import loss as loss_module
+    calls = []
+    real = loss_module.distillation_loss
+
+    def spy(out, teacher_logits, *args):
+        calls.append(teacher_logits.shape)
+        return real(out, teacher_logits, *args)
+    monkeypatch.setattr(train, "distillation_loss", spy)
+    config = tiny(ann={"epochs": 0}, train={"epochs": 1, "shift": 1},
+                  distill={"weight": 1.0, "hidden": [16], "epochs": 1})
+    digits = load_digits()
+    x, y = digits["train"].pixels, digits["train"].labels
+    teacher = train.train_teacher(config, x, y, progress=False)
+    assert not teacher.training
+    model = train.build_model(config, 64)
+    train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False,
+                    teacher=teacher)
+    assert calls == [torch.Size([64, 10])] * 2
+    calls.clear()
+    train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False)
+    assert calls == []  # no teacher, no distillation term

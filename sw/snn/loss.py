@@ -14,6 +14,10 @@ potential, and, when none spikes, the one with the largest potential. The loss f
   the earliest output spike should be the correct one.
 
 ``loss = mem_weight * membrane + time_weight * time``; either weight may be 0.
+
+:func:`distillation_loss` adds knowledge distillation (Hinton et al. 2015) from a float
+teacher network: the same membrane logits at every step against the teacher's softened class
+probabilities.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 
 from .model import Output
 
-__all__ = ["first_spike_time", "spike_time_membrane_loss"]
+__all__ = ["first_spike_time", "spike_time_membrane_loss", "distillation_loss"]
 
 
 def first_spike_time(out_spikes: torch.Tensor) -> torch.Tensor:
@@ -46,3 +50,14 @@ def spike_time_membrane_loss(out: Output, labels: torch.Tensor, mem_weight: floa
         t_first = first_spike_time(out.out_spikes)
         loss = loss + time_weight * F.cross_entropy(-tau_time * t_first, labels)
     return loss
+
+
+def distillation_loss(out: Output, teacher_logits: torch.Tensor, tau_mem: float = 4.0,
+                      temperature: float = 2.0) -> torch.Tensor:
+    """Cross-entropy of the membrane logits ``tau_mem * p_t / theta`` at every step against
+    ``softmax(teacher_logits / temperature)``, both softened by ``temperature`` and scaled by
+    ``temperature**2`` so that its gradients keep their size as the temperature changes."""
+    logits = tau_mem * out.potential / out.threshold                       # (B, T, C)
+    soft = F.softmax(teacher_logits / temperature, dim=-1).unsqueeze(1)    # (B, 1, C)
+    log_p = F.log_softmax(logits / temperature, dim=-1)
+    return -(soft * log_p).sum(dim=-1).mean() * temperature ** 2
