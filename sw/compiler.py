@@ -6,12 +6,14 @@ producing anything, then returns the list of ``(byte_address, words)`` writes th
 :func:`pixel_writes` packs one image for the pixel window. The host driver (``sw.device``)
 sends these writes through any :class:`~sw.transport.Transport`.
 
-Weight memory layout: word ``r`` has ``P = lanes`` lanes of ``wb = weight_bits`` bits; lane
-``k`` occupies bits ``k*wb .. k*wb + wb - 1`` (two's complement; for ``wb = 1`` the binary code
-of numerics.md, section 2). Layer ``l`` starts at row ``base(l)`` (the sum of the rows of the
-layers before it) and uses ``ceil(n_out / P) * n_in`` rows, block-major: row
-``base(l) + b * n_in + i`` holds ``W[b*P + k, i]`` in lane ``k`` (zero past ``n_out``). Row
-``r``'s 32-bit slice ``s`` is at word address ``weight_base + r * weight_stride + s``.
+Weight memory layout: the inputs form groups of ``K = inputs_per_cycle`` consecutive indices;
+word ``r`` has ``K * P`` fields (``P = lanes``) of ``wb = weight_bits`` bits, field ``j * P + k``
+at bits ``(j*P + k)*wb ..`` (two's complement; for ``wb = 1`` the binary code of numerics.md,
+section 2). Layer ``l`` starts at row ``base(l)`` (the sum of the rows of the layers before
+it) and uses ``ceil(n_out / P) * ceil(n_in / K)`` rows, block-major: field ``j * P + k`` of row
+``base(l) + b * ceil(n_in / K) + g`` holds ``W[b*P + k, g*K + j]`` (zero past ``n_out`` and
+``n_in``). Row ``r``'s 32-bit slice ``s`` is at word address
+``weight_base + r * weight_stride + s``. With ``K = 1`` a row is one input's ``P`` weights.
 """
 
 from __future__ import annotations
@@ -40,19 +42,19 @@ def layer_mode(layer) -> int:
 
 def weight_rows(layer, config: Config) -> np.ndarray:
     """The layer's weight-memory words as 32-bit slices, uint32 array (rows, word_bits // 32)."""
-    P, wb = config.lanes, config.weight_bits
-    blocks = -(-layer.n_out // P)
-    w = np.zeros((blocks * P, layer.n_in), np.int64)
-    w[:layer.n_out] = np.asarray(layer.weights, np.int64)
-    # (blocks, P, n_in) -> rows ordered (block, input), lanes along the last axis
-    lanes = w.reshape(blocks, P, layer.n_in).transpose(0, 2, 1).reshape(-1, P)
+    P, wb, K = config.lanes, config.weight_bits, config.inputs_per_cycle
+    blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
+    w = np.zeros((blocks * P, groups * K), np.int64)
+    w[:layer.n_out, :layer.n_in] = np.asarray(layer.weights, np.int64)
+    # (blocks, P, groups, K) -> rows ordered (block, group), fields (input of the group, lane)
+    lanes = w.reshape(blocks, P, groups, K).transpose(0, 2, 3, 1).reshape(-1, K * P)
     if wb == 1:
         codes = (lanes > 0).astype(np.uint64)
     else:
         codes = (lanes & ((1 << wb) - 1)).astype(np.uint64)
     bits = ((codes[:, :, None] >> np.arange(wb, dtype=np.uint64)) & 1).astype(np.uint8)
-    bits = bits.reshape(len(lanes), P * wb)
-    pad = config.word_bits - P * wb
+    bits = bits.reshape(len(lanes), K * P * wb)
+    pad = config.word_bits - K * P * wb
     if pad:
         bits = np.concatenate([bits, np.zeros((len(lanes), pad), np.uint8)], axis=1)
     packed = np.packbits(bits, axis=1, bitorder="little")

@@ -47,17 +47,17 @@ def summary_line(result: dict) -> str:
             f"{int(statistics.median(cycles))} cycles/inference median")
 
 
-def _config(name: str | None, lanes: int | None, network=None):
+def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1):
     from hw.config import Config
 
     config = Config.named(name or ("mnist" if network is not None else "tiny"))
     if lanes is not None:
         config = config.replace(lanes=lanes, neuron_units=min(config.neuron_units, lanes))
-    config = config.replace(trace=True)
+    config = config.replace(trace=True, inputs_per_cycle=inputs_per_cycle)
     if network is not None and not config.fits(network):
         if name is not None:
             config.check_fits(network)  # raises FitError naming what is too big
-        config = Config.for_network(network, trace=True,
+        config = Config.for_network(network, trace=True, inputs_per_cycle=inputs_per_cycle,
                                     **({"lanes": lanes} if lanes is not None else {}))
     return config
 
@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="hardware configuration (default: mnist for --model, tiny for --random; "
                         "a model that does not fit gets a configuration made for it)")
     p.add_argument("--lanes", type=int, metavar="P", help="override the lanes P of the config")
+    p.add_argument("--inputs-per-cycle", type=int, choices=(1, 2), default=1, metavar="K",
+                   help="inputs applied per integration cycle (1 or 2; default 1)")
     p.add_argument("--waves", metavar="FILE", help="write a waveform of the run to FILE")
     p.add_argument("--fast", action="store_true",
                    help="queue each inference's memory-map accesses as one simulator run "
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
         if args.model:
             from sw import modelfile
             network = modelfile.load(args.model)
-            config = _config(args.config, args.lanes, network)
+            config = _config(args.config, args.lanes, network, args.inputs_per_cycle)
             networks = [network]
             images = [_images(network, args.samples, args.images, rng)]
         else:
@@ -169,7 +171,7 @@ def main(argv=None) -> int:
                 raise CosimError("--images goes with --model; --random draws its own pixels")
             from sim.designs import random_fitting_network
             from sw.randnet import random_pixels
-            config = _config(args.config, args.lanes)
+            config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle)
             networks, images = [], []
             for _ in range(args.random):
                 network = random_fitting_network(rng, config)

@@ -12,24 +12,27 @@ from sw.randnet import random_network
 
 def decode_rows(words, config, n_out, n_in):
     """Inverse of the documented layout (docs/memory-map.md), written independently."""
-    P, wb = config.lanes, config.weight_bits
-    blocks = -(-n_out // P)
-    w = np.zeros((blocks * P, n_in), np.int64)
+    P, wb, K = config.lanes, config.weight_bits, config.inputs_per_cycle
+    blocks, groups = -(-n_out // P), -(-n_in // K)
+    w = np.zeros((blocks * P, groups * K), np.int64)
     for r, row in enumerate(words):
         value = sum(int(word) << (32 * s) for s, word in enumerate(row))
-        b, i = divmod(r, n_in)
-        for k in range(P):
-            code = (value >> (k * wb)) & ((1 << wb) - 1)
-            if wb == 1:
-                w[b * P + k, i] = 1 if code else -1
-            else:
-                w[b * P + k, i] = code - (1 << wb) if code >> (wb - 1) else code
+        b, g = divmod(r, groups)
+        for j in range(K):
+            for k in range(P):
+                code = (value >> ((j * P + k) * wb)) & ((1 << wb) - 1)
+                if wb == 1:
+                    w[b * P + k, g * K + j] = 1 if code else -1
+                else:
+                    w[b * P + k, g * K + j] = code - (1 << wb) if code >> (wb - 1) else code
     return w
 
 
-@pytest.mark.parametrize("lanes, weight_bits", [(8, 8), (8, 4), (16, 1), (4, 2), (128, 4)])
-def test_weight_layout_round_trip(lanes, weight_bits):
-    config = Config(lanes=lanes, neuron_units=4, weight_bits=weight_bits)
+@pytest.mark.parametrize("lanes, weight_bits, inputs", [
+    (8, 8, 1), (8, 4, 1), (16, 1, 1), (4, 2, 1), (128, 4, 1), (8, 4, 2), (16, 1, 2), (4, 3, 2)])
+def test_weight_layout_round_trip(lanes, weight_bits, inputs):
+    config = Config(lanes=lanes, neuron_units=4, weight_bits=weight_bits,
+                    inputs_per_cycle=inputs)
     rng = np.random.default_rng(lanes + weight_bits)
     for bits in range(1, weight_bits + 1):
         n_out, n_in = int(rng.integers(1, 3 * lanes)), int(rng.integers(1, 20))
@@ -42,11 +45,11 @@ def test_weight_layout_round_trip(lanes, weight_bits):
         elif weight_bits == 1:
             continue
         rows = weight_rows(Layer(w, bits, 1), config)
-        assert rows.shape == (n_in * -(-n_out // lanes), config.word_bits // 32)
+        assert rows.shape == (-(-n_in // inputs) * -(-n_out // lanes), config.word_bits // 32)
         back = decode_rows(rows, config, n_out, n_in)
-        assert np.array_equal(back[:n_out], w)
-        if weight_bits > 1:  # padding neurons have zero weights
-            assert not back[n_out:].any()
+        assert np.array_equal(back[:n_out, :n_in], w)
+        if weight_bits > 1:  # padding neurons and inputs have zero weights
+            assert not back[n_out:].any() and not back[:, n_in:].any()
 
 
 def test_compile_writes():

@@ -73,9 +73,11 @@ class TestReporting:
 
 
 @pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
-def test_random_networks_in_verilator():
+@pytest.mark.parametrize("inputs_per_cycle", ["1", "2"])
+def test_random_networks_in_verilator(inputs_per_cycle):
     """The real thing: random networks co-simulated, one summary line, exit status 0."""
-    done = _cli("--random", "3", "--seed", "11", "--samples", "2", "--sim", "verilator")
+    done = _cli("--random", "3", "--seed", "11", "--samples", "2", "--sim", "verilator",
+                "--inputs-per-cycle", inputs_per_cycle)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout

@@ -81,6 +81,49 @@ def test_random_networks(device, seed):
     check(device, network, random_pixels(rng, 2, network.n_inputs), f"seed {1000 + seed}")
 
 
+#: Two inputs per cycle (inputs_per_cycle = 2): pairs of inputs, two products per lane.
+TINY_K2 = Config.tiny(inputs_per_cycle=2)
+
+
+@pytest.fixture(scope="module")
+def device_k2():
+    with SimTransport(TINY_K2) as transport:
+        driver = Driver(transport)
+        driver.identify()
+        yield driver
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_networks_two_inputs_per_cycle(device_k2, seed):
+    """Odd and even input counts, every encoder, 1- to 8-bit weights: the same spikes and
+    membranes as the golden model, and the cycle count hw.perf predicts for K = 2."""
+    rng = np.random.default_rng(3000 + seed)
+    network = random_network(rng, max_inputs=TINY_K2.max_inputs,
+                             max_neurons=TINY_K2.max_neurons, max_layers=TINY_K2.max_layers,
+                             max_timesteps=TINY_K2.max_timesteps)
+    check(device_k2, network, random_pixels(rng, 2, network.n_inputs),
+          f"K=2, seed {3000 + seed}")
+
+
+def test_two_inputs_per_cycle_saves_cycles(device, device_k2):
+    """Dense inputs: pairs halve the integration cycles of layer 0 (hw.perf and the gateware
+    agree on both counts, checked in ``check``)."""
+    rng = np.random.default_rng(7)
+    n_in = TINY.max_inputs
+    network = Network([_layer(rng, TINY.max_neurons, n_in, 4, threshold=400),
+                       _layer(rng, 6, TINY.max_neurons, 4, threshold=20)],
+                      membrane_bits=16, timesteps=2, encoder="direct").validate()
+    image = np.full(n_in, 200, np.uint8)
+    cycles = []
+    for driver in (device, device_k2):
+        check(driver, network, image[None], f"K={driver.config.inputs_per_cycle}")
+        cycles.append(driver.infer(image).cycles)
+    one, two = cycles
+    # Layer 0 integrates n_in events per block and step with K = 1, n_in / 2 with K = 2.
+    blocks = -(-TINY.max_neurons // TINY.lanes)
+    assert one - two >= network.timesteps * blocks * (n_in // 2) - 8, (one, two)
+
+
 def _layer(rng, n_out, n_in, bits, **fields):
     lo, hi = (-1, 1) if bits == 1 else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
     w = rng.integers(lo, hi + 1, size=(n_out, n_in))
@@ -162,6 +205,28 @@ def test_abort_mid_inference(device):
     assert not status & memmap.STATUS_DONE
     # the next inference is exact: no state of the aborted one is left
     check(device, net, x[None], "after abort")
+
+
+def test_abort_in_the_readout(device):
+    """Aborts in the last cycles (the read-out) leave nothing behind either."""
+    rng = np.random.default_rng(8)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=2, max_timesteps=2)
+    x = random_pixels(rng, 1, net.n_inputs)[0]
+    device.load(net)
+    full = cycle_count(net, device.config, x)
+    aborted = 0
+    for back in range(1, 3 * net.n_classes + 8):
+        device.start(x)
+        device.transport.run(max(1, full - back))
+        if device.status() & memmap.STATUS_BUSY:
+            device.abort()
+            status = device.status()
+            if status & memmap.STATUS_ABORTED:
+                aborted += 1
+                check(device, net, x[None], f"after an abort {back} cycles before the end")
+            else:  # it finished while the abort was on its way
+                assert status & memmap.STATUS_DONE, status
+    assert aborted >= net.n_classes, aborted
 
 
 def test_writes_while_busy_are_rejected(device):

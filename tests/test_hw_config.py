@@ -16,8 +16,8 @@ from sw.network import Layer, Network
     (dict(pixels_per_cycle=2), "pixels_per_cycle is 2; it must be in 4 .. 64"),
     (dict(pixels_per_cycle=12), "pixels_per_cycle is 12; it must be a power of two"),
     (dict(inputs_per_cycle=3), "inputs_per_cycle is 3; it must be in 1 .. 2"),
-    (dict(inputs_per_cycle=2), "inputs_per_cycle is 2; only 1 is implemented, raise lanes "
-                               "instead"),
+    (dict(inputs_per_cycle=2, lanes=1, neuron_units=1),
+     "neuron_units is 1; it must be a multiple of inputs_per_cycle (2)"),
     (dict(weight_bits=9), "weight_bits is 9; it must be in 1 .. 8"),
     (dict(membrane_bits=7), "membrane_bits is 7; it must be in 8 .. 32"),
     (dict(max_layers=0), "max_layers is 0; it must be in 1 .. 16"),
@@ -68,6 +68,10 @@ def test_derived_widths():
     bound = config.max_inputs * 255 * config.weight_max
     assert -(1 << (config.acc_bits - 1)) <= -bound and bound < 1 << (config.acc_bits - 1)
     assert Config(weight_bits=1).weight_max == 1
+    # two inputs per cycle: a word holds both inputs' weights, a layer needs half the words
+    pairs = Config(inputs_per_cycle=2)
+    assert pairs.word_bits == 2 * 128 * 4 and pairs.weight_stride == 32
+    assert pairs.weight_rows(_network([785, 256, 10])) == [393 * 2, 128]
 
 
 def _network(sizes, bits=4, **fields):
