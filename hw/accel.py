@@ -536,23 +536,15 @@ class Accelerator(wiring.Component):
         # with the chunk's currents (stage 1), so that the block RAM's clock-to-output and the
         # leak multiplier sit in different cycles; stage 2 leaks; stage 3 adds the current and
         # saturates; stage 4 fires, resets and writes back. sN_* describe the chunk in stage N.
-        s2_valid = Signal()
-        s2_chunk = Signal.like(chunk)
-        s2_first = Signal.like(chunk_first)
-        s2_mask = Signal(U)
+        def stage(n):
+            return (Signal(name=f"s{n}_valid"), Signal.like(chunk, name=f"s{n}_chunk"),
+                    Signal.like(chunk_first, name=f"s{n}_first"), Signal(U, name=f"s{n}_mask"))
+        s2, s3, s4 = stage(2), stage(3), stage(4)
+        m.d.sync += [a.eq(b) for a, b in zip(s3 + s4, s2 + s3)]
+        s2_valid, s2_chunk, s2_first, s2_mask = s2
+        s3_valid = s3[0]
+        s4_valid, s4_chunk, s4_first, s4_mask = s4
         m.d.sync += s2_valid.eq(0)
-        s3_valid = Signal()
-        s3_chunk = Signal.like(chunk)
-        s3_first = Signal.like(chunk_first)
-        s3_mask = Signal(U)
-        m.d.sync += [s3_valid.eq(s2_valid), s3_chunk.eq(s2_chunk), s3_first.eq(s2_first),
-                     s3_mask.eq(s2_mask)]
-        s4_valid = Signal()
-        s4_chunk = Signal.like(chunk)
-        s4_first = Signal.like(chunk_first)
-        s4_mask = Signal(U)
-        m.d.sync += [s4_valid.eq(s3_valid), s4_chunk.eq(s3_chunk), s4_first.eq(s3_first),
-                     s4_mask.eq(s3_mask)]
         first_step = t == 0
         spikes = Signal(U)
         new_word = Signal(U * NW)
