@@ -59,6 +59,18 @@ __all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES"]
 SETUP_CYCLES = 2
 
 
+def at_most_one(bits):
+    """True when at most one bit of ``bits`` is set."""
+    return (bits & (bits - 1)) == 0
+
+
+def any_per_group(bits, size):
+    """One bit per group of ``size`` consecutive bits of ``bits``: any of the group's set."""
+    if size == 1:
+        return bits
+    return Cat(bits[g * size:(g + 1) * size].any() for g in range(len(bits) // size))
+
+
 def booth_product(m, a, code, lane):
     """``a * w`` for a two's complement weight code, as radix-4 Booth partial products.
 
@@ -424,15 +436,13 @@ class Accelerator(wiring.Component):
         # row and after each event), so that the decision to fetch the next row, which drives
         # the pixel memory's read enable, starts from a register.
         row_last_event = Signal()
-
-        def at_most_one(bits):
-            return (bits & (bits - 1)) == 0
         scan_event_idx = Cat(lowest_index[:_clog2(G)], x_row) if G > 1 else x_row
+        scan_mag = x_mag.word_select(lowest_index, 8 * K)
         # A group is an event when any of its K pixels is; the others' magnitudes become 0.
+        group_match = any_per_group(filt.match, K)
         if K == 1:
-            group_match, group_mag = filt.match, filt.magnitude
+            group_mag = filt.magnitude
         else:
-            group_match = Cat(filt.match[g * K:(g + 1) * K].any() for g in range(G))
             group_mag = Cat(Mux(filt.match[k], filt.magnitude[8 * k:8 * (k + 1)], 0)
                             for k in range(S))
 
@@ -448,17 +458,15 @@ class Accelerator(wiring.Component):
         rep_count = Signal(EB + 1)
         m.d.comb += rep_count.eq(ev_count[cur_sel])
         rep_spikes = rep_entry[EB:EB + U]
-        rep_groups = (rep_spikes if K == 1 else
-                      Cat(rep_spikes[g * K:(g + 1) * K].any() for g in range(UG)))
         rep_mask = Signal(UG)
-        m.d.comb += rep_mask.eq(Mux(layer == 0, 1, rep_groups) & ~rep_taken)
+        m.d.comb += rep_mask.eq(Mux(layer == 0, 1, any_per_group(rep_spikes, K)) & ~rep_taken)
         rep_lowest = Signal(UG)
         rep_index = Signal(range(max(2, UG)))
         m.d.comb += rep_lowest.eq(rep_mask & -rep_mask)
         for k in reversed(range(UG)):
             with m.If(rep_mask[k]):
                 m.d.comb += rep_index.eq(k)
-        rep_last = (rep_mask & (rep_mask - 1)) == 0
+        rep_last = at_most_one(rep_mask)
 
         # Event buffer writes (encoder during the scan, spikes during the update)
         ev_write = Signal()
@@ -719,10 +727,9 @@ class Accelerator(wiring.Component):
                     with m.If(x_have & (remaining != 0)):
                         m.d.comb += [
                             ev_valid.eq(1), ev_idx.eq(scan_event_idx),
-                            ev_mag.eq(x_mag.word_select(lowest_index, 8 * K)),
+                            ev_mag.eq(scan_mag),
                             ev_write.eq(1), ev_write_sel.eq(cur_sel),
-                            ev_write_idx.eq(scan_event_idx),
-                            ev_write_mag.eq(x_mag.word_select(lowest_index, 8 * K)),
+                            ev_write_idx.eq(scan_event_idx), ev_write_mag.eq(scan_mag),
                         ]
                     with m.If(~x_have | row_last_event):
                         # X takes D's row (its filter results), D the row in F.

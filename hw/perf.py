@@ -49,6 +49,15 @@ def _update(chunks):
     return chunks + 3
 
 
+def _any_per_group(flags, size):
+    """``flags`` (..., n) grouped along the last axis in ``size`` consecutive entries (the last
+    group padded with False): whether any of each group's is set, (..., ceil(n / size))."""
+    n = flags.shape[-1]
+    padded = np.zeros(flags.shape[:-1] + (-(-n // size) * size,), bool)
+    padded[..., :n] = flags
+    return padded.reshape(flags.shape[:-1] + (-1, size)).any(axis=-1)
+
+
 def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     """Cycles of each image of ``pixels`` (B, n_in); int64 (B,)."""
     pixels = np.asarray(pixels)
@@ -59,11 +68,11 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     T, L = network.timesteps, len(network.layers)
     n_in = network.n_inputs
     rows = -(-n_in // S)
-    padded = np.zeros(events.shape[:2] + (rows * S,), bool)
-    padded[:, :, :n_in] = events
     # An integration cycle takes a group of K consecutive inputs with at least one event.
-    group_events = padded.reshape(events.shape[0], T, rows * S // K, K).any(axis=3)
-    row_events = group_events.reshape(events.shape[0], T, rows, S // K).sum(axis=3)
+    group_events = _any_per_group(events, K)
+    padded = np.zeros(events.shape[:2] + (rows * S // K,), bool)
+    padded[:, :, :group_events.shape[-1]] = group_events
+    row_events = padded.reshape(events.shape[0], T, rows, S // K).sum(axis=3)
     # Rows the encoder visits: all for rate, else those with a nonzero pixel (the host pads
     # the last row with zeros, sw.compiler.pixel_writes).
     image = np.zeros((len(pixels), rows * S), np.int64)
@@ -71,13 +80,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
     if network.encoder == "rate":
         nonzero[:] = True
-    spike_groups = []
-    for s in trace.spikes:
-        s = s.numpy() != 0
-        n = s.shape[-1]
-        padded_s = np.zeros(s.shape[:-1] + (-(-n // K) * K,), bool)
-        padded_s[..., :n] = s
-        spike_groups.append(padded_s.reshape(s.shape[:-1] + (-1, K)).any(axis=-1))
+    spike_groups = [_any_per_group(s.numpy() != 0, K) for s in trace.spikes]
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
         total, bound_ready = SETUP_CYCLES, 0
