@@ -311,5 +311,9 @@ class ResetGenerator(wiring.Component):
         count = Signal(range(self.cycles + 1), init=self.cycles)
         with m.If(count != 0):
             m.d.por += count.eq(count - 1)
-        m.d.comb += ResetSignal(self.domain).eq(count != 0)
+        # The reset reaches most flip-flops of the design: it leaves a register, not the
+        # counter's comparison, so that its wide fan-out is the only delay on its paths.
+        held = Signal(init=1)
+        m.d.por += held.eq(count != 0)
+        m.d.comb += ResetSignal(self.domain).eq(held)
         return m

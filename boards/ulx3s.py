@@ -68,5 +68,12 @@ class ULX3S85F(Board):
         # sw.flash can say by how much (it refuses to program such a bitstream).
         # debug_verilog: the plan also carries the design as Verilog (top.debug.v), for reading
         # and for other tools; Yosys itself reads the RTLIL (top.il).
+        # keep_hierarchy on the accelerator's lane groups (hw.lanes) through synthesis, then
+        # flatten: each group keeps its own copy of the magnitude registers next to its
+        # multipliers; flattened earlier, synthesis would merge the copies into one register
+        # that drives every lane across the chip.
         return {"nextpnr_opts": "--report top.report.json --timing-allow-fail",
+                "script_after_read": "setattr -mod -set keep_hierarchy 1 *.lane_group*",
+                "script_after_synth": "setattr -mod -unset keep_hierarchy *.lane_group*\n"
+                                      "flatten",
                 "debug_verilog": True}

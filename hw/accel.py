@@ -50,18 +50,44 @@ from amaranth.lib.wiring import In, Out
 from . import bus, memmap
 from .config import ENCODER_CODES, Config, _clog2
 from .encoder import HybridBound, PixelFilter
+from .lanes import GROUP_LANES, LaneGroup
 from .neuron import LeakScale, NeuronUnit, Readout
 
 __all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES"]
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``hw.perf`` counts them).
-SETUP_CYCLES = 2
+SETUP_CYCLES = 4
+
+
+def _at_most_one_and_any(bits):
+    if len(bits) == 1:
+        return Const(1, 1), bits[0]
+    half = len(bits) // 2
+    one_lo, any_lo = _at_most_one_and_any(bits[:half])
+    one_hi, any_hi = _at_most_one_and_any(bits[half:])
+    return one_lo & one_hi & ~(any_lo & any_hi), any_lo | any_hi
 
 
 def at_most_one(bits):
-    """True when at most one bit of ``bits`` is set."""
-    return (bits & (bits - 1)) == 0
+    """True when at most one bit of ``bits`` is set: a tree over halves (about log2(n) LUT
+    levels), not a carry chain as ``bits & (bits - 1)`` would be."""
+    return _at_most_one_and_any(bits)[0]
+
+
+def _count_to_three(bits):
+    """How many bits of ``bits`` are set, saturated at 3 (2 bits), as a tree over halves."""
+    if len(bits) == 1:
+        return bits[0].as_unsigned()
+    half = len(bits) // 2
+    lo, hi = _count_to_three(bits[:half]), _count_to_three(bits[half:])
+    return Mux(lo + hi > 3, 3, lo + hi)[:2]
+
+
+def at_most_two(bits):
+    """True when at most two bits of ``bits`` are set: whether at most one is left once the
+    lowest is taken, without finding the lowest first."""
+    return _count_to_three(bits) != 3
 
 
 def any_per_group(bits, size):
@@ -69,35 +95,6 @@ def any_per_group(bits, size):
     if size == 1:
         return bits
     return Cat(bits[g * size:(g + 1) * size].any() for g in range(len(bits) // size))
-
-
-def booth_product(m, a, code, lane):
-    """``a * w`` for a two's complement weight code, as radix-4 Booth partial products.
-
-    A lane outside the DSP slices costs about 51 LUTs this way (with its accumulator) against
-    72 for a generic multiplier, because each partial product bit is one LUT of the digit's
-    three weight bits and two bits of ``a``.
-    """
-    width = len(code) + len(code) % 2
-    w = code.as_signed()
-    bits = [Const(0, 1)] + [w[min(i, len(code) - 1)] for i in range(width)]
-    total = 0
-    for i in range(width // 2):
-        lo, mid, hi = bits[2 * i], bits[2 * i + 1], bits[2 * i + 2]
-        digit = Signal(signed(len(a) + 2), name=f"booth{lane}_{i}")
-        with m.Switch(Cat(lo, mid, hi)):
-            with m.Case(0b001, 0b010):
-                m.d.comb += digit.eq(a)
-            with m.Case(0b011):
-                m.d.comb += digit.eq(a << 1)
-            with m.Case(0b100):
-                m.d.comb += digit.eq(-(a << 1))
-            with m.Case(0b101, 0b110):
-                m.d.comb += digit.eq(-a)
-            with m.Default():
-                m.d.comb += digit.eq(0)
-        total = total + (digit << (2 * i))
-    return total
 
 
 class TraceSignature(wiring.Signature):
@@ -137,7 +134,7 @@ class Accelerator(wiring.Component):
     Ports
     -----
     bus : hw.bus.Signature(config.addr_width), in (target)
-        Memory map of ``docs/memory-map.md``. Writes complete in one cycle, reads in two.
+        Memory map of ``docs/memory-map.md``. Writes complete in one cycle, reads in four.
     irq : 1, out
         High while the DONE status flag is set (cleared by START or CLEAR).
     busy : 1, out
@@ -196,10 +193,17 @@ class Accelerator(wiring.Component):
         # An entry is (index, payload): for layer 0 one event (input group, K magnitudes);
         # for a later layer the spikes of one update cycle (group of lane 0, U-bit spike mask),
         # so that the neuron update never waits for its spikes to be written one by one.
+        # A flag says a spike entry is one event (one group of K inputs with a spike), so that
+        # the replay knows it without counting the mask it reads from the block RAM. It is
+        # bit 0 of the index, always 0 otherwise (lane 0's group is a multiple of U / K),
+        # or an extra bit when U / K is 1. Encoder entries (layer 0) are one event each and
+        # carry no flag.
         PW = max(8 * K, U)
-        m.submodules.events = emem = Memory(shape=unsigned(EB + PW), depth=ev_depth, init=[])
-        e_rd = emem.read_port()
+        flag_in_index = U // K >= 2
+        EW = EB + PW + (0 if flag_in_index else 1)
+        m.submodules.events = emem = Memory(shape=unsigned(EW), depth=ev_depth, init=[])
         e_wr = emem.write_port()
+        e_rd = emem.read_port(transparent_for=(e_wr,))
 
         NW = M + 1  # membrane word lane: v and fired
         m.submodules.membrane = vmem = Memory(shape=unsigned(U * NW), depth=L * CPL, init=[])
@@ -237,80 +241,113 @@ class Accelerator(wiring.Component):
 
         # -- bus ---------------------------------------------------------------------------
         b = self.bus
+        # A read takes four cycles: the memories' read ports take the address (read_first),
+        # their data is registered (read_wait; the weight word in `weights`), each region's
+        # word is selected and registered (read_sel), and the region's word is returned with
+        # the acknowledge (read_done), so that no path runs from a memory or a register
+        # through the whole read multiplexer into the bridge.
         read_wait = Signal()
+        read_sel = Signal()
+        read_done = Signal()
         write = b.cyc & b.we & ~read_wait
-        read_first = b.cyc & ~b.we & ~read_wait
-        m.d.sync += read_wait.eq(read_first)
-        m.d.comb += b.ack.eq(write | read_wait)
+        wr = Signal()                 # a write is pending (see below)
+        read_first = b.cyc & ~b.we & ~read_wait & ~read_sel & ~read_done & ~wr
+        m.d.sync += [read_wait.eq(read_first), read_sel.eq(read_wait), read_done.eq(read_sel)]
+        m.d.comb += b.ack.eq(write | read_done)
         start = Signal()
         abort = Signal()
         addr = b.addr
-        region = addr[R:R + 2]
-        in_weights = addr[cfg.addr_width - 1]
+        # A write is registered (strobe, address and data) and takes effect one cycle after
+        # its acknowledge, so that the bus's decoding and the write enables of the registers,
+        # the memories and the pixel flags sit in different cycles. Every write, CONTROL
+        # included, is delayed alike, so their order is kept; a read waits for a pending
+        # write (read_first), so it sees it.
+        waddr = Signal.like(addr, reset_less=True)
+        wdata = Signal(32, reset_less=True)
+        # The CONTROL register's decoding is registered too: START and ABORT reach the
+        # sequencer's state from registers.
+        # So is the pixel and weight windows' decoding, with the pixel word index as two
+        # one-hot halves and the weight word's slice as one-hot, so that the write enables of
+        # the many pixel flags and staging bits are one gate each.
+        wr_control = Signal()
+        wr_pixels = Signal()
+        wr_weights = Signal()
+        wr_nonzero = Signal()
+        lo_bits = min(4, R)
+        wr_lo = Signal(1 << lo_bits)
+        wr_hi = Signal(1 << (R - lo_bits))
+        m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
+                     wr_control.eq(write & ~addr[cfg.addr_width - 1] & (addr[R:R + 2] == 0)
+                                   & (addr[:R] == memmap.REG_CONTROL)),
+                     wr_pixels.eq(write & ~addr[cfg.addr_width - 1] & (addr[R:R + 2] == 1)),
+                     wr_nonzero.eq(b.w_data != 0),
+                     wr_lo.eq(1 << addr[:lo_bits]), wr_hi.eq(1 << addr[lo_bits:R])]
+        region = waddr[R:R + 2]
+        in_weights = waddr[cfg.addr_width - 1]
         in_regs = ~in_weights & (region == 0)
         in_pixels = ~in_weights & (region == 1)
         in_results = ~in_weights & (region == 2)
-        reg = addr[:R]
-        layer_field = {}
+        reg = waddr[:R]
 
-        with m.If(write & in_regs & (reg == memmap.REG_CONTROL)):
-            m.d.comb += [start.eq(b.w_data[0] & ~busy), abort.eq(b.w_data[1] & busy)]
-            with m.If(b.w_data[2]):
+        with m.If(wr_control):
+            m.d.comb += [start.eq(wdata[0] & ~busy), abort.eq(wdata[1] & busy)]
+            with m.If(wdata[2]):
                 m.d.sync += [done.eq(0), aborted.eq(0), rejected.eq(0)]
         param_write = Signal()
-        m.d.comb += param_write.eq(write & ~(in_regs & (reg < memmap.REG_NET_LAYERS))
+        m.d.comb += param_write.eq(wr & ~(in_regs & (reg < memmap.REG_NET_LAYERS))
                                    & ~in_results)
         with m.If(param_write & busy):
             m.d.sync += rejected.eq(1)
         idle_write = param_write & ~busy
+        # The network and layer registers, by address (written here, read back below).
+        param_fields = {
+            memmap.REG_NET_LAYERS: net_layers, memmap.REG_NET_TIMESTEPS: net_T,
+            memmap.REG_NET_ENCODER: net_enc, memmap.REG_NET_SEED: net_seed,
+            memmap.REG_NET_READOUT: net_readout, memmap.REG_NET_MEMBRANE_BITS: net_M,
+        }
         with m.If(idle_write & in_regs):
             with m.Switch(reg):
-                with m.Case(memmap.REG_NET_LAYERS):
-                    m.d.sync += net_layers.eq(b.w_data)
-                with m.Case(memmap.REG_NET_TIMESTEPS):
-                    m.d.sync += net_T.eq(b.w_data)
-                with m.Case(memmap.REG_NET_ENCODER):
-                    m.d.sync += net_enc.eq(b.w_data)
-                with m.Case(memmap.REG_NET_SEED):
-                    m.d.sync += net_seed.eq(b.w_data)
-                with m.Case(memmap.REG_NET_READOUT):
-                    m.d.sync += net_readout.eq(b.w_data)
-                with m.Case(memmap.REG_NET_MEMBRANE_BITS):
-                    m.d.sync += net_M.eq(b.w_data)
+                for address, sig in param_fields.items():
+                    with m.Case(address):
+                        m.d.sync += sig.eq(wdata)
                 for i in range(L):
                     fields = [(memmap.LAYER_N_IN, l_n_in[i]), (memmap.LAYER_N_OUT, l_n_out[i]),
                               (memmap.LAYER_WEIGHT_ROW, l_row[i]),
                               (memmap.LAYER_THRESHOLD, l_theta[i]),
                               (memmap.LAYER_MODE, l_mode[i]), (memmap.LAYER_LEAK, l_leak[i])]
                     for offset, sig in fields:
-                        layer_field[memmap.layer_reg(i, offset)] = sig
+                        param_fields[memmap.layer_reg(i, offset)] = sig
                         with m.Case(memmap.layer_reg(i, offset)):
-                            m.d.sync += sig.eq(b.w_data)
+                            m.d.sync += sig.eq(wdata)
         # Pixel and weight writes go straight to the memories' write ports.
         pix_sub = S // 4
         pix_sub_bits = _clog2(pix_sub)
         m.d.comb += [
-            p_wr.addr.eq(addr[pix_sub_bits:R]),
-            p_wr.data.eq(b.w_data.replicate(pix_sub)),
+            p_wr.addr.eq(waddr[pix_sub_bits:R]),
+            p_wr.data.eq(wdata.replicate(pix_sub)),
         ]
-        with m.If(idle_write & in_pixels):
-            m.d.comb += p_wr.en.eq(1 << addr[:pix_sub_bits] if pix_sub > 1 else 1)
+        with m.If(wr_pixels & ~busy):
+            m.d.comb += p_wr.en.eq(1 << waddr[:pix_sub_bits] if pix_sub > 1 else 1)
         w_subs = cfg.word_bits // 32
         w_sub_bits = _clog2(cfg.weight_stride)
-        w_off = addr[:cfg.addr_width - 1]
+        w_off = waddr[:cfg.addr_width - 1]
         # A weight word is written whole when its last 32-bit slice arrives; the earlier slices
         # wait in a staging register. Whole-word writes let synthesis pick the narrowest block
         # RAM shape (2K x 18 for the default) instead of one that matches 32-bit write enables.
         staging = Signal(max(1, cfg.word_bits - 32))
         m.d.comb += [
             w_wr.addr.eq(w_off[w_sub_bits:]),
-            w_wr.data.eq(Cat(staging, b.w_data) if w_subs > 1 else b.w_data),
+            w_wr.data.eq(Cat(staging, wdata) if w_subs > 1 else wdata),
         ]
-        with m.If(idle_write & in_weights & (w_off[w_sub_bits:] < cfg.weight_words)):
+        wr_sub = Signal(max(1, w_subs))
+        m.d.sync += [wr_weights.eq(write & addr[cfg.addr_width - 1]
+                                   & (addr[w_sub_bits:cfg.addr_width - 1] < cfg.weight_words)),
+                     wr_sub.eq(1 << addr[:w_sub_bits] if w_sub_bits else 1)]
+        with m.If(wr_weights & ~busy):
             for sub in range(w_subs - 1):
-                with m.If(w_off[:w_sub_bits] == sub):
-                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(b.w_data)
-            m.d.comb += w_wr.en.eq(w_off[:w_sub_bits] == w_subs - 1)
+                with m.If(wr_sub[sub]):
+                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(wdata)
+            m.d.comb += w_wr.en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
 
         # -- sequencer state ------------------------------------------------------------------
         t = Signal(8)
@@ -341,6 +378,7 @@ class Accelerator(wiring.Component):
         row_base = Signal(16)         # weight row of the current block
         chunk_base = Signal(range(CPL + 1))  # membrane word of the block's first chunk
         neuron_base = Signal(n_bits + 1)     # index of the block's first neuron
+        n_left = Signal(n_bits + 1)          # neurons of the layer from neuron_base on
 
         m.submodules.bound = bound = HybridBound()
         m.d.comb += [bound.t.eq(t + 1), bound.tm1.eq(net_T - 1)]
@@ -368,32 +406,76 @@ class Accelerator(wiring.Component):
         # row, because its LFSR advances for every pixel.
         rows = cfg.pixel_rows
         word_nz = Signal(rows * pix_sub)
-        with m.If(idle_write & in_pixels):
-            m.d.sync += word_nz.bit_select(addr[:R], 1).eq(b.w_data != 0)
+        with m.If(wr_pixels & ~busy):
+            for f in range(rows * pix_sub):
+                with m.If(wr_hi[f >> lo_bits] & wr_lo[f & ((1 << lo_bits) - 1)]):
+                    m.d.sync += word_nz[f].eq(wr_nonzero)
         row_nz = Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows))
-        rows_valid = Cat(scan_rows > r for r in range(rows))
+        # Rows within N_IN, as a thermometer code in a register of its own (one of the stages
+        # SETUP waits for), so that the row comparisons and the mask's logic sit apart.
+        rows_valid = Signal(rows)
+        m.d.sync += rows_valid.eq(Cat(scan_rows > r for r in range(rows)))
         scan_mask = Signal(rows)
-        m.d.sync += scan_mask.eq(Mux(net_enc == ENCODER_CODES["rate"], rows_valid,
-                                     rows_valid & row_nz))
+        mask_d = Signal(rows)
+        m.d.comb += mask_d.eq(Mux(net_enc == ENCODER_CODES["rate"], rows_valid,
+                                  rows_valid & row_nz))
+        # The rows are visited in groups of 8 (row = 8 * group + bit): F's next row comes from
+        # the rest of its group, or else from the next group with a row to visit, which is
+        # prefetched (`nxt`), so that no priority encoder spans all the rows.
+        GS = 8
+        NG = -(-rows // GS)
+        grp_any = Signal(NG)          # groups with a row to visit
+        m.d.sync += [scan_mask.eq(mask_d),
+                     grp_any.eq(Cat(mask_d[g * GS:(g + 1) * GS].any() for g in range(NG)))]
+        words = [Signal(GS, name=f"scan_word{g}") for g in range(NG)]
+        m.d.comb += [words[g].eq(scan_mask[g * GS:(g + 1) * GS]) for g in range(NG)]
 
-        def first_set(vector, name):
-            index = Signal(range(max(2, rows)), name=name)
-            for r in reversed(range(rows)):
-                with m.If(vector[r]):
-                    m.d.comb += index.eq(r)
-            return index
+        def lowest(bits):
+            """The lowest set bit of ``bits`` alone (one-hot, or zero)."""
+            return (bits & -bits)[:len(bits)]
 
-        # The mask only changes while idle (pixel and register writes), so it is computed in
-        # three register stages (rows of N_IN, mask, first row and the rest) that SETUP waits
-        # for, and none of that logic sits on a timing path of the running inference.
+        def encode(onehot):
+            """Index of the set bit of a one-hot (or zero) vector."""
+            return Cat(Cat(onehot[i] for i in range(len(onehot)) if i >> j & 1).any()
+                       for j in range(max(1, _clog2(len(onehot)))))
+
+        def select(onehot):
+            """The word of the group whose bit is set in ``onehot`` (an AND-OR multiplexer)."""
+            return Cat(Cat(onehot[g] & words[g][b] for g in range(NG)).any() for b in range(GS))
+
+        # The mask only changes while idle (pixel and register writes), so the scan's first
+        # state is computed in register stages (rows within N_IN; mask and groups; first two
+        # groups; first row) that SETUP waits for, and none of that logic sits on a timing
+        # path of the inference.
+        b_g0 = Signal(NG)
+        b_g1 = Signal(NG)
+        b_left = Signal(NG)
+        rest0 = grp_any & ~lowest(grp_any)
+        m.d.sync += [b_g0.eq(lowest(grp_any)), b_g1.eq(lowest(rest0)),
+                     b_left.eq(rest0 & ~lowest(rest0))]
+        b_bits0 = select(b_g0)
+        first_low = lowest(b_bits0)
         scan_first = Signal(range(max(2, rows)))
-        scan_rest = Signal(rows)
         scan_any = Signal()
-        m.d.sync += [scan_first.eq(first_set(scan_mask, "first_row")),
-                     scan_rest.eq(scan_mask & (scan_mask - 1)), scan_any.eq(scan_mask.any())]
+        init_cur = Signal(GS)
+        init_grp = Signal(range(max(2, NG)))
+        init_nxt = Signal(GS)
+        init_nxt_grp = Signal.like(init_grp)
+        init_nxt_have = Signal()
+        init_left = Signal(NG)
+        m.d.sync += [scan_first.eq(Cat(encode(first_low), encode(b_g0))),
+                     scan_any.eq(b_g0.any()), init_cur.eq(b_bits0 & ~first_low),
+                     init_grp.eq(encode(b_g0)), init_nxt.eq(select(b_g1)),
+                     init_nxt_grp.eq(encode(b_g1)), init_nxt_have.eq(b_g1.any()),
+                     init_left.eq(b_left)]
         f_row = Signal.like(scan_first)   # F: next row to fetch
         f_have = Signal()
-        f_left = Signal(rows)             # rows after f_row still to fetch
+        f_cur = Signal(GS)                # rows of F's group after f_row still to fetch
+        f_grp = Signal.like(init_grp)
+        f_nxt = Signal(GS)                # rows of the next group with any (prefetched)
+        f_nxt_grp = Signal.like(init_grp)
+        f_nxt_have = Signal()
+        f_left = Signal(NG)               # groups after that one with rows to fetch
         d_row = Signal.like(scan_first)   # D: p_rd.data holds row d_row
         d_have = Signal()
         x_row = Signal.like(scan_first)   # X: row whose events are emitted
@@ -401,12 +483,32 @@ class Accelerator(wiring.Component):
         x_match = Signal(G)               # groups of the row with an event
         x_mag = Signal(8 * S)
         x_taken = Signal(G)               # groups of the row already emitted
-        next_row = first_set(f_left, "next_row")
         fetch = Signal()                  # D takes the row in F, F the next one
+        # The encoder feeds the block in ACCUM (set in BLOCK, cleared when ACCUM ends), so
+        # that the decision to fetch comes from registers and not from the sequencer's state:
+        # F's first row in BLOCK, then whenever X takes D's row.
+        scan_active = Signal()
+        first_block = Signal()            # BLOCK of the step's first block (see BLOCK)
+        # At most one event of X's row is left: kept in a register (updated when X takes a
+        # row and after each event), so that the decision to fetch the next row, which drives
+        # the pixel memory's read enable, starts from a register.
+        row_last_event = Signal()
+        m.d.comb += fetch.eq(first_block | (scan_active & (~x_have | row_last_event)))
+        # The pixel memory's address is F's row whether or not it is fetched (only the read
+        # enable depends on the decision to fetch), so that the address starts from a register.
+        m.d.comb += [seq_p_addr.eq(f_row), seq_p_en.eq(fetch)]
         with m.If(fetch):
-            m.d.sync += [d_have.eq(f_have), d_row.eq(f_row), f_row.eq(next_row),
-                         f_have.eq(f_left.any()), f_left.eq(f_left & (f_left - 1))]
-            m.d.comb += [seq_p_addr.eq(f_row), seq_p_en.eq(1)]
+            m.d.sync += [d_have.eq(f_have), d_row.eq(f_row),
+                         f_have.eq(f_cur.any() | f_nxt_have)]
+            with m.If(f_cur.any()):
+                m.d.sync += [f_row.eq(Cat(encode(lowest(f_cur)), f_grp)),
+                             f_cur.eq(f_cur & ~lowest(f_cur))]
+            with m.Elif(f_nxt_have):
+                m.d.sync += [f_row.eq(Cat(encode(lowest(f_nxt)), f_nxt_grp)),
+                             f_cur.eq(f_nxt & ~lowest(f_nxt)), f_grp.eq(f_nxt_grp),
+                             f_nxt.eq(select(lowest(f_left))),
+                             f_nxt_grp.eq(encode(lowest(f_left))),
+                             f_nxt_have.eq(f_left.any()), f_left.eq(f_left & ~lowest(f_left))]
         # Only the last row can be partial: compare row numbers, not pixel indices.
         last_pixel = Signal(n_bits)
         m.d.sync += last_pixel.eq(l_n_in[0] - 1)  # static while busy, see SETUP
@@ -432,10 +534,6 @@ class Accelerator(wiring.Component):
         for k in reversed(range(G)):
             with m.If(remaining[k]):
                 m.d.comb += lowest_index.eq(k)
-        # At most one event of X's row is left: kept in a register (updated when X takes a
-        # row and after each event), so that the decision to fetch the next row, which drives
-        # the pixel memory's read enable, starts from a register.
-        row_last_event = Signal()
         scan_event_idx = Cat(lowest_index[:_clog2(G)], x_row) if G > 1 else x_row
         scan_mag = x_mag.word_select(lowest_index, 8 * K)
         # A group is an event when any of its K pixels is; the others' magnitudes become 0.
@@ -466,100 +564,114 @@ class Accelerator(wiring.Component):
         for k in reversed(range(UG)):
             with m.If(rep_mask[k]):
                 m.d.comb += rep_index.eq(k)
-        rep_last = at_most_one(rep_mask)
+        # At most one group of the entry is left: a register, updated when an entry is taken
+        # over and after each event (as the scan's row_last_event), so that the decision to
+        # read the next entry starts from registers.
+        rep_last = Signal()
+        # Entries still to read after rep_ptr's: counted down, so that the decision to read
+        # does not compare rep_ptr with the count.
+        rep_todo = Signal(EB + 1)
 
         # Event buffer writes (encoder during the scan, spikes during the update)
         ev_write = Signal()
         ev_write_idx = Signal(EB)
         ev_write_mag = Signal(PW)
+        ev_write_one = Signal()       # the entry is one event
         ev_write_sel = Signal()
-        m.d.comb += [
+        # The write itself is registered (address, entry and enable, one cycle later), so that
+        # the decision to write and the counter's increment do not reach the block RAM's
+        # inputs in the same cycle. The counters advance at once: the count the replay reads
+        # in BLOCK is final. The one entry written in the cycle a replay reads (entry 0 of the
+        # next layer, read in BLOCK) comes through the read port's transparency.
+        m.d.sync += [
             e_wr.addr.eq(Cat(ev_count[ev_write_sel][:EB], ev_write_sel)),
-            e_wr.data.eq(Cat(ev_write_idx, ev_write_mag)),
+            e_wr.data.eq(Cat(ev_write_idx | (ev_write_one if flag_in_index else 0),
+                             ev_write_mag, [] if flag_in_index else ev_write_one)),
             e_wr.en.eq(ev_write),
         ]
-        with m.If(ev_write):
-            m.d.sync += ev_count[ev_write_sel].eq(ev_count[ev_write_sel] + 1)
+        for i in range(2):
+            with m.If(ev_write & (ev_write_sel == i)):
+                m.d.sync += ev_count[i].eq(ev_count[i] + 1)
 
         # -- integration pipeline: A (weight read) -> W -> B (products) -> C (accumulate) -------
         valid_a = Signal()
-        mag_a = Signal(8 * K)
-        valid_b = Signal()
-        acc = [Signal(signed(A), name=f"acc{k}") for k in range(P)]
-        prod = [Signal(signed(WB + 9 + k_bits), name=f"prod{k}") for k in range(P)]
+        mag_a = Signal(8 * K, reset_less=True)
+        # High in BLOCK; the lane groups register it and clear one cycle later (the first
+        # product of the block reaches the accumulators several cycles after that), so that
+        # the clear of all the lanes starts from registers.
         acc_clear = Signal()
         # The event's weight address is registered before it reaches the weight memory, so
         # that the encoder's filter and priority encoder and the weight read sit in different
-        # cycles, and the weight word is registered after the read (a block RAM output or DSP
-        # input register), so that the read and the products do too.
+        # cycles, and the lane groups register the weight word after the read (in DSP input
+        # registers where they can), so that the read and the products do too. `weights`
+        # holds the word for the bus (a read of the weight window).
         valid_e = Signal()
-        w_addr_e = Signal.like(w_rd.addr)
-        mag_e = Signal(8 * K)
+        w_addr_e = Signal.like(w_rd.addr, reset_less=True)
+        mag_e = Signal(8 * K, reset_less=True)
         valid_w = Signal()
-        mag_w = Signal(8 * K)
-        weights = Signal.like(w_rd.data)
+        weights = Signal.like(w_rd.data, reset_less=True)
         m.d.sync += [valid_e.eq(ev_valid), w_addr_e.eq(row_base + ev_idx), mag_e.eq(ev_mag),
                      valid_a.eq(valid_e), mag_a.eq(mag_e),
-                     valid_w.eq(valid_a), mag_w.eq(mag_a), weights.eq(w_rd.data),
-                     valid_b.eq(valid_w)]
-        magnitude = [Signal(signed(9), name=f"magnitude{j}") for j in range(K)]
-        m.d.comb += [magnitude[j].eq(mag_w[8 * j:8 * (j + 1)]) for j in range(K)]
-        for k in range(P):
-            terms = []
-            for j in range(K):
-                # Input j of the group: lane k's weight is field j * P + k of the word.
-                code = weights[(j * P + k) * WB:(j * P + k + 1) * WB]
-                if WB == 1:  # binary weights: code 1 is +1, code 0 is -1 (numerics.md, 2)
-                    terms.append(Mux(code, magnitude[j], -magnitude[j]))
-                elif k < cfg.dsp_lanes:
-                    # A plain product: synthesis maps it, with the accumulator, into DSPs.
-                    terms.append(magnitude[j] * code.as_signed())
-                else:
-                    terms.append(booth_product(m, magnitude[j], code,
-                                               k if K == 1 else f"{k}_{j}"))
-            m.d.sync += prod[k].eq(sum(terms[1:], terms[0]))
-            with m.If(acc_clear):
-                m.d.sync += acc[k].eq(0)
-            with m.Elif(valid_b):
-                m.d.sync += acc[k].eq(acc[k] + prod[k])
+                     valid_w.eq(valid_a), weights.eq(w_rd.data)]
+        # The lanes, in groups with their own copies of the magnitudes (hw.lanes).
+        acc = []
+        for g, first in enumerate(range(0, P, GROUP_LANES)):
+            n = min(GROUP_LANES, P - first)
+            group = LaneGroup(lanes=n, inputs_per_cycle=K, weight_bits=WB, acc_bits=A,
+                              dsp_lanes=max(0, min(n, cfg.dsp_lanes - first)))
+            m.submodules[f"lane_group{g}"] = group
+            m.d.comb += [
+                group.mag.eq(mag_a), group.valid.eq(valid_a), group.clear.eq(acc_clear),
+                # Input j of the event: lane k's weight is field j * P + k of the word, at
+                # the read port with the event's magnitudes (the group registers both).
+                group.weights.eq(Cat(w_rd.data[(j * P + first) * WB:(j * P + first + n) * WB]
+                                     for j in range(K))),
+            ]
+            acc += [group.acc[k * A:(k + 1) * A].as_signed() for k in range(n)]
         # The update may start while the last product is being accumulated: its first stage
         # samples the accumulators one cycle later.
         pipe_empty = ~valid_e & ~valid_a & ~valid_w
 
         # -- neuron update ----------------------------------------------------------------------
         chunk = Signal(range(chunks_per_block + 1))     # chunk at the membrane read port
-        chunks_in_block = Signal(range(chunks_per_block + 1))
+        upd_left = Signal(range(chunks_per_block + 1))  # chunks of the block after `chunk`
         upd_have = Signal()
+        more_blocks = Signal()        # the layer has another block after this one
         chunk_first = Signal(n_bits + 1)
         m.d.comb += chunk_first.eq(neuron_base + chunk * U)
-        # Neurons of the layer from the chunk's first on: lane k is real when it exceeds k
-        # (one subtraction for the chunk instead of a comparison per lane).
+        # Neurons of the layer from the chunk's first on: lane k is real when it exceeds k.
+        # A register counted down by U per chunk (set when UPDATE starts), so that the lanes'
+        # comparisons start from a register instead of two subtractions.
         chunk_left = Signal(signed(n_bits + 2))
-        m.d.comb += chunk_left.eq(c_n_out - chunk_first)
         acc_chunks = Array(Cat(*acc[c * U:(c + 1) * U]) for c in range(chunks_per_block))
         acc_chunk = Signal(U * A)
         m.d.comb += acc_chunk.eq(acc_chunks[chunk])
 
-        # Four stages: the membrane word of chunk `chunk` is at the read port and is registered
+        # Five stages: the membrane word of chunk `chunk` is at the read port and is registered
         # with the chunk's currents (stage 1), so that the block RAM's clock-to-output and the
-        # leak multiplier sit in different cycles; stage 2 leaks; stage 3 adds the current and
-        # saturates; stage 4 fires, resets and writes back. sN_* describe the chunk in stage N.
+        # leak multiplier sit in different cycles; stage 2 multiplies for the leak; stage 3
+        # rounds the leak and adds the current; stage 4 saturates and tests the threshold;
+        # stage 5 fires, resets and writes back. sN_* describe the chunk in stage N (its
+        # membrane word, its first neuron and its real lanes), so that the next block of the
+        # layer may start while the last chunks of this one are still in the pipeline.
         def stage(n):
-            return (Signal(name=f"s{n}_valid"), Signal.like(chunk, name=f"s{n}_chunk"),
+            return (Signal(name=f"s{n}_valid"), Signal.like(chunk_base, name=f"s{n}_chunk"),
                     Signal.like(chunk_first, name=f"s{n}_first"), Signal(U, name=f"s{n}_mask"))
-        s2, s3, s4 = stage(2), stage(3), stage(4)
-        m.d.sync += [a.eq(b) for a, b in zip(s3 + s4, s2 + s3)]
+        s2, s3, s4, s5 = stage(2), stage(3), stage(4), stage(5)
+        m.d.sync += [a.eq(b) for a, b in zip(s3 + s4 + s5, s2 + s3 + s4)]
         s2_valid, s2_chunk, s2_first, s2_mask = s2
-        s3_valid = s3[0]
-        s4_valid, s4_chunk, s4_first, s4_mask = s4
+        s3_valid, s4_valid = s3[0], s4[0]
+        s5_valid, s5_chunk, s5_first, s5_mask = s5
         m.d.sync += s2_valid.eq(0)
+        with m.If(abort):
+            m.d.sync += [s2_valid.eq(0), s3_valid.eq(0), s4_valid.eq(0), s5_valid.eq(0)]
         first_step = t == 0
         spikes = Signal(U)
         new_word = Signal(U * NW)
         mask = Signal(U)
         first_fire = Signal(U)
         for k in range(U):
-            unit = NeuronUnit(M, A, latency=3)
+            unit = NeuronUnit(M, A, latency=4)
             m.submodules[f"unit{k}"] = unit
             old = v_rd.data[k * NW:(k + 1) * NW]
             m.d.comb += [
@@ -582,20 +694,28 @@ class Accelerator(wiring.Component):
         def vaddr(word):
             return Cat(word[:chunk_bits], layer) if chunk_bits else layer
 
+        # Stage 5 commits whatever the sequencer's state (the next block of the layer may
+        # have started): the membrane word, the results of the output layer, and the spikes
+        # as one event-buffer entry of the next layer.
         commit = Signal()
         m.d.comb += [
-            v_wr.addr.eq(vaddr(chunk_base + s4_chunk)),
+            commit.eq(s5_valid & busy),
+            v_wr.addr.eq(vaddr(s5_chunk)),
             v_wr.data.eq(new_word),
             v_wr.en.eq(commit),
-            r_wr.addr.eq(chunk_base + s4_chunk),
+            r_wr.addr.eq(s5_chunk),
         ]
+        with m.If(commit & ~c_last & (spikes != 0)):
+            m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
+                         ev_write_idx.eq(s5_first >> k_bits), ev_write_mag.eq(spikes),
+                         ev_write_one.eq(at_most_one(any_per_group(spikes, K)))]
         with m.If(commit & c_last):
             m.d.comb += r_wr.en.eq(Mux(first_step, Const(-1, U), first_fire))
         if cfg.trace:
             tr = self.trace
             m.d.comb += [
                 tr.valid.eq(commit), tr.layer.eq(layer), tr.step.eq(t),
-                tr.index.eq(s4_first), tr.mask.eq(s4_mask), tr.spikes.eq(spikes),
+                tr.index.eq(s5_first), tr.mask.eq(s5_mask), tr.spikes.eq(spikes),
             ]
             for k in range(U):
                 m.d.comb += tr.membrane[k * M:(k + 1) * M].eq(new_word[k * NW:k * NW + M])
@@ -604,27 +724,38 @@ class Accelerator(wiring.Component):
         m.submodules.readout = ro = Readout(M, n_bits)
         ro_index = Signal(n_bits + 1)
         ro_have = Signal()
-        ro_lane = Signal(range(U))
         m.d.comb += ro.max_membrane.eq(net_readout)
         # One lane of the result and membrane words, for the read-out while busy and for the
         # bus while idle (the result window is read when DONE), so both share one multiplexer.
+        # A register: the read-out's lane while busy (set in READOUT), the bus address's lane
+        # while idle (taken with read_addr), so that no multiplexer precedes the lane select.
         sel_lane = Signal(range(max(2, U)))
+        if U > 1:
+            with m.If(~busy):
+                m.d.sync += sel_lane.eq(addr[:_clog2(U)])
+        # The words read are registered whole before a lane is selected, and the selected
+        # lane again before the read-out's comparisons, so that the memories'
+        # clock-to-output, the lane multiplexer and the comparisons sit in different cycles.
+        v_word = Signal.like(v_rd.data, reset_less=True)
+        r_word = Signal.like(r_rd.data, reset_less=True)
+        word_lane = Signal.like(sel_lane)
+        m.d.sync += [v_word.eq(v_rd.data), r_word.eq(r_rd.data), word_lane.eq(sel_lane)]
         r_sel = Signal(RW)
         v_sel = Signal(signed(M))
         first_time = Signal(8)
         first_potential = Signal(signed(M))
         read_addr = Signal.like(addr)
         m.d.comb += [
-            sel_lane.eq(Mux(busy, ro_lane, read_addr[:_clog2(U)] if U > 1 else 0)),
-            r_sel.eq(r_rd.data.word_select(sel_lane, RW) if U > 1 else r_rd.data),
-            v_sel.eq((v_rd.data.word_select(sel_lane, NW) if U > 1 else v_rd.data)[:M]),
+            r_sel.eq(r_word.word_select(word_lane, RW) if U > 1 else r_word),
+            v_sel.eq((v_word.word_select(word_lane, NW) if U > 1 else v_word)[:M]),
             first_time.eq(Mux(r_sel[0], r_sel[1:1 + TB], 255)),
             first_potential.eq(Mux(r_sel[0], r_sel[1 + TB:].as_signed(), 0)),
         ]
-        # The read-out's comparisons take the selected lane one cycle after the read, so that
-        # the memories' clock-to-output and the lane multiplexer sit before a register.
+        ro_have_word = Signal()       # a read-out neuron's words are in v_word and r_word
+        ro_word_index = Signal(n_bits)
         ro_valid = Signal()
-        m.d.sync += [ro_valid.eq(ro_have), ro.index.eq(ro_index - 1),
+        m.d.sync += [ro_have_word.eq(ro_have), ro_word_index.eq(ro_index - 1),
+                     ro_valid.eq(ro_have_word), ro.index.eq(ro_word_index),
                      ro.first_time.eq(first_time), ro.first_potential.eq(first_potential),
                      ro.final_v.eq(v_sel)]
         m.d.comb += ro.valid.eq(ro_valid)
@@ -645,7 +776,7 @@ class Accelerator(wiring.Component):
             ]
         with m.Else():
             m.d.comb += [
-                w_rd.addr.eq(w_off[w_sub_bits:]),
+                w_rd.addr.eq(addr[:cfg.addr_width - 1][w_sub_bits:]),
                 p_rd.addr.eq(addr[pix_sub_bits:R]),
                 v_rd.addr.eq(Cat(res_index[_clog2(U):][:chunk_bits], net_layers - 1)
                              if chunk_bits else net_layers - 1),
@@ -664,6 +795,7 @@ class Accelerator(wiring.Component):
                 c_theta.eq(l_theta[index]), c_mode.eq(l_mode[index]),
                 c_leak.eq(l_leak[index]), c_last.eq(index == last_layer_index),
                 row_base.eq(l_row[index]), chunk_base.eq(0), neuron_base.eq(0),
+                n_left.eq(l_n_out[index]),
                 blk.eq(0),
             ]
 
@@ -672,6 +804,9 @@ class Accelerator(wiring.Component):
             with m.If(abort):
                 m.next = "IDLE"
 
+        # first_block: the step's first block (layer 0, block 0: the encoder feeds it), a
+        # register so that BLOCK's decision to fetch the first row does not compare the layer
+        # and block numbers.
         setup_wait = Signal(range(SETUP_CYCLES))
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -683,7 +818,8 @@ class Accelerator(wiring.Component):
                         vmax.eq(Cat(Const(i) < net_M - 1 for i in range(M))),
                         vmin.eq(~Cat(Const(i) < net_M - 1 for i in range(M))),
                         setup_wait.eq(SETUP_CYCLES - 1),
-                        ro_have.eq(0),  # an inference aborted in READOUT may have left it set
+                        # an inference aborted in READOUT may have left them set
+                        ro_have.eq(0), ro_have_word.eq(0),
                     ]
                     m.next = "SETUP"
             with m.State("SETUP"):
@@ -707,19 +843,23 @@ class Accelerator(wiring.Component):
                     with m.If(hybrid & (t + 1 < net_T)):
                         m.d.comb += bound.start.eq(1)
                     # F takes the step's first row; BLOCK fetches it.
-                    m.d.sync += [f_row.eq(scan_first), f_left.eq(scan_rest),
-                                 f_have.eq(scan_any)]
+                    m.d.sync += first_block.eq(1)
+                    m.d.sync += [f_row.eq(scan_first), f_have.eq(scan_any),
+                                 f_cur.eq(init_cur), f_grp.eq(init_grp), f_nxt.eq(init_nxt),
+                                 f_nxt_grp.eq(init_nxt_grp), f_nxt_have.eq(init_nxt_have),
+                                 f_left.eq(init_left)]
                     m.next = "BLOCK"
             with m.State("BLOCK"):
                 abortable()
                 # Start integrating one block: clear the lanes, pick the event source.
                 m.d.comb += acc_clear.eq(1)
-                is_scan = (layer == 0) & (blk == 0)
+                is_scan = first_block
+                m.d.sync += first_block.eq(0)
                 m.d.sync += [scan.eq(is_scan), x_have.eq(0),
                              rep_ptr.eq(1), rep_next.eq(~is_scan & (rep_count != 0)),
-                             rep_have.eq(0), rep_taken.eq(0)]
+                             rep_todo.eq(rep_count - 1), rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
-                m.d.comb += fetch.eq(is_scan)
+                m.d.sync += scan_active.eq(is_scan)
                 m.next = "ACCUM"
             with m.State("ACCUM"):
                 abortable()
@@ -738,10 +878,9 @@ class Accelerator(wiring.Component):
                                      row_last_event.eq(at_most_one(group_match))]
                         with m.If(d_have):
                             m.d.sync += lfsr.eq(lfsr_next)
-                        m.d.comb += fetch.eq(1)
                     with m.Else():
                         m.d.sync += [x_taken.eq(x_taken | lowest),
-                                     row_last_event.eq(at_most_one(remaining & ~lowest))]
+                                     row_last_event.eq(at_most_two(remaining))]
                     m.d.comb += source_done.eq(~x_have & ~d_have & ~f_have)
                 with m.Else():
                     with m.If(rep_have):
@@ -753,56 +892,63 @@ class Accelerator(wiring.Component):
                                      ev_mag.eq(Mux(layer == 0, rep_entry[EB:EB + 8 * K],
                                                    spike_mag))]
                         with m.If(~rep_last):
-                            m.d.sync += rep_taken.eq(rep_taken | rep_lowest)
+                            m.d.sync += [rep_taken.eq(rep_taken | rep_lowest),
+                                         rep_last.eq(at_most_two(rep_mask))]
                     # Take the next entry over when the current one is done (or none is held),
                     # and read the one after it.
                     with m.If(~rep_have | rep_last):
+                        flag = e_rd.data[0] if flag_in_index else e_rd.data[EB + PW]
                         m.d.sync += [rep_taken.eq(0), rep_have.eq(rep_next),
-                                     rep_entry.eq(e_rd.data)]
-                        with m.If(rep_next & (rep_ptr < rep_count)):
+                                     rep_entry.eq(e_rd.data[:EB + PW]),
+                                     rep_last.eq((layer == 0) | flag)]
+                        if flag_in_index:
+                            with m.If(layer != 0):  # the index without the flag
+                                m.d.sync += rep_entry[0].eq(0)
+                        with m.If(rep_next & (rep_todo != 0)):
                             m.d.comb += [seq_e_addr.eq(Cat(rep_ptr[:EB], cur_sel)),
                                          seq_e_en.eq(1)]
-                            m.d.sync += rep_ptr.eq(rep_ptr + 1)
+                            m.d.sync += [rep_ptr.eq(rep_ptr + 1), rep_todo.eq(rep_todo - 1)]
                         with m.Else():
                             m.d.sync += rep_next.eq(0)
                     m.d.comb += source_done.eq(~rep_have & ~rep_next)
                 with m.If(source_done & pipe_empty):
-                    m.d.sync += chunk.eq(0)
+                    m.d.sync += [chunk.eq(0), scan_active.eq(0)]
                     m.d.comb += [seq_v_addr.eq(vaddr(chunk_base)), seq_v_en.eq(1)]
-                    left = c_n_out - neuron_base
+                    # ceil(n / U) - 1 chunks after the first, for the block's n neurons
                     m.d.sync += [
-                        upd_have.eq(1),
-                        chunks_in_block.eq(Mux(left >= P, chunks_per_block,
-                                               (left + U - 1) >> _clog2(U))),
+                        upd_have.eq(1), chunk_left.eq(n_left), more_blocks.eq(n_left > P),
+                        upd_left.eq(Mux(n_left >= P, chunks_per_block - 1,
+                                        (n_left - 1) >> _clog2(U))),
                     ]
                     m.next = "UPDATE"
             with m.State("UPDATE"):
                 abortable()
                 # One group of U neurons per cycle; its spikes become one event-buffer entry
-                # of the next layer.
-                with m.If(s4_valid):
-                    m.d.comb += commit.eq(1)
-                    with m.If(~c_last & (spikes != 0)):
-                        m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
-                                     ev_write_idx.eq(s4_first >> k_bits),
-                                     ev_write_mag.eq(spikes)]
+                # of the next layer (stage 5, above).
                 with m.If(upd_have):
-                    m.d.sync += [chunk.eq(chunk + 1), s2_valid.eq(1), s2_chunk.eq(chunk),
+                    m.d.sync += [chunk.eq(chunk + 1), chunk_left.eq(chunk_left - U),
+                                 upd_left.eq(upd_left - 1),
+                                 s2_valid.eq(1), s2_chunk.eq(chunk_base + chunk),
                                  s2_first.eq(chunk_first), s2_mask.eq(mask)]
-                    with m.If(chunk + 1 < chunks_in_block):
+                    with m.If(upd_left != 0):
                         m.d.comb += [seq_v_addr.eq(vaddr(chunk_base + chunk + 1)),
                                      seq_v_en.eq(1)]
                     with m.Else():
                         m.d.sync += upd_have.eq(0)
-                with m.If(~upd_have & ~s2_valid & ~s3_valid):
-                    # Block done (its last group commits in this cycle): next block, next
-                    # layer, next step or the read-out.
-                    with m.If(neuron_base + P < c_n_out):
-                        m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_groups),
-                                     chunk_base.eq(chunk_base + chunks_per_block),
-                                     neuron_base.eq(neuron_base + P)]
-                        m.next = "BLOCK"
-                    with m.Elif(~c_last):
+                        with m.If(more_blocks):
+                            # The last chunk of a block with another block in the layer: the
+                            # next block starts now (the accumulators are free; the chunks
+                            # still in the pipeline carry their own addresses).
+                            m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_groups),
+                                         chunk_base.eq(chunk_base + chunks_per_block),
+                                         neuron_base.eq(neuron_base + P),
+                                         n_left.eq(n_left - P)]
+                            m.next = "BLOCK"
+                with m.Elif(~s2_valid & ~s3_valid & ~s4_valid):
+                    # The layer's last block done (its last group commits in this cycle): next
+                    # layer, next step or the read-out, whose parameters and events must wait
+                    # for the whole pipeline.
+                    with m.If(~c_last):
                         m.d.sync += [layer.eq(layer + 1), cur_sel.eq(~cur_sel),
                                      ev_count[cur_sel].eq(0)]
                         m.d.sync += load_layer(layer + 1)
@@ -819,12 +965,13 @@ class Accelerator(wiring.Component):
                 n_cls = c_n_out
                 m.d.comb += [seq_v_addr.eq(vaddr(ro_index[_clog2(U):])),
                              seq_v_en.eq(1), seq_r_addr.eq(ro_index[_clog2(U):])]
-                m.d.sync += ro_lane.eq(ro_index[:_clog2(U)] if U > 1 else 0)
+                if U > 1:
+                    m.d.sync += sel_lane.eq(ro_index[:_clog2(U)])
                 with m.If(ro_index < n_cls):
                     m.d.sync += [ro_index.eq(ro_index + 1), ro_have.eq(1)]
                 with m.Else():
                     m.d.sync += ro_have.eq(0)
-                    with m.If(~ro_have & ~ro_valid):
+                    with m.If(~ro_have & ~ro_have_word & ~ro_valid):
                         m.next = "FINISH"
             with m.State("FINISH"):
                 abortable()
@@ -832,7 +979,8 @@ class Accelerator(wiring.Component):
                 m.next = "IDLE"
 
         with m.If(abort):
-            m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
+            m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0), scan_active.eq(0),
+                         first_block.eq(0)]
 
         # Rows the encoder scans: ceil(n_in(0) / S).
         m.d.sync += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))
@@ -843,7 +991,9 @@ class Accelerator(wiring.Component):
         r_region = ra[R:R + 2]
         r_in_weights = ra[cfg.addr_width - 1]
         r_reg = ra[:R]
-        rdata = Signal(32)
+        # One word per region, registered in read_sel; read_done picks the region's.
+        rd_w, rd_reg, rd_pix, rd_res = (Signal(32, name=f"rd_{n}")
+                                        for n in ("w", "reg", "pix", "res"))
         ident = {
             memmap.REG_MAGIC: memmap.MAGIC, memmap.REG_VERSION: memmap.VERSION,
             memmap.REG_CFG_LANES: P, memmap.REG_CFG_UNITS: U,
@@ -861,51 +1011,47 @@ class Accelerator(wiring.Component):
             memmap.REG_CFG_TRACE: int(cfg.trace),
             memmap.REG_CFG_DSP_LANES: cfg.dsp_lanes,
         }
-        with m.If(r_in_weights):
-            sub = ra[:w_sub_bits] if w_sub_bits else Const(0, 1)
-            m.d.comb += rdata.eq(w_rd.data.word_select(sub, 32) if w_subs > 1
-                                 else w_rd.data[:32])
-            if w_subs > 1 and w_subs != cfg.weight_stride:
-                with m.If(sub >= w_subs):
-                    m.d.comb += rdata.eq(0)
-        with m.Elif(r_region == 0):
-            with m.Switch(r_reg):
-                for address, value in ident.items():
-                    with m.Case(address):
-                        m.d.comb += rdata.eq(value)
-                with m.Case(memmap.REG_STATUS):
-                    m.d.comb += rdata.eq(Cat(busy, done, aborted, rejected))
-                with m.Case(memmap.REG_CYCLES):
-                    m.d.comb += rdata.eq(cycles)
-                with m.Case(memmap.REG_CLASS):
-                    m.d.comb += rdata.eq(result_class)
-                with m.Case(memmap.REG_NET_LAYERS):
-                    m.d.comb += rdata.eq(net_layers)
-                with m.Case(memmap.REG_NET_TIMESTEPS):
-                    m.d.comb += rdata.eq(net_T)
-                with m.Case(memmap.REG_NET_ENCODER):
-                    m.d.comb += rdata.eq(net_enc)
-                with m.Case(memmap.REG_NET_SEED):
-                    m.d.comb += rdata.eq(net_seed)
-                with m.Case(memmap.REG_NET_READOUT):
-                    m.d.comb += rdata.eq(net_readout)
-                with m.Case(memmap.REG_NET_MEMBRANE_BITS):
-                    m.d.comb += rdata.eq(net_M)
-                for address, sig in layer_field.items():
-                    with m.Case(address):
-                        m.d.comb += rdata.eq(sig)
-        with m.Elif(r_region == 1):
-            m.d.comb += rdata.eq(p_rd.data.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
-                                 else p_rd.data[:32])
-        with m.Elif(r_region == 2):
-            which = ra[R - 2:R]
-            v_lane = v_sel
-            with m.Switch(which):
-                with m.Case(memmap.RESULT_FIRST_TIME):
-                    m.d.comb += rdata.eq(first_time)
-                with m.Case(memmap.RESULT_FIRST_POTENTIAL):
-                    m.d.comb += rdata.eq(first_potential)
-                with m.Case(memmap.RESULT_FINAL_MEMBRANE):
-                    m.d.comb += rdata.eq(v_lane.as_signed())
-        m.d.comb += b.r_data.eq(Mux(read_wait, rdata, 0))
+        sub = ra[:w_sub_bits] if w_sub_bits else Const(0, 1)
+        # `weights` holds the word read (it takes the read port's data every cycle).
+        m.d.sync += rd_w.eq(weights.word_select(sub, 32) if w_subs > 1 else weights[:32])
+        if w_subs > 1 and w_subs != cfg.weight_stride:
+            with m.If(sub >= w_subs):
+                m.d.sync += rd_w.eq(0)
+        # The registers' word in two steps: the constants and the variables are selected
+        # apart (read_wait), then combined (read_sel). Unassigned addresses read as 0.
+        rd_ident = Signal(32)
+        rd_var = Signal(32)
+        m.d.sync += [rd_ident.eq(0), rd_var.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
+        with m.Switch(r_reg):
+            for address, value in ident.items():
+                with m.Case(address):
+                    m.d.sync += rd_ident.eq(value)
+            with m.Case(memmap.REG_STATUS):
+                m.d.sync += rd_var.eq(Cat(busy, done, aborted, rejected))
+            with m.Case(memmap.REG_CYCLES):
+                m.d.sync += rd_var.eq(cycles)
+            with m.Case(memmap.REG_CLASS):
+                m.d.sync += rd_var.eq(result_class)
+            for address, sig in param_fields.items():
+                with m.Case(address):
+                    m.d.sync += rd_var.eq(sig)
+        m.d.sync += rd_pix.eq(p_rd.data.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
+                              else p_rd.data[:32])
+        # The selected lane's values come from the registered words (v_word, r_word).
+        which = ra[R - 2:R]
+        with m.Switch(which):
+            with m.Case(memmap.RESULT_FIRST_TIME):
+                m.d.sync += rd_res.eq(first_time)
+            with m.Case(memmap.RESULT_FIRST_POTENTIAL):
+                m.d.sync += rd_res.eq(first_potential)
+            with m.Case(memmap.RESULT_FINAL_MEMBRANE):
+                m.d.sync += rd_res.eq(v_sel)
+        # The region of the word read: weights, registers, pixels or results (or none).
+        r_sel_region = Signal(4)
+        m.d.sync += r_sel_region.eq(Cat(r_in_weights, *(~r_in_weights & (r_region == n)
+                                                        for n in range(3))))
+        rdata = Signal(32)
+        m.d.comb += rdata.eq(Mux(r_sel_region[0], rd_w, 0) | Mux(r_sel_region[1], rd_reg, 0)
+                             | Mux(r_sel_region[2], rd_pix, 0) | Mux(r_sel_region[3], rd_res, 0))
+        m.d.comb += b.r_data.eq(Mux(read_done, rdata, 0))
         return m

@@ -132,8 +132,9 @@ class HybridBound(wiring.Component):
 
     ``start`` latches ``t`` and ``tm1 = T - 1``; ``busy`` is high for the next nine cycles,
     after which ``bound`` holds the result (until the next ``start``) and ``done`` pulses.
-    One 9 x 8 bit multiplier, shared over the nine iterations. The sequencer starts the search
-    for step ``t + 1`` at the beginning of step ``t``, so it costs no cycles of its own.
+    No multiplier: each iteration adds a shifted ``T - 1`` to the product of the bound so far.
+    The sequencer starts the search for step ``t + 1`` at the beginning of step ``t``, so it
+    costs no cycles of its own.
 
     Ports
     -----
@@ -155,19 +156,24 @@ class HybridBound(wiring.Component):
         m = Module()
         below = Signal(9)     # largest y found so far with y * (T-1) < t * 256
         bit = Signal(range(10))
-        t = Signal(8)
-        tm1 = Signal(8)
-        candidate = Signal(9)
-        m.d.comb += [candidate.eq(below | (Const(1, 9) << (bit - 1)[:4])),
-                     self.bound.eq(below + 1)]
+        # The product of a candidate is kept incrementally, so that no multiplier sits on the
+        # path to the decision: candidate = below | 2^(bit-1), and its product with T-1 is
+        # below's product plus (T-1) << (bit-1), a register shifted right once per iteration.
+        mask = Signal(9)      # 2^(bit-1)
+        shifted = Signal(17)  # (T-1) << (bit-1)
+        product = Signal(18)  # below * (T-1)
+        target = Signal(16)   # t * 256
+        total = Signal(18)
+        m.d.comb += [total.eq(product + shifted), self.bound.eq(below + 1)]
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
-            m.d.sync += [below.eq(0), bit.eq(9), self.busy.eq(1), t.eq(self.t),
-                         tm1.eq(self.tm1)]
+            m.d.sync += [below.eq(0), bit.eq(9), self.busy.eq(1), mask.eq(1 << 8),
+                         shifted.eq(self.tm1 << 8), product.eq(0),
+                         target.eq(Cat(Const(0, 8), self.t))]
         with m.Elif(self.busy):
-            with m.If(candidate * tm1 < Cat(Const(0, 8), t)):
-                m.d.sync += below.eq(candidate)
-            m.d.sync += bit.eq(bit - 1)
+            with m.If(total < target):
+                m.d.sync += [below.eq(below | mask), product.eq(total)]
+            m.d.sync += [bit.eq(bit - 1), mask.eq(mask >> 1), shifted.eq(shifted >> 1)]
             with m.If(bit == 1):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
         return m

@@ -8,6 +8,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .ecp5 import is_ecp5, registered_product
+
 __all__ = ["NeuronUnit", "LeakScale", "Readout", "reference_update", "leak_constants",
            "RESET_SUBTRACT", "RESET_ZERO", "RESET_NONE"]
 
@@ -106,13 +108,17 @@ class NeuronUnit(wiring.Component):
         Width ``M`` of the membrane ports (the hardware's widest membrane).
     acc_bits : int
         Width of the ``current`` port.
-    latency : 0, 1, 2 or 3
+    latency : 0, 1, 2, 3 or 4
         Pipeline registers: with 1, the leaked potential, ``fired``, ``current`` and ``valid``
         are registered between the leak and the rest, so that the leak multiplier and the
         add/saturate chain sit in different cycles; with 2, the saturated potential and its
         threshold test are registered as well, before the spike and the reset; with 3, the inputs
         ``v``, ``fired``, ``current`` and ``valid`` are registered too, so that a block RAM's
-        read port feeding ``v`` and the leak multiplier sit in different cycles.
+        read port feeding ``v`` and the leak multiplier sit in different cycles; with 4, the
+        registers are after the inputs, after the leak's multiplier, after the sum of the
+        leaked potential and the current, and after the saturation: the multiplier, the
+        rounding of the leak with the addition of the current, and the saturation with the
+        threshold test each have a cycle.
 
     Ports
     -----
@@ -151,8 +157,8 @@ class NeuronUnit(wiring.Component):
     """
 
     def __init__(self, membrane_bits: int, acc_bits: int, latency: int = 0):
-        if latency not in (0, 1, 2, 3):
-            raise ValueError(f"latency is {latency!r}; it must be 0, 1, 2 or 3")
+        if latency not in (0, 1, 2, 3, 4):
+            raise ValueError(f"latency is {latency!r}; it must be 0, 1, 2, 3 or 4")
         self.membrane_bits = membrane_bits
         self.acc_bits = acc_bits
         self.latency = latency
@@ -169,54 +175,71 @@ class NeuronUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         M = self.membrane_bits
+        lat = self.latency
+        # Where the registers are, by latency: the inputs (3, 4), the leak's product (4), the
+        # leaked potential (1 .. 3) or the sum with the current (4), the saturated potential
+        # and its threshold test (2 .. 4).
+        def stage(registered, name, values):
+            """``values`` through a register stage (or wires). No resets: the accelerator
+            qualifies the outputs with its own flags, and the domain's reset then fans out to
+            fewer flip-flops."""
+            outs = [Signal.like(v, name=f"{name}_{v.name}", reset_less=True) for v in values]
+            if registered:
+                m.d.sync += [o.eq(v) for o, v in zip(outs, values)]
+            else:
+                m.d.comb += [o.eq(v) for o, v in zip(outs, values)]
+            return outs
+
+        v_in, fired, current, valid = stage(lat >= 3, "in",
+                                            [self.v, self.fired, self.current, self.valid])
         # Every leak mode is one product, (v * scale + bias) >> M (leak_constants); the
         # layer's scale and bias are shared, so no unit needs a shifter or a mode multiplexer.
-        v_in = Signal(signed(M))
-        fired_in = Signal()
-        current_in = Signal(signed(self.acc_bits))
-        valid_in = Signal()
-        zeroth = m.d.sync if self.latency >= 3 else m.d.comb
-        zeroth += [v_in.eq(self.v), fired_in.eq(self.fired), current_in.eq(self.current),
-                   valid_in.eq(self.valid)]
-        product = Signal(signed(2 * M + 3))
-        m.d.comb += product.eq(v_in * self.scale + self.bias)
+        product = Signal(signed(2 * M + 2))
+        m.d.comb += product.eq(v_in * self.scale)
+        product, fired, current, valid = stage(lat >= 4, "mul", [product, fired, current, valid])
+        if lat >= 4 and is_ecp5(platform) and M + 1 <= 18:
+            # The product's register is the output register of an ECP5 DSP slice.
+            dsp = registered_product(m, v_in, self.scale, a_signed=True, b_signed=False,
+                                     name="leak_mult")
+            product = dsp[:2 * M + 2].as_signed()
         leaked = Signal(signed(M + 2))
-        m.d.comb += leaked.eq(product >> M)
-        u = Signal(signed(M + 2))
-        fired = Signal()
-        current = Signal(signed(self.acc_bits))
-        valid = Signal()
-        first = m.d.sync if self.latency >= 1 else m.d.comb
-        first += [u.eq(leaked), fired.eq(fired_in), current.eq(current_in),
-                  valid.eq(valid_in)]
+        m.d.comb += leaked.eq((product + self.bias) >> M)
+        u, fired, current, valid = stage(lat in (1, 2, 3), "leak", [leaked, fired, current, valid])
         total = Signal(signed(max(M + 2, self.acc_bits) + 1))
         m.d.comb += total.eq(u + current)
+        total, fired, valid = stage(lat >= 4, "sum", [total, fired, valid])
         # Saturate once per step (numerics.md, section 3, step 2). vmax is 2^(k-1) - 1 for the
         # network's width k: the sum is out of range when its bits from k-1 up are not all
         # copies of its sign, which a mask tests without two wide comparators.
         W = len(total)
         high = Cat(~self.vmax, Const(-1, W - M))[:W - 1]
         sign = total[W - 1]
+        over = Signal()
+        under = Signal()
+        m.d.comb += [over.eq(~sign & (total[:W - 1] & high).any()),
+                     under.eq(sign & (~total[:W - 1] & high).any())]
         p_sat = Signal(signed(M))
-        with m.If(~sign & (total[:W - 1] & high).any()):
+        with m.If(over):
             m.d.comb += p_sat.eq(self.vmax)
-        with m.Elif(sign & (~total[:W - 1] & high).any()):
+        with m.Elif(under):
             m.d.comb += p_sat.eq(self.vmin)
         with m.Else():
             m.d.comb += p_sat.eq(total)
-        p = self.p
-        fired_p = Signal()
-        valid_p = Signal()
+        # The threshold test of the saturated potential, made on the sum in parallel with the
+        # saturation: vmax and vmin are tested against the threshold on their own (they hold
+        # for a layer), so that no comparison waits for the saturation's multiplexer.
+        ge = Signal()
+        m.d.comb += ge.eq(Mux(over, self.vmax >= self.threshold,
+                              Mux(under, self.vmin >= self.threshold,
+                                  total >= self.threshold)))
         # The threshold test is made before the last register, so that the spike (and what
         # follows it: the event-buffer write, the reset's multiplexer) starts from a register.
-        ge = Signal()
-        second = m.d.sync if self.latency >= 2 else m.d.comb
-        second += [p.eq(p_sat), fired_p.eq(fired), valid_p.eq(valid),
-                   ge.eq(p_sat >= self.threshold)]
-        fired = fired_p
+        p = self.p
+        p_reg, ge, fired, valid = stage(lat >= 2, "sat", [p_sat, ge, fired, valid])
+        m.d.comb += p.eq(p_reg)
         m.d.comb += self.fired_used.eq(fired)
         spike = self.spike
-        m.d.comb += spike.eq(valid_p & ge & ~(self.fire_once & fired))
+        m.d.comb += spike.eq(valid & ge & ~(self.fire_once & fired))
         with m.If(spike & (self.reset == RESET_SUBTRACT)):
             m.d.comb += self.v_next.eq(p - self.threshold)
         with m.Elif(spike & (self.reset == RESET_ZERO)):
@@ -269,8 +292,12 @@ class Readout(wiring.Component):
         best_v = Signal(signed(M))
         best_v_index = Signal(self.index_bits)
         have_v = Signal()
-        best_t = Signal(8)
-        best_p = Signal(signed(M))
+        # (first time, first potential) as one unsigned key that orders as the rule does:
+        # the time above, the potential's complement (sign flipped to offset binary) below, so
+        # that "earlier, or as early with a higher potential" is one comparison, key < best.
+        key = Cat(~Cat(self.first_potential[:M - 1], ~self.first_potential[M - 1]),
+                  self.first_time)
+        best_key = Signal(len(key))
         best_f_index = Signal(self.index_bits)
         have_f = Signal()
         with m.If(self.clear):
@@ -280,10 +307,7 @@ class Readout(wiring.Component):
             with m.If(~have_v | (self.final_v > best_v)):
                 m.d.sync += [have_v.eq(1), best_v.eq(self.final_v),
                              best_v_index.eq(self.index)]
-            earlier = (self.first_time < best_t) | (
-                (self.first_time == best_t) & (self.first_potential > best_p))
-            with m.If((self.first_time != 255) & (~have_f | earlier)):
-                m.d.sync += [have_f.eq(1), best_t.eq(self.first_time),
-                             best_p.eq(self.first_potential), best_f_index.eq(self.index)]
+            with m.If((self.first_time != 255) & (~have_f | (key < best_key))):
+                m.d.sync += [have_f.eq(1), best_key.eq(key), best_f_index.eq(self.index)]
         m.d.comb += self.cls.eq(Mux(have_f & ~self.max_membrane, best_f_index, best_v_index))
         return m

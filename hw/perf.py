@@ -42,11 +42,12 @@ def _accum_replay(count):
     return 1 if count == 0 else count + 1 + PIPE_DRAIN
 
 
-def _update(chunks):
+def _update(chunks, last):
     """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
-    group, and three for the later pipeline stages of the last group (the last also moves
-    on)."""
-    return chunks + 3
+    group; for the ``last`` block of a layer, four more for the later pipeline stages of its
+    last group (the last also moves on). The next block of the same layer starts while the
+    pipeline drains."""
+    return chunks + 4 if last else chunks
 
 
 def _any_per_group(flags, size):
@@ -99,8 +100,9 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         total += _accum_scan(row_events[b, t][visited])
                     else:
                         total += _accum_replay(count)
-                    total += _update(-(-(min(first + P, layer.n_out) - first) // U))
-        total += network.n_classes + 3 + 1  # READOUT (read, register, compare), FINISH
+                    total += _update(-(-(min(first + P, layer.n_out) - first) // U),
+                                     last=first + P >= layer.n_out)
+        total += network.n_classes + 4 + 1  # READOUT (read, words, lane, compare), FINISH
         out[b] = total
     return out
 

@@ -87,8 +87,8 @@ class BusChecksum(wiring.Component):
     target : hw.bus.Signature(addr_width), out
         To the accelerator.
 
-    Latency: none added to forwarded transfers (combinational pass-through); the checksum
-    register answers after one cycle.
+    Latency: two cycles added to a forwarded transfer (it is registered on the way in and on
+    the way out); the checksum register answers two cycles after the request.
     """
 
     def __init__(self, addr_width: int, reg: int, ranges):
@@ -101,31 +101,56 @@ class BusChecksum(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         up, down = self.initiator, self.target
+        # A register slice: the transfer is taken into registers, forwarded from them, and
+        # answered from registers, so that neither the bridge's decoding nor the target's read
+        # multiplexer shares a timing path with the other side.
+        addr, we, w_data = Signal.like(up.addr), Signal(), Signal(32)
+        local, counted = Signal(), Signal()
+        forward = Signal()            # down.cyc: the transfer is forwarded
+        answer = Signal()             # up.ack: the transfer is answered this cycle
+        r_data = Signal(32)
         checksum = Signal(32)
-        local = Signal()
-        m.d.comb += local.eq(up.addr == self._reg)
         m.d.comb += [
-            down.addr.eq(up.addr), down.we.eq(up.we), down.w_data.eq(up.w_data),
-            down.cyc.eq(up.cyc & ~local),
+            down.addr.eq(addr), down.we.eq(we), down.w_data.eq(w_data), down.cyc.eq(forward),
+            up.ack.eq(answer), up.r_data.eq(Mux(answer, r_data, 0)),
         ]
-        local_ack = Signal()
-        with m.If(up.cyc & local & ~local_ack):
-            m.d.sync += local_ack.eq(1)
-            with m.If(up.we):
-                m.d.sync += checksum.eq(up.w_data)
-        with m.Else():
-            m.d.sync += local_ack.eq(0)
-        m.d.comb += [
-            up.ack.eq(Mux(local, local_ack, down.ack)),
-            up.r_data.eq(Mux(local, checksum, down.r_data)),
-        ]
-        counted = Signal()
-        m.d.comb += counted.eq(0)
+        in_range = Signal()
+        m.d.comb += in_range.eq(0)
         for lo, hi in self._ranges:
             with m.If((up.addr >= lo) & (up.addr < hi)):
-                m.d.comb += counted.eq(1)
-        with m.If(up.cyc & up.we & ~local & down.ack & counted):
-            m.d.sync += checksum.eq(checksum + (up.w_data ^ (up.addr * CHECKSUM_MULT)[:32]))
+                m.d.comb += in_range.eq(1)
+        # The checksum's hash in two registered steps (the product's halves, then their sum);
+        # it is added in the cycle of the answer, when both steps are done.
+        half = 16
+        prod_lo = Signal(32)
+        prod_hi = Signal(half)
+        hashed = Signal(32)
+        m.d.sync += hashed.eq(w_data ^ (prod_lo + (prod_hi << half))[:32])
+        waiting = Signal()            # a local transfer answers one cycle after it is taken
+        m.d.sync += [answer.eq(0), waiting.eq(0)]
+        with m.If(~forward & ~answer & ~waiting & up.cyc):
+            # Take the transfer (the cycle after its answer, the initiator holds or drops it).
+            m.d.sync += [
+                addr.eq(up.addr), we.eq(up.we), w_data.eq(up.w_data),
+                local.eq(up.addr == self._reg), counted.eq(in_range),
+                prod_lo.eq(up.addr * (CHECKSUM_MULT & 0xFFFF)),
+                prod_hi.eq(up.addr * (CHECKSUM_MULT >> half)),
+            ]
+            with m.If(up.addr == self._reg):
+                m.d.sync += waiting.eq(1)
+            with m.Else():
+                m.d.sync += forward.eq(1)
+        with m.If(waiting):
+            m.d.sync += [answer.eq(1), r_data.eq(checksum)]
+            with m.If(we):
+                m.d.sync += checksum.eq(w_data)
+        add = Signal()                # the answered write counts: add its hash
+        m.d.sync += add.eq(0)
+        with m.If(forward & down.ack):
+            m.d.sync += [forward.eq(0), answer.eq(1), r_data.eq(down.r_data),
+                         add.eq(we & counted)]
+        with m.If(add):
+            m.d.sync += checksum.eq(checksum + hashed)
         return m
 
 
@@ -224,7 +249,17 @@ class SoC(wiring.Component):
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx),
                      self.rx_error.eq(rx.frame_error | rx.overflow)]
         wiring.connect(m, rx.data, rx_fifo.w_stream)
-        wiring.connect(m, rx_fifo.r_stream, bridge.rx)
+        # One register between the FIFO's block RAM and the bridge, so that the RAM's
+        # clock-to-output and the bridge's command decoding sit in different cycles.
+        pipe_valid = Signal()
+        pipe_byte = Signal(8)
+        m.d.comb += [
+            rx_fifo.r_stream.ready.eq(~pipe_valid | bridge.rx.ready),
+            bridge.rx.valid.eq(pipe_valid), bridge.rx.payload.eq(pipe_byte),
+        ]
+        with m.If(rx_fifo.r_stream.ready):
+            m.d.sync += [pipe_valid.eq(rx_fifo.r_stream.valid),
+                         pipe_byte.eq(rx_fifo.r_stream.payload)]
         wiring.connect(m, bridge.tx, tx.data)
         if self.checksum is not None:
             m.submodules.checksum = checksum = BusChecksum(self.addr_width, *self.checksum)

@@ -6,6 +6,8 @@ on the cycle count that hw.perf predicts. Networks are drawn from sw.randnet ove
 the seed of a failing case is in the assertion message.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 
@@ -22,11 +24,18 @@ from sw.randnet import random_network, random_pixels
 TINY = Config.tiny()
 
 
-@pytest.fixture(scope="module")
-def device():
-    with SimTransport(TINY) as transport:
+@contextmanager
+def open_device(config):
+    """The host driver on a simulated accelerator of ``config``."""
+    with SimTransport(config) as transport:
         driver = Driver(transport)
         driver.identify()
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def device():
+    with open_device(TINY) as driver:
         yield driver
 
 
@@ -87,9 +96,7 @@ TINY_K2 = Config.tiny(inputs_per_cycle=2)
 
 @pytest.fixture(scope="module")
 def device_k2():
-    with SimTransport(TINY_K2) as transport:
-        driver = Driver(transport)
-        driver.identify()
+    with open_device(TINY_K2) as driver:
         yield driver
 
 
@@ -122,6 +129,46 @@ def test_two_inputs_per_cycle_saves_cycles(device, device_k2):
     # Layer 0 integrates n_in events per block and step with K = 1, n_in / 2 with K = 2.
     blocks = -(-TINY.max_neurons // TINY.lanes)
     assert one - two >= network.timesteps * blocks * (n_in // 2) - 8, (one, two)
+
+
+#: Enough pixel rows (50 of 4 pixels) for the scan's seven groups of 8 rows.
+TINY_ROWS = Config.tiny(max_inputs=200, weight_words=512)
+
+
+@pytest.fixture(scope="module")
+def device_rows():
+    with open_device(TINY_ROWS) as driver:
+        yield driver
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scan_over_row_groups(device_rows, seed):
+    """Images whose nonzero rows are spread over the scan's groups of 8 rows: empty groups,
+    groups with one row, a full last group, the last row alone; the same events and the cycle
+    count hw.perf predicts, for every encoder."""
+    rng = np.random.default_rng(4000 + seed)
+    n_in = int(rng.integers(150, TINY_ROWS.max_inputs + 1))
+    rows = -(-n_in // 4)
+    images = []
+    for pattern in ("sparse", "one per group", "last", "dense"):
+        image = np.zeros(rows * 4, np.int64)
+        if pattern == "sparse":
+            picked = rng.choice(rows, size=int(rng.integers(1, 6)), replace=False)
+        elif pattern == "one per group":
+            picked = [8 * g + int(rng.integers(0, 8)) for g in range(0, -(-rows // 8), 2)]
+        elif pattern == "last":
+            picked = [rows - 1]
+        else:
+            picked = rng.choice(rows, size=rows * 3 // 4, replace=False)
+        for r in picked:
+            if r < rows:
+                image[4 * r + rng.integers(0, 4)] = int(rng.integers(1, 256))
+        images.append(image[:n_in])
+    for encoder in ("direct", "hybrid", "rate"):
+        layer = _layer(rng, TINY_ROWS.max_neurons, n_in, 4, threshold=int(rng.integers(1, 60)))
+        network = Network([layer], membrane_bits=16, timesteps=3, encoder=encoder,
+                          readout="max_membrane", lfsr_seed=int(rng.integers(1, 1 << 16)))
+        check(device_rows, network.validate(), images, f"{encoder}, seed {4000 + seed}")
 
 
 def _layer(rng, n_out, n_in, bits, **fields):
@@ -273,3 +320,44 @@ def test_narrow_hardware_weights(weight_bits):
                     layer.weight_bits = weight_bits if weight_bits > 1 else 1
             check(driver, net.validate(), random_pixels(rng, 1, net.n_inputs),
                   f"weight_bits={weight_bits} case {case}")
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8])
+def test_at_most_one_and_two(width):
+    """The sequencer's bit-count tests (trees, no carry chains), for every value of a width."""
+    from amaranth.hdl import Module, Signal
+    from amaranth.sim import Simulator
+
+    from hw.accel import at_most_one, at_most_two
+    bits, one, two = Signal(width), Signal(), Signal()
+    m = Module()
+    m.d.comb += [one.eq(at_most_one(bits)), two.eq(at_most_two(bits))]
+    sim = Simulator(m)
+    wrong = []
+
+    async def bench(ctx):
+        for value in range(1 << width):
+            ctx.set(bits, value)
+            count = bin(value).count("1")
+            if (ctx.get(one), ctx.get(two)) != (count <= 1, count <= 2):
+                wrong.append(value)
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert not wrong, f"width {width}: wrong for {wrong[:5]}"
+
+
+@pytest.mark.parametrize("units, inputs_per_cycle", [(1, 1), (2, 2)])
+def test_one_input_group_per_update(units, inputs_per_cycle):
+    """U / K = 1: the event buffer's one-event flag is a bit of its own, not bit 0 of the
+    index (hw.accel); the same spikes, membranes and cycles as the golden model."""
+    config = Config.tiny(neuron_units=units, inputs_per_cycle=inputs_per_cycle)
+    with open_device(config) as driver:
+        for seed in range(4):
+            rng = np.random.default_rng(5000 + seed)
+            network = random_network(rng, max_inputs=config.max_inputs,
+                                     max_neurons=config.max_neurons,
+                                     max_layers=config.max_layers,
+                                     max_timesteps=config.max_timesteps)
+            check(driver, network, random_pixels(rng, 2, network.n_inputs),
+                  f"U={units} K={inputs_per_cycle}, seed {5000 + seed}")

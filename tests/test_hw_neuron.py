@@ -19,7 +19,7 @@ def _run(dut, bench, clock=True):
     sim.run()
 
 
-@pytest.mark.parametrize("latency", [0, 1, 2, 3])
+@pytest.mark.parametrize("latency", [0, 1, 2, 3, 4])
 def test_neuron_unit_matches_reference(latency):
     M_hw, A = 32, 24
     dut = NeuronUnit(M_hw, A, latency=latency)
@@ -75,8 +75,8 @@ def test_neuron_unit_matches_reference(latency):
 
 
 def test_neuron_unit_latency_is_checked():
-    with pytest.raises(ValueError, match="latency is 4; it must be 0, 1, 2 or 3"):
-        NeuronUnit(16, 22, latency=4)
+    with pytest.raises(ValueError, match="latency is 5; it must be 0, 1, 2, 3 or 4"):
+        NeuronUnit(16, 22, latency=5)
 
 
 @pytest.mark.parametrize("M", [8, 12, 16])
