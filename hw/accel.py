@@ -42,6 +42,8 @@ block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two
 Event-buffer entries and the integration pipeline carry group indices and ``K`` magnitudes.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -54,6 +56,9 @@ from .lanes import GROUP_LANES, LaneGroup
 from .neuron import LeakScale, NeuronUnit, Readout
 
 __all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES"]
+
+#: Bits per column of the weight memory (a block RAM's narrowest shape with a parity bit).
+WEIGHT_COLUMN_BITS = 9
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``hw.perf`` counts them).
@@ -178,10 +183,21 @@ class Accelerator(wiring.Component):
         n_bits = 16
 
         # -- memories -----------------------------------------------------------------------
-        m.submodules.weights = wmem = Memory(shape=unsigned(cfg.word_bits),
-                                             depth=cfg.weight_words, init=[])
-        w_rd = wmem.read_port()
-        w_wr = wmem.write_port()
+        # The weight memory in columns of 9 bits, each as deep as the memory: one block RAM
+        # per column in its 9-bit-wide shape (2K x 9 on the ECP5, 2K x 9 RAMB18 on the
+        # Artix-7), so that no bank multiplexer follows the block RAMs' slow clock-to-output.
+        # The columns share one address and write enable (w_rd, w_wr below).
+        w_rd = SimpleNamespace(addr=Signal(range(cfg.weight_words)),
+                               data=Signal(cfg.word_bits))
+        w_wr = SimpleNamespace(addr=Signal(range(cfg.weight_words)),
+                               data=Signal(cfg.word_bits), en=Signal())
+        for c, lo in enumerate(range(0, cfg.word_bits, WEIGHT_COLUMN_BITS)):
+            hi = min(lo + WEIGHT_COLUMN_BITS, cfg.word_bits)
+            column = Memory(shape=unsigned(hi - lo), depth=cfg.weight_words, init=[])
+            m.submodules[f"weights{c}"] = column
+            rd, wr = column.read_port(), column.write_port()
+            m.d.comb += [rd.addr.eq(w_rd.addr), w_rd.data[lo:hi].eq(rd.data),
+                         wr.addr.eq(w_wr.addr), wr.data.eq(w_wr.data[lo:hi]), wr.en.eq(w_wr.en)]
 
         # Small and wide: distributed RAM, so that the block RAMs go to the weights.
         m.submodules.pixels = pmem = Memory(shape=unsigned(8 * S), depth=cfg.pixel_rows,
@@ -493,6 +509,9 @@ class Accelerator(wiring.Component):
         # row and after each event), so that the decision to fetch the next row, which drives
         # the pixel memory's read enable, starts from a register.
         row_last_event = Signal()
+        # X's row has an event left (x_have and a group not yet emitted), a register for the
+        # same reason: the event-buffer write and its count start from it.
+        x_left = Signal()
         m.d.comb += fetch.eq(first_block | (scan_active & (~x_have | row_last_event)))
         # The pixel memory's address is F's row whether or not it is fetched (only the read
         # enable depends on the decision to fetch), so that the address starts from a register.
@@ -855,7 +874,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += acc_clear.eq(1)
                 is_scan = first_block
                 m.d.sync += first_block.eq(0)
-                m.d.sync += [scan.eq(is_scan), x_have.eq(0),
+                m.d.sync += [scan.eq(is_scan), x_have.eq(0), x_left.eq(0),
                              rep_ptr.eq(1), rep_next.eq(~is_scan & (rep_count != 0)),
                              rep_todo.eq(rep_count - 1), rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
@@ -864,7 +883,7 @@ class Accelerator(wiring.Component):
             with m.State("ACCUM"):
                 abortable()
                 with m.If(scan):
-                    with m.If(x_have & (remaining != 0)):
+                    with m.If(x_left):
                         m.d.comb += [
                             ev_valid.eq(1), ev_idx.eq(scan_event_idx),
                             ev_mag.eq(scan_mag),
@@ -875,11 +894,13 @@ class Accelerator(wiring.Component):
                         # X takes D's row (its filter results), D the row in F.
                         m.d.sync += [x_have.eq(d_have), x_row.eq(d_row), x_match.eq(group_match),
                                      x_mag.eq(group_mag), x_taken.eq(0),
+                                     x_left.eq(d_have & group_match.any()),
                                      row_last_event.eq(at_most_one(group_match))]
                         with m.If(d_have):
                             m.d.sync += lfsr.eq(lfsr_next)
                     with m.Else():
-                        m.d.sync += [x_taken.eq(x_taken | lowest),
+                        # Two or more events were left: one is still left after this one.
+                        m.d.sync += [x_taken.eq(x_taken | lowest), x_left.eq(1),
                                      row_last_event.eq(at_most_two(remaining))]
                     m.d.comb += source_done.eq(~x_have & ~d_have & ~f_have)
                 with m.Else():
@@ -888,7 +909,9 @@ class Accelerator(wiring.Component):
                         spike_mag = (Const(1, 8) if K == 1 else
                                      Cat(Cat(rep_spikes.word_select(rep_index, K)[j],
                                              Const(0, 7)) for j in range(K)))
-                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(rep_entry[:EB] + rep_index),
+                        # The entry's group is a multiple of U / K and rep_index is below it:
+                        # OR, not an adder.
+                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(rep_entry[:EB] | rep_index),
                                      ev_mag.eq(Mux(layer == 0, rep_entry[EB:EB + 8 * K],
                                                    spike_mag))]
                         with m.If(~rep_last):
