@@ -27,9 +27,9 @@ cycle and emits one event per cycle straight into the first block's integration,
 writes them to the event buffer so that the other blocks of layer 0 replay them without a
 second scan. A row of ``S`` pixels without an event costs one cycle, and the direct and hybrid
 encoders skip rows whose pixel words are all zero (one flag per word, kept as the host writes
-the pixels), at every step. The scan is a three-stage pipeline (fetch a row, read it, emit its
-events) that costs one cycle per step to fill and keeps pixel values off the memory address. The
-hybrid encoder's per-step interval is searched during the previous step.
+the pixels), at every step. The scan is a four-stage pipeline (fetch a row, read it, filter it,
+emit its events) that costs two cycles per step to fill and keeps pixel values off the memory
+address. The hybrid encoder's per-step interval is searched during the previous step.
 
 Membrane and fired state are treated as zero at step 0, so nothing carries over from one
 inference to the next and no clearing pass is needed; an abort simply returns to idle.
@@ -407,12 +407,13 @@ class Accelerator(wiring.Component):
 
         seq_p_addr = Signal.like(p_rd.addr)
         seq_p_en = Signal()
-        # Encoder scan, three stages so that no pixel value reaches a memory address in the
-        # same cycle: F holds the next row to fetch, D the row at the pixel read port, X the
-        # row whose events are emitted (its filter results registered). The rows to visit do
-        # not depend on the pixels' values this step, so F and D run ahead of X and X takes a
-        # new row in the cycle it emits its last event: a row costs one cycle per event (one
-        # if it has none), plus one cycle per scan to fill the stages.
+        # Encoder scan, four stages so that no pixel value reaches a memory address in the
+        # same cycle and the filter and the event selection sit in different cycles: F holds
+        # the next row to fetch, D the row at the pixel read port, E the filter's results for
+        # a row, X the row whose events are emitted. The rows to visit do not depend on the
+        # pixels' values this step, so F, D and E run ahead of X and X takes a new row in the
+        # cycle it emits its last event: a row costs one cycle per event (one if it has none),
+        # plus two cycles per scan to fill the stages.
         m.submodules.filter = filt = PixelFilter(S, cfg.encoders)
         scan = Signal()               # the encoder feeds this block
         scan_rows = Signal(range(cfg.pixel_rows + 1))
@@ -494,6 +495,11 @@ class Accelerator(wiring.Component):
         f_left = Signal(NG)               # groups after that one with rows to fetch
         d_row = Signal.like(scan_first)   # D: p_rd.data holds row d_row
         d_have = Signal()
+        e_row = Signal.like(scan_first)   # E: the filter's results for row e_row
+        e_have = Signal()
+        e_match = Signal(G)
+        e_mag = Signal(8 * S)
+        e_one = Signal()                  # at most one group of E's row has an event
         x_row = Signal.like(scan_first)   # X: row whose events are emitted
         x_have = Signal()
         x_match = Signal(G)               # groups of the row with an event
@@ -874,7 +880,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += acc_clear.eq(1)
                 is_scan = first_block
                 m.d.sync += first_block.eq(0)
-                m.d.sync += [scan.eq(is_scan), x_have.eq(0), x_left.eq(0),
+                m.d.sync += [scan.eq(is_scan), x_have.eq(0), x_left.eq(0), e_have.eq(0),
                              rep_ptr.eq(1), rep_next.eq(~is_scan & (rep_count != 0)),
                              rep_todo.eq(rep_count - 1), rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
@@ -891,18 +897,21 @@ class Accelerator(wiring.Component):
                             ev_write_idx.eq(scan_event_idx), ev_write_mag.eq(scan_mag),
                         ]
                     with m.If(~x_have | row_last_event):
-                        # X takes D's row (its filter results), D the row in F.
-                        m.d.sync += [x_have.eq(d_have), x_row.eq(d_row), x_match.eq(group_match),
-                                     x_mag.eq(group_mag), x_taken.eq(0),
-                                     x_left.eq(d_have & group_match.any()),
-                                     row_last_event.eq(at_most_one(group_match))]
+                        # X takes E's row, E the filter's results for D's row, D the row in F.
+                        m.d.sync += [x_have.eq(e_have), x_row.eq(e_row), x_match.eq(e_match),
+                                     x_mag.eq(e_mag), x_taken.eq(0),
+                                     x_left.eq(e_have & (e_match != 0)),
+                                     row_last_event.eq(e_one),
+                                     e_have.eq(d_have), e_row.eq(d_row),
+                                     e_match.eq(group_match), e_mag.eq(group_mag),
+                                     e_one.eq(at_most_one(group_match))]
                         with m.If(d_have):
                             m.d.sync += lfsr.eq(lfsr_next)
                     with m.Else():
                         # Two or more events were left: one is still left after this one.
                         m.d.sync += [x_taken.eq(x_taken | lowest), x_left.eq(1),
                                      row_last_event.eq(at_most_two(remaining))]
-                    m.d.comb += source_done.eq(~x_have & ~d_have & ~f_have)
+                    m.d.comb += source_done.eq(~x_have & ~e_have & ~d_have & ~f_have)
                 with m.Else():
                     with m.If(rep_have):
                         # A spike group's magnitudes are its spike bits (1 or 0 each).

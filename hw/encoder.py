@@ -130,8 +130,11 @@ class PixelFilter(wiring.Component):
 class HybridBound(wiring.Component):
     """Binary search for ``B(t+1)``, the smallest ``y`` with ``y * (T - 1) >= t * 256``.
 
-    ``start`` latches ``t`` and ``tm1 = T - 1``; ``busy`` is high for the next nine cycles,
-    after which ``bound`` holds the result (until the next ``start``) and ``done`` pulses.
+    ``start`` is registered first (so that the sequencer's decision to start does not fan
+    out to the search's registers in the same cycle): the cycle after ``start``, ``t`` and
+    ``tm1 = T - 1`` are latched (hold them until then); ``busy`` is high for the nine cycles
+    after that, after which ``bound`` holds the result (until the next ``start``) and ``done``
+    pulses.
     No multiplier: each iteration adds a shifted ``T - 1`` to the product of the bound so far.
     The sequencer starts the search for step ``t + 1`` at the beginning of step ``t``, so it
     costs no cycles of its own.
@@ -166,7 +169,9 @@ class HybridBound(wiring.Component):
         total = Signal(18)
         m.d.comb += [total.eq(product + shifted), self.bound.eq(below + 1)]
         m.d.sync += self.done.eq(0)
-        with m.If(self.start):
+        go = Signal()
+        m.d.sync += go.eq(self.start)
+        with m.If(go):
             m.d.sync += [below.eq(0), bit.eq(9), self.busy.eq(1), mask.eq(1 << 8),
                          shifted.eq(self.tm1 << 8), product.eq(0),
                          target.eq(Cat(Const(0, 8), self.t))]

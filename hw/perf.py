@@ -18,16 +18,16 @@ from .config import Config
 
 __all__ = ["cycle_count", "cycle_counts"]
 
-BOUND_CYCLES = 10    # HybridBound: from its start to the cycle it is no longer busy
+BOUND_CYCLES = 11    # HybridBound: from its start to the cycle it is no longer busy
 PIPE_DRAIN = 4       # address register, weight read, weight register, product; the update
                      # overlaps the accumulate
 
 
 def _accum_scan(row_events):
-    """Cycles of the encoder-fed ACCUM state for rows with the given event counts: one to move
-    the first row from the pixel read port to the event stage, then one per event (one for a
-    row without events)."""
-    cycle, last_event = (1 if len(row_events) else 0), None
+    """Cycles of the encoder-fed ACCUM state for rows with the given event counts: two to move
+    the first row from the pixel read port through the filter's register to the event stage,
+    then one per event (one for a row without events)."""
+    cycle, last_event = (2 if len(row_events) else 0), None
     for count in row_events:
         if count:
             last_event = cycle + count - 1
