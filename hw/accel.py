@@ -15,12 +15,13 @@ groups with an event) instead of ``n_in * T``. The first
 into DSP slices; the others use radix-4 Booth partial products in LUTs.
 
 When a block has integrated all its events, ``U`` neuron units (``neuron_units``) per cycle
-update its neurons against the membrane memory, in four pipeline stages (register the
-membrane word and the currents; leak; add the current and saturate once; fire, reset and write
-back). The spikes of one update cycle become one entry (index of lane 0, ``U``-bit mask) of the
-event buffer that feeds the next layer in the same timestep, so the update never stalls on its
-spikes; the next layer's replay expands an entry into one event per spike (per group of ``K``
-neurons with a spike).
+update its neurons against the membrane memory, in five pipeline stages (register the
+membrane word and the currents; the leak's product; round the leak and add the current;
+saturate and test the threshold; fire, reset and write back); the next block of the same layer
+starts while the last chunks drain. The spikes of one update cycle become one entry (index of
+lane 0, ``U``-bit mask) of the event buffer that feeds the next layer in the same timestep, so
+the update never stalls on its spikes; the next layer's replay expands an entry into one event
+per spike (per group of ``K`` neurons with a spike).
 
 Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per
 cycle and emits one event per cycle straight into the first block's integration, and also
