@@ -62,7 +62,7 @@ def checksum_of(writes, ranges, checksum: int = 0) -> int:
 
 
 class BusChecksum(wiring.Component):
-    """Register-bus pass-through that keeps a checksum of the writes it forwards.
+    """Register slice on the register bus that keeps a checksum of the writes it forwards.
 
     It implements the ``CHECKSUM`` register of the memory map (``hw.memmap.REG_CHECKSUM``):
     every write acknowledged by the target whose word address ``a`` lies in one of ``ranges``
