@@ -66,23 +66,9 @@ WEIGHT_COLUMN_BITS = 9
 SETUP_CYCLES = 4
 
 
-def _at_most_one_and_any(bits):
-    if len(bits) == 1:
-        return Const(1, 1), bits[0]
-    half = len(bits) // 2
-    one_lo, any_lo = _at_most_one_and_any(bits[:half])
-    one_hi, any_hi = _at_most_one_and_any(bits[half:])
-    return one_lo & one_hi & ~(any_lo & any_hi), any_lo | any_hi
-
-
-def at_most_one(bits):
-    """True when at most one bit of ``bits`` is set: a tree over halves (about log2(n) LUT
-    levels), not a carry chain as ``bits & (bits - 1)`` would be."""
-    return _at_most_one_and_any(bits)[0]
-
-
 def _count_to_three(bits):
-    """How many bits of ``bits`` are set, saturated at 3 (2 bits), as a tree over halves."""
+    """How many bits of ``bits`` are set, saturated at 3 (2 bits), as a tree over halves:
+    about log2(n) LUT levels, not a carry chain as ``bits & (bits - 1)`` would be."""
     if len(bits) == 1:
         return bits[0].as_unsigned()
     half = len(bits) // 2
@@ -90,10 +76,15 @@ def _count_to_three(bits):
     return Mux(lo + hi > 3, 3, lo + hi)[:2]
 
 
+def at_most_one(bits):
+    """True when at most one bit of ``bits`` is set."""
+    return _count_to_three(bits) <= 1
+
+
 def at_most_two(bits):
     """True when at most two bits of ``bits`` are set: whether at most one is left once the
     lowest is taken, without finding the lowest first."""
-    return _count_to_three(bits) != 3
+    return _count_to_three(bits) <= 2
 
 
 def any_per_group(bits, size):
@@ -274,6 +265,11 @@ class Accelerator(wiring.Component):
         start = Signal()
         abort = Signal()
         addr = b.addr
+
+        def window(a, region):
+            """Address ``a`` is in the register (0), pixel (1) or result (2) region."""
+            return ~a[cfg.addr_width - 1] & (a[R:R + 2] == region)
+
         # A write is registered (strobe, address and data) and takes effect one cycle after
         # its acknowledge, so that the bus's decoding and the write enables of the registers,
         # the memories and the pixel flags sit in different cycles. Every write, CONTROL
@@ -294,16 +290,12 @@ class Accelerator(wiring.Component):
         wr_lo = Signal(1 << lo_bits)
         wr_hi = Signal(1 << (R - lo_bits))
         m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
-                     wr_control.eq(write & ~addr[cfg.addr_width - 1] & (addr[R:R + 2] == 0)
-                                   & (addr[:R] == memmap.REG_CONTROL)),
-                     wr_pixels.eq(write & ~addr[cfg.addr_width - 1] & (addr[R:R + 2] == 1)),
+                     wr_control.eq(write & window(addr, 0) & (addr[:R] == memmap.REG_CONTROL)),
+                     wr_pixels.eq(write & window(addr, 1)),
                      wr_nonzero.eq(b.w_data != 0),
                      wr_lo.eq(1 << addr[:lo_bits]), wr_hi.eq(1 << addr[lo_bits:R])]
-        region = waddr[R:R + 2]
-        in_weights = waddr[cfg.addr_width - 1]
-        in_regs = ~in_weights & (region == 0)
-        in_pixels = ~in_weights & (region == 1)
-        in_results = ~in_weights & (region == 2)
+        in_regs = window(waddr, 0)
+        in_results = window(waddr, 2)
         reg = waddr[:R]
 
         with m.If(wr_control):
@@ -416,7 +408,6 @@ class Accelerator(wiring.Component):
         # cycle it emits its last event: a row costs one cycle per event (one if it has none),
         # plus two cycles per scan to fill the stages.
         m.submodules.filter = filt = PixelFilter(S, cfg.encoders)
-        scan = Signal()               # the encoder feeds this block
         scan_rows = Signal(range(cfg.pixel_rows + 1))
         # Rows holding a nonzero pixel: one flag per pixel word, set or cleared as the host
         # writes the word, so that the direct and hybrid encoders skip the other rows at every
@@ -511,7 +502,10 @@ class Accelerator(wiring.Component):
         # that the decision to fetch comes from registers and not from the sequencer's state:
         # F's first row in BLOCK, then whenever X takes D's row.
         scan_active = Signal()
-        first_block = Signal()            # BLOCK of the step's first block (see BLOCK)
+        # BLOCK of the step's first block (layer 0, block 0: the encoder feeds it), a register
+        # so that BLOCK's decision to fetch the first row does not compare the layer and block
+        # numbers.
+        first_block = Signal()
         # At most one event of X's row is left: kept in a register (updated when X takes a
         # row and after each event), so that the decision to fetch the next row, which drives
         # the pixel memory's read enable, starts from a register.
@@ -830,9 +824,6 @@ class Accelerator(wiring.Component):
             with m.If(abort):
                 m.next = "IDLE"
 
-        # first_block: the step's first block (layer 0, block 0: the encoder feeds it), a
-        # register so that BLOCK's decision to fetch the first row does not compare the layer
-        # and block numbers.
         setup_wait = Signal(range(SETUP_CYCLES))
         with m.FSM(name="seq"):
             with m.State("IDLE"):
@@ -881,15 +872,14 @@ class Accelerator(wiring.Component):
                 m.d.comb += acc_clear.eq(1)
                 is_scan = first_block
                 m.d.sync += first_block.eq(0)
-                m.d.sync += [scan.eq(is_scan), x_have.eq(0), x_left.eq(0), e_have.eq(0),
+                m.d.sync += [scan_active.eq(is_scan), x_have.eq(0), x_left.eq(0), e_have.eq(0),
                              rep_ptr.eq(1), rep_next.eq(~is_scan & (rep_count != 0)),
                              rep_todo.eq(rep_count - 1), rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
-                m.d.sync += scan_active.eq(is_scan)
                 m.next = "ACCUM"
             with m.State("ACCUM"):
                 abortable()
-                with m.If(scan):
+                with m.If(scan_active):
                     with m.If(x_left):
                         m.d.comb += [
                             ev_valid.eq(1), ev_idx.eq(scan_event_idx),
@@ -1021,7 +1011,6 @@ class Accelerator(wiring.Component):
         # -- bus read data ---------------------------------------------------------------------
         m.d.sync += read_addr.eq(addr)
         ra = read_addr
-        r_region = ra[R:R + 2]
         r_in_weights = ra[cfg.addr_width - 1]
         r_reg = ra[:R]
         # One word per region, registered in read_sel; read_done picks the region's.
@@ -1081,8 +1070,7 @@ class Accelerator(wiring.Component):
                 m.d.sync += rd_res.eq(v_sel)
         # The region of the word read: weights, registers, pixels or results (or none).
         r_sel_region = Signal(4)
-        m.d.sync += r_sel_region.eq(Cat(r_in_weights, *(~r_in_weights & (r_region == n)
-                                                        for n in range(3))))
+        m.d.sync += r_sel_region.eq(Cat(r_in_weights, *(window(ra, n) for n in range(3))))
         rdata = Signal(32)
         m.d.comb += rdata.eq(Mux(r_sel_region[0], rd_w, 0) | Mux(r_sel_region[1], rd_reg, 0)
                              | Mux(r_sel_region[2], rd_pix, 0) | Mux(r_sel_region[3], rd_res, 0))
