@@ -7,7 +7,8 @@ The inputs form groups of ``K`` consecutive indices (``Config.inputs_per_cycle``
 For a block, every group with an input *event* (an input with a nonzero magnitude this step)
 reads one word of the weight memory, which holds the ``K * P`` weights of the group's inputs
 for the block, and ``P`` accumulator lanes add ``sum_j magnitude_j * weight_j`` in one cycle
-(pipeline: weight address, weight read, weight register, product, accumulate); an input of
+(pipeline: weight address, weight read, the weight memory's output register, the lanes'
+registers, product, accumulate); an input of
 the group without an event has magnitude 0. Inputs without an event cost nothing, so a layer
 costs about ``events * ceil(n_out / P)`` cycles per step (``K = 1``; with ``K = 2``, the
 groups with an event) instead of ``n_in * T``. The first
@@ -17,11 +18,14 @@ into DSP slices; the others use radix-4 Booth partial products in LUTs.
 When a block has integrated all its events, ``U`` neuron units (``neuron_units``) per cycle
 update its neurons against the membrane memory, in five pipeline stages (register the
 membrane word and the currents; the leak's product; round the leak and add the current;
-saturate and test the threshold; fire, reset and write back); the next block of the same layer
-starts while the last chunks drain. The spikes of one update cycle become one entry (index of
-lane 0, ``U``-bit mask) of the event buffer that feeds the next layer in the same timestep, so
-the update never stalls on its spikes; the next layer's replay expands an entry into one event
-per spike (per group of ``K`` neurons with a spike).
+saturate and test the threshold; fire, reset and write back). The update runs beside the
+sequencer: the next block of the same layer starts while it still has ``OVERLAP_CHUNKS``
+groups to go, since the accumulators are cleared by a slot that travels down the integration
+pipeline ahead of the next block's first event and keep their sums until it arrives. The
+spikes of one update cycle become one entry (index of lane 0, ``U``-bit mask) of the event
+buffer that feeds the next layer in the same timestep, so the update never stalls on its
+spikes; the next layer's replay expands an entry into one event per spike (per group of ``K``
+neurons with a spike).
 
 Events of layer 0 come from the encoder (``hw.encoder``), which examines ``S`` pixels per
 cycle and emits one event per cycle straight into the first block's integration, and also
@@ -43,8 +47,6 @@ block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two
 Event-buffer entries and the integration pipeline carry group indices and ``K`` magnitudes.
 """
 
-from types import SimpleNamespace
-
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -55,15 +57,19 @@ from .config import ENCODER_CODES, Config, _clog2
 from .encoder import HybridBound, PixelFilter
 from .lanes import GROUP_LANES, LaneGroup
 from .neuron import LeakScale, NeuronUnit, Readout
+from .weights import WeightMemory
 
-__all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES"]
-
-#: Bits per column of the weight memory (a block RAM's narrowest shape with a parity bit).
-WEIGHT_COLUMN_BITS = 9
+__all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES", "OVERLAP_CHUNKS"]
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``hw.perf`` counts them).
 SETUP_CYCLES = 4
+
+#: Chunks (groups of ``U`` neurons) the update of a block may still have to go when the next
+#: block of its layer starts: that block's clear reaches the accumulators five cycles after
+#: its BLOCK cycle (stages E, A, W, G, B), so the update's last chunk may sample them until
+#: then (``hw.perf`` counts the overlap).
+OVERLAP_CHUNKS = 6
 
 
 def _count_to_three(bits):
@@ -175,21 +181,10 @@ class Accelerator(wiring.Component):
         n_bits = 16
 
         # -- memories -----------------------------------------------------------------------
-        # The weight memory in columns of 9 bits, each as deep as the memory: one block RAM
-        # per column in its 9-bit-wide shape (2K x 9 on the ECP5, 2K x 9 RAMB18 on the
-        # Artix-7), so that no bank multiplexer follows the block RAMs' slow clock-to-output.
-        # The columns share one address and write enable (w_rd, w_wr below).
-        w_rd = SimpleNamespace(addr=Signal(range(cfg.weight_words)),
-                               data=Signal(cfg.word_bits))
-        w_wr = SimpleNamespace(addr=Signal(range(cfg.weight_words)),
-                               data=Signal(cfg.word_bits), en=Signal())
-        for c, lo in enumerate(range(0, cfg.word_bits, WEIGHT_COLUMN_BITS)):
-            hi = min(lo + WEIGHT_COLUMN_BITS, cfg.word_bits)
-            column = Memory(shape=unsigned(hi - lo), depth=cfg.weight_words, init=[])
-            m.submodules[f"weights{c}"] = column
-            rd, wr = column.read_port(), column.write_port()
-            m.d.comb += [rd.addr.eq(w_rd.addr), w_rd.data[lo:hi].eq(rd.data),
-                         wr.addr.eq(w_wr.addr), wr.data.eq(w_wr.data[lo:hi]), wr.en.eq(w_wr.en)]
+        # The weight word two cycles after its address (hw.weights: the read, then the
+        # memory's output register); `weights` below.
+        m.submodules.weight_memory = wmem = WeightMemory(depth=cfg.weight_words,
+                                                         width=cfg.word_bits)
 
         # Small and wide: distributed RAM, so that the block RAMs go to the weights.
         m.submodules.pixels = pmem = Memory(shape=unsigned(8 * S), depth=cfg.pixel_rows,
@@ -307,27 +302,26 @@ class Accelerator(wiring.Component):
                                    & ~in_results)
         with m.If(param_write & busy):
             m.d.sync += rejected.eq(1)
-        idle_write = param_write & ~busy
-        # The network and layer registers, by address (written here, read back below).
+        # The network and layer registers, by address (written here, read back below). Their
+        # write enables are decoded with the write's other strobes, one bit per register, so
+        # that each register's enable is one gate.
         param_fields = {
             memmap.REG_NET_LAYERS: net_layers, memmap.REG_NET_TIMESTEPS: net_T,
             memmap.REG_NET_ENCODER: net_enc, memmap.REG_NET_SEED: net_seed,
             memmap.REG_NET_READOUT: net_readout, memmap.REG_NET_MEMBRANE_BITS: net_M,
         }
-        with m.If(idle_write & in_regs):
-            with m.Switch(reg):
-                for address, sig in param_fields.items():
-                    with m.Case(address):
-                        m.d.sync += sig.eq(wdata)
-                for i in range(L):
-                    fields = [(memmap.LAYER_N_IN, l_n_in[i]), (memmap.LAYER_N_OUT, l_n_out[i]),
-                              (memmap.LAYER_WEIGHT_ROW, l_row[i]),
-                              (memmap.LAYER_THRESHOLD, l_theta[i]),
-                              (memmap.LAYER_MODE, l_mode[i]), (memmap.LAYER_LEAK, l_leak[i])]
-                    for offset, sig in fields:
-                        param_fields[memmap.layer_reg(i, offset)] = sig
-                        with m.Case(memmap.layer_reg(i, offset)):
-                            m.d.sync += sig.eq(wdata)
+        for i in range(L):
+            for offset, sig in [(memmap.LAYER_N_IN, l_n_in[i]), (memmap.LAYER_N_OUT, l_n_out[i]),
+                                (memmap.LAYER_WEIGHT_ROW, l_row[i]),
+                                (memmap.LAYER_THRESHOLD, l_theta[i]),
+                                (memmap.LAYER_MODE, l_mode[i]), (memmap.LAYER_LEAK, l_leak[i])]:
+                param_fields[memmap.layer_reg(i, offset)] = sig
+        wr_param = Signal(len(param_fields))
+        m.d.sync += wr_param.eq(Cat(write & window(addr, 0) & (addr[:R] == address)
+                                    for address in param_fields))
+        for i, sig in enumerate(param_fields.values()):
+            with m.If(wr_param[i] & ~busy):
+                m.d.sync += sig.eq(wdata)
         # Pixel and weight writes go straight to the memories' write ports.
         pix_sub = S // 4
         pix_sub_bits = _clog2(pix_sub)
@@ -345,8 +339,8 @@ class Accelerator(wiring.Component):
         # RAM shape (2K x 18 for the default) instead of one that matches 32-bit write enables.
         staging = Signal(max(1, cfg.word_bits - 32))
         m.d.comb += [
-            w_wr.addr.eq(w_off[w_sub_bits:]),
-            w_wr.data.eq(Cat(staging, wdata) if w_subs > 1 else wdata),
+            wmem.w_addr.eq(w_off[w_sub_bits:]),
+            wmem.w_data.eq(Cat(staging, wdata) if w_subs > 1 else wdata),
         ]
         wr_sub = Signal(max(1, w_subs))
         m.d.sync += [wr_weights.eq(write & addr[cfg.addr_width - 1]
@@ -356,12 +350,14 @@ class Accelerator(wiring.Component):
             for sub in range(w_subs - 1):
                 with m.If(wr_sub[sub]):
                     m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(wdata)
-            m.d.comb += w_wr.en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
+            m.d.comb += wmem.w_en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
 
         # -- sequencer state ------------------------------------------------------------------
         t = Signal(8)
+        # A step follows step t (t + 1 < T): a register, set where t is, so that the sequencer's
+        # decision to read out does not wait for a comparison.
+        more_steps = Signal()
         layer = Signal(layer_bits)
-        blk = Signal(range(max(2, -(-cfg.max_neurons // P) + 1)))
         cur_sel = Signal()
         ev_count = Array(Signal(EB + 1, name=f"ev_count{i}") for i in range(2))
         lfsr = Signal(16)
@@ -491,7 +487,6 @@ class Accelerator(wiring.Component):
         e_have = Signal()
         e_match = Signal(G)
         e_mag = Signal(8 * S)
-        e_one = Signal()                  # at most one group of E's row has an event
         x_row = Signal.like(scan_first)   # X: row whose events are emitted
         x_have = Signal()
         x_match = Signal(G)               # groups of the row with an event
@@ -613,44 +608,54 @@ class Accelerator(wiring.Component):
             with m.If(ev_write & (ev_write_sel == i)):
                 m.d.sync += ev_count[i].eq(ev_count[i] + 1)
 
-        # -- integration pipeline: A (weight read) -> W -> B (products) -> C (accumulate) -------
-        valid_a = Signal()
-        mag_a = Signal(8 * K, reset_less=True)
-        # High in BLOCK; the lane groups register it and clear one cycle later (the first
-        # product of the block reaches the accumulators several cycles after that), so that
-        # the clear of all the lanes starts from registers.
-        acc_clear = Signal()
+        # -- integration pipeline: E (weight address) -> A (weight read) -> W (the weight
+        # memory's output register) -> G (the lane groups' registers) -> B (products) -> C
+        # (accumulate) ------------------------------------------------------------------------
         # The event's weight address is registered before it reaches the weight memory, so
         # that the encoder's filter and priority encoder and the weight read sit in different
-        # cycles, and the lane groups register the weight word after the read (in DSP input
-        # registers where they can), so that the read and the products do too. `weights`
-        # holds the word for the bus (a read of the weight window).
-        valid_e = Signal()
-        w_addr_e = Signal.like(w_rd.addr, reset_less=True)
-        mag_e = Signal(8 * K, reset_less=True)
-        valid_w = Signal()
-        weights = Signal.like(w_rd.data, reset_less=True)
+        # cycles. The weight memory registers the word in the block RAMs' output registers
+        # (hw.weights), and the lane groups register it again next to their multipliers, so
+        # that neither the block RAMs' clock-to-output nor the routing from the block RAM rows
+        # to the DSP rows shares a cycle with the products. `weights` is also the word for the
+        # bus (a read of the weight window).
+        valid_e, valid_a, valid_w, valid_g = (Signal(name=f"valid_{s}") for s in "eawg")
+        mag_e, mag_a, mag_w = (Signal(8 * K, name=f"mag_{s}", reset_less=True) for s in "eaw")
+        w_addr_e = Signal.like(wmem.r_addr, reset_less=True)
+        weights = wmem.r_data
+        # High in BLOCK: a slot without an event that clears the accumulators when it reaches
+        # them, one cycle before the block's first product could (hw.lanes). Until then they
+        # hold the last block's sums, for the update that finishes meanwhile (UPDATE).
+        acc_clear = Signal()
+        clear_e, clear_a, clear_w = (Signal(name=f"clear_{s}") for s in "eaw")
         m.d.sync += [valid_e.eq(ev_valid), w_addr_e.eq(row_base + ev_idx), mag_e.eq(ev_mag),
-                     valid_a.eq(valid_e), mag_a.eq(mag_e),
-                     valid_w.eq(valid_a), weights.eq(w_rd.data)]
-        # The lanes, in groups with their own copies of the magnitudes (hw.lanes).
-        acc = []
+                     clear_e.eq(acc_clear),
+                     valid_a.eq(valid_e), mag_a.eq(mag_e), clear_a.eq(clear_e),
+                     valid_w.eq(valid_a), mag_w.eq(mag_a), clear_w.eq(clear_a),
+                     valid_g.eq(valid_w | clear_w)]
+        # The lanes, in groups with their own copies of the magnitudes (hw.lanes). Neuron unit
+        # k updates lanes k, k + U, k + 2U, ... (one per chunk), so a group holds lanes of one
+        # unit (lanes in order of l % U, then l), and a unit's multiplexer over its lanes
+        # gathers from one or two groups instead of from every group across the chip.
+        order = sorted(range(P), key=lambda lane: (lane % U, lane))
+        acc = [None] * P
         for g, first in enumerate(range(0, P, GROUP_LANES)):
-            n = min(GROUP_LANES, P - first)
-            group = LaneGroup(lanes=n, inputs_per_cycle=K, weight_bits=WB, acc_bits=A,
-                              dsp_lanes=max(0, min(n, cfg.dsp_lanes - first)))
+            lanes = order[first:first + GROUP_LANES]   # increasing: the DSP lanes come first
+            group = LaneGroup(lanes=len(lanes), inputs_per_cycle=K, weight_bits=WB,
+                              acc_bits=A,
+                              dsp_lanes=sum(lane < cfg.dsp_lanes for lane in lanes))
             m.submodules[f"lane_group{g}"] = group
             m.d.comb += [
-                group.mag.eq(mag_a), group.valid.eq(valid_a), group.clear.eq(acc_clear),
-                # Input j of the event: lane k's weight is field j * P + k of the word, at
-                # the read port with the event's magnitudes (the group registers both).
-                group.weights.eq(Cat(w_rd.data[(j * P + first) * WB:(j * P + first + n) * WB]
-                                     for j in range(K))),
+                group.mag.eq(mag_w), group.valid.eq(valid_w), group.clear.eq(clear_w),
+                # Input j of the event: lane l's weight is field j * P + l of the word, with
+                # the event's magnitudes (the group registers both).
+                group.weights.eq(Cat(weights[(j * P + lane) * WB:(j * P + lane + 1) * WB]
+                                     for j in range(K) for lane in lanes)),
             ]
-            acc += [group.acc[k * A:(k + 1) * A].as_signed() for k in range(n)]
+            for k, lane in enumerate(lanes):
+                acc[lane] = group.acc[k * A:(k + 1) * A].as_signed()
         # The update may start while the last product is being accumulated: its first stage
         # samples the accumulators one cycle later.
-        pipe_empty = ~valid_e & ~valid_a & ~valid_w
+        pipe_empty = ~(valid_e | clear_e) & ~(valid_a | clear_a) & ~(valid_w | clear_w) & ~valid_g
 
         # -- neuron update ----------------------------------------------------------------------
         chunk = Signal(range(chunks_per_block + 1))     # chunk at the membrane read port
@@ -725,10 +730,24 @@ class Accelerator(wiring.Component):
             v_wr.en.eq(commit),
             r_wr.addr.eq(s5_chunk),
         ]
-        with m.If(commit & ~c_last & (spikes != 0)):
-            m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel),
-                         ev_write_idx.eq(s5_first >> k_bits), ev_write_mag.eq(spikes),
-                         ev_write_one.eq(at_most_one(any_per_group(spikes, K)))]
+        # The spikes' entry is registered before it is written, so that the spike decision
+        # and the event buffer's count and write multiplexers sit in different cycles (the
+        # next layer's BLOCK waits one cycle more for it, UPDATE).
+        sp_write = Signal()
+        sp_idx = Signal(EB, reset_less=True)
+        sp_mag = Signal(U, reset_less=True)
+        sp_one = Signal(reset_less=True)
+        m.d.sync += [sp_write.eq(commit & ~c_last & (spikes != 0)),
+                     sp_idx.eq(s5_first >> k_bits), sp_mag.eq(spikes),
+                     sp_one.eq(at_most_one(any_per_group(spikes, K)))]
+        with m.If(sp_write):
+            m.d.comb += [ev_write.eq(1), ev_write_sel.eq(~cur_sel), ev_write_idx.eq(sp_idx),
+                         ev_write_mag.eq(sp_mag), ev_write_one.eq(sp_one)]
+        # The scan's events are written as they are emitted (scan_active is only set in
+        # ACCUM: the write decision comes from registers, not from the sequencer's state).
+        with m.If(scan_active & x_left):
+            m.d.comb += [ev_write.eq(1), ev_write_sel.eq(cur_sel),
+                         ev_write_idx.eq(scan_event_idx), ev_write_mag.eq(scan_mag)]
         with m.If(commit & c_last):
             m.d.comb += r_wr.en.eq(Mux(first_step, Const(-1, U), first_fire))
         if cfg.trace:
@@ -745,6 +764,11 @@ class Accelerator(wiring.Component):
         ro_index = Signal(n_bits + 1)
         ro_have = Signal()
         m.d.comb += ro.max_membrane.eq(net_readout)
+        # The read-out's clear, a register: set as READOUT starts, a cycle before the first
+        # read, three before the read-out sees the first neuron.
+        ro_clear = Signal()
+        m.d.sync += ro_clear.eq(0)
+        m.d.comb += ro.clear.eq(ro_clear)
         # One lane of the result and membrane words, for the read-out while busy and for the
         # bus while idle (the result window is read when DONE), so both share one multiplexer.
         # A register: the read-out's lane while busy (set in READOUT), the bus address's lane
@@ -754,8 +778,9 @@ class Accelerator(wiring.Component):
             with m.If(~busy):
                 m.d.sync += sel_lane.eq(addr[:_clog2(U)])
         # The words read are registered whole before a lane is selected, and the selected
-        # lane again before the read-out's comparisons, so that the memories'
-        # clock-to-output, the lane multiplexer and the comparisons sit in different cycles.
+        # lane again before the read-out, which compares it as it registers it, so that the
+        # memories' clock-to-output, the lane multiplexer and the comparisons sit in different
+        # cycles.
         v_word = Signal.like(v_rd.data, reset_less=True)
         r_word = Signal.like(r_rd.data, reset_less=True)
         word_lane = Signal.like(sel_lane)
@@ -774,14 +799,15 @@ class Accelerator(wiring.Component):
         ro_have_word = Signal()       # a read-out neuron's words are in v_word and r_word
         ro_word_index = Signal(n_bits)
         ro_valid = Signal()
+        ro_held = Signal()            # the read-out holds a neuron it has not yet compared
         m.d.sync += [ro_have_word.eq(ro_have), ro_word_index.eq(ro_index - 1),
                      ro_valid.eq(ro_have_word), ro.index.eq(ro_word_index),
                      ro.first_time.eq(first_time), ro.first_potential.eq(first_potential),
-                     ro.final_v.eq(v_sel)]
+                     ro.final_v.eq(v_sel), ro_held.eq(ro_valid)]
         m.d.comb += ro.valid.eq(ro_valid)
 
         # -- read ports: the sequencer drives them while busy, the bus while idle ---------------
-        seq_w_addr = Signal.like(w_rd.addr)
+        seq_w_addr = Signal.like(wmem.r_addr)
         seq_v_addr = Signal.like(v_rd.addr)
         seq_v_en = Signal()
         seq_r_addr = Signal.like(r_rd.addr)
@@ -790,13 +816,13 @@ class Accelerator(wiring.Component):
         res_index = addr[:R - 2]
         with m.If(busy):
             m.d.comb += [
-                w_rd.addr.eq(seq_w_addr), p_rd.addr.eq(seq_p_addr), p_rd.en.eq(seq_p_en),
+                wmem.r_addr.eq(seq_w_addr), p_rd.addr.eq(seq_p_addr), p_rd.en.eq(seq_p_en),
                 v_rd.addr.eq(seq_v_addr), v_rd.en.eq(seq_v_en), r_rd.addr.eq(seq_r_addr),
                 e_rd.addr.eq(seq_e_addr), e_rd.en.eq(seq_e_en),
             ]
         with m.Else():
             m.d.comb += [
-                w_rd.addr.eq(addr[:cfg.addr_width - 1][w_sub_bits:]),
+                wmem.r_addr.eq(addr[:cfg.addr_width - 1][w_sub_bits:]),
                 p_rd.addr.eq(addr[pix_sub_bits:R]),
                 v_rd.addr.eq(Cat(res_index[_clog2(U):][:chunk_bits], net_layers - 1)
                              if chunk_bits else net_layers - 1),
@@ -816,13 +842,33 @@ class Accelerator(wiring.Component):
                 c_leak.eq(l_leak[index]), c_last.eq(index == last_layer_index),
                 row_base.eq(l_row[index]), chunk_base.eq(0), neuron_base.eq(0),
                 n_left.eq(l_n_out[index]),
-                blk.eq(0),
             ]
 
         def abortable():
             # CONTROL.ABORT: back to idle from any state; the next start reinitializes all.
+            # Called last in every state, so that it overrides the state's own transition.
             with m.If(abort):
                 m.next = "IDLE"
+
+        # The membrane word the update reads next (a register, so that no adder precedes the
+        # block RAM's address).
+        v_next = Signal.like(chunk_base)
+        # The update, one group of U neurons per cycle from ACCUM's end on, outside the
+        # sequencer's states, so that the next block of the layer can start meanwhile
+        # (UPDATE); its spikes become one event-buffer entry of the next layer (stage 5).
+        with m.If(upd_have):
+            m.d.sync += [chunk.eq(chunk + 1), chunk_left.eq(chunk_left - U),
+                         upd_left.eq(upd_left - 1),
+                         s2_valid.eq(1), s2_chunk.eq(chunk_base + chunk),
+                         s2_first.eq(chunk_first), s2_mask.eq(mask)]
+            with m.If(upd_left != 0):
+                m.d.comb += [seq_v_addr.eq(vaddr(v_next)), seq_v_en.eq(1)]
+                m.d.sync += v_next.eq(v_next + 1)
+            with m.Else():
+                m.d.sync += upd_have.eq(0)
+                with m.If(more_blocks):
+                    m.d.sync += [chunk_base.eq(chunk_base + chunks_per_block),
+                                 neuron_base.eq(neuron_base + P), n_left.eq(n_left - P)]
 
         setup_wait = Signal(range(SETUP_CYCLES))
         with m.FSM(name="seq"):
@@ -830,7 +876,8 @@ class Accelerator(wiring.Component):
                 with m.If(start):
                     m.d.sync += [
                         busy.eq(1), done.eq(0), aborted.eq(0), rejected.eq(0), cycles.eq(0),
-                        t.eq(0), lfsr.eq(net_seed), hyb_lo.eq(0), hyb_hi.eq(0),
+                        t.eq(0), more_steps.eq(net_T > 1),
+                        lfsr.eq(net_seed), hyb_lo.eq(0), hyb_hi.eq(0),
                         # 2**(M-1) - 1 and its complement, as a thermometer code
                         vmax.eq(Cat(Const(i) < net_M - 1 for i in range(M))),
                         vmin.eq(~Cat(Const(i) < net_M - 1 for i in range(M))),
@@ -840,14 +887,13 @@ class Accelerator(wiring.Component):
                     ]
                     m.next = "SETUP"
             with m.State("SETUP"):
-                abortable()
                 # Let the registers derived from the network and the pixels (scan mask, first
                 # row) settle after the host's last write.
                 m.d.sync += setup_wait.eq(setup_wait - 1)
                 with m.If(setup_wait == 0):
                     m.next = "STEP"
-            with m.State("STEP"):
                 abortable()
+            with m.State("STEP"):
                 # A new timestep: layer 0, event buffers empty. The hybrid interval of this
                 # step was searched during the previous step (wait if that step was short).
                 hybrid = net_enc == ENCODER_CODES["hybrid"]
@@ -857,7 +903,7 @@ class Accelerator(wiring.Component):
                     m.d.sync += load_layer(0)
                     with m.If(hybrid & (t != 0)):
                         m.d.sync += [hyb_lo.eq(hyb_hi), hyb_hi.eq(bound.bound)]
-                    with m.If(hybrid & (t + 1 < net_T)):
+                    with m.If(hybrid & more_steps):
                         m.d.comb += bound.start.eq(1)
                     # F takes the step's first row; BLOCK fetches it.
                     m.d.sync += first_block.eq(1)
@@ -866,8 +912,8 @@ class Accelerator(wiring.Component):
                                  f_nxt_grp.eq(init_nxt_grp), f_nxt_have.eq(init_nxt_have),
                                  f_left.eq(init_left)]
                     m.next = "BLOCK"
-            with m.State("BLOCK"):
                 abortable()
+            with m.State("BLOCK"):
                 # Start integrating one block: clear the lanes, pick the event source.
                 m.d.comb += acc_clear.eq(1)
                 is_scan = first_block
@@ -877,25 +923,20 @@ class Accelerator(wiring.Component):
                              rep_todo.eq(rep_count - 1), rep_have.eq(0), rep_taken.eq(0)]
                 m.d.comb += [seq_e_addr.eq(Cat(Const(0, EB), cur_sel)), seq_e_en.eq(1)]
                 m.next = "ACCUM"
-            with m.State("ACCUM"):
                 abortable()
+            with m.State("ACCUM"):
                 with m.If(scan_active):
                     with m.If(x_left):
-                        m.d.comb += [
-                            ev_valid.eq(1), ev_idx.eq(scan_event_idx),
-                            ev_mag.eq(scan_mag),
-                            ev_write.eq(1), ev_write_sel.eq(cur_sel),
-                            ev_write_idx.eq(scan_event_idx), ev_write_mag.eq(scan_mag),
-                        ]
+                        m.d.comb += [ev_valid.eq(1), ev_idx.eq(scan_event_idx),
+                                     ev_mag.eq(scan_mag)]
                     with m.If(~x_have | row_last_event):
                         # X takes E's row, E the filter's results for D's row, D the row in F.
                         m.d.sync += [x_have.eq(e_have), x_row.eq(e_row), x_match.eq(e_match),
                                      x_mag.eq(e_mag), x_taken.eq(0),
                                      x_left.eq(e_have & (e_match != 0)),
-                                     row_last_event.eq(e_one),
+                                     row_last_event.eq(at_most_one(e_match)),
                                      e_have.eq(d_have), e_row.eq(d_row),
-                                     e_match.eq(group_match), e_mag.eq(group_mag),
-                                     e_one.eq(at_most_one(group_match))]
+                                     e_match.eq(group_match), e_mag.eq(group_mag)]
                         with m.If(d_have):
                             m.d.sync += lfsr.eq(lfsr_next)
                     with m.Else():
@@ -934,41 +975,30 @@ class Accelerator(wiring.Component):
                         with m.Else():
                             m.d.sync += rep_next.eq(0)
                     m.d.comb += source_done.eq(~rep_have & ~rep_next)
-                with m.If(source_done & pipe_empty):
+                with m.If(source_done & pipe_empty & ~upd_have):
                     m.d.sync += [chunk.eq(0), scan_active.eq(0)]
                     m.d.comb += [seq_v_addr.eq(vaddr(chunk_base)), seq_v_en.eq(1)]
                     # ceil(n / U) - 1 chunks after the first, for the block's n neurons
                     m.d.sync += [
                         upd_have.eq(1), chunk_left.eq(n_left), more_blocks.eq(n_left > P),
+                        v_next.eq(chunk_base + 1),
                         upd_left.eq(Mux(n_left >= P, chunks_per_block - 1,
                                         (n_left - 1) >> _clog2(U))),
                     ]
                     m.next = "UPDATE"
-            with m.State("UPDATE"):
                 abortable()
-                # One group of U neurons per cycle; its spikes become one event-buffer entry
-                # of the next layer (stage 5, above).
-                with m.If(upd_have):
-                    m.d.sync += [chunk.eq(chunk + 1), chunk_left.eq(chunk_left - U),
-                                 upd_left.eq(upd_left - 1),
-                                 s2_valid.eq(1), s2_chunk.eq(chunk_base + chunk),
-                                 s2_first.eq(chunk_first), s2_mask.eq(mask)]
-                    with m.If(upd_left != 0):
-                        m.d.comb += [seq_v_addr.eq(vaddr(chunk_base + chunk + 1)),
-                                     seq_v_en.eq(1)]
-                    with m.Else():
-                        m.d.sync += upd_have.eq(0)
-                        with m.If(more_blocks):
-                            # The last chunk of a block with another block in the layer: the
-                            # next block starts now (the accumulators are free; the chunks
-                            # still in the pipeline carry their own addresses).
-                            m.d.sync += [blk.eq(blk + 1), row_base.eq(row_base + c_groups),
-                                         chunk_base.eq(chunk_base + chunks_per_block),
-                                         neuron_base.eq(neuron_base + P),
-                                         n_left.eq(n_left - P)]
-                            m.next = "BLOCK"
-                with m.Elif(~s2_valid & ~s3_valid & ~s4_valid):
-                    # The layer's last block done (its last group commits in this cycle): next
+            with m.State("UPDATE"):
+                with m.If(more_blocks):
+                    # The next block of the layer starts while the update finishes this one's
+                    # last OVERLAP_CHUNKS chunks (the accumulators keep its sums until the next
+                    # block's clear reaches them; the chunks carry their own addresses).
+                    with m.If(upd_left <= OVERLAP_CHUNKS):
+                        m.d.sync += row_base.eq(row_base + c_groups)
+                        m.next = "BLOCK"
+                with m.Elif(~upd_have & ~s2_valid & ~s3_valid & ~s4_valid &
+                            (c_last | ~s5_valid)):
+                    # The layer's last block done (the output layer's last group commits in
+                    # this cycle, another layer's spikes of its last group are written): next
                     # layer, next step or the read-out, whose parameters and events must wait
                     # for the whole pipeline.
                     with m.If(~c_last):
@@ -976,15 +1006,15 @@ class Accelerator(wiring.Component):
                                      ev_count[cur_sel].eq(0)]
                         m.d.sync += load_layer(layer + 1)
                         m.next = "BLOCK"
-                    with m.Elif(t + 1 < net_T):
-                        m.d.sync += t.eq(t + 1)
+                    with m.Elif(more_steps):
+                        m.d.sync += [t.eq(t + 1), more_steps.eq(t + 2 < net_T)]
                         m.next = "STEP"
                     with m.Else():
-                        m.d.comb += ro.clear.eq(1)
+                        m.d.sync += ro_clear.eq(1)
                         m.d.sync += [ro_index.eq(0), ro_have.eq(0)]
                         m.next = "READOUT"
-            with m.State("READOUT"):
                 abortable()
+            with m.State("READOUT"):
                 n_cls = c_n_out
                 m.d.comb += [seq_v_addr.eq(vaddr(ro_index[_clog2(U):])),
                              seq_v_en.eq(1), seq_r_addr.eq(ro_index[_clog2(U):])]
@@ -994,16 +1024,17 @@ class Accelerator(wiring.Component):
                     m.d.sync += [ro_index.eq(ro_index + 1), ro_have.eq(1)]
                 with m.Else():
                     m.d.sync += ro_have.eq(0)
-                    with m.If(~ro_have & ~ro_have_word & ~ro_valid):
+                    with m.If(~ro_have & ~ro_have_word & ~ro_valid & ~ro_held):
                         m.next = "FINISH"
-            with m.State("FINISH"):
                 abortable()
+            with m.State("FINISH"):
                 m.d.sync += [result_class.eq(ro.cls), busy.eq(0), done.eq(1)]
                 m.next = "IDLE"
+                abortable()
 
         with m.If(abort):
             m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0), scan_active.eq(0),
-                         first_block.eq(0)]
+                         first_block.eq(0), upd_have.eq(0), sp_write.eq(0)]
 
         # Rows the encoder scans: ceil(n_in(0) / S).
         m.d.sync += scan_rows.eq((l_n_in[0] + S - 1) >> _clog2(S))

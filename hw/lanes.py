@@ -74,8 +74,11 @@ class LaneGroup(wiring.Component):
     valid : 1, in
         An event this cycle (with ``mag``).
     clear : 1, in
-        Clear the accumulators (acted on one cycle later: they read 0 from cycle ``c + 2``
-        for a ``clear`` in cycle ``c``).
+        A slot without an event that zeroes the accumulators as far down the pipeline as an
+        event goes: they read 0 from cycle ``c + 3`` for a ``clear`` in cycle ``c``, as an
+        event presented in ``c`` would be in ``acc`` from ``c + 3``. So the accumulators keep
+        a block's sums until the clear reaches them, while the next block's first events
+        follow it.
     weights : K * n * WB, in
         Field ``j * n + k``: the weight code of input ``j`` for lane ``k`` (with ``mag``).
     acc : n * A, out
@@ -117,8 +120,10 @@ class LaneGroup(wiring.Component):
         m.d.sync += weights.eq(self.weights)
         valid_w = Signal()
         valid_b = Signal()
-        clear = Signal()
-        m.d.sync += [valid_w.eq(self.valid), valid_b.eq(valid_w), clear.eq(self.clear)]
+        clear_w = Signal()
+        clear_b = Signal()
+        m.d.sync += [valid_w.eq(self.valid), valid_b.eq(valid_w),
+                     clear_w.eq(self.clear), clear_b.eq(clear_w)]
         ecp5 = is_ecp5(platform) and K == 1 and WB > 1
         for k in range(n):
             prod = Signal(signed(WB + 9 + k_bits), name=f"prod{k}", reset_less=True)
@@ -140,7 +145,7 @@ class LaneGroup(wiring.Component):
                                                    k if K == 1 else f"{k}_{j}"))
                 m.d.sync += prod.eq(sum(terms[1:], terms[0]))
             acc = Signal(signed(A), name=f"acc{k}", reset_less=True)
-            with m.If(clear):
+            with m.If(clear_b):
                 m.d.sync += acc.eq(0)
             with m.Elif(valid_b):
                 m.d.sync += acc.eq(acc + prod)

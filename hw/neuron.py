@@ -254,8 +254,8 @@ class Readout(wiring.Component):
     """Choose the class from the output neurons, one neuron per cycle (numerics.md, section 6).
 
     Feed the output neurons in ascending index order with ``valid``; ``clear`` (one cycle,
-    before the first) forgets the previous inference. ``cls`` is valid the cycle after the last
-    neuron was fed.
+    at least one cycle before the first, with no neuron fed) forgets the previous inference.
+    ``cls`` is valid two cycles after the last neuron was fed.
 
     Parameters
     ----------
@@ -274,6 +274,10 @@ class Readout(wiring.Component):
     max_membrane : 1, in
         Read-out mode: 0 first_spike, 1 max_membrane.
     cls : index_bits, out
+
+    Latency: a neuron fed in cycle ``c`` is registered and, in cycle ``c + 1``, taken into the
+    best so far if it beats them; ``cls`` shows it from ``c + 2``. Throughput: one neuron per
+    cycle.
     """
 
     def __init__(self, membrane_bits: int, index_bits: int):
@@ -289,25 +293,44 @@ class Readout(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         M = self.membrane_bits
-        best_v = Signal(signed(M))
-        best_v_index = Signal(self.index_bits)
-        have_v = Signal()
         # (first time, first potential) as one unsigned key that orders as the rule does:
         # the time above, the potential's complement (sign flipped to offset binary) below, so
         # that "earlier, or as early with a higher potential" is one comparison, key < best.
-        key = Cat(~Cat(self.first_potential[:M - 1], ~self.first_potential[M - 1]),
-                  self.first_time)
+        key_in = Cat(~Cat(self.first_potential[:M - 1], ~self.first_potential[M - 1]),
+                     self.first_time)
+        # The neuron fed, registered: the candidate taken into the best so far in this cycle.
+        valid = Signal()
+        index = Signal(self.index_bits)
+        final_v = Signal(signed(M))
+        key = Signal(len(key_in))
+        spiked = Signal()
+        m.d.sync += [valid.eq(self.valid), index.eq(self.index),
+                     final_v.eq(self.final_v), key.eq(key_in),
+                     spiked.eq(self.first_time != 255)]
+        best_v = Signal(signed(M))
+        best_v_index = Signal(self.index_bits)
+        have_v = Signal()
         best_key = Signal(len(key))
         best_f_index = Signal(self.index_bits)
         have_f = Signal()
+        # Whether the neuron fed beats the best so far is decided as it is registered, against
+        # the best registers and against the candidate (which they take in the same cycle if it
+        # beats them), so that no comparison precedes the best registers' enables. Strict
+        # comparisons keep the lowest index on ties (neurons arrive in order).
+        beats_v = Signal()
+        beats_f = Signal()
+        m.d.sync += [
+            beats_v.eq((~have_v | (self.final_v > best_v)) & (~valid | (self.final_v > final_v))),
+            beats_f.eq((self.first_time != 255)
+                       & (~have_f | (key_in < best_key))
+                       & (~(valid & spiked) | (key_in < key))),
+        ]
         with m.If(self.clear):
             m.d.sync += [have_v.eq(0), have_f.eq(0)]
-        with m.Elif(self.valid):
-            # Strict comparisons keep the lowest index on ties (neurons arrive in order).
-            with m.If(~have_v | (self.final_v > best_v)):
-                m.d.sync += [have_v.eq(1), best_v.eq(self.final_v),
-                             best_v_index.eq(self.index)]
-            with m.If((self.first_time != 255) & (~have_f | (key < best_key))):
-                m.d.sync += [have_f.eq(1), best_key.eq(key), best_f_index.eq(self.index)]
+        with m.Elif(valid):
+            with m.If(beats_v):
+                m.d.sync += [have_v.eq(1), best_v.eq(final_v), best_v_index.eq(index)]
+            with m.If(beats_f):
+                m.d.sync += [have_f.eq(1), best_key.eq(key), best_f_index.eq(index)]
         m.d.comb += self.cls.eq(Mux(have_f & ~self.max_membrane, best_f_index, best_v_index))
         return m

@@ -13,41 +13,47 @@ import numpy as np
 
 from sw import golden
 
-from .accel import SETUP_CYCLES
+from .accel import OVERLAP_CHUNKS, SETUP_CYCLES
 from .config import Config
 
 __all__ = ["cycle_count", "cycle_counts"]
 
 BOUND_CYCLES = 11    # HybridBound: from its start to the cycle it is no longer busy
-PIPE_DRAIN = 4       # address register, weight read, weight register, product; the update
-                     # overlaps the accumulate
+PIPE_DRAIN = 5       # address register, weight read, the weight memory's output register,
+                     # the lanes' registers, product; the update overlaps the accumulate
 
 
 def _accum_scan(row_events):
     """Cycles of the encoder-fed ACCUM state for rows with the given event counts: two to move
     the first row from the pixel read port through the filter's register to the event stage,
-    then one per event (one for a row without events)."""
+    then one per event (one for a row without events), and at least the pipeline drain of
+    BLOCK's clear."""
     cycle, last_event = (2 if len(row_events) else 0), None
     for count in row_events:
         if count:
             last_event = cycle + count - 1
         cycle += max(1, count)
     exit = cycle if last_event is None else max(cycle, last_event + PIPE_DRAIN)
-    return exit + 1
+    return max(exit, PIPE_DRAIN - 1) + 1
 
 
 def _accum_replay(count):
     """Cycles of the replay-fed ACCUM state for ``count`` events: one to take the first entry
-    over from the event buffer's read port, one per event, then the pipeline drain."""
-    return 1 if count == 0 else count + 1 + PIPE_DRAIN
+    over from the event buffer's read port, one per event, then the pipeline drain (of BLOCK's
+    clear when there is no event)."""
+    return PIPE_DRAIN if count == 0 else count + 1 + PIPE_DRAIN
 
 
-def _update(chunks, last):
-    """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons: one per
-    group; for the ``last`` block of a layer, four more for the later pipeline stages of its
-    last group (the last also moves on). The next block of the same layer starts while the
-    pipeline drains."""
-    return chunks + 4 if last else chunks
+def _update(chunks, last, output_layer):
+    """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons, and the
+    cycles its update goes on after the next block's BLOCK state: for the ``last`` block of a
+    layer, one per group and four more for the later pipeline stages of its last group (the
+    last also moves on), five but for the ``output_layer`` (its spikes' entry is registered
+    before it is written), nothing after; otherwise the next block starts while the update has
+    up to ``OVERLAP_CHUNKS`` groups to go."""
+    if last:
+        return chunks + (4 if output_layer else 5), 0
+    return max(1, chunks - OVERLAP_CHUNKS), min(OVERLAP_CHUNKS, chunks - 1)
 
 
 def _any_per_group(flags, size):
@@ -93,16 +99,22 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
             for index, layer in enumerate(network.layers):
                 count = (int(group_events[b, t].sum()) if index == 0
                          else int(spike_groups[index - 1][b, t].sum()))
+                update_left = 0  # cycles the previous block's update goes on after BLOCK
                 for first in range(0, layer.n_out, P):
                     total += 1  # BLOCK
                     if index == 0 and first == 0:
                         visited = nonzero[b]
-                        total += _accum_scan(row_events[b, t][visited])
+                        accum = _accum_scan(row_events[b, t][visited])
                     else:
-                        total += _accum_replay(count)
-                    total += _update(-(-(min(first + P, layer.n_out) - first) // U),
-                                     last=first + P >= layer.n_out)
-        total += network.n_classes + 4 + 1  # READOUT (read, words, lane, compare), FINISH
+                        accum = _accum_replay(count)
+                    # ACCUM ends once that update is done too
+                    total += max(accum, update_left)
+                    cycles, update_left = _update(
+                        -(-(min(first + P, layer.n_out) - first) // U),
+                        last=first + P >= layer.n_out, output_layer=index == L - 1)
+                    total += cycles
+        # READOUT (read, words, lane, the read-out's register, compare), FINISH
+        total += network.n_classes + 5 + 1
         out[b] = total
     return out
 

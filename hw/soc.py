@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from amaranth import Module, Mux, Signal
+from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import bus
+from .ecp5 import is_ecp5, registered_product
 from .uart import UARTRx, UARTTx, check_divisor, divisor_for
 from .uartbone import UARTBone
 
@@ -120,12 +121,23 @@ class BusChecksum(wiring.Component):
             with m.If((up.addr >= lo) & (up.addr < hi)):
                 m.d.comb += in_range.eq(1)
         # The checksum's hash in two registered steps (the product's halves, then their sum);
-        # it is added in the cycle of the answer, when both steps are done.
+        # it is added in the cycle of the answer, when both steps are done. The products are
+        # taken every cycle from the initiator's address, which it holds from the cycle the
+        # transfer is taken until the answer: the hash of the cycle after the target's `ack`
+        # comes from the address of the cycle before it, at the earliest the taking cycle. On
+        # an ECP5 the product registers are the DSP slices' output registers (hw.ecp5).
         half = 16
-        prod_lo = Signal(32)
-        prod_hi = Signal(half)
         hashed = Signal(32)
-        m.d.sync += hashed.eq(w_data ^ (prod_lo + (prod_hi << half))[:32])
+        consts = (CHECKSUM_MULT & 0xFFFF, CHECKSUM_MULT >> half)
+        if is_ecp5(platform) and len(up.addr) <= 18:
+            prod_lo, prod_hi = (
+                registered_product(m, up.addr, Const(c, half), a_signed=False, b_signed=False,
+                                   name=f"hash_{part}")
+                for c, part in zip(consts, ("lo", "hi")))
+        else:
+            prod_lo, prod_hi = Signal(32), Signal(half)
+            m.d.sync += [prod_lo.eq(up.addr * consts[0]), prod_hi.eq(up.addr * consts[1])]
+        m.d.sync += hashed.eq(w_data ^ (prod_lo[:32] + (prod_hi[:half] << half))[:32])
         waiting = Signal()            # a local transfer answers one cycle after it is taken
         m.d.sync += [answer.eq(0), waiting.eq(0)]
         with m.If(~forward & ~answer & ~waiting & up.cyc):
@@ -133,8 +145,6 @@ class BusChecksum(wiring.Component):
             m.d.sync += [
                 addr.eq(up.addr), we.eq(up.we), w_data.eq(up.w_data),
                 local.eq(up.addr == self._reg), counted.eq(in_range),
-                prod_lo.eq(up.addr * (CHECKSUM_MULT & 0xFFFF)),
-                prod_hi.eq(up.addr * (CHECKSUM_MULT >> half)),
             ]
             with m.If(up.addr == self._reg):
                 m.d.sync += waiting.eq(1)

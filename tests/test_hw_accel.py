@@ -254,6 +254,24 @@ def test_abort_mid_inference(device):
     check(device, net, x[None], "after abort")
 
 
+def test_abort_in_every_state(device):
+    """An abort in any cycle of an inference (every state, and each state's own transition)
+    stops the sequencer: the next START finds it idle and runs a whole exact inference."""
+    rng = np.random.default_rng(11)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3, max_timesteps=2)
+    x = random_pixels(rng, 1, net.n_inputs)[0]
+    device.load(net)
+    full = cycle_count(net, device.config, x)
+    for cut in range(1, min(full, 120)):
+        device.start(x)
+        device.transport.run(cut)
+        device.abort()
+        device.start(x)    # taken only if the abort left the sequencer idle
+        assert device.status() & memmap.STATUS_BUSY, f"not running after an abort at {cut}"
+        device.abort()
+    check(device, net, x[None], "after the aborts")
+
+
 def test_abort_in_the_readout(device):
     """Aborts in the last cycles (the read-out) leave nothing behind either."""
     rng = np.random.default_rng(8)
@@ -361,3 +379,23 @@ def test_one_input_group_per_update(units, inputs_per_cycle):
                                      max_timesteps=config.max_timesteps)
             check(driver, network, random_pixels(rng, 2, network.n_inputs),
                   f"U={units} K={inputs_per_cycle}, seed {5000 + seed}")
+
+
+def test_update_overlaps_the_next_block():
+    """The next block of a layer starts while the update of the last has OVERLAP_CHUNKS
+    chunks to go (U = 1: 8 chunks per block), and a block without events waits for that update
+    to finish: spikes, membranes and cycles as the golden model and hw.perf say."""
+    from hw.perf import _accum_replay, _update
+    config = Config.tiny(neuron_units=1)
+    # the wait is exercised
+    assert _update(config.lanes, last=False, output_layer=False)[1] > _accum_replay(0)
+    rng = np.random.default_rng(6000)
+    n_in, n = config.max_inputs, config.max_neurons
+    images = np.stack([np.zeros(n_in, np.uint8), random_pixels(rng, 1, n_in)[0]])
+    with open_device(config) as driver:
+        for threshold in (1 << 20, 40):   # a silent first layer (empty replays), a busy one
+            net = Network([
+                _layer(rng, n, n_in, 4, threshold=threshold, fire_once=False),
+                _layer(rng, n, n, 4, threshold=3, fire_once=False),
+            ], membrane_bits=24, timesteps=3, encoder="direct", readout="first_spike")
+            check(driver, net.validate(), images, f"threshold {threshold}")
