@@ -623,8 +623,8 @@ class Accelerator(wiring.Component):
         w_addr_e = Signal.like(wmem.r_addr, reset_less=True)
         weights = wmem.r_data
         # High in BLOCK: a slot without an event that clears the accumulators when it reaches
-        # them, one cycle before the block's first product could (hw.lanes). Until then they
-        # hold the last block's sums, for the update that finishes meanwhile (UPDATE).
+        # them, ahead of the block's first event (hw.lanes). Until then they hold the last
+        # block's sums, for the update that finishes meanwhile (UPDATE).
         acc_clear = Signal()
         clear_e, clear_a, clear_w = (Signal(name=f"clear_{s}") for s in "eaw")
         m.d.sync += [valid_e.eq(ev_valid), w_addr_e.eq(row_base + ev_idx), mag_e.eq(ev_mag),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
+from amaranth.hdl import Signal
 
+from hw.ecp5 import registered_product, registered_ram
 from hw.lanes import LaneGroup
 from hw.neuron import NeuronUnit
 from hw.weights import WeightMemory
@@ -85,3 +87,18 @@ def test_ecp5_weight_memory_matches_generic(tmp_path):
                       + verilog.convert(memory(), name="weights_ecp5", platform=_ECP5()),
                       "weights_tb.v")
     assert "PASS" in out, out[-2000:]
+
+
+def test_primitive_operands_are_checked():
+    m = None  # the operands are checked before anything is added to a module
+    with pytest.raises(ValueError, match="operands of 19 and 8 bits do not fit an 18 x 18 "
+                                         "multiplier"):
+        registered_product(m, Signal(19), Signal(8), a_signed=True, b_signed=False, name="p")
+    with pytest.raises(ValueError, match="a 10-bit memory with 11-bit addresses does not fit "
+                                         "a 2048 x 9 DP16KD"):
+        registered_ram(m, r_addr=Signal(11), w_addr=Signal(11), w_data=Signal(10),
+                       w_en=Signal(), name="r")
+    with pytest.raises(ValueError, match="a 9-bit memory with 12-bit addresses does not fit "
+                                         "a 2048 x 9 DP16KD"):
+        registered_ram(m, r_addr=Signal(12), w_addr=Signal(11), w_data=Signal(9),
+                       w_en=Signal(), name="r")
