@@ -16,7 +16,9 @@ __all__ = ["COLUMN_BITS", "WeightMemory"]
 
 #: Bits per column: the memory is split into columns of this width, each as deep as the memory,
 #: so that every column is one block RAM in its 9-bit shape (2K x 9 on the ECP5, 2K x 9 RAMB18
-#: on the Artix-7) and no bank multiplexer follows the block RAMs.
+#: on the Artix-7) and no bank multiplexer follows the block RAMs. A memory of at most 1K words
+#: outside the ECP5 has columns twice as wide (1K x 18 RAMB18s), so that no half of a block
+#: RAM is left empty.
 COLUMN_BITS = RAM_WIDTH
 
 
@@ -50,7 +52,8 @@ class WeightMemory(wiring.Component):
 
     On a Lattice ECP5 (``platform.family == "ecp5"``) with at most 2,048 words, each column is a
     ``DP16KD`` with its output register (``hw.ecp5.registered_ram``); elsewhere a column is an
-    Amaranth ``Memory`` and the output register is in the fabric.
+    Amaranth ``Memory`` (:data:`COLUMN_BITS` wide, twice that for at most 1,024 words) and the
+    output register is in the fabric.
     """
 
     def __init__(self, *, depth: int, width: int):
@@ -66,8 +69,9 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         block_rams = is_ecp5(platform) and self.depth <= RAM_DEPTH
-        for c, lo in enumerate(range(0, self.width, COLUMN_BITS)):
-            hi = min(lo + COLUMN_BITS, self.width)
+        column_bits = COLUMN_BITS if block_rams or self.depth > 1024 else 2 * COLUMN_BITS
+        for c, lo in enumerate(range(0, self.width, column_bits)):
+            hi = min(lo + column_bits, self.width)
             if block_rams:
                 data = registered_ram(m, r_addr=self.r_addr, w_addr=self.w_addr,
                                       w_data=self.w_data[lo:hi], w_en=self.w_en,
