@@ -13,6 +13,8 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
 * ``Config.weight_base`` (upper half of the address space): weight window.
 """
 
+from .config import ENCODER_CODES
+
 MAGIC = 0x534E4E41        # "SNNA"
 VERSION = 0x00010000      # major 1, minor 0
 
@@ -100,3 +102,22 @@ def result_base(region_bits: int) -> int:
 def result_array(region_bits: int, which: int) -> int:
     """Word address of result array ``which`` (``RESULT_*``)."""
     return result_base(region_bits) + which * (1 << (region_bits - 2))
+
+
+def identification(config) -> dict:
+    """The identification registers' values for a ``Config``: ``{address: value}``, the words
+    the gateware returns and ``sw.device`` reads back into a ``Config``."""
+    from_codes = sum(1 << ENCODER_CODES[e] for e in config.encoders)
+    return {
+        REG_MAGIC: MAGIC, REG_VERSION: VERSION,
+        REG_CFG_LANES: config.lanes, REG_CFG_UNITS: config.neuron_units,
+        REG_CFG_PIXELS_PER_CYCLE: config.pixels_per_cycle,
+        REG_CFG_WEIGHT_BITS: config.weight_bits, REG_CFG_MEMBRANE_BITS: config.membrane_bits,
+        REG_CFG_MAX_LAYERS: config.max_layers, REG_CFG_MAX_NEURONS: config.max_neurons,
+        REG_CFG_MAX_INPUTS: config.max_inputs, REG_CFG_MAX_TIMESTEPS: config.max_timesteps,
+        REG_CFG_WEIGHT_WORDS: config.weight_words, REG_CFG_ENCODERS: from_codes,
+        REG_CFG_ACC_BITS: config.acc_bits, REG_CFG_REGION_BITS: config.region_bits,
+        REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
+        REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
+        REG_CFG_DSP_LANES: config.dsp_lanes,
+    }

@@ -13,14 +13,10 @@ import numpy as np
 
 from sw import golden
 
-from .accel import OVERLAP_CHUNKS, SETUP_CYCLES
+from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
 from .config import Config
 
 __all__ = ["cycle_count", "cycle_counts"]
-
-BOUND_CYCLES = 11    # HybridBound: from its start to the cycle it is no longer busy
-PIPE_DRAIN = 5       # address register, weight read, the weight memory's output register,
-                     # the lanes' registers, product; the update overlaps the accumulate
 
 
 def _accum_scan(row_events):

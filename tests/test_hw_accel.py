@@ -346,7 +346,7 @@ def test_at_most_one_and_two(width):
     from amaranth.hdl import Module, Signal
     from amaranth.sim import Simulator
 
-    from hw.accel import at_most_one, at_most_two
+    from hw.picker import at_most_one, at_most_two
     bits, one, two = Signal(width), Signal(), Signal()
     m = Module()
     m.d.comb += [one.eq(at_most_one(bits)), two.eq(at_most_two(bits))]

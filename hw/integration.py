@@ -1,0 +1,109 @@
+"""The integration pipeline: events to weight reads to the accumulator lanes."""
+
+from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import Config
+from .lanes import GROUP_LANES, LaneGroup
+from .layouts import input_event
+from .schedule import PIPE_DRAIN
+
+__all__ = ["IntegrationPipeline"]
+
+
+class IntegrationPipeline(wiring.Component):
+    """``P`` accumulator lanes adding ``sum_j magnitude_j * W[lane, group * K + j]`` for one
+    input group per cycle.
+
+    Stages: E (the weight address is registered, so that the event's selection and the weight
+    read sit in different cycles), A (the weight memory's read), W (its output register), G
+    (the lane groups register the word again next to their multipliers, so that the routing
+    from the block RAM rows to the DSP rows has a cycle of its own), B (products), C
+    (accumulate). A ``clear`` travels down the same stages as an event without one and clears
+    the accumulators when it reaches them, ahead of the block's first event: until then they
+    hold the previous block's sums, for the neuron update that finishes meanwhile.
+
+    The lanes are grouped by the neuron unit that reads them (unit ``k`` updates lanes ``k``,
+    ``k + U``, ...), so that a unit's multiplexer gathers from one or two groups instead of
+    from every group across the chip.
+
+    Parameters
+    ----------
+    config : hw.config.Config
+
+    Ports
+    -----
+    event : stream.Signature(input_event(EB, K), always_ready=True), in
+    clear : 1, in
+        Start a block: its clear slot enters the pipeline.
+    row_base : 16, in
+        Weight-memory word of the block's first input group.
+    weight_addr : range(weight_words), out
+    weights : config.word_bits, in
+        The weight memory's word, two cycles after ``weight_addr`` (``hw.weights``).
+    acc : ArrayLayout(signed(acc_bits), P), out
+        The lanes' sums.
+    empty : 1, out
+        No event or clear is in the stages before the last: the neuron update may sample the
+        accumulators from the next cycle on.
+
+    Latency: :attr:`depth` cycles from an event to ``acc`` (plus the accumulation).
+    Throughput: one input group per cycle.
+    """
+
+    #: Stages an event or clear spends before the accumulation (E, A, W, G, B); the cycle
+    #: model (``hw.perf``) counts the same number.
+    depth = PIPE_DRAIN
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+        self.config = config
+        super().__init__({
+            "event": In(stream.Signature(input_event(config.event_bits,
+                                                     config.inputs_per_cycle),
+                                         always_ready=True)),
+            "clear": In(1), "row_base": In(16),
+            "weight_addr": Out(range(config.weight_words)), "weights": In(config.word_bits),
+            "acc": Out(data.ArrayLayout(signed(config.acc_bits), config.lanes)),
+            "empty": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        P, U, K = cfg.lanes, cfg.neuron_units, cfg.inputs_per_cycle
+        WB, A = cfg.weight_bits, cfg.acc_bits
+
+        valid_e, valid_a, valid_w, valid_g = (Signal(name=f"valid_{s}") for s in "eawg")
+        mag_e, mag_a, mag_w = (Signal(8 * K, name=f"mag_{s}", reset_less=True) for s in "eaw")
+        clear_e, clear_a, clear_w = (Signal(name=f"clear_{s}") for s in "eaw")
+        w_addr_e = Signal.like(self.weight_addr, reset_less=True)
+        m.d.sync += [valid_e.eq(self.event.valid),
+                     w_addr_e.eq(self.row_base + self.event.p.group),
+                     mag_e.eq(self.event.p.magnitudes), clear_e.eq(self.clear),
+                     valid_a.eq(valid_e), mag_a.eq(mag_e), clear_a.eq(clear_e),
+                     valid_w.eq(valid_a), mag_w.eq(mag_a), clear_w.eq(clear_a),
+                     valid_g.eq(valid_w | clear_w)]
+        m.d.comb += self.weight_addr.eq(w_addr_e)
+        stages = [valid_e | clear_e, valid_a | clear_a, valid_w | clear_w, valid_g]
+        assert len(stages) + 1 == self.depth  # and B, whose product the update may overlap
+        m.d.comb += self.empty.eq(~Cat(stages).any())
+
+        order = sorted(range(P), key=lambda lane: (lane % U, lane))
+        for g, first in enumerate(range(0, P, GROUP_LANES)):
+            lanes = order[first:first + GROUP_LANES]   # increasing: the DSP lanes come first
+            group = LaneGroup(lanes=len(lanes), inputs_per_cycle=K, weight_bits=WB,
+                              acc_bits=A,
+                              dsp_lanes=sum(lane < cfg.dsp_lanes for lane in lanes))
+            m.submodules[f"lane_group{g}"] = group
+            m.d.comb += [
+                group.mag.eq(mag_w), group.valid.eq(valid_w), group.clear.eq(clear_w),
+                # Input j of the event: lane l's weight is field j * P + l of the word.
+                group.weights.eq(Cat(self.weights[(j * P + lane) * WB:(j * P + lane + 1) * WB]
+                                     for j in range(K) for lane in lanes)),
+            ]
+            for k, lane in enumerate(lanes):
+                m.d.comb += self.acc[lane].eq(group.acc[k * A:(k + 1) * A])
+        return m

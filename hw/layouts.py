@@ -1,0 +1,70 @@
+"""Packed words of the accelerator as ``lib.data`` layouts.
+
+Each function returns the layout for the configuration's widths, so that the components agree
+on field order without slicing bits by hand. Field order is the bit order (first field in the
+low bits), which ``docs/memory-map.md`` documents where the host sees a word.
+"""
+
+from amaranth.hdl import signed
+from amaranth.lib import data
+
+__all__ = ["LAYER_MODE", "layer_params", "network_params", "membrane_word", "result_word",
+           "input_event",
+           "event_entry"]
+
+#: ``LAYER_MODE`` register (``docs/memory-map.md``): the neuron options of a layer.
+LAYER_MODE = data.StructLayout({
+    "lif": 1,           # 1: leaky (LIF); 0: integrate-and-fire
+    "factor": 1,        # leak as a factor (1) or a shift (0)
+    "reset": 2,         # hw.config / numerics.md reset codes
+    "fire_once": 1,
+})
+
+
+def layer_params(membrane_bits):
+    """A layer's registers, as the host writes them (``LAYER_*``)."""
+    return data.StructLayout({
+        "n_in": 16, "n_out": 16, "row": 16,
+        "threshold": membrane_bits,     # unsigned here: it reads back as written
+        "mode": LAYER_MODE, "leak": 8,
+    })
+
+
+def network_params(max_layers):
+    """The network's registers (``NET_*``)."""
+    return data.StructLayout({
+        "layers": range(max_layers + 1), "timesteps": 8, "encoder": 2, "seed": 16,
+        "readout": 1, "membrane_bits": 6,
+    })
+
+
+def membrane_word(membrane_bits):
+    """One neuron's state in the membrane memory: ``v`` after the reset, and whether it fired
+    in an earlier step."""
+    return data.StructLayout({"v": signed(membrane_bits), "fired": 1})
+
+
+def result_word(max_timesteps, membrane_bits):
+    """One output neuron's result: whether it fired, its first spike step (below
+    ``max_timesteps``) and ``p`` then. A neuron that never fired keeps ``fired`` clear (written
+    at step 0) and reads as time 255, potential 0."""
+    step_bits = max(1, (max_timesteps - 1).bit_length())
+    return data.StructLayout({"fired": 1, "step": step_bits, "potential": signed(membrane_bits)})
+
+
+def event_entry(index_bits, payload_bits, flag_in_index):
+    """An event-buffer entry (``hw.events``): an input group's index and a payload (``K``
+    magnitudes for layer 0, a ``U``-bit spike mask later). A spike entry that is a single event
+    is flagged so that the replay knows it without counting the mask: in bit 0 of the index
+    when that bit is always 0 there (``flag_in_index``), else in a field of its own."""
+    fields = {"index": index_bits, "payload": payload_bits}
+    if not flag_in_index:
+        fields["one"] = 1
+    return data.StructLayout(fields)
+
+
+def input_event(index_bits, inputs_per_cycle):
+    """An integration event: an input group (``index // K``) and its ``K`` inputs'
+    magnitudes (0 for an input of the group without an event)."""
+    return data.StructLayout({"group": index_bits,
+                              "magnitudes": data.ArrayLayout(8, inputs_per_cycle)})

@@ -1,0 +1,253 @@
+"""The accelerator's register file: the host bus's decode, the network and layer registers,
+and the read multiplexer over every region (``docs/memory-map.md``)."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import WritePort
+from amaranth.lib.wiring import In, Out
+
+from . import bus, memmap
+from .config import ENCODER_CODES, Config, _clog2
+from .layouts import layer_params, network_params
+
+__all__ = ["RegisterFile"]
+
+
+class RegisterFile(wiring.Component):
+    """Bus target of the accelerator: decodes writes, holds the parameters, multiplexes reads.
+
+    A write is registered (strobe, address, data, and the decoded window, register and pixel
+    word) and takes effect one cycle after its acknowledge, so that the bus's decode and the
+    many write enables sit in different cycles. Every write, CONTROL included, is delayed
+    alike, so their order is kept; a read waits for a pending write, so it sees it. A read
+    takes four cycles: the memories take the address, their data is registered, each region's
+    word is selected and registered, and the region's word is returned with the acknowledge,
+    so that no path runs from a memory through the whole read multiplexer into the bridge.
+
+    Parameters
+    ----------
+    config : hw.config.Config
+
+    Ports
+    -----
+    bus : hw.bus.Signature(config.addr_width), in (target)
+    busy : 1, in
+        An inference runs: parameter, pixel and weight writes are ignored (and flagged).
+    start, abort : 1, out
+        CONTROL.START while idle, CONTROL.ABORT while busy (one cycle, after the write).
+    clear : 1, out
+        CONTROL.CLEAR: clear DONE, ABORTED and REJECTED.
+    reject : 1, out
+        A parameter, pixel or weight write arrived while busy (sets REJECTED).
+    network : network_params(L), out
+    layers : ArrayLayout(layer_params(M), L), out
+    row_nonzero : pixel_rows, out
+        Pixel rows holding a nonzero pixel: one flag per 32-bit pixel word, set or cleared as
+        the host writes it, so that the encoder skips the other rows without reading them.
+    pixel_write : the pixel memory's write port, out (drives it)
+    weight_addr, weight_data, weight_en : out
+        A whole weight-memory word: the earlier 32-bit slices wait in a staging register, so
+        that synthesis picks the narrowest block RAM shape.
+    weight_word : config.word_bits, in
+        The weight memory's read data (its address is the bus's while idle).
+    pixel_word : 8 * S, in
+    result_time, result_potential, result_membrane : in
+        The result lane selected by the bus address (``hw.readout``).
+    status : 4, in
+        BUSY, DONE, ABORTED, REJECTED.
+    cycles : 32, in
+    cls : 16, in
+
+    Latency: writes one cycle after their acknowledge; reads acknowledged four cycles after
+    the request. Throughput: one write per cycle.
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+        self.config = config
+        L, M, S = config.max_layers, config.membrane_bits, config.pixels_per_cycle
+        layer_init = {"n_in": 1, "n_out": 1, "threshold": 1, "leak": 1}
+        net_init = {"layers": 1, "timesteps": 1, "encoder": ENCODER_CODES[config.encoders[0]],
+                    "seed": 1, "membrane_bits": M}
+        super().__init__({
+            "bus": In(bus.Signature(config.addr_width)),
+            "busy": In(1),
+            "start": Out(1), "abort": Out(1), "clear": Out(1), "reject": Out(1),
+            "network": Out(network_params(L), init=net_init),
+            "layers": Out(data.ArrayLayout(layer_params(M), L), init=[layer_init] * L),
+            "row_nonzero": Out(config.pixel_rows),
+            "pixel_write": In(WritePort.Signature(addr_width=_clog2(config.pixel_rows),
+                                                  shape=data.ArrayLayout(8, S),
+                                                  granularity=4)),
+            "weight_addr": Out(range(config.weight_words)),
+            "weight_data": Out(config.word_bits), "weight_en": Out(1),
+            "weight_word": In(config.word_bits), "pixel_word": In(data.ArrayLayout(8, S)),
+            "result_time": In(8), "result_potential": In(signed(M)),
+            "result_membrane": In(signed(M)),
+            "status": In(4), "cycles": In(32), "cls": In(16),
+        })
+
+    def _window(self, a, region):
+        """Address ``a`` is in the register (0), pixel (1) or result (2) region."""
+        R = self.config.region_bits
+        return ~a[self.config.addr_width - 1] & (a[R:R + 2] == region)
+
+    def _fields(self):
+        """The writable registers by address: the network's, then each layer's."""
+        net = self.network
+        fields = {
+            memmap.REG_NET_LAYERS: net.layers, memmap.REG_NET_TIMESTEPS: net.timesteps,
+            memmap.REG_NET_ENCODER: net.encoder, memmap.REG_NET_SEED: net.seed,
+            memmap.REG_NET_READOUT: net.readout, memmap.REG_NET_MEMBRANE_BITS: net.membrane_bits,
+        }
+        for i in range(self.config.max_layers):
+            layer = self.layers[i]
+            for offset, field in [(memmap.LAYER_N_IN, layer.n_in),
+                                  (memmap.LAYER_N_OUT, layer.n_out),
+                                  (memmap.LAYER_WEIGHT_ROW, layer.row),
+                                  (memmap.LAYER_THRESHOLD, layer.threshold),
+                                  (memmap.LAYER_MODE, layer.mode.as_value()),
+                                  (memmap.LAYER_LEAK, layer.leak)]:
+                fields[memmap.layer_reg(i, offset)] = field
+        return fields
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        R, S = cfg.region_bits, cfg.pixels_per_cycle
+        b = self.bus
+        addr = b.addr
+        busy = self.busy
+        window = self._window
+
+        # -- handshake ----------------------------------------------------------------------
+        read_wait = Signal()
+        read_sel = Signal()
+        read_done = Signal()
+        write = b.cyc & b.we & ~read_wait
+        wr = Signal()                 # a write is pending
+        read_first = b.cyc & ~b.we & ~read_wait & ~read_sel & ~read_done & ~wr
+        m.d.sync += [read_wait.eq(read_first), read_sel.eq(read_wait), read_done.eq(read_sel)]
+        m.d.comb += b.ack.eq(write | read_done)
+
+        # -- writes: registered, with their decode -----------------------------------------
+        waddr = Signal.like(addr, reset_less=True)
+        wdata = Signal(32, reset_less=True)
+        # CONTROL's decode is registered too (START and ABORT reach the sequencer's state from
+        # registers), and so is the pixel word index, as two one-hot halves, so that each of
+        # the many pixel flags' write enables is one gate.
+        wr_control = Signal()
+        wr_pixels = Signal()
+        wr_weights = Signal()
+        wr_nonzero = Signal()
+        lo_bits = min(4, R)
+        wr_lo = Signal(1 << lo_bits)
+        wr_hi = Signal(1 << (R - lo_bits))
+        m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
+                     wr_control.eq(write & window(addr, 0) & (addr[:R] == memmap.REG_CONTROL)),
+                     wr_pixels.eq(write & window(addr, 1)),
+                     wr_nonzero.eq(b.w_data != 0),
+                     wr_lo.eq(1 << addr[:lo_bits]), wr_hi.eq(1 << addr[lo_bits:R])]
+        in_regs = window(waddr, 0)
+        in_results = window(waddr, 2)
+        reg = waddr[:R]
+
+        with m.If(wr_control):
+            m.d.comb += [self.start.eq(wdata[0] & ~busy), self.abort.eq(wdata[1] & busy),
+                         self.clear.eq(wdata[2])]
+        param_write = wr & ~(in_regs & (reg < memmap.REG_NET_LAYERS)) & ~in_results
+        m.d.comb += self.reject.eq(param_write & busy)
+
+        # The network and layer registers: write enables decoded with the write's other
+        # strobes, one bit per register, so that each register's enable is one gate.
+        fields = self._fields()
+        wr_param = Signal(len(fields))
+        m.d.sync += wr_param.eq(Cat(write & window(addr, 0) & (addr[:R] == address)
+                                    for address in fields))
+        for i, field in enumerate(fields.values()):
+            with m.If(wr_param[i] & ~busy):
+                m.d.sync += field.eq(wdata)
+
+        # Pixel writes go straight to the memory's write port, 4 pixels per bus word.
+        pix_sub = S // 4
+        pix_sub_bits = _clog2(pix_sub)
+        pw = self.pixel_write
+        m.d.comb += [pw.addr.eq(waddr[pix_sub_bits:R]), pw.data.eq(wdata.replicate(pix_sub))]
+        with m.If(wr_pixels & ~busy):
+            m.d.comb += pw.en.eq(1 << waddr[:pix_sub_bits] if pix_sub > 1 else 1)
+        rows = cfg.pixel_rows
+        word_nz = Signal(rows * pix_sub)
+        with m.If(wr_pixels & ~busy):
+            for f in range(rows * pix_sub):
+                with m.If(wr_hi[f >> lo_bits] & wr_lo[f & ((1 << lo_bits) - 1)]):
+                    m.d.sync += word_nz[f].eq(wr_nonzero)
+        m.d.comb += self.row_nonzero.eq(
+            Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows)))
+
+        # A weight word is written whole when its last 32-bit slice arrives.
+        w_subs = cfg.word_bits // 32
+        w_sub_bits = _clog2(cfg.weight_stride)
+        w_off = waddr[:cfg.addr_width - 1]
+        staging = Signal(max(1, cfg.word_bits - 32))
+        m.d.comb += [self.weight_addr.eq(w_off[w_sub_bits:]),
+                     self.weight_data.eq(Cat(staging, wdata) if w_subs > 1 else wdata)]
+        wr_sub = Signal(max(1, w_subs))
+        m.d.sync += [wr_weights.eq(write & addr[cfg.addr_width - 1]
+                                   & (addr[w_sub_bits:cfg.addr_width - 1] < cfg.weight_words)),
+                     wr_sub.eq(1 << addr[:w_sub_bits] if w_sub_bits else 1)]
+        with m.If(wr_weights & ~busy):
+            for sub in range(w_subs - 1):
+                with m.If(wr_sub[sub]):
+                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(wdata)
+            m.d.comb += self.weight_en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
+
+        # -- reads --------------------------------------------------------------------------
+        read_addr = Signal.like(addr)
+        m.d.sync += read_addr.eq(addr)
+        ra = read_addr
+        # One word per region, registered in read_sel; read_done picks the region's.
+        rd_w, rd_reg, rd_pix, rd_res = (Signal(32, name=f"rd_{n}")
+                                        for n in ("w", "reg", "pix", "res"))
+        sub = ra[:w_sub_bits] if w_sub_bits else Const(0, 1)
+        weights = self.weight_word
+        m.d.sync += rd_w.eq(weights.word_select(sub, 32) if w_subs > 1 else weights[:32])
+        if w_subs > 1 and w_subs != cfg.weight_stride:
+            with m.If(sub >= w_subs):
+                m.d.sync += rd_w.eq(0)
+        # The registers' word in two steps: the constants and the variables are selected apart
+        # (read_wait), then combined (read_sel). Unassigned addresses read as 0.
+        rd_ident = Signal(32)
+        rd_var = Signal(32)
+        m.d.sync += [rd_ident.eq(0), rd_var.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
+        with m.Switch(ra[:R]):
+            for address, value in memmap.identification(cfg).items():
+                with m.Case(address):
+                    m.d.sync += rd_ident.eq(value)
+            with m.Case(memmap.REG_STATUS):
+                m.d.sync += rd_var.eq(self.status)
+            with m.Case(memmap.REG_CYCLES):
+                m.d.sync += rd_var.eq(self.cycles)
+            with m.Case(memmap.REG_CLASS):
+                m.d.sync += rd_var.eq(self.cls)
+            for address, field in fields.items():
+                with m.Case(address):
+                    m.d.sync += rd_var.eq(field)
+        pixels = self.pixel_word.as_value()
+        m.d.sync += rd_pix.eq(pixels.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
+                              else pixels[:32])
+        with m.Switch(ra[R - 2:R]):
+            with m.Case(memmap.RESULT_FIRST_TIME):
+                m.d.sync += rd_res.eq(self.result_time)
+            with m.Case(memmap.RESULT_FIRST_POTENTIAL):
+                m.d.sync += rd_res.eq(self.result_potential)
+            with m.Case(memmap.RESULT_FINAL_MEMBRANE):
+                m.d.sync += rd_res.eq(self.result_membrane)
+        # The region of the word read: weights, registers, pixels or results (or none).
+        region = Signal(4)
+        m.d.sync += region.eq(Cat(ra[cfg.addr_width - 1], *(window(ra, n) for n in range(3))))
+        rdata = Signal(32)
+        m.d.comb += rdata.eq(Mux(region[0], rd_w, 0) | Mux(region[1], rd_reg, 0)
+                             | Mux(region[2], rd_pix, 0) | Mux(region[3], rd_res, 0))
+        m.d.comb += b.r_data.eq(Mux(read_done, rdata, 0))
+        return m
