@@ -45,7 +45,7 @@ REG_STATUS = 0x20    # read only
 REG_CONTROL = 0x21   # write only (reads 0)
 REG_CYCLES = 0x22    # cycles of the last (or the running) inference
 REG_CLASS = 0x23     # class chosen by the read-out of the last inference
-REG_CHECKSUM = 0x24  # reserved for issue 5 (reads 0 today)
+REG_CHECKSUM = 0x24  # upload checksum (R/W), kept by hw.soc.BusChecksum, not the accelerator
 
 STATUS_BUSY = 1 << 0      # an inference is running
 STATUS_DONE = 1 << 1      # the last inference finished; results valid (also drives irq)
