@@ -314,7 +314,7 @@ def main(argv=None) -> int:
                     "load_seconds": round(result["load_seconds"], 2),
                     "wall_seconds": round(result["wall_seconds"], 1),
                     "accuracy_vs_golden_class": float(np.mean(
-                        np.array(result["classes"]) == trace.prediction.numpy())),
+                        np.array(result["classes"]) == trace.prediction)),
                 }
                 failures += (result["mismatches"] + result["driver_mismatches"]) > 0
         if not args.no_synth:

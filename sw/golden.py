@@ -6,9 +6,10 @@ Two implementations of the same semantics, both built on the rules of :mod:`core
   It is slow and meant to be obviously right.
 * :func:`run` runs a batch in numpy int64 arithmetic, one layer at a time over all timesteps
   (a layer only sees the spikes of the layer below, so its currents for every step are one
-  matrix product). The dot products go through float64 matrix products, which are exact: every
-  partial sum is below 2**31. It is the model that the evaluation, the co-simulation, the cycle
-  model and the demo use, and it needs no torch.
+  matrix product). The dot products go through float matrix products that are exact: float32
+  when no partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is
+  the model that the evaluation, the co-simulation, the cycle model and the demo use, and it
+  needs no torch.
 
 Both return a :class:`Trace` holding, for every layer, timestep and neuron, the spike and the
 membrane potential after the reset, plus the read-out of the output layer, so that a
@@ -52,7 +53,7 @@ class Trace:
 
     def __getitem__(self, index) -> "Trace":
         """The trace of one sample (an int index) or a slice of samples, keeping the batch axis."""
-        if isinstance(index, int):
+        if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1)
         return Trace([s[index] for s in self.spikes], [m[index] for m in self.membrane],
                      self.first_time[index], self.first_potential[index],
@@ -66,8 +67,8 @@ class Trace:
 
 # -- fast batched model --------------------------------------------------------------------
 
-def encode(network: Network, pixels) -> np.ndarray:
-    """Event magnitudes of layer 0, int64 (B, T, n_in), for uint8-valued ``pixels`` (B, n_in)."""
+def _pixels(network: Network, pixels) -> np.ndarray:
+    """``pixels`` checked against the network, int64 (B, n_in)."""
     x = np.asarray(pixels).astype(np.int64)
     if x.ndim != 2 or x.shape[1] != network.n_inputs:
         raise ValueError(f"pixels have shape {tuple(x.shape)}; expected (batch, "
@@ -75,25 +76,44 @@ def encode(network: Network, pixels) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() > 255):
         raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
                          "sw.data.to_pixels")
+    return x
+
+
+def _encoder(network: Network, x: np.ndarray):
+    """The event magnitudes of layer 0 at step ``t``, int64 (B, n_in), as a function of ``t``."""
     T = network.timesteps
-    steps = np.arange(T).reshape(1, T, 1)
-    xs = x[:, None, :]
     if network.encoder == "direct":
-        return np.repeat(xs, T, axis=1)
+        return lambda t: x
     if network.encoder == "hybrid":
-        spike = (xs > 0) & (steps == hybrid_spike_time(xs, T))
-        return np.where(steps == 0, xs, spike * INPUT_SPIKE)
+        when = np.where(x > 0, hybrid_spike_time(x, T), 0)  # 0: no spike after the analog step
+        return lambda t: x if t == 0 else np.where(when == t, INPUT_SPIKE, 0)
     draws = lfsr_draws(network.lfsr_seed, T, network.n_inputs)
-    return (xs > draws[None]) * INPUT_SPIKE
+    return lambda t: np.where(x > draws[t], INPUT_SPIKE, 0)
 
 
-def _currents(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``I`` of every sample, step and neuron, int64 (B, T, n_out), for event magnitudes
-    (B, T, n_in) and weights (n_out, n_in). Exact in float64: ``|I| < 2**31`` (section 3)."""
-    B, T, n_in = events.shape
-    a = events.reshape(B * T, n_in).astype(np.float64)
-    current = a @ np.asarray(weights, np.float64).T
-    return current.astype(np.int64).reshape(B, T, -1)
+def encode(network: Network, pixels) -> np.ndarray:
+    """Event magnitudes of layer 0, int64 (B, T, n_in), for uint8-valued ``pixels`` (B, n_in)."""
+    x = _pixels(network, pixels)
+    step = _encoder(network, x)
+    events = np.empty((len(x), network.timesteps, network.n_inputs), np.int64)
+    for t in range(network.timesteps):
+        events[:, t] = step(t)
+    return events
+
+
+def _matmul_weights(weights, magnitude: int) -> np.ndarray:
+    """``weights.T`` (n_in, n_out) as floats in which a dot product with events of at most
+    ``magnitude`` is exact: float32 when no partial sum can reach 2**24 (the largest sum of
+    absolute weights of a neuron times ``magnitude`` is below it), else float64 (every partial
+    sum is below 2**31, section 3)."""
+    w = np.asarray(weights, np.int64)
+    small = int(np.abs(w).sum(axis=1).max(initial=0)) * magnitude < 1 << 24
+    return w.T.astype(np.float32 if small else np.float64)
+
+
+def _dot(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``I``, int64 (..., n_out), of events (..., n_in) and :func:`_matmul_weights`."""
+    return (events.astype(weights.dtype) @ weights).astype(np.int64)
 
 
 def _readout(network: Network, first_time, first_potential, final_v) -> np.ndarray:
@@ -112,11 +132,20 @@ def _readout(network: Network, first_time, first_potential, final_v) -> np.ndarr
 
 def run(network: Network, pixels) -> Trace:
     """Run a batch of images; ``pixels`` is (B, n_in) with integer values in 0 .. 255."""
-    events = encode(network, pixels)
-    B, T = events.shape[0], network.timesteps
+    x = _pixels(network, pixels)
+    step = _encoder(network, x)
+    B, T = len(x), network.timesteps
     spikes, membrane = [], []
-    for layer in network.layers:
-        current = _currents(events, layer.weights)
+    for k, layer in enumerate(network.layers):
+        if k == 0:  # the encoder's events, step by step (direct: the same at every step)
+            weights = _matmul_weights(layer.weights, 255)
+            current = np.empty((B, T, layer.n_out), np.int64)
+            for t in range(T):
+                direct_again = t > 0 and network.encoder == "direct"
+                current[:, t] = current[:, 0] if direct_again else _dot(step(t), weights)
+        else:  # the spikes of the layer below, in the same step
+            weights = _matmul_weights(layer.weights, 1)
+            current = _dot(s_all.reshape(B * T, -1), weights).reshape(B, T, -1)
         rule = layer_rule(layer)
         v = np.zeros((B, layer.n_out), np.int64)
         fired = np.zeros((B, layer.n_out), bool)
@@ -129,7 +158,6 @@ def run(network: Network, pixels) -> Trace:
             v_all[:, t] = v
         spikes.append(s_all)
         membrane.append(v_all)
-        events = s_all  # spikes of this layer feed the next one in the same step
     # First spike of each output neuron and its p in that step (p_all is the output layer's).
     fired = s_all.any(axis=1)
     first = s_all.argmax(axis=1)  # the first True along the steps

@@ -273,7 +273,7 @@ FAST_MUTANTS = {
     "readout ignores the potential on ties":
         ("_readout", lambda orig: lambda n, ft, fp, v: orig(n, ft, np.zeros_like(fp), v)),
     "dot products miss the last input":
-        ("_currents", lambda orig: lambda events, w: orig(events[..., :-1], w[:, :-1])),
+        ("_dot", lambda orig: lambda events, w: orig(events[..., :-1], w[:-1])),
 }
 
 
