@@ -1,1 +1,1 @@
-"""The bottom layer: what the host, the gateware and the simulators share (no torch, no amaranth)."""
+"""The bottom layer: what the host, the gateware and the simulators share (no torch, amaranth)."""

@@ -145,7 +145,7 @@ def run(network: Network, pixels) -> Trace:
                 current[:, t] = current[:, 0] if direct_again else _dot(step(t), weights)
         else:  # the spikes of the layer below, in the same step
             weights = _matmul_weights(layer.weights, 1)
-            current = _dot(s_all.reshape(B * T, -1), weights).reshape(B, T, -1)
+            current = _dot(spikes[-1].reshape(B * T, -1), weights).reshape(B, T, -1)
         rule = layer_rule(layer)
         v = np.zeros((B, layer.n_out), np.int64)
         fired = np.zeros((B, layer.n_out), bool)
