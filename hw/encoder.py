@@ -18,16 +18,11 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from core.numerics import lfsr_shift
+
 from .config import ENCODER_CODES
 
-__all__ = ["lfsr_shift", "lfsr_matrix", "PixelFilter", "HybridBound", "hybrid_bound"]
-
-TAPS = 0xB400
-
-
-def lfsr_shift(r: int) -> int:
-    """One Galois LFSR shift (numerics.md, section 4.3)."""
-    return (r >> 1) ^ TAPS if r & 1 else r >> 1
+__all__ = ["lfsr_matrix", "PixelFilter", "HybridBound", "hybrid_bound"]
 
 
 def lfsr_matrix(shifts: int) -> list[int]:

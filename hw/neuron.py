@@ -10,31 +10,10 @@ from amaranth.lib.wiring import In, Out
 
 from .ecp5 import is_ecp5, registered_product
 
-__all__ = ["NeuronUnit", "LeakScale", "Readout", "reference_update", "leak_constants",
+__all__ = ["NeuronUnit", "LeakScale", "Readout", "leak_constants",
            "RESET_SUBTRACT", "RESET_ZERO", "RESET_NONE"]
 
 RESET_SUBTRACT, RESET_ZERO, RESET_NONE = 0, 1, 2
-
-
-def reference_update(v, fired, current, *, lif, factor, leak, reset, fire_once, threshold,
-                     membrane_bits):
-    """Python reference of one neuron step; returns ``(p, spike, v_next, fired_next)``."""
-    if lif and not factor:
-        u = v - (v >> leak)
-    elif lif:
-        u = (v * leak + 128) >> 8
-    else:
-        u = v
-    lo, hi = -(1 << (membrane_bits - 1)), (1 << (membrane_bits - 1)) - 1
-    p = max(lo, min(hi, u + current))
-    spike = p >= threshold and not (fire_once and fired)
-    if spike and reset == RESET_SUBTRACT:
-        v_next = p - threshold
-    elif spike and reset == RESET_ZERO:
-        v_next = 0
-    else:
-        v_next = p
-    return p, spike, v_next, bool(fired or spike)
 
 
 def leak_constants(*, lif, factor, leak, membrane_bits):

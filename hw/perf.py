@@ -65,7 +65,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     """Cycles of each image of ``pixels`` (B, n_in); int64 (B,)."""
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)
-    events = golden.encode(network, pixels).numpy() != 0  # (B, T, n_in)
+    events = golden.encode(network, pixels) != 0  # (B, T, n_in)
     P, U, S = config.lanes, config.neuron_units, config.pixels_per_cycle
     K = config.inputs_per_cycle
     T, L = network.timesteps, len(network.layers)
@@ -83,7 +83,7 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
     if network.encoder == "rate":
         nonzero[:] = True
-    spike_groups = [_any_per_group(s.numpy() != 0, K) for s in trace.spikes]
+    spike_groups = [_any_per_group(s, K) for s in trace.spikes]
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
         total, bound_ready = SETUP_CYCLES, 0

@@ -184,8 +184,8 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
     out: list[Mismatch] = list(problems)
     for t in range(T):
         for l, n in enumerate(sizes):
-            g_s = golden.spikes[l][0, t].numpy()
-            g_v = golden.membrane[l][0, t].numpy()
+            g_s = golden.spikes[l][0, t]
+            g_v = golden.membrane[l][0, t]
             bad = ((seen[l][t] != 1) | (spikes[l][t] != g_s) | (membrane[l][t] != g_v))
             for j in map(int, np.flatnonzero(bad)):
                 count = seen[l][t, j]

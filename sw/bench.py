@@ -59,8 +59,8 @@ def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
     pixels = np.asarray(pixels)
     if trace is None:
         trace = golden.run(network, pixels)
-    events = [(golden.encode(network, pixels) != 0).sum(dim=2).numpy()]  # (B, T)
-    events += [s.sum(dim=2).numpy() for s in trace.spikes[:-1]]
+    events = [(golden.encode(network, pixels) != 0).sum(axis=2)]  # (B, T)
+    events += [s.sum(axis=2) for s in trace.spikes[:-1]]
     blocks = [math.ceil(layer.n_out / lanes) for layer in network.layers]
     return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
 
@@ -156,7 +156,7 @@ def _standin_network(pixels, rng):
     net = Network([Layer(w0, 4, theta0, reset="subtract", fire_once=False),
                    Layer(w1, 4, 1, reset="subtract", fire_once=False)],
                   membrane_bits=16, timesteps=4, encoder="hybrid", name="bench stand-in")
-    hidden = golden.run(net, pixels[:64]).spikes[0].to(float).sum(dim=1).numpy()
+    hidden = golden.run(net, pixels[:64]).spikes[0].sum(axis=1, dtype=np.float64)
     theta1 = int(np.clip(np.percentile(hidden @ w1.T, 80), 1, 32767))
     net.layers[1].threshold = theta1
     return net.validate()
@@ -314,7 +314,7 @@ def main(argv=None) -> int:
                     "load_seconds": round(result["load_seconds"], 2),
                     "wall_seconds": round(result["wall_seconds"], 1),
                     "accuracy_vs_golden_class": float(np.mean(
-                        np.array(result["classes"]) == trace.prediction.numpy())),
+                        np.array(result["classes"]) == trace.prediction)),
                 }
                 failures += (result["mismatches"] + result["driver_mismatches"]) > 0
         if not args.no_synth:

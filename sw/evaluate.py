@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import golden
 from .data import DataError, load_dataset
@@ -43,7 +42,7 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000) -> dict
     for i in range(0, n, batch_size):
         x = pixels[i:i + batch_size]
         trace = golden.run(network, x)
-        correct += int((trace.prediction.numpy() == labels[i:i + batch_size]).sum())
+        correct += int((trace.prediction == labels[i:i + batch_size]).sum())
         layer_spikes = [float(s.sum()) for s in trace.spikes]
         spikes += layer_spikes
         events[0] += float((golden.encode(network, x) != 0).sum())
@@ -65,7 +64,11 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000) -> dict
 
 
 def float_accuracy(checkpoint, pixels, labels) -> dict:
-    """Accuracy of a training checkpoint as a float model and with its quantized forward pass."""
+    """Accuracy of a training checkpoint as a float model and with its quantized forward pass.
+
+    Needs torch (the training model); imported here so that evaluating a model file does not."""
+    import torch
+
     from .snn import SNN, SNNConfig
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     try:

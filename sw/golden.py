@@ -1,188 +1,176 @@
 """Integer golden model of the accelerator (``docs/numerics.md``).
 
-Two implementations of the same semantics:
+Two implementations of the same semantics, both built on the rules of :mod:`core.numerics`:
 
 * :func:`reference` runs one image with Python integers, line by line as the document reads.
   It is slow and meant to be obviously right.
-* :func:`run` runs a batch in PyTorch integer arithmetic (the dot products go through float64
-  matrix products, which are exact: every partial sum is below 2**31). It is the model that the
-  evaluation, the co-simulation and the demo use.
+* :func:`run` runs a batch in numpy int64 arithmetic, one layer at a time over all timesteps
+  (a layer only sees the spikes of the layer below, so its currents for every step are one
+  matrix product). The dot products go through float matrix products that are exact: float32
+  when no partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is
+  the model that the evaluation, the co-simulation, the cycle model and the demo use, and it
+  needs no torch.
 
 Both return a :class:`Trace` holding, for every layer, timestep and neuron, the spike and the
 membrane potential after the reset, plus the read-out of the output layer, so that a
 co-simulation can compare every value and not only the class. The tests check that the two
-agree on many random networks, inputs and options.
+agree on many random networks, inputs and options; since they share the neuron, leak, encoder
+and LFSR rules, worked examples computed by hand pin those rules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import torch
 
-from .network import INPUT_SPIKE, Network
+from core import numerics
+from core.numerics import INPUT_SPIKE, NEVER, hybrid_spike_time, layer_rule, lfsr_draws
+
+from .network import Network
 
 __all__ = ["NEVER", "Trace", "lfsr_draws", "hybrid_spike_time", "encode", "run", "reference",
            "predict"]
 
-NEVER = 255  # first spike time of a neuron that did not fire (numerics.md, section 5)
-
 
 @dataclass
 class Trace:
-    """Everything observable about a batch of inferences.
+    """Everything observable about a batch of inferences (numpy arrays).
 
     Attributes
     ----------
-    spikes : list of bool tensors, one per layer, shape (B, T, n_out)
-    membrane : list of int64 tensors, one per layer, shape (B, T, n_out); ``v`` after the reset
-    first_time : int64 tensor (B, n_classes); first spike step of each output neuron, or NEVER
-    first_potential : int64 tensor (B, n_classes); ``p`` in that step, 0 if it never fired
-    prediction : int64 tensor (B,); the class of numerics.md, section 6
+    spikes : list of bool arrays, one per layer, shape (B, T, n_out)
+    membrane : list of int64 arrays, one per layer, shape (B, T, n_out); ``v`` after the reset
+    first_time : int64 array (B, n_classes); first spike step of each output neuron, or NEVER
+    first_potential : int64 array (B, n_classes); ``p`` in that step, 0 if it never fired
+    prediction : int64 array (B,); the class of numerics.md, section 6
     """
     spikes: list
     membrane: list
-    first_time: torch.Tensor
-    first_potential: torch.Tensor
-    prediction: torch.Tensor
+    first_time: np.ndarray
+    first_potential: np.ndarray
+    prediction: np.ndarray
 
     def __getitem__(self, index) -> "Trace":
         """The trace of one sample (an int index) or a slice of samples, keeping the batch axis."""
-        if isinstance(index, int):
+        if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1)
         return Trace([s[index] for s in self.spikes], [m[index] for m in self.membrane],
                      self.first_time[index], self.first_potential[index],
                      self.prediction[index])
 
     @property
-    def spike_counts(self) -> torch.Tensor:
+    def spike_counts(self) -> np.ndarray:
         """Spikes per layer per sample, int64 (B, L)."""
-        return torch.stack([s.sum(dim=(1, 2)) for s in self.spikes], dim=1)
-
-
-# -- encoders ------------------------------------------------------------------------------
-
-def _lfsr_shift(r: int) -> int:
-    lsb = r & 1
-    r >>= 1
-    return r ^ 0xB400 if lsb else r
-
-
-@lru_cache(maxsize=16)
-def _lfsr_table(seed: int, count: int) -> np.ndarray:
-    draws = np.empty(count, np.int32)
-    r = seed
-    for k in range(count):
-        for _ in range(8):
-            r = _lfsr_shift(r)
-        draws[k] = r & 0xFF
-    draws.flags.writeable = False
-    return draws
-
-
-def lfsr_draws(seed: int, timesteps: int, n_inputs: int) -> np.ndarray:
-    """The rate encoder's draws, shape (T, n_inputs) (numerics.md, section 4.3)."""
-    return _lfsr_table(seed, timesteps * n_inputs).reshape(timesteps, n_inputs)
-
-
-def hybrid_spike_time(x, timesteps: int):
-    """Step at which a pixel of value ``x`` > 0 spikes under hybrid coding (section 4.2)."""
-    return 1 + (((255 - x) * (timesteps - 1)) >> 8)
-
-
-def encode(network: Network, pixels) -> torch.Tensor:
-    """Event magnitudes of layer 0, int64 (B, T, n_in), for uint8-valued ``pixels`` (B, n_in)."""
-    x = torch.as_tensor(np.asarray(pixels), dtype=torch.int64)
-    if x.ndim != 2 or x.shape[1] != network.n_inputs:
-        raise ValueError(f"pixels have shape {tuple(x.shape)}; expected (batch, "
-                         f"{network.n_inputs})")
-    if x.numel() and (x.min() < 0 or x.max() > 255):
-        raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
-                         "sw.data.to_pixels")
-    T = network.timesteps
-    steps = torch.arange(T).view(1, T, 1)
-    xs = x.unsqueeze(1)
-    if network.encoder == "direct":
-        return xs.expand(-1, T, -1).clone()
-    if network.encoder == "hybrid":
-        spike = (xs > 0) & (steps == hybrid_spike_time(xs, T))
-        return torch.where(steps == 0, xs, spike * INPUT_SPIKE)
-    draws = torch.from_numpy(lfsr_draws(network.lfsr_seed, T, network.n_inputs).astype(np.int64))
-    return (xs > draws.unsqueeze(0)) * INPUT_SPIKE
+        return np.stack([s.sum(axis=(1, 2), dtype=np.int64) for s in self.spikes], axis=1)
 
 
 # -- fast batched model --------------------------------------------------------------------
 
-def _leak(v: torch.Tensor, layer) -> torch.Tensor:
-    if layer.neuron == "if":
-        return v
-    if layer.leak_mode == "shift":
-        return v - (v >> layer.leak)
-    return (v * layer.leak + 128) >> 8
+def _pixels(network: Network, pixels) -> np.ndarray:
+    """``pixels`` checked against the network, int64 (B, n_in)."""
+    x = np.asarray(pixels).astype(np.int64)
+    if x.ndim != 2 or x.shape[1] != network.n_inputs:
+        raise ValueError(f"pixels have shape {tuple(x.shape)}; expected (batch, "
+                         f"{network.n_inputs})")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
+                         "sw.data.to_pixels")
+    return x
 
 
-def _readout(network: Network, first_time, first_potential, final_v) -> torch.Tensor:
-    by_membrane = final_v.argmax(dim=1)  # argmax returns the first maximum: lowest index
+def _encoder(network: Network, x: np.ndarray):
+    """The event magnitudes of layer 0 at step ``t``, int64 (B, n_in), as a function of ``t``."""
+    T = network.timesteps
+    if network.encoder == "direct":
+        return lambda t: x
+    if network.encoder == "hybrid":
+        when = np.where(x > 0, hybrid_spike_time(x, T), 0)  # 0: no spike after the analog step
+        return lambda t: x if t == 0 else np.where(when == t, INPUT_SPIKE, 0)
+    draws = lfsr_draws(network.lfsr_seed, T, network.n_inputs)
+    return lambda t: np.where(x > draws[t], INPUT_SPIKE, 0)
+
+
+def encode(network: Network, pixels) -> np.ndarray:
+    """Event magnitudes of layer 0, int64 (B, T, n_in), for uint8-valued ``pixels`` (B, n_in)."""
+    x = _pixels(network, pixels)
+    step = _encoder(network, x)
+    events = np.empty((len(x), network.timesteps, network.n_inputs), np.int64)
+    for t in range(network.timesteps):
+        events[:, t] = step(t)
+    return events
+
+
+def _matmul_weights(weights, magnitude: int) -> np.ndarray:
+    """``weights.T`` (n_in, n_out) as floats in which a dot product with events of at most
+    ``magnitude`` is exact: float32 when no partial sum can reach 2**24 (the largest sum of
+    absolute weights of a neuron times ``magnitude`` is below it), else float64 (every partial
+    sum is below 2**31, section 3)."""
+    w = np.asarray(weights, np.int64)
+    small = int(np.abs(w).sum(axis=1).max(initial=0)) * magnitude < 1 << 24
+    return w.T.astype(np.float32 if small else np.float64)
+
+
+def _dot(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``I``, int64 (..., n_out), of events (..., n_in) and :func:`_matmul_weights`."""
+    return (events.astype(weights.dtype) @ weights).astype(np.int64)
+
+
+def _readout(network: Network, first_time, first_potential, final_v) -> np.ndarray:
+    by_membrane = final_v.argmax(axis=1)  # argmax returns the first maximum: lowest index
     if network.readout == "max_membrane":
         return by_membrane
     # Order by (earliest time, largest potential, lowest index) with one composite key.
     # first_potential fits in 33 bits and the index in 16, so the key stays inside int64.
     n = first_time.shape[1]
     vmax = 1 << (network.membrane_bits - 1)
-    key = ((first_time * (1 << 34) + (vmax - first_potential)) * (1 << 16)
-           + torch.arange(n))
-    by_time = key.argmin(dim=1)
-    fired = (first_time < NEVER).any(dim=1)
-    return torch.where(fired, by_time, by_membrane)
+    key = (first_time * (1 << 34) + (vmax - first_potential)) * (1 << 16) + np.arange(n)
+    by_time = key.argmin(axis=1)
+    fired = (first_time < NEVER).any(axis=1)
+    return np.where(fired, by_time, by_membrane)
 
 
-@torch.no_grad()
 def run(network: Network, pixels) -> Trace:
     """Run a batch of images; ``pixels`` is (B, n_in) with integer values in 0 .. 255."""
-    events = encode(network, pixels)
-    B, T = events.shape[0], network.timesteps
-    M = network.membrane_bits
-    lo, hi = -(1 << (M - 1)), (1 << (M - 1)) - 1
-    weights = [torch.from_numpy(np.asarray(l.weights, np.float64)).T for l in network.layers]
-    v = [torch.zeros(B, l.n_out, dtype=torch.int64) for l in network.layers]
-    fired = [torch.zeros(B, l.n_out, dtype=torch.bool) for l in network.layers]
-    spikes = [torch.zeros(B, T, l.n_out, dtype=torch.bool) for l in network.layers]
-    membrane = [torch.zeros(B, T, l.n_out, dtype=torch.int64) for l in network.layers]
-    n_cls = network.n_classes
-    first_time = torch.full((B, n_cls), NEVER, dtype=torch.int64)
-    first_potential = torch.zeros(B, n_cls, dtype=torch.int64)
-    for t in range(T):
-        a = events[:, t].to(torch.float64)
-        for k, layer in enumerate(network.layers):
-            u = _leak(v[k], layer)
-            current = (a @ weights[k]).round().to(torch.int64)
-            p = (u + current).clamp(lo, hi)
-            s = p >= layer.threshold
-            if layer.fire_once:
-                s &= ~fired[k]
-            if layer.reset == "subtract":
-                v[k] = torch.where(s, p - layer.threshold, p)
-            elif layer.reset == "zero":
-                v[k] = torch.where(s, torch.zeros_like(p), p)
-            else:
-                v[k] = p
-            fired[k] |= s
-            spikes[k][:, t] = s
-            membrane[k][:, t] = v[k]
-            a = s.to(torch.float64)
-        new = spikes[-1][:, t] & (first_time == NEVER)
-        first_time[new] = t
-        first_potential = torch.where(new, p, first_potential)
-    prediction = _readout(network, first_time, first_potential, v[-1])
+    x = _pixels(network, pixels)
+    step = _encoder(network, x)
+    B, T = len(x), network.timesteps
+    spikes, membrane = [], []
+    for k, layer in enumerate(network.layers):
+        if k == 0:  # the encoder's events, step by step (direct: the same at every step)
+            weights = _matmul_weights(layer.weights, 255)
+            current = np.empty((B, T, layer.n_out), np.int64)
+            for t in range(T):
+                direct_again = t > 0 and network.encoder == "direct"
+                current[:, t] = current[:, 0] if direct_again else _dot(step(t), weights)
+        else:  # the spikes of the layer below, in the same step
+            weights = _matmul_weights(layer.weights, 1)
+            current = _dot(spikes[-1].reshape(B * T, -1), weights).reshape(B, T, -1)
+        rule = layer_rule(layer)
+        v = np.zeros((B, layer.n_out), np.int64)
+        fired = np.zeros((B, layer.n_out), bool)
+        s_all = np.empty((B, T, layer.n_out), bool)
+        v_all = np.empty((B, T, layer.n_out), np.int64)
+        p_all = np.empty((B, T, layer.n_out), np.int64)
+        for t in range(T):
+            p_all[:, t], s_all[:, t], v, fired = numerics.neuron_step(
+                v, fired, current[:, t], membrane_bits=network.membrane_bits, **rule)
+            v_all[:, t] = v
+        spikes.append(s_all)
+        membrane.append(v_all)
+    # First spike of each output neuron and its p in that step (p_all is the output layer's).
+    fired = s_all.any(axis=1)
+    first = s_all.argmax(axis=1)  # the first True along the steps
+    first_time = np.where(fired, first, NEVER).astype(np.int64)
+    first_potential = np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0)
+    prediction = _readout(network, first_time, first_potential, v)
     return Trace(spikes, membrane, first_time, first_potential, prediction)
 
 
 def predict(network: Network, pixels, batch_size: int = 1000) -> np.ndarray:
     """Classes of many images, computed in batches; returns an int64 numpy array."""
     pixels = np.asarray(pixels)
-    out = [run(network, pixels[i:i + batch_size]).prediction.numpy()
+    out = [run(network, pixels[i:i + batch_size]).prediction
            for i in range(0, len(pixels), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
@@ -197,30 +185,21 @@ def reference(network: Network, pixels) -> Trace:
     x = [int(p) for p in pixels]
     T, M = network.timesteps, network.membrane_bits
 
-    def sat(value):
-        return max(-(1 << (M - 1)), min((1 << (M - 1)) - 1, value))
-
-    def encode_step(t, draws):
-        if network.encoder == "direct" or (network.encoder == "hybrid" and t == 0):
-            return list(x)
-        if network.encoder == "hybrid":
-            return [255 if xi > 0 and t == 1 + (((255 - xi) * (T - 1)) >> 8) else 0
-                    for xi in x]
-        return [255 if xi > d else 0 for xi, d in zip(x, draws[t])]
-
-    draws = None
+    draws, r = [], network.lfsr_seed
     if network.encoder == "rate":
-        r, draws = network.lfsr_seed, []
         for t in range(T):
             row = []
             for _ in x:
-                for _ in range(8):
-                    lsb = r & 1
-                    r >>= 1
-                    if lsb:
-                        r ^= 0xB400
-                row.append(r & 0xFF)
+                r, d = numerics.lfsr_draw(r)
+                row.append(d)
             draws.append(row)
+
+    def encode_step(t):
+        if network.encoder == "direct" or (network.encoder == "hybrid" and t == 0):
+            return list(x)
+        if network.encoder == "hybrid":
+            return [INPUT_SPIKE if xi > 0 and t == hybrid_spike_time(xi, T) else 0 for xi in x]
+        return [INPUT_SPIKE if xi > d else 0 for xi, d in zip(x, draws[t])]
 
     weights = [[[int(w) for w in row] for row in layer.weights] for layer in network.layers]
     v = [[0] * layer.n_out for layer in network.layers]
@@ -230,42 +209,23 @@ def reference(network: Network, pixels) -> Trace:
     n_cls = network.n_classes
     first_time, first_potential = [NEVER] * n_cls, [0] * n_cls
     for t in range(T):
-        a = encode_step(t, draws)
+        a = encode_step(t)
         for k, layer in enumerate(network.layers):
             s = [False] * layer.n_out
             for j in range(layer.n_out):
-                vj = v[k][j]
-                if layer.neuron == "lif" and layer.leak_mode == "shift":
-                    u = vj - (vj >> layer.leak)
-                elif layer.neuron == "lif":
-                    u = (vj * layer.leak + 128) >> 8
-                else:
-                    u = vj
                 current = sum(w * ai for w, ai in zip(weights[k][j], a) if ai)
-                p = sat(u + current)
-                s[j] = p >= layer.threshold and not (layer.fire_once and fired[k][j])
-                if s[j] and layer.reset == "subtract":
-                    v[k][j] = p - layer.threshold
-                elif s[j] and layer.reset == "zero":
-                    v[k][j] = 0
-                else:
-                    v[k][j] = p
-                fired[k][j] = fired[k][j] or s[j]
+                p, s[j], v[k][j], fired[k][j] = numerics.neuron_step(
+                    v[k][j], fired[k][j], current, membrane_bits=M, **layer_rule(layer))
                 spikes[k][t][j] = s[j]
                 membrane[k][t][j] = v[k][j]
                 if k == len(network.layers) - 1 and s[j] and first_time[j] == NEVER:
                     first_time[j], first_potential[j] = t, p
             a = [1 if sj else 0 for sj in s]
-    final = v[-1]
-    best_v = max(range(n_cls), key=lambda j: (final[j], -j))
-    if network.readout == "first_spike" and any(ft != NEVER for ft in first_time):
-        cls = min(range(n_cls), key=lambda j: (first_time[j], -first_potential[j], j))
-    else:
-        cls = best_v
+    cls = numerics.readout_class(first_time, first_potential, v[-1], readout=network.readout)
     return Trace(
-        spikes=[torch.tensor([layer_spikes]) for layer_spikes in spikes],
-        membrane=[torch.tensor([layer_membrane], dtype=torch.int64) for layer_membrane in membrane],
-        first_time=torch.tensor([first_time], dtype=torch.int64),
-        first_potential=torch.tensor([first_potential], dtype=torch.int64),
-        prediction=torch.tensor([cls], dtype=torch.int64),
+        spikes=[np.array([layer_spikes], dtype=bool) for layer_spikes in spikes],
+        membrane=[np.array([layer_membrane], dtype=np.int64) for layer_membrane in membrane],
+        first_time=np.array([first_time], dtype=np.int64),
+        first_potential=np.array([first_potential], dtype=np.int64),
+        prediction=np.array([cls], dtype=np.int64),
     )

@@ -24,7 +24,6 @@ NEURONS = ("if", "lif")
 LEAK_MODES = ("shift", "factor")
 RESETS = ("subtract", "zero", "none")
 MAX_UNITS = 65535
-INPUT_SPIKE = 255  # magnitude of an encoder spike (numerics.md, section 4)
 
 
 class NetworkError(ValueError):

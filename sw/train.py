@@ -365,7 +365,7 @@ def _plots(history: list, network, pixels, folder: Path):
     fig, axes = plt.subplots(1, len(trace.spikes), figsize=(4 * len(trace.spikes), 4))
     axes = np.atleast_1d(axes)
     for k, (ax, s) in enumerate(zip(axes, trace.spikes)):
-        t, j = np.nonzero(s[0].numpy())
+        t, j = np.nonzero(s[0])
         ax.scatter(t, j, s=30, marker="|")
         ax.set(xlabel="timestep", ylabel="neuron", title=f"layer {k}: {len(t)} spikes",
                xlim=(-0.5, network.timesteps - 0.5), ylim=(-0.5, s.shape[-1] - 0.5))

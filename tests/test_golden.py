@@ -1,14 +1,19 @@
 """The golden model: worked examples of docs/numerics.md, and reference vs fast on random cases.
 
 The worked examples pin every rule of the document to numbers computed by hand, so changing
-both implementations together still fails. The random comparison makes a change to either
-implementation alone fail; the mutation tests show that it does.
+a rule that both implementations share (core.numerics: the neuron step, the leak, the encoders'
+spike time and LFSR) still fails. The random comparison makes a change to either
+implementation alone fail (the batching, the dot products, the first spikes, the read-out).
+The mutation tests show both.
 """
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import torch
 
+from core import numerics
 from sw import golden
 from sw.golden import NEVER, hybrid_spike_time, lfsr_draws, reference, run
 from sw.network import Layer, Network
@@ -35,12 +40,17 @@ def both(network, pixels):
 
 def assert_same(a, b, where=""):
     for k, (x, y) in enumerate(zip(a.spikes, b.spikes)):
-        assert torch.equal(x, y), f"{where}spikes of layer {k} differ"
+        assert same(x, y), f"{where}spikes of layer {k} differ"
     for k, (x, y) in enumerate(zip(a.membrane, b.membrane)):
-        assert torch.equal(x, y), f"{where}membrane of layer {k} differs"
-    assert torch.equal(a.first_time, b.first_time), f"{where}first_time differs"
-    assert torch.equal(a.first_potential, b.first_potential), f"{where}first_potential differs"
-    assert torch.equal(a.prediction, b.prediction), f"{where}prediction differs"
+        assert same(x, y), f"{where}membrane of layer {k} differs"
+    assert same(a.first_time, b.first_time), f"{where}first_time differs"
+    assert same(a.first_potential, b.first_potential), f"{where}first_potential differs"
+    assert same(a.prediction, b.prediction), f"{where}prediction differs"
+
+
+def same(x, y):
+    """Equal arrays of equal shape and dtype."""
+    return x.dtype == y.dtype and np.array_equal(x, y)
 
 
 class TestWorkedExamples:
@@ -107,7 +117,7 @@ class TestWorkedExamples:
         assert t.membrane[1][0, :, 0].tolist() == [3, 3]
 
     def test_hybrid_spike_times(self):
-        x = torch.tensor([255, 170, 169, 85, 84, 1])
+        x = np.array([255, 170, 169, 85, 84, 1])
         assert hybrid_spike_time(x, 4).tolist() == [1, 1, 2, 2, 3, 3]
         network = net(layer([[1, 1, 1]], threshold=30000), encoder="hybrid", timesteps=4)
         events = golden.encode(network, np.array([[200, 0, 100]]))[0]
@@ -118,7 +128,7 @@ class TestWorkedExamples:
     def test_lfsr_is_maximal_length(self):
         state, seed, period = 0xACE1, 0xACE1, 0
         while True:
-            state = golden._lfsr_shift(state)
+            state = numerics.lfsr_shift(state)
             period += 1
             if state == seed:
                 break
@@ -137,7 +147,7 @@ class TestWorkedExamples:
         network = net(layer([[1] * 5]), encoder="rate", timesteps=3, lfsr_seed=77)
         pixels = np.array([[0, 40, 128, 200, 255]])
         draws = lfsr_draws(77, 3, 5)
-        events = golden.encode(network, pixels)[0].numpy()
+        events = golden.encode(network, pixels)[0]
         assert (events == np.where(pixels > draws, 255, 0)).all()
         assert (events[:, 0] == 0).all()
 
@@ -241,23 +251,80 @@ def test_random_networks_cover_every_option():
     assert expected <= options
 
 
-MUTANTS = {
+# Changes to a rule that both paths share (core.numerics, or golden's encoder): the random
+# comparison cannot see them, the worked examples must.
+SHARED_MUTANTS = {
     "leak rounds down instead of half up":
-        ("_leak", lambda orig: lambda v, l: (v * l.leak) >> 8
-         if l.neuron == "lif" and l.leak_mode == "factor" else orig(v, l)),
+        (numerics, "apply_leak", lambda orig: lambda v, **k: (v * k["leak"]) >> 8
+         if k["neuron"] == "lif" and k["leak_mode"] == "factor" else orig(v, **k)),
     "leak shift off by one":
-        ("_leak", lambda orig: lambda v, l: v - (v >> (l.leak + 1))
-         if l.neuron == "lif" and l.leak_mode == "shift" else orig(v, l)),
+        (numerics, "apply_leak", lambda orig: lambda v, **k: v - (v >> (k["leak"] + 1))
+         if k["neuron"] == "lif" and k["leak_mode"] == "shift" else orig(v, **k)),
+    "saturation one bit narrower":
+        (numerics, "saturate", lambda orig: lambda x, bits: orig(x, bits - 1)),
     "hybrid spikes one step late":
-        ("hybrid_spike_time", lambda orig: lambda x, T: orig(x, T) + 1),
+        (golden, "hybrid_spike_time", lambda orig: lambda x, T: orig(x, T) + 1),
+    "LFSR taps off by one bit":
+        (numerics, "LFSR_TAPS", lambda orig: orig ^ 0x0400),
+}
+
+# Changes to the fast path alone: the random comparison with the reference must see them.
+FAST_MUTANTS = {
     "readout ignores the potential on ties":
-        ("_readout", lambda orig: lambda n, ft, fp, v: orig(n, ft, torch.zeros_like(fp), v)),
+        ("_readout", lambda orig: lambda n, ft, fp, v: orig(n, ft, np.zeros_like(fp), v)),
+    "dot products miss the last input":
+        ("_dot", lambda orig: lambda events, w: orig(events[..., :-1], w[:-1])),
 }
 
 
-@pytest.mark.parametrize("name", MUTANTS)
+def worked_example_failures():
+    """Names of the worked examples that fail."""
+    examples = TestWorkedExamples()
+    failed = []
+    for name in sorted(n for n in dir(examples) if n.startswith("test_")):
+        try:
+            getattr(examples, name)()
+        except AssertionError:
+            failed.append(name)
+    return failed
+
+
+@pytest.fixture
+def fresh_draws():
+    """Clear the cached LFSR draws before and after a test that changes the LFSR."""
+    numerics._draw_table.cache_clear()
+    yield
+    numerics._draw_table.cache_clear()
+
+
+def test_worked_examples_pass():
+    assert worked_example_failures() == []
+
+
+@pytest.mark.parametrize("name", SHARED_MUTANTS)
+def test_worked_examples_catch_a_changed_rule(monkeypatch, fresh_draws, name):
+    module, attr, make = SHARED_MUTANTS[name]
+    monkeypatch.setattr(module, attr, make(getattr(module, attr)))
+    assert worked_example_failures(), f"a rule where {name} went unnoticed"
+
+
+@pytest.mark.parametrize("name", FAST_MUTANTS)
 def test_comparison_catches_a_changed_fast_model(monkeypatch, name):
-    attr, make = MUTANTS[name]
+    attr, make = FAST_MUTANTS[name]
     monkeypatch.setattr(golden, attr, make(getattr(golden, attr)))
     mismatches, _ = compare_random(0, 150)
     assert mismatches > 0, f"a fast model where {name} went unnoticed"
+
+
+# The host driver, the cycle model and co-simulation start without torch (issue 13).
+TORCH_FREE = ["core.numerics", "sw.golden", "sw.network", "sw.modelfile", "sw.randnet",
+              "sw.transport", "hw.memmap", "hw.config", "hw.perf", "sw.device", "sw.uart",
+              "sw.run", "sw.evaluate", "sw.cosim", "sim.compare", "sim.session"]
+
+
+def test_golden_model_and_its_users_import_without_torch():
+    code = (f"import sys\nimport {', '.join(TORCH_FREE)}\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "[]", f"importing {TORCH_FREE} imports torch"

@@ -1,14 +1,30 @@
-"""hw.neuron: the neuron update unit and the read-out, each against a Python reference."""
+"""hw.neuron: the neuron update unit and the read-out, each against its rule in core.numerics."""
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.neuron import LeakScale, NeuronUnit, Readout, leak_constants, reference_update
-from sw import golden
-from sw.network import Layer, Network
+from core import numerics
+from hw.neuron import (RESET_NONE, RESET_SUBTRACT, RESET_ZERO, LeakScale, NeuronUnit, Readout,
+                       leak_constants)
 
 SEED = 20261123
+RESETS = {RESET_SUBTRACT: "subtract", RESET_ZERO: "zero", RESET_NONE: "none"}
+
+
+def reference_update(v, fired, current, *, lif, factor, leak, reset, fire_once, threshold,
+                     membrane_bits):
+    """numerics.neuron_step with the unit's parameter codes: ``(p, spike, v_next, fired)``."""
+    return numerics.neuron_step(v, fired, current, membrane_bits=membrane_bits,
+                                threshold=threshold, neuron="lif" if lif else "if",
+                                leak_mode="factor" if factor else "shift", leak=leak,
+                                reset=RESETS[reset], fire_once=fire_once)
+
+
+def reference_leak(v, *, lif, factor, leak):
+    """numerics.apply_leak with the unit's parameter codes."""
+    return numerics.apply_leak(v, neuron="lif" if lif else "if",
+                               leak_mode="factor" if factor else "shift", leak=leak)
 
 
 def _run(dut, bench, clock=True):
@@ -88,12 +104,7 @@ def test_leak_constants_exhaustive(M):
     for lif, factor, leak in cases:
         scale, bias = leak_constants(lif=lif, factor=factor, leak=leak, membrane_bits=M)
         got = (v * scale + bias) >> M
-        if not lif:
-            want = v
-        elif factor:
-            want = (v * leak + 128) >> 8
-        else:
-            want = v - (v >> leak)
+        want = reference_leak(v, lif=lif, factor=factor, leak=leak)
         bad = np.flatnonzero(got != want)
         assert not bad.size, f"M={M} lif={lif} factor={factor} leak={leak}: v={v[bad[0]]}"
 
@@ -106,8 +117,7 @@ def test_leak_constants_wide_membrane():
         lif, factor = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
         leak = int(rng.integers(0, 256) if factor else rng.integers(0, M))
         scale, bias = leak_constants(lif=lif, factor=factor, leak=leak, membrane_bits=M)
-        u = reference_update(v, False, 0, lif=lif, factor=factor, leak=leak, reset=0,
-                             fire_once=False, threshold=(1 << 31) - 1, membrane_bits=M)[0]
+        u = reference_leak(v, lif=lif, factor=factor, leak=leak)
         assert (v * scale + bias) >> M == u, (v, lif, factor, leak)
 
 
@@ -126,42 +136,6 @@ def test_leak_scale_gateware(M):
             assert (ctx.get(dut.scale), ctx.get(dut.bias)) == want, (lif, factor, leak)
 
     _run(dut, bench, clock=False)
-
-
-def test_reference_update_matches_golden():
-    """The unit's Python reference is numerics.md: check it against sw.golden on layers."""
-    rng = np.random.default_rng(SEED)
-    for _ in range(40):
-        n = 6
-        w = rng.integers(-8, 8, size=(n, 5))
-        layer = Layer(w, 4, int(rng.integers(1, 400)), str(rng.choice(["if", "lif"])),
-                      str(rng.choice(["shift", "factor"])), 0, str(rng.choice(
-                          ["subtract", "zero", "none"])), bool(rng.integers(0, 2)))
-        layer.leak = int(rng.integers(1, 8) if layer.leak_mode == "shift"
-                         else rng.integers(0, 256))
-        net = Network([layer], membrane_bits=10, timesteps=5, encoder="direct").validate()
-        x = rng.integers(0, 256, size=(1, 5))
-        trace = golden.run(net, x)
-        v, fired = [0] * n, [False] * n
-        codes = {"subtract": 0, "zero": 1, "none": 2}
-        for t in range(5):
-            for j in range(n):
-                current = int((w[j] * x[0]).sum())
-                _, s, v[j], fired[j] = reference_update(
-                    v[j], fired[j], current, lif=layer.neuron == "lif",
-                    factor=layer.leak_mode == "factor", leak=layer.leak,
-                    reset=codes[layer.reset], fire_once=layer.fire_once,
-                    threshold=layer.threshold, membrane_bits=10)
-                assert s == bool(trace.spikes[0][0, t, j])
-                assert v[j] == int(trace.membrane[0][0, t, j])
-
-
-def _readout_reference(first_time, first_potential, final_v, max_membrane):
-    n = len(final_v)
-    best_v = max(range(n), key=lambda j: (final_v[j], -j))
-    if not max_membrane and any(t != 255 for t in first_time):
-        return min(range(n), key=lambda j: (first_time[j], -first_potential[j], j))
-    return best_v
 
 
 def test_readout_matches_reference():
@@ -197,7 +171,9 @@ def test_readout_matches_reference():
             ctx.set(dut.valid, 0)
             await ctx.tick()    # the class shows the last neuron two cycles after it was fed
             got = ctx.get(dut.cls)
-            want = _readout_reference(first_time, first_potential, final_v, max_membrane)
+            want = numerics.readout_class(
+                first_time, first_potential, final_v,
+                readout="max_membrane" if max_membrane else "first_spike")
             if got != want:
                 failures.append((case, first_time, first_potential, final_v, max_membrane,
                                  got, want))

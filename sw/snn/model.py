@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..golden import NEVER, hybrid_spike_time, lfsr_draws
+from core.numerics import NEVER, hybrid_spike_time, lfsr_draws
 from ..network import ENCODERS, READOUTS, NEURONS, LEAK_MODES, RESETS
 from . import quant
 from .surrogate import SURROGATES, spike
