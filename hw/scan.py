@@ -218,10 +218,16 @@ class EncoderScan(wiring.Component):
         on_last_row = d_row == last_pixel[_clog2(S):]
         tail = Signal(range(S + 1))   # pixels in the last row
         m.d.comb += tail.eq(last_pixel[:_clog2(S)] + 1)
+        # Step 0 in a register beside the filter, so that the step counter (far away, with a
+        # large fan-out) does not reach the filter's results in the same cycle. It lags `t` by
+        # a cycle, which is early enough: `t` changes as a step starts (STEP), and the filter's
+        # first results of the step are taken two cycles later (ACCUM).
+        first_step = Signal()
+        m.d.sync += first_step.eq(self.t == 0)
         m.d.comb += [
             filt.pixels.eq(self.pixels),
             filt.lane_valid.eq(Cat(~on_last_row | (k < tail) for k in range(S))),
-            filt.encoder.eq(self.encoder), filt.first_step.eq(self.t == 0),
+            filt.encoder.eq(self.encoder), filt.first_step.eq(first_step),
             filt.lo.eq(hyb_lo), filt.hi.eq(hyb_hi), filt.lfsr.eq(lfsr),
         ]
         valid_count = Signal(range(S + 1))
