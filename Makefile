@@ -61,7 +61,7 @@ bench: setup
 	$(PY) -m sw.cosim --model models/mnist_t4.snn --sim verilator --samples 10000 --fast
 
 bench-board: setup
-	$(PY) -c "import json, sw.flash; print(json.dumps(sw.flash.bench(board='ulx3s', config='mnist'), indent=1))"
+	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
 	$(PY) -m sw.train --config configs/mnist.toml --output models/mnist.snn

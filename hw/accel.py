@@ -52,24 +52,17 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from . import bus, memmap
-from .config import ENCODER_CODES, Config, _clog2
+from core import memmap
+from core.config import ENCODER_CODES, Config, _clog2
+from core.schedule import OVERLAP_CHUNKS, SETUP_CYCLES
+
+from . import bus
 from .encoder import HybridBound, PixelFilter
 from .lanes import GROUP_LANES, LaneGroup
 from .neuron import LeakScale, NeuronUnit, Readout
 from .weights import WeightMemory
 
 __all__ = ["TraceSignature", "Accelerator", "SETUP_CYCLES", "OVERLAP_CHUNKS"]
-
-#: Cycles between START and the first step, for the registers derived from the network and the
-#: pixels to settle after the host's last write (``hw.perf`` counts them).
-SETUP_CYCLES = 4
-
-#: Chunks (groups of ``U`` neurons) the update of a block may still have to go when the next
-#: block of its layer starts: that block's clear reaches the accumulators five cycles after
-#: its BLOCK cycle (stages E, A, W, G, B), so the update's last chunk may sample them until
-#: then (``hw.perf`` counts the overlap).
-OVERLAP_CHUNKS = 6
 
 
 def _count_to_three(bits):

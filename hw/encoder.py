@@ -18,7 +18,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ENCODER_CODES
+from core.config import ENCODER_CODES
 
 __all__ = ["lfsr_shift", "lfsr_matrix", "PixelFilter", "HybridBound", "hybrid_bound"]
 

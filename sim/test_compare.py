@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
+from core import golden
+from core.config import Config
+from core.network import Layer, Network
+from core.randnet import random_network, random_pixels
+from hw.accel import Accelerator
 from sim.compare import Mismatch, RawTrace, assemble, compare, split_lanes
+from sim.standin import RegisterFile
 from sim.wrapper import decode_record, trace_fields
-from sw import golden
-from sw.network import Layer, Network
-from sw.randnet import random_network, random_pixels
 
 U, M = 4, 16
 
@@ -54,8 +57,6 @@ def _words(records, fields):
 
 
 def _accel_fields(lanes=U, bits=M):
-    from hw.accel import Accelerator
-    from hw.config import Config
     config = Config.tiny(neuron_units=lanes, membrane_bits=bits)
     return trace_fields(_unused(Accelerator(config)))[0]
 
@@ -133,8 +134,6 @@ def test_assemble_ignores_masked_lanes():
 
 
 def test_trace_fields_of_the_accelerator_signature():
-    from hw.accel import Accelerator
-    from hw.config import Config
     config = Config.tiny()
     fields, ports = trace_fields(_unused(Accelerator(config)))
     names = [f["path"] for f in fields]
@@ -149,7 +148,6 @@ def test_trace_fields_of_the_accelerator_signature():
 
 
 def test_trace_fields_of_a_stream_payload():
-    from sim.standin import RegisterFile
     fields, ports = trace_fields(_unused(RegisterFile()))
     assert [p for p, _ in ports] == ["trace__payload"]
     word = (5 << 0) | (2 << 8) | ((-3 & 0xFFF) << 10) | (9 << 22)

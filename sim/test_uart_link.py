@@ -15,7 +15,9 @@ import cocotb
 import pytest
 from cocotb.triggers import FallingEdge, Timer, with_timeout
 
+from hw.soc import SoC
 from sim import toolchain
+from sim.standin import RegisterFile
 
 DIVISOR = 4          # clock cycles per bit
 PERIOD_NS = 10       # the wrapper's clock: always #5
@@ -161,8 +163,6 @@ async def truncated_command_dropped(dut):
 # -- pytest entry points -------------------------------------------------------------------
 
 def _soc_design():
-    from hw.soc import SoC
-    from sim.standin import RegisterFile
     return toolchain.prepare(
         lambda: SoC(divisor=DIVISOR, timeout=TIMEOUT, target=RegisterFile(16)),
         f"SoC(divisor={DIVISOR}, timeout={TIMEOUT}, RegisterFile(16))",

@@ -4,8 +4,8 @@ import argparse
 
 import pytest
 
-from sw.bench import _config, parse_spec
-from sw.network import Layer, Network
+from cli.bench import _config, parse_spec
+from core.network import Layer, Network
 
 import numpy as np
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from hw import memmap
-from hw.config import Config, FitError
+from core import memmap
+from core.config import Config, FitError
+from core.network import Layer, Network
+from core.randnet import random_network
 from sw.compiler import compile_network, layer_mode, merge_writes, pixel_writes, weight_rows
-from sw.network import Layer, Network
-from sw.randnet import random_network
 
 
 def decode_rows(words, config, n_out, n_in):

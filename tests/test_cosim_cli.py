@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
+from cli import bench, cosim
+from core import golden
+from core.network import Layer, Network
 from sim import toolchain
-from sw import bench, cosim, golden
-from sw.network import Layer, Network
 
 SUMMARY = re.compile(r"^cosim: (\d+) inferences, (\d+) mismatches, (\d+) cycles/inference "
                      r"median$")
@@ -37,7 +38,7 @@ class TestArguments:
         assert "does not exist" in err and "none.snn" in err
 
     def test_images_of_the_wrong_shape(self, capsys, tmp_path):
-        from sw import modelfile
+        from core import modelfile
         net = Network([Layer(np.ones((3, 5), np.int64), 2, 10)], timesteps=2)
         modelfile.save(net, tmp_path / "m.snn")
         np.save(tmp_path / "x.npy", np.zeros((4, 6), np.uint8))

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from hw import memmap
-from hw.config import Config, FitError
-from hw.sim import SimTransport
-from sw import golden
-from sw.device import Accelerator, DeviceError
-from sw.network import Layer, Network
-from sw.randnet import random_network, random_pixels
-from sw.transport import Transport
+from core import memmap
+from core import golden
+from core.config import Config, FitError
+from core.network import Layer, Network
+from core.randnet import random_network, random_pixels
+from core.transport import Transport
+from sim.pysim import AmaranthSimTransport
+from sw.device import Device, DeviceError
 
 
 class FakeTransport(Transport):
@@ -49,28 +49,28 @@ class FakeTransport(Transport):
 
 
 def test_identify():
-    assert Accelerator(FakeTransport()).identify() == Config.tiny()
+    assert Device(FakeTransport()).identify() == Config.tiny()
 
 
 def test_wrong_magic():
     with pytest.raises(DeviceError, match="magic register reads 0xffffffff, expected "
                                           "0x534e4e41: the device is not an SNN accelerator"):
-        Accelerator(FakeTransport(magic=0xFFFFFFFF)).identify()
+        Device(FakeTransport(magic=0xFFFFFFFF)).identify()
 
 
 def test_wrong_version():
     with pytest.raises(DeviceError, match="memory map version 2.0, this driver speaks 1.x"):
-        Accelerator(FakeTransport(version=0x00020000)).identify()
+        Device(FakeTransport(version=0x00020000)).identify()
 
 
 def test_not_a_transport():
-    with pytest.raises(TypeError, match="transport must be a sw.transport.Transport, not str"):
-        Accelerator("/dev/ttyUSB1")
+    with pytest.raises(TypeError, match="transport must be a core.transport.Transport, not str"):
+        Device("/dev/ttyUSB1")
 
 
 def test_fit_error_writes_nothing():
     transport = FakeTransport()
-    device = Accelerator(transport)
+    device = Device(transport)
     with pytest.raises(FitError, match="layer 0's input count is 40, this hardware allows 32"):
         device.load(Network([Layer(np.ones((3, 40), int), 2, 1)]))
     assert transport.writes == []
@@ -78,11 +78,11 @@ def test_fit_error_writes_nothing():
 
 def test_infer_needs_a_network():
     with pytest.raises(DeviceError, match="no network loaded; call load"):
-        Accelerator(FakeTransport()).infer([0])
+        Device(FakeTransport()).infer([0])
 
 
 def test_busy_device():
-    device = Accelerator(FakeTransport(status=memmap.STATUS_BUSY), timeout=0.05)
+    device = Device(FakeTransport(status=memmap.STATUS_BUSY), timeout=0.05)
     with pytest.raises(DeviceError, match="the accelerator is busy"):
         device.load(Network([Layer(np.ones((3, 4), int), 2, 1)]))
     with pytest.raises(DeviceError, match="did not finish within 0.05 s"):
@@ -95,8 +95,8 @@ def test_driver_on_simulated_gateware():
     rng = np.random.default_rng(42)
     net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=2, max_timesteps=5)
     x = random_pixels(rng, 3, net.n_inputs)
-    with SimTransport(config) as transport:
-        device = Accelerator(transport)
+    with AmaranthSimTransport(config) as transport:
+        device = Device(transport)
         assert device.identify() == config
         device.load(net)
         results = device.infer_batch(x)

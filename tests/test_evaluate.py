@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from sw import evaluate, golden, modelfile
+from core import golden, modelfile
+from core.network import Layer, Network
+from sw import evaluate
 from sw.data import load_digits
-from sw.network import Layer, Network
 from sw.snn import SNN, LayerSpec, SNNConfig, to_network
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from boards import BOARDS, get_board
 from boards.base import tool_path
-from sw.flash import (EXIT_PROGRAM, EXIT_TOOL, EXIT_USAGE, FlashError, main, parse_overrides,
-                      program, resolve_config)
+from boards.build import (EXIT_PROGRAM, EXIT_TOOL, EXIT_USAGE, FlashError, parse_overrides,
+                          program, resolve_config)
+from cli.flash import main
 
 # The smallest accelerator that still has every block: builds through nextpnr in about a
 # minute of CPU time.
@@ -148,8 +149,8 @@ def test_overrides():
 
 def test_model_sizes_the_configuration(tmp_path):
     np = pytest.importorskip("numpy")
-    from sw.modelfile import save
-    from sw.network import Layer, Network
+    from core.modelfile import save
+    from core.network import Layer, Network
     rng = np.random.default_rng(1)
     net = Network([Layer(rng.integers(-8, 8, (6, 20)), weight_bits=4, threshold=50),
                    Layer(rng.integers(-8, 8, (3, 6)), weight_bits=4, threshold=5)],

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from sw import golden
-from sw.golden import NEVER, hybrid_spike_time, lfsr_draws, reference, run
-from sw.network import Layer, Network
-from sw.randnet import random_network, random_pixels
+from core import golden
+from core.golden import NEVER, hybrid_spike_time, lfsr_draws, reference, run
+from core.network import Layer, Network
+from core.randnet import random_network, random_pixels
 
 
 def net(*layers, **fields):

@@ -1,8 +1,8 @@
-"""hw.accel.Accelerator in Amaranth's simulator against sw.golden, value by value.
+"""hw.accel.Accelerator in Amaranth's simulator against core.golden, value by value.
 
 Every inference is compared on every spike and membrane value of every layer and step (the
 trace port), on the first spike times and potentials, the final membranes and the class, and
-on the cycle count that hw.perf predicts. Networks are drawn from sw.randnet over all options;
+on the cycle count that core.perf predicts. Networks are drawn from core.randnet over all options;
 the seed of a failing case is in the assertion message.
 """
 
@@ -11,15 +11,15 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from hw import memmap
-from hw.config import Config
-from hw.perf import cycle_count
-from hw.sim import SimTransport
-from sw import golden
+from core import memmap
+from core import golden
+from core.config import Config
+from core.network import Layer, Network
+from core.perf import cycle_count
+from core.randnet import random_network, random_pixels
+from sim.pysim import AmaranthSimTransport
 from sw.compiler import compile_network
-from sw.device import Accelerator as Driver
-from sw.network import Layer, Network
-from sw.randnet import random_network, random_pixels
+from sw.device import Device
 
 TINY = Config.tiny()
 
@@ -27,8 +27,8 @@ TINY = Config.tiny()
 @contextmanager
 def open_device(config):
     """The host driver on a simulated accelerator of ``config``."""
-    with SimTransport(config) as transport:
-        driver = Driver(transport)
+    with AmaranthSimTransport(config) as transport:
+        driver = Device(transport)
         driver.identify()
         yield driver
 
@@ -103,7 +103,7 @@ def device_k2():
 @pytest.mark.parametrize("seed", range(16))
 def test_random_networks_two_inputs_per_cycle(device_k2, seed):
     """Odd and even input counts, every encoder, 1- to 8-bit weights: the same spikes and
-    membranes as the golden model, and the cycle count hw.perf predicts for K = 2."""
+    membranes as the golden model, and the cycle count core.perf predicts for K = 2."""
     rng = np.random.default_rng(3000 + seed)
     network = random_network(rng, max_inputs=TINY_K2.max_inputs,
                              max_neurons=TINY_K2.max_neurons, max_layers=TINY_K2.max_layers,
@@ -113,7 +113,7 @@ def test_random_networks_two_inputs_per_cycle(device_k2, seed):
 
 
 def test_two_inputs_per_cycle_saves_cycles(device, device_k2):
-    """Dense inputs: pairs halve the integration cycles of layer 0 (hw.perf and the gateware
+    """Dense inputs: pairs halve the integration cycles of layer 0 (core.perf and the gateware
     agree on both counts, checked in ``check``)."""
     rng = np.random.default_rng(7)
     n_in = TINY.max_inputs
@@ -145,7 +145,7 @@ def device_rows():
 def test_scan_over_row_groups(device_rows, seed):
     """Images whose nonzero rows are spread over the scan's groups of 8 rows: empty groups,
     groups with one row, a full last group, the last row alone; the same events and the cycle
-    count hw.perf predicts, for every encoder."""
+    count core.perf predicts, for every encoder."""
     rng = np.random.default_rng(4000 + seed)
     n_in = int(rng.integers(150, TINY_ROWS.max_inputs + 1))
     rows = -(-n_in // 4)
@@ -325,8 +325,8 @@ def test_narrow_hardware_weights(weight_bits):
     """Hardware with 1-bit (binary) or 4-bit weight memories, networks of narrower weights."""
     config = Config.tiny(weight_bits=weight_bits, membrane_bits=16, encoders=("hybrid",))
     rng = np.random.default_rng(20 + weight_bits)
-    with SimTransport(config) as transport:
-        driver = Driver(transport)
+    with AmaranthSimTransport(config) as transport:
+        driver = Device(transport)
         for case in range(3):
             net = random_network(rng, max_inputs=config.max_inputs, max_neurons=16,
                                  max_layers=2, max_timesteps=6, encoders=("hybrid",),
@@ -384,8 +384,8 @@ def test_one_input_group_per_update(units, inputs_per_cycle):
 def test_update_overlaps_the_next_block():
     """The next block of a layer starts while the update of the last has OVERLAP_CHUNKS
     chunks to go (U = 1: 8 chunks per block), and a block without events waits for that update
-    to finish: spikes, membranes and cycles as the golden model and hw.perf say."""
-    from hw.perf import _accum_replay, _update
+    to finish: spikes, membranes and cycles as the golden model and core.perf say."""
+    from core.perf import _accum_replay, _update
     config = Config.tiny(neuron_units=1)
     # the wait is exercised
     assert _update(config.lanes, last=False, output_layer=False)[1] > _accum_replay(0)

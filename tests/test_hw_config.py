@@ -1,10 +1,10 @@
-"""hw.config: every parameter check, the derived widths, and the network fit check."""
+"""core.config: every parameter check, the derived widths, and the network fit check."""
 
 import numpy as np
 import pytest
 
-from hw.config import Config, ConfigError, FitError
-from sw.network import Layer, Network
+from core.config import Config, ConfigError, FitError
+from core.network import Layer, Network
 
 
 @pytest.mark.parametrize("changes, message", [

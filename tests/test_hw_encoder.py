@@ -1,13 +1,13 @@
-"""hw.encoder: the pixel filter against sw.golden.encode, the LFSR, the hybrid bounds."""
+"""hw.encoder: the pixel filter against core.golden.encode, the LFSR, the hybrid bounds."""
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.config import ENCODER_CODES
+from core import golden
+from core.config import ENCODER_CODES
+from core.network import Layer, Network
 from hw.encoder import HybridBound, PixelFilter, hybrid_bound, lfsr_matrix, lfsr_shift
-from sw import golden
-from sw.network import Layer, Network
 
 SEED = 7
 

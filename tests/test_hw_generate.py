@@ -1,9 +1,10 @@
-"""hw.generate: the command line that writes Verilog and counts resources."""
+"""hw.generate (cli.generate, hw.synth): the command line that writes Verilog and counts resources."""
 
 import pytest
 
-from hw.config import Config
-from hw.generate import main, resources
+from cli.generate import main
+from core.config import Config
+from hw.synth import resources
 
 
 def test_verilog_of_tiny(tmp_path, capsys):

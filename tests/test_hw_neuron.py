@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from core import golden
+from core.network import Layer, Network
 from hw.neuron import LeakScale, NeuronUnit, Readout, leak_constants, reference_update
-from sw import golden
-from sw.network import Layer, Network
 
 SEED = 20261123
 
@@ -129,7 +129,7 @@ def test_leak_scale_gateware(M):
 
 
 def test_reference_update_matches_golden():
-    """The unit's Python reference is numerics.md: check it against sw.golden on layers."""
+    """The unit's Python reference is numerics.md: check it against core.golden on layers."""
     rng = np.random.default_rng(SEED)
     for _ in range(40):
         n = 6

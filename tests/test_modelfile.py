@@ -7,10 +7,10 @@ import zlib
 import numpy as np
 import pytest
 
-from sw import modelfile
-from sw.modelfile import ModelFileError, dumps, load, loads, pack_weights, save, unpack_weights
-from sw.network import Layer, Network, NetworkError
-from sw.randnet import random_network
+from core import modelfile
+from core.modelfile import ModelFileError, dumps, load, loads, pack_weights, save, unpack_weights
+from core.network import Layer, Network, NetworkError
+from core.randnet import random_network
 
 
 def small():

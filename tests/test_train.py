@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from sw import golden, modelfile, train
+from core import golden, modelfile
+from sw import train
 from sw.data import load_digits
 
 

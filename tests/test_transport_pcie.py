@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from core.transport import TransportError
 from sw.pcie import PCIeTransport
-from sw.transport import TransportError
 
 
 @pytest.fixture

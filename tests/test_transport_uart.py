@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sw.transport import LinkTimeout, TransportError
+from core.transport import LinkTimeout, TransportError
 from sw.uart import UARTTransport, encode_read, encode_write
 
 

@@ -1,7 +1,7 @@
 """Exact cycle count of one inference on ``hw.accel.Accelerator``, without simulating it.
 
 :func:`cycle_count` replays the sequencer's schedule from the golden model's events and spikes
-(``sw.golden``): the encoder's rows, the events each block integrates, the spikes each
+(``core.golden``): the encoder's rows, the events each block integrates, the spikes each
 neuron-update cycle drains. It returns the value the ``CYCLES`` register shows after the
 inference; the tests check it against the simulated gateware, so that the benchmark can
 report cycles for whole test sets at the speed of the golden model.
@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sw import golden
-
-from .accel import OVERLAP_CHUNKS, SETUP_CYCLES
+from . import golden
 from .config import Config
+from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
 
 __all__ = ["cycle_count", "cycle_counts"]
-
-BOUND_CYCLES = 11    # HybridBound: from its start to the cycle it is no longer busy
-PIPE_DRAIN = 5       # address register, weight read, the weight memory's output register,
-                     # the lanes' registers, product; the update overlaps the accumulate
 
 
 def _accum_scan(row_events):

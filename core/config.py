@@ -4,7 +4,7 @@ A :class:`Config` fixes everything that is decided when the gateware is generate
 neuron columns work in parallel, how wide weights and membranes may be, and how large a
 network the on-chip memories can hold. Every field is checked when the object is built, with a
 message that names the field and the allowed range. :meth:`Config.check_fits` says whether a
-:class:`~sw.network.Network` fits, and if not, what is too big and which generator option to
+:class:`~core.network.Network` fits, and if not, what is too big and which generator option to
 raise.
 
 Two named configurations are provided: ``"mnist"`` (the default; 784-256-10 or

@@ -1,13 +1,14 @@
-"""An in-process Amaranth simulation of the accelerator behind a :class:`~sw.transport.Transport`.
+"""An in-process Amaranth simulation of the accelerator behind a
+:class:`~core.transport.Transport`.
 
-:class:`SimTransport` lets the host driver (``sw.device``) and the tests talk to the simulated
-gateware exactly as they talk to a board. The simulator runs in a helper thread whose
+:class:`AmaranthSimTransport` lets the host driver (``sw.device``) and the tests talk to the
+simulated gateware exactly as they talk to a board. The simulator runs in a helper thread whose
 testbench waits for the host's requests; simulated time advances only while a request is
 served, so the host sees a device clocked by its own bus traffic (as with a real bus, an
 inference runs on while the host polls the status register).
 
 Each cycle the testbench samples the trace port (when ``config.trace`` is on) and appends a
-:class:`TraceRecord` per record strobe to :attr:`SimTransport.trace`.
+:class:`TraceRecord` per record strobe to :attr:`AmaranthSimTransport.trace`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
-from sw.transport import Transport, TransportError
+from core.config import Config
+from core.transport import Transport, TransportError
+from hw.accel import Accelerator
 
-from .accel import Accelerator
-from .config import Config
-
-__all__ = ["TraceRecord", "SimTransport"]
+__all__ = ["TraceRecord", "AmaranthSimTransport"]
 
 
 @dataclass
@@ -37,12 +37,12 @@ class TraceRecord:
     membrane: list  # signed values, one per lane
 
 
-class SimTransport(Transport):
+class AmaranthSimTransport(Transport):
     """Transport to an :class:`~hw.accel.Accelerator` simulated by Amaranth's simulator.
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
     vcd : str or None
         Write a waveform file (slow; for debugging).
     """

@@ -57,7 +57,7 @@ CONTROL_CLEAR = 1 << 2    # clear DONE, ABORTED, REJECTED (and irq)
 # -- network parameters (read/write while idle) ----------------------------------------------
 REG_NET_LAYERS = 0x30
 REG_NET_TIMESTEPS = 0x31
-REG_NET_ENCODER = 0x32       # 0 direct, 1 hybrid, 2 rate (hw.config.ENCODER_CODES)
+REG_NET_ENCODER = 0x32       # 0 direct, 1 hybrid, 2 rate (core.config.ENCODER_CODES)
 REG_NET_SEED = 0x33          # 16-bit LFSR seed
 REG_NET_READOUT = 0x34       # 0 first_spike, 1 max_membrane
 REG_NET_MEMBRANE_BITS = 0x35  # M of the network (8 .. CFG_MEMBRANE_BITS)

@@ -1,4 +1,4 @@
-"""The ``.snn`` model file: save and load a :class:`~sw.network.Network` (numerics.md, section 7).
+"""The ``.snn`` model file: save and load a :class:`~core.network.Network` (numerics.md, section 7).
 
 Layout (all integers little-endian)::
 
@@ -96,11 +96,11 @@ def loads(data: bytes) -> Network:
     """Parse and check the bytes of a model file; raise :class:`ModelFileError` on any fault."""
     if len(data) < _PREFIX.size + 4:
         raise ModelFileError(f"file is {len(data)} bytes, too short for a model file "
-                             f"(truncated?); re-export it with sw.modelfile.save")
+                             f"(truncated?); re-export it with core.modelfile.save")
     magic, version, header_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise ModelFileError(f"magic is {magic!r}, not {MAGIC!r}: this is not an .snn model "
-                             f"file; export one with sw.modelfile.save")
+                             f"file; export one with core.modelfile.save")
     if version != VERSION:
         raise ModelFileError(f"version is {version}, this program reads version {VERSION}; "
                              f"re-export the model with this version of sw")
