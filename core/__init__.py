@@ -4,5 +4,5 @@ The network and its numeric rules (``network``), the golden model (``golden``), 
 (``modelfile``), random networks (``randnet``), the transport interface (``transport``), the
 memory map (``memmap``), the hardware configuration (``config``), the sequencer's timing
 (``schedule``) and the cycle model (``perf``). Nothing here imports ``hw``, ``sw``, ``sim``,
-``boards`` or ``cli``, nor Amaranth (``tests/core/test_layers.py`` checks it).
+``boards`` or ``cli``, nor Amaranth (``tests/test_layers.py`` checks it).
 """

@@ -2,7 +2,7 @@
 UARTBone bridge, transmitter) in front of the stand-in register file of ``sim/standin.py``,
 driven through its rx/tx pins.
 
-They check what the Amaranth-simulator tests check (tests/test_uart*.py), on the generated
+They check what the Amaranth-simulator tests check (tests/hw/test_uart*.py), on the generated
 Verilog: round trips, bursts, a framing error, random bytes on the line followed by a valid
 command, and a truncated command dropped by the idle timeout.
 """

@@ -125,6 +125,17 @@ def test_shims_run_the_command_lines():
         assert f"cli.{name.split('.')[-1]}.main" in targets, f"{name} does not run cli's main"
 
 
+def test_tests_do_not_import_each_other():
+    """What tests share lives in a ``conftest.py`` as fixtures."""
+    tests = ROOT / "tests"
+    found = [f"{path.relative_to(ROOT)}:{line}: {target}"
+             for path in sorted(tests.rglob("*.py"))
+             for line, target, _ in imports(ROOT, path)
+             if target.split(".")[0] == "tests" or target.rpartition(".")[2].startswith("test_")
+             or target.split(".")[0].startswith("test_") or ".conftest" in target]
+    assert not found, "tests importing other test modules:\n" + "\n".join(found)
+
+
 def _imported_modules(code: str) -> set[str]:
     done = subprocess.run([sys.executable, "-c", code + "\nimport sys\n"
                            "print('\\n'.join(sorted(sys.modules)))"],

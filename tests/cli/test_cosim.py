@@ -1,4 +1,4 @@
-"""Tests of ``python -m sw.cosim`` and of the helpers of ``python -m sw.bench``."""
+"""``python -m sw.cosim`` (cli.cosim): arguments, reporting, and random networks in Verilator."""
 
 import re
 import subprocess
@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from cli import bench, cosim
-from core import golden
+from cli import cosim
 from core.network import Layer, Network
 from sim import toolchain
 
@@ -73,6 +72,7 @@ class TestReporting:
         assert "layer 1, timestep 3, neuron 4" in err
 
 
+@pytest.mark.tools
 @pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
 @pytest.mark.parametrize("inputs_per_cycle", ["1", "2"])
 def test_random_networks_in_verilator(inputs_per_cycle):
@@ -86,56 +86,3 @@ def test_random_networks_in_verilator(inputs_per_cycle):
     assert match, lines[0]
     inferences, mismatches, cycles = map(int, match.groups())
     assert (inferences, mismatches) == (6, 0) and cycles > 0
-
-
-class TestBenchHelpers:
-    def test_event_bound_counts_events_times_blocks(self):
-        # Layer 0: 3 outputs, P=2 -> 2 blocks; layer 1: 1 output -> 1 block.
-        w0 = np.array([[1, 1], [1, 1], [-1, -1]])
-        w1 = np.array([[1, 1, 1]])
-        net = Network([Layer(w0, 2, 100, fire_once=False), Layer(w1, 2, 1, fire_once=False)],
-                      timesteps=3, encoder="direct")
-        pixels = np.array([[200, 0], [0, 0]], np.uint8)
-        trace = golden.run(net, pixels)
-        # Image 0: one input event per step (3 steps x 2 blocks); layer 0 spikes: neurons 0
-        # and 1 fire when their membrane reaches 100 (every step: 200 >= 100).
-        spikes0 = trace.spikes[0][0].sum().item()
-        expected0 = 3 * 2 + spikes0 * 1
-        assert bench.event_bound(net, pixels, 2).tolist() == [expected0, 0]
-        assert bench.event_bound(net, pixels, 4).tolist() == [3 + spikes0, 0]
-
-    def test_parse_stat_reads_the_hierarchy_totals(self):
-        text = """
-=== accel ===
-    11110 cells
-      572   CARRY4
-       80   DSP48E1
-     3317   FDRE
-     2255   LUT2
-=== accel.unit0 ===
-      205 cells
-       40   LUT2
-=== design hierarchy ===
-    13934 cells
-       10   CARRY4
-        2   DSP48E1
-      100   FDRE
-        5   FDSE
-       40   LUT2
-       60   LUT6
-        4   RAM64M
-        2   SRLC32E
-        3   RAMB18E1
-        7   RAMB36E1
-        1 submodules
-"""
-        counts = bench.parse_stat(text)
-        assert counts["lut_logic"] == 100 and counts["lut_memory"] == 4 * 4 + 2
-        assert counts["lut"] == 118
-        assert counts["ff"] == 105
-        assert counts["bram36"] == 8.5
-        assert counts["dsp"] == 2 and counts["carry4"] == 10
-
-    def test_parse_stat_flat_old_format(self):
-        counts = bench.parse_stat("   Number of cells: 3\n     LUT4  7\n     FDRE  2\n")
-        assert counts["lut"] == 7 and counts["ff"] == 2

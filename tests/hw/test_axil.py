@@ -1,5 +1,6 @@
 """AXI4-Lite slave (hw/axil.py) in the Amaranth simulator: independent channels, back-pressure."""
 
+import functools
 import random
 
 import pytest
@@ -8,7 +9,6 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hw.axil import RESP_OKAY, RESP_SLVERR, AXILiteSlave
-from test_uartbone import RegFile
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
@@ -25,14 +25,14 @@ class TestParameters:
         assert len(AXILiteSlave(32).bus.addr) == 30
 
 
-def run_axil(writes, reads, *, seed=0, latency=1, stall=0.0, addr_width=8, init=(),
+def run_axil(writes, reads, *, regfile, seed=0, latency=1, stall=0.0, addr_width=8, init=(),
              aw_delay=0, w_delay=0, ar_delay=0):
     """Drive ``writes`` [(byte addr, data, strb)] and ``reads`` [byte addr] through independent
     AW, W, B, AR and R processes with random delays (``stall``: probability of idling a cycle)
     and check the AXI rules on the slave's outputs. Return (bresps, rdatas/rresps)."""
     m = Module()
     m.submodules.dut = dut = AXILiteSlave(addr_width)
-    m.submodules.regs = regs = RegFile(addr_width - 2, latency, init)
+    m.submodules.regs = regs = regfile(addr_width - 2, latency, init)
     wiring.connect(m, dut.bus, regs.bus)
     rng = random.Random(seed)
     bresps, rresults = [], []
@@ -114,9 +114,15 @@ def run_axil(writes, reads, *, seed=0, latency=1, stall=0.0, addr_width=8, init=
     return bresps, rresults
 
 
+@pytest.fixture(name="run_axil")
+def run_axil_fixture(regfile):
+    """:func:`run_axil` on the shared register file (``tests/hw/conftest.py``)."""
+    return functools.partial(run_axil, regfile=regfile)
+
+
 @pytest.mark.parametrize("stall", [0.0, 0.5, 0.8])
 @pytest.mark.parametrize("latency", [1, 4])
-def test_write_then_read_back(stall, latency):
+def test_write_then_read_back(run_axil, stall, latency):
     rng = random.Random(int(stall * 10) + latency)
     addrs = rng.sample(range(64), 40)
     mem = {}
@@ -134,7 +140,7 @@ def test_write_then_read_back(stall, latency):
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.4])
-def test_concurrent_reads_and_writes(stall):
+def test_concurrent_reads_and_writes(run_axil, stall):
     """The low half is rewritten while the high half is read, all channels at once."""
     rng = random.Random(5)
     init = [rng.randrange(1 << 32) for _ in range(64)]
@@ -149,7 +155,7 @@ def test_concurrent_reads_and_writes(stall):
     assert [d for d, _ in back] == [new.get(a, init[a]) for a in range(64)]
 
 
-def test_strobes():
+def test_strobes(run_axil):
     writes = [(0x10, 0x11111111, 0b1111), (0x10, 0x22222222, 0b0011), (0x10, 0x33333333, 0),
               (0x14, 0x44444444, 0b1111)]
     bresps, reads = run_axil(writes, [0x10], ar_delay=100)
@@ -158,7 +164,7 @@ def test_strobes():
 
 
 @pytest.mark.parametrize("aw_delay,w_delay", [(0, 25), (25, 0), (3, 3)])
-def test_address_and_data_arrive_apart(aw_delay, w_delay):
+def test_address_and_data_arrive_apart(run_axil, aw_delay, w_delay):
     """Addresses long before their data, data long before their addresses, and both together:
     AW and W are independent channels."""
     writes = [(4 * a, 0x1000 + a, 0b1111) for a in range(8)]

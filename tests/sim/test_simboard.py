@@ -1,6 +1,6 @@
 """The simulated board (sw.simboard): Verilator model of hw.soc.SoC behind a pty, driven by
 sw.uart.UARTTransport. The bus target here is the register-file stand-in of sim.standin, so that
-the link is tested on its own; tests/test_run.py drives the real accelerator."""
+the link is tested on its own; tests/cli/test_run.py drives the real accelerator."""
 
 import random
 import shutil
@@ -46,6 +46,7 @@ def test_parameter_errors():
         build(None, target=lambda: None)
 
 
+@pytest.mark.tools
 def test_read_write(link):
     rng = random.Random(3)
     words = [rng.randrange(1 << 32) for _ in range(61)]
@@ -55,6 +56,7 @@ def test_read_write(link):
     assert link.read_word(4 * 256) == 0xFFFFFFFF          # past the bus: the bridge answers
 
 
+@pytest.mark.tools
 def test_batch(link):
     ops, expect = [], []
     for k in range(40):
@@ -64,6 +66,7 @@ def test_batch(link):
     assert link.batch(ops) == expect
 
 
+@pytest.mark.tools
 def test_garbage_and_truncated_commands_then_valid(link):
     """Random bytes and a truncated write on the line; after the transport's recovery the next
     command works."""
@@ -78,6 +81,7 @@ def test_garbage_and_truncated_commands_then_valid(link):
         assert link.read(4 * 10, 2) == [0x600DF00D, trial]
 
 
+@pytest.mark.tools
 def test_throughput(link, record_property):
     words = list(range(255))
     start = time.monotonic()

@@ -1,56 +1,16 @@
 """UARTBone bridge (hw/uartbone.py) in the Amaranth simulator, against a register file."""
 
+import functools
 import random
 import struct
 
 import pytest
-from amaranth import Module, Signal
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
-from hw import bus
+from hw.soc import SoC
 from hw.uartbone import UNMAPPED_READ, UARTBone
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
-
-
-class RegFile(wiring.Component):
-    """Stand-in bus target: ``2**addr_width`` words of memory that answer after ``latency``
-    cycles (at least 1), and count the transfers they see."""
-
-    def __init__(self, addr_width=6, latency=1, init=()):
-        self.latency = latency
-        self.init = list(init)
-        self.addr_width = addr_width
-        super().__init__({"bus": In(bus.Signature(addr_width)), "transfers": wiring.Out(16)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.mem = mem = Memory(shape=32, depth=1 << self.addr_width, init=self.init)
-        rd, wr = mem.read_port(), mem.write_port()
-        wait = Signal(range(self.latency + 1))
-        m.d.comb += [rd.addr.eq(self.bus.addr), wr.addr.eq(self.bus.addr),
-                     wr.data.eq(self.bus.w_data), self.bus.r_data.eq(rd.data)]
-        with m.If(self.bus.cyc & ~self.bus.ack):
-            m.d.sync += wait.eq(wait + 1)
-            with m.If(wait == self.latency - 1):
-                m.d.sync += [wait.eq(0), self.bus.ack.eq(1),
-                             self.transfers.eq(self.transfers + 1)]
-                m.d.comb += wr.en.eq(self.bus.we)
-        with m.Else():
-            m.d.sync += self.bus.ack.eq(0)
-        return m
-
-
-def write_cmd(addr, words, fixed=False):
-    return bytes([3 if fixed else 1, len(words)]) + struct.pack(">I", addr) + \
-        b"".join(struct.pack(">I", w) for w in words)
-
-
-def read_cmd(addr, count, fixed=False):
-    return bytes([4 if fixed else 2, count]) + struct.pack(">I", addr)
 
 
 class Reference:
@@ -83,58 +43,6 @@ class Reference:
         return bytes(out)
 
 
-def run_bridge(chunks, *, addr_width=6, latency=1, timeout=40, tx_ready=lambda c: True,
-               gap=0, settle=400, checksum=None):
-    """Feed byte ``chunks`` to a bridge (a chunk is bytes, or an int: that many idle cycles);
-    return (bytes answered, drop pulses, bus transfers)."""
-    m = Module()
-    m.submodules.bridge = bridge = UARTBone(addr_width=addr_width, timeout=timeout)
-    m.submodules.regs = regs = RegFile(addr_width, latency)
-    if checksum is not None:   # (reg, ranges) of an hw.soc.BusChecksum between the two
-        from hw.soc import BusChecksum
-        m.submodules.checksum = tap = BusChecksum(addr_width, *checksum)
-        wiring.connect(m, bridge.bus, tap.initiator)
-        wiring.connect(m, tap.target, regs.bus)
-    else:
-        wiring.connect(m, bridge.bus, regs.bus)
-    answer, drops = bytearray(), []
-    done = []
-
-    async def producer(ctx):
-        for chunk in chunks:
-            if isinstance(chunk, int):
-                await ctx.tick().repeat(chunk)
-                continue
-            for byte in chunk:
-                ctx.set(bridge.rx.valid, 1)
-                ctx.set(bridge.rx.payload, byte)
-                await ctx.tick().until(bridge.rx.ready)
-                ctx.set(bridge.rx.valid, 0)
-                if gap:
-                    await ctx.tick().repeat(gap)
-        await ctx.tick().repeat(settle)
-        done.append(True)
-
-    async def consumer(ctx):
-        cycle = 0
-        while not done:
-            ctx.set(bridge.tx.ready, tx_ready(cycle))
-            await ctx.delay(0)
-            if ctx.get(bridge.tx.valid) and ctx.get(bridge.tx.ready):
-                answer.append(ctx.get(bridge.tx.payload))
-            if ctx.get(bridge.dropped):
-                drops.append(cycle)
-            await ctx.tick()
-            cycle += 1
-
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
-    return bytes(answer), drops
-
-
 class TestParameters:
     def test_errors(self):
         with pytest.raises(TypeError, match=r"Address width must be an integer in 1 \.\. 30, "
@@ -148,7 +56,7 @@ class TestParameters:
         assert len(bridge.bus.addr) == 12
 
 
-def test_write_then_read():
+def test_write_then_read(write_cmd, read_cmd, run_bridge):
     words = [0xDEADBEEF, 0x01234567, 0, 0xFFFFFFFF]
     answer, drops = run_bridge([write_cmd(3, words), read_cmd(3, 4), read_cmd(4, 1)])
     assert answer == b"".join(struct.pack(">I", w) for w in words + [words[1]])
@@ -157,7 +65,7 @@ def test_write_then_read():
 
 @pytest.mark.parametrize("latency", [1, 3])
 @pytest.mark.parametrize("slow_tx", [False, True])
-def test_random_commands_against_reference(latency, slow_tx):
+def test_random_commands_against_reference(write_cmd, read_cmd, run_bridge, latency, slow_tx):
     """Random mixes of incrementing / fixed reads and writes, unmapped addresses included, with
     a slow bus and a transmitter that back-pressures."""
     rng = random.Random(latency * 2 + slow_tx)
@@ -179,14 +87,14 @@ def test_random_commands_against_reference(latency, slow_tx):
     assert not drops
 
 
-def test_long_burst():
+def test_long_burst(write_cmd, read_cmd, run_bridge):
     words = list(range(1000, 1255))
     answer, _ = run_bridge([write_cmd(0, words[:64]), read_cmd(0, 64)], addr_width=6,
                            settle=600)
     assert answer == b"".join(struct.pack(">I", w) for w in words[:64])
 
 
-def test_fuzz_then_valid_read():
+def test_fuzz_then_valid_read(write_cmd, read_cmd, run_bridge):
     """Random bytes on the line, a pause longer than the idle timeout, then a valid command:
     the bridge must answer it correctly whatever the garbage did."""
     for seed in range(8):
@@ -200,7 +108,7 @@ def test_fuzz_then_valid_read():
 
 
 @pytest.mark.parametrize("cut", [1, 2, 4, 6, 9])
-def test_truncated_command_is_dropped(cut):
+def test_truncated_command_is_dropped(write_cmd, read_cmd, run_bridge, cut):
     """A command cut short is dropped after the idle timeout; the next command works and the
     partial one never reaches the bus."""
     partial = write_cmd(5, [0x11111111, 0x22222222])[:cut]
@@ -210,7 +118,7 @@ def test_truncated_command_is_dropped(cut):
     assert len(drops) == 1
 
 
-def test_slow_bytes_within_timeout_are_kept():
+def test_slow_bytes_within_timeout_are_kept(write_cmd, read_cmd, run_bridge):
     """Bytes spaced just under the timeout are one command, not dropped."""
     answer, drops = run_bridge([write_cmd(2, [0x5A5A5A5A]), read_cmd(2, 1)], timeout=30,
                                gap=25)
@@ -218,7 +126,7 @@ def test_slow_bytes_within_timeout_are_kept():
     assert not drops
 
 
-def test_timeout_does_not_run_while_answering():
+def test_timeout_does_not_run_while_answering(write_cmd, read_cmd, run_bridge):
     """A long read held up by a slow host side must not be cut by the idle timeout."""
     answer, drops = run_bridge([write_cmd(0, [1, 2, 3, 4]), read_cmd(0, 4)], timeout=8,
                                tx_ready=lambda c: c % 13 == 0, settle=800)
@@ -228,15 +136,13 @@ def test_timeout_does_not_run_while_answering():
 
 # -- the whole path through the UART pins (hw.soc.SoC with a register file) ----------------
 
-def run_pins(host_bytes, *, divisor=4, timeout=None, expect=0):
+def run_pins(host_bytes, *, regfile, line_for, decode_line, divisor=4, timeout=None,
+             expect=0):
     """Bit-bang ``host_bytes`` into the SoC's rx pin at ``divisor`` cycles per bit and decode
     the answer bytes from its tx pin that follow the last chunk. A chunk is bytes, a list of
     raw per-cycle line levels, or ``"quiet"``: wait, as the host's recovery does, until the tx
     line has been idle for longer than the bridge's idle timeout."""
-    from hw.soc import SoC
-    from test_uart import decode_line, line_for
-
-    soc = SoC(divisor=divisor, timeout=timeout, target=RegFile(6, 2))
+    soc = SoC(divisor=divisor, timeout=timeout, target=regfile(6, 2))
     out = []
     start = []
 
@@ -266,16 +172,21 @@ def run_pins(host_bytes, *, divisor=4, timeout=None, expect=0):
     return bytes(decode_line(out[start[0]:], divisor))
 
 
-def test_pins_write_read():
+@pytest.fixture(name="run_pins")
+def run_pins_fixture(regfile, line_for, decode_line):
+    """:func:`run_pins` with the shared register file and UART line helpers."""
+    return functools.partial(run_pins, regfile=regfile, line_for=line_for,
+                             decode_line=decode_line)
+
+
+def test_pins_write_read(write_cmd, read_cmd, run_pins):
     answer = run_pins([write_cmd(9, [0x0BADF00D, 0x12345678]) + read_cmd(9, 2)], expect=8)
     assert answer == struct.pack(">II", 0x0BADF00D, 0x12345678)
 
 
-def test_pins_fuzz_then_read():
+def test_pins_fuzz_then_read(write_cmd, read_cmd, line_for, run_pins):
     """Random bytes at the right baud rate and at a wrong one, then silence longer than the
     idle timeout, then a valid write and read: the answer is right."""
-    from test_uart import line_for
-
     rng = random.Random(42)
     for trial in range(3):
         garbage = bytes(rng.randrange(256) for _ in range(12))

@@ -35,6 +35,7 @@ def test_ecp5_group_instantiates_registered_dsps():
     assert "MULT18X18D" not in verilog.convert(_group(), name="lanes_generic")
 
 
+@pytest.mark.tools
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (iverilog)")
 def test_ecp5_lanes_match_generic_lanes(tmp_path):
     out = _run_icarus(tmp_path, verilog.convert(_group(), name="lanes_generic")
@@ -56,6 +57,7 @@ def _run_icarus(tmp_path, source_text, bench):
                           text=True).stdout
 
 
+@pytest.mark.tools
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (iverilog)")
 def test_ecp5_neuron_unit_matches_generic(tmp_path):
     def unit():
@@ -79,6 +81,7 @@ def test_ecp5_weight_memory_instantiates_registered_block_rams():
                                            name="weights_generic")
 
 
+@pytest.mark.tools
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (iverilog)")
 def test_ecp5_weight_memory_matches_generic(tmp_path):
     def memory():

@@ -36,6 +36,7 @@ class TestECP5PLL:
         assert 3.125 <= 25 / p.clki_div <= 400
         assert 0 <= p.clkop_cphase < p.clkop_div
 
+    @pytest.mark.tools
     def test_matches_ecppll(self):
         # Project Trellis' own tool is the reference for the divider choice.
         ecppll = tool_path("yowasp-ecppll")

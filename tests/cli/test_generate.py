@@ -21,6 +21,7 @@ def test_bad_option(capsys):
     assert "lanes is 12; it must be a power of two" in capsys.readouterr().err
 
 
+@pytest.mark.tools
 @pytest.mark.slow
 def test_resources_of_tiny():
     counts = resources(Config.tiny(trace=False))

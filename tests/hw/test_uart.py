@@ -13,29 +13,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable
 from hw.uart import MIN_DIVISOR, UARTRx, UARTTx, check_divisor, divisor_for
 
 
-def frame_bits(byte, stop=1):
-    """Reference: the line levels of one 8N1 frame, one per bit."""
-    return [0] + [(byte >> i) & 1 for i in range(8)] + [stop]
-
-
-def decode_line(levels, divisor):
-    """Reference receiver: decode a per-cycle list of line levels into bytes, sampling each bit
-    in its middle (the line must start idle)."""
-    out, t = [], 0
-    while t < len(levels):
-        if levels[t] == 0:
-            where = [t + int(k * divisor + divisor / 2) for k in range(10)]
-            bits = [levels[w] for w in where if w < len(levels)]
-            if len(bits) < 10:
-                break
-            assert bits[0] == 0 and bits[9] == 1, f"bad frame at cycle {t}: {bits}"
-            out.append(sum(b << i for i, b in enumerate(bits[1:9])))
-            t += int(9.5 * divisor)
-        else:
-            t += 1
-    return out
-
-
 class TestParameters:
     def test_divisor_checks(self):
         assert check_divisor(4) == 4
@@ -100,22 +77,8 @@ def run_rx(divisor, levels, *, ready=lambda cycle: True, extra=50):
     return got, frame_errors, overflows
 
 
-def line_for(data, divisor, *, gap=0, stop=1, period=None):
-    """Per-cycle line levels for ``data``; ``period`` (float cycles per bit) models a sender
-    whose clock differs from the receiver's."""
-    period = divisor if period is None else period
-    bits = [1] * 7
-    for byte in data:
-        bits += frame_bits(byte, stop) + [1] * gap
-    levels, t = [], 0.0
-    for b in bits:
-        t += period
-        levels += [b] * (round(t) - len(levels))
-    return levels
-
-
 @pytest.mark.parametrize("divisor", [4, 5, 7, 16, Fraction(25, 3), 4.5])
-def test_rx_back_to_back(divisor):
+def test_rx_back_to_back(line_for, divisor):
     rng = random.Random(str(divisor))
     data = [0x00, 0xFF, 0x55, 0xAA] + [rng.randrange(256) for _ in range(40)]
     got, fe, ov = run_rx(divisor, line_for(data, divisor))
@@ -123,14 +86,14 @@ def test_rx_back_to_back(divisor):
 
 
 @pytest.mark.parametrize("skew", [0.97, 1.03])
-def test_rx_tolerates_clock_mismatch(skew):
+def test_rx_tolerates_clock_mismatch(line_for, skew):
     data = list(range(0, 256, 7))
     divisor = 16
     got, fe, ov = run_rx(divisor, line_for(data, divisor, gap=1, period=divisor * skew))
     assert got == data and not fe
 
 
-def test_rx_framing_error_and_recovery():
+def test_rx_framing_error_and_recovery(line_for):
     divisor = 8
     levels = (line_for([0x12], divisor) + line_for([0x34], divisor, stop=0)
               + [0] * (divisor * 25)           # a break: the line held low
@@ -141,7 +104,7 @@ def test_rx_framing_error_and_recovery():
     assert not ov
 
 
-def test_rx_glitch_rejected():
+def test_rx_glitch_rejected(line_for):
     divisor = 8
     # one-cycle low pulses on an idle line, and a one-cycle flip in the middle of a data bit
     levels = [1] * 20 + [0] + [1] * 20 + [0] + [1] * 30
@@ -152,7 +115,7 @@ def test_rx_glitch_rejected():
     assert got == [0x00] and not fe
 
 
-def test_rx_overflow_drops_new_byte():
+def test_rx_overflow_drops_new_byte(line_for):
     divisor = 6
     data = [1, 2, 3, 4]
     # the consumer does not take anything until long after all four bytes
@@ -188,7 +151,7 @@ def run_tx(divisor, data, *, valid=lambda cycle: True, cycles=None):
 
 
 @pytest.mark.parametrize("divisor", [1, 4, 9, 16, Fraction(25, 3)])
-def test_tx_back_to_back(divisor):
+def test_tx_back_to_back(decode_line, divisor):
     rng = random.Random(str(divisor))
     data = [rng.randrange(256) for _ in range(20)]
     levels, accepted = run_tx(divisor, data)
@@ -200,7 +163,7 @@ def test_tx_back_to_back(divisor):
     assert abs(accepted[-1] - accepted[0] - 19 * 10 * divisor) < 20
 
 
-def test_tx_with_gaps():
+def test_tx_with_gaps(decode_line):
     divisor = 5
     data = [0xA5, 0x00, 0xFF, 0x3C]
     levels, _ = run_tx(divisor, data, valid=lambda c: (c // 37) % 3 == 0)

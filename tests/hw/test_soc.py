@@ -6,7 +6,6 @@ import struct
 import pytest
 
 from hw.soc import SoC, checksum_of
-from test_uartbone import RegFile, read_cmd, run_bridge, write_cmd
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
@@ -15,7 +14,7 @@ RANGES = [(8, 20), (40, 64)]
 
 
 @pytest.mark.parametrize("latency", [1, 3])
-def test_checksum_matches_reference(latency):
+def test_checksum_matches_reference(write_cmd, read_cmd, run_bridge, latency):
     rng = random.Random(latency)
     writes = []
     for _ in range(12):
@@ -30,7 +29,7 @@ def test_checksum_matches_reference(latency):
     assert answer == struct.pack(">II", expect, expect)
 
 
-def test_checksum_register_is_settable_and_not_forwarded():
+def test_checksum_register_is_settable_and_not_forwarded(write_cmd, read_cmd, run_bridge):
     stream = (write_cmd(REG, [0x1234]) + read_cmd(REG, 1) + write_cmd(10, [7])
               + read_cmd(REG, 1) + read_cmd(10, 1))
     answer, _ = run_bridge([stream], checksum=(REG, RANGES))
@@ -48,17 +47,17 @@ def test_checksum_detects_a_changed_word():
     assert checksum_of(writes[:1], RANGES) != good   # a lost write
 
 
-def test_soc_parameter_errors():
+def test_soc_parameter_errors(regfile):
     with pytest.raises(ValueError, match="give either divisor or clk_freq"):
-        SoC(divisor=8, clk_freq=100e6, target=RegFile())
+        SoC(divisor=8, clk_freq=100e6, target=regfile())
     with pytest.raises(ValueError, match="give clk_freq .* or divisor"):
-        SoC(target=RegFile())
+        SoC(target=regfile())
     with pytest.raises(ValueError, match="rx_fifo_depth must be an integer of at least 2"):
-        SoC(divisor=8, rx_fifo_depth=1, target=RegFile())
+        SoC(divisor=8, rx_fifo_depth=1, target=regfile())
     with pytest.raises(ValueError, match="give a hw.config.Config"):
         SoC(divisor=8)
     with pytest.raises(ValueError, match="UART divisor is 3"):
-        SoC(divisor=3, target=RegFile())
-    soc = SoC(clk_freq=100_000_000, baudrate=115200, target=RegFile())
+        SoC(divisor=3, target=regfile())
+    soc = SoC(clk_freq=100_000_000, baudrate=115200, target=regfile())
     assert soc.divisor == 868 and soc.timeout == 5_000_000
-    assert SoC(divisor=8, target=RegFile()).timeout == 64 * 80 + 1
+    assert SoC(divisor=8, target=regfile()).timeout == 64 * 80 + 1
