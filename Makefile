@@ -8,11 +8,12 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test sim bench bench-board model flash clean help
+.PHONY: setup demo test test-quick sim bench bench-board model flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
 	@echo "make test   unit, golden-model and co-simulation tests (CI runs this)"
+	@echo "make test-quick  the unit tests alone, without the external tools (minutes)"
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
@@ -51,6 +52,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q -m "not slow" tests sim
 
+test-quick: setup
+	$(PY) -m pytest -q -m "not slow and not tools" tests
+
 sim: setup
 	$(PY) -m pytest -q sim --sim-all
 
@@ -61,7 +65,7 @@ bench: setup
 	$(PY) -m sw.cosim --model models/mnist_t4.snn --sim verilator --samples 10000 --fast
 
 bench-board: setup
-	$(PY) -c "import json, sw.flash; print(json.dumps(sw.flash.bench(board='ulx3s', config='mnist'), indent=1))"
+	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
 	$(PY) -m sw.train --config configs/mnist.toml --output models/mnist.snn

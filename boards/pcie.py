@@ -28,6 +28,10 @@ from amaranth.build import Attrs, DiffPairs, PinsN, Resource, Subsignal
 from amaranth.lib import io, wiring
 from amaranth_boards.nitefury import LitefuryPlatform, NitefuryIIPlatform
 
+from core import memmap
+from hw.axil import AXILiteSlave
+from hw.soc import BusChecksum, checksum_ranges
+
 from .arty import VIVADO_HINT
 from .base import Board
 
@@ -172,7 +176,6 @@ class PCIeBoardTop(Elaboratable):
         self.core = core
 
     def elaborate(self, platform):
-        from hw.axil import AXILiteSlave  # written beside the UART bridge
 
         m = Module()
         m.domains.sync = ClockDomain("sync")
@@ -193,8 +196,6 @@ class PCIeBoardTop(Elaboratable):
         m.submodules.core = core
         config = getattr(core, "config", None)
         if config is not None:
-            from hw import memmap
-            from hw.soc import BusChecksum, checksum_ranges
             m.submodules.checksum = checksum = BusChecksum(addr_width, memmap.REG_CHECKSUM,
                                                            checksum_ranges(config))
             wiring.connect(m, axil.bus, checksum.initiator)

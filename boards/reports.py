@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from hw.generate import XC7_SYNTH
+from hw.synth import XC7_SYNTH
 
 __all__ = ["ReportError", "nextpnr_report", "xc7_resources", "xc7_counts", "format_table"]
 

@@ -12,7 +12,7 @@ instead of ``n_in * T``. When a block has integrated its events, ``U`` neuron un
 update its neurons against the membrane memory; the next block of the layer starts while the
 update still has ``OVERLAP_CHUNKS`` chunks to go. The spikes of a layer feed the next layer in
 the same timestep. Membrane and fired state read as zero at step 0, so nothing carries over
-from one inference to the next and an abort simply returns to idle. ``hw.perf`` gives the
+from one inference to the next and an abort simply returns to idle. ``core.perf`` gives the
 exact cycle count of an inference from the golden model.
 
 This module holds the sequencer and the wiring of the components:
@@ -38,15 +38,16 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from core.config import Config, _clog2
+from core.schedule import SETUP_CYCLES
+
 from . import bus
-from .config import Config, _clog2
 from .events import EventBuffer
 from .integration import IntegrationPipeline
 from .layouts import LAYER_MODE, membrane_word, result_word
 from .readout import ReadoutScan
 from .registers import RegisterFile
 from .scan import EncoderScan
-from .schedule import SETUP_CYCLES
 from .update import NeuronUpdate, TraceSignature
 from .weights import WeightMemory
 
@@ -58,7 +59,7 @@ class Accelerator(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -77,7 +78,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         members = {
             "bus": In(bus.Signature(config.addr_width)),

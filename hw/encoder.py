@@ -18,9 +18,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from core.config import ENCODER_CODES
 from core.numerics import lfsr_shift
-
-from .config import ENCODER_CODES
 
 __all__ = ["lfsr_matrix", "PixelFilter", "HybridBound", "hybrid_bound"]
 

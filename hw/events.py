@@ -5,7 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .config import Config
+from core.config import Config
+
 from .layouts import event_entry, input_event
 from .picker import LowestFirst, any_per_group
 
@@ -33,7 +34,7 @@ class EventBuffer(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -66,7 +67,7 @@ class EventBuffer(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         EB, K, U = config.event_bits, config.inputs_per_cycle, config.neuron_units
         super().__init__({

@@ -4,10 +4,11 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import Config
+from core.config import Config
+from core.schedule import PIPE_DRAIN
+
 from .lanes import GROUP_LANES, LaneGroup
 from .layouts import input_event
-from .schedule import PIPE_DRAIN
 
 __all__ = ["IntegrationPipeline"]
 
@@ -30,7 +31,7 @@ class IntegrationPipeline(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -53,12 +54,12 @@ class IntegrationPipeline(wiring.Component):
     """
 
     #: Stages an event or clear spends before the accumulation (E, A, W, G, B); the cycle
-    #: model (``hw.perf``) counts the same number.
+    #: model (``core.perf``) counts the same number.
     depth = PIPE_DRAIN
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         super().__init__({
             "event": In(stream.Signature(input_event(config.event_bits,

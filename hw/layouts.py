@@ -16,7 +16,7 @@ __all__ = ["LAYER_MODE", "layer_params", "network_params", "membrane_word", "res
 LAYER_MODE = data.StructLayout({
     "lif": 1,           # 1: leaky (LIF); 0: integrate-and-fire
     "factor": 1,        # leak as a factor (1) or a shift (0)
-    "reset": 2,         # hw.config / numerics.md reset codes
+    "reset": 2,         # core.config / numerics.md reset codes
     "fire_once": 1,
 })
 

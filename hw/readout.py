@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import Config, _clog2
+from core.config import Config, _clog2
+
 from .layouts import membrane_word, result_word
 from .neuron import Readout
 
@@ -23,7 +24,7 @@ class ReadoutScan(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -57,7 +58,7 @@ class ReadoutScan(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         U, M = config.neuron_units, config.membrane_bits
         super().__init__({

@@ -6,8 +6,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
-from . import bus, memmap
-from .config import ENCODER_CODES, Config, _clog2
+from core import memmap
+from core.config import ENCODER_CODES, Config, _clog2
+
+from . import bus
 from .layouts import layer_params, network_params
 
 __all__ = ["RegisterFile"]
@@ -26,7 +28,7 @@ class RegisterFile(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -64,7 +66,7 @@ class RegisterFile(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         L, M, S = config.max_layers, config.membrane_bits, config.pixels_per_cycle
         layer_init = {"n_in": 1, "n_out": 1, "threshold": 1, "leak": 1}

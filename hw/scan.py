@@ -4,7 +4,8 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ENCODER_CODES, Config, _clog2
+from core.config import ENCODER_CODES, Config, _clog2
+
 from .encoder import HybridBound, PixelFilter
 from .layouts import input_event
 from .picker import LowestFirst, any_per_group, at_most_one, lowest
@@ -40,7 +41,7 @@ class EncoderScan(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -84,7 +85,7 @@ class EncoderScan(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         S, K = config.pixels_per_cycle, config.inputs_per_cycle
         super().__init__({

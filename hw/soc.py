@@ -18,7 +18,10 @@ from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from core import memmap
+
 from . import bus
+from .accel import Accelerator
 from .ecp5 import is_ecp5, registered_product
 from .uart import UARTRx, UARTTx, check_divisor, divisor_for
 from .uartbone import UARTBone
@@ -43,8 +46,6 @@ def checksum_ranges(config):
     """Word-address ranges ``[(lo, hi), ...]`` whose writes the upload checksum covers: the
     network parameters and layer blocks, and the weight window; not the control registers,
     the pixels or the results (they change with every image)."""
-    from . import memmap
-
     end = 1 << config.addr_width
     return [(memmap.REG_NET_LAYERS, memmap.pixel_base(config.region_bits)),
             (config.weight_base, end)]
@@ -225,7 +226,6 @@ class SoC(wiring.Component):
         if target is None:
             if config is None:
                 raise ValueError("give a hw.config.Config (or a bus target for tests)")
-            from .accel import Accelerator
             target = Accelerator(config)
         self.config = config
         self.divisor = divisor
@@ -236,7 +236,6 @@ class SoC(wiring.Component):
         self.target = target
         self.addr_width = len(target.bus.addr)
         if checksum is None and config is not None:
-            from . import memmap
             checksum = (memmap.REG_CHECKSUM, checksum_ranges(config))
         self.checksum = checksum
         super().__init__({

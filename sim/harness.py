@@ -5,8 +5,8 @@
 sequencer and awaits its single "done" change, so Python wakes once per batch and never per
 clock cycle. It also reads the captured trace records.
 
-:class:`SimTransport` is a :class:`sw.transport.Transport` over a harness, for the *blocking*
-host driver (``sw.device.Accelerator``): run the driver in a thread with
+:class:`CocotbTransport` is a :class:`core.transport.Transport` over a harness, for the *blocking*
+host driver (``sw.device.Device``): run the driver in a thread with
 :func:`cocotb.task.bridge` (``await bridge(driver.infer)(pixels)``) and every transport call
 switches back to the simulator with :func:`cocotb.task.resume`. The same host code therefore
 drives the simulation and a board.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from cocotb.task import resume
 
-from sw.transport import Transport, TransportError
+from core.transport import Transport, TransportError
 
 from .wrapper import OPS, decode_record
 
-__all__ = ["Harness", "SimTransport", "load_meta"]
+__all__ = ["Harness", "CocotbTransport", "load_meta"]
 
 
 def load_meta(path=None) -> dict:
@@ -169,8 +169,8 @@ class Harness:
         return [decode_record(word, fields) for word in self.trace_words()]
 
 
-class SimTransport(Transport):
-    """A :class:`~sw.transport.Transport` into a simulated design, for blocking host code.
+class CocotbTransport(Transport):
+    """A :class:`~core.transport.Transport` into a simulated design, for blocking host code.
 
     Call it only from a thread started by :func:`cocotb.task.bridge`. Writes are *posted*:
     they are queued and run with the next read (or :meth:`flush`), as a write buffer would,

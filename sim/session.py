@@ -3,14 +3,14 @@
 Used inside cocotb tests (``sim/test_accel.py``, ``sim/cosim_run.py``)::
 
     session = await Session.open(dut)             # reset, identify through the memory map
-    await session.load(network)                   # sw.device.Accelerator.load
+    await session.load(network)                   # sw.device.Device.load
     report = await session.run(network, pixels)   # infer every image, compare every value
     assert not report.mismatches, report.describe()
 
-The host side is the real blocking driver, ``sw.device.Accelerator``, over a
-:class:`sim.harness.SimTransport`, running in a :func:`cocotb.task.bridge` thread: the bench
+The host side is the real blocking driver, ``sw.device.Device``, over a
+:class:`sim.harness.CocotbTransport`, running in a :func:`cocotb.task.bridge` thread: the bench
 exercises the same host code as a board. The trace of every inference is captured by the
-wrapper and compared with :func:`sw.golden.run` by :func:`sim.compare.compare`.
+wrapper and compared with :func:`core.golden.run` by :func:`sim.compare.compare`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from cocotb.task import bridge, resume
 
-from hw import memmap
-from sw import golden
+from core import golden, memmap
+from sw.compiler import pixel_writes
+from sw.device import Device
 
 from .compare import RawTrace, compare
-from .harness import Harness, SimTransport
+from .harness import Harness, CocotbTransport
 
 __all__ = ["Inference", "Report", "Session"]
 
@@ -98,11 +99,10 @@ class Session:
     """Driver, transport and harness for the accelerator wrapped as ``dut``.
 
     Create it with :meth:`open` (a coroutine). Attributes: ``harness``, ``transport``,
-    ``device`` (``sw.device.Accelerator``), ``lanes`` and ``membrane_bits`` (the trace's lane
+    ``device`` (``sw.device.Device``), ``lanes`` and ``membrane_bits`` (the trace's lane
     count and width, read from the identification registers).
     """
-
-    def __init__(self, dut, harness: Harness, transport: SimTransport, device, config):
+    def __init__(self, dut, harness: Harness, transport: CocotbTransport, device, config):
         self.dut = dut
         self.harness = harness
         self.transport = transport
@@ -115,13 +115,11 @@ class Session:
     @classmethod
     async def open(cls, dut, *, poll_cycles: int = 256) -> "Session":
         """Reset the design, identify it with the driver and check it has a trace port."""
-        from sw.device import Accelerator
-
         harness = Harness(dut)
         await harness.reset()
-        transport = SimTransport(harness, poll_cycles=poll_cycles)
+        transport = CocotbTransport(harness, poll_cycles=poll_cycles)
         # The driver's timeout is in wall-clock seconds; a slow simulator must not trip it.
-        device = Accelerator(transport, timeout=3600.0)
+        device = Device(transport, timeout=3600.0)
         config = await bridge(device.identify)()
         if not config.trace:
             raise AssertionError("the design has no trace port; build it with trace=True")
@@ -135,7 +133,7 @@ class Session:
                   fast: bool = False) -> Report:
         """Infer every image of ``pixels`` (uint8 (B, n_in)) with the loaded ``network`` and
         compare each inference's every spike, membrane value and class with the golden model
-        (``expected``, a :class:`sw.golden.Trace` of the batch, is computed when omitted).
+        (``expected``, a :class:`core.golden.Trace` of the batch, is computed when omitted).
 
         By default the blocking host driver runs each inference (``device.infer``), exactly as
         on a board. With ``fast`` the same memory-map accesses (``sw.compiler.pixel_writes``,
@@ -170,7 +168,6 @@ class Session:
         return report
 
     async def _fast(self, network, pixels, max_cycles: int = 1 << 24):
-        from sw.compiler import pixel_writes
 
         h, config = self.harness, self.config
         n, R = network.n_classes, config.region_bits
@@ -205,7 +202,6 @@ class Session:
 
     async def write_pixels(self, image) -> None:
         """Write one image into the pixel window, as the host driver does."""
-        from sw.compiler import pixel_writes
         for address, words in pixel_writes(np.asarray(image), self.config):
             await self.harness.write(address, words)
 

@@ -1,9 +1,9 @@
 """Co-simulation benches of the accelerator against the golden model.
 
 Each cocotb test loads networks through the memory map with the host driver
-(``sw.device.Accelerator`` over :class:`sim.harness.SimTransport`), runs inferences and compares
+(``sw.device.Device`` over :class:`sim.harness.CocotbTransport`), runs inferences and compares
 every spike and membrane value of every layer and timestep, the read-out results and the class
-with ``sw.golden.run`` (:mod:`sim.compare`). One build of the design serves every network.
+with ``core.golden.run`` (:mod:`sim.compare`). One build of the design serves every network.
 
 Parameters come from the environment (set by the pytest entry points at the bottom):
 ``COSIM_SEED`` (base seed), ``COSIM_NETWORKS`` and ``COSIM_IMAGES`` (random cases), ``COSIM_FULL``
@@ -16,12 +16,14 @@ import cocotb
 import numpy as np
 import pytest
 
-from hw import memmap
-from sw import golden
-from sw.network import Layer, Network
-from sw.randnet import random_pixels, random_weights
+from core import golden, memmap
+from core.config import Config
+from core.network import Layer, Network
+from core.randnet import random_pixels, random_weights
 
 from . import toolchain
+from .designs import accelerator, random_fitting_network
+from .session import Session
 
 SEED = int(os.environ.get("COSIM_SEED", "2026"))
 NETWORKS = int(os.environ.get("COSIM_NETWORKS", "20"))
@@ -35,7 +37,6 @@ def _reproduce(test: str, seed: int) -> str:
 
 
 async def _session(dut):
-    from .session import Session
     return await Session.open(dut)
 
 
@@ -49,7 +50,6 @@ async def _check(session, network, pixels, label):
 @cocotb.test()
 async def random_networks(dut):
     """Random networks over every option of numerics.md, a few images each."""
-    from .designs import random_fitting_network
     session = await _session(dut)
     config = session.config
     for k in range(NETWORKS):
@@ -178,7 +178,6 @@ async def edge_cases(dut):
 @cocotb.test()
 async def back_to_back(dut):
     """Many inferences in a row, and a second network over the first: no state leaks."""
-    from .designs import random_fitting_network
     session = await _session(dut)
     config = session.config
     rng = np.random.default_rng(SEED + 1)
@@ -202,7 +201,6 @@ async def back_to_back(dut):
 @cocotb.test()
 async def abort_and_reset(dut):
     """An abort and a reset in the middle of an inference, then clean inferences."""
-    from .designs import random_fitting_network
     session = await _session(dut)
     config = session.config
     rng = np.random.default_rng(SEED + 2)
@@ -286,7 +284,6 @@ K2_SMOKE = ("random_networks", "edge_cases", "back_to_back")
 
 
 def _config(design):
-    from hw.config import Config
     return Config.tiny(inputs_per_cycle=2) if design == "k2" else Config.tiny()
 
 
@@ -294,7 +291,6 @@ def _config(design):
 def accel_runs(sim_all, cosim_seed):
     """One simulator process per simulator and design runs all its benches (process start-up
     and imports cost seconds); each pytest test then reports its own bench."""
-    from .designs import accelerator
     cache = {}
 
     def get(sim, design):

@@ -13,6 +13,7 @@ import pytest
 from cocotb.clock import Clock
 from cocotb.triggers import Combine, Timer
 
+from hw.axil import AXILiteSlave
 from sim import toolchain
 
 ADDR_WIDTH = 10          # AXI byte address: 256 words
@@ -30,8 +31,6 @@ def make_top():
     from amaranth.lib import wiring
     from amaranth.lib.memory import Memory
     from amaranth.lib.wiring import In, Out
-
-    from hw.axil import AXILiteSlave
 
     class Top(wiring.Component):
         def __init__(self):

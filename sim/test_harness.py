@@ -11,7 +11,8 @@ import cocotb
 import pytest
 from cocotb.task import bridge
 
-from sim.harness import Harness, SimTransport
+from sim.harness import CocotbTransport, Harness
+from sim.standin import RegisterFile
 
 from . import toolchain
 
@@ -41,7 +42,7 @@ async def blocking_transport_and_trace(dut):
     """A blocking 'driver' in a bridge thread starts runs and polls; the trace holds every step."""
     h = Harness(dut)
     await h.reset()
-    transport = SimTransport(h, poll_cycles=16)
+    transport = CocotbTransport(h, poll_cycles=16)
 
     def driver(steps):
         transport.write_word(START, steps)      # posted
@@ -96,7 +97,6 @@ async def reset_in_the_middle(dut):
 # -- pytest entry points -------------------------------------------------------------------
 
 def _design():
-    from sim.standin import RegisterFile
     return toolchain.prepare(lambda: RegisterFile(16), "RegisterFile(depth=16)",
                              cmd_depth=256, name="standin")
 

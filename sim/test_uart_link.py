@@ -2,7 +2,7 @@
 UARTBone bridge, transmitter) in front of the stand-in register file of ``sim/standin.py``,
 driven through its rx/tx pins.
 
-They check what the Amaranth-simulator tests check (tests/test_uart*.py), on the generated
+They check what the Amaranth-simulator tests check (tests/hw/test_uart*.py), on the generated
 Verilog: round trips, bursts, a framing error, random bytes on the line followed by a valid
 command, and a truncated command dropped by the idle timeout.
 """
@@ -15,7 +15,9 @@ import cocotb
 import pytest
 from cocotb.triggers import FallingEdge, Timer, with_timeout
 
+from hw.soc import SoC
 from sim import toolchain
+from sim.standin import RegisterFile
 
 DIVISOR = 4          # clock cycles per bit
 PERIOD_NS = 10       # the wrapper's clock: always #5
@@ -161,8 +163,6 @@ async def truncated_command_dropped(dut):
 # -- pytest entry points -------------------------------------------------------------------
 
 def _soc_design():
-    from hw.soc import SoC
-    from sim.standin import RegisterFile
     return toolchain.prepare(
         lambda: SoC(divisor=DIVISOR, timeout=TIMEOUT, target=RegisterFile(16)),
         f"SoC(divisor={DIVISOR}, timeout={TIMEOUT}, RegisterFile(16))",

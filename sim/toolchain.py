@@ -20,6 +20,7 @@ cocotb's paths) into ``os.environ``, so pytest and the CLIs work without the Mak
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import hashlib
@@ -32,6 +33,8 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import wrapper
 
 __all__ = ["ROOT", "BUILD_ROOT", "SIMULATORS", "SimulationFailed", "ToolMissing", "Design",
            "setup_environment", "available", "prepare", "build", "run"]
@@ -54,9 +57,10 @@ def _run_root() -> Path:
     return BUILD_ROOT / "runs"
 
 
-# Sources whose change must rebuild every design: the gateware (the hw modules in use, see
-# _sources_digest) and this harness.
+# Sources whose change must rebuild every design: the gateware (the hw and core modules in use,
+# see _sources_digest) and this harness.
 _SOURCE_GLOBS = ("hw/*.py", "sim/toolchain.py", "sim/wrapper.py", "sim/standin.py")
+_GATEWARE_GLOBS = ("hw/*.py", "core/*.py")
 
 
 class SimulationFailed(AssertionError):
@@ -127,25 +131,41 @@ def _check_sim(sim: str) -> None:
 
 
 def module_files(modules) -> list[Path]:
-    """Files of ``modules`` (dotted names) and of every ``hw`` module they use, transitively
-    (found through the names they import), so that a design's key follows its own gateware
-    and not unrelated edits elsewhere in ``hw/``."""
-    import importlib
-    import types
+    """Files of ``modules`` (dotted names) and of every ``hw`` and ``core`` module they import,
+    transitively (read from their import statements), so that a design's key follows its own
+    gateware and the constants it is built to, and not unrelated edits elsewhere in ``hw/``."""
 
-    seen, stack = set(), list(modules)
+    def source(name):
+        path = ROOT.joinpath(*name.split("."))
+        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    seen, stack = {}, list(modules)
     while stack:
         name = stack.pop()
         if name in seen:
             continue
-        seen.add(name)
-        module = importlib.import_module(name)
-        for value in vars(module).values():
-            dep = (value.__name__ if isinstance(value, types.ModuleType)
-                   else getattr(value, "__module__", None))
-            if isinstance(dep, str) and dep.startswith("hw.") and dep not in seen:
-                stack.append(dep)
-    return sorted(Path(importlib.import_module(name).__file__) for name in seen)
+        path = seen[name] = source(name)
+        if path is None:
+            raise ValueError(f"module {name!r} is not a file under {ROOT}")
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{parent}.{base}" if base else parent
+                names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for dep in names:
+                if dep.split(".")[0] in ("hw", "core") and dep not in seen and source(dep):
+                    stack.append(dep)
+    return sorted(seen.values())
 
 
 def _sources_digest(modules=None) -> str:
@@ -154,7 +174,8 @@ def _sources_digest(modules=None) -> str:
     for pattern in _SOURCE_GLOBS[1:]:
         paths.update(ROOT.glob(pattern))
     if modules is None:
-        paths.update(ROOT.glob(_SOURCE_GLOBS[0]))
+        for pattern in _GATEWARE_GLOBS:
+            paths.update(ROOT.glob(pattern))
     else:
         paths.update(module_files(modules))
     for path in sorted(paths):
@@ -250,8 +271,6 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
         ``core``, for benches that drive the component's own pins (a UART, an AXI port)
         instead of the bus-sequencer wrapper; the component then needs no ``bus`` port.
     """
-    from . import wrapper
-
     if not isinstance(cmd_depth, int) or cmd_depth < 16:
         raise ValueError(f"cmd_depth must be an integer >= 16, not {cmd_depth!r}")
     digest = hashlib.sha256(

@@ -1,10 +1,10 @@
-"""Compile a :class:`~sw.network.Network` into register and memory writes for the accelerator.
+"""Compile a :class:`~core.network.Network` into register and memory writes for the accelerator.
 
 :func:`compile_network` checks that the network fits the hardware configuration *before*
 producing anything, then returns the list of ``(byte_address, words)`` writes that load it
 (``docs/memory-map.md``): network parameters, per-layer parameters and the weight memory.
 :func:`pixel_writes` packs one image for the pixel window. The host driver (``sw.device``)
-sends these writes through any :class:`~sw.transport.Transport`.
+sends these writes through any :class:`~core.transport.Transport`.
 
 Weight memory layout: the inputs form groups of ``K = inputs_per_cycle`` consecutive indices;
 word ``r`` has ``K * P`` fields (``P = lanes``) of ``wb = weight_bits`` bits, field ``j * P + k``
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw import memmap
-from hw.config import ENCODER_CODES, READOUT_CODES, Config, FitError
-from .network import Network
+from core import memmap
+from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError
+from core.network import Network
 
 __all__ = ["FitError", "compile_network", "weight_rows", "pixel_writes", "layer_mode",
            "merge_writes"]
@@ -75,7 +75,7 @@ def merge_writes(writes):
 def compile_network(network: Network, config: Config) -> list[tuple[int, list[int]]]:
     """The ``(byte_address, words)`` writes that load ``network`` into hardware ``config``.
 
-    Raises :class:`~hw.config.FitError` (naming what is too big and the generator option to
+    Raises :class:`~core.config.FitError` (naming what is too big and the generator option to
     raise) before producing any write when the network does not fit.
     """
     config.check_fits(network)

@@ -1,10 +1,10 @@
-"""Host driver of the accelerator over any :class:`~sw.transport.Transport`.
+"""Host driver of the accelerator over any :class:`~core.transport.Transport`.
 
 The same code drives a board over UART or PCIe and a simulator (Verilator, Amaranth), because
 it only reads and writes the memory map of ``docs/memory-map.md``::
 
     with SomeTransport(...) as link:
-        device = Accelerator(link)
+        device = Device(link)
         device.identify()          # reads the configuration, checks the magic
         device.load(network)       # checks the network fits, then writes it
         result = device.infer(pixels)
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw import memmap
-from hw.config import ENCODER_CODES, Config
-from .compiler import compile_network, pixel_writes
-from .network import Network
-from .transport import Transport, TransportError
+from core import memmap
+from core.config import ENCODER_CODES, Config
+from core.network import Network
+from core.transport import Transport, TransportError
 
-__all__ = ["DeviceError", "Result", "Accelerator", "config_from_registers"]
+from .compiler import compile_network, pixel_writes
+
+__all__ = ["DeviceError", "Result", "Device", "config_from_registers"]
 
 
 class DeviceError(TransportError):
@@ -60,7 +61,7 @@ def _signed(word: int) -> int:
 
 
 def config_from_registers(words: dict[int, int]) -> Config:
-    """Rebuild the :class:`~hw.config.Config` from identification register values."""
+    """Rebuild the :class:`~core.config.Config` from identification register values."""
     encoders = tuple(name for name, code in ENCODER_CODES.items()
                      if words[memmap.REG_CFG_ENCODERS] >> code & 1)
     return Config(
@@ -78,19 +79,19 @@ def config_from_registers(words: dict[int, int]) -> Config:
         encoders=encoders, trace=bool(words[memmap.REG_CFG_TRACE]))
 
 
-class Accelerator:
+class Device:
     """Driver of one accelerator.
 
     Parameters
     ----------
-    transport : sw.transport.Transport
+    transport : core.transport.Transport
     timeout : float
         Seconds an inference may take before :class:`DeviceError` (a hung device).
     """
 
     def __init__(self, transport: Transport, timeout: float = 10.0):
         if not isinstance(transport, Transport):
-            raise TypeError(f"transport must be a sw.transport.Transport, not "
+            raise TypeError(f"transport must be a core.transport.Transport, not "
                             f"{type(transport).__name__}")
         self.transport = transport
         self.timeout = timeout

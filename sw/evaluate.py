@@ -2,7 +2,7 @@
 
 Reports, and writes as JSON (``--json``, default ``results/evaluate.json``):
 
-* the accuracy of the **integer golden model** (:func:`sw.golden.run`) on the exported file:
+* the accuracy of the **integer golden model** (:func:`core.golden.run`) on the exported file:
   the number that the accelerator reproduces bit for bit;
 * the float model's accuracy, when a training checkpoint is given (``--float CKPT``, the
   ``.pt`` that ``sw.train`` writes next to its plots): the same network with unrounded
@@ -23,11 +23,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from . import golden
+from core import golden
+from core.modelfile import ModelFileError, load
+from core.network import Network
+
 from .data import DataError, load_dataset
-from .modelfile import ModelFileError, load
-from .network import Network
+from .snn import SNN, SNNConfig
 
 __all__ = ["statistics", "float_accuracy", "evaluate", "main"]
 
@@ -64,12 +67,7 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000) -> dict
 
 
 def float_accuracy(checkpoint, pixels, labels) -> dict:
-    """Accuracy of a training checkpoint as a float model and with its quantized forward pass.
-
-    Needs torch (the training model); imported here so that evaluating a model file does not."""
-    import torch
-
-    from .snn import SNN, SNNConfig
+    """Accuracy of a training checkpoint as a float model and with its quantized forward pass."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     try:
         config, weights = state["config"], state["state_dict"]

@@ -14,8 +14,8 @@ NIR describes continuous-time neurons; the accelerator's are discrete-time integ
 Everything NIR cannot say (weight bits, membrane bits, reset kind, fire-once, the exact leak
 code, T, encoder, seed, read-out) goes into the nodes' and the graph's ``metadata`` under the
 key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly. A graph from another
-tool without that metadata is read with the defaults of :class:`sw.network.Layer` and
-:class:`sw.network.Network`; its weights and thresholds must already be integers, and the
+tool without that metadata is read with the defaults of :class:`core.network.Layer` and
+:class:`core.network.Network`; its weights and thresholds must already be integers, and the
 leak is rounded to the nearest factor (:class:`NirError` otherwise).
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import Layer, Network, NetworkError
+from core.network import Layer, Network, NetworkError
 
 __all__ = ["NirError", "to_nir", "from_nir", "save_nir", "load_nir"]
 

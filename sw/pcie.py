@@ -19,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from .transport import Transport, TransportError
+from core.transport import Transport, TransportError
 
 __all__ = ["PCIeTransport", "SYSFS_PCI"]
 

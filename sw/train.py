@@ -19,7 +19,7 @@ Pipeline (each step an option of the TOML config, ``configs/mnist.toml``; flags 
 5. **Export** of the integer weights, thresholds and leaks (:mod:`sw.snn.export`) to
    ``--output`` (the stage with ``export.timesteps`` steps) and to ``<output>_t<T>.snn`` for
    every ``T`` in ``export.also``. Every exported file is loaded back and evaluated with the
-   integer golden model (:func:`sw.golden.predict`), which must agree with the training model's
+   integer golden model (:func:`core.golden.predict`), which must agree with the training model's
    quantized forward pass on every image.
 
 Writes a log, a JSON summary, the float checkpoint (``.pt``) and PNG plots (accuracy per
@@ -44,9 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import golden
+from core import golden
+from core.modelfile import load as load_model
+
 from .data import load_dataset, from_pixels, DataError
-from .modelfile import load as load_model
 from .snn import (ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss,
                   to_network)
 from .snn.export import export

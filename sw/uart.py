@@ -5,8 +5,8 @@ USB-serial port, the pseudo-terminal of the simulated board (``python -m sw.simb
 pyserial URL (``socket://host:port``, ``loop://``).
 
 Failures never hang: every read of an answer has a deadline and raises
-:class:`~sw.transport.LinkTimeout` with what to check; a missing device path raises
-:class:`~sw.transport.TransportError` naming the path and the fix.
+:class:`~core.transport.LinkTimeout` with what to check; a missing device path raises
+:class:`~core.transport.TransportError` naming the path and the fix.
 
 After a timeout the bridge may hold a partial command; it drops it after its idle timeout
 (:class:`hw.uartbone.UARTBone`), so before the next command the transport waits until the line
@@ -21,7 +21,7 @@ import struct
 import time
 from collections.abc import Iterable, Sequence
 
-from .transport import LinkTimeout, Transport, TransportError
+from core.transport import LinkTimeout, Transport, TransportError
 
 __all__ = ["CMD_WRITE_INCR", "CMD_READ_INCR", "CMD_WRITE_FIXED", "CMD_READ_FIXED",
            "encode_write", "encode_read", "UARTTransport", "DEFAULT_BAUD"]

@@ -6,7 +6,7 @@
 * :mod:`sw.snn.loss`: first-spike-time plus membrane loss
 * :mod:`sw.snn.quant`: straight-through rounding, b-bit weights, magnitude pruning
 * :mod:`sw.snn.ann`: ANN-to-SNN conversion (threshold balancing) as initialization
-* :mod:`sw.snn.export`: integer :class:`~sw.network.Network` / ``.snn`` file
+* :mod:`sw.snn.export`: integer :class:`~core.network.Network` / ``.snn`` file
 """
 
 from .model import LayerSpec, SNNConfig, SNN, Output, encode, readout

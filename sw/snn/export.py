@@ -1,4 +1,4 @@
-"""Export a trained :class:`~sw.snn.model.SNN` as the integer :class:`~sw.network.Network`.
+"""Export a trained :class:`~sw.snn.model.SNN` as the integer :class:`~core.network.Network`.
 
 The integers are the ones the quantized forward pass uses (same scale, same rounding), so the
 exported file reproduces the training model's quantized inference bit for bit:
@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..modelfile import save
-from ..network import Layer, Network
+from core.modelfile import save
+from core.network import Layer, Network
+
 from .model import SNN
 
 __all__ = ["to_network", "export"]
@@ -55,7 +56,7 @@ def to_network(model: SNN, timesteps: int | None = None, name: str = "") -> Netw
 
 
 def export(model: SNN, path, timesteps: int | None = None, name: str = ""):
-    """Write the integer network to an ``.snn`` file (sw.modelfile.save); return the Network."""
+    """Write the integer network to an ``.snn`` file (core.modelfile.save); return the Network."""
     net = to_network(model, timesteps, name)
     save(net, path)
     return net

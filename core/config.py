@@ -1,0 +1,308 @@
+"""Generator parameters of the spiking accelerator (``hw.accel.Accelerator``).
+
+A :class:`Config` fixes everything that is decided when the gateware is generated: how many
+neuron columns work in parallel, how wide weights and membranes may be, and how large a
+network the on-chip memories can hold. Every field is checked when the object is built, with a
+message that names the field and the allowed range. :meth:`Config.check_fits` says whether a
+:class:`~core.network.Network` fits, and if not, what is too big and which generator option to
+raise.
+
+Two named configurations are provided: ``"mnist"`` (the default; 784-256-10 or
+784-256-128-10 with 4-bit weights on an Arty A7-35) and ``"tiny"`` (small memories, trace port
+on, for fast simulation tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES"]
+
+#: Encoder names and the codes of the ``NET_ENCODER`` register.
+ENCODER_CODES = {"direct": 0, "hybrid": 1, "rate": 2}
+#: Read-out names and the codes of the ``NET_READOUT`` register.
+READOUT_CODES = {"first_spike": 0, "max_membrane": 1}
+
+
+class ConfigError(ValueError):
+    """A generator parameter is out of its range."""
+
+
+class FitError(ValueError):
+    """A network does not fit a hardware configuration."""
+
+
+def _pow2(value: int) -> bool:
+    return value >= 1 and value & (value - 1) == 0
+
+
+def _clog2(value: int) -> int:
+    return max(0, (value - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Config:
+    """Generator parameters.
+
+    Parameters
+    ----------
+    lanes : int, power of two, 1 .. 1024
+        ``P``: neuron columns that integrate ``K`` inputs per cycle. One weight-memory word
+        holds the ``K * P`` weights of ``K`` consecutive inputs for a block of ``P`` neurons.
+    neuron_units : int, power of two, 1 .. lanes
+        ``U``: neurons updated (leak, saturate, fire, reset) per cycle after a block has
+        integrated its events. Also the width of one trace record.
+    pixels_per_cycle : int, power of two, 4 .. 64
+        ``S``: pixels the layer-0 encoder examines per cycle (width of the pixel memory).
+    inputs_per_cycle : int, 1 or 2
+        ``K``: inputs applied per cycle. The inputs form groups of ``K`` consecutive indices;
+        a group with at least one event costs one integration cycle, and each lane multiplies
+        and adds ``K`` products per cycle (``K`` DSP48s for a DSP lane). ``K = 2`` roughly
+        halves layer 0's integration cycles for images, whose neighbouring pixels light up
+        together, at twice the multipliers. ``neuron_units`` and ``pixels_per_cycle`` must be
+        multiples of ``K``.
+    weight_bits : int, 1 .. 8
+        Width of a weight in the weight memory. A layer with narrower weights is stored at this
+        width as its decoded values (1-bit weights become -1/+1).
+    membrane_bits : int, 8 .. 32
+        Widest membrane a network may use (``M``); a network with a narrower ``M`` saturates at
+        its own width.
+    max_layers : int, 1 .. 16
+    max_neurons : int, 1 .. 4096
+        Most neurons in one layer.
+    max_inputs : int, 1 .. 16384
+        Most inputs (pixels) of layer 0.
+    max_timesteps : int, 1 .. 255
+    weight_words : int, 1 .. 65536
+        Depth of the weight memory in words of ``inputs_per_cycle * lanes * weight_bits``
+        bits. A layer needs ``ceil(n_in / inputs_per_cycle) * ceil(n_out / lanes)`` words.
+    dsp_lanes : int, 0 .. lanes, or None (``min(lanes, 78)``)
+        Lanes whose multiply-accumulate is written for DSP slices (a plain product that
+        synthesis packs with the accumulator into one DSP48); the others use LUT arithmetic
+        (radix-4 Booth). The default fits the whole board top in the xc7a35t's 90 DSP48E1
+        with one to spare: 78 lanes, the neuron units' leak multipliers, the hybrid bound
+        search and the bridge's upload checksum (80 lanes made the Arty A7-35 top need 91).
+    encoders : tuple of str
+        Encoders the gateware implements (subset of ``direct``, ``hybrid``, ``rate``). The
+        default leaves out ``rate``, which the training methods use only for comparison: its
+        LFSR draws for a row of pixels cost about 250 LUTs on the Artix-7.
+    trace : bool
+        Add the ``trace`` output port (co-simulation only; costs no logic when off).
+    """
+    lanes: int = 128
+    neuron_units: int = 8
+    pixels_per_cycle: int = 8
+    inputs_per_cycle: int = 1
+    weight_bits: int = 4
+    membrane_bits: int = 16
+    max_layers: int = 3
+    max_neurons: int = 256
+    max_inputs: int = 784
+    max_timesteps: int = 16
+    weight_words: int = 2048
+    dsp_lanes: int | None = None
+    encoders: tuple = ("direct", "hybrid")
+    trace: bool = False
+
+    def __post_init__(self):
+        def integer(name, lo, hi, pow2=False):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} is {value!r}; it must be an integer")
+            if not lo <= value <= hi:
+                raise ConfigError(f"{name} is {value}; it must be in {lo} .. {hi}")
+            if pow2 and not _pow2(value):
+                raise ConfigError(f"{name} is {value}; it must be a power of two")
+
+        integer("lanes", 1, 1024, pow2=True)
+        integer("neuron_units", 1, 1024, pow2=True)
+        if self.neuron_units > self.lanes:
+            raise ConfigError(f"neuron_units is {self.neuron_units}; it must not exceed lanes "
+                              f"({self.lanes})")
+        integer("pixels_per_cycle", 4, 64, pow2=True)
+        integer("inputs_per_cycle", 1, 2)
+        if self.neuron_units % self.inputs_per_cycle:
+            raise ConfigError(f"neuron_units is {self.neuron_units}; it must be a multiple of "
+                              f"inputs_per_cycle ({self.inputs_per_cycle})")
+        integer("weight_bits", 1, 8)
+        integer("membrane_bits", 8, 32)
+        integer("max_layers", 1, 16)
+        integer("max_neurons", 1, 4096)
+        integer("max_inputs", 1, 16384)
+        integer("max_timesteps", 1, 255)
+        integer("weight_words", 1, 65536)
+        if self.dsp_lanes is None:
+            object.__setattr__(self, "dsp_lanes", min(self.lanes, 78))
+        integer("dsp_lanes", 0, 1024)
+        if self.dsp_lanes > self.lanes:
+            raise ConfigError(f"dsp_lanes is {self.dsp_lanes}; it must not exceed lanes "
+                              f"({self.lanes})")
+        if not isinstance(self.encoders, tuple) or not self.encoders:
+            raise ConfigError(f"encoders is {self.encoders!r}; it must be a non-empty tuple of "
+                              f"encoder names")
+        for name in self.encoders:
+            if name not in ENCODER_CODES:
+                raise ConfigError(f"encoders holds {name!r}; it must hold only "
+                                  f"{', '.join(map(repr, ENCODER_CODES))}")
+        if len(set(self.encoders)) != len(self.encoders):
+            raise ConfigError(f"encoders is {self.encoders!r}; name each encoder once")
+        if not isinstance(self.trace, bool):
+            raise ConfigError(f"trace is {self.trace!r}; it must be True or False")
+
+    # -- named configurations -------------------------------------------------------------
+
+    @classmethod
+    def mnist(cls, **changes) -> "Config":
+        """Default: MNIST 784-256-10 (or 784-256-128-10), 4-bit weights, on an Arty A7-35."""
+        return cls(**changes)
+
+    @classmethod
+    def tiny(cls, **changes) -> "Config":
+        """Small memories and the trace port, for fast simulation tests."""
+        base = dict(lanes=8, neuron_units=4, pixels_per_cycle=4, weight_bits=8,
+                    membrane_bits=32, max_layers=3, max_neurons=16, max_inputs=32,
+                    max_timesteps=8, weight_words=256, dsp_lanes=4,
+                    encoders=("direct", "hybrid", "rate"), trace=True)
+        base.update(changes)
+        return cls(**base)
+
+    @classmethod
+    def named(cls, name: str, **changes) -> "Config":
+        """The configuration called ``name`` (``"mnist"`` or ``"tiny"``)."""
+        if name not in NAMED:
+            raise ConfigError(f"configuration {name!r} is unknown; choose one of "
+                              f"{', '.join(map(repr, NAMED))}")
+        return getattr(cls, NAMED[name])(**changes)
+
+    @classmethod
+    def for_network(cls, network, **changes) -> "Config":
+        """The smallest limits (around the default datapath) that hold ``network``."""
+        network.validate()
+        K = changes.get("inputs_per_cycle", cls.inputs_per_cycle)
+        rows = sum(-(-layer.n_in // K) * -(-layer.n_out // changes.get("lanes", cls.lanes))
+                   for layer in network.layers)
+        base = dict(
+            weight_bits=max(layer.weight_bits for layer in network.layers),
+            membrane_bits=network.membrane_bits,
+            max_layers=len(network.layers),
+            max_neurons=max(layer.n_out for layer in network.layers),
+            max_inputs=network.n_inputs,
+            max_timesteps=max(network.timesteps, 1),
+            weight_words=max(rows, 1),
+            encoders=(network.encoder,))
+        base.update(changes)
+        return cls(**base)
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    # -- derived quantities -----------------------------------------------------------------
+
+    @property
+    def weight_max(self) -> int:
+        """Largest weight magnitude (``2**(b-1)``; 1 for 1-bit weights)."""
+        return 1 << (self.weight_bits - 1) if self.weight_bits > 1 else 1
+
+    @property
+    def acc_bits(self) -> int:
+        """Width of a signed accumulator that holds any current ``I`` exactly.
+
+        Layer 0 sees at most ``max_inputs`` events of magnitude 255, a later layer at most
+        ``max_neurons`` events of magnitude 1; a weight is at most ``weight_max`` in magnitude.
+        """
+        bound = max(self.max_inputs * 255, self.max_neurons) * self.weight_max
+        return bound.bit_length() + 1
+
+    @property
+    def event_bits(self) -> int:
+        """Width of an input or neuron index."""
+        return max(1, _clog2(max(self.max_inputs, self.max_neurons)))
+
+    @property
+    def word_bits(self) -> int:
+        """Width of one weight-memory word, padded to whole 32-bit bus words."""
+        return -(-self.inputs_per_cycle * self.lanes * self.weight_bits // 32) * 32
+
+    @property
+    def weight_stride(self) -> int:
+        """32-bit bus words reserved per weight-memory word (a power of two)."""
+        return 1 << _clog2(self.word_bits // 32)
+
+    @property
+    def pixel_rows(self) -> int:
+        return -(-self.max_inputs // self.pixels_per_cycle)
+
+    @property
+    def chunks_per_layer(self) -> int:
+        """Membrane-memory words reserved per layer (a power of two)."""
+        return 1 << _clog2(-(-self.max_neurons // self.neuron_units))
+
+    @property
+    def region_bits(self) -> int:
+        """log2 of the size, in words, of the register, pixel and result regions."""
+        need = max(256, -(-self.max_inputs // 4), 4 * self.max_neurons)
+        return max(8, _clog2(need))
+
+    @property
+    def weight_base(self) -> int:
+        """Word address of the weight window: the upper half of the address space."""
+        return 1 << max(self.region_bits + 2, _clog2(self.weight_words * self.weight_stride))
+
+    @property
+    def addr_width(self) -> int:
+        """Width of the bus's word address."""
+        return _clog2(self.weight_base) + 1
+
+    # -- fitting a network ---------------------------------------------------------------------
+
+    def weight_rows(self, network) -> list[int]:
+        """Weight-memory words each layer of ``network`` needs."""
+        K = self.inputs_per_cycle
+        return [-(-layer.n_in // K) * -(-layer.n_out // self.lanes) for layer in network.layers]
+
+    def check_fits(self, network) -> None:
+        """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""
+        network.validate()
+
+        def too_big(what, value, limit, option):
+            raise FitError(f"{what} is {value}, this hardware allows {limit}: regenerate "
+                           f"the gateware with {option} {value} or shrink the network")
+
+        if len(network.layers) > self.max_layers:
+            too_big("the number of layers", len(network.layers), self.max_layers,
+                    "--max-layers")
+        if network.n_inputs > self.max_inputs:
+            too_big("layer 0's input count", network.n_inputs, self.max_inputs,
+                    "--max-inputs")
+        for index, layer in enumerate(network.layers):
+            if layer.n_out > self.max_neurons:
+                too_big(f"layer {index}'s neuron count", layer.n_out, self.max_neurons,
+                        "--max-neurons")
+            if layer.weight_bits > self.weight_bits:
+                too_big(f"layer {index}'s weight_bits", layer.weight_bits, self.weight_bits,
+                        "--weight-bits")
+        if network.membrane_bits > self.membrane_bits:
+            too_big("membrane_bits", network.membrane_bits, self.membrane_bits,
+                    "--membrane-bits")
+        if network.timesteps > self.max_timesteps:
+            too_big("timesteps", network.timesteps, self.max_timesteps, "--max-timesteps")
+        if network.encoder not in self.encoders:
+            raise FitError(f"encoder {network.encoder!r} is not built into this hardware "
+                           f"(it has {', '.join(self.encoders)}): regenerate the gateware "
+                           f"with --encoders {network.encoder}")
+        rows = sum(self.weight_rows(network))
+        if rows > self.weight_words:
+            too_big("the weight memory the network needs (words)", rows, self.weight_words,
+                    "--weight-words")
+
+    def fits(self, network) -> bool:
+        """Whether ``network`` fits (see :meth:`check_fits` for the reason when not)."""
+        try:
+            self.check_fits(network)
+        except FitError:
+            return False
+        return True
+
+
+NAMED = {"mnist": "mnist", "tiny": "tiny"}

@@ -1,0 +1,123 @@
+"""The accelerator's memory map: register addresses and bit fields (``docs/memory-map.md``).
+
+Plain Python constants shared by the gateware (``hw.accel``), the compiler (``sw.compiler``) and
+the host driver (``sw.device``). Addresses here are *word* addresses on ``hw.bus``; a host
+transport uses byte addresses, four times larger.
+
+Regions (``R = Config.region_bits``; every base is readable from an ID register):
+
+* ``0 .. 2**R - 1``: registers (this module's ``REG_*`` and the per-layer blocks).
+* ``1 << R``: pixel window, four 8-bit pixels per word, pixel ``4w + q`` in bits ``8q+7:8q``.
+* ``2 << R``: result window, three arrays of ``Q = 2**(R-2)`` words: first spike times,
+  first potentials, final membranes of the output neurons.
+* ``Config.weight_base`` (upper half of the address space): weight window.
+"""
+
+from .config import ENCODER_CODES
+
+MAGIC = 0x534E4E41        # "SNNA"
+VERSION = 0x00010000      # major 1, minor 0
+
+# -- identification (read only) -----------------------------------------------------------
+REG_MAGIC = 0x00
+REG_VERSION = 0x01
+REG_CFG_LANES = 0x02            # P
+REG_CFG_UNITS = 0x03            # U
+REG_CFG_PIXELS_PER_CYCLE = 0x04  # S
+REG_CFG_WEIGHT_BITS = 0x05
+REG_CFG_MEMBRANE_BITS = 0x06
+REG_CFG_MAX_LAYERS = 0x07
+REG_CFG_MAX_NEURONS = 0x08
+REG_CFG_MAX_INPUTS = 0x09
+REG_CFG_MAX_TIMESTEPS = 0x0A
+REG_CFG_WEIGHT_WORDS = 0x0B
+REG_CFG_ENCODERS = 0x0C          # bit 0 direct, bit 1 hybrid, bit 2 rate
+REG_CFG_ACC_BITS = 0x0D
+REG_CFG_REGION_BITS = 0x0E       # R
+REG_CFG_WEIGHT_BASE = 0x0F       # word address of the weight window
+REG_CFG_WEIGHT_STRIDE = 0x10     # bus words per weight-memory word
+REG_CFG_INPUTS_PER_CYCLE = 0x11  # K
+REG_CFG_TRACE = 0x12             # 1 if the trace port is built
+REG_CFG_DSP_LANES = 0x13         # lanes built for DSP slices (the rest in LUTs)
+
+# -- status and control --------------------------------------------------------------------
+REG_STATUS = 0x20    # read only
+REG_CONTROL = 0x21   # write only (reads 0)
+REG_CYCLES = 0x22    # cycles of the last (or the running) inference
+REG_CLASS = 0x23     # class chosen by the read-out of the last inference
+REG_CHECKSUM = 0x24  # upload checksum (R/W), kept by hw.soc.BusChecksum, not the accelerator
+
+STATUS_BUSY = 1 << 0      # an inference is running
+STATUS_DONE = 1 << 1      # the last inference finished; results valid (also drives irq)
+STATUS_ABORTED = 1 << 2   # the last inference was aborted
+STATUS_REJECTED = 1 << 3  # a write to a parameter, weight or pixel was dropped while busy
+
+CONTROL_START = 1 << 0    # start an inference (ignored while busy)
+CONTROL_ABORT = 1 << 1    # stop the running inference, back to idle next cycle
+CONTROL_CLEAR = 1 << 2    # clear DONE, ABORTED, REJECTED (and irq)
+
+# -- network parameters (read/write while idle) ----------------------------------------------
+REG_NET_LAYERS = 0x30
+REG_NET_TIMESTEPS = 0x31
+REG_NET_ENCODER = 0x32       # 0 direct, 1 hybrid, 2 rate (core.config.ENCODER_CODES)
+REG_NET_SEED = 0x33          # 16-bit LFSR seed
+REG_NET_READOUT = 0x34       # 0 first_spike, 1 max_membrane
+REG_NET_MEMBRANE_BITS = 0x35  # M of the network (8 .. CFG_MEMBRANE_BITS)
+
+# Per-layer block: REG_LAYER_BASE + LAYER_STRIDE * l + offset
+REG_LAYER_BASE = 0x40
+LAYER_STRIDE = 8
+LAYER_N_IN = 0
+LAYER_N_OUT = 1
+LAYER_WEIGHT_ROW = 2   # first weight-memory word of the layer
+LAYER_THRESHOLD = 3
+LAYER_MODE = 4
+LAYER_LEAK = 5
+
+MODE_LIF = 1 << 0        # 0: if, 1: lif
+MODE_FACTOR = 1 << 1     # 0: shift leak, 1: factor leak
+MODE_RESET_SHIFT = 2     # bits 3:2: 0 subtract, 1 zero, 2 none
+MODE_FIRE_ONCE = 1 << 4
+RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
+
+# Result window arrays (offset within the result region, in units of Q = 2**(R-2) words)
+RESULT_FIRST_TIME = 0
+RESULT_FIRST_POTENTIAL = 1
+RESULT_FINAL_MEMBRANE = 2
+
+
+def layer_reg(layer: int, offset: int) -> int:
+    """Word address of field ``offset`` of layer ``layer``'s parameter block."""
+    return REG_LAYER_BASE + LAYER_STRIDE * layer + offset
+
+
+def pixel_base(region_bits: int) -> int:
+    return 1 << region_bits
+
+
+def result_base(region_bits: int) -> int:
+    return 2 << region_bits
+
+
+def result_array(region_bits: int, which: int) -> int:
+    """Word address of result array ``which`` (``RESULT_*``)."""
+    return result_base(region_bits) + which * (1 << (region_bits - 2))
+
+
+def identification(config) -> dict:
+    """The identification registers' values for a ``Config``: ``{address: value}``, the words
+    the gateware returns and ``sw.device`` reads back into a ``Config``."""
+    from_codes = sum(1 << ENCODER_CODES[e] for e in config.encoders)
+    return {
+        REG_MAGIC: MAGIC, REG_VERSION: VERSION,
+        REG_CFG_LANES: config.lanes, REG_CFG_UNITS: config.neuron_units,
+        REG_CFG_PIXELS_PER_CYCLE: config.pixels_per_cycle,
+        REG_CFG_WEIGHT_BITS: config.weight_bits, REG_CFG_MEMBRANE_BITS: config.membrane_bits,
+        REG_CFG_MAX_LAYERS: config.max_layers, REG_CFG_MAX_NEURONS: config.max_neurons,
+        REG_CFG_MAX_INPUTS: config.max_inputs, REG_CFG_MAX_TIMESTEPS: config.max_timesteps,
+        REG_CFG_WEIGHT_WORDS: config.weight_words, REG_CFG_ENCODERS: from_codes,
+        REG_CFG_ACC_BITS: config.acc_bits, REG_CFG_REGION_BITS: config.region_bits,
+        REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
+        REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
+        REG_CFG_DSP_LANES: config.dsp_lanes,
+    }

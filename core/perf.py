@@ -1,0 +1,119 @@
+"""Exact cycle count of one inference on ``hw.accel.Accelerator``, without simulating it.
+
+:func:`cycle_count` replays the sequencer's schedule from the golden model's events and spikes
+(``core.golden``): the encoder's rows, the events each block integrates, the spikes each
+neuron-update cycle drains. It returns the value the ``CYCLES`` register shows after the
+inference; the tests check it against the simulated gateware, so that the benchmark can
+report cycles for whole test sets at the speed of the golden model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import golden
+from .config import Config
+from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
+
+__all__ = ["cycle_count", "cycle_counts"]
+
+
+def _accum_scan(row_events):
+    """Cycles of the encoder-fed ACCUM state for rows with the given event counts: two to move
+    the first row from the pixel read port through the filter's register to the event stage,
+    then one per event (one for a row without events), and at least the pipeline drain of
+    BLOCK's clear."""
+    cycle, last_event = (2 if len(row_events) else 0), None
+    for count in row_events:
+        if count:
+            last_event = cycle + count - 1
+        cycle += max(1, count)
+    exit = cycle if last_event is None else max(cycle, last_event + PIPE_DRAIN)
+    return max(exit, PIPE_DRAIN - 1) + 1
+
+
+def _accum_replay(count):
+    """Cycles of the replay-fed ACCUM state for ``count`` events: one to take the first entry
+    over from the event buffer's read port, one per event, then the pipeline drain (of BLOCK's
+    clear when there is no event)."""
+    return PIPE_DRAIN if count == 0 else count + 1 + PIPE_DRAIN
+
+
+def _update(chunks, last, output_layer):
+    """Cycles of the UPDATE state for one block of ``chunks`` groups of U neurons, and the
+    cycles its update goes on after the next block's BLOCK state: for the ``last`` block of a
+    layer, one per group and four more for the later pipeline stages of its last group (the
+    last also moves on), five but for the ``output_layer`` (its spikes' entry is registered
+    before it is written), nothing after; otherwise the next block starts while the update has
+    up to ``OVERLAP_CHUNKS`` groups to go."""
+    if last:
+        return chunks + (4 if output_layer else 5), 0
+    return max(1, chunks - OVERLAP_CHUNKS), min(OVERLAP_CHUNKS, chunks - 1)
+
+
+def _any_per_group(flags, size):
+    """``flags`` (..., n) grouped along the last axis in ``size`` consecutive entries (the last
+    group padded with False): whether any of each group's is set, (..., ceil(n / size))."""
+    n = flags.shape[-1]
+    padded = np.zeros(flags.shape[:-1] + (-(-n // size) * size,), bool)
+    padded[..., :n] = flags
+    return padded.reshape(flags.shape[:-1] + (-1, size)).any(axis=-1)
+
+
+def cycle_counts(network, config: Config, pixels) -> np.ndarray:
+    """Cycles of each image of ``pixels`` (B, n_in); int64 (B,)."""
+    pixels = np.asarray(pixels)
+    trace = golden.run(network, pixels)
+    events = golden.encode(network, pixels) != 0  # (B, T, n_in)
+    P, U, S = config.lanes, config.neuron_units, config.pixels_per_cycle
+    K = config.inputs_per_cycle
+    T, L = network.timesteps, len(network.layers)
+    n_in = network.n_inputs
+    rows = -(-n_in // S)
+    # An integration cycle takes a group of K consecutive inputs with at least one event.
+    group_events = _any_per_group(events, K)
+    padded = np.zeros(events.shape[:2] + (rows * S // K,), bool)
+    padded[:, :, :group_events.shape[-1]] = group_events
+    row_events = padded.reshape(events.shape[0], T, rows, S // K).sum(axis=3)
+    # Rows the encoder visits: all for rate, else those with a nonzero pixel (the host pads
+    # the last row with zeros, sw.compiler.pixel_writes).
+    image = np.zeros((len(pixels), rows * S), np.int64)
+    image[:, :n_in] = pixels
+    nonzero = (image.reshape(len(pixels), rows, S) > 0).any(axis=2)
+    if network.encoder == "rate":
+        nonzero[:] = True
+    spike_groups = [_any_per_group(s, K) for s in trace.spikes]
+    out = np.zeros(len(pixels), np.int64)
+    for b in range(len(pixels)):
+        total, bound_ready = SETUP_CYCLES, 0
+        for t in range(T):
+            # STEP waits for the hybrid bound search started in the previous STEP
+            step = max(1, bound_ready - total + 1) if network.encoder == "hybrid" and t else 1
+            total += step
+            bound_ready = total - 1 + BOUND_CYCLES
+            for index, layer in enumerate(network.layers):
+                count = (int(group_events[b, t].sum()) if index == 0
+                         else int(spike_groups[index - 1][b, t].sum()))
+                update_left = 0  # cycles the previous block's update goes on after BLOCK
+                for first in range(0, layer.n_out, P):
+                    total += 1  # BLOCK
+                    if index == 0 and first == 0:
+                        visited = nonzero[b]
+                        accum = _accum_scan(row_events[b, t][visited])
+                    else:
+                        accum = _accum_replay(count)
+                    # ACCUM ends once that update is done too
+                    total += max(accum, update_left)
+                    cycles, update_left = _update(
+                        -(-(min(first + P, layer.n_out) - first) // U),
+                        last=first + P >= layer.n_out, output_layer=index == L - 1)
+                    total += cycles
+        # READOUT (read, words, lane, the read-out's register, compare), FINISH
+        total += network.n_classes + 5 + 1
+        out[b] = total
+    return out
+
+
+def cycle_count(network, config: Config, pixels) -> int:
+    """Cycles of one image (``n_in`` ints)."""
+    return int(cycle_counts(network, config, np.asarray(pixels)[None])[0])

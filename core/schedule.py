@@ -1,0 +1,25 @@
+"""Timing of the accelerator's sequencer and integration pipeline, in clock cycles.
+
+The gateware (``hw.accel``) is built to these figures and the cycle model (``core.perf``)
+counts with them, so that both read them from one place.
+"""
+
+__all__ = ["SETUP_CYCLES", "OVERLAP_CHUNKS", "PIPE_DRAIN", "BOUND_CYCLES"]
+
+#: Cycles between START and the first step, for the registers derived from the network and the
+#: pixels to settle after the host's last write (``core.perf`` counts them).
+SETUP_CYCLES = 4
+
+#: Chunks (groups of ``U`` neurons) the update of a block may still have to go when the next
+#: block of its layer starts: that block's clear reaches the accumulators five cycles after
+#: its BLOCK cycle (stages E, A, W, G, B), so the update's last chunk may sample them until
+#: then (``core.perf`` counts the overlap).
+OVERLAP_CHUNKS = 6
+
+#: Cycles of the integration pipeline after its last event: address register, weight read, the
+#: weight memory's output register, the lanes' registers, product; the update overlaps the
+#: accumulate.
+PIPE_DRAIN = 5
+
+#: HybridBound (``hw.encoder``): cycles from its start to the cycle it is no longer busy.
+BOUND_CYCLES = 11

@@ -1,0 +1,88 @@
+"""``python -m sw.cosim`` (cli.cosim): arguments, reporting, and random networks in Verilator."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cli import cosim
+from core.network import Layer, Network
+from sim import toolchain
+
+SUMMARY = re.compile(r"^cosim: (\d+) inferences, (\d+) mismatches, (\d+) cycles/inference "
+                     r"median$")
+
+
+def _cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "sw.cosim", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+class TestArguments:
+    def test_needs_model_or_random(self, capsys):
+        with pytest.raises(SystemExit) as exit_:
+            cosim.main(["--sim", "verilator"])
+        assert exit_.value.code == 2
+        assert "--model" in capsys.readouterr().err
+
+    def test_random_count_must_be_positive(self, capsys):
+        assert cosim.main(["--random", "0"]) == 2
+        assert "--random is 0; it must be at least 1" in capsys.readouterr().err
+
+    def test_missing_model(self, capsys, tmp_path):
+        assert cosim.main(["--model", str(tmp_path / "none.snn")]) == 2
+        err = capsys.readouterr().err
+        assert "does not exist" in err and "none.snn" in err
+
+    def test_images_of_the_wrong_shape(self, capsys, tmp_path):
+        from core import modelfile
+        net = Network([Layer(np.ones((3, 5), np.int64), 2, 10)], timesteps=2)
+        modelfile.save(net, tmp_path / "m.snn")
+        np.save(tmp_path / "x.npy", np.zeros((4, 6), np.uint8))
+        assert cosim.main(["--model", str(tmp_path / "m.snn"), "--images",
+                           str(tmp_path / "x.npy")]) == 2
+        assert "needs (N, 5) pixels" in capsys.readouterr().err
+
+    def test_images_only_with_model(self, capsys, tmp_path):
+        assert cosim.main(["--random", "1", "--images", str(tmp_path / "x.npy")]) == 2
+        assert "--images goes with --model" in capsys.readouterr().err
+
+
+class TestReporting:
+    def test_summary_line(self):
+        line = cosim.summary_line({"inferences": 7, "mismatches": 0, "cycles": [5, 9, 100]})
+        assert line == "cosim: 7 inferences, 0 mismatches, 9 cycles/inference median"
+        assert SUMMARY.match(line)
+
+    def test_mismatch_exits_nonzero_and_names_the_place(self, capsys, monkeypatch):
+        result = {"inferences": 3, "mismatches": 1, "cycles": [10, 11, 12], "seconds": 1.0,
+                  "load_seconds": 0.1, "wall_seconds": 2.0, "classes": [0, 0, 0],
+                  "first": {"network": 0, "image": 2, "what": "spike", "layer": 1, "step": 3,
+                            "neuron": 4,
+                            "differences": ["spike differs at layer 1, timestep 3, neuron 4: "
+                                            "golden 1, hardware 0"]}}
+        monkeypatch.setattr(cosim, "run_cosim", lambda *a, **k: result)
+        assert cosim.main(["--random", "1", "--seed", "5"]) == 1
+        out, err = capsys.readouterr()
+        assert out.splitlines() == ["cosim: 3 inferences, 1 mismatches, 11 cycles/inference "
+                                    "median"]
+        assert "network 0, image 2 (seed 5)" in err
+        assert "layer 1, timestep 3, neuron 4" in err
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
+@pytest.mark.parametrize("inputs_per_cycle", ["1", "2"])
+def test_random_networks_in_verilator(inputs_per_cycle):
+    """The real thing: random networks co-simulated, one summary line, exit status 0."""
+    done = _cli("--random", "3", "--seed", "11", "--samples", "2", "--sim", "verilator",
+                "--inputs-per-cycle", inputs_per_cycle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1, done.stdout
+    match = SUMMARY.match(lines[0])
+    assert match, lines[0]
+    inferences, mismatches, cycles = map(int, match.groups())
+    assert (inferences, mismatches) == (6, 0) and cycles > 0

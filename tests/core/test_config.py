@@ -1,0 +1,115 @@
+"""core.config: every parameter check, the derived widths, and the network fit check."""
+
+import numpy as np
+import pytest
+
+from core.config import Config, ConfigError, FitError
+from core.network import Layer, Network
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(lanes=0), "lanes is 0; it must be in 1 .. 1024"),
+    (dict(lanes=12), "lanes is 12; it must be a power of two"),
+    (dict(lanes=2.0), "lanes is 2.0; it must be an integer"),
+    (dict(neuron_units=3), "neuron_units is 3; it must be a power of two"),
+    (dict(lanes=4, neuron_units=8), "neuron_units is 8; it must not exceed lanes (4)"),
+    (dict(pixels_per_cycle=2), "pixels_per_cycle is 2; it must be in 4 .. 64"),
+    (dict(pixels_per_cycle=12), "pixels_per_cycle is 12; it must be a power of two"),
+    (dict(inputs_per_cycle=3), "inputs_per_cycle is 3; it must be in 1 .. 2"),
+    (dict(inputs_per_cycle=2, lanes=1, neuron_units=1),
+     "neuron_units is 1; it must be a multiple of inputs_per_cycle (2)"),
+    (dict(weight_bits=9), "weight_bits is 9; it must be in 1 .. 8"),
+    (dict(membrane_bits=7), "membrane_bits is 7; it must be in 8 .. 32"),
+    (dict(max_layers=0), "max_layers is 0; it must be in 1 .. 16"),
+    (dict(max_neurons=5000), "max_neurons is 5000; it must be in 1 .. 4096"),
+    (dict(max_inputs=0), "max_inputs is 0; it must be in 1 .. 16384"),
+    (dict(max_timesteps=256), "max_timesteps is 256; it must be in 1 .. 255"),
+    (dict(weight_words=0), "weight_words is 0; it must be in 1 .. 65536"),
+    (dict(dsp_lanes=-1), "dsp_lanes is -1; it must be in 0 .. 1024"),
+    (dict(lanes=8, dsp_lanes=9), "dsp_lanes is 9; it must not exceed lanes (8)"),
+    (dict(encoders=()), "encoders is (); it must be a non-empty tuple of encoder names"),
+    (dict(encoders=["rate"]), "encoders is ['rate']; it must be a non-empty tuple of "
+                              "encoder names"),
+    (dict(encoders=("poisson",)), "encoders holds 'poisson'; it must hold only 'direct', "
+                                  "'hybrid', 'rate'"),
+    (dict(encoders=("rate", "rate")), "encoders is ('rate', 'rate'); name each encoder once"),
+    (dict(trace=1), "trace is 1; it must be True or False"),
+])
+def test_errors(changes, message):
+    with pytest.raises(ConfigError) as info:
+        Config(**changes)
+    assert str(info.value) == message
+
+
+def test_dsp_lanes_default():
+    assert Config().dsp_lanes == 78
+    assert Config(lanes=8, neuron_units=4).dsp_lanes == 8
+
+
+def test_named():
+    assert Config.named("mnist") == Config()
+    assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
+    assert Config.named("tiny").trace
+    assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
+    with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
+                                          "'mnist', 'tiny'"):
+        Config.named("huge")
+
+
+def test_derived_widths():
+    config = Config()
+    # 784 inputs x 255 x 8 = 1,599,360 < 2**21: 22 signed bits
+    assert config.acc_bits == 22
+    assert config.word_bits == 128 * 4
+    assert config.weight_stride == 16
+    assert config.addr_width == 16
+    assert config.weight_base == 0x8000
+    # every current of the largest layer fits the accumulator
+    bound = config.max_inputs * 255 * config.weight_max
+    assert -(1 << (config.acc_bits - 1)) <= -bound and bound < 1 << (config.acc_bits - 1)
+    assert Config(weight_bits=1).weight_max == 1
+    # two inputs per cycle: a word holds both inputs' weights, a layer needs half the words
+    pairs = Config(inputs_per_cycle=2)
+    assert pairs.word_bits == 2 * 128 * 4 and pairs.weight_stride == 32
+    assert pairs.weight_rows(_network([785, 256, 10])) == [393 * 2, 128]
+
+
+def _network(sizes, bits=4, **fields):
+    rng = np.random.default_rng(0)
+    layers = [Layer(rng.integers(-2, 2, size=(n_out, n_in)), weight_bits=bits, threshold=5)
+              for n_in, n_out in zip(sizes, sizes[1:])]
+    return Network(layers, **fields)
+
+
+def test_fits():
+    config = Config()
+    assert config.fits(_network([784, 256, 10]))
+    assert config.fits(_network([784, 256, 128, 10]))
+    cases = [
+        (_network([1000, 10]), "layer 0's input count is 1000, this hardware allows 784: "
+                               "regenerate the gateware with --max-inputs 1000 or shrink the "
+                               "network"),
+        (_network([10, 300]), "layer 0's neuron count is 300, this hardware allows 256: "
+                              "regenerate the gateware with --max-neurons 300"),
+        (_network([4, 4, 4, 4, 4]), "the number of layers is 4, this hardware allows 3"),
+        (_network([4, 4], bits=8), "layer 0's weight_bits is 8, this hardware allows 4"),
+        (_network([4, 4], membrane_bits=20), "membrane_bits is 20, this hardware allows 16"),
+        (_network([4, 4], timesteps=40), "timesteps is 40, this hardware allows 16"),
+        (_network([784, 256, 256, 256]), "the weight memory the network needs (words) is "
+                                         "2592, this hardware allows 2048"),
+    ]
+    for network, message in cases:
+        assert not config.fits(network)
+        with pytest.raises(FitError) as info:
+            config.check_fits(network)
+        assert message in str(info.value)
+    with pytest.raises(FitError, match="encoder 'rate' is not built into this hardware"):
+        Config(encoders=("hybrid",)).check_fits(_network([4, 4], encoder="rate"))
+
+
+def test_for_network():
+    network = _network([20, 7, 3], bits=3, membrane_bits=12, timesteps=5, encoder="rate")
+    config = Config.for_network(network, lanes=8, neuron_units=4, pixels_per_cycle=4)
+    assert config.fits(network)
+    assert (config.max_inputs, config.max_neurons, config.weight_bits) == (20, 7, 3)
+    assert config.weight_words == 20 + 7

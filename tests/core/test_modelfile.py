@@ -1,0 +1,235 @@
+"""The .snn model file: round trips, the packing of docs/numerics.md, and every kind of bad file."""
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from core import modelfile
+from core.modelfile import ModelFileError, dumps, load, loads, pack_weights, save, unpack_weights
+from core.network import Layer, Network, NetworkError
+from core.randnet import random_network
+
+
+def small():
+    return Network(layers=[
+        Layer(weights=np.array([[1, -2, 3], [-4, 5, -6]]), weight_bits=4, threshold=7,
+              neuron="lif", leak_mode="factor", leak=200, reset="zero", fire_once=True),
+        Layer(weights=np.array([[1, -1]]), weight_bits=1, threshold=1, reset="none",
+              fire_once=False),
+    ], membrane_bits=12, timesteps=3, encoder="rate", lfsr_seed=5, readout="max_membrane",
+        name="small").validate()
+
+
+def build(header, payload, version=1):
+    """A file with a valid checksum around an arbitrary header, to reach the field checks."""
+    text = json.dumps(header).encode()
+    body = struct.pack("<8sII", b"SNNMODEL", version, len(text)) + text + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def parts(data):
+    (length,) = struct.unpack_from("<I", data, 12)
+    return json.loads(data[16:16 + length]), data[16 + length:-4]
+
+
+class TestPacking:
+    def test_bit_layout_is_input_major_little_endian(self):
+        # W[j, i] with n_out = 2, n_in = 2: elements e = i*2 + j -> W00, W10, W01, W11.
+        w = np.array([[1, 2], [3, -1]])
+        data = pack_weights(w, 4)
+        assert data == bytes([0x31, 0xF2, 0, 0])   # nibbles 1, 3, 2, 15; padded to 32 bits
+        assert unpack_weights(data, 2, 2, 4).tolist() == w.tolist()
+
+    def test_one_bit_weights_are_plus_minus_one(self):
+        w = np.array([[1, -1, -1, 1, 1, 1, -1, 1]])
+        assert pack_weights(w, 1)[0] == 0b10111001
+        assert unpack_weights(pack_weights(w, 1), 1, 8, 1).tolist() == w.tolist()
+
+    @pytest.mark.parametrize("bits", range(1, 9))
+    def test_round_trip_every_width(self, bits):
+        rng = np.random.default_rng(bits)
+        n = random_network(rng, weight_bits=bits)
+        for layer in n.layers:
+            data = pack_weights(layer.weights, bits)
+            assert len(data) % 4 == 0
+            assert (unpack_weights(data, layer.n_out, layer.n_in, bits) == layer.weights).all()
+
+
+class TestRoundTrip:
+    def test_save_and_load(self, tmp_path):
+        path = save(small(), tmp_path / "m.snn")
+        assert load(path) == small()
+        assert load(path).name == "small"
+
+    def test_saved_file_is_not_private(self, tmp_path):
+        path = save(small(), tmp_path / "m.snn")
+        assert path.stat().st_mode & 0o044 == 0o044   # group and others may read it
+
+    def test_random_networks(self):
+        rng = np.random.default_rng(3)
+        for _ in range(100):
+            n = random_network(rng)
+            assert loads(dumps(n)) == n
+
+
+class TestBadFiles:
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="does not exist; train one"):
+            load(tmp_path / "nope.snn")
+
+    def test_not_a_model_file(self):
+        with pytest.raises(ModelFileError, match="magic is .*not an .snn model file"):
+            loads(b"PK\x03\x04" + bytes(40))
+
+    def test_truncated(self):
+        data = dumps(small())
+        with pytest.raises(ModelFileError, match="too short .*truncated"):
+            loads(data[:10])
+        with pytest.raises(ModelFileError, match="checksum .*truncated or corrupted"):
+            loads(data[:-7])
+
+    def test_corrupted_byte(self):
+        data = bytearray(dumps(small()))
+        data[-9] ^= 0x10
+        with pytest.raises(ModelFileError, match="checksum"):
+            loads(bytes(data))
+
+    def test_wrong_version(self):
+        header, payload = parts(dumps(small()))
+        with pytest.raises(ModelFileError, match="version is 2, this program reads version 1"):
+            loads(build(header, payload, version=2))
+
+    def test_header_not_json(self):
+        body = struct.pack("<8sII", b"SNNMODEL", 1, 5) + b"{oops"
+        with pytest.raises(ModelFileError, match="header is not valid JSON"):
+            loads(body + struct.pack("<I", zlib.crc32(body)))
+
+    def test_missing_field(self):
+        header, payload = parts(dumps(small()))
+        del header["layers"][1]["threshold"]
+        with pytest.raises(ModelFileError, match=r"layers\[1\]\.threshold is missing"):
+            loads(build(header, payload))
+
+    def test_wrong_type(self):
+        header, payload = parts(dumps(small()))
+        header["timesteps"] = "4"
+        with pytest.raises(ModelFileError, match="timesteps is '4'; it must be an integer"):
+            loads(build(header, payload))
+
+    @pytest.mark.parametrize("value", [0, 256])
+    def test_timesteps_out_of_range(self, value):
+        header, payload = parts(dumps(small()))
+        header["timesteps"] = value
+        with pytest.raises(ModelFileError, match=rf"timesteps is {value}; it must be in 1 .. 255"):
+            loads(build(header, payload))
+
+    def test_shape_mismatch(self):
+        header, payload = parts(dumps(small()))
+        header["layers"][0]["n_in"] = 30
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.length is 4 bytes but 2x30 "
+                                                 r"weights of 4 bits need 32"):
+            loads(build(header, payload))
+
+    def test_layers_do_not_chain(self):
+        header, _ = parts(dumps(small()))
+        a = pack_weights(np.ones((2, 3), int), 4)
+        b = pack_weights(np.ones((1, 3), int), 1)
+        header["layers"][1].update(n_in=3, length=len(b), offset=len(a))
+        with pytest.raises(ModelFileError, match=r"layers\[1\]\.n_in is 3 but layers\[0\]\.n_out "
+                                                 r"is 2; consecutive layers must chain"):
+            loads(build(header, a + b))
+
+    def test_weights_wider_than_their_bits(self):
+        # The 2x3 layer's 4-bit weights take 24 bits; read as 2-bit weights, 12 bits are left
+        # over (the padded length is the same 4 bytes), which the loader refuses.
+        header, payload = parts(dumps(small()))
+        header["layers"][0]["weight_bits"] = 2
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.weights have bits past the last "
+                                                 r"weight, so they are wider than weight_bits \(2\)"):
+            loads(build(header, payload))
+
+    def test_threshold_beyond_membrane(self):
+        header, payload = parts(dumps(small()))
+        header["layers"][0]["threshold"] = 5000
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.threshold is 5000; it must be in "
+                                                 r"1 .. 2047"):
+            loads(build(header, payload))
+
+    def test_unknown_choice(self):
+        header, payload = parts(dumps(small()))
+        header["encoder"] = "poisson"
+        with pytest.raises(ModelFileError, match="encoder is 'poisson'; it must be one of"):
+            loads(build(header, payload))
+
+    def test_trailing_bytes(self):
+        header, payload = parts(dumps(small()))
+        with pytest.raises(ModelFileError, match="4 bytes after the last layer"):
+            loads(build(header, payload + bytes(4)))
+
+    def test_failed_save_writes_nothing(self, tmp_path):
+        bad = small()
+        bad.layers[0].weights = np.array([[9, 0, 0], [0, 0, 0]])   # 9 is not a 4-bit weight
+        target = tmp_path / "m.snn"
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.weights holds 9, outside the "
+                                                 r"4-bit range -8 .. 7"):
+            save(bad, target)
+        assert list(tmp_path.iterdir()) == []
+        save(small(), target)
+        with pytest.raises(ModelFileError):
+            save(bad, target)
+        assert load(target) == small()       # the old file is intact
+        assert [p.name for p in tmp_path.iterdir()] == ["m.snn"]
+
+
+class TestNetworkErrors:
+    @pytest.mark.parametrize("field, value, message", [
+        ("membrane_bits", 7, "membrane_bits is 7; it must be in 8 .. 32"),
+        ("timesteps", 0, "timesteps is 0; it must be in 1 .. 255"),
+        ("encoder", "spikes", "encoder is 'spikes'; it must be one of"),
+        ("lfsr_seed", 0, "lfsr_seed is 0; it must be in 1 .. 65535 .an LFSR seeded with 0"),
+        ("readout", "vote", "readout is 'vote'; it must be one of"),
+    ])
+    def test_network_fields(self, field, value, message):
+        n = small()
+        setattr(n, field, value)
+        with pytest.raises(NetworkError, match=message):
+            n.validate()
+
+    @pytest.mark.parametrize("field, value, message", [
+        ("weight_bits", 9, r"layers\[0\]\.weight_bits is 9; it must be in 1 .. 8"),
+        ("threshold", 0, r"layers\[0\]\.threshold is 0; it must be in 1 .. 2047"),
+        ("neuron", "izh", r"layers\[0\]\.neuron is 'izh'; it must be one of"),
+        ("leak", 256, r"layers\[0\]\.leak is 256; it must be in 0 .. 255"),
+        ("reset", "half", r"layers\[0\]\.reset is 'half'; it must be one of"),
+        ("fire_once", 1, r"layers\[0\]\.fire_once is 1; it must be true or false"),
+    ])
+    def test_layer_fields(self, field, value, message):
+        n = small()
+        setattr(n.layers[0], field, value)
+        with pytest.raises(NetworkError, match=message):
+            n.validate()
+
+    def test_shift_leak_range(self):
+        n = small()
+        n.layers[0].leak_mode, n.layers[0].leak = "shift", 12
+        with pytest.raises(NetworkError, match=r"leak is 12; it must be in 1 .. 11"):
+            n.validate()
+
+    def test_zero_one_bit_weight(self):
+        n = small()
+        n.layers[1].weights = np.array([[1, 0]])
+        with pytest.raises(NetworkError, match="1-bit weights are -1 or \\+1"):
+            n.validate()
+
+    def test_float_weights(self):
+        n = small()
+        n.layers[0].weights = n.layers[0].weights.astype(float)
+        with pytest.raises(NetworkError, match="quantize the weights to integers"):
+            n.validate()
+
+    def test_empty(self):
+        with pytest.raises(NetworkError, match="at least one layer"):
+            Network(layers=[]).validate()

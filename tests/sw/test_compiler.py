@@ -1,0 +1,115 @@
+"""sw.compiler: weight layout, parameter writes, fit check before any write, pixel packing."""
+
+import numpy as np
+import pytest
+
+from core import memmap
+from core.config import Config, FitError
+from core.network import Layer, Network
+from core.randnet import random_network
+from sw.compiler import compile_network, layer_mode, merge_writes, pixel_writes, weight_rows
+
+
+def decode_rows(words, config, n_out, n_in):
+    """Inverse of the documented layout (docs/memory-map.md), written independently."""
+    P, wb, K = config.lanes, config.weight_bits, config.inputs_per_cycle
+    blocks, groups = -(-n_out // P), -(-n_in // K)
+    w = np.zeros((blocks * P, groups * K), np.int64)
+    for r, row in enumerate(words):
+        value = sum(int(word) << (32 * s) for s, word in enumerate(row))
+        b, g = divmod(r, groups)
+        for j in range(K):
+            for k in range(P):
+                code = (value >> ((j * P + k) * wb)) & ((1 << wb) - 1)
+                if wb == 1:
+                    w[b * P + k, g * K + j] = 1 if code else -1
+                else:
+                    w[b * P + k, g * K + j] = code - (1 << wb) if code >> (wb - 1) else code
+    return w
+
+
+@pytest.mark.parametrize("lanes, weight_bits, inputs", [
+    (8, 8, 1), (8, 4, 1), (16, 1, 1), (4, 2, 1), (128, 4, 1), (8, 4, 2), (16, 1, 2), (4, 3, 2)])
+def test_weight_layout_round_trip(lanes, weight_bits, inputs):
+    config = Config(lanes=lanes, neuron_units=4, weight_bits=weight_bits,
+                    inputs_per_cycle=inputs)
+    rng = np.random.default_rng(lanes + weight_bits)
+    for bits in range(1, weight_bits + 1):
+        n_out, n_in = int(rng.integers(1, 3 * lanes)), int(rng.integers(1, 20))
+        lo, hi = (-1, 1) if bits == 1 else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        w = rng.integers(lo, hi + 1, size=(n_out, n_in))
+        if bits == 1:
+            w = np.where(w == 0, 1, w)
+        if weight_bits == 1 and bits == 1:
+            pass
+        elif weight_bits == 1:
+            continue
+        rows = weight_rows(Layer(w, bits, 1), config)
+        assert rows.shape == (-(-n_in // inputs) * -(-n_out // lanes), config.word_bits // 32)
+        back = decode_rows(rows, config, n_out, n_in)
+        assert np.array_equal(back[:n_out, :n_in], w)
+        if weight_bits > 1:  # padding neurons and inputs have zero weights
+            assert not back[n_out:].any() and not back[:, n_in:].any()
+
+
+def test_compile_writes():
+    config = Config.tiny()
+    rng = np.random.default_rng(1)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3)
+    writes = compile_network(net, config)
+    memory = {}
+    for address, words in writes:
+        assert address % 4 == 0
+        for i, word in enumerate(words):
+            assert 0 <= word < 1 << 32
+            memory[address // 4 + i] = word
+    assert memory[memmap.REG_NET_LAYERS] == len(net.layers)
+    assert memory[memmap.REG_NET_TIMESTEPS] == net.timesteps
+    assert memory[memmap.REG_NET_MEMBRANE_BITS] == net.membrane_bits
+    row = 0
+    for index, layer in enumerate(net.layers):
+        reg = lambda offset: memory[memmap.layer_reg(index, offset)]  # noqa: E731
+        assert (reg(memmap.LAYER_N_IN), reg(memmap.LAYER_N_OUT)) == (layer.n_in, layer.n_out)
+        assert reg(memmap.LAYER_WEIGHT_ROW) == row
+        assert reg(memmap.LAYER_THRESHOLD) == layer.threshold
+        assert reg(memmap.LAYER_MODE) == layer_mode(layer)
+        rows = layer.n_in * -(-layer.n_out // config.lanes)
+        words = [[memory[config.weight_base + (row + r) * config.weight_stride + s]
+                  for s in range(config.word_bits // 32)] for r in range(rows)]
+        assert np.array_equal(decode_rows(words, config, layer.n_out, layer.n_in)
+                              [:layer.n_out], layer.weights)
+        row += rows
+
+
+def test_layer_mode_bits():
+    layer = Layer(np.ones((1, 1), int), 2, 1, neuron="lif", leak_mode="factor", leak=3,
+                  reset="none", fire_once=True)
+    assert layer_mode(layer) == (memmap.MODE_LIF | memmap.MODE_FACTOR | memmap.MODE_FIRE_ONCE
+                                 | 2 << memmap.MODE_RESET_SHIFT)
+    layer = Layer(np.ones((1, 1), int), 2, 1, reset="zero", fire_once=False)
+    assert layer_mode(layer) == 1 << memmap.MODE_RESET_SHIFT
+
+
+def test_fit_error_before_any_write():
+    net = Network([Layer(np.ones((10, 1000), int), 2, 5)])
+    with pytest.raises(FitError, match="layer 0's input count is 1000, this hardware allows "
+                                       "784: regenerate the gateware with --max-inputs 1000"):
+        compile_network(net, Config())
+
+
+def test_merge_writes():
+    assert merge_writes([(0, [1]), (4, [2, 3]), (16, [4]), (20, [5])]) == \
+        [(0, [1, 2, 3]), (16, [4, 5])]
+
+
+def test_pixel_writes():
+    config = Config.tiny()
+    ((address, words),) = pixel_writes([1, 2, 3, 4, 5], config)
+    assert address == 4 * (1 << config.region_bits)
+    assert words == [0x04030201, 0x00000005]
+    with pytest.raises(ValueError, match="pixels must be integers in 0 .. 255"):
+        pixel_writes([256], config)
+    with pytest.raises(ValueError, match="the image has 2 pixels but the network has 3"):
+        pixel_writes([1, 2], config, n_inputs=3)
+    with pytest.raises(FitError, match="the image has 33 pixels, this hardware allows 32"):
+        pixel_writes(np.zeros(33, int), config)

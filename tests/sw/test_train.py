@@ -1,0 +1,212 @@
+"""sw.train: the whole pipeline on the digits set (conversion, BPTT, QAT, pruning, timestep
+reduction, export checked by the golden model, plots), the config and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core import golden, modelfile
+from sw import train
+from sw.data import load_digits
+
+
+def tiny(**sections):
+    over = {"data": {"dataset": "digits"}, "network": {"hidden": [32]},
+            "ann": {"epochs": 3, "lr": 3e-3, "batch_size": 64},
+            "train": {"epochs": 3, "batch_size": 64, "lr": 3e-3}}
+    for section, values in sections.items():
+        over.setdefault(section, {}).update(values)
+    return train.load_config(None, over)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """One run with every stage: conversion, QAT, pruning, IIR 4 -> 2 -> 1, two exports."""
+    folder = tmp_path_factory.mktemp("train")
+    config = tiny(train={"prune": 0.3, "prune_epoch": 1, "qat_start": 1, "shift": 1},
+                  iir={"timesteps": [2, 1], "epochs": 2, "lr": 1e-3},
+                  export={"also": [1], "name": "digits"})
+    summary = train.run(config, folder / "d.snn", folder / "results", progress=False)
+    return folder, summary
+
+
+def test_pipeline_exports_files_that_the_golden_model_reproduces(pipeline):
+    folder, summary = pipeline
+    assert [e["timesteps"] for e in summary["exports"]] == [4, 1]
+    digits = load_digits()
+    for info in summary["exports"]:
+        assert info["agreement"] == 1.0  # training model's quantized pass == golden model
+        net = modelfile.load(info["path"])
+        assert net.timesteps == info["timesteps"]
+        acc = float((golden.predict(net, digits["test"].pixels) == digits["test"].labels).mean())
+        assert acc == info["integer_accuracy"]
+        assert acc > 0.5  # well above chance (0.1) after a few epochs, T=1 included
+    assert (folder / "d_t1.snn").is_file()
+
+
+def test_pipeline_stages_and_options(pipeline):
+    folder, summary = pipeline
+    stages = [h["stage"] for h in summary["history"]]
+    assert stages == ["T=4"] * 3 + ["T=2"] * 2 + ["T=1"] * 2  # IIR: 4, then 2, then 1
+    assert [h["quantized"] for h in summary["history"]][:3] == [False, True, True]  # qat_start
+    net = modelfile.load(folder / "d.snn")
+    assert net.layers[0].weight_bits == 4 and np.abs(net.layers[0].weights).max() <= 8
+    assert (net.layers[0].weights == 0).mean() >= 0.3  # pruned
+    assert all(layer.fire_once for layer in net.layers)
+    assert net.encoder == "hybrid" and net.readout == "first_spike"
+
+
+def test_pipeline_writes_plots_log_and_checkpoint(pipeline):
+    folder, summary = pipeline
+    for name in ("accuracy.png", "spikes.png", "raster.png", "summary.json"):
+        assert (folder / "results" / name).stat().st_size > 1000
+    data = json.loads((folder / "results" / "summary.json").read_text())
+    assert data["exports"][0]["integer_accuracy"] == summary["exports"][0]["integer_accuracy"]
+    state = torch.load(summary["exports"][0]["checkpoint"], weights_only=False)
+    assert state["config"]["timesteps"] == 4
+
+
+def test_timestep_reduction_starts_from_the_previous_stage(monkeypatch, tmp_path):
+    starts = []
+    real = train.train_snn
+
+    def spy(model, config, x, y, epochs, lr, stage, *args, **kwargs):
+        starts.append((stage, model.config.timesteps, model.weight[0].detach().clone()))
+        out = real(model, config, x, y, epochs, lr, stage, *args, **kwargs)
+        starts.append(("end", None, model.weight[0].detach().clone()))
+        return out
+    monkeypatch.setattr(train, "train_snn", spy)
+    config = tiny(ann={"epochs": 0}, train={"epochs": 1}, iir={"timesteps": [3], "epochs": 1})
+    train.run(config, tmp_path / "m.snn", tmp_path / "r", progress=False)
+    assert [s[1] for s in starts] == [4, None, 3, None]
+    assert torch.equal(starts[1][2], starts[2][2])  # T=3 starts where T=4 ended
+    assert not torch.equal(starts[2][2], starts[3][2])
+
+
+def test_rebalance_keeps_spike_counts_when_steps_shrink(tmp_path):
+    config = tiny(ann={"epochs": 2}, train={"epochs": 1})
+    digits = load_digits()
+    model = train.build_model(config, 64)
+    x = digits["train"].pixels[:300]
+    xt = torch.from_numpy(x)
+
+    def count(T):
+        with torch.no_grad():
+            return float(model(xt, T).spikes[0].sum())
+    before = count(4)
+    assert count(1) < 0.7 * before  # one step: fewer spikes
+    factors = train.rebalance(model, x, 4, 1)
+    assert factors[0] < 1.0
+    assert count(1) == pytest.approx(before, rel=0.1)
+
+
+def test_conversion_initializes_from_the_ann(monkeypatch, tmp_path):
+    seen = {}
+    real = train.convert
+
+    def spy(ann, model, x, percentile):
+        seen["lambdas"] = real(ann, model, x, percentile)
+        seen["theta"] = [model.threshold(k).item() for k in range(len(model.weight))]
+        return seen["lambdas"]
+    monkeypatch.setattr(train, "convert", spy)
+    config = tiny(train={"epochs": 0})
+    train.run(config, tmp_path / "m.snn", tmp_path / "r", progress=False)
+    assert seen["theta"][0] == pytest.approx(seen["lambdas"][0], rel=1e-5)
+
+
+@pytest.mark.parametrize("encoder,surrogate", [("direct", "stdb"), ("rate", "linear")])
+def test_other_encoders_and_surrogates_train(tmp_path, encoder, surrogate):
+    config = tiny(network={"encoder": encoder, "surrogate": surrogate, "neuron": "lif",
+                           "timesteps": 3}, ann={"epochs": 0}, train={"epochs": 2})
+    summary = train.run(config, tmp_path / "m.snn", tmp_path / "r", progress=False)
+    net = modelfile.load(tmp_path / "m.snn")
+    assert net.encoder == encoder and net.layers[0].neuron == "lif"
+    assert summary["exports"][0]["agreement"] == 1.0
+    assert summary["exports"][0]["integer_accuracy"] > 0.2
+
+
+def test_augment_shifts_images():
+    x = torch.zeros(2, 16, dtype=torch.uint8)
+    x[:, 5] = 200  # pixel (1, 1) of a 4x4 image
+    gen = torch.Generator().manual_seed(0)
+    y = train.augment(x, 1, gen)
+    assert y.sum(1).tolist() == [200, 200]  # moved, not lost (away from the border)
+    assert torch.equal(train.augment(x, 0, gen), x)
+    table = train.shift_table(4, 1)
+    assert table.shape == (9, 16)
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown config key 'network.hiden'"):
+        train.load_config(None, {"network": {"hiden": [1]}})
+    with pytest.raises(ValueError, match="add it to iir.timesteps"):
+        train.run(tiny(ann={"epochs": 0}, train={"epochs": 0}, export={"also": [2]}),
+                  tmp_path / "m.snn", tmp_path / "r", progress=False)
+
+
+def test_cli_reads_config_and_overrides(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[data]\ndataset = "digits"\n[network]\nhidden = [16]\n'
+                   '[ann]\nepochs = 0\n[train]\nepochs = 1\n')
+    out = tmp_path / "m.snn"
+    rc = train.main(["--config", str(cfg), "--output", str(out), "--results",
+                     str(tmp_path / "r"), "--set", "network.timesteps=2", "--quiet"])
+    assert rc == 0
+    net = modelfile.load(out)
+    assert net.sizes == [64, 16, 10] and net.timesteps == 2
+    assert (tmp_path / "r" / "train.log").read_text().count("exported") == 1
+    with pytest.raises(SystemExit):
+        train.main(["--set", "nonsense", "--quiet"])  # argparse: "write SECTION.KEY=VALUE"
+
+
+def test_ema_ends_the_stage_with_the_average(monkeypatch):
+    """train.ema: the stage ends with the running average of the parameters, not the last step."""
+    digits = load_digits()
+    x, y = digits["train"].pixels[:256], digits["train"].labels[:256]
+    steps = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        steps.append(self.param_groups[0]["params"][0].detach().clone())
+        return out
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    config = tiny(ann={"epochs": 0}, train={"epochs": 1, "ema": 0.5})
+    torch.manual_seed(0)
+    model = train.build_model(config, 64)
+    start = model.weight[0].detach().clone()
+    train.train_snn(model, config, x, y, 1, 3e-3, "T=4", [], progress=False)
+    want = start
+    for w in steps:
+        want = 0.5 * want + 0.5 * w
+    assert len(steps) == 4
+    assert torch.allclose(model.weight[0].detach(), want)
+    assert not torch.allclose(model.weight[0].detach(), steps[-1])
+
+
+def test_distillation_trains_a_teacher_and_uses_it(monkeypatch, tmp_path):
+    """distill.weight > 0: a float teacher is trained first and every SNN batch adds the
+    distillation term computed from the teacher's logits on the same (augmented) images."""
+    from sw.snn import loss as loss_module
+    calls = []
+    real = loss_module.distillation_loss
+
+    def spy(out, teacher_logits, *args):
+        calls.append(teacher_logits.shape)
+        return real(out, teacher_logits, *args)
+    monkeypatch.setattr(train, "distillation_loss", spy)
+    config = tiny(ann={"epochs": 0}, train={"epochs": 1, "shift": 1},
+                  distill={"weight": 1.0, "hidden": [16], "epochs": 1})
+    digits = load_digits()
+    x, y = digits["train"].pixels, digits["train"].labels
+    teacher = train.train_teacher(config, x, y, progress=False)
+    assert not teacher.training
+    model = train.build_model(config, 64)
+    train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False,
+                    teacher=teacher)
+    assert calls == [torch.Size([64, 10])] * 2
+    calls.clear()
+    train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False)
+    assert calls == []  # no teacher, no distillation term
