@@ -6,8 +6,9 @@
     python -m sw.cosim --random 50 --seed 7 --sim icarus
 
 The accelerator is built (once per configuration, cached under ``build/``) for Verilator or
-Icarus; the host driver ``sw.device.Accelerator`` loads each network through the memory map and
-runs every image; every spike and membrane value of every layer and timestep, the read-out
+Icarus; each run works in a temporary folder of its own, so that runs side by side never mix
+their files. The host driver ``sw.device.Accelerator`` loads each network through the memory
+map and runs every image; every spike and membrane value of every layer and timestep, the read-out
 results and the class are compared with ``sw.golden.run``. It prints exactly one summary line::
 
     cosim: <inferences> inferences, <mismatches> mismatches, <cycles> cycles/inference median
@@ -107,21 +108,22 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
     started = time.monotonic()
     try:
         design = designs.accelerator(config, name=f"accel-p{config.lanes}")
-        folder = design.run_dir(sim, job, bool(waves))
-        write_job(folder, networks, images, fast=fast, driver_images=driver_images)
-        toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
-                      waves=bool(waves), tag=job)
+        # The job, its result and the simulator's files live in a folder of this run alone;
+        # the compiled model is shared (sim.toolchain.build). A failed run keeps its folder.
+        with toolchain.run_folder(design, sim, job, waves=bool(waves)) as folder:
+            write_job(folder, networks, images, fast=fast, driver_images=driver_images)
+            toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
+                          waves=bool(waves), folder=folder)
+            result = read_result(folder)
+            if waves:
+                found = [folder / name for name in ("dump.vcd", "dump.fst", "sim_top.fst")
+                         if (folder / name).exists()]
+                if not found:
+                    raise CosimError(f"the simulator wrote no waveform in {folder}")
+                shutil.copyfile(found[0], waves)
+                result["waves"] = str(waves)
     except (toolchain.ToolMissing, toolchain.SimulationFailed, RuntimeError) as error:
         raise CosimError(str(error)) from None
-    result = read_result(folder)
-    if waves:
-        produced = [folder / "dump.vcd", folder / "dump.fst",
-                    design.build_dir(sim, True) / "sim_top.fst"]
-        found = [p for p in produced if p.exists()]
-        if not found:
-            raise CosimError(f"the simulator wrote no waveform in {folder}")
-        shutil.copyfile(found[0], waves)
-        result["waves"] = str(waves)
     result["wall_seconds"] = time.monotonic() - started
     return result
 

@@ -87,6 +87,55 @@ def test_random_networks_in_verilator(inputs_per_cycle):
     assert (inferences, mismatches) == (6, 0) and cycles > 0
 
 
+@pytest.mark.tools
+@pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
+def test_two_runs_side_by_side_keep_their_own_files():
+    """Two processes on one design share its build but not their run folders: each counts
+    exactly its own inferences (they once shared one job folder and counted each other's)."""
+    runs = {("--random", "2", "--seed", "21", "--samples", "2"): 4,
+            ("--random", "1", "--seed", "22", "--samples", "3"): 3}
+    processes = {args: subprocess.Popen([sys.executable, "-m", "sw.cosim", *args, "--sim",
+                                         "verilator"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                 for args in runs}
+    for args, process in processes.items():
+        out, err = process.communicate(timeout=900)
+        assert process.returncode == 0, out + err
+        match = SUMMARY.match(out.strip())
+        assert match, out
+        assert tuple(map(int, match.groups()[:2])) == (runs[args], 0), out
+
+
+class TestRunFolders:
+    def test_every_run_gets_a_new_folder_removed_after_it(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("SNN_RUN_DIR", str(tmp_path))
+        design = toolchain.Design(tmp_path / "build" / "accel-0123456789abcdef")
+        with toolchain.run_folder(design, "verilator", "cosim") as one, \
+                toolchain.run_folder(design, "verilator", "cosim") as two:
+            assert one != two and one.is_dir() and two.is_dir()
+            assert one.parent == two.parent == tmp_path / design.key / "verilator"
+            assert one.name.startswith("cosim-")
+        assert not one.exists() and not two.exists()
+
+    def test_a_failed_run_keeps_its_folder_and_old_ones_go(self, tmp_path, monkeypatch):
+        import os
+        monkeypatch.setenv("SNN_RUN_DIR", str(tmp_path))
+        design = toolchain.Design(tmp_path / "build" / "accel-0123456789abcdef")
+        with pytest.raises(KeyError):
+            with toolchain.run_folder(design, "icarus") as kept:
+                (kept / "sim.log").write_text("what went wrong")
+                raise KeyError("boom")
+        assert (kept / "sim.log").exists()
+        with toolchain.run_folder(design, "icarus", keep=True) as recent:
+            pass
+        assert recent.exists()
+        day_old = kept.stat().st_mtime - 2 * 86400
+        for path in (kept / "sim.log", kept):
+            os.utime(path, (day_old, day_old))
+        with toolchain.run_folder(design, "icarus"):
+            assert not kept.exists() and recent.exists()
+
+
 class TestBenchHelpers:
     def test_event_bound_counts_events_times_blocks(self):
         # Layer 0: 3 outputs, P=2 -> 2 blocks; layer 1: 1 output -> 1 block.
