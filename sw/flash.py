@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["FlashError", "BuildResult", "parse_overrides", "resolve_config", "make_core",
+__all__ = ["FlashError", "BuildResult", "resolve_config", "make_core",
            "make_top", "build", "program", "bench", "main"]
 
 EXIT_TOOL, EXIT_USAGE, EXIT_TIMING, EXIT_PROGRAM = 1, 2, 3, 4
@@ -83,46 +83,16 @@ def _log(message: str) -> None:
 
 # -- configuration and design ------------------------------------------------------------------
 
-def parse_overrides(items) -> dict:
-    """``["lanes=8", "encoders=direct,rate", "trace=false"]`` -> keyword arguments of
-    :class:`hw.config.Config` (integers, booleans, comma-separated tuples, ``none``)."""
-    from hw.config import Config
-    fields = {f.name: f for f in dataclasses.fields(Config)}
-    changes = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or name not in fields:
-            raise FlashError(f"--set {item!r}: write FIELD=VALUE with FIELD one of "
-                             f"{', '.join(fields)}")
-        default = fields[name].default
-        text = text.strip()
-        if text.lower() == "none":
-            changes[name] = None
-        elif isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise FlashError(f"--set {item!r}: {name} is true or false")
-            changes[name] = text.lower() in ("true", "1")
-        elif isinstance(default, tuple):
-            changes[name] = tuple(t.strip() for t in text.split(",") if t.strip())
-        else:  # integers, also those whose default is None ("computed")
-            try:
-                changes[name] = int(text, 0)
-            except ValueError:
-                raise FlashError(f"--set {item!r}: {name} is an integer") from None
-    return changes
-
-
 def resolve_config(config: str | None = None, model: str | os.PathLike | None = None,
-                   overrides: dict | None = None):
+                   overrides=()):
     """The hardware configuration to build: ``(Config, label, network or None)``.
 
     ``model`` alone sizes the configuration for the network in the model file; ``config`` alone
-    picks a named configuration; both check that the network fits the named configuration.
-    ``overrides`` (from :func:`parse_overrides`) changes single fields afterwards; the label
-    then says so (``tiny-custom``).
+    picks a named configuration (:func:`hw.config.resolve`); both check that the network fits
+    the named configuration. ``overrides``, ``FIELD=VALUE`` items (``--set``), change single
+    fields; the label then says so (``tiny-custom``).
     """
-    from hw.config import Config, ConfigError, FitError
+    from hw.config import Config, ConfigError, FitError, parse_overrides, resolve
 
     network = None
     if model is not None:
@@ -135,31 +105,24 @@ def resolve_config(config: str | None = None, model: str | os.PathLike | None = 
             network = load(path)
         except ModelFileError as error:
             raise FlashError(f"cannot read model file {path}: {error}") from None
+    overrides = list(overrides or ())
     try:
-        if config is not None:
-            cfg = Config.named(config)
-            if network is not None:
-                try:
-                    cfg.check_fits(network)
-                except FitError as error:
-                    raise FlashError(f"model {model} does not fit configuration {config!r}: "
-                                     f"{error}; leave --config out to size the accelerator for "
-                                     f"the model") from None
-            label = config
-        elif network is not None:
-            cfg = Config.for_network(network)
+        if config is None and network is not None:
+            cfg = Config.for_network(network, **parse_overrides(overrides))
             label = Path(model).stem
         else:
-            cfg, label = Config.named("mnist"), "mnist"
+            cfg = resolve(config, overrides)
+            label = config or "mnist"
         if overrides:
-            cfg = cfg.replace(**overrides)
             label += "-custom"
-            if network is not None:
-                try:
-                    cfg.check_fits(network)
-                except FitError as error:
-                    raise FlashError(f"model {model} does not fit the changed configuration: "
-                                     f"{error}") from None
+        if network is not None and config is not None:
+            try:
+                cfg.check_fits(network)
+            except FitError as error:
+                changed = "the changed configuration" if overrides else \
+                    f"configuration {config!r}"
+                raise FlashError(f"model {model} does not fit {changed}: {error}; leave "
+                                 f"--config out to size the accelerator for the model") from None
     except ConfigError as error:
         raise FlashError(str(error)) from None
     # A board build never needs the co-simulation trace port.
@@ -429,6 +392,7 @@ def bench(board: str = "ulx3s", config: str = "mnist", *, clk_freq: int | None =
 
 def _parser():
     from boards import BOARDS
+    from hw.config import add_config_arguments
     parser = argparse.ArgumentParser(
         prog="python -m sw.flash",
         description="Build the spiking-network accelerator for an FPGA board and program it.")
@@ -437,11 +401,8 @@ def _parser():
     parser.add_argument("--list", action="store_true", help="list the boards and exit")
     parser.add_argument("--model", metavar="FILE",
                         help="size the accelerator for this .snn model file")
-    parser.add_argument("--config", metavar="NAME",
-                        help="named hardware configuration (mnist, tiny; default mnist)")
-    parser.add_argument("--set", action="append", metavar="FIELD=VALUE", dest="overrides",
-                        help="change one hw.config.Config field, e.g. --set lanes=16 "
-                             "(repeatable)")
+    add_config_arguments(parser, default=None,
+                         default_help="mnist, or made for --model when it is given")
     parser.add_argument("--design", choices=("accelerator", "echo"), default="accelerator",
                         help="'echo': a UART loopback to bring up a board (default: accelerator)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
@@ -492,7 +453,7 @@ def main(argv=None) -> int:
         if args.design == "echo" and args.overrides:
             raise FlashError("--design echo has no accelerator; leave out --set")
         config, label, _ = (None, "echo", None) if args.design == "echo" else \
-            resolve_config(args.config, args.model, parse_overrides(args.overrides))
+            resolve_config(args.config, args.model, args.overrides)
         clk_freq = round(args.clock * 1e6) if args.clock else None
         result = build(board, config=config, config_label=label, model=args.model,
                        design=args.design, clk_freq=clk_freq, baudrate=args.baud,

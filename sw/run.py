@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.config import ConfigError, add_config_arguments, resolve
+
 __all__ = ["main", "run", "RunReport", "open_link", "stream"]
 
 EXIT_DISAGREE, EXIT_MODEL, EXIT_CHECKSUM, EXIT_LINK = 1, 2, 3, 4
@@ -103,10 +105,9 @@ def open_link(args):
     if args.pcie:
         from .pcie import PCIeTransport
         return PCIeTransport(args.pcie), None
-    from hw.config import Config
     from .simboard import SimBoard
     from .uart import UARTTransport
-    config = Config.named(args.config)
+    config = resolve(args.config, args.overrides)
     print(f"starting the simulated board (Verilator, config {args.config}, divisor "
           f"{args.divisor}; the first build takes minutes) ...", file=sys.stderr, flush=True)
     board = SimBoard(config, divisor=args.divisor).start(timeout=900)
@@ -256,8 +257,7 @@ def main(argv=None) -> int:
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="seconds to wait for an answer (default 2)")
-    parser.add_argument("--config", default="mnist",
-                        help="hardware configuration of --sim (default mnist)")
+    add_config_arguments(parser, title="hardware configuration of --sim")
     parser.add_argument("--divisor", type=int, default=8,
                         help="clock cycles per UART bit of --sim (default 8)")
     parser.add_argument("--samples", type=int, default=100, help="images to run (default 100)")
@@ -266,6 +266,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")
+    try:
+        resolve(args.config, args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
 
     from hw.config import FitError
     from .modelfile import ModelFileError, load

@@ -1,7 +1,7 @@
 """The simulated board: a Verilator model of the whole SoC behind a pseudo-terminal.
 
-``python -m sw.simboard [--config NAME] [--divisor D]`` builds (once per configuration) a
-Verilator model of :class:`hw.soc.SoC`, UART pins included, with the C++ main of
+``python -m sw.simboard [--config NAME] [--set FIELD=VALUE] [--divisor D]`` builds (once per
+configuration) a Verilator model of :class:`hw.soc.SoC`, UART pins included, with the C++ main of
 ``sim/simboard/main.cpp``: it bit-bangs the host's bytes onto the rx pin at ``D`` clock cycles
 per bit and decodes the tx pin back. It prints the path of a pseudo-terminal; any program that
 speaks UARTBone to a serial port talks to it as to a board::
@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from hw.config import ConfigError, add_config_arguments, resolve
 
 __all__ = ["SimBoard", "build", "DEFAULT_DIVISOR", "SimBoardError", "main"]
 
@@ -179,30 +181,17 @@ class SimBoard:
         self.close()
 
 
-def _config(name: str):
-    from hw.config import Config
-
-    named = getattr(Config, "named", None)
-    if named is not None:
-        return named(name)
-    for attr in (name, name.upper()):
-        value = getattr(Config, attr, None)
-        if callable(value):
-            return value()
-        if value is not None:
-            return value
-    raise SystemExit(f"unknown configuration {name!r}")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sw.simboard", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="mnist",
-                        help="accelerator configuration name (default: mnist)")
+    add_config_arguments(parser)
     parser.add_argument("--divisor", type=int, default=DEFAULT_DIVISOR,
                         help=f"clock cycles per UART bit (default {DEFAULT_DIVISOR})")
     args = parser.parse_args(argv)
-    config = _config(args.config)
+    try:
+        config = resolve(args.config, args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     print(f"building the simulated board ({args.config}, divisor {args.divisor}) ...",
           file=sys.stderr, flush=True)
     with SimBoard(config, divisor=args.divisor) as board:

@@ -151,39 +151,3 @@ class TestBenchHelpers:
         expected0 = 3 * 2 + spikes0 * 1
         assert bench.event_bound(net, pixels, 2).tolist() == [expected0, 0]
         assert bench.event_bound(net, pixels, 4).tolist() == [3 + spikes0, 0]
-
-    def test_parse_stat_reads_the_hierarchy_totals(self):
-        text = """
-=== accel ===
-    11110 cells
-      572   CARRY4
-       80   DSP48E1
-     3317   FDRE
-     2255   LUT2
-=== accel.unit0 ===
-      205 cells
-       40   LUT2
-=== design hierarchy ===
-    13934 cells
-       10   CARRY4
-        2   DSP48E1
-      100   FDRE
-        5   FDSE
-       40   LUT2
-       60   LUT6
-        4   RAM64M
-        2   SRLC32E
-        3   RAMB18E1
-        7   RAMB36E1
-        1 submodules
-"""
-        counts = bench.parse_stat(text)
-        assert counts["lut_logic"] == 100 and counts["lut_memory"] == 4 * 4 + 2
-        assert counts["lut"] == 118
-        assert counts["ff"] == 105
-        assert counts["bram36"] == 8.5
-        assert counts["dsp"] == 2 and counts["carry4"] == 10
-
-    def test_parse_stat_flat_old_format(self):
-        counts = bench.parse_stat("   Number of cells: 3\n     LUT4  7\n     FDRE  2\n")
-        assert counts["lut"] == 7 and counts["ff"] == 2
