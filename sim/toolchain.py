@@ -402,6 +402,7 @@ class Results:
     seconds: float
     messages: dict = field(default_factory=dict)
     tail: str = ""
+    folder: Path | None = None
 
     def check(self, name: str) -> None:
         """Raise :class:`SimulationFailed` unless test ``name`` passed."""
@@ -463,7 +464,8 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
         Run in this folder, made with :func:`run_folder` by a caller that writes input files
         for the bench or reads its output files there (the caller removes it). By default the
         run gets a new folder of its own, removed after the run when every test passed unless
-        ``keep``; a failed run keeps it, with the log named in the error.
+        ``keep`` or ``waves`` (the waveform stays there, :attr:`Results.folder`); a failed run
+        keeps it, with the log named in the error.
     check : bool
         Raise :class:`SimulationFailed` when a test failed (default); with False only when the
         simulator produced no results, and :meth:`Results.check` tells about each test.
@@ -513,6 +515,6 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
     if failures and check:
         raise SimulationFailed("\n".join(f"{k}: {v}" for k, v in failures.items())
                                + f"\n--- {sim} log tail ({log}):\n{tail}")
-    if folder is None and not failures and not keep:
+    if folder is None and not failures and not (keep or waves):
         shutil.rmtree(test_dir, ignore_errors=True)
-    return Results(tests, xml, log, seconds, failures, tail)
+    return Results(tests, xml, log, seconds, failures, tail, test_dir)
