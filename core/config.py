@@ -10,14 +10,22 @@ raise.
 Two named configurations are provided: ``"mnist"`` (the default; 784-256-10 or
 784-256-128-10 with 4-bit weights on an Arty A7-35) and ``"tiny"`` (small memories, trace port
 on, for fast simulation tests).
+
+Every command line takes a configuration the same way, ``--config NAME`` and any number of
+``--set FIELD=VALUE``: :func:`add_config_arguments` declares them and :func:`resolve` turns them
+into a :class:`Config`, with one :class:`ConfigError` message that lists the valid names,
+fields or values.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES"]
+__all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES", "NAMED",
+           "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
 ENCODER_CODES = {"direct": 0, "hybrid": 1, "rate": 2}
@@ -305,4 +313,82 @@ class Config:
         return True
 
 
+#: The configuration names of ``--config`` and the :class:`Config` class methods they call.
 NAMED = {"mnist": "mnist", "tiny": "tiny"}
+
+
+def parse_overrides(items: Iterable[str]) -> dict:
+    """Keyword arguments of :class:`Config` from ``--set`` items.
+
+    ``["lanes=8", "encoders=direct,rate", "trace=false", "dsp_lanes=none"]`` gives
+    ``{"lanes": 8, "encoders": ("direct", "rate"), "trace": False, "dsp_lanes": None}``. A field
+    may be written with dashes (``max-inputs``); integers in any Python base (``0x100``);
+    ``none`` only for a field computed by default (``dsp_lanes``). Raises :class:`ConfigError`
+    naming the item and, for an unknown field, listing the fields. The values' ranges are
+    checked by :class:`Config` itself.
+    """
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    changes = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise ConfigError(f"--set {item!r}: write FIELD=VALUE with FIELD one of "
+                              f"{', '.join(fields)}")
+        default = fields[name].default
+        text = text.strip()
+        if default is None and text.lower() == "none":
+            changes[name] = None
+        elif isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ConfigError(f"--set {item!r}: {name} is true or false")
+            changes[name] = text.lower() in ("true", "1")
+        elif isinstance(default, tuple):
+            changes[name] = tuple(t.strip() for t in text.split(",") if t.strip())
+        else:  # integers, also those whose default is None ("computed")
+            try:
+                changes[name] = int(text, 0)
+            except ValueError:
+                hint = " or none" if default is None else ""
+                raise ConfigError(f"--set {item!r}: {name} is an integer{hint}") from None
+    return changes
+
+
+def resolve(name: str | None = None, overrides: Iterable[str] = (), *,
+            default: str = "mnist", **changes) -> Config:
+    """The configuration a command line asks for.
+
+    Parameters
+    ----------
+    name : str or None
+        A name of :data:`NAMED` (``--config``); ``default`` when None.
+    overrides : list of str
+        ``FIELD=VALUE`` items (``--set``, see :func:`parse_overrides`), applied after
+        ``changes``.
+    **changes
+        Fields set by the caller (typed values), e.g. ``trace=True``.
+
+    Raises :class:`ConfigError` with one message: an unknown name (listing the names), a
+    malformed item or unknown field (listing the fields), a value that is not of the field's
+    kind, or a value out of its range (:class:`Config`'s own checks). Fields left out keep the
+    named configuration's values; computed ones (``dsp_lanes``) follow the new fields.
+    """
+    changes.update(parse_overrides(overrides))
+    return Config.named(default if name is None else name, **changes)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *, default: str | None = "mnist",
+                         default_help: str | None = None, title: str | None = None):
+    """Add ``--config NAME`` and ``--set FIELD=VALUE`` (repeatable, into ``overrides``) to
+    ``parser``, in a group whose help lists the names and the fields; pass the parsed
+    ``args.config`` and ``args.overrides`` to :func:`resolve`. Returns the group."""
+    group = parser.add_argument_group(title or "hardware configuration")
+    group.add_argument("--config", metavar="NAME", default=default,
+                       help=f"named hardware configuration: {', '.join(NAMED)} (default: "
+                            f"{default_help or default})")
+    group.add_argument("--set", action="append", default=[], dest="overrides",
+                       metavar="FIELD=VALUE",
+                       help=f"change one field of the configuration (repeatable), e.g. --set "
+                            f"lanes=16; FIELD is one of "
+                            f"{', '.join(f.name for f in dataclasses.fields(Config))}")
+    return group

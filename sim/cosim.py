@@ -1,10 +1,12 @@
 """Co-simulate the accelerator against the golden model: the library under ``sw.cosim``.
 
 :func:`run_cosim` builds the accelerator (once per configuration, cached under ``build/``) for
-Verilator or Icarus, writes a job of networks and images for :mod:`sim.cosim_run`, runs it and
-returns its result: the host driver ``sw.device.Device`` loads each network through the memory
-map and runs every image; every spike and membrane value of every layer and timestep, the
-read-out results and the class are compared with ``core.golden.run``. The command line is
+Verilator or Icarus, writes a job of networks and images for :mod:`sim.cosim_run` into a run
+folder of its own (:func:`sim.toolchain.run_folder`, so that runs side by side, in one process
+or two, never mix their files), runs it and returns its result: the host driver
+``sw.device.Device`` loads each network through the memory map and runs every image; every
+spike and membrane value of every layer and timestep, the read-out results and the class are
+compared with ``core.golden.run``. The command line is
 ``python -m sw.cosim`` (:mod:`cli.cosim`).
 """
 
@@ -44,20 +46,21 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
     started = time.monotonic()
     try:
         design = designs.accelerator(config, name=f"accel-p{config.lanes}")
-        folder = design.run_dir(sim, job, bool(waves))
-        write_job(folder, networks, images, fast=fast, driver_images=driver_images)
-        toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
-                      waves=bool(waves), tag=job)
+        # The job, its result and the simulator's files live in a folder of this run alone;
+        # the compiled model is shared (sim.toolchain.build). A failed run keeps its folder.
+        with toolchain.run_folder(design, sim, job, waves=bool(waves)) as folder:
+            write_job(folder, networks, images, fast=fast, driver_images=driver_images)
+            toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
+                          waves=bool(waves), folder=folder)
+            result = read_result(folder)
+            if waves:
+                found = [folder / name for name in ("dump.vcd", "dump.fst", "sim_top.fst")
+                         if (folder / name).exists()]
+                if not found:
+                    raise CosimError(f"the simulator wrote no waveform in {folder}")
+                shutil.copyfile(found[0], waves)
+                result["waves"] = str(waves)
     except (toolchain.ToolMissing, toolchain.SimulationFailed, RuntimeError) as error:
         raise CosimError(str(error)) from None
-    result = read_result(folder)
-    if waves:
-        produced = [folder / "dump.vcd", folder / "dump.fst",
-                    design.build_dir(sim, True) / "sim_top.fst"]
-        found = [p for p in produced if p.exists()]
-        if not found:
-            raise CosimError(f"the simulator wrote no waveform in {folder}")
-        shutil.copyfile(found[0], waves)
-        result["waves"] = str(waves)
     result["wall_seconds"] = time.monotonic() - started
     return result

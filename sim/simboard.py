@@ -1,10 +1,11 @@
 """The simulated board: a Verilator model of the whole SoC behind a pseudo-terminal.
 
-``python -m sw.simboard [--config NAME] [--divisor D]`` (:mod:`cli.simboard`) builds (once per
-configuration) a Verilator model of :class:`hw.soc.SoC`, UART pins included, with the C++ main
-of ``sim/simboard.cpp``: it bit-bangs the host's bytes onto the rx pin at ``D`` clock cycles
-per bit and decodes the tx pin back. It prints the path of a pseudo-terminal; any program that
-speaks UARTBone to a serial port talks to it as to a board::
+``python -m sw.simboard [--config NAME] [--set FIELD=VALUE] [--divisor D]``
+(:mod:`cli.simboard`) builds (once per configuration) a Verilator model of :class:`hw.soc.SoC`,
+UART pins included, with the C++ main of ``sim/simboard.cpp``: it bit-bangs the host's bytes
+onto the rx pin at ``D`` clock cycles per bit and decodes the tx pin back. It prints the path
+of a pseudo-terminal; any program that speaks UARTBone to a serial port talks to it as to a
+board::
 
     $ python -m sw.simboard
     /dev/pts/7

@@ -13,6 +13,9 @@ The flow, used by the pytest entry points in ``sim/``, by ``python -m sw.cosim``
    concurrent builds of one key (two pytest runs) wait for each other instead of clobbering.
 3. :func:`run` runs a cocotb test module in that build and returns the parsed results; it raises
    :class:`SimulationFailed` with the failure messages and the log tail when a test fails.
+   Every run works in a folder of its own (:func:`run_folder`): the command, read-data, trace,
+   result and waveform files of two runs side by side, in one process or two, are never the
+   same files, while the compiled model of step 2 is shared.
 
 :func:`setup_environment` exports what the simulators need (Verilator's root and make flags,
 cocotb's paths) into ``os.environ``, so pytest and the CLIs work without the Makefile.
@@ -29,6 +32,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
@@ -37,12 +41,11 @@ from pathlib import Path
 from . import wrapper
 
 __all__ = ["ROOT", "BUILD_ROOT", "SIMULATORS", "SimulationFailed", "ToolMissing", "Design",
-           "setup_environment", "available", "prepare", "build", "run"]
+           "setup_environment", "available", "prepare", "build", "run_folder", "run"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("SNN_BUILD_DIR", ROOT / "build"))
 SIMULATORS = ("verilator", "icarus")
-
 
 
 def _run_root() -> Path:
@@ -222,9 +225,46 @@ class Design:
     def build_dir(self, sim: str, waves: bool = False) -> Path:
         return self.directory / (sim + ("-waves" if waves else ""))
 
-    def run_dir(self, sim: str, tag: str, waves: bool = False) -> Path:
-        """Working folder of a run (on tmpfs where there is one; see ``SNN_RUN_DIR``)."""
-        return _run_root() / self.key / (sim + ("-waves" if waves else "")) / tag
+    def new_run_dir(self, sim: str, tag: str = "run", waves: bool = False) -> Path:
+        """Create a working folder for one run, ``<root>/<key>/<sim>[-waves]/<tag>-<random>/``.
+
+        The root is on tmpfs where there is one (see ``SNN_RUN_DIR``). Each call makes a new
+        folder (:func:`tempfile.mkdtemp`), so that runs side by side never share their files;
+        the caller removes it (:func:`run_folder` does). Folders left by failed runs are
+        deleted once nothing in them has changed for a day.
+        """
+        parent = _run_root() / self.key / (sim + ("-waves" if waves else ""))
+        parent.mkdir(parents=True, exist_ok=True)
+        _prune_runs(parent)
+        return Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=parent))
+
+
+def _prune_runs(parent: Path, *, age: float = 86400.0) -> None:
+    # A run that failed keeps its folder for a look at its log; a day later it goes. A folder
+    # counts as in use while any file in it changed recently (the simulator log grows).
+    now = time.time()
+    for folder in parent.iterdir():
+        try:
+            newest = max([folder.stat().st_mtime]
+                         + [entry.stat().st_mtime for entry in folder.iterdir()])
+        except OSError:  # gone meanwhile, or not a folder
+            continue
+        if now - newest > age:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def run_folder(design: Design, sim: str, tag: str = "run", *, waves: bool = False,
+               keep: bool = False):
+    """A fresh working folder for one run of ``design`` (see :meth:`Design.new_run_dir`).
+
+    It is removed when the ``with`` block ends normally, unless ``keep``; after an exception it
+    stays, so that the simulator log named in the error can be read.
+    """
+    folder = design.new_run_dir(sim, tag, waves)
+    yield folder
+    if not keep:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def kick_comb(text: str) -> str:
@@ -340,8 +380,8 @@ def build(design: Design, sim: str, *, waves: bool = False, quiet: bool = True) 
     """Compile ``design`` for ``sim`` once; return the build folder.
 
     A stamp file records a finished build; a later call returns at once. With ``waves`` the
-    model is built with tracing in its own folder (Verilator writes ``dump.vcd`` in the run
-    folder, Icarus ``sim_top.fst`` in the build folder).
+    model is built with tracing in its own folder (a run writes ``dump.vcd`` from Verilator,
+    ``sim_top.fst`` from Icarus, in its run folder).
     """
     _check_sim(sim)
     setup_environment()
@@ -373,13 +413,15 @@ def build(design: Design, sim: str, *, waves: bool = False, quiet: bool = True) 
 
 @dataclass
 class Results:
-    """Outcome of :func:`run`: test names with their status and the paths of the run."""
+    """Outcome of :func:`run`: test names with their status and the paths of the run (gone
+    once a passing run's own folder is removed)."""
     tests: dict
     xml: Path
     log: Path
     seconds: float
     messages: dict = field(default_factory=dict)
     tail: str = ""
+    folder: Path | None = None
 
     def check(self, name: str) -> None:
         """Raise :class:`SimulationFailed` unless test ``name`` passed."""
@@ -419,7 +461,8 @@ def _parse_results(xml: Path) -> tuple[dict, dict]:
 
 def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | None = None,
         waves: bool = False, seed: int | None = None, quiet: bool = True,
-        tag: str = "", check: bool = True) -> Results:
+        tag: str = "", check: bool = True, folder: Path | None = None,
+        keep: bool = False) -> Results:
     """Run the cocotb tests of ``module`` on ``design`` (building it first if needed).
 
     Parameters
@@ -432,9 +475,16 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
         Extra environment variables for the test (how a pytest entry point passes seeds and
         counts to the bench). ``SIM_META`` (the design's meta file) is always set.
     waves : bool
-        Record a waveform (``dump.fst`` / ``sim_top.fst`` in the test folder).
+        Record a waveform (``dump.vcd`` from Verilator, ``sim_top.fst`` from Icarus, in the run
+        folder).
     tag : str
-        Name of the test folder under the build folder (default: the module and test names).
+        Prefix of the run folder's name (default: the module and test names).
+    folder : Path, optional
+        Run in this folder, made with :func:`run_folder` by a caller that writes input files
+        for the bench or reads its output files there (the caller removes it). By default the
+        run gets a new folder of its own, removed after the run when every test passed unless
+        ``keep`` or ``waves`` (the waveform stays there, :attr:`Results.folder`); a failed run
+        keeps it, with the log named in the error.
     check : bool
         Raise :class:`SimulationFailed` when a test failed (default); with False only when the
         simulator produced no results, and :meth:`Results.check` tells about each test.
@@ -451,13 +501,14 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
     tag = tag or module.rsplit(".", 1)[-1] + (
         "-" + "-".join([testcase] if isinstance(testcase, str) else testcase)
         if testcase else "")
-    test_dir = design.run_dir(sim, tag, waves)
-    test_dir.mkdir(parents=True, exist_ok=True)
+    test_dir = Path(folder) if folder is not None else design.new_run_dir(sim, tag, waves)
     xml = test_dir / "results.xml"
     log = test_dir / "sim.log"
     extra = {"SIM_META": str(design.directory / "meta.json"),
              "SIM_TEST_DIR": str(test_dir), "COCOTB_REDUCED_LOG_FMT": "1"}
     extra.update({k: str(v) for k, v in (env or {}).items()})
+    # Icarus writes its waveform where the build told it to, unless told otherwise per run.
+    plusargs = [f"+dumpfile_path={test_dir / 'sim_top.fst'}"] if waves and sim == "icarus" else []
     started = time.monotonic()
     # cocotb's runner calls sys.exit() on a failure when it sees PYTEST_CURRENT_TEST; hide it
     # so that this function can raise an exception that names the failing test instead.
@@ -467,6 +518,7 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
             runner.test(test_module=module, hdl_toplevel="sim_top", hdl_toplevel_lang="verilog",
                         build_dir=directory, test_dir=test_dir, results_xml=str(xml),
                         testcase=testcase, extra_env=extra, waves=waves, seed=seed,
+                        plusargs=plusargs,
                         timescale=_TIMESCALE, log_file=log if quiet else None)
     finally:
         if saved is not None:
@@ -482,4 +534,6 @@ def run(design: Design, sim: str, module: str, *, testcase=None, env: dict | Non
     if failures and check:
         raise SimulationFailed("\n".join(f"{k}: {v}" for k, v in failures.items())
                                + f"\n--- {sim} log tail ({log}):\n{tail}")
-    return Results(tests, xml, log, seconds, failures, tail)
+    if folder is None and not failures and not (keep or waves):
+        shutil.rmtree(test_dir, ignore_errors=True)
+    return Results(tests, xml, log, seconds, failures, tail, test_dir)

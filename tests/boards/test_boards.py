@@ -18,7 +18,7 @@ from boards.bringup import UARTEcho
 from boards.clocking import (ECP5PLL, PLLError, ResetGenerator, XilinxMMCM, ecp5_pll_params,
                              mmcm_params)
 from boards.pcie import PCIeBoardTop, XDMA_PORTS, bar_megabytes, xdma_blackbox, xdma_tcl
-from boards.reports import ReportError, format_table, nextpnr_report, xc7_counts
+from boards.reports import ReportError, format_table, nextpnr_report
 
 # Constructors that raise leave half-built elaboratables behind; the warning about them comes
 # whenever the garbage collector runs.
@@ -315,15 +315,6 @@ def test_nextpnr_report(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"utilization": {}, "fmax": {}}))
     with pytest.raises(ReportError, match=r"has no clock frequencies"):
         nextpnr_report(tmp_path / "c.json")
-
-
-def test_xc7_counts():
-    counts = xc7_counts({"LUT2": 3, "LUT6": 4, "RAM64M": 1, "RAM32X1D": 2, "SRLC32E": 1,
-                         "FDRE": 7, "FDSE": 1, "RAMB36E1": 2, "RAMB18E1": 3, "DSP48E1": 5,
-                         "CARRY4": 9})
-    assert counts["LUTRAM"] == 4 + 4 + 1
-    assert counts["LUT"] == 7 + 9
-    assert counts["FF"] == 8 and counts["BRAM"] == 3.5 and counts["DSP"] == 5
 
 
 def test_table_marks_over_capacity():

@@ -1,7 +1,8 @@
 """``python -m sw.bench`` (cli.bench): configuration specs and the configurations they build, the
-event bound and the Yosys statistics (no synthesis here)."""
+event bound and the resources of a cached Yosys cell count (no synthesis here)."""
 
 import argparse
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from cli import bench
 from cli.bench import _config, parse_spec
 from core import golden
+from core.config import Config
 from core.network import Layer, Network
 
 
@@ -48,38 +50,16 @@ class TestBenchHelpers:
         assert bench.event_bound(net, pixels, 2).tolist() == [expected0, 0]
         assert bench.event_bound(net, pixels, 4).tolist() == [3 + spikes0, 0]
 
-    def test_parse_stat_reads_the_hierarchy_totals(self):
-        text = """
-=== accel ===
-    11110 cells
-      572   CARRY4
-       80   DSP48E1
-     3317   FDRE
-     2255   LUT2
-=== accel.unit0 ===
-      205 cells
-       40   LUT2
-=== design hierarchy ===
-    13934 cells
-       10   CARRY4
-        2   DSP48E1
-      100   FDRE
-        5   FDSE
-       40   LUT2
-       60   LUT6
-        4   RAM64M
-        2   SRLC32E
-        3   RAMB18E1
-        7   RAMB36E1
-        1 submodules
-"""
-        counts = bench.parse_stat(text)
-        assert counts["lut_logic"] == 100 and counts["lut_memory"] == 4 * 4 + 2
-        assert counts["lut"] == 118
-        assert counts["ff"] == 105
-        assert counts["bram36"] == 8.5
-        assert counts["dsp"] == 2 and counts["carry4"] == 10
-
-    def test_parse_stat_flat_old_format(self):
-        counts = bench.parse_stat("   Number of cells: 3\n     LUT4  7\n     FDRE  2\n")
-        assert counts["lut"] == 7 and counts["ff"] == 2
+    def test_synthesize_counts_a_cached_cell_count(self, tmp_path, monkeypatch):
+        # The count of core.resources.xc7 on the cell count that Yosys wrote before (the
+        # synthesis itself is in tests/cli/test_resources.py).
+        monkeypatch.setenv("SNN_BUILD_DIR", str(tmp_path))
+        config = Config.tiny()
+        folder = tmp_path / f"synth-{bench._digest(config.replace(trace=False))}"
+        folder.mkdir()
+        (folder / "cells.json").write_text(json.dumps(
+            {"CARRY4": 10, "DSP48E1": 2, "FDRE": 100, "FDSE": 5, "LUT2": 40, "LUT6": 60,
+             "RAM64M": 4, "SRLC32E": 2, "RAMB18E1": 3, "RAMB36E1": 7}))
+        assert bench.synthesize(config) == {
+            "lut": 118, "ff": 105, "bram36": 8.5, "dsp": 2, "lut_memory": 4 * 4 + 2,
+            "lut_logic": 100, "carry4": 10, "seconds": None}

@@ -86,3 +86,23 @@ def test_random_networks_in_verilator(inputs_per_cycle):
     assert match, lines[0]
     inferences, mismatches, cycles = map(int, match.groups())
     assert (inferences, mismatches) == (6, 0) and cycles > 0
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
+def test_two_runs_side_by_side_keep_their_own_files():
+    """Two processes on one design share its build but not their run folders: each counts
+    exactly its own inferences (they once shared one job folder and counted each other's)."""
+    runs = {("--random", "2", "--seed", "21", "--samples", "2"): 4,
+            ("--random", "1", "--seed", "22", "--samples", "3"): 3}
+    processes = {args: subprocess.Popen([sys.executable, "-m", "sw.cosim", *args, "--sim",
+                                         "verilator"], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                 for args in runs}
+    for args, process in processes.items():
+        out, err = process.communicate(timeout=900)
+        assert process.returncode == 0, out + err
+        match = SUMMARY.match(out.strip())
+        assert match, out
+        assert tuple(map(int, match.groups()[:2])) == (runs[args], 0), out
+

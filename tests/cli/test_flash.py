@@ -10,8 +10,8 @@ import pytest
 
 from boards import BOARDS, get_board
 from boards.base import tool_path
-from boards.build import (EXIT_PROGRAM, EXIT_TOOL, EXIT_USAGE, FlashError, parse_overrides,
-                          program, resolve_config)
+from boards.build import (EXIT_PROGRAM, EXIT_TOOL, EXIT_USAGE, FlashError, program,
+                          resolve_config)
 from cli.flash import main
 
 # The smallest accelerator that still has every block: builds through nextpnr in about a
@@ -137,16 +137,11 @@ def test_replaces_its_own_earlier_output(tmp_path):
 
 
 def test_overrides():
-    assert parse_overrides(["lanes=16", "trace=false", "encoders=direct, rate",
-                            "dsp_lanes=none"]) == \
-        {"lanes": 16, "trace": False, "encoders": ("direct", "rate"), "dsp_lanes": None}
+    cfg, label, _ = resolve_config("tiny", None, ["lanes=4", "dsp_lanes=4"])
+    assert cfg.lanes == 4 and label == "tiny-custom" and cfg.trace is False
     with pytest.raises(FlashError, match=r"--set 'speed=3': write FIELD=VALUE with FIELD one "
                                          r"of lanes"):
-        parse_overrides(["speed=3"])
-    with pytest.raises(FlashError, match=r"--set 'lanes=many': lanes is an integer"):
-        parse_overrides(["lanes=many"])
-    cfg, label, _ = resolve_config("tiny", None, {"lanes": 4, "dsp_lanes": 4})
-    assert cfg.lanes == 4 and label == "tiny-custom" and cfg.trace is False
+        resolve_config("tiny", None, ["speed=3"])
 
 
 def test_model_sizes_the_configuration(tmp_path):

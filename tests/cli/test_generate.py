@@ -1,10 +1,7 @@
 """hw.generate (cli.generate, hw.synth): the command line that writes Verilog and counts resources."""
 
-import pytest
-
 from cli.generate import main
 from core.config import Config
-from hw.synth import resources
 
 
 def test_verilog_of_tiny(tmp_path, capsys):
@@ -20,9 +17,16 @@ def test_bad_option(capsys):
     assert main(["--lanes", "12"]) == 2
     assert "lanes is 12; it must be a power of two" in capsys.readouterr().err
 
+    assert main(["--config", "huge"]) == 2
+    assert "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'" in \
+        capsys.readouterr().err
 
-@pytest.mark.tools
-@pytest.mark.slow
-def test_resources_of_tiny():
-    counts = resources(Config.tiny(trace=False))
-    assert counts["LUT"] > 0 and counts["FF"] > 0
+
+def test_set_and_field_options_are_the_same(capsys):
+    # The resources of this command are tested with the other report paths in
+    # tests/core/test_resources.py.
+    assert main(["--config", "tiny", "--set", "max_inputs=20", "--lanes", "4",
+                 "--set", "dsp_lanes=2"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == repr(Config.tiny(max_inputs=20, lanes=4, dsp_lanes=2))
+

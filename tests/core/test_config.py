@@ -1,9 +1,11 @@
 """core.config: every parameter check, the derived widths, and the network fit check."""
 
+import argparse
+
 import numpy as np
 import pytest
 
-from core.config import Config, ConfigError, FitError
+from core.config import Config, ConfigError, FitError, add_config_arguments, resolve
 from core.network import Layer, Network
 
 
@@ -54,6 +56,54 @@ def test_named():
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
                                           "'mnist', 'tiny'"):
         Config.named("huge")
+
+
+class TestResolve:
+    """core.config.resolve: what every command line's --config and --set become."""
+
+    def test_name_and_overrides(self):
+        assert resolve() == Config()
+        assert resolve("tiny") == Config.tiny()
+        assert resolve(None, default="tiny") == Config.tiny()
+        config = resolve("tiny", ["lanes=4", "max-inputs=0x20", "encoders=direct, rate",
+                                  "trace=false"], weight_bits=4)
+        assert config == Config.tiny(lanes=4, max_inputs=32, encoders=("direct", "rate"),
+                                     trace=False, weight_bits=4)
+        # a computed field follows the fields it is computed from
+        assert resolve("mnist", ["lanes=16", "neuron_units=4"]).dsp_lanes == 16
+        assert resolve("mnist", ["dsp_lanes=none"]).dsp_lanes == 78
+
+    FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
+              "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
+              "dsp_lanes, encoders, trace")
+
+    @pytest.mark.parametrize("name, overrides, message", [
+        ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'"),
+        (None, ["speed=3"], "--set 'speed=3': write FIELD=VALUE with FIELD one of " + FIELDS),
+        (None, ["lanes"], "--set 'lanes': write FIELD=VALUE with FIELD one of " + FIELDS),
+        (None, ["lanes=many"], "--set 'lanes=many': lanes is an integer"),
+        (None, ["lanes=none"], "--set 'lanes=none': lanes is an integer"),
+        (None, ["dsp_lanes=all"], "--set 'dsp_lanes=all': dsp_lanes is an integer or none"),
+        (None, ["trace=maybe"], "--set 'trace=maybe': trace is true or false"),
+        (None, ["lanes=12"], "lanes is 12; it must be a power of two"),
+        ("tiny", ["encoders=poisson"], "encoders holds 'poisson'; it must hold only 'direct', "
+                                       "'hybrid', 'rate'"),
+    ])
+    def test_messages(self, name, overrides, message):
+        with pytest.raises(ConfigError) as info:
+            resolve(name, overrides)
+        assert str(info.value) == message
+
+    def test_arguments(self):
+        parser = argparse.ArgumentParser()
+        add_config_arguments(parser, default="tiny")
+        args = parser.parse_args(["--set", "lanes=4", "--set", "dsp_lanes=4"])
+        assert (args.config, args.overrides) == ("tiny", ["lanes=4", "dsp_lanes=4"])
+        assert resolve(args.config, args.overrides) == Config.tiny(lanes=4, dsp_lanes=4)
+        assert parser.parse_args([]).overrides == []
+        text = parser.format_help()
+        assert "named hardware configuration: mnist, tiny (default: tiny)" in " ".join(
+            text.split())
 
 
 def test_derived_widths():

