@@ -156,7 +156,8 @@ def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None
         log_path = Path(tmp) / "yosys.log"
         if result.returncode != 0:
             log = log_path.read_text() if log_path.exists() else ""
-            tail = "\n".join((result.stderr.strip() or log.strip()).splitlines()[-15:])
+            # Yosys's log ends with the error; with -q, stderr may hold only warnings.
+            tail = "\n".join((log.strip() or result.stderr.strip()).splitlines()[-15:])
             raise ReportError(f"Artix-7 resource count ({XC7_SYNTH}) failed:\n{tail}")
         stat = json.loads((Path(tmp) / "stat.json").read_text())
     return xc7(cells_from_stat(stat))
