@@ -99,6 +99,7 @@ class Memories:
                                        ctx.get(dut.spikes_one)))
         if ctx.get(dut.trace.valid):
             tr = dut.trace
+            assert (ctx.get(tr.layer), ctx.get(tr.step)) == (ctx.get(dut.layer), ctx.get(dut.t))
             self.trace.append((ctx.get(tr.index), ctx.get(tr.mask), ctx.get(tr.spikes),
                                ctx.get(tr.membrane)))
         await ctx.tick()
