@@ -1,31 +1,16 @@
 """hw.readout: the read-out scan's class against numerics.md section 6 (first spike, then max
 membrane), with models of the membrane and result memories; and the bus-side lane selection."""
 
-import gc
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hw.config import Config
+from core.config import Config
 from hw.readout import ReadoutScan
-from sw.golden import NEVER
+from core.golden import NEVER
 
 SEED = 20261203
-
-
-def _raises(exception, message, make):
-    """``make()`` raises ``exception`` with exactly ``message`` (the half-built component's
-    never-used warning is silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(exception) as info:
-            make()
-        assert str(info.value) == message
-        del info
-        gc.collect()
 
 
 def read_out(first_time, first_potential, final_v, max_membrane):
@@ -191,7 +176,7 @@ def test_bus_lane_selection(name):
     sim.run()
 
 
-def test_config_is_checked():
-    _raises(TypeError, "config must be a hw.config.Config, not str", lambda: ReadoutScan("x"))
-    _raises(TypeError, "config must be a hw.config.Config, not float",
+def test_config_is_checked(raises_exactly):
+    raises_exactly(TypeError, "config must be a core.config.Config, not str", lambda: ReadoutScan("x"))
+    raises_exactly(TypeError, "config must be a core.config.Config, not float",
             lambda: ReadoutScan(1.5))

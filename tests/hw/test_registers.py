@@ -1,31 +1,16 @@
 """hw.registers: the register file driven through its bus, against Python models of the
 memories behind it and of the registers (docs/memory-map.md)."""
 
-import gc
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hw import memmap
-from hw.config import ENCODER_CODES, Config
+from core import memmap
+from core.config import ENCODER_CODES, Config
 from hw.registers import RegisterFile
 
 SEED = 20261203
-
-
-def _raises(exception, message, make):
-    """``make()`` raises ``exception`` with exactly ``message`` (the half-built component's
-    never-used warning is silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(exception) as info:
-            make()
-        assert str(info.value) == message
-        del info
-        gc.collect()
 TINY = Config.tiny()    # 64-bit weight words (two slices), S = 4
 # 96-bit weight words in a stride of 4 (slice 3 reads 0), S = 8 (two bus words per pixel row),
 # fewer weight words than the window holds.
@@ -142,9 +127,9 @@ def _run(cfg, bench):
     sim.run()
 
 
-def test_config_is_checked():
-    _raises(TypeError, "config must be a hw.config.Config, not str", lambda: RegisterFile("x"))
-    _raises(TypeError, "config must be a hw.config.Config, not NoneType",
+def test_config_is_checked(raises_exactly):
+    raises_exactly(TypeError, "config must be a core.config.Config, not str", lambda: RegisterFile("x"))
+    raises_exactly(TypeError, "config must be a core.config.Config, not NoneType",
             lambda: RegisterFile(None))
 
 

@@ -1,34 +1,19 @@
 """hw.update: the neuron update over a layer's blocks and timesteps against sw.golden, with
 models of the membrane and result memories; the layer's currents are the golden model's."""
 
-import gc
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hw import memmap
-from hw.config import Config
-from hw.schedule import OVERLAP_CHUNKS
+from core import memmap
+from core.config import Config
+from core.schedule import OVERLAP_CHUNKS
 from hw.update import NeuronUpdate, TraceSignature
-from sw import golden
-from sw.network import Layer, Network
+from core import golden
+from core.network import Layer, Network
 
 SEED = 20261203
-
-
-def _raises(exception, message, make):
-    """``make()`` raises ``exception`` with exactly ``message`` (the half-built component's
-    never-used warning is silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        with pytest.raises(exception) as info:
-            make()
-        assert str(info.value) == message
-        del info
-        gc.collect()
 
 
 def _network(rng, cfg):
@@ -52,11 +37,11 @@ def _network(rng, cfg):
     net = Network(layers, membrane_bits=M, timesteps=T, encoder="direct").validate()
     # thresholds around the currents' size, layer by layer (a layer's currents do not depend
     # on its own threshold)
-    inputs = golden.encode(net, x)[0].numpy()
+    inputs = golden.encode(net, x)[0]
     for k, layer in enumerate(layers):
         scale = max(1, int(np.abs(inputs @ layer.weights.T).mean()))
         layer.threshold = int(min((1 << (M - 1)) - 1, rng.integers(1, 2 * scale + 2)))
-        inputs = golden.run(net, x).spikes[k][0].numpy().astype(np.int64)
+        inputs = golden.run(net, x).spikes[k][0].astype(np.int64)
     trace = golden.run(net, x)
     return net, x, trace
 
@@ -130,8 +115,8 @@ def test_layer_steps_match_golden(name):
         layer, last = net.layers[k], k == len(net.layers) - 1
         n_out, T, Mn = layer.n_out, net.timesteps, net.membrane_bits
         mem = Memories(ctx, dut, rng)
-        inputs = (golden.encode(net, x)[0].numpy() if k == 0
-                  else trace.spikes[k - 1][0].numpy().astype(np.int64))
+        inputs = (golden.encode(net, x)[0] if k == 0
+                  else trace.spikes[k - 1][0].astype(np.int64))
         currents = inputs @ layer.weights.T     # (T, n_out)
         ctx.set(dut.mode.lif, layer.neuron == "lif")
         ctx.set(dut.mode.factor, layer.leak_mode == "factor")
@@ -189,9 +174,9 @@ def test_layer_steps_match_golden(name):
             await mem.tick()    # the last commit, the last spike entry
             await mem.tick()
             # membranes and fired flags of the step
-            s_want = trace.spikes[k][0, t].numpy()
-            v_want = trace.membrane[k][0, t].numpy()
-            fired_want = trace.spikes[k][0, :t + 1].numpy().any(axis=0)
+            s_want = trace.spikes[k][0, t]
+            v_want = trace.membrane[k][0, t]
+            fired_want = trace.spikes[k][0, :t + 1].any(axis=0)
             for n in range(n_out):
                 v, fired = mem.membrane[n // U][n % U]
                 if (v, bool(fired)) != (int(v_want[n]), bool(fired_want[n])):
@@ -288,7 +273,7 @@ def test_trace_port_only_when_configured():
     assert "trace" not in NeuronUpdate(Config.tiny(trace=False)).signature.members
 
 
-def test_config_is_checked():
-    _raises(TypeError, "config must be a hw.config.Config, not str", lambda: NeuronUpdate("x"))
-    _raises(TypeError, "config must be a hw.config.Config, not NoneType",
+def test_config_is_checked(raises_exactly):
+    raises_exactly(TypeError, "config must be a core.config.Config, not str", lambda: NeuronUpdate("x"))
+    raises_exactly(TypeError, "config must be a core.config.Config, not NoneType",
             lambda: NeuronUpdate(None))
