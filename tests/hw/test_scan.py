@@ -1,4 +1,4 @@
-"""hw.scan: the encoder scan's events, step by step, against sw.golden.encode, with a model of
+"""hw.scan: the encoder scan's events, step by step, against core.golden.encode, with a model of
 the pixel memory (a synchronous read port) in the testbench."""
 
 

@@ -1,4 +1,4 @@
-"""hw.update: the neuron update over a layer's blocks and timesteps against sw.golden, with
+"""hw.update: the neuron update over a layer's blocks and timesteps against core.golden, with
 models of the membrane and result memories; the layer's currents are the golden model's."""
 
 
