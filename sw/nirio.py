@@ -320,7 +320,13 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
     if lif and "leak" not in meta:
         fields, how = _leak(name, node, tau, dt)
         read["leak_mode"], read["leak"] = (fields["leak_mode"], how), (fields["leak"], None)
-    bits = max(2, int(np.abs(weights).max(initial=0)).bit_length() + 1)
+    largest = int(np.abs(weights).max(initial=0))
+    bits = max(2, largest.bit_length() + 1)
+    if bits > 8 and "weight_bits" not in meta:
+        raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): the weights reach "
+                       f"{largest}{' after the gain is folded in' if folded else ''}, which "
+                       f"needs {bits} bits; the accelerator has weights of at most 8 bits "
+                       f"(-128 .. 127): requantize the network")
     read["weight_bits"] = (bits, f"weight_bits={bits} (the fewest that hold the weights)")
     said = []
     if folded:
