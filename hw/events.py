@@ -53,7 +53,9 @@ class EventBuffer(wiring.Component):
     run : 1, in
         The block integrates replayed events (the sequencer's ACCUM state, no scan).
     scan : stream.Signature(input_event(EB, K)), in
-        The encoder scan's events, written to the current half.
+        The encoder scan's events, written to the current half. Never in the same cycle as a
+        spike entry (the scan feeds a step's first block only, when no spike entry is on its
+        way): that entry would be lost.
     spikes_valid : 1, in; spikes_group : EB, in; spikes : U, in; spikes_one : 1, in
         One update cycle's spikes, written to the next half (``spikes_one``: a single group
         of ``K`` has a spike).

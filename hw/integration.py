@@ -94,7 +94,9 @@ class IntegrationPipeline(wiring.Component):
 
         order = sorted(range(P), key=lambda lane: (lane % U, lane))
         for g, first in enumerate(range(0, P, GROUP_LANES)):
-            lanes = order[first:first + GROUP_LANES]   # increasing: the DSP lanes come first
+            # A group builds its first lanes, as many as it has below dsp_lanes, for DSP slices
+            # (the same lanes when a group holds lanes of one unit, P / U >= GROUP_LANES).
+            lanes = order[first:first + GROUP_LANES]
             group = LaneGroup(lanes=len(lanes), inputs_per_cycle=K, weight_bits=WB,
                               acc_bits=A,
                               dsp_lanes=sum(lane < cfg.dsp_lanes for lane in lanes))

@@ -79,7 +79,7 @@ class LowestFirst(wiring.Component):
     """
 
     def __init__(self, width: int):
-        if not isinstance(width, int) or width < 1:
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
             raise ValueError(f"width is {width!r}; it must be a positive integer")
         self.width = width
         super().__init__({

@@ -79,7 +79,7 @@ class EncoderScan(wiring.Component):
     done : 1, out
         No row is left to fetch or emit.
 
-    Latency: two cycles from ``block`` to the first event. Throughput: one event per cycle; a
+    Latency: three cycles from ``block`` to the first event. Throughput: one event per cycle; a
     row without events costs one cycle.
     """
 

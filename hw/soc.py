@@ -66,7 +66,7 @@ def checksum_of(writes, ranges, checksum: int = 0) -> int:
 class BusChecksum(wiring.Component):
     """Register slice on the register bus that keeps a checksum of the writes it forwards.
 
-    It implements the ``CHECKSUM`` register of the memory map (``hw.memmap.REG_CHECKSUM``):
+    It implements the ``CHECKSUM`` register of the memory map (``core.memmap.REG_CHECKSUM``):
     every write acknowledged by the target whose word address ``a`` lies in one of ``ranges``
     adds ``data ^ (a * 0x9E3779B1)`` to it (mod 2**32), so that the host can check an upload
     word for word with one read (:func:`checksum_of`). A read of ``reg`` returns the checksum;
@@ -170,7 +170,7 @@ class SoC(wiring.Component):
 
     Parameters
     ----------
-    config : hw.config.Config or None
+    config : core.config.Config or None
         Accelerator configuration, passed to ``hw.accel.Accelerator``. ``None`` with ``target``.
     clk_freq : int or float, optional
         Clock frequency in Hz. With ``baudrate`` it sets the UART divisor (fractional if need
@@ -188,7 +188,7 @@ class SoC(wiring.Component):
         Bus target to use instead of an accelerator (tests); needs a ``bus: In(hw.bus.Signature)``.
     checksum : (reg, ranges), optional
         Where :class:`BusChecksum` answers and what it counts; by default, with a ``config``,
-        ``hw.memmap.REG_CHECKSUM`` over :func:`checksum_ranges`; none for a bare ``target``.
+        ``core.memmap.REG_CHECKSUM`` over :func:`checksum_ranges`; none for a bare ``target``.
 
     Ports
     -----
@@ -225,7 +225,7 @@ class SoC(wiring.Component):
                              f"not {rx_fifo_depth!r}")
         if target is None:
             if config is None:
-                raise ValueError("give a hw.config.Config (or a bus target for tests)")
+                raise ValueError("give a core.config.Config (or a bus target for tests)")
             target = Accelerator(config)
         self.config = config
         self.divisor = divisor

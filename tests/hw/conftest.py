@@ -2,13 +2,16 @@
 the simulator, and UART line levels. Each is a fixture that returns the function (or class), so
 that a test names what it uses in its arguments."""
 
+import gc
 import struct
+import warnings
 
 import pytest
 from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
+from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from hw import bus
@@ -175,3 +178,21 @@ def decode_line_fixture():
 def line_for_fixture():
     """:func:`line_for`: the line levels of a byte string."""
     return line_for
+
+
+def raises_exactly(exception, message, make):
+    """``make()`` raises ``exception`` with exactly ``message``; the warning that a half-built
+    component was never elaborated is silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(exception) as info:
+            make()
+        assert str(info.value) == message
+        del info
+        gc.collect()
+
+
+@pytest.fixture(name="raises_exactly")
+def raises_exactly_fixture():
+    """:func:`raises_exactly`: a constructor's exact error message."""
+    return raises_exactly

@@ -54,7 +54,7 @@ def test_soc_parameter_errors(regfile):
         SoC(target=regfile())
     with pytest.raises(ValueError, match="rx_fifo_depth must be an integer of at least 2"):
         SoC(divisor=8, rx_fifo_depth=1, target=regfile())
-    with pytest.raises(ValueError, match="give a hw.config.Config"):
+    with pytest.raises(ValueError, match="give a core.config.Config"):
         SoC(divisor=8)
     with pytest.raises(ValueError, match="UART divisor is 3"):
         SoC(divisor=3, target=regfile())
