@@ -143,7 +143,12 @@ def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None
             (Path(tmp) / "blackboxes.v").write_text(blackboxes)
             script.append(f"read_verilog -lib {rel}/blackboxes.v")
         script += [f"read_verilog {f}" for f in verilog_files]
-        script += [f"{XC7_SYNTH} -top {top}",
+        # Unused named wires go first: Amaranth names the elements of an array-layout signal
+        # `x[0]`, `x[1]`, ..., which ABC9's reintegration in synth_xilinx also gives to the
+        # bits of `x`, and Yosys 0.70 then stops on a duplicate name. They drive nothing, so
+        # the counts do not change.
+        script += [f"hierarchy -top {top}", "proc", "opt_clean -purge",
+                   f"{XC7_SYNTH} -top {top}",
                    f"tee -q -o {rel}/stat.json stat -json"]
         (Path(tmp) / "count.ys").write_text("\n".join(script) + "\n")
         try:
