@@ -1,6 +1,9 @@
 """The accelerator's register file: the host bus's decode, the network and layer registers,
 and the read multiplexer over every region (``docs/memory-map.md``)."""
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import WritePort
@@ -218,23 +221,22 @@ class RegisterFile(wiring.Component):
             with m.If(sub >= w_subs):
                 m.d.sync += rd_w.eq(0)
         # The registers' word in two steps: the constants and the variables are selected apart
-        # (read_wait), then combined (read_sel). Unassigned addresses read as 0.
+        # (read_wait), then combined (read_sel). Unassigned addresses read as 0. The variables'
+        # address is decoded as it is registered (one bit per register), so that their word
+        # is an AND-OR of the registers, not a decoder and a multiplexer in one cycle.
         rd_ident = Signal(32)
         rd_var = Signal(32)
-        m.d.sync += [rd_ident.eq(0), rd_var.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
+        m.d.sync += [rd_ident.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
         with m.Switch(ra[:R]):
             for address, value in memmap.identification(cfg).items():
                 with m.Case(address):
                     m.d.sync += rd_ident.eq(value)
-            with m.Case(memmap.REG_STATUS):
-                m.d.sync += rd_var.eq(self.status)
-            with m.Case(memmap.REG_CYCLES):
-                m.d.sync += rd_var.eq(self.cycles)
-            with m.Case(memmap.REG_CLASS):
-                m.d.sync += rd_var.eq(self.cls)
-            for address, field in fields.items():
-                with m.Case(address):
-                    m.d.sync += rd_var.eq(field)
+        variables = {memmap.REG_STATUS: self.status, memmap.REG_CYCLES: self.cycles,
+                     memmap.REG_CLASS: self.cls, **fields}
+        var_sel = Signal(len(variables))
+        m.d.sync += [var_sel.eq(Cat(addr[:R] == address for address in variables)),
+                     rd_var.eq(reduce(operator.or_, (Mux(var_sel[i], value, 0) for i, value
+                                                     in enumerate(variables.values()))))]
         pixels = self.pixel_word.as_value()
         m.d.sync += rd_pix.eq(pixels.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
                               else pixels[:32])

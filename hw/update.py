@@ -68,7 +68,8 @@ class NeuronUpdate(wiring.Component):
     membrane : ArrayLayout(membrane_word(M), U), in
         The membrane memory's read data, one cycle after ``read_chunk``.
     layer : 4, in; t : 8, in
-        The layer and the step (membrane and fired state read as zero at step 0).
+        The layer and the step (membrane and fired state read as zero at step 0). The step may
+        change only while no chunk is in the stages, and at least a cycle before ``start``.
     mode : LAYER_MODE, in; leak : 8, in; threshold : signed(M), in; last : 1, in
         The layer's registers (``last``: the output layer). Static while a block updates.
     vmin, vmax : signed(M), in
@@ -183,7 +184,13 @@ class NeuronUpdate(wiring.Component):
         m.d.comb += self.drained.eq(~upd_have & ~s2_valid & ~s3[0] & ~s4[0]
                                     & (self.last | ~s5_valid))
 
-        first_step = self.t == 0
+        # The step and whether it is step 0, in registers beside the units: the step counter
+        # (far away, with a large fan-out) then reaches no unit in the cycle it is read. A cycle
+        # late is early enough: the step changes as a timestep starts, when no chunk is in the
+        # stages, and the first chunk of the step is read several cycles later.
+        t = Signal(8)
+        first_step = Signal()
+        m.d.sync += [t.eq(self.t), first_step.eq(self.t == 0)]
         spikes = Signal(U)
         mask = Signal(U)
         first_fire = Signal(U)
@@ -207,7 +214,7 @@ class NeuronUpdate(wiring.Component):
                 first_fire[k].eq(unit.spike & ~unit.fired_used),
                 # A lane that did not spike (written only at step 0) stores a clear flag.
                 self.result[k].fired.eq(unit.spike),
-                self.result[k].step.eq(self.t),
+                self.result[k].step.eq(t),
                 self.result[k].potential.eq(unit.p),
             ]
 
@@ -222,7 +229,7 @@ class NeuronUpdate(wiring.Component):
         if cfg.trace:
             tr = self.trace
             m.d.comb += [
-                tr.valid.eq(commit), tr.layer.eq(self.layer), tr.step.eq(self.t),
+                tr.valid.eq(commit), tr.layer.eq(self.layer), tr.step.eq(t),
                 tr.index.eq(s5_first), tr.mask.eq(s5_mask), tr.spikes.eq(spikes),
                 tr.membrane.eq(Cat(self.write_word[k].v for k in range(U))),
             ]
