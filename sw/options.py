@@ -23,13 +23,27 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "int_range", "input_file",
+__all__ = ["ArgumentParser", "positive_int", "nonnegative_int", "positive_float", "int_range", "input_file",
            "input_path", "output_file", "output_dir", "check_output_file", "check_output_dir",
-           "atomic_write", "progress", "add_samples", "add_json", "cli_main", "EXIT_USAGE",
+           "atomic_write", "progress", "fail", "add_samples", "add_json", "cli_main", "EXIT_USAGE",
            "EXIT_INTERRUPTED"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130      # the shell's convention for SIGINT
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on standard error (``PROG: error: ...``,
+    then where the usage is), with status 2, instead of the usage block and the error."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def fail(prog: str, message: str, status: int = EXIT_USAGE) -> int:
+    """Print ``PROG: error: MESSAGE`` on standard error and return ``status`` (for ``main``)."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return status
 
 
 def _number(kind, text):
