@@ -34,7 +34,7 @@ from .options import (ArgumentParser, add_json, add_samples, atomic_write, cli_m
                       input_file, progress)
 from .snn import SNN, SNNConfig
 
-__all__ = ["statistics", "float_accuracy", "evaluate", "main"]
+__all__ = ["statistics", "load_checkpoint", "float_accuracy", "evaluate", "main"]
 
 
 def statistics(network: Network, pixels, labels, batch_size: int = 1000,
@@ -72,10 +72,9 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000,
     }
 
 
-def float_accuracy(checkpoint, pixels, labels) -> dict:
-    """Accuracy of a training checkpoint as a float model and with its quantized forward pass.
-    Raises ``ValueError`` (one line naming the file) for anything but a checkpoint of
-    ``sw.train`` whose network takes these images."""
+def load_checkpoint(checkpoint) -> SNN:
+    """The training model of a checkpoint that ``sw.train`` wrote (``results/train/*.pt``).
+    Raises ``ValueError`` (one line naming the file) for anything else."""
     fix = "use the .pt that sw.train wrote beside the model (results/train/<model>.pt)"
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -93,9 +92,16 @@ def float_accuracy(checkpoint, pixels, labels) -> dict:
     except Exception as error:  # a config or state that this SNN does not accept
         raise ValueError(f"{checkpoint} does not hold a network that sw.train can rebuild "
                          f"({_first_line(error)}); {fix}") from None
+    return model
+
+
+def float_accuracy(checkpoint, pixels, labels) -> dict:
+    """Accuracy of a training checkpoint (a file, or the model of :func:`load_checkpoint`) as
+    a float model and with its quantized forward pass."""
+    model = checkpoint if isinstance(checkpoint, SNN) else load_checkpoint(checkpoint)
     if model.config.n_inputs != np.asarray(pixels).shape[1]:
-        raise ValueError(f"{checkpoint} is a network of {model.config.n_inputs} inputs, but the "
-                         f"images have {np.asarray(pixels).shape[1]} pixels; give the "
+        raise ValueError(f"the checkpoint is a network of {model.config.n_inputs} inputs, but "
+                         f"the images have {np.asarray(pixels).shape[1]} pixels; give the "
                          f"checkpoint of this model")
     out = {}
     model.quantized = False
@@ -118,6 +124,12 @@ def evaluate(model_path, checkpoint=None, dataset: str = "mnist", source=None,
     if samples < 0:
         raise ValueError(f"samples is {samples}; give a positive number of images (0: all)")
     network = load(model_path)
+    # The checkpoint before the data: a wrong one fails in a second, not after a download.
+    trained = load_checkpoint(checkpoint) if checkpoint else None
+    if trained is not None and trained.config.n_inputs != network.n_inputs:
+        raise ValueError(f"{checkpoint} is a network of {trained.config.n_inputs} inputs, but "
+                         f"{model_path} has {network.n_inputs}; give the checkpoint of this "
+                         f"model")
     test = load_dataset(dataset, source)["test"]
     pixels, labels = test.pixels, test.labels
     if samples:
@@ -125,8 +137,7 @@ def evaluate(model_path, checkpoint=None, dataset: str = "mnist", source=None,
     if pixels.shape[1] != network.n_inputs:
         raise ValueError(f"{model_path} has {network.n_inputs} inputs but the {dataset} images "
                          f"have {pixels.shape[1]} pixels; evaluate it on its own data set")
-    # The checkpoint first: a wrong one fails in a second, not after the golden model's run.
-    floats = float_accuracy(checkpoint, pixels, labels) if checkpoint else {}
+    floats = float_accuracy(trained, pixels, labels) if trained is not None else {}
     start = time.time()
     result = {"model": str(model_path), "dataset": dataset, "sizes": network.sizes,
               "timesteps": network.timesteps, "encoder": network.encoder,
