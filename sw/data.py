@@ -308,7 +308,7 @@ def add_data_arguments(parser, *, default: str | None = "mnist"):
                         help=f"images: {' or '.join(DATA_SETS)}, or a folder of the four MNIST "
                              f"IDX files{shown}")
     parser.add_argument("--dataset", choices=DATA_SETS,
-                        help="the older spelling of --data NAME (with --data FOLDER: mnist)")
+                        help="the older spelling of --data NAME (beside --data FOLDER only mnist)")
     parser.set_defaults(data_default=default)
 
 

@@ -50,8 +50,7 @@ from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, fro
 from .options import (ArgumentParser, add_samples, atomic_write, check_output_file, cli_main,
                       fail, input_file, nonnegative_int, output_dir, output_file, positive_int)
 from .options import progress as progress_bar
-from .snn import (ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss,
-                  to_network)
+from .snn import ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss
 from .snn.export import export
 from .snn.loss import distillation_loss
 from .snn.quant import prune_mask
