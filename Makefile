@@ -68,7 +68,7 @@ bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
-	$(PY) -m sw.train --config configs/mnist.toml --output models/mnist.snn
+	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
 
 flash: setup
 	$(PY) -m sw.flash --board $(BOARD) $(ARGS)

@@ -14,6 +14,7 @@ hw.generate ARGS...`` for ``generate``): both call the same ``main``.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -46,13 +47,18 @@ def _usage() -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:  # a usage error: the usage on standard error, status 2
+        print(_usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help", "help"):
         print(_usage())
-        return 0 if argv else 2
+        return 0
     command, args = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"snn-accel: unknown command {command!r}; choose one of {', '.join(COMMANDS)}",
-              file=sys.stderr)
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"snn-accel: error: unknown command {command!r}; {hint}choose one of "
+              f"{', '.join(COMMANDS)} (see snn-accel --help)", file=sys.stderr)
         return 2
     # Only the chosen command's module is imported: `snn-accel run` does not load the training
     # code (and torch), `snn-accel train` not the simulators.

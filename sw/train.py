@@ -1,6 +1,7 @@
 """Train a spiking network for the accelerator and export it bit-exactly: ``python -m sw.train``.
 
-Pipeline (each step an option of the TOML config, ``configs/mnist.toml``; flags override):
+Pipeline (each step an option of the TOML recipe, ``--recipe configs/mnist.toml``; flags and
+``--set SECTION.KEY=VALUE`` override it):
 
 1. **ANN-to-SNN conversion** (``[ann] epochs > 0``): train a bias-free ReLU network of the same
    sizes, copy its weights, set thresholds from activation percentiles (:mod:`sw.snn.ann`).
@@ -28,7 +29,6 @@ epoch, spikes per layer, a spike raster of one input) to ``--results`` (``result
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
@@ -42,19 +42,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
-
 from core import golden
 from core.modelfile import load as load_model
 
-from .data import load_dataset, from_pixels, DataError
-from .snn import (ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss,
-                  to_network)
+from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, from_pixels,
+                   load_dataset)
+from .options import (ArgumentParser, add_samples, atomic_write, check_output_file, cli_main,
+                      fail, input_file, nonnegative_int, output_dir, output_file, positive_int)
+from .options import progress as progress_bar
+from .snn import ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss
 from .snn.export import export
 from .snn.loss import distillation_loss
 from .snn.quant import prune_mask
 
-__all__ = ["DEFAULTS", "load_config", "build_model", "train_ann", "train_snn", "run", "main"]
+__all__ = ["DEFAULTS", "load_config", "check_config", "export_paths", "build_model", "train_ann",
+           "train_snn", "run", "main"]
 
 log = logging.getLogger("sw.train")
 
@@ -82,17 +84,39 @@ DEFAULTS = {
 }
 
 
+def _kind(default, value) -> str | None:
+    """What ``value`` must be to replace ``default`` (None: it is one)."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else "a number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "a string"
+    if isinstance(default, list):
+        return None if isinstance(value, list) else "a list, e.g. [256]"
+    return None
+
+
 def _merge(base: dict, over: dict, where: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in over.items():
         if key not in base:
-            raise ValueError(f"unknown config key '{where}{key}'; known keys: "
+            raise ValueError(f"unknown recipe key '{where}{key}'; known keys: "
                              f"{', '.join(sorted(base))}")
         if isinstance(base[key], dict):
             if not isinstance(value, dict):
-                raise ValueError(f"config key {where}{key} must be a table")
+                raise ValueError(f"recipe key {where}{key} must be a table")
             out[key] = _merge(base[key], value, f"{where}{key}.")
         else:
+            kind = _kind(DEFAULTS.get(where.split(".")[0], {}).get(key) if where else None,
+                         value)
+            if kind:
+                raise ValueError(f"recipe key {where}{key} is {value!r}; it must be {kind}")
             out[key] = value
     return out
 
@@ -102,10 +126,79 @@ def load_config(path=None, overrides: dict | None = None) -> dict:
     config = copy.deepcopy(DEFAULTS)
     if path:
         with open(path, "rb") as file:
-            config = _merge(config, tomllib.load(file))
+            try:
+                recipe = tomllib.load(file)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path} is not valid TOML: {error}") from None
+        try:
+            config = _merge(config, recipe)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     if overrides:
         config = _merge(config, overrides)
     return config
+
+
+def export_paths(config: dict, output) -> list:
+    """``(T, path)`` of every file :func:`run` writes: ``output`` at ``export.timesteps``, then
+    ``<output>_t<T>.snn`` for every ``T`` of ``export.also``."""
+    output = Path(output)
+    main_T = config["export"]["timesteps"] or config["network"]["timesteps"]
+    return [(main_T, output)] + [(T, output.with_name(f"{output.stem}_t{T}{output.suffix}"))
+                                 for T in config["export"]["also"]]
+
+
+def check_config(config: dict, output=None) -> None:
+    """Refuse, with one line, a recipe that would fail or export a useless model only after
+    minutes of training: counts out of range, an unknown data set, a network the training
+    model does not take, an export of a stage that is not trained, an output that cannot be
+    written. Raises ``ValueError``."""
+    d, t, a, i, x = (config[k] for k in ("data", "train", "ann", "iir", "distill"))
+
+    def at_least(section, key, low, why=""):
+        value = config[section][key]
+        if value < low:
+            raise ValueError(f"{section}.{key} is {value}; it must be {low} or more{why}")
+    at_least("train", "epochs", 1, " (with 0 the network would be exported untrained)")
+    for section, key in (("train", "batch_size"), ("ann", "batch_size"), ("train", "threads")):
+        at_least(section, key, 1)
+    for section, key in (("ann", "epochs"), ("data", "subset"), ("train", "shift"),
+                         ("train", "qat_start"), ("train", "prune_epoch")):
+        at_least(section, key, 0)
+    if i["timesteps"]:
+        at_least("iir", "epochs", 1, " when iir.timesteps is set")
+    if x["weight"]:
+        at_least("distill", "epochs", 1, " when distill.weight is set")
+        at_least("distill", "batch_size", 1)
+    for section, key in (("train", "lr"), ("ann", "lr"), ("iir", "lr"), ("distill", "lr")):
+        if not config[section][key] > 0:
+            raise ValueError(f"{section}.{key} is {config[section][key]}; it must be above 0")
+    if not 0 <= t["prune"] < 1 or not 0 <= t["ema"] < 1:
+        raise ValueError(f"train.prune is {t['prune']} and train.ema {t['ema']}; each must be in "
+                         f"[0, 1)")
+    if d["dataset"] not in DATA_SETS:
+        raise ValueError(f"data.dataset is {d['dataset']!r}; it must be one of "
+                         f"{', '.join(DATA_SETS)} (a folder of IDX files goes in data.source)")
+    if d["source"] and not Path(d["source"]).is_dir():
+        raise ValueError(f"data.source {d['source']} is not a folder; give a folder of the four "
+                         f"MNIST IDX files, or \"\" for the PyPI copy")
+    stages = [config["network"]["timesteps"]] + list(i["timesteps"])
+    for T in stages:
+        if not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= 255:
+            raise ValueError(f"timesteps {T!r} in network.timesteps/iir.timesteps; each must be "
+                             f"an integer in 1 .. 255")
+    # The network itself: SNNConfig refuses an unknown encoder, neuron, bit width, ...
+    try:
+        build_model(config, 64 if d["dataset"] == "digits" else 784)
+    except ValueError as error:
+        raise ValueError(f"[network]: {error}") from None
+    for T, path in export_paths(config, output or "model.snn"):
+        if T not in stages:
+            raise ValueError(f"export.timesteps/also names T={T}, but training runs T in "
+                             f"{sorted(set(stages))}; add it to iir.timesteps")
+        reason = check_output_file(path) if output is not None else None
+        if reason:
+            raise ValueError(reason)
 
 
 def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
@@ -168,8 +261,8 @@ def train_ann(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True)
     for epoch in range(a["epochs"]):
         total = 0.0
         batches = _batches(len(yt), a["batch_size"], gen)
-        for idx in tqdm(batches, desc=f"ANN epoch {epoch + 1}/{a['epochs']}",
-                        disable=not progress, leave=False):
+        for idx in progress_bar(batches, desc=f"ANN epoch {epoch + 1}/{a['epochs']}",
+                                unit="batch", quiet=not progress):
             xb = augment(xf[idx], config["train"]["shift"], gen)
             loss = F.cross_entropy(ann(xb), yt[idx])
             opt.zero_grad()
@@ -201,8 +294,9 @@ def train_teacher(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = T
     for epoch in range(d["epochs"]):
         teacher.train()
         total = 0.0
-        for idx in tqdm(_batches(len(yt), d["batch_size"], gen), disable=not progress,
-                        leave=False, desc=f"teacher epoch {epoch + 1}/{d['epochs']}"):
+        for idx in progress_bar(_batches(len(yt), d["batch_size"], gen), unit="batch",
+                                quiet=not progress,
+                                desc=f"teacher epoch {epoch + 1}/{d['epochs']}"):
             xb = augment(xt[idx], config["train"]["shift"], gen).float() / 255.0
             loss = F.cross_entropy(teacher(xb), yt[idx])
             opt.zero_grad()
@@ -258,8 +352,8 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
             log.info("pruned %.0f %% of each layer's weights", 100 * t["prune"])
         total, correct, start = 0.0, 0, time.time()
         counts = np.zeros(len(model.weight))
-        bar = tqdm(_batches(len(yt), t["batch_size"], gen), disable=not progress, leave=False,
-                   desc=f"{stage} epoch {epoch + 1}/{epochs}")
+        bar = progress_bar(_batches(len(yt), t["batch_size"], gen), unit="batch",
+                           quiet=not progress, desc=f"{stage} epoch {epoch + 1}/{epochs}")
         for idx in bar:
             xb = augment(xt[idx], t["shift"], gen)
             out = model(xb)
@@ -393,8 +487,10 @@ def _verify(path, model: SNN, x, y) -> dict:
 
 
 def run(config: dict, output, results="results/train", progress: bool = True) -> dict:
-    """The whole pipeline; returns the summary that is also written as ``summary.json``."""
+    """The whole pipeline; returns the summary that is also written as ``summary.json``.
+    The recipe and the outputs are checked first (:func:`check_config`)."""
     started = time.time()
+    check_config(config, output)
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config["train"]["threads"])
@@ -407,6 +503,9 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
         x, y = np.concatenate([x, valid.pixels]), np.concatenate([y, valid.labels])
         valid = None
     if d["subset"]:
+        if d["subset"] > len(y):
+            log.warning("data.subset (--samples) is %d, but the set has %d training images; "
+                        "training on all of them", d["subset"], len(y))
         x, y = x[:d["subset"]], y[:d["subset"]]
     test = data["test"]
     log.info("data: %s, %d training images, %s validation, %d test", d["dataset"], len(y),
@@ -444,16 +543,11 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
                   history, vset, progress, first_epoch=t["epochs"], teacher=teacher)
         stages[T] = copy.deepcopy(model.state_dict())
     output = Path(output)
-    main_T = config["export"]["timesteps"] or config["network"]["timesteps"]
-    exports = [(main_T, output)] + [
-        (T, output.with_name(f"{output.stem}_t{T}{output.suffix}"))
-        for T in config["export"]["also"]]
+    exports = export_paths(config, output)
+    main_T = exports[0][0]
     summary = {"config": config, "history": history, "exports": [],
                "train_seconds": time.time() - started}
     for T, path in exports:
-        if T not in stages:
-            raise ValueError(f"export.timesteps/also names T={T}, but training ran "
-                             f"T in {sorted(stages)}; add it to iir.timesteps")
         model.load_state_dict(stages[T])
         model.config.timesteps = T
         export(model, path, name=f"{config['export']['name']}-T{T}")
@@ -462,8 +556,9 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
         info["float_accuracy"] = float((model.predict(test.pixels) == test.labels).mean())
         model.quantized = model.config.weight_bits is not None
         checkpoint = results / f"{path.stem}.pt"
-        torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()},
-                   checkpoint)
+        with atomic_write(checkpoint, "wb") as file:
+            torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()},
+                       file)
         info["checkpoint"] = str(checkpoint)
         summary["exports"].append(info)
         log.info("exported %s (T=%d): integer golden-model test accuracy %.4f, float %.4f, "
@@ -473,24 +568,46 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     model.load_state_dict(stages[main_T])
     model.config.timesteps = main_T
     _plots(history, load_model(output), test.pixels, results)
-    (results / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    with atomic_write(results / "summary.json") as file:
+        json.dump(summary, file, indent=1, default=str)
     log.info("done in %.0f s; plots and summary in %s", summary["total_seconds"], results)
     return summary
 
 
+PROG = "python -m sw.train"
+
+
+def _value(text: str):
+    """A ``--set`` value: TOML (``[128]``, ``0.5``, ``true``, ``"rate"``), else the text as a
+    string (``--set network.encoder=rate``)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+@cli_main(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sw.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", help="TOML config file (default: built-in defaults)")
-    parser.add_argument("--output", default="models/mnist.snn", help="model file to write")
-    parser.add_argument("--results", default="results/train", help="folder for log, plots, JSON")
-    parser.add_argument("--epochs", type=int, help="override train.epochs")
-    parser.add_argument("--ann-epochs", type=int, help="override ann.epochs")
-    parser.add_argument("--iir-epochs", type=int, help="override iir.epochs")
-    parser.add_argument("--subset", type=int, help="override data.subset (first N images)")
-    parser.add_argument("--dataset", choices=["mnist", "digits"], help="override data.dataset")
-    parser.add_argument("--data", help="folder with MNIST IDX files (override data.source)")
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("--recipe", "--config", type=input_file, metavar="FILE",
+                        help="TOML training recipe, e.g. configs/mnist.toml (default: the "
+                             "built-in defaults; --config is its older name)")
+    parser.add_argument("--output", type=output_file, default="models/mnist.snn", metavar="FILE",
+                        help="model file to write, and <output>_t<T>.snn for export.also "
+                             "(default models/mnist.snn)")
+    parser.add_argument("--results", type=output_dir, default="results/train", metavar="DIR",
+                        help="folder for the log, plots, checkpoints and JSON summary "
+                             "(default results/train)")
+    parser.add_argument("--epochs", type=positive_int, metavar="N", help="override train.epochs")
+    parser.add_argument("--ann-epochs", type=nonnegative_int, metavar="N",
+                        help="override ann.epochs (0: no ANN conversion, random start)")
+    parser.add_argument("--iir-epochs", type=positive_int, metavar="N",
+                        help="override iir.epochs")
+    add_samples(parser, default=None, aliases=("--subset",),
+                help="train on the first N training images only (overrides data.subset)")
+    add_data_arguments(parser, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override any config value (TOML syntax), e.g. --set "
+                        help="override any recipe value (TOML syntax), e.g. --set "
                              "network.hidden=[128]")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -499,34 +616,43 @@ def main(argv=None) -> int:
     def put(section, key, value):
         over.setdefault(section, {})[key] = value
     for name, (section, key) in {"epochs": ("train", "epochs"), "ann_epochs": ("ann", "epochs"),
-                                 "iir_epochs": ("iir", "epochs"), "subset": ("data", "subset"),
-                                 "dataset": ("data", "dataset"),
-                                 "data": ("data", "source")}.items():
+                                 "iir_epochs": ("iir", "epochs"),
+                                 "samples": ("data", "subset")}.items():
         if getattr(args, name) is not None:
             put(section, key, getattr(args, name))
+    dataset, folder = data_arguments(args, parser)
+    if dataset is not None:
+        put("data", "dataset", dataset)
+    if args.data:  # --data names the whole source; --dataset alone keeps the recipe's folder
+        put("data", "source", str(folder) if folder else "")
     for item in args.set:
         if "=" not in item or "." not in item.split("=", 1)[0]:
-            parser.error(f"--set {item!r}: write SECTION.KEY=VALUE")
+            parser.error(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. network.hidden=[128]")
         path, value = item.split("=", 1)
-        section, key = path.split(".", 1)
-        put(section, key, tomllib.loads(f"v = {value}")["v"])
-    results = Path(args.results)
+        section, key = path.strip().split(".", 1)
+        put(section, key, _value(value.strip()))
+    try:
+        config = load_config(args.recipe, over)
+        check_config(config, args.output)
+    except ValueError as error:
+        return fail(PROG, str(error))
+    results = args.results
     results.mkdir(parents=True, exist_ok=True)
-    handlers = [logging.StreamHandler(sys.stderr),
-                logging.FileHandler(results / "train.log", mode="w")]
-    for handler in handlers:
+    console = logging.StreamHandler(sys.stderr)
+    logfile = logging.FileHandler(results / "train.log", mode="w")
+    for handler in (console, logfile):
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
     try:
-        config = load_config(args.config, over)
         summary = run(config, args.output, results, progress=not args.quiet)
-    except (DataError, ValueError, FileNotFoundError) as error:
+    except (DataError, ValueError, OSError) as error:
+        log.removeHandler(console)  # the error goes to the log file, and as one line to stderr
         log.error("error: %s", error)
-        return 1
+        return fail(PROG, str(error), 1)
     finally:
-        for handler in handlers:
+        for handler in (console, logfile):
             log.removeHandler(handler)
             handler.close()
     for info in summary["exports"]:

@@ -10,7 +10,7 @@ from cli.main import COMMANDS, main
 
 
 def test_usage_lists_every_command(capsys):
-    assert main(["--help"]) == 0
+    assert main(["--help"]) == 0 and main(["help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: snn-accel COMMAND [ARGS...]")
     for name in COMMANDS:
@@ -18,13 +18,21 @@ def test_usage_lists_every_command(capsys):
 
 
 def test_no_command_is_a_usage_error(capsys):
+    """Like argparse: the usage on standard error and status 2 (``--help``: stdout, 0)."""
     assert main([]) == 2
-    assert "usage: snn-accel" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: snn-accel COMMAND")
+    for name in COMMANDS:
+        assert f"\n  {name} " in err
 
 
 def test_unknown_command(capsys):
     assert main(["frobnicate"]) == 2
-    assert "unknown command 'frobnicate'; choose one of demo, cosim" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == ("snn-accel: error: unknown command 'frobnicate'; choose one of "
+                   f"{', '.join(COMMANDS)} (see snn-accel --help)\n")
+    assert main(["evalute"]) == 2
+    assert "unknown command 'evalute'; did you mean 'evaluate'?" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

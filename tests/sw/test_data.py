@@ -1,7 +1,9 @@
 """sw.data: pixels, the digits set, IDX folders, the MNIST cache and its error messages."""
 
+import argparse
 import gzip
 import pickle
+import re
 import struct
 
 import numpy as np
@@ -140,3 +142,48 @@ def test_pickle_that_is_not_bytes_over_256_is_rejected():
 def test_unknown_dataset_name():
     with pytest.raises(DataError, match="'mnist' or 'digits'"):
         data.load_dataset("cifar")
+
+
+def test_labelled_data_argument(tmp_path, monkeypatch):
+    """--data SOURCE of the tools that need labels: a set name or a folder of IDX files."""
+    monkeypatch.chdir(tmp_path)
+    assert data.labelled_data("mnist") == ("mnist", None)
+    assert data.labelled_data("digits") == ("digits", None)
+    (tmp_path / "mnist").mkdir()
+    assert data.labelled_data("./mnist") == ("mnist", data.Path("mnist"))
+    (tmp_path / "f.txt").write_text("x")
+    for text, message in (("random", "random images have no labels"),
+                          ("f.txt", "f.txt is a file"),
+                          ("cifar", "cifar is neither a data set (mnist, digits)")):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            data.labelled_data(text)
+
+
+def _parse(argv, default="mnist"):
+    parser = argparse.ArgumentParser()
+    data.add_data_arguments(parser, default=default)
+    return data.data_arguments(parser.parse_args(argv), parser)
+
+
+def test_data_and_dataset_combine(tmp_path, capsys):
+    assert _parse([]) == ("mnist", None)
+    assert _parse([], default=None) == (None, None)
+    assert _parse(["--dataset", "digits"]) == ("digits", None)
+    assert _parse(["--data", "digits"]) == ("digits", None)
+    assert _parse(["--data", str(tmp_path)]) == ("mnist", tmp_path)
+    assert _parse(["--data", str(tmp_path), "--dataset", "mnist"]) == ("mnist", tmp_path)
+    with pytest.raises(SystemExit):
+        _parse(["--data", str(tmp_path), "--dataset", "digits"])
+    assert "leave out --dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse(["--data", "mnist", "--dataset", "digits"])
+    assert "disagree" in capsys.readouterr().err
+
+
+def test_cli_reports_the_splits_and_errors_in_one_line(tmp_path, capsys):
+    assert data.main(["--data", "digits"]) == 0
+    assert "test: 449 images, 64 pixels" in capsys.readouterr().out
+    assert data.main(["--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m sw.data: error: ") and err.count("\n") == 1
+    assert "has no train-images-idx3-ubyte" in err

@@ -1,6 +1,8 @@
 """sw.evaluate: golden-model accuracy, spike and synaptic-operation counts, float checkpoints."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -57,17 +59,73 @@ def test_evaluate_reports_integer_and_float_accuracy(files):
 def test_cli_writes_json(files, tmp_path, capsys):
     folder, _ = files
     out = tmp_path / "e.json"
-    assert evaluate.main(["--model", str(folder / "m.snn"), "--dataset", "digits",
-                          "--limit", "50", "--json", str(out)]) == 0
+    assert evaluate.main(["--model", str(folder / "m.snn"), "--data", "digits",
+                          "--samples", "50", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["images"] == 50 and "synops_per_inference" in data
     assert "integer golden-model accuracy" in capsys.readouterr().out
+    # Written through a temporary file, with an ordinary file's mode (not mkstemp's 0600).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["e.json"]
 
 
-def test_cli_errors_name_the_problem(tmp_path, capsys):
-    assert evaluate.main(["--model", str(tmp_path / "none.snn"), "--dataset", "digits"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+def test_cli_old_spellings_still_work(files, tmp_path, capsys):
+    """--limit and --dataset (before issue 19) mean --samples and --data."""
+    folder, _ = files
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--model", str(folder / "m.snn"), "--dataset", "digits",
+                          "--limit", "40", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["images"] == 40
+
+
+def test_cli_more_samples_than_images_says_so(files, tmp_path, capsys):
+    folder, _ = files
+    assert evaluate.main(["--model", str(folder / "m.snn"), "--data", "digits",
+                          "--samples", "5000", "--json", str(tmp_path / "e.json")]) == 0
+    assert "the digits test set has 449 images; evaluated all of them, not 5000" in \
+        capsys.readouterr().err
+
+
+def test_cli_errors_name_the_problem(files, tmp_path, capsys):
+    folder, _ = files
+    with pytest.raises(SystemExit) as exit:
+        evaluate.main(["--model", str(tmp_path / "none.snn"), "--data", "digits"])
+    assert exit.value.code == 2
+    assert "none.snn does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate.main(["--model", str(tmp_path), "--data", "digits"])
+    assert "is a folder; give a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate.main(["--model", str(folder / "m.snn"), "--limit", "-1"])
+    assert "-1 is not a positive integer" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
     torch.save({"x": 1}, bad)
     with pytest.raises(ValueError, match="not a checkpoint written by sw.train"):
         evaluate.float_accuracy(bad, np.zeros((1, 64), np.uint8), np.zeros(1))
+    text = tmp_path / "text.pt"
+    text.write_text("hello\n")
+    with pytest.raises(ValueError, match="text.pt is not a PyTorch checkpoint"):
+        evaluate.load_checkpoint(text)
+    json_out = tmp_path / "out" / "e.json"
+    assert evaluate.main(["--model", str(folder / "m.snn"), "--float", str(bad), "--data",
+                          "digits", "--json", str(json_out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.pt is not a checkpoint written by sw.train" in err
+    assert not json_out.parent.exists()
+
+
+def test_checkpoint_of_another_network_is_refused(files, tmp_path):
+    folder, _ = files
+    cfg = SNNConfig(n_inputs=784, layers=[LayerSpec(10, reset="none")], timesteps=2)
+    torch.save({"config": cfg.to_dict(), "state_dict": SNN(cfg).state_dict()}, tmp_path / "o.pt")
+    with pytest.raises(ValueError, match="o.pt is a network of 784 inputs, but .*m.snn has 64"):
+        evaluate.evaluate(folder / "m.snn", tmp_path / "o.pt", dataset="digits")
+
+
+def test_golden_model_progress_is_quiet_off_a_terminal(files, capsys):
+    """sw.options.progress: a bar on a terminal only, nothing in a log (capsys is no tty)."""
+    folder, _ = files
+    evaluate.evaluate(folder / "m.snn", dataset="digits")
+    assert capsys.readouterr().err == ""

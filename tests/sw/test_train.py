@@ -2,6 +2,8 @@
 reduction, export checked by the golden model, plots), the config and the CLI."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,7 +113,7 @@ def test_conversion_initializes_from_the_ann(monkeypatch, tmp_path):
         seen["theta"] = [model.threshold(k).item() for k in range(len(model.weight))]
         return seen["lambdas"]
     monkeypatch.setattr(train, "convert", spy)
-    config = tiny(train={"epochs": 0})
+    config = tiny(train={"epochs": 1})
     train.run(config, tmp_path / "m.snn", tmp_path / "r", progress=False)
     assert seen["theta"][0] == pytest.approx(seen["lambdas"][0], rel=1e-5)
 
@@ -139,26 +141,121 @@ def test_augment_shifts_images():
 
 
 def test_config_errors(tmp_path):
-    with pytest.raises(ValueError, match="unknown config key 'network.hiden'"):
+    with pytest.raises(ValueError, match="unknown recipe key 'network.hiden'"):
         train.load_config(None, {"network": {"hiden": [1]}})
-    with pytest.raises(ValueError, match="add it to iir.timesteps"):
-        train.run(tiny(ann={"epochs": 0}, train={"epochs": 0}, export={"also": [2]}),
-                  tmp_path / "m.snn", tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="recipe key train.epochs is 'ten'; it must be an integer"):
+        train.load_config(None, {"train": {"epochs": "ten"}})
+    with pytest.raises(ValueError, match="recipe key network.fire_once is 1; it must be true or"):
+        train.load_config(None, {"network": {"fire_once": 1}})
+    train.load_config(None, {"ann": {"percentile": 60}})  # an integer is a number
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    with pytest.raises(ValueError, match="bad.toml is not valid TOML"):
+        train.load_config(bad)
 
 
-def test_cli_reads_config_and_overrides(tmp_path):
+@pytest.mark.parametrize("over,message", [
+    ({"train": {"epochs": 0}}, "train.epochs is 0; it must be 1 or more"),
+    ({"data": {"subset": -1}}, "data.subset is -1"),
+    ({"iir": {"timesteps": [2], "epochs": 0}}, "iir.epochs is 0"),
+    ({"train": {"lr": 0.0}}, "train.lr is 0.0; it must be above 0"),
+    ({"train": {"prune": 1.0}}, "train.prune is 1.0"),
+    ({"data": {"dataset": "cifar"}}, "data.dataset is 'cifar'"),
+    ({"data": {"source": "/nowhere"}}, "data.source /nowhere is not a folder"),
+    ({"iir": {"timesteps": [0]}}, "timesteps 0 in network.timesteps/iir.timesteps"),
+    ({"network": {"encoder": "fancy"}}, "encoder is 'fancy'"),
+    ({"export": {"also": [2]}}, "add it to iir.timesteps"),
+])
+def test_recipe_is_checked_before_training(monkeypatch, tmp_path, over, message):
+    """run() refuses a recipe that would fail, or export an untrained network, before it
+    loads any data or trains (issue 19: --epochs 0 exported a 54.6 % model)."""
+    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train.run(tiny(**over), tmp_path / "m.snn", tmp_path / "r", progress=False)
+    assert not (tmp_path / "m.snn").exists()
+
+
+def test_outputs_are_checked_before_training(monkeypatch, tmp_path):
+    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    (tmp_path / "m_t1.snn").mkdir()  # the second export's name is taken by a folder
+    with pytest.raises(ValueError, match="cannot write .*m_t1.snn: it is a folder"):
+        train.run(tiny(iir={"timesteps": [1]}, export={"also": [1]}), tmp_path / "m.snn",
+                  tmp_path / "r", progress=False)
+    assert train.export_paths(tiny(export={"also": [1, 2]}), "a/m.snn") == [
+        (4, Path("a/m.snn")), (1, Path("a/m_t1.snn")), (2, Path("a/m_t2.snn"))]
+
+
+def test_cli_reads_recipe_and_overrides(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[data]\ndataset = "digits"\n[network]\nhidden = [16]\n'
                    '[ann]\nepochs = 0\n[train]\nepochs = 1\n')
     out = tmp_path / "m.snn"
-    rc = train.main(["--config", str(cfg), "--output", str(out), "--results",
-                     str(tmp_path / "r"), "--set", "network.timesteps=2", "--quiet"])
+    rc = train.main(["--recipe", str(cfg), "--output", str(out), "--results",
+                     str(tmp_path / "r"), "--set", "network.timesteps=2", "--set",
+                     "network.encoder=direct", "--samples", "200", "--quiet"])
     assert rc == 0
     net = modelfile.load(out)
-    assert net.sizes == [64, 16, 10] and net.timesteps == 2
-    assert (tmp_path / "r" / "train.log").read_text().count("exported") == 1
+    assert net.sizes == [64, 16, 10] and net.timesteps == 2 and net.encoder == "direct"
+    log = (tmp_path / "r" / "train.log").read_text()
+    assert log.count("exported") == 1 and "200 training images" in log
     with pytest.raises(SystemExit):
         train.main(["--set", "nonsense", "--quiet"])  # argparse: "write SECTION.KEY=VALUE"
+
+
+def test_cli_old_spellings_still_work(tmp_path):
+    """--config (now --recipe), --subset (now --samples) and --dataset (now --data)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[network]\nhidden = [16]\n[ann]\nepochs = 0\n[train]\nepochs = 1\n')
+    out = tmp_path / "m.snn"
+    assert train.main(["--config", str(cfg), "--dataset", "digits", "--subset", "100",
+                       "--output", str(out), "--results", str(tmp_path / "r"), "--quiet"]) == 0
+    assert modelfile.load(out).sizes == [64, 16, 10]
+    assert "100 training images" in (tmp_path / "r" / "train.log").read_text()
+
+
+def test_cli_data_source(monkeypatch, tmp_path, capsys):
+    """--data NAME sets the set and clears the recipe's folder; --data FOLDER is MNIST from
+    that folder; --dataset alone keeps the recipe's folder."""
+    seen = []
+
+    def stop(config, *args, **kwargs):
+        seen.append((config["data"]["dataset"], config["data"]["source"]))
+        raise ValueError("stop")
+    monkeypatch.setattr(train, "run", stop)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[data]\nsource = "{tmp_path}"\n')
+    common = ["--recipe", str(cfg), "--output", str(tmp_path / "m.snn"), "--results",
+              str(tmp_path / "r")]
+    for args in (["--data", "digits"], ["--data", str(tmp_path)], ["--dataset", "mnist"], []):
+        assert train.main(common + args) == 1
+    assert seen == [("digits", ""), ("mnist", str(tmp_path)), ("mnist", str(tmp_path)),
+                    ("mnist", str(tmp_path))]
+    assert capsys.readouterr().err.count("python -m sw.train: error: stop") == 4
+
+
+def test_cli_error_after_start_is_one_line(monkeypatch, tmp_path, capsys):
+    """An error during the run: one line on stderr (the log file keeps it too)."""
+    def broken(*args, **kwargs):
+        raise train.DataError("MNIST is not in data/; run 'python -m sw.data --download'")
+    monkeypatch.setattr(train, "load_dataset", broken)
+    out = tmp_path / "m.snn"
+    rc = train.main(["--output", str(out), "--results", str(tmp_path / "r"), "--quiet"])
+    assert rc == 1 and not out.exists()
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["python -m sw.train: error: MNIST is not in data/; run 'python -m sw.data "
+                   "--download'"]
+    assert "MNIST is not in data/" in (tmp_path / "r" / "train.log").read_text()
+
+
+def test_progress_is_quiet_off_a_terminal(capsys):
+    """sw.options.progress: bars on a terminal only, nothing in logs (capsys is no tty)."""
+    digits = load_digits()
+    config = tiny(ann={"epochs": 1}, train={"epochs": 1})
+    model = train.build_model(config, 64)
+    x, y = digits["train"].pixels[:128], digits["train"].labels[:128]
+    train.train_ann(config, x, y, progress=True)
+    train.train_snn(model, config, x, y, 1, 3e-3, "T=4", [], progress=True)
+    assert capsys.readouterr().err == ""
 
 
 def test_ema_ends_the_stage_with_the_average(monkeypatch):
