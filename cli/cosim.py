@@ -204,7 +204,9 @@ def main(argv=None) -> int:
             try:
                 network = modelfile.load(args.model)
             except ModelFileError as error:
-                raise CosimError(f"cannot read model file {args.model}: {error}") from None
+                message = str(error)
+                raise CosimError(message if str(args.model) in message else
+                                 f"cannot read model file {args.model}: {message}") from None
             config = _config(args.config, args.lanes, network, args.inputs_per_cycle,
                              args.overrides)
             networks = [network]
