@@ -60,18 +60,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _rate_file(design, sim: str, fast: bool):
+def _rate_file(design, sim: str, fast: bool, waves: bool):
     """Where the speed of the last run of ``design`` in ``sim`` is kept (seconds per
     inference), for the expected duration of the next one."""
-    return design.build_dir(sim) / f"seconds-per-inference-{'fast' if fast else 'driver'}.txt"
+    return design.build_dir(sim, waves) / f"seconds-per-inference-{'fast' if fast else 'driver'}"
 
 
-def _expected(design, sim: str, fast: bool, count: int) -> str:
+def _expected(design, sim: str, fast: bool, waves: bool, count: int) -> float | None:
+    """Seconds the co-simulation of ``count`` images should take, at the last run's speed."""
     try:
-        per = float(_rate_file(design, sim, fast).read_text())
+        return float(_rate_file(design, sim, fast, waves).read_text()) * count
     except (OSError, ValueError):
-        return ""
-    return f", about {_duration(per * count)} at the last run's speed"
+        return None
 
 
 def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | None = None,
@@ -97,8 +97,11 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
         with toolchain.run_folder(design, sim, job, waves=bool(waves)) as folder:
             write_job(folder, networks, images, fast=fast, driver_images=driver_images)
             toolchain.build(design, sim, waves=bool(waves))
-            say(f"co-simulating {count:,} images of {len(networks)} network(s) in {sim}"
-                f"{_expected(design, sim, fast, count)} ...")
+            expected = _expected(design, sim, fast, bool(waves), count)
+            if expected is None and count >= 100 or expected is not None and expected >= 10:
+                about = f", about {_duration(expected)}" if expected else ""
+                say(f"co-simulating {count:,} images of {len(networks)} network(s) in {sim}"
+                    f"{about} ...")
             toolchain.run(design, sim, "sim.cosim_run", env={"COSIM_JOB": folder},
                           waves=bool(waves), folder=folder)
             result = read_result(folder)
@@ -114,7 +117,7 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
         raise CosimError(str(error)) from None
     if result.get("inferences") and result.get("seconds"):
         try:
-            with atomic_write(_rate_file(design, sim, fast)) as file:
+            with atomic_write(_rate_file(design, sim, fast, bool(waves))) as file:
                 file.write(f"{result['seconds'] / result['inferences']:.6g}\n")
         except OSError:
             pass  # only an estimate for the next run

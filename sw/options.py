@@ -189,6 +189,11 @@ def atomic_write(path, mode: str = "w", **kwargs):
     try:
         with os.fdopen(fd, mode, **kwargs) as file:
             yield file
+        # mkstemp made the file private: give it the mode of an ordinary new file (or keep the
+        # mode of the file it replaces).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
