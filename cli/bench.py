@@ -19,8 +19,9 @@ the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
   driven by the blocking host driver (about ten Python wake-ups per inference).
 
 It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
->= 200 inferences/s; reported, not enforced) and writes ``results/bench.json``. Synthesis
-results are cached per configuration under ``build/``.
+>= 200 inferences/s; reported, not enforced) and writes ``results/bench.json`` (``--json FILE``
+for another file; ``--output`` is the old spelling). Synthesis results are cached per
+configuration under ``build/``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from amaranth.back import verilog
 from boards.reports import xc7_synthesize
 from core import golden, modelfile
 from core.config import Config, ConfigError, add_config_arguments, resolve
+from core.modelfile import ModelFileError
 from core.network import Layer, Network
 from core.randnet import random_pixels, random_weights
 from core.resources import XC7_SYNTH, xc7
@@ -50,9 +52,12 @@ from hw.accel import Accelerator
 from sim.cosim import CosimError, run_cosim
 from sim.toolchain import module_files
 from sw import data
+from sw.options import (ArgumentParser, add_samples, atomic_write, cli_main, fail, input_file,
+                        nonnegative_int, output_file, set_advice)
 
 __all__ = ["TARGETS", "event_bound", "synthesize", "bench_network", "main"]
 
+PROG = "python -m sw.bench"
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"cycles_median": 1000, "lut": 8000, "bram36": 32, "inferences_per_s": 200}
 
@@ -92,13 +97,16 @@ def synthesize(config, *, timeout: float = 3600.0) -> dict:
         cells, seconds = json.loads(cached.read_text()), None
     else:
         folder.mkdir(parents=True, exist_ok=True)
+        print(f"bench: estimating Artix-7 resources of P={config.lanes} with Yosys (minutes; "
+              f"cached afterwards) ...", file=sys.stderr, flush=True)
         (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
                                                         emit_src=False))
         started = time.monotonic()
         cells = dict(xc7_synthesize(["accel.v"], top="accel", workdir=folder,
                                     timeout=timeout).cells)
         seconds = round(time.monotonic() - started, 1)
-        cached.write_text(json.dumps(cells))
+        with atomic_write(cached) as file:
+            file.write(json.dumps(cells))
     counts = xc7(cells)
     return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
             "carry4": cells.get("CARRY4", 0), "seconds": seconds}
@@ -125,19 +133,20 @@ def _standin_network(pixels, rng):
 def bench_network(model: str | None, samples: int, seed: int = 0):
     """(network, pixels, description) of the benchmark."""
     rng = np.random.default_rng(seed)
+    path = Path(model) if model else ROOT / "models" / "mnist_t4.snn"
+    network = modelfile.load(path) if model or path.exists() else None
+    if network is not None and network.n_inputs != 784:
+        raise ModelFileError(f"{path} takes {network.n_inputs} inputs; the benchmark runs "
+                             f"MNIST images of 784 pixels")
     try:
         pixels = np.asarray(data.load_mnist()["test"][0][:samples], np.uint8)
         images = "MNIST test set"
     except Exception as error:  # noqa: BLE001 - fall back to synthetic digits, say so
         print(f"bench: no MNIST ({error}); using random sparse images", file=sys.stderr)
-        pixels = random_pixels(rng, samples, 784)
+        pixels = random_pixels(rng, min(samples, 10_000), 784)  # as many as MNIST's
         images = "random sparse images"
-    path = Path(model) if model else ROOT / "models" / "mnist_t4.snn"
-    if path.exists():
-        network = modelfile.load(path)
-        return network, pixels[:, :network.n_inputs], f"{path.name} on {images}"
-    if model:
-        raise FileNotFoundError(f"model file {model} does not exist")
+    if network is not None:
+        return network, pixels, f"{path.name} on {images}"
     return _standin_network(pixels, rng), pixels, f"random 784-256-10 stand-in on {images}"
 
 
@@ -186,31 +195,40 @@ HEADER = ("   P K    LUT     FF BRAM36  DSP  cycles    max /bound   inf/s  mism 
           "---- - ------ ------ ------ ---- ------- ------ ------ ------- ----- -------------")
 
 
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@cli_main(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sw.bench",
-                                     description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--lanes", type=parse_spec, nargs="+",
                         default=[(128, 1), (32, 1), (64, 1), (256, 1), (128, 2)],
                         metavar="P[xK]", help="configurations to measure: lanes, optionally x "
                         "inputs per cycle (default 128 32 64 256 128x2; the first is the "
                         "reference configuration)")
-    parser.add_argument("--samples", type=int, default=300, help="images per configuration")
-    parser.add_argument("--model", help="model file (default models/mnist_t4.snn, else a "
-                                        "calibrated random stand-in)")
-    parser.add_argument("--driver-samples", type=int, default=50,
+    add_samples(parser, default=300, help="images per configuration")
+    parser.add_argument("--model", type=input_file,
+                        help="model file (default models/mnist_t4.snn, else a calibrated random "
+                             "stand-in)")
+    parser.add_argument("--driver-samples", type=nonnegative_int, default=50,
                         help="images also run through the blocking host driver (speed and "
                              "checks of that path)")
     parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
     parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
-    parser.add_argument("--output", default=str(ROOT / "results" / "bench.json"))
+    parser.add_argument("--json", "--output", type=output_file, metavar="FILE",
+                        default=str(ROOT / "results" / "bench.json"),
+                        help="write the JSON report to FILE (default results/bench.json)")
     add_config_arguments(parser, default_help="mnist; --lanes then sets P and K")
     args = parser.parse_args(argv)
     try:
         base = resolve(args.config, args.overrides)
-    except ConfigError as error:
-        parser.error(str(error))
-
-    network, pixels, source = bench_network(args.model, args.samples)
+        network, pixels, source = bench_network(args.model, args.samples)
+    except (ConfigError, ModelFileError) as error:
+        return fail(PROG, str(error))
+    if args.samples > len(pixels):
+        _say(f"{args.samples:,} images requested, the data has {len(pixels):,}: running "
+             f"{len(pixels):,}")
     trace = golden.run(network, pixels)
     report = {"network": source, "sizes": network.sizes, "timesteps": network.timesteps,
               "encoder": network.encoder, "weight_bits": [l.weight_bits for l in network.layers],
@@ -238,7 +256,7 @@ def main(argv=None) -> int:
             try:
                 config.check_fits(network)
             except ValueError as error:
-                entry["error"] = str(error)
+                entry["error"] = set_advice(str(error))
             print(f"{lanes:>4} {inputs} {entry['error']}")
             report["configurations"].append(entry)
             continue
@@ -246,7 +264,8 @@ def main(argv=None) -> int:
             try:
                 result = run_cosim([network], [pixels], config, sim="verilator",
                                    job=f"bench-{len(pixels)}", fast=True,
-                                   driver_images=min(len(pixels), args.driver_samples))
+                                   driver_images=min(len(pixels), args.driver_samples),
+                                   say=_say)
             except CosimError as error:
                 entry["cosim_error"] = str(error)
                 failures += 1
@@ -293,9 +312,9 @@ def main(argv=None) -> int:
         checks["bram36"] = ref["resources"]["bram36"] <= TARGETS["bram36"]
     report["targets_met"] = checks
     report["host"]["load_average_end"] = os.getloadavg()
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    out = args.json
+    with atomic_write(out) as file:
+        file.write(json.dumps(report, indent=1))
     met = ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in checks.items())
     print(f"bench: P={ref.get('lanes')}: {met or 'nothing measured'}; written {out}")
     return 1 if failures else 0

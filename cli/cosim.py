@@ -3,6 +3,7 @@
 ::
 
     python -m sw.cosim --model models/mnist.snn --samples 100 --sim verilator
+    python -m sw.cosim --model models/mnist.snn --data images.npy
     python -m sw.cosim --random 50 --seed 7 --sim icarus
 
 The accelerator is built (once per configuration, cached under ``build/``) for Verilator or
@@ -16,19 +17,22 @@ results and the class are compared with ``core.golden.run``. It prints exactly o
 and exits with status 1 when any inference differs, after printing the first differing layer,
 timestep and neuron to stderr (status 2: the run itself failed, e.g. a missing simulator).
 
-Images: ``--samples N`` takes the first N MNIST test images (``sw.data``) for a 784-input model,
-or the 8x8 digits for a 64-input one; ``--images FILE.npy`` any uint8 array (N, n_in); otherwise
-random pixels. ``--random N`` draws N random networks over every option of
-``docs/numerics.md`` that fit the configuration (default ``tiny``; ``--config NAME`` and
-``--set FIELD=VALUE`` choose another), reproducible from
-``--seed``. ``--waves FILE`` records a waveform of the run (FST with Icarus, VCD with
-Verilator).
+Images: ``--data SOURCE`` is ``mnist`` (the test set, 784 inputs), ``digits`` (the 8x8 digits,
+64 inputs), ``random``, a folder of the MNIST IDX files, or an ``.npy`` file of uint8 pixels
+(N, n_in) (``--images FILE`` is the old spelling); by default MNIST for a 784-input model, the
+digits for a 64-input one, else random pixels. ``--samples N`` takes the first N images (10 by
+default; all of them with an ``.npy`` file). ``--random N`` draws N random networks over every
+option of ``docs/numerics.md`` that fit the configuration (default ``tiny``; ``--config NAME``
+and ``--set FIELD=VALUE`` choose another), reproducible from ``--seed``. ``--waves FILE``
+records a waveform of the run (FST with Icarus, VCD with Verilator).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -37,11 +41,18 @@ from core.config import (Config, ConfigError, FitError, add_config_arguments, pa
                          resolve)
 from core.modelfile import ModelFileError
 from core.randnet import random_pixels
-from sim.cosim import CosimError, run_cosim, summary_line
+from sim.cosim import CosimError, rate_text, run_cosim, summary_line
 from sim.designs import random_fitting_network
 from sw import data
+from sw.options import (ArgumentParser, cli_main, fail, input_file, int_range, nonnegative_int,
+                        output_file, positive_int, set_advice)
 
 __all__ = ["main"]
+
+PROG = "python -m sw.cosim"
+SETS = ("mnist", "digits", "random")
+#: Random images are drawn in memory, all at once: at most this many per network.
+MAX_RANDOM_IMAGES = 100_000
 
 
 def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle: int = 1,
@@ -52,61 +63,126 @@ def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle:
     config = config.replace(trace=True, inputs_per_cycle=inputs_per_cycle)
     if network is not None and not config.fits(network):
         if name is not None:
-            config.check_fits(network)  # raises FitError naming what is too big
+            try:
+                config.check_fits(network)
+            except FitError as error:  # the advice in this tool's options
+                raise FitError(f"the model does not fit configuration {name!r}: "
+                               f"{set_advice(str(error))}; or leave --config out to size the "
+                               f"accelerator for the model") from None
         config = Config.for_network(network, **{
             **parse_overrides(overrides), "trace": True, "inputs_per_cycle": inputs_per_cycle,
             **({"lanes": lanes} if lanes is not None else {})})
     return config
 
 
-def _images(network, samples: int | None, images: str | None, rng) -> np.ndarray:
-    n = network.n_inputs
-    if images is not None:
-        pixels = np.load(images)
-        if pixels.ndim == 3:
-            pixels = pixels.reshape(len(pixels), -1)
-        if pixels.ndim != 2 or pixels.shape[1] != n:
-            raise CosimError(f"{images} holds an array of shape {pixels.shape}; the model needs "
-                             f"(N, {n}) pixels")
-        if pixels.dtype != np.uint8:
-            if pixels.min() < 0 or pixels.max() > 255:
-                raise CosimError(f"{images} holds values outside 0 .. 255; convert float images "
-                                 f"with sw.data.to_pixels")
-            pixels = pixels.astype(np.uint8)
-        return pixels[:samples] if samples else pixels
-    count = samples or 10
+def _source(text: str):
+    """``--data``: a set name, or an existing file or folder."""
+    if text in SETS or Path(text).exists():
+        return text if text in SETS else Path(text)
+    raise argparse.ArgumentTypeError(f"{text} is neither {', '.join(SETS)} nor an existing "
+                                     f"file or folder")
+
+
+def _load_npy(path: Path) -> np.ndarray:
     try:
-        if n == 784:
-            split = data.load_mnist()["test"]
-        elif n == 64:
-            split = data.load_digits()["test"]
-        else:
-            split = None
-        if split is not None:
-            return np.asarray(split[0][:count], np.uint8)
-    except Exception as error:  # no data set here: say so, and use random pixels
-        print(f"cosim: no MNIST test set ({error}); using random pixels", file=sys.stderr)
+        pixels = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise CosimError(f"{path} is not an .npy file of pixels (numpy.save's format); save "
+                         f"a uint8 array (N, inputs) with numpy.save") from None
+    if not isinstance(pixels, np.ndarray):  # an .npz archive
+        pixels.close()
+        raise CosimError(f"{path} is an .npz archive; give one array saved with numpy.save")
+    return pixels
+
+
+def _check_pixels(pixels: np.ndarray, path: Path, n: int) -> np.ndarray:
+    """``pixels`` of an .npy file as uint8 (N, n), or a :class:`CosimError` naming the fix.
+    Floats are refused, not cast: images in [0, 1] would become all-zero pixels."""
+    if pixels.ndim == 3:
+        pixels = pixels.reshape(len(pixels), -1)
+    if pixels.ndim != 2 or pixels.shape[1] != n:
+        raise CosimError(f"{path} holds an array of shape {pixels.shape}; the model needs "
+                         f"(N, {n}) pixels")
+    if len(pixels) == 0:
+        raise CosimError(f"{path} holds no images")
+    if pixels.dtype.kind not in "iu":
+        raise CosimError(f"{path} holds {pixels.dtype} values; uint8 pixels 0 .. 255 are "
+                         f"expected: convert float images in [0, 1] with sw.data.to_pixels "
+                         f"(round(x * 255)) and save them with numpy.save")
+    low, high = int(pixels.min()), int(pixels.max())
+    if low < 0 or high > 255:
+        raise CosimError(f"{path} holds values {low} .. {high}; uint8 pixels 0 .. 255 are "
+                         f"expected")
+    return pixels.astype(np.uint8)
+
+
+def _random(rng, count: int, n: int) -> np.ndarray:
+    if count > MAX_RANDOM_IMAGES:
+        raise CosimError(f"--samples {count} random images would be drawn in memory at once; "
+                         f"give at most {MAX_RANDOM_IMAGES:,}")
     return random_pixels(rng, count, n)
 
 
+def _images(network, samples: int | None, source, rng) -> np.ndarray:
+    """The images of ``--data`` (``source``: a set name, a path or None) for ``network``,
+    ``samples`` of them (default 10; all of an .npy file)."""
+    n = network.n_inputs
+    if source is None:
+        source = {784: "mnist", 64: "digits"}.get(n, "random")
+        implicit = True
+    else:
+        implicit = False
+    if source == "random":
+        return _random(rng, samples or 10, n)
+    if isinstance(source, Path) and source.is_file():
+        pixels = _check_pixels(_load_npy(source), source, n)
+    else:
+        wanted = {"mnist": 784, "digits": 64}.get(source, 784)  # a folder holds MNIST
+        if wanted != n:
+            raise CosimError(f"--data {source} has {wanted} pixels per image; the model takes "
+                             f"{n} inputs")
+        try:
+            split = (data.load_digits() if source == "digits" else
+                     data.load_mnist(None if source == "mnist" else source))["test"]
+        except (data.DataError, OSError) as error:
+            if not implicit:
+                raise CosimError(str(error)) from None
+            print(f"cosim: no MNIST test set ({error}); using random pixels (--data random)",
+                  file=sys.stderr)
+            return _random(rng, samples or 10, n)
+        pixels = np.asarray(split[0], np.uint8)
+        samples = samples or 10
+    if samples and samples > len(pixels):
+        print(f"cosim: {samples:,} images requested, the data has {len(pixels):,}: running "
+              f"{len(pixels):,}", file=sys.stderr)
+    return pixels[:samples] if samples else pixels
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sw.cosim", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", metavar="FILE", help=".snn model file to co-simulate")
-    what.add_argument("--random", metavar="N", type=int,
+    what.add_argument("--model", metavar="FILE", type=input_file,
+                      help=".snn model file to co-simulate")
+    what.add_argument("--random", metavar="N", type=int_range(1, 10_000, "random networks"),
                       help="co-simulate N random networks over every option")
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--samples", type=int, metavar="N",
-                   help="images per network (default: 10 for --model, 3 for --random)")
-    p.add_argument("--images", metavar="NPY", help="uint8 image array (N, n_in) for --model")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random networks and pixels")
+    p.add_argument("--samples", type=positive_int, metavar="N",
+                   help="images per network (default: 10 for --model, all of an .npy file; 3 "
+                        "for --random)")
+    p.add_argument("--data", "--images", metavar="SOURCE", type=_source,
+                   help="images for --model: mnist, digits, random, a folder of MNIST IDX "
+                        "files, or an .npy file of uint8 pixels (N, inputs) (default: mnist "
+                        "or digits by the model's inputs, else random)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random networks and pixels")
     add_config_arguments(p, default=None,
                          default_help="mnist for --model, tiny for --random; a model that does "
                                       "not fit gets a configuration made for it")
-    p.add_argument("--lanes", type=int, metavar="P", help="override the lanes P of the config")
+    p.add_argument("--lanes", type=positive_int, metavar="P",
+                   help="override the lanes P of the config")
     p.add_argument("--inputs-per-cycle", type=int, choices=(1, 2), default=1, metavar="K",
                    help="inputs applied per integration cycle (1 or 2; default 1)")
-    p.add_argument("--waves", metavar="FILE", help="write a waveform of the run to FILE")
+    p.add_argument("--waves", metavar="FILE", type=output_file,
+                   help="write a waveform of the run to FILE")
     p.add_argument("--fast", action="store_true",
                    help="queue each inference's memory-map accesses as one simulator run "
                         "instead of driving it with the blocking host driver (same checks, "
@@ -115,38 +191,40 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(message: str) -> None:
+    print(f"cosim: {message}", file=sys.stderr, flush=True)
+
+
+@cli_main(PROG)
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
     try:
-        if args.samples is not None and args.samples < 1:
-            raise CosimError(f"--samples is {args.samples}; it must be at least 1")
         if args.model:
-            network = modelfile.load(args.model)
+            try:
+                network = modelfile.load(args.model)
+            except ModelFileError as error:
+                message = str(error)
+                raise CosimError(message if str(args.model) in message else
+                                 f"cannot read model file {args.model}: {message}") from None
             config = _config(args.config, args.lanes, network, args.inputs_per_cycle,
                              args.overrides)
             networks = [network]
-            images = [_images(network, args.samples, args.images, rng)]
+            images = [_images(network, args.samples, args.data, rng)]
         else:
-            if args.random < 1:
-                raise CosimError(f"--random is {args.random}; it must be at least 1")
-            if args.images:
-                raise CosimError("--images goes with --model; --random draws its own pixels")
+            if args.data is not None:
+                raise CosimError("--data goes with --model; --random draws its own pixels")
             config = _config(args.config, args.lanes, inputs_per_cycle=args.inputs_per_cycle,
                              overrides=args.overrides)
             networks, images = [], []
             for _ in range(args.random):
                 network = random_fitting_network(rng, config)
                 networks.append(network)
-                images.append(random_pixels(rng, args.samples or 3, network.n_inputs))
+                images.append(_random(rng, args.samples or 3, network.n_inputs))
         result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves,
-                           fast=args.fast)
-    except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
-        if not isinstance(error, (CosimError, FitError, ConfigError, ModelFileError,
-                                  FileNotFoundError, ValueError)):
-            raise
-        print(f"cosim: error: {error}", file=sys.stderr)
-        return 2
+                           fast=args.fast, say=_say)
+    except (CosimError, FitError, ConfigError, ModelFileError, OSError, ValueError) as error:
+        return fail(PROG, str(error))
     if result["first"] is not None:
         first = result["first"]
         print(f"cosim: first difference in network {first['network']}, image "
@@ -155,8 +233,8 @@ def main(argv=None) -> int:
         for line in first["differences"]:
             print(f"  {line}", file=sys.stderr)
     if args.verbose:
-        rate = result["inferences"] / result["seconds"] if result["seconds"] else 0.0
-        print(f"cosim: {args.sim}, P={config.lanes}, {rate:.1f} inferences/s in simulation, "
+        print(f"cosim: {args.sim}, P={config.lanes}, "
+              f"{rate_text(result['inferences'], result['seconds'])} in simulation, "
               f"load {result['load_seconds']:.2f} s, total {result['wall_seconds']:.1f} s",
               file=sys.stderr)
     if args.waves:

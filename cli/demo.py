@@ -10,17 +10,21 @@ Usage: ``python -m sw.demo [--model FILE] [--samples N]``
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from sw.options import ArgumentParser, add_samples, cli_main, input_file
 
 from . import run
 
+PROG = "python -m sw.demo"
 
+
+@cli_main(PROG)
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sw.demo",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="models/mnist.snn", help="model file (.snn)")
-    parser.add_argument("--samples", type=int, default=100, help="MNIST test images to run")
+    parser = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="models/mnist.snn", type=input_file, metavar="FILE",
+                        help="model file (.snn)")
+    add_samples(parser, default=100, help="MNIST test images to run")
     args = parser.parse_args(argv)
     print(f"demo: {args.model} on a Verilator-simulated accelerator board over its UART "
           f"(python -m sw.run --sim verilator); the first run builds the model")

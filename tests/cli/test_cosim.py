@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cli import cosim
+from sim.cosim import rate_text
 from core.network import Layer, Network
 from sim import toolchain
 
@@ -20,6 +21,13 @@ def _cli(*args, timeout=900):
                           text=True, timeout=timeout)
 
 
+def _model(tmp_path, inputs=5):
+    from core import modelfile
+    net = Network([Layer(np.ones((3, inputs), np.int64), 2, 10)], timesteps=2)
+    modelfile.save(net, tmp_path / "m.snn")
+    return str(tmp_path / "m.snn")
+
+
 class TestArguments:
     def test_needs_model_or_random(self, capsys):
         with pytest.raises(SystemExit) as exit_:
@@ -28,26 +36,71 @@ class TestArguments:
         assert "--model" in capsys.readouterr().err
 
     def test_random_count_must_be_positive(self, capsys):
-        assert cosim.main(["--random", "0"]) == 2
-        assert "--random is 0; it must be at least 1" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as exit_:
+            cosim.main(["--random", "0"])
+        assert exit_.value.code == 2
+        assert "argument --random: 0 is outside 1 .. 10000" in capsys.readouterr().err
 
     def test_missing_model(self, capsys, tmp_path):
-        assert cosim.main(["--model", str(tmp_path / "none.snn")]) == 2
+        with pytest.raises(SystemExit):
+            cosim.main(["--model", str(tmp_path / "none.snn")])
         err = capsys.readouterr().err
         assert "does not exist" in err and "none.snn" in err
 
     def test_images_of_the_wrong_shape(self, capsys, tmp_path):
-        from core import modelfile
-        net = Network([Layer(np.ones((3, 5), np.int64), 2, 10)], timesteps=2)
-        modelfile.save(net, tmp_path / "m.snn")
         np.save(tmp_path / "x.npy", np.zeros((4, 6), np.uint8))
-        assert cosim.main(["--model", str(tmp_path / "m.snn"), "--images",
+        assert cosim.main(["--model", _model(tmp_path), "--images",
                            str(tmp_path / "x.npy")]) == 2
         assert "needs (N, 5) pixels" in capsys.readouterr().err
 
-    def test_images_only_with_model(self, capsys, tmp_path):
-        assert cosim.main(["--random", "1", "--images", str(tmp_path / "x.npy")]) == 2
-        assert "--images goes with --model" in capsys.readouterr().err
+    def test_data_only_with_model(self, capsys, tmp_path):
+        np.save(tmp_path / "x.npy", np.zeros((4, 6), np.uint8))
+        assert cosim.main(["--random", "1", "--data", str(tmp_path / "x.npy")]) == 2
+        assert "--data goes with --model" in capsys.readouterr().err
+
+
+class TestImages:
+    """What ``--data FILE.npy`` accepts (the simulator itself is replaced)."""
+
+    @pytest.fixture
+    def ran(self, monkeypatch):
+        runs = []
+
+        def run_cosim(networks, images, config, **kwargs):
+            runs.append(images)
+            return {"inferences": len(images[0]), "mismatches": 0, "cycles": [5], "first": None,
+                    "seconds": 40.0, "load_seconds": 0.1, "wall_seconds": 41.0}
+        monkeypatch.setattr(cosim, "run_cosim", run_cosim)
+        return runs
+
+    def test_integer_pixels_run(self, tmp_path, capsys, ran):
+        np.save(tmp_path / "x.npy", np.arange(20, dtype=np.int64).reshape(4, 5))
+        assert cosim.main(["--model", _model(tmp_path), "--data", str(tmp_path / "x.npy")]) == 0
+        assert ran[0][0].dtype == np.uint8 and ran[0][0].tolist()[1] == [5, 6, 7, 8, 9]
+
+    def test_float_images_are_refused_not_cast_to_zero(self, tmp_path, capsys, ran):
+        np.save(tmp_path / "x.npy", np.full((4, 5), 0.5))
+        assert cosim.main(["--model", _model(tmp_path), "--data", str(tmp_path / "x.npy")]) == 2
+        err = capsys.readouterr().err
+        assert "float64" in err and "uint8 pixels 0 .. 255" in err and "to_pixels" in err
+        assert not ran
+
+    def test_more_samples_than_images_says_so(self, tmp_path, capsys, ran):
+        np.save(tmp_path / "x.npy", np.zeros((4, 5), np.uint8))
+        assert cosim.main(["--model", _model(tmp_path), "--data", str(tmp_path / "x.npy"),
+                           "--samples", "1000000000"]) == 0
+        assert "1,000,000,000 images requested, the data has 4: running 4" in \
+            capsys.readouterr().err
+        assert len(ran[0][0]) == 4
+
+    def test_slow_rate_keeps_its_digits(self, tmp_path, capsys, ran):
+        # 1 inference in 40 s printed "0.0 inferences/s" (sw.cosim --sim icarus, issue 19).
+        np.save(tmp_path / "x.npy", np.zeros((1, 5), np.uint8))
+        assert cosim.main(["--model", _model(tmp_path), "--data", str(tmp_path / "x.npy"),
+                           "-v"]) == 0
+        assert "40.0 s/inference" in capsys.readouterr().err
+        assert rate_text(10_000, 79.0) == "127 inferences/s"
+        assert rate_text(3, 2.0) == "1.5 inferences/s"
 
 
 class TestReporting:

@@ -107,8 +107,9 @@ def test_argument_errors(tmp_path, capsys, monkeypatch):
     assert "needs a UART board" in capsys.readouterr().err
     assert main(["--board", "arty", "--dry-run", "--config", "huge"]) == EXIT_USAGE
     assert "configuration 'huge' is unknown" in capsys.readouterr().err
-    assert main(["--board", "arty", "--dry-run", "--model", str(tmp_path / "none.snn")]) \
-        == EXIT_USAGE
+    with pytest.raises(SystemExit) as exit_:
+        main(["--board", "arty", "--dry-run", "--model", str(tmp_path / "none.snn")])
+    assert exit_.value.code == EXIT_USAGE
     assert "does not exist" in capsys.readouterr().err
     assert main(["--board", "ulx3s", "--dry-run", "--clock", "99.9999"]) == EXIT_USAGE
     assert "cannot run at 99.9999 MHz" in capsys.readouterr().err
