@@ -58,11 +58,15 @@ def main(argv=None) -> int:
               f"byte; sw.run --port recognizes it and waits as for a slow device); Ctrl-C "
               f"stops it", file=sys.stderr, flush=True)
         try:
-            while board.process is not None and board.process.poll() is None:
+            while board.process.poll() is None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             return 0
-    return fail(PROG, "the simulated board stopped by itself (see its messages above)", 1)
+        status = board.process.returncode
+    if status == 0:      # stopped by a signal (Ctrl-C reaches the whole process group)
+        return 0
+    return fail(PROG, f"the simulated board stopped (exit status {status}; see its messages "
+                      f"above)", 1)
 
 
 if __name__ == "__main__":

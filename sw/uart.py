@@ -282,21 +282,20 @@ class UARTTransport(Transport):
     def _send(self, data: bytes) -> None:
         import serial
 
-        start = time.monotonic()
         try:
             self._serial.write(data)
             self._serial.flush()
             self._sent += len(data)
         except serial.SerialTimeoutException:
             self._dirty = True
-            waited = time.monotonic() - start
             advice = self._slow_advice() or (
                 f"if it is merely slow, allow more time (sw.run --timeout "
                 f"{max(10, 4 * self.timeout):g}); otherwise check the port, the board and its "
                 f"baud rate (this link uses no flow control)")
+            allowed = getattr(self._serial, "write_timeout", None) or self._line_time(len(data))
             raise LinkTimeout(f"writing to {self._device()} timed out: the device took no room "
-                              f"for a {len(data)}-byte command in {waited:.1f} s (its line time "
-                              f"is {len(data) * self.byte_time:.2f} s); {advice}") from None
+                              f"for a {len(data)}-byte command in {allowed:.1f} s (its line "
+                              f"time is {len(data) * self.byte_time:.2f} s); {advice}") from None
         except (OSError, serial.SerialException) as error:
             self._dirty = True
             raise TransportError(f"writing to {self.name} failed: {error}") from None
@@ -309,8 +308,8 @@ class UARTTransport(Transport):
         data = bytearray()
         # The device first works through what may still lie ahead of this read.
         ahead = min(position - self._taken, PIPE_BYTES)
-        start = time.monotonic()
-        deadline = start + self._line_time(ahead + 1)
+        allowed = self._line_time(ahead + 1)
+        deadline = time.monotonic() + allowed
         while len(data) < n:
             try:
                 chunk = self._serial.read(n - len(data))
@@ -322,14 +321,13 @@ class UARTTransport(Transport):
                 deadline = time.monotonic() + self._line_time(n - len(data))
             elif time.monotonic() >= deadline:
                 self._dirty = True
-                waited = time.monotonic() - start
                 advice = self._slow_advice() or (
                     "check that the baud rate matches the bitstream's, that the board is "
                     "programmed and its UART bridge is on this port, and that no other "
                     "program reads the port; if the device is merely slow, allow more time "
                     f"(sw.run --timeout {max(10, 4 * self.timeout):g})")
                 raise LinkTimeout(
-                    f"no answer from {self._device()} within {waited:.1f} s (got {len(data)} "
+                    f"no answer from {self._device()} within {allowed:.1f} s (got {len(data)} "
                     f"of {n} bytes): {advice}")
         self._taken = max(self._taken, position)
         return bytes(data)
