@@ -17,6 +17,7 @@ clock cycles per second, less on a busy machine, whatever baud rate the host set
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -52,6 +53,8 @@ def main(argv=None) -> int:
         board = SimBoard(config, divisor=args.divisor).start(timeout=60)
     except SimBoardError as error:
         return fail(PROG, " ".join(str(error).split("\n")[0].split()), 1)
+    # A kill (SIGTERM) stops the board as Ctrl-C does: its pty's announcement is withdrawn.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with board:
         print(board.port, flush=True)
         print(f"simulated board running on {board.port} ({10 * args.divisor} clock cycles per "

@@ -7,10 +7,9 @@ the device (magic, version, configuration); refuse a model that does not fit the
 no inference runs); stream test images (:func:`open_images`: MNIST's test split, else
 scikit-learn's digits for a 64-input model, else random images, or the ``data`` source named)
 with the link kept busy (:func:`stream`), their golden results computed a chunk at a time;
-compare every
-result (class, first spike times and potentials, final membranes of the output neurons) with
-:mod:`core.golden`; and report accuracy, agreement, accelerator cycles per inference and
-end-to-end images/s (:class:`RunReport`).
+compare every result (class, first spike times and potentials, final membranes of the output
+neurons) with :mod:`core.golden`; and report accuracy, agreement, accelerator cycles per
+inference and end-to-end images/s (:class:`RunReport`).
 """
 
 from __future__ import annotations

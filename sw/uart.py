@@ -348,8 +348,8 @@ class UARTTransport(Transport):
 
         ``ops`` holds ``("write", addr, words)``, ``("read", addr, count)`` and
         ``("read_fixed", addr, count)`` (``count`` reads of the same word, e.g. polling a status
-        register) tuples, done in order. Requests are sent ahead of the answers (at most ``window`` bytes past the oldest
-        unanswered read), so round trips do not add up.
+        register) tuples, done in order. Requests are sent ahead of the answers (at most
+        ``window`` bytes past the oldest unanswered read), so round trips do not add up.
         """
         self._prepare()
         answers: list[bytearray] = []

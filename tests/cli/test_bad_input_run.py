@@ -57,7 +57,8 @@ TABLE = [
     # missing port is what fails (the issue saw a 730 GiB allocation).
     (RUN, ["--model", "{model}", *PORT, "--data", "random", "--samples", "1000000000"],
      ["serial port /dev/ttyUSB_missing_19 does not exist", "sw.simboard"]),
-    (RUN, ["--model", "{model}", "--pcie", "7f:1f.7", "--data", "random"], ["PCIe device 0000:7f:1f.7 does not exist"]),
+    (RUN, ["--model", "{model}", "--pcie", "7f:1f.7", "--data", "random"],
+     ["PCIe device 0000:7f:1f.7 does not exist"]),
     (BOARD, ["--divisor", "1"], ["--divisor", "1 is outside 4 .. 256"]),
     (BOARD, ["--divisor", "eight"], ["--divisor", "'eight' is not an integer"]),
     (BOARD, ["--config", "bogus"], ["--config", "'bogus' is unknown"]),

@@ -108,7 +108,7 @@ def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
 
     board, network, _ = mnist_board
     model = save(network, tmp_path / "m.snn")
-    assert main(["--model", str(model), "--port", board.port, "--samples", "3", "--timeout", "30"]) == 0
+    assert main(["--model", str(model), "--port", board.port, "--samples", "3"]) == 0
     out = capsys.readouterr().out
     assert "agreement    : 3/3 = 100.00 %" in out
     assert "images/s end to end" in out and "cycles/image" in out
@@ -176,7 +176,7 @@ def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
 
     monkeypatch.setattr(run_module, "open_link", tampered)
     assert run_module.main(["--model", str(model), "--port", board.port,
-                            "--samples", "2", "--timeout", "30"]) == 1
+                            "--samples", "2"]) == 1
 
 
 # -- link faults that need no board ----------------------------------------------------------
