@@ -12,12 +12,18 @@ board::
     $ python -m sw.run --model models/mnist.snn --port /dev/pts/7 --samples 20
 
 :class:`SimBoard` does the same from Python (``with SimBoard(config) as board: board.port``).
+
+A running board announces its pty (:func:`sw.uart.announce_simulated_board`: its process, its
+divisor, its bridge's idle timeout), so that :class:`sw.uart.UARTTransport` recognizes it and
+waits as for a slow device: a Verilator model runs at 0.1 .. 3 M clock cycles per second, less
+when the machine is busy, whatever baud rate the host sets on the pty.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import os
 import select
 import shutil
@@ -28,7 +34,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from hw.soc import SoC
+from hw.soc import SIM_TIMEOUT_BYTES, SoC
+from sw.uart import announce_simulated_board, withdraw_simulated_board
 
 from .toolchain import setup_environment
 
@@ -55,9 +62,13 @@ def _digest(description: str, divisor: int, accelerator: bool) -> str:
                 if accelerator else
                 [ROOT / "hw" / f"{name}.py" for name in ("bus", "uart", "uartbone", "soc")]
                 + [ROOT / "core" / "memmap.py"])
-    for path in gateware + [MAIN_CPP, Path(__file__)]:
+    for path in gateware + [MAIN_CPP]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
+    # Of this module, only what makes the executable enters the key: changes to how a board
+    # is started, announced or stopped cost no rebuild.
+    for function in (_digest, _make_soc, _build):
+        h.update(inspect.getsource(function).encode())
     return h.hexdigest()[:16]
 
 
@@ -131,7 +142,8 @@ class SimBoard:
     """A running simulated board.
 
     Parameters: as :func:`build`. Attributes: ``port`` (the pty path), ``divisor``,
-    ``process``. Use as a context manager, or call :meth:`start` and :meth:`close`.
+    ``process``. Use as a context manager, or call :meth:`start` and :meth:`close`. While it
+    runs, its pty is announced as a simulated board (:func:`sw.uart.simulated_board`).
     """
 
     def __init__(self, config=None, *, divisor: int = DEFAULT_DIVISOR, target=None,
@@ -153,10 +165,19 @@ class SimBoard:
             self.close()
             raise SimBoardError(f"the simulated board did not print its pty (got {line!r})")
         self.port = line
+        try:
+            announce_simulated_board(line, pid=self.process.pid, divisor=self.divisor,
+                                     idle_timeout_bytes=SIM_TIMEOUT_BYTES,
+                                     description=self._description or repr(self.config))
+        except OSError as error:   # the board works without; hosts only wait less long
+            print(f"warning: could not announce the simulated board on {line} ({error}); "
+                  f"give sw.run a longer --timeout", file=sys.stderr)
         return self
 
     def close(self) -> None:
         process, self.process = self.process, None
+        if process is not None and self.port is not None:
+            withdraw_simulated_board(self.port, process.pid)
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:

@@ -4,17 +4,21 @@
 the device (magic, version, configuration); refuse a model that does not fit the hardware
 *before writing anything*; upload it and verify the upload checksum (``CHECKSUM`` register,
 :class:`hw.soc.BusChecksum`; an upload that does not match raises :class:`ChecksumMismatch` and
-no inference runs); stream test images (MNIST's test split, else scikit-learn's digits for a
-64-input model, else random images) with the link kept busy (:func:`stream`); compare every
-result (class, first spike times and potentials, final membranes of the output neurons) with
-:mod:`core.golden`; and report accuracy, agreement, accelerator cycles per inference and
-end-to-end images/s (:class:`RunReport`).
+no inference runs); stream test images (:func:`open_images`: MNIST's test split, else
+scikit-learn's digits for a 64-input model, else random images, or the ``data`` source named)
+with the link kept busy (:func:`stream`), their golden results computed a chunk at a time;
+compare every result (class, first spike times and potentials, final membranes of the output
+neurons) with :mod:`core.golden`; and report accuracy, agreement, accelerator cycles per
+inference and end-to-end images/s (:class:`RunReport`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,10 +26,21 @@ from core import golden, memmap
 from hw.soc import checksum_of, checksum_ranges
 
 from .compiler import compile_network, pixel_writes
-from .data import load_digits, load_mnist
+from .data import DataError, data_dir, load_digits, load_mnist
 from .device import Device, DeviceError, Result, _signed
 
-__all__ = ["run", "RunReport", "upload", "stream", "ChecksumMismatch"]
+__all__ = ["run", "RunReport", "upload", "stream", "ChecksumMismatch", "Images", "open_images",
+           "DEFAULT_SAMPLES", "SOURCES"]
+
+#: Images run when the number is not given (or all the source has, if fewer).
+DEFAULT_SAMPLES = 100
+#: The named image sources; anything else is a path.
+SOURCES = ("mnist", "digits", "random")
+#: Images whose golden results are computed at a time (random images are made as many at a
+#: time), so that memory does not grow with the number of images.
+CHUNK = 256
+_SOURCE_HELP = ("give mnist, digits, random, a folder of MNIST IDX files or an .npy file of "
+                "uint8 images")
 
 
 @dataclass
@@ -67,26 +82,132 @@ class RunReport:
         return out
 
 
-def _load_images(n_inputs: int, samples: int, data: str | None, seed: int = 0):
-    """(pixels uint8 (N, n_in), labels int64 (N,) or None, description)."""
-    notes = []
-    if data in (None, "mnist") and n_inputs == 784:
-        try:
-            test = load_mnist(download=False, quiet=True)["test"]
-            return test[0][:samples], test[1][:samples], "MNIST test split"
-        except Exception as error:  # sw.data absent or MNIST not cached
-            notes.append(f"MNIST unavailable ({error})")
-    if data in (None, "digits") and n_inputs == 64:
-        try:
-            test = load_digits()["test"]
-            return test[0][:samples], test[1][:samples], "scikit-learn digits test split"
-        except Exception as error:
-            notes.append(f"digits unavailable ({error})")
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, (samples, n_inputs), dtype=np.uint8)
-    pixels[rng.random(pixels.shape) < 0.6] = 0      # sparse, as images are
-    reason = "; ".join(notes) or f"no data set has {n_inputs} inputs"
-    return pixels, None, f"random images ({reason})"
+@dataclass
+class Images:
+    """The images of a run: ``count`` of them, from ``pixels`` (uint8 (N, n_in)) and
+    ``labels`` (int64 (N,) or None), or made at random as they are needed (``pixels`` None),
+    so that a large ``count`` costs no memory. ``note`` says why a default source was not
+    used (printed before the run), or is empty."""
+    description: str
+    count: int
+    n_inputs: int
+    pixels: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    seed: int = 0
+    note: str = ""
+
+    @property
+    def labelled(self) -> bool:
+        return self.labels is not None
+
+    def chunks(self, size: int = CHUNK):
+        """Yield ``(pixels, labels or None)`` of at most ``size`` images at a time."""
+        rng = np.random.default_rng(self.seed)
+        for start in range(0, self.count, size):
+            n = min(size, self.count - start)
+            if self.pixels is not None:
+                labels = self.labels[start:start + n] if self.labels is not None else None
+                yield self.pixels[start:start + n], labels
+            else:
+                pixels = rng.integers(0, 256, (n, self.n_inputs), dtype=np.uint8)
+                pixels[rng.random(pixels.shape) < 0.6] = 0      # sparse, as images are
+                yield pixels, None
+
+
+def _take(description, pixels, labels, samples, n_inputs, note=""):
+    available = len(pixels)
+    if samples is None:
+        samples = min(DEFAULT_SAMPLES, available)
+    elif samples > available:
+        raise DataError(f"{samples} images asked for, but the {description} has {available}; "
+                        f"give --samples {available} or fewer")
+    return Images(description, samples, n_inputs, pixels, labels, note=note)
+
+
+def _random(n_inputs, samples, reason, note=""):
+    return Images(f"random images ({reason})", DEFAULT_SAMPLES if samples is None else samples,
+                  n_inputs, note=note)
+
+
+def _mnist(n_inputs, samples, folder=None, download=True):
+    if n_inputs != 784:
+        raise DataError(f"the model has {n_inputs} inputs and MNIST images have 784; give "
+                        f"--data random, or a model made for MNIST")
+    if download and folder is None and sys.stderr.isatty():
+        print(f"loading MNIST from {data_dir()} (downloaded once if missing) ...",
+              file=sys.stderr, flush=True)
+    test = load_mnist(folder, download=download, quiet=True)["test"]
+    where = f" in {folder}" if folder is not None else ""
+    return _take(f"MNIST test split{where}", test.pixels, test.labels, samples, n_inputs)
+
+
+def _digits(n_inputs, samples):
+    if n_inputs != 64:
+        raise DataError(f"the model has {n_inputs} inputs and the digits images have 64 (8x8); "
+                        f"give --data random, or a model made for the digits")
+    test = load_digits()["test"]
+    return _take("scikit-learn digits test split", test.pixels, test.labels, samples, n_inputs)
+
+
+def _npy(path: Path, n_inputs, samples):
+    try:
+        pixels = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        reason = str(error).split("\n")[0].rstrip(".")
+        raise DataError(f"{path} is not an .npy file of images ({reason}); "
+                        f"{_SOURCE_HELP}") from None
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise DataError(f"{path} holds {getattr(pixels, 'dtype', type(pixels).__name__)} "
+                        f"values; give uint8 pixels 0 .. 255 (sw.data.to_pixels turns images "
+                        f"in [0, 1] into them)")
+    if pixels.ndim < 2 or len(pixels) == 0:
+        raise DataError(f"{path} holds an array of shape {pixels.shape}; give images as "
+                        f"(N, {n_inputs}) or (N, height, width) with N at least 1")
+    pixels = pixels.reshape(len(pixels), -1)
+    if pixels.shape[1] != n_inputs:
+        raise DataError(f"{path} holds images of {pixels.shape[1]} pixels and the model has "
+                        f"{n_inputs} inputs; give images of the model's size")
+    return _take(f"images of {path}", pixels, None, samples, n_inputs)
+
+
+def open_images(source: str | None, n_inputs: int, samples: int | None = None) -> Images:
+    """The images for a run of a model with ``n_inputs`` inputs; ``samples`` of them (None:
+    :data:`DEFAULT_SAMPLES`, or all the source has if fewer). Raises
+    :class:`sw.data.DataError` with one line that names the fix.
+
+    ``source``: ``"mnist"`` (the test split, downloaded as ``sw.data`` does if not cached),
+    ``"digits"`` (scikit-learn's, 64 pixels), ``"random"`` (sparse random images, made as they
+    are needed), a folder of the MNIST IDX files, or an ``.npy`` file of uint8 images
+    (``(N, n_in)`` or ``(N, height, width)``, no labels). None: MNIST for a 784-input model if
+    it is cached, the digits for a 64-input one, else random images; the note says why.
+    """
+    if source == "mnist":
+        return _mnist(n_inputs, samples)
+    if source == "digits":
+        return _digits(n_inputs, samples)
+    if source == "random":
+        return _random(n_inputs, samples, "--data random")
+    if source is None:
+        if n_inputs == 784:
+            try:
+                return _mnist(n_inputs, samples, download=False)
+            except DataError:
+                reason = f"MNIST unavailable: it is not cached in {data_dir()}"
+                return _random(n_inputs, samples, reason, note=(
+                    f"{reason}; running random images, which have no labels (--data mnist "
+                    f"downloads it)"))
+        if n_inputs == 64:
+            return _digits(n_inputs, samples)
+        return _random(n_inputs, samples, f"no data set has {n_inputs} inputs")
+    path = Path(source)
+    if path.is_dir():
+        return _mnist(n_inputs, samples, folder=path, download=False)
+    if not path.exists():
+        raise DataError(f"--data {source} is neither a data set nor an existing file or "
+                        f"folder; {_SOURCE_HELP}")
+    if path.suffix != ".npy":
+        raise DataError(f"{path} is not an .npy file; {_SOURCE_HELP}")
+    return _npy(path, n_inputs, samples)
 
 
 def upload(device, network, transport) -> str:
@@ -161,10 +282,28 @@ def stream(device, transport, pixels, *, poll: int = 1):
                      cycles=cycles)
 
 
-def run(transport, network, *, samples: int, data: str | None = None, out=print,
-        fail_fast: bool = False) -> RunReport:
-    """Identify, check the fit, upload and verify, stream ``samples`` images; return the report.
-    Raises :class:`core.config.FitError` (before any write) or :class:`ChecksumMismatch`."""
+def _expected(network, images: Images):
+    """Yield ``(pixels, label or None, golden result)`` per image, a chunk at a time."""
+    for pixels, labels in images.chunks():
+        expect = golden.run(network, pixels)
+        membrane = expect.membrane[-1][:, -1, :]
+        for k in range(len(pixels)):
+            yield (pixels[k], None if labels is None else labels[k],
+                   (expect.prediction[k], expect.first_time[k], expect.first_potential[k],
+                    membrane[k]))
+
+
+def run(transport, network, *, samples: int | None = None, data: str | None = None,
+        images: Images | None = None, out=print, fail_fast: bool = False,
+        report: RunReport | None = None) -> RunReport:
+    """Identify, check the fit, upload and verify, stream the images (``images``, else
+    ``samples`` of ``data``, :func:`open_images`); return the report. Raises
+    :class:`core.config.FitError` (before any write), :class:`ChecksumMismatch` or
+    :class:`sw.data.DataError`. Pass ``report`` to keep what was done when the run is
+    interrupted (``KeyboardInterrupt``): it holds the images compared so far."""
+    if images is None:
+        images = open_images(data, network.n_inputs, samples)
+    report = RunReport() if report is None else report
     device = Device(transport)
     config = device.identify()
     out(f"device       : SNN accelerator, {config.lanes} lanes, weights {config.weight_bits} "
@@ -172,35 +311,39 @@ def run(transport, network, *, samples: int, data: str | None = None, out=print,
         f"{config.max_neurons} neurons, {config.max_inputs} inputs, {config.weight_words} "
         f"weight words")
     config.check_fits(network)                        # FitError: nothing written yet
-    report = RunReport()
     report.checksum = upload(device, network, transport)
     out(f"model        : {network.name or 'unnamed'} {network.sizes}, T={network.timesteps}, "
         f"{network.encoder}; {report.checksum}")
 
-    pixels, labels, report.dataset = _load_images(network.n_inputs, samples, data)
-    expect = golden.run(network, pixels)
-    exp_cls = expect.prediction
-    exp_time = expect.first_time
-    exp_pot = expect.first_potential
-    exp_mem = expect.membrane[-1][:, -1, :]
-    report.labelled = labels is not None
+    report.dataset = images.description
+    report.labelled = images.labelled
+    pending = deque()
+
+    def rows():
+        for item in _expected(network, images):
+            pending.append(item)
+            yield item[0]
+
     start = time.monotonic()
-    for k, result in enumerate(stream(device, transport, pixels)):
-        report.samples += 1
-        report.cycles.append(result.cycles)
-        same_class = result.cls == exp_cls[k]
-        same_all = (same_class and np.array_equal(result.first_time, exp_time[k])
-                    and np.array_equal(result.first_potential, exp_pot[k])
-                    and np.array_equal(result.membrane, exp_mem[k]))
-        report.agree_class += bool(same_class)
-        report.agree_all += bool(same_all)
-        if labels is not None:
-            report.correct += int(result.cls == labels[k])
-        if not same_all:
-            report.mismatches.append(k)
-            out(f"MISMATCH image {k}: device class {result.cls}, golden {exp_cls[k]}; "
-                f"first times {result.first_time.tolist()} vs {exp_time[k].tolist()}")
-            if fail_fast:
-                break
-    report.seconds = time.monotonic() - start
+    try:
+        for k, result in enumerate(stream(device, transport, rows())):
+            _, label, (cls, first_time, first_potential, membrane) = pending.popleft()
+            report.samples += 1
+            report.cycles.append(result.cycles)
+            same_class = result.cls == cls
+            same_all = (same_class and np.array_equal(result.first_time, first_time)
+                        and np.array_equal(result.first_potential, first_potential)
+                        and np.array_equal(result.membrane, membrane))
+            report.agree_class += bool(same_class)
+            report.agree_all += bool(same_all)
+            if label is not None:
+                report.correct += int(result.cls == label)
+            if not same_all:
+                report.mismatches.append(k)
+                out(f"MISMATCH image {k}: device class {result.cls}, golden {cls}; "
+                    f"first times {result.first_time.tolist()} vs {first_time.tolist()}")
+                if fail_fast:
+                    break
+    finally:
+        report.seconds = time.monotonic() - start
     return report

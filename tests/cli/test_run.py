@@ -108,7 +108,7 @@ def test_cli_over_the_pty(mnist_board, tmp_path, capsys):
 
     board, network, _ = mnist_board
     model = save(network, tmp_path / "m.snn")
-    assert main(["--model", str(model), "--port", board.port, "--samples", "3", "--timeout", "30"]) == 0
+    assert main(["--model", str(model), "--port", board.port, "--samples", "3"]) == 0
     out = capsys.readouterr().out
     assert "agreement    : 3/3 = 100.00 %" in out
     assert "images/s end to end" in out and "cycles/image" in out
@@ -176,7 +176,7 @@ def test_disagreement_exits_nonzero(mnist_board, monkeypatch, tmp_path):
 
     monkeypatch.setattr(run_module, "open_link", tampered)
     assert run_module.main(["--model", str(model), "--port", board.port,
-                            "--samples", "2", "--timeout", "30"]) == 1
+                            "--samples", "2"]) == 1
 
 
 # -- link faults that need no board ----------------------------------------------------------
@@ -209,5 +209,51 @@ def test_missing_port_and_model(tmp_path, capsys):
     assert "serial port /dev/ttyUSB_missing_9 does not exist" in capsys.readouterr().err
     assert main(["--model", str(model), "--pcie", "7f:1f.7"]) == 4
     assert "PCIe device 0000:7f:1f.7 does not exist" in capsys.readouterr().err
-    assert main(["--model", str(tmp_path / "nope.snn"), "--port", "/dev/null"]) == 2
-    assert "cannot read the model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["--model", str(tmp_path / "nope.snn"), "--port", "/dev/null"])
+    assert exit.value.code == 2
+    assert "nope.snn does not exist" in capsys.readouterr().err
+
+
+class Interrupting(Transport):
+    """Wraps a transport; Ctrl-C (KeyboardInterrupt) when inference ``after`` + 1 starts."""
+
+    def __init__(self, inner, after):
+        self.inner, self.after, self.starts = inner, after, 0
+
+    def _read(self, addr, count):
+        return self.inner._read(addr, count)
+
+    def _write(self, addr, words):
+        from core import memmap
+
+        if addr == 4 * memmap.REG_CONTROL and words[0] & memmap.CONTROL_START:
+            if self.starts == self.after:
+                raise KeyboardInterrupt
+            self.starts += 1
+        self.inner._write(addr, words)
+
+
+def test_ctrl_c_prints_the_partial_summary(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after 2 of 5 images: the summary of those 2, one line saying so, exit 130."""
+    import cli.run as run_module
+    from core.config import Config
+    from core.modelfile import save
+    from core.randnet import random_network
+    from sim.pysim import AmaranthSimTransport
+
+    config = Config.tiny(trace=False)
+    network = random_network(np.random.default_rng(42), max_inputs=32, max_neurons=16,
+                             max_layers=2, max_timesteps=3)
+    model = save(network, tmp_path / "m.snn")
+    monkeypatch.setattr(run_module, "open_link", lambda args: (
+        Interrupting(AmaranthSimTransport(config), after=2), None))
+    code = run_module.main(["--model", str(model), "--port", "/dev/null", "--samples", "5",
+                            "--data", "random"])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert "agreement    : 2/2 = 100.00 %" in captured.out
+    assert "random images" in captured.out
+    assert captured.err.strip().splitlines()[-1] == \
+        "python -m sw.run: interrupted after 2 of 5 images"
+    assert "Traceback" not in captured.err

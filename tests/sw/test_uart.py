@@ -2,6 +2,7 @@
 
 import os
 import random
+import subprocess
 import struct
 import threading
 import time
@@ -138,3 +139,129 @@ def test_transport_recovers_after_timeout(fake):
             link.read_word(8)
         device.mode = "ok"
         assert link.read_word(8) == 0x1234
+
+
+# -- deadlines that follow what is in flight, and the simulated board recognized --------------
+
+@pytest.fixture
+def markers(tmp_path, monkeypatch):
+    """Announcements of simulated boards go to a folder of this test."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _ended_pid():
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_simulated_board_is_recognized(markers, silent_pty):
+    from sw.uart import (MARGIN, SIM_MIN_TIMEOUT, SIM_SLOWEST_CYCLES_PER_S,
+                         announce_simulated_board, simulated_board, withdraw_simulated_board)
+
+    with UARTTransport(silent_pty, timeout=0.3) as link:
+        assert link.simulated is None and link.timeout == 0.3
+        assert link.byte_time == pytest.approx(10 / 115200)
+    announce_simulated_board(silent_pty, pid=os.getpid(), divisor=8, idle_timeout_bytes=64,
+                             description="test")
+    assert simulated_board(silent_pty)["cycles_per_byte"] == 80
+    with UARTTransport(silent_pty, timeout=0.3) as link:
+        assert link.simulated["pid"] == os.getpid()
+        assert link.timeout == SIM_MIN_TIMEOUT
+        assert link.byte_time == pytest.approx(80 / SIM_SLOWEST_CYCLES_PER_S)
+        assert link.resync >= MARGIN * 64 * link.byte_time
+    withdraw_simulated_board(silent_pty, os.getpid() + 1)     # not ours: stays
+    assert simulated_board(silent_pty) is not None
+    withdraw_simulated_board(silent_pty, os.getpid())
+    assert simulated_board(silent_pty) is None
+    # An announcement left by a board whose process has ended is ignored.
+    announce_simulated_board(silent_pty, pid=_ended_pid(), divisor=8, idle_timeout_bytes=64)
+    assert simulated_board(silent_pty) is None
+    (next(markers.rglob("*.json"))).write_text("not json")
+    assert simulated_board(silent_pty) is None
+
+
+def test_silent_simulated_board_says_so(markers, silent_pty, monkeypatch):
+    import sw.uart
+    from sw.uart import announce_simulated_board
+
+    monkeypatch.setattr(sw.uart, "SIM_MIN_TIMEOUT", 0.3)
+    announce_simulated_board(silent_pty, pid=os.getpid(), divisor=8, idle_timeout_bytes=64)
+    with UARTTransport(silent_pty, timeout=0.2, byte_time=1e-4) as link:
+        with pytest.raises(LinkTimeout, match=r"no answer from the simulated board on .* within "
+                                              r"0\.3 s \(got 0 of 4 bytes\): it is a Verilator "
+                                              r"model .* slows down when the machine is busy; "
+                                              r"if it is merely slow, allow more time \(sw\.run "
+                                              r"--timeout 60\)"):
+            link.read_word(0)
+
+
+def test_write_that_gets_no_room_times_out(silent_pty):
+    """Nobody reads the pty: once its buffer is full, a write gives up after its timeout plus
+    its own line time, and says what to do if the device is merely slow."""
+    with UARTTransport(silent_pty, timeout=0.2) as link:
+        start = time.monotonic()
+        with pytest.raises(LinkTimeout, match=r"writing to .* at 115200 baud timed out: the "
+                                              r"device took no room for a 1026-byte command in "
+                                              r"0\.3 s .*if it is merely slow, allow more "
+                                              r"time \(sw\.run --timeout 10\)"):
+            for _ in range(100):
+                link.write(0, list(range(255)))
+        assert time.monotonic() - start < 3
+
+
+class SlowDevice(FakeDevice):
+    """A FakeDevice that takes ``rate`` bytes per second from the line."""
+
+    def __init__(self, master, rate):
+        super().__init__(master)
+        self.rate = rate
+
+    def run(self):
+        while not self.stop:
+            try:
+                self.buffer += os.read(self.master, 256)
+            except OSError:
+                return
+            time.sleep(256 / self.rate)
+            self.answer()
+
+    def answer(self):
+        while len(self.buffer) >= 6:
+            cmd, n = self.buffer[0], self.buffer[1]
+            (addr,) = struct.unpack(">I", self.buffer[2:6])
+            size = 6 + (4 * n if cmd == 1 else 0)
+            if len(self.buffer) < size:
+                return
+            if cmd == 1:
+                for k in range(n):
+                    self.mem[addr + k] = struct.unpack(">I", self.buffer[6 + 4 * k:10 + 4 * k])[0]
+            elif cmd == 2:
+                os.write(self.master, b"".join(struct.pack(">I", self.mem.get(addr + k, 0))
+                                               for k in range(n)))
+            del self.buffer[:size]
+
+
+def test_slow_device_gets_the_time_its_bytes_need():
+    """12 KB of writes to a device that takes 8 KB/s, then a read: the answer comes after about
+    1.5 s, far beyond the 0.2 s timeout, and the read waits for it since its deadline counts the
+    bytes still buffered ahead of it (at the device's byte time)."""
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    device = SlowDevice(master, rate=8000)
+    device.start()
+    try:
+        with UARTTransport(os.ttyname(slave), timeout=0.2, byte_time=1 / 6000) as link:
+            words = list(range(255))
+            start = time.monotonic()
+            for k in range(12):
+                link.write(4 * 256 * k, words)
+            assert link.read(4 * 256 * 11, 255) == words
+            assert time.monotonic() - start > 1.0
+    finally:
+        device.stop = True
+        os.close(slave)
+        os.close(master)
