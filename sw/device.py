@@ -24,6 +24,7 @@ from core.network import Network
 from core.transport import Transport, TransportError
 
 from .compiler import compile_network, pixel_writes
+from .options import progress
 
 __all__ = ["DeviceError", "Result", "Device", "config_from_registers"]
 
@@ -138,8 +139,12 @@ class Device:
         config = self._need_config()
         writes = compile_network(network, config)  # raises FitError before any write
         self._idle()
-        for address, words in writes:
-            self.transport.write(address, words)
+        # Tens of seconds over a slow link: a bar on a terminal, nothing in logs.
+        with progress(total=sum(len(words) for _, words in writes), desc="upload",
+                      unit="word") as bar:
+            for address, words in writes:
+                self.transport.write(address, words)
+                bar.update(len(words))
         self.network = network
 
     def _idle(self) -> None:

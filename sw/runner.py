@@ -28,6 +28,7 @@ from hw.soc import checksum_of, checksum_ranges
 from .compiler import compile_network, pixel_writes
 from .data import DataError, data_dir, load_digits, load_mnist
 from .device import Device, DeviceError, Result, _signed
+from .options import progress
 
 __all__ = ["run", "RunReport", "upload", "stream", "ChecksumMismatch", "Images", "open_images",
            "DEFAULT_SAMPLES", "SOURCES"]
@@ -326,7 +327,9 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
 
     start = time.monotonic()
     try:
-        for k, result in enumerate(stream(device, transport, rows())):
+        results = progress(stream(device, transport, rows()), total=images.count,
+                           desc="images", unit="image")
+        for k, result in enumerate(results):
             _, label, (cls, first_time, first_potential, membrane) = pending.popleft()
             report.samples += 1
             report.cycles.append(result.cycles)
