@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"demo: {args.model} on a Verilator-simulated accelerator board over its UART "
           f"(python -m sw.run --sim verilator); the first run builds the model")
-    return run.main(["--model", args.model, "--sim", "verilator",
+    return run.main(["--model", str(args.model), "--sim", "verilator",
                      "--samples", str(args.samples)])
 
 

