@@ -22,7 +22,7 @@ def test_help_lists_the_configurations(module):
 
 @pytest.mark.parametrize("argv", [
     ["sw.cosim", "--random", "1"],
-    ["sw.run", "--model", "none.snn", "--sim", "verilator"],
+    ["sw.run", "--model", "models/mnist.snn", "--sim", "verilator"],
     ["sw.simboard"],
     ["sw.flash", "--board", "arty", "--dry-run"],
     ["sw.bench", "--no-cosim", "--no-synth"],
