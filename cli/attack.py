@@ -237,6 +237,7 @@ def _plot(result, meta, path) -> None:
     models = meta["models"]
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False)
     for ax, m in zip(axes[0], models):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
         for label in dict.fromkeys(row_label(r) for r in result["rows"]):
             rows = sorted((r for r in result["rows"] if row_label(r) == label),
                           key=lambda r: r["eps"])
