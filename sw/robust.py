@@ -448,17 +448,18 @@ def row_label(row: dict) -> str:
 def strongest(result: dict, model: str, eps: float, attacks=None) -> dict | None:
     """The strongest attack on ``model`` at ``eps``: the row of least accuracy (among
     ``attacks`` if given) and the worst case over all those rows, image by image (an image
-    counts as robust only if every attack left its class right), on the images that every
-    row attacked. None when no row has that ``eps``."""
+    counts as robust only if every attack left its class right, and the clean image too; a row
+    that attacked the first images only counts on those). None when no row has that ``eps``."""
     rows = [(i, r) for i, r in enumerate(result["rows"]) if abs(r["eps"] - eps) < 1e-12
             and model in r["accuracy"] and (attacks is None or r["attack"] in attacks)]
     if not rows:
         return None
     best_index, best = min(rows, key=lambda ir: ir[1]["accuracy"][model])
-    n = min(r["images"] for _, r in rows)
-    survive = np.ones(n, bool)
-    for i, _ in rows:
-        survive &= result["correct"][(i, model)][:n]
+    # A row that attacked the first n images only (SPSA) constrains those images only.
+    n = max(r["images"] for _, r in rows)
+    survive = result["clean_correct"][model][:n].copy()
+    for i, r in rows:
+        survive[:r["images"]] &= result["correct"][(i, model)]
     return {"accuracy": best["accuracy"][model], "attack": row_label(best),
             "white_box": best["source"] == model, "worst_case": float(survive.mean()),
             "worst_case_images": n}
