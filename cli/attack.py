@@ -45,7 +45,7 @@ from sw.evaluate import load_checkpoint
 from sw.options import (ArgumentParser, add_samples, atomic_write, cli_main, fail, input_file,
                         input_path, nonnegative_int, output_dir, output_file, positive_int)
 from sw.robust import (ATTACKS, MODEL_NAMES, MODELS, ANNClassifier, IntegerClassifier,
-                       SNNClassifier, Setting, load_ann, parse_eps, row_label, run_attacks,
+                       SNNClassifier, Setting, least, load_ann, parse_eps, row_label, run_attacks,
                        save_ann, strongest, twin)
 from sw.snn import SURROGATES
 from sw.train import load_config, train_ann
@@ -156,6 +156,14 @@ def _same_size_ann(sizes, epochs, dataset, source, seed, quiet):
     return train_ann(config, x, y, progress=not quiet)
 
 
+def _eps_text(eps: float) -> str:
+    """``8/255`` for a whole number of grey levels that has no short decimal, else ``0.1``."""
+    levels = eps * 255
+    if abs(levels - round(levels)) < 1e-9 and len(f"{eps:g}") > 5:
+        return f"{round(levels)}/255"
+    return f"{eps:g}"
+
+
 def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -200,7 +208,7 @@ def _markdown(result, meta, best) -> str:
              f"uint8 adversarial images (each within floor(255 eps) levels)."]
     for m in models:
         lines += ["", f"## {MODEL_NAMES[m]}", "",
-                  "| attack, crafted on | kind | " + " | ".join(f"eps {e:g}" for e in eps_list)
+                  "| attack, crafted on | kind | " + " | ".join(f"eps {_eps_text(e)}" for e in eps_list)
                   + " |", "|---|---|" + "---|" * len(eps_list)]
         labels = list(dict.fromkeys(row_label(r) for r in result["rows"]))
         for label in labels:
@@ -385,11 +393,11 @@ def _print(result, meta, best) -> None:
     print(f"{'attack, crafted on':<{width}}  {'eps':>6} {head}")
     for r in result["rows"]:
         cells = " ".join(f"{_percent(r['accuracy'][m]):>13}" for m in models)
-        print(f"{row_label(r):<{width}}  {r['eps']:>6.4g} {cells}")
+        print(f"{row_label(r):<{width}}  {_eps_text(r['eps']):>6} {cells}")
     for eps in meta["eps"]:
         cells = " ".join(f"{_percent(best[m][f'{eps:g}']['any']['accuracy']):>13}"
                          if "any" in best[m][f"{eps:g}"] else f"{'-':>13}" for m in models)
-        print(f"{'strongest attack':<{width}}  {eps:>6.4g} {cells}")
+        print(f"{'strongest attack':<{width}}  {_eps_text(eps):>6} {cells}")
 
 
 # -- the benchmark's summary -----------------------------------------------------------------
@@ -414,34 +422,45 @@ def summarize(folder) -> dict:
                          f"sw.attack --model FILE --output {folder} first")
     eps_all = sorted({e for r in reports for e in r["eps"]})
     lines = [f"# Robustness summary ({len(reports)} models)", "",
-             "Accuracy in % (clean / strongest FGSM / strongest PGD / strongest of all attacks "
-             "incl. SPSA and transfer), per classifier: ANN, SNN float, SNN integer.", ""]
-    head = "| model | encoder | hidden | T | classifier | clean | " + " | ".join(
-        f"FGSM {e:g} | PGD {e:g} | any {e:g}" for e in eps_all) + " | strongest attack (largest eps) |"
-    lines += [head, "|" + "---|" * (head.count("|") - 1)]
-    table = []
+             "Accuracy in % as ANN / SNN (float) / SNN (integer): clean, and under the "
+             "strongest FGSM, the strongest PGD and the strongest of all attacks (white-box "
+             "through either surrogate, gradient-free SPSA, transfer) at each eps.", ""]
+    head = ["model", "encoder", "hidden", "T", "clean"]
+    for e in eps_all:
+        head += [f"FGSM {_eps_text(e)}", f"PGD {_eps_text(e)}", f"any {_eps_text(e)}"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    table, names = [], []
     for r in reports:
-        for m in r["models"]:
-            cells, entry = [], {"model": r["model"], "encoder": r["encoder"],
-                                "neurons": r["neurons"], "timesteps": r["timesteps"],
-                                "classifier": m, "clean": r["clean"][m], "eps": {}}
-            for e in eps_all:
-                s = r["strongest"][m].get(f"{e:g}", {})
-                entry["eps"][f"{e:g}"] = {k: s[k]["accuracy"] for k in ("fgsm", "pgd", "any")
-                                          if k in s}
-                cells += [_percent(s[k]["accuracy"]) if k in s else "-"
-                          for k in ("fgsm", "pgd", "any")]
-            last = r["strongest"][m].get(f"{max(r['eps']):g}", {}).get("any")
-            entry["strongest"] = last["attack"] if last else None
-            table.append(entry)
-            lines.append(f"| {Path(r['model']).stem} | {r['encoder']} | "
-                         f"{r['neurons'][0].upper()} | {r['timesteps']} | {MODEL_NAMES[m]} | "
-                         f"{_percent(r['clean'][m])} | " + " | ".join(cells)
-                         + f" | {entry['strongest'] or '-'} |")
+        models = r["models"]
+        entry = {"model": r["model"], "encoder": r["encoder"], "neurons": r["neurons"],
+                 "timesteps": r["timesteps"], "clean": r["clean"], "eps": {}}
+        cells = [Path(r["model"]).stem, r["encoder"], r["neurons"][0].upper(),
+                 str(r["timesteps"]), " / ".join(_percent(r["clean"][m]) for m in models)]
+        for e in eps_all:
+            # from the rows, so that every report is judged alike, whatever wrote it
+            found = {m: {} for m in models}
+            for m in models:
+                for k, attacks in (("fgsm", ("fgsm",)), ("pgd", ("pgd",)), ("any", None)):
+                    chosen = least(r["rows"], m, e, attacks)
+                    if chosen is not None:
+                        found[m][k] = {"accuracy": chosen[1]["accuracy"][m],
+                                       "attack": row_label(chosen[1])}
+            entry["eps"][f"{e:g}"] = found
+            for k in ("fgsm", "pgd", "any"):
+                cells.append(" / ".join(_percent(found[m][k]["accuracy"]) if k in found[m]
+                                        else "-" for m in models))
+            names.append([Path(r["model"]).stem, _eps_text(e)] + [
+                found[m]["any"]["attack"] if "any" in found[m] else "-" for m in models])
+        table.append(entry)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "The strongest attack found (the first of equals, white-box first):", "",
+              "| model | eps | " + " | ".join(MODEL_NAMES[m] for m in MODELS) + " |",
+              "|---|---|" + "---|" * len(MODELS)]
+    lines += ["| " + " | ".join(row) + " |" for row in names]
     with atomic_write(folder / "summary.md") as file:
         file.write("\n".join(lines) + "\n")
     with atomic_write(folder / "summary.json") as file:
-        json.dump({"eps": eps_all, "rows": table}, file, indent=1)
+        json.dump({"eps": eps_all, "models": table}, file, indent=1)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -464,7 +483,7 @@ def summarize(folder) -> dict:
     plt.close(fig)
     print("\n".join(lines))
     print(f"wrote {folder / 'summary.md'}, .json and .png")
-    return {"eps": eps_all, "rows": table}
+    return {"eps": eps_all, "models": table}
 
 
 @cli_main(PROG)

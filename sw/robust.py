@@ -60,8 +60,8 @@ from .snn.quant import ste_round
 
 __all__ = ["ATTACKS", "MODELS", "MODEL_NAMES", "twin", "encode_events", "snn_loss",
            "Classifier", "SNNClassifier", "IntegerClassifier", "ANNClassifier", "fgsm", "pgd",
-           "spsa", "within", "Setting", "run_attacks", "strongest", "save_ann", "load_ann",
-           "parse_eps"]
+           "spsa", "within", "parse_eps", "Setting", "run_attacks", "row_label", "least",
+           "strongest", "save_ann", "load_ann"]
 
 #: The attacks of :func:`run_attacks`.
 ATTACKS = ("fgsm", "pgd", "spsa")
@@ -445,16 +445,28 @@ def row_label(row: dict) -> str:
     return f"{name} on {MODEL_NAMES[row['source']]}"
 
 
+def least(rows, model: str, eps: float, attacks=None):
+    """``(index, row)`` of the row of least accuracy on ``model`` at ``eps`` among ``rows``
+    (of those of ``attacks`` if given; among equals the white-box row, then the first), or
+    None."""
+    found = [(i, r) for i, r in enumerate(rows) if abs(r["eps"] - eps) < 1e-12
+             and model in r["accuracy"] and (attacks is None or r["attack"] in attacks)]
+    if not found:
+        return None
+    return min(found, key=lambda ir: (ir[1]["accuracy"][model], ir[1]["source"] != model))
+
+
 def strongest(result: dict, model: str, eps: float, attacks=None) -> dict | None:
-    """The strongest attack on ``model`` at ``eps``: the row of least accuracy (among
+    """The strongest attack on ``model`` at ``eps``: the row of :func:`least` accuracy (among
     ``attacks`` if given) and the worst case over all those rows, image by image (an image
     counts as robust only if every attack left its class right, and the clean image too; a row
     that attacked the first images only counts on those). None when no row has that ``eps``."""
+    chosen = least(result["rows"], model, eps, attacks)
+    if chosen is None:
+        return None
+    best = chosen[1]
     rows = [(i, r) for i, r in enumerate(result["rows"]) if abs(r["eps"] - eps) < 1e-12
             and model in r["accuracy"] and (attacks is None or r["attack"] in attacks)]
-    if not rows:
-        return None
-    best_index, best = min(rows, key=lambda ir: ir[1]["accuracy"][model])
     # A row that attacked the first n images only (SPSA) constrains those images only.
     n = max(r["images"] for _, r in rows)
     survive = result["clean_correct"][model][:n].copy()
