@@ -18,7 +18,7 @@ help:
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn from scratch"
-	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 30 min; results/robustness)"
+	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
 
