@@ -43,12 +43,14 @@ class Trace:
     membrane : list of int64 arrays, one per layer, shape (B, T, n_out); ``v`` after the reset
     first_time : int64 array (B, n_classes); first spike step of each output neuron, or NEVER
     first_potential : int64 array (B, n_classes); ``p`` in that step, 0 if it never fired
+    count : int64 array (B, n_classes); spikes of each output neuron over the ``T`` steps
     prediction : int64 array (B,); the class of numerics.md, section 6
     """
     spikes: list
     membrane: list
     first_time: np.ndarray
     first_potential: np.ndarray
+    count: np.ndarray
     prediction: np.ndarray
 
     def __getitem__(self, index) -> "Trace":
@@ -57,7 +59,7 @@ class Trace:
             index = slice(index, index + 1)
         return Trace([s[index] for s in self.spikes], [m[index] for m in self.membrane],
                      self.first_time[index], self.first_potential[index],
-                     self.prediction[index])
+                     self.count[index], self.prediction[index])
 
     @property
     def spike_counts(self) -> np.ndarray:
@@ -116,8 +118,10 @@ def _dot(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (events.astype(weights.dtype) @ weights).astype(np.int64)
 
 
-def _readout(network: Network, first_time, first_potential, final_v) -> np.ndarray:
-    by_membrane = final_v.argmax(axis=1)  # argmax returns the first maximum: lowest index
+def _readout(network: Network, first_time, first_potential, final_v, count) -> np.ndarray:
+    if network.readout == "spike_count":
+        return count.argmax(axis=1)  # argmax returns the first maximum: lowest index
+    by_membrane = final_v.argmax(axis=1)
     if network.readout == "max_membrane":
         return by_membrane
     # Order by (earliest time, largest potential, lowest index) with one composite key.
@@ -146,6 +150,8 @@ def run(network: Network, pixels) -> Trace:
         else:  # the spikes of the layer below, in the same step
             weights = _matmul_weights(layer.weights, 1)
             current = _dot(spikes[-1].reshape(B * T, -1), weights).reshape(B, T, -1)
+        if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
+            current += layer.bias.astype(np.int64)
         rule = layer_rule(layer)
         v = np.zeros((B, layer.n_out), np.int64)
         fired = np.zeros((B, layer.n_out), bool)
@@ -163,8 +169,9 @@ def run(network: Network, pixels) -> Trace:
     first = s_all.argmax(axis=1)  # the first True along the steps
     first_time = np.where(fired, first, NEVER).astype(np.int64)
     first_potential = np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0)
-    prediction = _readout(network, first_time, first_potential, v)
-    return Trace(spikes, membrane, first_time, first_potential, prediction)
+    count = s_all.sum(axis=1, dtype=np.int64)
+    prediction = _readout(network, first_time, first_potential, v, count)
+    return Trace(spikes, membrane, first_time, first_potential, count, prediction)
 
 
 def predict(network: Network, pixels, batch_size: int = 1000) -> np.ndarray:
@@ -202,30 +209,35 @@ def reference(network: Network, pixels) -> Trace:
         return [INPUT_SPIKE if xi > d else 0 for xi, d in zip(x, draws[t])]
 
     weights = [[[int(w) for w in row] for row in layer.weights] for layer in network.layers]
+    biases = [[int(b) for b in layer.bias_or_zero()] for layer in network.layers]
     v = [[0] * layer.n_out for layer in network.layers]
     fired = [[False] * layer.n_out for layer in network.layers]
     spikes = [[[False] * layer.n_out for _ in range(T)] for layer in network.layers]
     membrane = [[[0] * layer.n_out for _ in range(T)] for layer in network.layers]
     n_cls = network.n_classes
-    first_time, first_potential = [NEVER] * n_cls, [0] * n_cls
+    first_time, first_potential, count = [NEVER] * n_cls, [0] * n_cls, [0] * n_cls
     for t in range(T):
         a = encode_step(t)
         for k, layer in enumerate(network.layers):
             s = [False] * layer.n_out
             for j in range(layer.n_out):
-                current = sum(w * ai for w, ai in zip(weights[k][j], a) if ai)
+                current = sum(w * ai for w, ai in zip(weights[k][j], a) if ai) + biases[k][j]
                 p, s[j], v[k][j], fired[k][j] = numerics.neuron_step(
                     v[k][j], fired[k][j], current, membrane_bits=M, **layer_rule(layer))
                 spikes[k][t][j] = s[j]
                 membrane[k][t][j] = v[k][j]
-                if k == len(network.layers) - 1 and s[j] and first_time[j] == NEVER:
-                    first_time[j], first_potential[j] = t, p
+                if k == len(network.layers) - 1 and s[j]:
+                    count[j] += 1
+                    if first_time[j] == NEVER:
+                        first_time[j], first_potential[j] = t, p
             a = [1 if sj else 0 for sj in s]
-    cls = numerics.readout_class(first_time, first_potential, v[-1], readout=network.readout)
+    cls = numerics.readout_class(first_time, first_potential, v[-1], readout=network.readout,
+                                 count=count)
     return Trace(
         spikes=[np.array([layer_spikes], dtype=bool) for layer_spikes in spikes],
         membrane=[np.array([layer_membrane], dtype=np.int64) for layer_membrane in membrane],
         first_time=np.array([first_time], dtype=np.int64),
         first_potential=np.array([first_potential], dtype=np.int64),
+        count=np.array([count], dtype=np.int64),
         prediction=np.array([cls], dtype=np.int64),
     )

@@ -2,7 +2,11 @@
 
 Layout (all integers little-endian)::
 
-    b"SNNMODEL" | u32 version | u32 header length H | H bytes of JSON | weight payload | u32 CRC-32
+    b"SNNMODEL" | u32 version | u32 header length H | H bytes of JSON | payload | u32 CRC-32
+
+Version 2 adds per-neuron biases (stored in the payload after the layer's weights) and the
+``spike_count`` read-out. A network that uses neither is written as version 1, so that older
+readers still read it; this reader reads both.
 
 Loading checks the magic, the version, the checksum, every header field and range, that the
 payload holds exactly the bytes the header announces, and every weight; any failure raises
@@ -24,11 +28,12 @@ import numpy as np
 
 from .network import Layer, Network, NetworkError, weight_range
 
-__all__ = ["MAGIC", "VERSION", "ModelFileError", "pack_weights", "unpack_weights",
+__all__ = ["MAGIC", "VERSION", "VERSIONS", "ModelFileError", "pack_weights", "unpack_weights",
            "dumps", "loads", "save", "load"]
 
 MAGIC = b"SNNMODEL"
-VERSION = 1
+VERSION = 2           # the newest version this module writes
+VERSIONS = (1, 2)     # the versions it reads
 _PREFIX = struct.Struct("<8sII")
 _NETWORK_FIELDS = ("membrane_bits", "timesteps", "encoder", "lfsr_seed", "readout")
 _LAYER_FIELDS = ("weight_bits", "threshold", "neuron", "leak_mode", "leak", "reset",
@@ -68,6 +73,17 @@ def packed_length(n_out: int, n_in: int, bits: int) -> int:
     return (n_out * n_in * bits + 31) // 32 * 4
 
 
+def pack_bias(bias: np.ndarray) -> bytes:
+    """A layer's biases as int32 little-endian, one per neuron."""
+    return np.asarray(bias, dtype="<i4").tobytes()
+
+
+def version_needed(network: Network) -> int:
+    """The oldest format version that holds ``network``: 2 for biases or a spike-count
+    read-out, else 1."""
+    return 2 if network.has_bias or network.readout == "spike_count" else 1
+
+
 def dumps(network: Network) -> bytes:
     """Serialize a validated network to the bytes of a model file."""
     try:
@@ -84,11 +100,15 @@ def dumps(network: Network) -> bytes:
         entry.update({f: getattr(layer, f) for f in _LAYER_FIELDS})
         entry["fire_once"] = bool(entry["fire_once"])
         entry.update(offset=len(payload), length=len(blob))
+        payload += blob
+        if layer.bias is not None:
+            bias = pack_bias(layer.bias)
+            entry.update(bias_offset=len(payload), bias_length=len(bias))
+            payload += bias
         header["layers"].append({k: (int(v) if isinstance(v, np.integer) else v)
                                  for k, v in entry.items()})
-        payload += blob
     text = json.dumps(header, indent=1).encode()
-    body = _PREFIX.pack(MAGIC, VERSION, len(text)) + text + bytes(payload)
+    body = _PREFIX.pack(MAGIC, version_needed(network), len(text)) + text + bytes(payload)
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -101,9 +121,11 @@ def loads(data: bytes) -> Network:
     if magic != MAGIC:
         raise ModelFileError(f"magic is {magic!r}, not {MAGIC!r}: this is not an .snn model "
                              f"file; export one with core.modelfile.save")
-    if version != VERSION:
-        raise ModelFileError(f"version is {version}, this program reads version {VERSION}; "
-                             f"re-export the model with this version of sw")
+    if version not in VERSIONS:
+        newer = " (written by a newer snn-accel: upgrade this one)" if version > VERSION else ""
+        raise ModelFileError(f"version is {version}, this program reads versions "
+                             f"{', '.join(map(str, VERSIONS))}{newer}; re-export the model "
+                             f"with this version of sw")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise ModelFileError("checksum (CRC-32) does not match the contents: the file is "
@@ -172,11 +194,30 @@ def loads(data: bytes) -> Network:
             raise ModelFileError(f"{where}weights have bits past the last weight, so they "
                                  f"are wider than weight_bits ({bits}): a weight is out of its "
                                  f"bit range or the payload is corrupted; export the model again")
-        layers.append(Layer(weights=weights, **params))
         end = offset + length
+        bias = None
+        if "bias_offset" in entry or "bias_length" in entry:
+            if version < 2:
+                raise ModelFileError(f"{where}bias_offset is in a version {version} file; "
+                                     f"biases need version 2, export the model again")
+            b_offset = need(entry, "bias_offset", where, int)
+            b_length = need(entry, "bias_length", where, int)
+            if b_length != 4 * n_out:
+                raise ModelFileError(f"{where}bias_length is {b_length} bytes but {n_out} "
+                                     f"int32 biases need {4 * n_out}; export the model again")
+            if b_offset != end or b_offset + b_length > len(payload):
+                raise ModelFileError(f"{where}bias_offset {b_offset} and bias_length "
+                                     f"{b_length} do not fit the {len(payload)}-byte payload; "
+                                     f"the file is truncated or inconsistent, export it again")
+            bias = np.frombuffer(payload[b_offset:b_offset + b_length], "<i4").astype(np.int64)
+            end = b_offset + b_length
+        layers.append(Layer(weights=weights, bias=bias, **params))
     if end != len(payload):
         raise ModelFileError(f"payload has {len(payload) - end} bytes after the last layer; "
                              f"the header does not describe the file, export it again")
+    if version < 2 and fields["readout"] == "spike_count":
+        raise ModelFileError("readout is 'spike_count' in a version 1 file; the spike-count "
+                             "read-out needs version 2, export the model again")
     network = Network(layers=layers, name=str(header.get("name", "")), **fields)
     try:
         return network.validate()

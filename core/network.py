@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 ENCODERS = ("direct", "hybrid", "rate")
-READOUTS = ("first_spike", "max_membrane")
+READOUTS = ("first_spike", "max_membrane", "spike_count")
 NEURONS = ("if", "lif")
 LEAK_MODES = ("shift", "factor")
 RESETS = ("subtract", "zero", "none")
@@ -52,6 +52,10 @@ class Layer:
     leak : int; shift amount 1 .. M-1 or factor 0 .. 255; used by ``"lif"`` only
     reset : ``"subtract"``, ``"zero"`` or ``"none"``
     fire_once : bool
+    bias : None, or array of int, shape (n_out,)
+        A constant current added to neuron ``j`` every step (numerics.md, section 3, step 2),
+        in the signed ``M``-bit range. ``None`` is no bias (all zero, and no bias memory is
+        needed in hardware).
     """
     weights: np.ndarray
     weight_bits: int = 4
@@ -61,9 +65,12 @@ class Layer:
     leak: int = 1
     reset: str = "subtract"
     fire_once: bool = True
+    bias: np.ndarray | None = None
 
     def __post_init__(self):
         self.weights = np.asarray(self.weights)
+        if self.bias is not None:
+            self.bias = np.asarray(self.bias)
 
     @property
     def n_in(self) -> int:
@@ -76,12 +83,21 @@ class Layer:
     def params(self) -> dict:
         """The scalar fields, as stored in the model file header."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "weights"}
+                if f.name not in ("weights", "bias")}
+
+    def bias_or_zero(self) -> np.ndarray:
+        """The bias as int64 (n_out,), zeros when there is none."""
+        if self.bias is None:
+            return np.zeros(self.n_out, np.int64)
+        return self.bias.astype(np.int64)
 
     def __eq__(self, other):
+        def same(a, b):
+            return a.shape == b.shape and bool(np.array_equal(a, b))
         return (isinstance(other, Layer) and self.params() == other.params()
-                and self.weights.shape == other.weights.shape
-                and bool(np.array_equal(self.weights, other.weights)))
+                and same(self.weights, other.weights)
+                and (self.bias is None) == (other.bias is None)
+                and (self.bias is None or same(self.bias, other.bias)))
 
 
 @dataclass(eq=True)
@@ -107,6 +123,11 @@ class Network:
     @property
     def n_classes(self) -> int:
         return self.layers[-1].n_out
+
+    @property
+    def has_bias(self) -> bool:
+        """Some layer has a bias (the accelerator needs its bias memory)."""
+        return any(layer.bias is not None for layer in self.layers)
 
     def validate(self) -> "Network":
         """Check every field; return ``self`` or raise :class:`NetworkError`."""
@@ -157,6 +178,20 @@ class Network:
             if layer.weight_bits == 1 and np.any(w == 0):
                 raise NetworkError(f"{where}.weights holds 0, but 1-bit weights are -1 or +1; "
                                    f"use weight_bits >= 2 for sparse weights")
+            if layer.bias is not None:
+                b = layer.bias
+                if b.shape != (layer.n_out,):
+                    raise NetworkError(f"{where}.bias has shape {b.shape}; it must hold one "
+                                       f"value per neuron, shape ({layer.n_out},)")
+                if not np.issubdtype(b.dtype, np.integer):
+                    raise NetworkError(f"{where}.bias has dtype {b.dtype}; quantize the biases "
+                                       f"to integers first")
+                if b.min() < -vmax - 1 or b.max() > vmax:
+                    bad = int(b.min()) if b.min() < -vmax - 1 else int(b.max())
+                    raise NetworkError(
+                        f"{where}.bias holds {bad}, outside the {self.membrane_bits}-bit "
+                        f"membrane range {-vmax - 1} .. {vmax}; rescale the layer or raise "
+                        f"membrane_bits")
             integer(f"{where}.threshold", layer.threshold, 1, vmax,
                     f"the largest value of a {self.membrane_bits}-bit membrane")
             choice(f"{where}.neuron", layer.neuron, NEURONS)

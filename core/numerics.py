@@ -82,7 +82,9 @@ def neuron_step(v, fired, current, *, membrane_bits: int, threshold: int, neuron
     fired : bool or bool array
         The neuron fired earlier in this inference.
     current : int or int64 array
-        ``I``, the exact sum of weight times event magnitude over the inputs.
+        ``I + b``: the exact sum of weight times event magnitude over the inputs, plus the
+        neuron's bias (0 without one). Nothing is clamped before it is added to the leaked
+        potential.
 
     Returns
     -------
@@ -150,12 +152,15 @@ def hybrid_spike_time(x, timesteps: int):
 
 # -- the read-out (section 6) ---------------------------------------------------------------
 
-def readout_class(first_time, first_potential, final_v, *, readout: str) -> int:
+def readout_class(first_time, first_potential, final_v, *, readout: str, count=None) -> int:
     """The class of one inference from its output neurons (sequences of ints): for
     ``first_spike`` the earliest first spike, then the largest potential in that step, then the
     lowest index, or the largest final membrane (lowest index on ties) if none fired; for
-    ``max_membrane`` the largest final membrane, lowest index on ties."""
+    ``max_membrane`` the largest final membrane, lowest index on ties; for ``spike_count`` the
+    most spikes (``count``, spikes per output neuron), lowest index on ties."""
     n = len(final_v)
+    if readout == "spike_count":
+        return max(range(n), key=lambda j: (int(count[j]), -j))
     if readout == "first_spike" and any(int(t) != NEVER for t in first_time):
         return min(range(n), key=lambda j: (int(first_time[j]), -int(first_potential[j]), j))
     return max(range(n), key=lambda j: (int(final_v[j]), -j))

@@ -27,9 +27,15 @@ def random_weights(rng: np.random.Generator, n_out: int, n_in: int, bits: int,
 
 def random_network(rng: np.random.Generator, *, max_inputs: int = 24, max_neurons: int = 12,
                    max_layers: int = 3, max_timesteps: int = 6, weight_bits=None,
-                   membrane_bits=None, encoders=("direct", "hybrid", "rate")) -> Network:
+                   membrane_bits=None, encoders=("direct", "hybrid", "rate"),
+                   readouts=("first_spike", "max_membrane"), bias: bool = False) -> Network:
     """A valid random network within the given limits, over all neuron, reset, leak, encoder
-    and read-out options."""
+    and read-out options (``readouts`` to choose from; ``spike_count`` needs a configuration
+    with the spike counters). With ``bias``, each layer has biases with probability 3/4, of
+    either sign and up to about one threshold, so that they make and prevent spikes.
+
+    The extra options draw from ``rng`` only when they are used, so a seed gives the same
+    network as before they existed."""
     n_layers = int(rng.integers(1, max_layers + 1))
     sizes = [int(rng.integers(1, max_inputs + 1))]
     sizes += [int(rng.integers(1, max_neurons + 1)) for _ in range(n_layers)]
@@ -47,14 +53,20 @@ def random_network(rng: np.random.Generator, *, max_inputs: int = 24, max_neuron
         leak_mode = str(rng.choice(LEAK_MODES))
         leak = int(rng.integers(1, min(M - 1, 8) + 1) if leak_mode == "shift"
                    else rng.integers(0, 256))
-        layers.append(Layer(weights=weights, weight_bits=bits, threshold=threshold,
-                            neuron=str(rng.choice(NEURONS)), leak_mode=leak_mode, leak=leak,
-                            reset=str(rng.choice(RESETS)), fire_once=bool(rng.integers(0, 2))))
+        layer = Layer(weights=weights, weight_bits=bits, threshold=threshold,
+                      neuron=str(rng.choice(NEURONS)), leak_mode=leak_mode, leak=leak,
+                      reset=str(rng.choice(RESETS)), fire_once=bool(rng.integers(0, 2)))
+        if bias and rng.random() < 0.75:
+            span = min(vmax, threshold + 1)
+            layer.bias = rng.integers(-span, span + 1, size=n_out)
+            if rng.random() < 0.2:  # the extremes of the range, for saturation
+                layer.bias[rng.integers(0, n_out)] = int(rng.choice([-vmax - 1, vmax]))
+        layers.append(layer)
     return Network(layers=layers, membrane_bits=M,
                    timesteps=int(rng.integers(1, max_timesteps + 1)),
                    encoder=str(rng.choice(list(encoders))),
                    lfsr_seed=int(rng.integers(1, 1 << 16)),
-                   readout=str(rng.choice(["first_spike", "max_membrane"]))).validate()
+                   readout=str(rng.choice(list(readouts)))).validate()
 
 
 def random_pixels(rng: np.random.Generator, batch: int, n_inputs: int) -> np.ndarray:

@@ -166,6 +166,8 @@ def encode(pixels: torch.Tensor, timesteps: int, encoder: str, lfsr_seed: int = 
 def readout(out: Output, readout_kind: str = "first_spike") -> torch.Tensor:
     """Classes (B,) by numerics.md, section 6, from a forward pass (exact in quantized mode)."""
     with torch.no_grad():
+        if readout_kind == "spike_count":  # argmax returns the first maximum: lowest index
+            return (out.out_spikes > 0).sum(dim=1).argmax(dim=1)
         final = out.final
         by_membrane = final.argmax(dim=1)
         if readout_kind == "max_membrane":

@@ -44,6 +44,7 @@ def assert_same(a, b, where=""):
         assert same(x, y), f"{where}membrane of layer {k} differs"
     assert same(a.first_time, b.first_time), f"{where}first_time differs"
     assert same(a.first_potential, b.first_potential), f"{where}first_potential differs"
+    assert same(a.count, b.count), f"{where}count differs"
     assert same(a.prediction, b.prediction), f"{where}prediction differs"
 
 
@@ -173,6 +174,52 @@ class TestWorkedExamples:
         assert t.membrane[0][0, -1].tolist() == [0, 8]
         assert t.prediction.item() == 1
 
+    def test_bias_is_a_current_every_step(self):
+        # p: 3 + 2 = 5 -> spike (v = 0), 5 -> spike, ...; a negative bias of -4 keeps the
+        # second neuron at 3 - 4 = -1, -2, -3: it never fires.
+        t = both(net(layer([[1], [1]], threshold=5, reset="zero", fire_once=False,
+                           bias=np.array([2, -4])), timesteps=3), [3])
+        assert t.spikes[0][0, :, 0].tolist() == [True, True, True]
+        assert t.membrane[0][0, :, 1].tolist() == [-1, -2, -3]
+
+    def test_bias_without_input_and_before_the_clamp(self):
+        # No input events at all: the bias alone drives the neuron (an 8-bit membrane).
+        # 100 + 100 = 200 saturates to 127 once, after the bias is added to the leaked value.
+        t = both(net(layer([[1]], threshold=127, reset="none", fire_once=False,
+                           bias=np.array([100])), timesteps=3, membrane_bits=8), [0])
+        assert t.membrane[0][0, :, 0].tolist() == [100, 127, 127]
+        assert t.spikes[0][0, :, 0].tolist() == [False, True, True]
+        # The bias and the synaptic sum are added together, then clamped once: 127 + 1 - 100.
+        t = both(net(layer([[1]], threshold=127, reset="none", fire_once=False,
+                           bias=np.array([-100])), timesteps=2, membrane_bits=8), [200])
+        assert t.membrane[0][0, :, 0].tolist() == [100, 127]
+
+    def test_bias_feeds_a_lif_after_the_leak(self):
+        # leak shift 1 then add: 0 -> 0 + 8 = 8 -> 8 - 4 + 8 = 12 -> 12 - 6 + 8 = 14
+        t = both(net(layer([[0]], threshold=100, neuron="lif", leak_mode="shift", leak=1,
+                           bias=np.array([8])), timesteps=3), [0])
+        assert t.membrane[0][0, :, 0].tolist() == [8, 12, 14]
+
+    def test_spike_count_readout(self):
+        # Thresholds 3, weights 1 / 2 / 3 with input 1 and zero reset: neuron 0 fires every
+        # third step, neuron 1 every other, neuron 2 every step. The most spikes win.
+        w = [[1], [2], [3]]
+        t = both(net(layer(w, threshold=3, reset="zero", fire_once=False), timesteps=6,
+                     readout="spike_count"), [1])
+        assert t.count.tolist() == [[2, 3, 6]]
+        assert t.prediction.item() == 2
+        # Equal counts: the lowest index, even against an earlier first spike or a higher
+        # membrane of a later neuron.
+        t = both(net(layer([[1], [3], [3]], threshold=3, reset="subtract", fire_once=True),
+                     timesteps=4, readout="spike_count"), [1])
+        assert t.count.tolist() == [[1, 1, 1]]
+        assert t.first_time.tolist() == [[2, 0, 0]]
+        assert t.prediction.item() == 0
+        # No spikes: class 0.
+        t = both(net(layer([[1], [1]], threshold=100), timesteps=2,
+                     readout="spike_count"), [1])
+        assert t.prediction.item() == 0
+
     def test_state_does_not_leak_between_batch_items(self):
         network = net(layer([[1]], threshold=3, fire_once=True), timesteps=2)
         alone = run(network, np.array([[2]]))
@@ -188,16 +235,19 @@ def test_encode_rejects_bad_pixels():
         golden.encode(network, np.array([[0, 256]]))
 
 
+ALL_READOUTS = ("first_spike", "max_membrane", "spike_count")
+
+
 def random_cases(seed, count):
     rng = np.random.default_rng(seed)
     for _ in range(count):
-        network = random_network(rng)
+        network = random_network(rng, bias=True, readouts=ALL_READOUTS)
         yield network, random_pixels(rng, 4, network.n_inputs)
 
 
 def compare_random(seed, count):
     """Number of random cases on which fast and reference disagree, and what they covered."""
-    seen = dict(spike=0, silenced=0, saturated=0, tie=0, fallback=0)
+    seen = dict(spike=0, silenced=0, saturated=0, tie=0, fallback=0, bias=0, count_tie=0)
     mismatches = 0
     for network, pixels in random_cases(seed, count):
         fast = run(network, pixels)
@@ -216,6 +266,10 @@ def compare_random(seed, count):
             fired = ft[ft < NEVER]
             seen["tie"] += len(fired) > 1 and int((fired == fired.min()).sum()) > 1
             seen["fallback"] += network.readout == "first_spike" and len(fired) == 0
+            seen["bias"] += network.has_bias
+            counts = ref.count[0]
+            seen["count_tie"] += (network.readout == "spike_count" and counts.max() > 0
+                                  and int((counts == counts.max()).sum()) > 1)
             seen["silenced"] += any(l.fire_once and (s.sum(1) > 0).any().item()
                                     for l, s in zip(network.layers, ref.spikes))
     return mismatches, seen
@@ -234,14 +288,15 @@ def test_random_networks_cover_every_option():
     rng = np.random.default_rng(99)
     options = set()
     for _ in range(400):
-        n = random_network(rng)
-        options |= {("encoder", n.encoder), ("readout", n.readout)}
+        n = random_network(rng, bias=True, readouts=ALL_READOUTS)
+        options |= {("encoder", n.encoder), ("readout", n.readout), ("bias", n.has_bias)}
         options |= {("M", n.membrane_bits) for _ in [0]}
         for l in n.layers:
             options |= {("neuron", l.neuron, l.leak_mode), ("reset", l.reset),
                         ("fire_once", l.fire_once), ("bits", l.weight_bits)}
     expected = ({("encoder", e) for e in ("direct", "hybrid", "rate")}
-                | {("readout", r) for r in ("first_spike", "max_membrane")}
+                | {("readout", r) for r in ALL_READOUTS}
+                | {("bias", b) for b in (True, False)}
                 | {("neuron", n, m) for n in ("if", "lif") for m in ("shift", "factor")}
                 | {("reset", r) for r in ("subtract", "zero", "none")}
                 | {("fire_once", f) for f in (True, False)}
@@ -265,12 +320,18 @@ SHARED_MUTANTS = {
         (golden, "hybrid_spike_time", lambda orig: lambda x, T: orig(x, T) + 1),
     "LFSR taps off by one bit":
         (numerics, "LFSR_TAPS", lambda orig: orig ^ 0x0400),
+    "spike count ties go to the highest index":
+        (numerics, "readout_class", lambda orig: lambda ft, fp, v, *, readout, count=None:
+         max(range(len(v)), key=lambda j: (int(count[j]), j)) if readout == "spike_count"
+         else orig(ft, fp, v, readout=readout, count=count)),
 }
 
 # Changes to the fast path alone: the random comparison with the reference must see them.
 FAST_MUTANTS = {
     "readout ignores the potential on ties":
-        ("_readout", lambda orig: lambda n, ft, fp, v: orig(n, ft, np.zeros_like(fp), v)),
+        ("_readout", lambda orig: lambda n, ft, fp, v, c: orig(n, ft, np.zeros_like(fp), v, c)),
+    "spike count misses the last step":
+        ("_readout", lambda orig: lambda n, ft, fp, v, c: orig(n, ft, fp, v, c - (c > 0))),
     "dot products miss the last input":
         ("_dot", lambda orig: lambda events, w: orig(events[..., :-1], w[:-1])),
 }

@@ -23,6 +23,12 @@ def small():
         name="small").validate()
 
 
+def with_bias():
+    n = small()
+    n.layers[0].bias = np.array([-2048, 2047])
+    return n.validate()
+
+
 def build(header, payload, version=1):
     """A file with a valid checksum around an arbitrary header, to reach the field checks."""
     text = json.dumps(header).encode()
@@ -71,8 +77,27 @@ class TestRoundTrip:
     def test_random_networks(self):
         rng = np.random.default_rng(3)
         for _ in range(100):
-            n = random_network(rng)
+            n = random_network(rng, bias=True,
+                               readouts=("first_spike", "max_membrane", "spike_count"))
             assert loads(dumps(n)) == n
+
+    def test_version_is_the_oldest_that_holds_the_network(self):
+        version = lambda n: struct.unpack_from("<I", dumps(n), 8)[0]
+        assert version(small()) == 1          # older readers still read it
+        assert version(with_bias()) == 2
+        n = small()
+        n.readout = "spike_count"
+        assert version(n) == 2
+
+    def test_bias_layout(self):
+        header, payload = parts(dumps(with_bias()))
+        entry = header["layers"][0]
+        assert entry["bias_offset"] == entry["offset"] + entry["length"]
+        assert payload[entry["bias_offset"]:][:8] == struct.pack("<ii", -2048, 2047)
+        assert "bias_offset" not in header["layers"][1]
+        loaded = loads(dumps(with_bias()))
+        assert loaded.layers[0].bias.tolist() == [-2048, 2047]
+        assert loaded.layers[1].bias is None
 
 
 class TestBadFiles:
@@ -99,7 +124,42 @@ class TestBadFiles:
 
     def test_wrong_version(self):
         header, payload = parts(dumps(small()))
-        with pytest.raises(ModelFileError, match="version is 2, this program reads version 1"):
+        with pytest.raises(ModelFileError, match=r"version is 3, this program reads versions "
+                                                 r"1, 2 \(written by a newer snn-accel"):
+            loads(build(header, payload, version=3))
+        with pytest.raises(ModelFileError, match="version is 0, this program reads versions"):
+            loads(build(header, payload, version=0))
+
+    def test_bias_in_a_version_1_file(self):
+        header, payload = parts(dumps(with_bias()))
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.bias_offset is in a version 1 "
+                                                 r"file; biases need version 2"):
+            loads(build(header, payload, version=1))
+
+    def test_spike_count_in_a_version_1_file(self):
+        header, payload = parts(dumps(small()))
+        header["readout"] = "spike_count"
+        with pytest.raises(ModelFileError, match="readout is 'spike_count' in a version 1 file"):
+            loads(build(header, payload, version=1))
+
+    def test_bias_length_mismatch(self):
+        header, payload = parts(dumps(with_bias()))
+        header["layers"][0]["bias_length"] = 4
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.bias_length is 4 bytes but 2 "
+                                                 r"int32 biases need 8"):
+            loads(build(header, payload, version=2))
+
+    def test_bias_past_the_payload(self):
+        header, payload = parts(dumps(with_bias()))
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.bias_offset .* do not fit"):
+            loads(build(header, payload[:header["layers"][0]["bias_offset"] + 4], version=2))
+
+    def test_bias_out_of_the_membrane_range(self):
+        header, payload = parts(dumps(with_bias()))
+        start = header["layers"][0]["bias_offset"]
+        payload = payload[:start] + struct.pack("<ii", 5000, 0) + payload[start + 8:]
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.bias holds 5000, outside the "
+                                                 r"12-bit membrane range -2048 .. 2047"):
             loads(build(header, payload, version=2))
 
     def test_header_not_json(self):
@@ -209,6 +269,19 @@ class TestNetworkErrors:
     def test_layer_fields(self, field, value, message):
         n = small()
         setattr(n.layers[0], field, value)
+        with pytest.raises(NetworkError, match=message):
+            n.validate()
+
+    @pytest.mark.parametrize("bias, message", [
+        (np.array([1]), r"layers\[0\]\.bias has shape \(1,\); it must hold one value per "
+                        r"neuron, shape \(2,\)"),
+        (np.array([0.5, 1.0]), r"layers\[0\]\.bias has dtype float64; quantize the biases"),
+        (np.array([0, -2049]), r"layers\[0\]\.bias holds -2049, outside the 12-bit membrane "
+                               r"range -2048 .. 2047; rescale the layer or raise membrane_bits"),
+    ])
+    def test_bias(self, bias, message):
+        n = small()
+        n.layers[0].bias = bias
         with pytest.raises(NetworkError, match=message):
             n.validate()
 

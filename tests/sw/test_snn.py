@@ -195,6 +195,8 @@ def test_readout_earliest_then_potential_then_index_then_membrane():
          [[1, 2, 3], [4, 9, 5]]])
     assert readout(out).tolist() == [2, 2, 1, 1]
     assert readout(out, "max_membrane").tolist() == [2, 0, 0, 1]
+    # Spike counts [0,1,1], [1,0,1], [0,1,1], [0,0,0]: the most spikes, lowest index on ties.
+    assert readout(out, "spike_count").tolist() == [1, 0, 1, 0]
 
 
 def test_first_spike_time():
