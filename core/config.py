@@ -54,8 +54,7 @@ def _clog2(value: int) -> int:
 def _has_bias(layer) -> bool:
     """Whether ``layer`` (a ``core.network.Layer``) adds a bias: a bias of zeros needs no
     bias memory, the hardware without one computes the same."""
-    bias = getattr(layer, "bias", None)
-    return bias is not None and bool(np.any(np.asarray(bias) != 0))
+    return layer.bias is not None and bool(np.any(layer.bias != 0))
 
 
 @dataclass(frozen=True)
