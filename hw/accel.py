@@ -25,7 +25,10 @@ This module holds the sequencer and the wiring of the components:
 * :class:`hw.readout.ReadoutScan`: the class, and the result lane the bus reads;
 * the weight memory (:class:`hw.weights.WeightMemory`), the pixel memory, the membrane memory
   and the result memory, whose read ports the sequencer drives while busy and the bus while
-  idle.
+  idle;
+* with ``Config.bias``, the bias memory, beside the membrane memory at its addresses; with
+  ``Config.spike_count``, the count memory of the output neurons' spikes. Neither exists
+  without its option, so the default gateware is what it was before them.
 
 Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
 block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two's complement,
@@ -331,7 +334,7 @@ class Accelerator(wiring.Component):
         b_rd = bmem.read_port()
         wiring.connect(m, regs.bias_write, bmem.write_port(granularity=1))
         lane_bits = _clog2(cfg.neuron_units)
-        m.d.comb += [upd.biases.eq(b_rd.data), regs.bias_word.eq(b_rd.data),
+        m.d.comb += [upd.biases.eq(b_rd.data), regs.bias_data.eq(b_rd.data),
                      b_rd.addr.eq(Mux(busy, seq_addr, self.bus.addr[lane_bits:])),
                      b_rd.en.eq(~busy | seq_en)]
 

@@ -62,7 +62,7 @@ class RegisterFile(wiring.Component):
         Its spike count (only with ``config.spike_count``).
     bias_write : the bias memory's write port, out (drives it; only with ``config.bias``)
         One lane (neuron) per bus word of the bias window.
-    bias_word : bias_word(M, U), in
+    bias_data : bias_word(M, U), in
         The bias memory's read data (its address is the bus's while idle; only with
         ``config.bias``).
     status : 4, in
@@ -106,7 +106,7 @@ class RegisterFile(wiring.Component):
             members.update(
                 bias_write=In(WritePort.Signature(addr_width=self.bias_addr_bits(config),
                                                   shape=shape, granularity=1)),
-                bias_word=In(shape))
+                bias_data=In(shape))
         super().__init__(members)
 
     @staticmethod
@@ -310,6 +310,6 @@ class RegisterFile(wiring.Component):
         """The bias of the lane read (sign-extended), registered as the other regions' words."""
         lane_bits = _clog2(self.config.neuron_units)
         rd_bias = Signal(32, name="rd_bias")
-        lane = self.bias_word[ra[:lane_bits]] if lane_bits else self.bias_word[0]
+        lane = self.bias_data[ra[:lane_bits]] if lane_bits else self.bias_data[0]
         m.d.sync += rd_bias.eq(lane)
         return rd_bias
