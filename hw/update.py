@@ -57,6 +57,13 @@ class NeuronUpdate(wiring.Component):
     the spikes of any other layer as one event-buffer entry, registered before it is written so
     that the spike decision and the event buffer's write multiplexers sit in different cycles.
 
+    With ``config.bias`` the bias memory's word, read with the membrane word, enters the units
+    with it, and each unit forms ``I + b`` in stage 2 beside the leak's multiplier (stage 3's
+    sum stays one addition, wide enough not to wrap, before the one saturation). With
+    ``config.spike_count`` the output layer's counts are read from the count memory at the
+    chunk of stage 4 and written back in stage 5 with the step's spikes added. Neither costs a
+    cycle.
+
     Parameters
     ----------
     config : core.config.Config
