@@ -153,8 +153,10 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0):
 
 def _metadata(node) -> dict:
     # nir.NIRGraph's default metadata is the class ``dict`` itself, not an instance.
+    # Values read back from HDF5 are numpy scalars: give plain Python values.
     metadata = getattr(node, "metadata", None)
-    return dict(metadata.get(KEY, {})) if isinstance(metadata, dict) else {}
+    fields = dict(metadata.get(KEY, {})) if isinstance(metadata, dict) else {}
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in fields.items()}
 
 
 def _kind(node) -> str:
@@ -465,10 +467,18 @@ def from_nir(graph, *, dt: float | None = None) -> Network:
     return network
 
 
-def save_nir(network: Network, path):
-    """Write ``network`` as a NIR (HDF5) file."""
+def save_nir(network: Network, path, *, dt: float = 1.0, input_scale: float = 1.0):
+    """Write ``network`` as a NIR (HDF5) file (:func:`to_nir`'s ``dt`` and ``input_scale``),
+    through a temporary file renamed over ``path``, so that a failure leaves nothing behind."""
     import nir
-    nir.write(path, to_nir(network))
+    path = Path(path)
+    graph = to_nir(network, dt=dt, input_scale=input_scale)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        nir.write(tmp, graph)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_nir(path, *, dt: float | None = None) -> Network:
@@ -779,6 +789,8 @@ def read_float(graph, *, dt: float | None = None) -> FloatNetwork:
     if shape.size and int(np.prod(shape)) != layers[0].weights.shape[1]:
         raise NirError(f"Input {first!r} has shape {tuple(int(s) for s in shape)} but the first "
                        f"layer takes {layers[0].weights.shape[1]} inputs")
+    if meta:  # a graph of to_nir: layer 0 takes pixel / input_scale (pixels by default)
+        layers[0].weights = layers[0].weights * (255.0 / float(meta.get("input_scale", 1.0)))
     timesteps = meta.get("timesteps")
     return FloatNetwork(layers=layers, dt=float(dt),
                         timesteps=int(timesteps) if timesteps is not None else None,
