@@ -1,0 +1,77 @@
+"""A round trip through snnTorch itself: a small network trained here on the digits, exported
+with snnTorch's ``export_to_nir``, imported and quantized by sw.nirio, and classifying like
+snnTorch; and a model exported by sw.nirio, loaded with snnTorch's ``import_from_nir`` and run
+there, classifying like the golden model."""
+
+import numpy as np
+import pytest
+
+snntorch = pytest.importorskip("snntorch")
+pytest.importorskip("nirtorch")
+torch = pytest.importorskip("torch")
+
+from cli import nirbench  # noqa: E402
+from core import golden  # noqa: E402
+from sw import data  # noqa: E402
+from sw.nirio import agreement, quantize, read_float, to_nir  # noqa: E402
+
+T = 8
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A 64-32-10 snnTorch network (Leaky, beta 0.875, zero reset, biases), 3 epochs on the
+    digits (about 3 s), its predictions on the test split, and its NIR graph."""
+    torch.set_num_threads(1)
+    digits = data.load_digits()
+    model = nirbench.build([64, 32, 10], seed=0)
+    nirbench.train(model, *digits["train"], timesteps=T, epochs=3, lr=1e-2)
+    predictions = nirbench.predict(model, digits["test"].pixels, timesteps=T)
+    return digits, model, predictions, nirbench.export(model, 64)
+
+
+def test_snntorch_graph_shape(trained):
+    """What snnTorch 1.0.0 writes: Affine (with the bias) and LIF with dt = 1e-4."""
+    *_, graph = trained
+    kinds = {name: type(node).__name__ for name, node in graph.nodes.items()}
+    assert sorted(kinds.values()) == ["Affine", "Affine", "Input", "LIF", "LIF", "Output"]
+    lif = next(n for n in graph.nodes.values() if type(n).__name__ == "LIF")
+    assert np.allclose(lif.r * 1e-4, lif.tau) and np.allclose(1 - 1e-4 / lif.tau, 0.875)
+
+
+def test_float_simulation_matches_snntorch(trained):
+    digits, model, predictions, graph = trained
+    assert np.mean(predictions == digits["test"].labels) > 0.7  # it learned something
+    fnet = read_float(graph)
+    assert np.mean(fnet.run(digits["test"].pixels, T).prediction == predictions) >= 0.99
+
+
+def test_import_agrees_with_snntorch(trained):
+    digits, model, predictions, graph = trained
+    fnet = read_float(graph)
+    result = quantize(fnet, timesteps=T, weight_bits=8,
+                      calibration=digits["train"].pixels[:300])
+    ours = golden.predict(result.network, digits["test"].pixels)
+    assert np.mean(ours == predictions) >= 0.95
+    report = agreement(fnet, result.network, *digits["test"])
+    assert abs(report["integer_accuracy"] - report["float_accuracy"]) <= 2.0
+
+
+def test_export_runs_in_snntorch(trained):
+    """Our model, written with snnTorch's dt and inputs in [0, 1], loaded by snnTorch's own
+    importer and run for T steps: the same classes as the golden model."""
+    from snntorch.import_nir import import_from_nir
+    import snntorch.utils
+    digits, _, _, graph = trained
+    network = quantize(read_float(graph), timesteps=T,
+                       calibration=digits["train"].pixels[:300]).network
+    module = import_from_nir(to_nir(network, dt=1e-4, input_scale=255.0))
+    x = torch.from_numpy(data.from_pixels(digits["test"].pixels))
+    snntorch.utils.reset(module)
+    counts = 0
+    with torch.no_grad():
+        for _ in range(T):
+            spikes, _ = module(x)
+            counts = counts + spikes
+    theirs = counts.argmax(dim=1).numpy()
+    assert np.mean(theirs == golden.predict(network, digits["test"].pixels)) >= 0.98
