@@ -714,14 +714,14 @@ def _infer_dt(graph, chain, nir) -> tuple[float | None, str]:
         r = np.asarray(getattr(node, "r", 1.0), dtype=np.float64).reshape(-1)
         if not r.size or not np.all(np.isfinite(r)) or np.allclose(r, 1.0, rtol=1e-6):
             continue
-        if isinstance(node, nir.LIF):
-            tau = np.asarray(node.tau, dtype=np.float64).reshape(-1)
+        if isinstance(node, (nir.LIF, nir.CubaLIF)):
+            tau = np.asarray(node.tau if isinstance(node, nir.LIF) else node.tau_mem,
+                             dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(tau)):
+                continue  # refused, naming the node, when the layer is read
             seen.update(np.round(np.broadcast_to(tau, r.shape) / r, 12).tolist())
         elif isinstance(node, nir.IF):
             seen.update(np.round(1.0 / r, 12).tolist())
-        elif isinstance(node, nir.CubaLIF):
-            tau = np.asarray(node.tau_mem, dtype=np.float64).reshape(-1)
-            seen.update(np.round(np.broadcast_to(tau, r.shape) / r, 12).tolist())
     values = np.array(sorted(seen))
     if values.size and values.min() > 0 and np.ptp(values) <= 1e-6 * values.max():
         dt = float(np.median(values))
@@ -983,7 +983,9 @@ def read_nir(path):
         raise NirError(f"{path} is not a NIR file (NIR files are HDF5; this one starts with "
                        f"{head!r}); write it with nir.write or sw.nirio.save_nir")
     try:
-        return nir.read(path)
+        # Without nir's type check: a graph with a cycle or a branch fails it with a message
+        # about shapes; the checks here name the node instead.
+        return nir.read(path, type_check=False)
     except Exception as error:  # nir.read raises whatever h5py or a node constructor raises.
         raise NirError(f"{path} is an HDF5 file but not a NIR graph that nir {nir.__version__} "
                        f"can read ({type(error).__name__}: {error})") from None
