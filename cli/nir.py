@@ -40,7 +40,7 @@ from core.config import Config, ConfigError, FitError, add_config_arguments, res
 from core.modelfile import ModelFileError
 from core.network import READOUTS, NetworkError
 from sw import data
-from sw.nirio import (NirError, agreement, from_nir, quantize, read_float, read_nir,
+from sw.nirio import (RESETS, NirError, agreement, from_nir, quantize, read_float, read_nir,
                       save_nir)
 from sw.options import (ArgumentParser, add_json, atomic_write, cli_main, fail, input_file,
                         int_range, output_file, positive_float, positive_int, set_advice)
@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--dt", type=positive_float, metavar="SECONDS",
                    help="the graph's time step (default: from the graph; snnTorch's r = tau/dt "
                         "implies it; Norse graphs need --dt 1e-3)")
+    i.add_argument("--reset", choices=RESETS, default="zero",
+                   help="what the tool's neurons did after a spike, which NIR does not record: "
+                        "zero (NIR's v_reset = 0; snnTorch reset_mechanism='zero', Norse, "
+                        "SpikingJelly's hard reset; the default), subtract (SpikingJelly's soft "
+                        "reset, v_reset=None: exact) or snntorch-subtract (snnTorch's "
+                        "reset_mechanism='subtract': approximated)")
     i.add_argument("--readout", choices=READOUTS, default="spike_count",
                    help="how the class is chosen, in the float simulation and on the "
                         "accelerator (default spike_count)")
@@ -167,7 +173,7 @@ def _import(args) -> int:
         exact = "snn_accel" in getattr(graph, "metadata", {}) if isinstance(
             getattr(graph, "metadata", None), dict) else False
         network = from_nir(graph, dt=args.dt) if exact else None
-    fnet = read_float(graph, dt=args.dt)
+    fnet = read_float(graph, dt=args.dt, reset=args.reset)
     timesteps = args.timesteps or fnet.timesteps
     if timesteps is None:
         raise NirError(f"{args.graph} does not say how many steps an inference takes (NIR "

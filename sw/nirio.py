@@ -53,7 +53,7 @@ from core.network import Layer, Network, NetworkError
 
 __all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
            "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
-           "quantize", "agreement"]
+           "quantize", "agreement", "RESETS"]
 
 KEY = "snn_accel"
 
@@ -505,6 +505,13 @@ def load_nir(path, *, dt: float | None = None) -> Network:
 # predictions, and quantized into an integer Network, choosing each layer's scale on sample
 # inputs. docs/nir.md describes the conventions with a worked example per tool.
 
+#: What a spike does to a float neuron: ``zero`` (NIR's v_reset = 0: snnTorch
+#: reset_mechanism="zero", Norse, SpikingJelly's hard reset), ``subtract`` (the threshold is
+#: subtracted at the spike and the rest leaks: SpikingJelly's soft reset, v_reset=None, and the
+#: accelerator's subtract) or ``snntorch-subtract`` (snnTorch's reset_mechanism="subtract": the
+#: threshold is subtracted in the next step, after the leak; the accelerator approximates it
+#: with its subtract).
+RESETS = ("zero", "subtract", "snntorch-subtract")
 #: Decays within this distance of 1 are read as integrate-and-fire neurons (no leak).
 _NO_LEAK = 1e-7
 #: Weight-scale candidates of the calibration: the largest weight magnitude of a layer is
@@ -565,11 +572,15 @@ class FloatNetwork:
     The input is an image in ``[0, 1]`` (pixel / 255) applied at every step, as an snnTorch
     model sees ``fc1(x)`` applied every step; the accelerator's direct encoder feeds the pixel
     value, so layer 0's integer scale carries a factor 255.
+
+    ``reset`` is what a spike does, which NIR cannot say (its neurons reset to ``v_reset``):
+    one of :data:`RESETS`.
     """
     layers: list
     dt: float
     timesteps: int | None = None
     notes: list = dataclasses.field(default_factory=list)
+    reset: str = "zero"
 
     @property
     def n_inputs(self) -> int:
@@ -578,7 +589,8 @@ class FloatNetwork:
     def run(self, pixels, timesteps: int, readout: str = "spike_count") -> FloatRun:
         """Simulate uint8 ``pixels`` (B, n_in) for ``timesteps`` steps in float32 (the
         arithmetic of snnTorch, Norse and SpikingJelly): ``v = decay v + W a + b``, a spike
-        when ``v > 1`` (strict, as snnTorch and Norse test), then ``v = 0``."""
+        when ``v > 1`` (strict, as snnTorch and Norse test), then the reset of
+        :attr:`reset`."""
         x = np.asarray(pixels, np.float32) / np.float32(255.0)
         B = len(x)
         a, peaks, currents = x, [], []
@@ -599,12 +611,17 @@ class FloatNetwork:
             peak = 0.0
             for t in range(timesteps):
                 v = decay * v + current[:, t]
+                if self.reset == "snntorch-subtract" and t:  # the threshold, after the leak
+                    v = v - spikes[:, t - 1]
                 peak = max(peak, float(np.abs(v).max(initial=0.0)))
                 s = v > 1.0
                 spikes[:, t] = s
                 fresh = s & (spikes[:, :t].sum(axis=1) == 0) if t else s
                 first_p = np.where(fresh, v, first_p)
-                v = np.where(s, np.float32(0.0), v)
+                if self.reset == "zero":
+                    v = np.where(s, np.float32(0.0), v)
+                elif self.reset == "subtract":  # at the spike, so that it leaks next step
+                    v = v - s
             peaks.append(peak)
             currents.append(float(np.abs(current).max(initial=0.0)))
             per_step = spikes
@@ -729,15 +746,19 @@ def _infer_dt(graph, chain, nir) -> tuple[float | None, str]:
     return None, ""
 
 
-def read_float(graph, *, dt: float | None = None) -> FloatNetwork:
+def read_float(graph, *, dt: float | None = None, reset: str = "zero") -> FloatNetwork:
     """The :class:`FloatNetwork` of a NIR graph with float parameters.
 
     ``dt`` is the time step of one accelerator step in the graph's time unit. Without it, the
     graph's own metadata (graphs from :func:`to_nir`) or the neurons' ``r`` (snnTorch writes
     ``r = tau / dt``) give it; a graph that says nothing (Norse writes ``r = 1``) raises
     :class:`NirError` asking for it. Nodes: ``Input``, ``Flatten``, ``Linear``/``Affine``,
-    ``IF``/``LIF``/``CubaLIF`` (with ``tau_syn = dt``), ``Output``, in one chain.
+    ``IF``/``LIF``/``CubaLIF`` (with ``tau_syn = dt``), ``Output``, in one chain. ``reset``
+    (one of :data:`RESETS`) is what the tool's neurons did after a spike, which NIR does not
+    record.
     """
+    if reset not in RESETS:
+        raise NirError(f"reset is {reset!r}; it must be one of {', '.join(map(repr, RESETS))}")
     import nir
     chain, first, _ = _chain(graph, nir)
     meta = _metadata(graph)
@@ -792,9 +813,13 @@ def read_float(graph, *, dt: float | None = None) -> FloatNetwork:
     if meta:  # a graph of to_nir: layer 0 takes pixel / input_scale (pixels by default)
         layers[0].weights = layers[0].weights * (255.0 / float(meta.get("input_scale", 1.0)))
     timesteps = meta.get("timesteps")
+    if reset == "snntorch-subtract":
+        notes.append("snnTorch's reset by subtraction (the threshold subtracted after the next "
+                     "leak) is approximated by the accelerator's (subtracted at the spike, then "
+                     "leaked): the membrane after a spike differs by (1 - decay) * threshold")
     return FloatNetwork(layers=layers, dt=float(dt),
                         timesteps=int(timesteps) if timesteps is not None else None,
-                        notes=notes)
+                        notes=notes, reset=reset)
 
 
 def nearest_leak(decay: float, membrane_bits: int) -> tuple[str, int, float]:
@@ -832,7 +857,7 @@ class Quantized:
 
 
 def _integer_layer(layer: FloatLayer, units: float, gain: float, weight_bits: int,
-                   membrane_bits: int) -> Layer:
+                   membrane_bits: int, reset: str) -> Layer:
     lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
     weights = np.clip(np.round(layer.weights * gain), lo, hi).astype(np.int16)
     vmax = (1 << (membrane_bits - 1)) - 1
@@ -840,7 +865,8 @@ def _integer_layer(layer: FloatLayer, units: float, gain: float, weight_bits: in
     # Float fires when v > 1; an integer p fires when p >= theta: p > units <=> p >=
     # floor(units) + 1.
     threshold = min(vmax, int(math.floor(units)) + 1)
-    fields = dict(neuron=layer.neuron, reset="zero", fire_once=False)
+    fields = dict(neuron=layer.neuron, reset="zero" if reset == "zero" else "subtract",
+                  fire_once=False)
     if layer.neuron == "lif":
         mode, leak, _ = nearest_leak(layer.decay, membrane_bits)
         fields.update(leak_mode=mode, leak=leak)
@@ -903,7 +929,7 @@ def quantize(fnet: FloatNetwork, *, timesteps: int, weight_bits: int = 8,
 
     def build(clip):
         gains, units = scales(clip)
-        layers = [_integer_layer(layer, u, g, weight_bits, membrane_bits)
+        layers = [_integer_layer(layer, u, g, weight_bits, membrane_bits, fnet.reset)
                   for layer, u, g in zip(fnet.layers, units, gains)]
         return Network(layers=layers, membrane_bits=membrane_bits, timesteps=timesteps,
                        encoder="direct", readout=readout, name=name), units
