@@ -40,8 +40,8 @@ from core.config import Config, ConfigError, FitError, add_config_arguments, res
 from core.modelfile import ModelFileError
 from core.network import READOUTS, NetworkError
 from sw import data
-from sw.nirio import (RESETS, NirError, agreement, from_nir, quantize, read_float, read_nir,
-                      save_nir)
+from sw.nirio import (RESETS, NirError, agreement, export_notes, from_nir, quantize,
+                      read_float, read_nir, save_nir)
 from sw.options import (ArgumentParser, add_json, atomic_write, cli_main, fail, input_file,
                         int_range, output_file, positive_float, positive_int, set_advice)
 
@@ -234,6 +234,8 @@ def _export(args) -> int:
     network = modelfile.load(args.model)
     path = Path(args.output)
     save_nir(network, path, dt=args.dt, input_scale=255.0 if args.input == "unit" else 1.0)
+    for note in export_notes(network):
+        print(f"nir: {note}")
     inputs = "images in [0, 1]" if args.input == "unit" else "pixels 0 .. 255"
     print(f"wrote {path} (dt = {args.dt:g}, inputs: {inputs})")
     return 0

@@ -53,7 +53,7 @@ from core.network import Layer, Network, NetworkError
 
 __all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
            "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
-           "quantize", "agreement", "RESETS"]
+           "quantize", "agreement", "RESETS", "export_notes"]
 
 KEY = "snn_accel"
 
@@ -149,6 +149,29 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0):
     if input_scale != 1.0:
         meta[KEY]["input_scale"] = float(input_scale)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def export_notes(network: Network) -> list[str]:
+    """What another tool loading :func:`to_nir`'s graph will not run as the accelerator does
+    (NIR has no field for it; the graph's metadata keeps it for :func:`from_nir`)."""
+    notes = []
+    if network.encoder != "direct":
+        notes.append(f"encoder {network.encoder!r}: the graph takes the image as an input "
+                     f"current at every step (the direct encoder); another tool must encode "
+                     f"it as the {network.encoder} encoder does")
+    for k, layer in enumerate(network.layers):
+        if layer.reset != "zero":
+            notes.append(f"layer {k}: reset {layer.reset!r}, but NIR neurons reset to v_reset "
+                         f"= 0: other tools will reset to zero")
+        if layer.fire_once:
+            notes.append(f"layer {k}: fire_once, which NIR has no field for: other tools let "
+                         f"the neurons fire again")
+        if layer.neuron == "if":
+            notes.append(f"layer {k}: nir.IF, which snnTorch 1.0.0's import_from_nir turns "
+                         f"into a Leaky with beta 0.9 (Norse and SpikingJelly read it as IF)")
+    notes.append("the membrane's saturation at membrane_bits and the leak's integer rounding "
+                 "are not in the graph: a float tool runs the same network without them")
+    return notes
 
 
 def _metadata(node) -> dict:

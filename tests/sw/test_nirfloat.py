@@ -246,3 +246,17 @@ BAD = [
 def test_bad_graphs_are_refused(change, message):
     with pytest.raises(NirError, match=re.escape(message)):
         read_float(_with(change), dt=1e-4)
+
+
+def test_export_notes_name_what_nir_cannot_say():
+    from core.network import Layer, Network
+    from sw.nirio import export_notes
+    net = Network([Layer(np.ones((2, 3), np.int64), 2, 3, neuron="if", reset="subtract",
+                         fire_once=True)], encoder="hybrid")
+    text = "\n".join(export_notes(net))
+    for said in ["encoder 'hybrid'", "layer 0: reset 'subtract'", "layer 0: fire_once",
+                 "layer 0: nir.IF", "saturation"]:
+        assert said in text, said
+    net = Network([Layer(np.ones((2, 3), np.int64), 2, 3, neuron="lif", reset="zero",
+                         fire_once=False)], encoder="direct")
+    assert len(export_notes(net)) == 1
