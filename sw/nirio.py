@@ -1,41 +1,58 @@
 """Exchange networks with other SNN tools through NIR (the Neuromorphic Intermediate
-Representation, https://neuroir.org): ``to_nir``, ``from_nir``, ``save_nir``, ``load_nir``.
+Representation, https://neuroir.org).
+
+Two ways in, one way out (``docs/nir.md`` describes them, with each tool's conventions):
+
+* **exact**: ``from_nir`` and ``load_nir`` read a graph whose weights, biases and thresholds
+  are already integers, unchanged, or refuse it;
+* **quantizing**: ``read_float`` reads a float graph (snnTorch, Norse, SpikingJelly) in the
+  tool's discrete-time convention as a :class:`FloatNetwork`, whose ``run`` is a float32
+  simulation of it; ``quantize`` turns it into an integer :class:`Network`, choosing each
+  layer's scale on calibration images; ``agreement`` compares the two (``python -m sw.nir
+  import``);
+* **out**: ``to_nir`` and ``save_nir`` write a network so that it reads back unchanged and
+  snnTorch's ``import_from_nir`` runs it (``python -m sw.nir export``).
 
 NIR describes continuous-time neurons; the accelerator's are discrete-time integers
 (``docs/numerics.md``). The two meet through one forward-Euler step of length ``dt``: NIR's
 ``tau dv/dt = (v_leak - v) + r I`` becomes ``v' = (1 - dt/tau) v + (r dt/tau) I``, and its IF
-``dv/dt = r I`` becomes ``v' = v + r dt I``. The accelerator's step is ``v' = leak(v) + I``, so a
-node maps exactly when ``v_leak = 0``, ``v_reset = 0``, the decay ``1 - dt/tau`` is one of the
-accelerator's leaks and the input gain (``r dt / tau``, or ``r dt``) is 1 or can be folded into
-the integer weights. The mapping, per dense layer ``l``, with ``dt = 1``:
+``dv/dt = r I`` becomes ``v' = v + r dt I``. The accelerator's step is ``v' = leak(v) + I + b``,
+so a node maps exactly when ``v_leak = 0``, ``v_reset = 0``, the decay ``1 - dt/tau`` is one of
+the accelerator's leaks and the input gain (``r dt / tau``, or ``r dt``) is 1 or can be folded
+into the integer weights and biases. ``to_nir``'s mapping, per dense layer ``l``:
 
-* ``linear{l}``: ``nir.Linear`` with the integer weights ``W[j, i]`` as floats (no bias);
-* ``neuron{l}``: ``nir.IF(r=1, v_threshold=theta)`` for ``if`` neurons, or
-  ``nir.LIF(tau, r=tau, v_leak=0, v_threshold=theta)`` for ``lif`` neurons with the time constant
-  whose one-step decay equals the leak, ``tau = 1 / (1 - f)`` with ``f = 1 - 2**-k`` (shift) or
-  ``f = lambda / 256`` (factor), and ``r = tau`` so that the input gain is 1 (the convention
-  snnTorch uses, with its own ``dt``). ``v_reset`` is 0;
+* ``linear{l}``: ``nir.Linear`` with the integer weights ``W[j, i]`` as floats, or
+  ``nir.Affine`` with the layer's bias too; layer 0's weights are multiplied by
+  ``input_scale`` (255 for a graph that takes images in ``[0, 1]``);
+* ``neuron{l}``: ``nir.IF(r=1/dt, v_threshold=theta)`` for ``if`` neurons, or
+  ``nir.LIF(tau, r=tau/dt, v_leak=0, v_threshold=theta)`` for ``lif`` neurons with the time
+  constant whose one-step decay equals the leak, ``tau = dt / (1 - f)`` with ``f = 1 - 2**-k``
+  (shift) or ``f = lambda / 256`` (factor), and ``r = tau / dt`` so that the input gain is 1
+  (snnTorch's convention). ``v_reset`` is 0;
 * graph edges ``input -> linear0 -> neuron0 -> linear1 -> ... -> output``.
 
 Everything NIR cannot say (weight bits, membrane bits, reset kind, fire-once, the exact leak
-code, T, encoder, seed, read-out) goes into the nodes' and the graph's ``metadata`` under the
-key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly, without a warning.
+code, T, encoder, seed, read-out, ``dt``, ``input_scale``) goes into the nodes' and the graph's
+``metadata`` under the key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly,
+without a warning.
 
-A graph from another tool without that metadata is read as follows, and every value that the
-graph does not state is reported as a :class:`NirWarning` (a command line can record them with
-``warnings.catch_warnings(record=True)`` and print each ``str(w.message)``):
+A graph from another tool without that metadata is read by ``from_nir`` as follows, and every
+value that the graph does not state is reported as a :class:`NirWarning` (a command line can
+record them with ``warnings.catch_warnings(record=True)`` and print each ``str(w.message)``):
 
 * ``dt`` is 1 unless given (``from_nir(graph, dt=1e-4)`` reads an snnTorch export);
-* the weights (times a gain other than 1) and the thresholds must be integers;
+* the weights and biases (times a gain other than 1) and the thresholds must be integers;
   ``weight_bits`` is the fewest bits that hold the weights;
 * an LIF decay ``1 - dt/tau`` is read as a factor leak ``lambda / 256`` when it is one (within
   float rounding), else as a shift leak ``1 - 2**-k``; any other decay is refused;
 * ``reset`` is ``"zero"`` (NIR resets to ``v_reset = 0``); ``fire_once`` and the network-wide
   fields take the defaults of :class:`core.network.Layer` and :class:`core.network.Network`.
 
-Anything else (a current-based synapse, a nonzero ``v_leak``, ``v_reset`` or bias, a parameter
-that is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and
-Flatten) raises :class:`NirError` naming the node, the field and what to export instead.
+Anything else (a current-based synapse, a nonzero ``v_leak`` or ``v_reset``, a parameter that
+is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and Flatten)
+raises :class:`NirError` naming the node, the field and what to export instead; ``read_float``
+folds ``v_leak``, per-neuron thresholds and instant synapses in exactly and refuses the rest
+the same way.
 """
 
 from __future__ import annotations

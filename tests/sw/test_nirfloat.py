@@ -86,6 +86,35 @@ def test_worked_example_snntorch():
     assert trace.spikes[0][0, :, 0].tolist() == [False, True, False, True]
 
 
+def test_worked_example_norse():
+    """docs/nir.md, the Norse example: weights [2, -1], LIFBoxCell defaults, dt = 1e-3, input
+    (1, 0): the float membrane crosses 1 at step 6, and so does the integer one."""
+    graph = chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)), norse_lif(1))], 2)
+    fnet = read_float(graph, dt=1e-3)
+    result = quantize(fnet, timesteps=8, membrane_bits=24)
+    layer = result.network.layers[0]
+    assert (layer.leak_mode, layer.leak, layer.threshold) == ("factor", 230, 161925)
+    assert layer.weights.tolist() == [[127, -64]]
+    assert any("decay 0.9 approximated by leak_mode='factor', leak=230" in n
+               for n in result.notes)
+    trace = golden.run(result.network, np.array([[255, 0]]))
+    assert trace.spikes[0][0, :, 0].tolist() == [False] * 6 + [True, False]
+    assert trace.membrane[0][0, :6, 0].tolist() == [32385, 61481, 87622, 111108, 132209, 151167]
+    assert fnet.run(np.array([[255, 0]]), 8).counts.tolist() == [[1]]
+
+
+def test_worked_example_spikingjelly():
+    """docs/nir.md, the SpikingJelly example: weight 1.5, LIFNode(tau=2), spikes at 1 and 3."""
+    graph = chain([(nir.Linear(weight=np.array([[1.5]], F32)), spikingjelly_lif(1, 2.0))], 1)
+    fnet = read_float(graph, dt=1e-4)
+    network = quantize(fnet, timesteps=4, membrane_bits=24).network
+    layer = network.layers[0]
+    assert (layer.leak_mode, layer.leak, layer.threshold) == ("factor", 128, 43180)
+    trace = golden.run(network, np.array([[255]]))
+    assert trace.spikes[0][0, :, 0].tolist() == [False, True, False, True]
+    assert fnet.run(np.array([[255]]), 4).counts.tolist() == [[2]]
+
+
 def test_norse_convention_needs_dt():
     """Norse writes r = 1 and tau in seconds: the decay and the gain dt/tau need its dt."""
     graph = chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)), norse_lif(1))], 2)
