@@ -10,23 +10,24 @@ nir = pytest.importorskip("nir")
 
 from core import golden, modelfile  # noqa: E402
 from core.randnet import random_pixels  # noqa: E402
-from tests.sw.test_nirfloat import affine, chain, norse_lif, snntorch_lif  # noqa: E402
 
 MODULE = "sw.nir"
 
 
-def _digits_graph(path, hidden=24, seed=0, inputs=64):
+def _digits_graph(shapes, path, hidden=24, seed=0, inputs=64):
     """A random inputs-hidden-10 float graph in snnTorch's shape whose outputs spike."""
     rng = np.random.default_rng(seed)
-    graph = chain([(affine(rng, hidden, inputs, 0.2, 0.2), snntorch_lif(hidden)),
-                   (affine(rng, 10, hidden, 0.8, 0.2), snntorch_lif(10))], inputs)
+    graph = shapes.chain([(shapes.affine(rng, hidden, inputs, 0.2, 0.2),
+                           shapes.snntorch_lif(hidden)),
+                          (shapes.affine(rng, 10, hidden, 0.8, 0.2), shapes.snntorch_lif(10))],
+                         inputs)
     nir.write(path, graph)
     return path
 
 
 @pytest.fixture
-def graph(tmp_path):
-    return _digits_graph(tmp_path / "g.nir")
+def graph(tmp_path, shapes):
+    return _digits_graph(shapes, tmp_path / "g.nir")
 
 
 def test_import_reports_and_writes(run_cli, graph, tmp_path):
@@ -80,37 +81,37 @@ def test_below_min_agreement_fails_and_writes_nothing(run_cli, fails_cleanly, gr
     assert result.returncode == 1 and "agreement: " in result.stdout, line
 
 
-def _bad(tmp_path, change, name="bad.nir"):
+def _bad(shapes, tmp_path, change, name="bad.nir"):
     rng = np.random.default_rng(0)
-    graph = chain([(affine(rng, 4, 3, 1.0), snntorch_lif(4)),
-                   (affine(rng, 2, 4, 1.0), snntorch_lif(2))], 3)
-    change(graph)
+    graph = shapes.chain([(shapes.affine(rng, 4, 3, 1.0), shapes.snntorch_lif(4)),
+                          (shapes.affine(rng, 2, 4, 1.0), shapes.snntorch_lif(2))], 3)
+    change(graph, shapes)
     nir.write(tmp_path / name, graph)
     return tmp_path / name
 
 
-def _cycle(graph):
+def _cycle(graph, shapes):
     graph.edges.append(("3", "2"))
 
 
-def _branch(graph):
+def _branch(graph, shapes):
     graph.edges.append(("1", "output"))
 
 
-def _unknown(graph):
+def _unknown(graph, shapes):
     graph.nodes["2"] = nir.Threshold(threshold=np.ones(4))
 
 
-def _nan(graph):
+def _nan(graph, shapes):
     graph.nodes["0"].weight[1, 2] = np.nan
 
 
-def _inf_tau(graph):
+def _inf_tau(graph, shapes):
     graph.nodes["3"].tau = np.full(2, np.inf, np.float32)
 
 
-def _norse(graph):
-    graph.nodes["1"], graph.nodes["3"] = norse_lif(4), norse_lif(2)
+def _norse(graph, shapes):
+    graph.nodes["1"], graph.nodes["3"] = shapes.norse_lif(4), shapes.norse_lif(2)
 
 
 @pytest.mark.parametrize("change, args, words", [
@@ -119,17 +120,17 @@ def _norse(graph):
     (_unknown, ["--timesteps", 4], ["node '2' is a Threshold", "export IF neurons"]),
     (_nan, ["--timesteps", 4], ["node '0' (Affine): weight holds nan", "finite"]),
     (_inf_tau, ["--timesteps", 4], ["node '3' (LIF): tau is inf", "finite"]),
-    (lambda g: None, [], ["does not say how many steps", "give --timesteps T"]),
+    (lambda graph, shapes: None, [], ["does not say how many steps", "give --timesteps T"]),
     (_norse, ["--timesteps", 4], ["does not say its time step", "give --dt", "Norse"]),
 ])
-def test_bad_graphs_fail_cleanly(run_cli, fails_cleanly, tmp_path, change, args, words):
+def test_bad_graphs_fail_cleanly(run_cli, fails_cleanly, shapes, tmp_path, change, args, words):
     out = tmp_path / "m.snn"
-    result = run_cli(MODULE, "import", _bad(tmp_path, change), "--output", out, *args)
+    result = run_cli(MODULE, "import", _bad(shapes, tmp_path, change), "--output", out, *args)
     fails_cleanly(result, *words, absent=[out])
 
 
-def test_too_big_for_the_configuration(run_cli, fails_cleanly, tmp_path):
-    graph = _digits_graph(tmp_path / "g.nir", hidden=20, inputs=16)
+def test_too_big_for_the_configuration(run_cli, fails_cleanly, shapes, tmp_path):
+    graph = _digits_graph(shapes, tmp_path / "g.nir", hidden=20, inputs=16)
     out = tmp_path / "m.snn"
     result = run_cli(MODULE, "import", graph, "--output", out, "--timesteps", 4, "--config",
                      "tiny")
@@ -137,9 +138,9 @@ def test_too_big_for_the_configuration(run_cli, fails_cleanly, tmp_path):
                   "--set max_neurons=20", absent=[out])
 
 
-def test_too_big_for_any_accelerator(run_cli, fails_cleanly, tmp_path):
+def test_too_big_for_any_accelerator(run_cli, fails_cleanly, shapes, tmp_path):
     rng = np.random.default_rng(0)
-    graph = chain([(affine(rng, 5000, 3, 1.0), snntorch_lif(5000))], 3)
+    graph = shapes.chain([(shapes.affine(rng, 5000, 3, 1.0), shapes.snntorch_lif(5000))], 3)
     nir.write(tmp_path / "big.nir", graph)
     out = tmp_path / "m.snn"
     result = run_cli(MODULE, "import", tmp_path / "big.nir", "--output", out, "--timesteps", 2)

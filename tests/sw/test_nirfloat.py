@@ -18,57 +18,14 @@ F32 = np.float32
 
 
 def _full(value, n):
-    return np.broadcast_to(np.asarray(value, F32), (n,)).copy()
+    return np.full(n, value, F32)
 
 
-def snntorch_lif(n, beta=0.875, threshold=1.0, dt=1e-4):
-    """snnTorch's export of ``snn.Leaky(beta, threshold)``: tau = dt / (1 - beta), r = tau/dt."""
-    tau = _full(dt / (1 - np.asarray(beta, F32)), n)
-    return nir.LIF(tau=tau, r=tau / F32(dt), v_leak=_full(0, n),
-                   v_threshold=_full(threshold, n), v_reset=_full(0, n))
-
-
-def norse_lif(n, tau_mem_inv=100.0, v_th=1.0):
-    """Norse's export of ``LIFBoxCell``: tau = 1 / tau_mem_inv (seconds), r = 1."""
-    return nir.LIF(tau=_full(1 / tau_mem_inv, n), r=_full(1, n), v_leak=_full(0, n),
-                   v_threshold=_full(v_th, n), v_reset=_full(0, n))
-
-
-def spikingjelly_lif(n, tau=2.0, v_threshold=1.0, dt=1e-4, decay_input=True):
-    """SpikingJelly's export of ``LIFNode(tau)``: tau * dt, r = 1 (decay_input) or tau."""
-    return nir.LIF(tau=_full(tau * dt, n), r=_full(1.0 if decay_input else tau, n),
-                   v_leak=_full(0, n), v_threshold=_full(v_threshold, n), v_reset=_full(0, n))
-
-
-def spikingjelly_if(n, v_threshold=1.0, dt=1e-4):
-    """SpikingJelly's export of ``IFNode``: r = 1 / dt."""
-    return nir.IF(r=_full(1 / dt, n), v_threshold=_full(v_threshold, n), v_reset=_full(0, n))
-
-
-def chain(layers, n_in, metadata=None):
-    """Input -> (Affine/Linear, neuron)* -> Output, with snnTorch's node names '0', '1', ..."""
-    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])})}
-    edges, prev = [], "input"
-    for k, (weight, neuron) in enumerate(layers):
-        nodes[str(2 * k)], nodes[str(2 * k + 1)] = weight, neuron
-        edges += [(prev, str(2 * k)), (str(2 * k), str(2 * k + 1))]
-        prev = str(2 * k + 1)
-    n_out = layers[-1][0].weight.shape[0]
-    nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
-    edges.append((prev, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata or {}, type_check=False)
-
-
-def affine(rng, n_out, n_in, scale, bias=0.1):
-    return nir.Affine(weight=(rng.normal(0, scale, (n_out, n_in))).astype(F32),
-                      bias=rng.normal(0, bias, n_out).astype(F32))
-
-
-def test_worked_example_snntorch():
+def test_worked_example_snntorch(shapes):
     """docs/nir.md, the snnTorch example: one neuron, W = 0.5, b = 0.1, beta = 0.875, a full
     pixel for T = 4 steps: v = 0.6, 1.125 (spike), 0.6, 1.125 (spike)."""
-    graph = chain([(nir.Affine(weight=np.array([[0.5]], F32), bias=np.array([0.1], F32)),
-                    snntorch_lif(1))], 1)
+    graph = shapes.chain([(nir.Affine(weight=np.array([[0.5]], F32),
+                                      bias=np.array([0.1], F32)), shapes.snntorch_lif(1))], 1)
     fnet = read_float(graph)
     assert fnet.dt == pytest.approx(1e-4)
     layer = fnet.layers[0]
@@ -86,10 +43,11 @@ def test_worked_example_snntorch():
     assert trace.spikes[0][0, :, 0].tolist() == [False, True, False, True]
 
 
-def test_worked_example_norse():
+def test_worked_example_norse(shapes):
     """docs/nir.md, the Norse example: weights [2, -1], LIFBoxCell defaults, dt = 1e-3, input
     (1, 0): the float membrane crosses 1 at step 6, and so does the integer one."""
-    graph = chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)), norse_lif(1))], 2)
+    graph = shapes.chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)),
+                           shapes.norse_lif(1))], 2)
     fnet = read_float(graph, dt=1e-3)
     result = quantize(fnet, timesteps=8, membrane_bits=24)
     layer = result.network.layers[0]
@@ -103,9 +61,10 @@ def test_worked_example_norse():
     assert fnet.run(np.array([[255, 0]]), 8).counts.tolist() == [[1]]
 
 
-def test_worked_example_spikingjelly():
+def test_worked_example_spikingjelly(shapes):
     """docs/nir.md, the SpikingJelly example: weight 1.5, LIFNode(tau=2), spikes at 1 and 3."""
-    graph = chain([(nir.Linear(weight=np.array([[1.5]], F32)), spikingjelly_lif(1, 2.0))], 1)
+    graph = shapes.chain([(nir.Linear(weight=np.array([[1.5]], F32)),
+                           shapes.spikingjelly_lif(1, 2.0))], 1)
     fnet = read_float(graph, dt=1e-4)
     network = quantize(fnet, timesteps=4, membrane_bits=24).network
     layer = network.layers[0]
@@ -115,9 +74,10 @@ def test_worked_example_spikingjelly():
     assert fnet.run(np.array([[255]]), 4).counts.tolist() == [[2]]
 
 
-def test_norse_convention_needs_dt():
+def test_norse_convention_needs_dt(shapes):
     """Norse writes r = 1 and tau in seconds: the decay and the gain dt/tau need its dt."""
-    graph = chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)), norse_lif(1))], 2)
+    graph = shapes.chain([(nir.Linear(weight=np.array([[2.0, -1.0]], F32)),
+                           shapes.norse_lif(1))], 2)
     with pytest.raises(NirError, match=re.escape("give --dt (snnTorch and SpikingJelly export "
                                                  "with dt = 1e-4, Norse with dt = 1e-3)")):
         read_float(graph)
@@ -127,12 +87,13 @@ def test_norse_convention_needs_dt():
     assert nearest_leak(layer.decay, 16)[:2] == ("factor", 230)
 
 
-def test_spikingjelly_conventions():
+def test_spikingjelly_conventions(shapes):
     """SpikingJelly: LIFNode(tau=2) with decay_input divides its input by tau; IFNode writes
     r = 1/dt, which gives the time step."""
     rng = np.random.default_rng(0)
-    graph = chain([(affine(rng, 4, 3, 1.0), spikingjelly_if(4)),
-                   (affine(rng, 2, 4, 1.0), spikingjelly_lif(2, tau=2.0))], 3)
+    graph = shapes.chain([(shapes.affine(rng, 4, 3, 1.0), shapes.spikingjelly_if(4)),
+                          (shapes.affine(rng, 2, 4, 1.0), shapes.spikingjelly_lif(2, tau=2.0))],
+                         3)
     fnet = read_float(graph)
     assert fnet.dt == pytest.approx(1e-4, rel=1e-5)
     if_layer, lif_layer = fnet.layers
@@ -140,47 +101,50 @@ def test_spikingjelly_conventions():
     assert np.allclose(if_layer.weights, graph.nodes["0"].weight, rtol=1e-5)
     assert lif_layer.decay == pytest.approx(0.5)
     assert np.allclose(lif_layer.weights, graph.nodes["2"].weight / 2, rtol=1e-5)
-    no_decay = chain([(affine(rng, 2, 3, 1.0), spikingjelly_lif(2, 4.0, decay_input=False))], 3)
+    no_decay = shapes.chain([(shapes.affine(rng, 2, 3, 1.0),
+                              shapes.spikingjelly_lif(2, 4.0, decay_input=False))], 3)
     layer = read_float(no_decay).layers[0]  # r = tau: gain 1, dt = tau / r
     assert layer.decay == pytest.approx(0.75)
     assert np.allclose(layer.weights, no_decay.nodes["0"].weight, rtol=1e-5)
 
 
-def test_per_neuron_thresholds_and_v_leak_fold_exactly():
+def test_per_neuron_thresholds_and_v_leak_fold_exactly(shapes):
     """Thresholds that differ between neurons scale their rows (zero reset keeps the membrane
     linear), and v_leak is a constant current (dt/tau) v_leak."""
     weight = np.array([[1.0, 2.0], [3.0, -1.0]], F32)
-    lif = snntorch_lif(2, beta=0.5, threshold=[2.0, 0.5])
+    lif = shapes.snntorch_lif(2, beta=0.5, threshold=[2.0, 0.5])
     lif.v_leak = np.array([0.0, 0.25], F32)
-    layer = read_float(chain([(nir.Linear(weight=weight), lif)], 2)).layers[0]
+    layer = read_float(shapes.chain([(nir.Linear(weight=weight), lif)], 2)).layers[0]
     assert np.allclose(layer.weights, [[0.5, 1.0], [6.0, -2.0]])
     assert np.allclose(layer.bias, [0.0, 0.5 * 0.25 / 0.5])
 
 
-def test_cuba_lif_with_an_instant_synapse():
+def test_cuba_lif_with_an_instant_synapse(shapes):
     """A CubaLIF whose synapse has tau_syn = dt (snnTorch Synaptic with alpha = 0) is an LIF."""
     dt, n = 1e-4, 2
     tau_mem = _full(dt / (1 - 0.75), n)
     cuba = nir.CubaLIF(tau_syn=_full(dt, n), tau_mem=tau_mem, r=tau_mem / F32(dt),
                        w_in=_full(1, n), v_leak=_full(0, n), v_threshold=_full(1, n),
                        v_reset=_full(0, n))
-    layer = read_float(chain([(nir.Linear(weight=np.eye(2, dtype=F32)), cuba)], 2)).layers[0]
+    eye = nir.Linear(weight=np.eye(2, dtype=F32))
+    layer = read_float(shapes.chain([(eye, cuba)], 2)).layers[0]
     assert layer.decay == pytest.approx(0.75) and np.allclose(layer.weights, np.eye(2))
     cuba.tau_syn = _full(dt / (1 - 0.5), n)  # alpha = 0.5: a current with state
     with pytest.raises(NirError, match=r"node '1' \(CubaLIF\): tau_syn = .* synaptic current "
                                        r"that decays by 0\.5 per step"):
-        read_float(chain([(nir.Linear(weight=np.eye(2, dtype=F32)), cuba)], 2))
+        read_float(shapes.chain([(eye, cuba)], 2))
 
 
-@pytest.mark.parametrize("maker, dt", [(snntorch_lif, None), (spikingjelly_if, None),
-                                       (norse_lif, 1e-3)])
-def test_quantized_network_classifies_like_the_float_graph(maker, dt):
+@pytest.mark.parametrize("tool, dt", [("snntorch_lif", None), ("spikingjelly_if", None),
+                                      ("norse_lif", 1e-3)])
+def test_quantized_network_classifies_like_the_float_graph(tool, dt, shapes):
     """A random 48-24-6 network of each tool's neurons, calibrated on 200 images: the integer
     model classifies at least 95 % of 200 other images like the float simulation."""
     rng = np.random.default_rng(3)
-    gain = 10.0 if maker is norse_lif else 1.0  # Norse's input gain is dt/tau = 0.1
-    graph = chain([(affine(rng, 24, 48, 0.25 * gain, 0.2 * gain), maker(24)),
-                   (affine(rng, 6, 24, 0.8 * gain, 0.2 * gain), maker(6))], 48)
+    maker = getattr(shapes, tool)
+    gain = 10.0 if tool == "norse_lif" else 1.0  # Norse's input gain is dt/tau = 0.1
+    graph = shapes.chain([(shapes.affine(rng, 24, 48, 0.25 * gain, 0.2 * gain), maker(24)),
+                          (shapes.affine(rng, 6, 24, 0.8 * gain, 0.2 * gain), maker(6))], 48)
     fnet = read_float(graph, dt=dt)
     calibration, test = random_pixels(rng, 200, 48), random_pixels(rng, 200, 48)
     run = fnet.run(test, 8)
@@ -191,10 +155,10 @@ def test_quantized_network_classifies_like_the_float_graph(maker, dt):
     assert result.network.readout == "spike_count" and result.network.encoder == "direct"
 
 
-def test_more_weight_bits_agree_better():
+def test_more_weight_bits_agree_better(shapes):
     rng = np.random.default_rng(4)
-    graph = chain([(affine(rng, 32, 48, 0.25), snntorch_lif(32)),
-                   (affine(rng, 6, 32, 0.8), snntorch_lif(6))], 48)
+    graph = shapes.chain([(shapes.affine(rng, 32, 48, 0.25), shapes.snntorch_lif(32)),
+                          (shapes.affine(rng, 6, 32, 0.8), shapes.snntorch_lif(6))], 48)
     fnet = read_float(graph)
     cal, test = random_pixels(rng, 200, 48), random_pixels(rng, 300, 48)
     share = {b: agreement(fnet, quantize(fnet, timesteps=8, weight_bits=b,
@@ -203,11 +167,11 @@ def test_more_weight_bits_agree_better():
     assert share[8] > share[2]
 
 
-def test_round_trip_through_to_nir_is_read_back():
+def test_round_trip_through_to_nir_is_read_back(shapes):
     """to_nir's graphs (any dt and input scale) simulate in float as the integer network."""
     rng = np.random.default_rng(5)
-    graph = chain([(affine(rng, 16, 32, 0.3), snntorch_lif(16)),
-                   (affine(rng, 4, 16, 0.8), snntorch_lif(4))], 32)
+    graph = shapes.chain([(shapes.affine(rng, 16, 32, 0.3), shapes.snntorch_lif(16)),
+                          (shapes.affine(rng, 4, 16, 0.8), shapes.snntorch_lif(4))], 32)
     net = quantize(read_float(graph), timesteps=6,
                    calibration=random_pixels(rng, 100, 32)).network
     pixels = random_pixels(rng, 100, 32)
@@ -218,13 +182,10 @@ def test_round_trip_through_to_nir_is_read_back():
 
 # -- bad graphs: one message naming the node and the fix --------------------------------------
 
-def _good(rng=None):
-    rng = rng or np.random.default_rng(0)
-    return [(affine(rng, 4, 3, 1.0), snntorch_lif(4)), (affine(rng, 2, 4, 1.0), snntorch_lif(2))]
-
-
-def _with(change):
-    graph = chain(_good(), 3)
+def _with(shapes, change):
+    rng = np.random.default_rng(0)
+    graph = shapes.chain([(shapes.affine(rng, 4, 3, 1.0), shapes.snntorch_lif(4)),
+                          (shapes.affine(rng, 2, 4, 1.0), shapes.snntorch_lif(2))], 3)
     change(graph)
     return graph
 
@@ -272,9 +233,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("change, message", BAD, ids=[m[:30] for _, m in BAD])
-def test_bad_graphs_are_refused(change, message):
+def test_bad_graphs_are_refused(change, message, shapes):
     with pytest.raises(NirError, match=re.escape(message)):
-        read_float(_with(change), dt=1e-4)
+        read_float(_with(shapes, change), dt=1e-4)
 
 
 def test_export_notes_name_what_nir_cannot_say():
