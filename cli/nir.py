@@ -40,8 +40,8 @@ from core.config import Config, ConfigError, FitError, add_config_arguments, res
 from core.modelfile import ModelFileError
 from core.network import READOUTS, NetworkError
 from sw import data
-from sw.nirio import (RESETS, NirError, agreement, export_notes, from_nir, quantize,
-                      read_float, read_nir, save_nir)
+from sw.nirio import (RESETS, NirError, agreement, export_notes, from_nir, is_exported,
+                      quantize, read_float, read_nir, save_nir)
 from sw.options import (ArgumentParser, add_json, atomic_write, cli_main, fail, input_file,
                         int_range, output_file, positive_float, positive_int, set_advice)
 
@@ -168,11 +168,11 @@ def _check_fits(network, args):
 
 def _import(args) -> int:
     graph = read_nir(args.graph)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        exact = "snn_accel" in getattr(graph, "metadata", {}) if isinstance(
-            getattr(graph, "metadata", None), dict) else False
-        network = from_nir(graph, dt=args.dt) if exact else None
+    network, caught = None, []
+    if is_exported(graph):  # the accelerator's own export: read exactly, nothing to choose
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            network = from_nir(graph, dt=args.dt)
     fnet = read_float(graph, dt=args.dt, reset=args.reset)
     timesteps = args.timesteps or fnet.timesteps
     if timesteps is None:
@@ -181,7 +181,7 @@ def _import(args) -> int:
                        f"with")
     calibration, report, labels = _images(args, fnet.n_inputs)
     name = args.name if args.name is not None else args.output.stem
-    if network is not None:  # our own export: exact, nothing to choose
+    if network is not None:
         network.name, network.timesteps = name, timesteps
         notes = ["the graph was written by sw.nir export: read exactly"]
         notes += [str(w.message) for w in caught]

@@ -70,7 +70,7 @@ from core.network import Layer, Network, NetworkError
 
 __all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
            "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
-           "quantize", "agreement", "RESETS", "export_notes"]
+           "quantize", "agreement", "RESETS", "export_notes", "is_exported"]
 
 KEY = "snn_accel"
 
@@ -189,6 +189,13 @@ def export_notes(network: Network) -> list[str]:
     notes.append("the membrane's saturation at membrane_bits and the leak's integer rounding "
                  "are not in the graph: a float tool runs the same network without them")
     return notes
+
+
+def is_exported(graph) -> bool:
+    """Whether :func:`to_nir` wrote ``graph`` (its metadata says so): it then reads back
+    exactly with :func:`from_nir`."""
+    metadata = getattr(graph, "metadata", None)
+    return isinstance(metadata, dict) and KEY in metadata
 
 
 def _metadata(node) -> dict:
@@ -647,7 +654,8 @@ class FloatNetwork:
                     B, timesteps, n)
             v = np.zeros((B, n), np.float32)
             spikes = np.zeros((B, timesteps, n), np.float32)
-            first_p = np.zeros((B, n), np.float32)
+            fired = np.zeros((B, n), bool)
+            first_p = np.zeros((B, n), np.float32)  # v in the step of the first spike
             peak = 0.0
             for t in range(timesteps):
                 v = decay * v + current[:, t]
@@ -656,8 +664,8 @@ class FloatNetwork:
                 peak = max(peak, float(np.abs(v).max(initial=0.0)))
                 s = v > 1.0
                 spikes[:, t] = s
-                fresh = s & (spikes[:, :t].sum(axis=1) == 0) if t else s
-                first_p = np.where(fresh, v, first_p)
+                first_p = np.where(s & ~fired, v, first_p)
+                fired |= s
                 if self.reset == "zero":
                     v = np.where(s, np.float32(0.0), v)
                 elif self.reset == "subtract":  # at the spike, so that it leaks next step
@@ -671,10 +679,10 @@ class FloatNetwork:
         elif readout == "max_membrane":
             prediction = v.argmax(axis=1)
         else:  # first_spike: earliest, then largest potential, then lowest index
-            fired = per_step.any(axis=1)
             first = np.where(fired, per_step.argmax(axis=1), timesteps)
-            key = first * 1e12 - np.where(fired, first_p, 0) * 1e3
-            prediction = np.where(fired.any(axis=1), key.argmin(axis=1), v.argmax(axis=1))
+            earliest = first == first.min(axis=1, keepdims=True)
+            by_time = np.where(earliest, first_p, -np.inf).argmax(axis=1)
+            prediction = np.where(fired.any(axis=1), by_time, v.argmax(axis=1))
         return FloatRun(counts, prediction.astype(np.int64), peaks, currents)
 
 
@@ -963,7 +971,7 @@ def quantize(fnet: FloatNetwork, *, timesteps: int, weight_bits: int = 8,
     if calibration is not None:
         float_run = fnet.run(calibration, timesteps, readout)
     if membrane_bits is None:
-        gains, units = scales([min(CLIP_FRACTIONS)] * len(clip))  # the largest units tried
+        _, units = scales([min(CLIP_FRACTIONS)] * len(clip))  # the largest units tried
         membrane_bits, how = _membrane_bits(fnet, units, float_run)
         notes.append(how)
 
