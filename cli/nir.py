@@ -65,8 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="{import,export}",
                            parser_class=ArgumentParser)
     i = sub.add_parser("import", help="a float NIR graph as a quantized .snn model")
-    i.add_argument("graph", type=input_file, metavar="GRAPH.nir")
-    i.add_argument("--output", type=output_file, required=True, metavar="MODEL.snn")
+    i.add_argument("graph", type=input_file, metavar="GRAPH.nir",
+                   help="the NIR file (snnTorch's export_to_nir, Norse's to_nir, "
+                        "SpikingJelly's export_to_nir, or sw.nir export)")
+    i.add_argument("--output", type=output_file, required=True, metavar="MODEL.snn",
+                   help="the model file to write (only when the agreement is enough)")
     i.add_argument("--weight-bits", type=int_range(2, 8, "weight bits"), default=8, metavar="B",
                    help="bits per weight (default 8)")
     i.add_argument("--membrane-bits", type=int_range(8, 32, "membrane bits"), metavar="M",
@@ -101,8 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     add_config_arguments(i, default=None, default_help="the smallest accelerator that holds "
                                                        "the network")
     e = sub.add_parser("export", help="an .snn model as a NIR graph (snnTorch can load it)")
-    e.add_argument("model", type=input_file, metavar="MODEL.snn")
-    e.add_argument("--output", type=output_file, required=True, metavar="GRAPH.nir")
+    e.add_argument("model", type=input_file, metavar="MODEL.snn", help="the model file")
+    e.add_argument("--output", type=output_file, required=True, metavar="GRAPH.nir",
+                   help="the NIR file to write")
     e.add_argument("--dt", type=positive_float, default=1e-4, metavar="SECONDS",
                    help="the time step written into tau and r (default 1e-4, snnTorch's)")
     e.add_argument("--input", choices=("unit", "pixels"), default="unit",
