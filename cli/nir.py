@@ -196,8 +196,9 @@ def _import(args) -> int:
         network = result.network
         notes = fnet.notes + result.notes
         if calibration is not None:
+            top = 2 ** (args.weight_bits - 1) - 1
             notes.append("weight scales: " + ", ".join(
-                f"layer {k}: {c:g} of the largest weight maps to {2 ** (args.weight_bits - 1) - 1}"
+                f"layer {k}: {c:g} of the largest weight maps to {top}"
                 for k, c in enumerate(result.clip)))
         else:
             notes.append("no calibration images (--data or --calibrate): each layer's largest "
@@ -207,7 +208,8 @@ def _import(args) -> int:
         print(f"nir: {note}")
     summary = {"graph": str(args.graph), "model": str(args.output),
                "sizes": network.sizes, "timesteps": timesteps,
-               "weight_bits": args.weight_bits, "membrane_bits": network.membrane_bits,
+               "weight_bits": [layer.weight_bits for layer in network.layers],
+               "membrane_bits": network.membrane_bits,
                "thresholds": [layer.threshold for layer in network.layers]}
     passed = True
     if report is not None:
