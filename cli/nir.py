@@ -107,8 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model", type=input_file, metavar="MODEL.snn", help="the model file")
     e.add_argument("--output", type=output_file, required=True, metavar="GRAPH.nir",
                    help="the NIR file to write")
-    e.add_argument("--dt", type=positive_float, default=1e-4, metavar="SECONDS",
-                   help="the time step written into tau and r (default 1e-4, snnTorch's)")
+    e.add_argument("--for", dest="tool", choices=("snntorch", "norse"), default="snntorch",
+                   help="whose importer the graph is for: snntorch (r = tau/dt, dt = 1e-4; the "
+                        "default) or norse (r = 1 with the input gain dt/tau divided out of "
+                        "the weights, dt = 1e-3); both read correctly with a forward-Euler "
+                        "step of dt")
+    e.add_argument("--dt", type=positive_float, metavar="SECONDS",
+                   help="the time step written into tau (default: 1e-4 for snntorch, 1e-3 for "
+                        "norse, their importers' dt)")
     e.add_argument("--input", choices=("unit", "pixels"), default="unit",
                    help="what the graph's input is: images in [0, 1] (unit, default) or "
                         "pixels 0 .. 255")
@@ -239,11 +245,13 @@ def _import(args) -> int:
 def _export(args) -> int:
     network = modelfile.load(args.model)
     path = Path(args.output)
-    save_nir(network, path, dt=args.dt, input_scale=255.0 if args.input == "unit" else 1.0)
+    dt = args.dt or {"snntorch": 1e-4, "norse": 1e-3}[args.tool]
+    save_nir(network, path, dt=dt, input_scale=255.0 if args.input == "unit" else 1.0,
+             r_one=args.tool == "norse")
     for note in export_notes(network):
         print(f"nir: {note}")
     inputs = "images in [0, 1]" if args.input == "unit" else "pixels 0 .. 255"
-    print(f"wrote {path} (dt = {args.dt:g}, inputs: {inputs})")
+    print(f"wrote {path} (for {args.tool}: dt = {dt:g}, inputs: {inputs})")
     return 0
 
 

@@ -114,7 +114,8 @@ def _leak_factor(layer: Layer) -> float:
     return layer.leak / 256.0
 
 
-def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0):
+def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
+           r_one: bool = False):
     """The :class:`nir.NIRGraph` of a validated network.
 
     Parameters
@@ -127,8 +128,14 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0):
         Layer 0's weights are written times this factor, so that the graph takes inputs
         ``pixel / input_scale``: 1 (pixels, the default) or 255 (images in ``[0, 1]``, what a
         float model trained on ``x / 255`` sees; the CLI's default).
+    r_one : bool
+        Write LIF nodes with ``r = 1`` and divide the layer's weights and bias by the input
+        gain ``dt / tau`` that this leaves (Norse's convention: its ``LIFBoxCell`` ignores
+        ``r`` and scales its input by ``dt / tau``). Every forward-Euler reader sees the same
+        network either way; snnTorch's importer wants ``r = tau / dt`` (the default).
 
-    Both are recorded in the graph's metadata, so that :func:`from_nir` reads the network back
+    ``dt`` and ``input_scale`` are recorded in the graph's metadata (``r`` needs no record: the
+    reader folds whatever gain it implies), so that :func:`from_nir` reads the network back
     unchanged. A layer with a bias becomes a ``nir.Affine`` (the bias in integer units, which
     ``input_scale`` leaves unchanged), one without a ``nir.Linear``.
     """
@@ -139,19 +146,22 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0):
     for k, layer in enumerate(network.layers):
         meta = {KEY: {f: (bool(v) if isinstance(v, (bool, np.bool_)) else v)
                       for f, v in layer.params().items()}}
-        w = np.asarray(layer.weights, dtype=np.float64) * (input_scale if k == 0 else 1.0)
+        decay = _leak_factor(layer) if layer.neuron == "lif" else 1.0
+        gain = 1.0 - decay if r_one and layer.neuron == "lif" else 1.0  # dt/tau at r = 1
+        w = np.asarray(layer.weights, dtype=np.float64) * (input_scale if k == 0 else 1.0) / gain
         if layer.bias is None:
             nodes[f"linear{k}"] = nir.Linear(weight=w, metadata=dict(meta))
         else:
-            nodes[f"linear{k}"] = nir.Affine(weight=w, bias=layer.bias.astype(np.float64),
+            nodes[f"linear{k}"] = nir.Affine(weight=w, bias=layer.bias.astype(np.float64) / gain,
                                              metadata=dict(meta))
         theta = np.full(layer.n_out, float(layer.threshold))
         ones, zeros = np.ones(layer.n_out), np.zeros(layer.n_out)
         if layer.neuron == "if":
             neuron = nir.IF(r=ones / dt, v_threshold=theta, v_reset=zeros, metadata=dict(meta))
         else:
-            tau = np.full(layer.n_out, dt / (1.0 - _leak_factor(layer)))
-            neuron = nir.LIF(tau=tau, r=tau / dt, v_leak=zeros, v_threshold=theta,
+            tau = np.full(layer.n_out, dt / (1.0 - decay))
+            neuron = nir.LIF(tau=tau, r=ones if r_one else tau / dt, v_leak=zeros,
+                             v_threshold=theta,
                              v_reset=zeros, metadata=dict(meta))
         nodes[f"neuron{k}"] = neuron
         edges += [(prev, f"linear{k}"), (f"linear{k}", f"neuron{k}")]
@@ -514,12 +524,14 @@ def from_nir(graph, *, dt: float | None = None) -> Network:
     return network
 
 
-def save_nir(network: Network, path, *, dt: float = 1.0, input_scale: float = 1.0):
-    """Write ``network`` as a NIR (HDF5) file (:func:`to_nir`'s ``dt`` and ``input_scale``),
-    through a temporary file renamed over ``path``, so that a failure leaves nothing behind."""
+def save_nir(network: Network, path, *, dt: float = 1.0, input_scale: float = 1.0,
+             r_one: bool = False):
+    """Write ``network`` as a NIR (HDF5) file (:func:`to_nir`'s ``dt``, ``input_scale`` and
+    ``r_one``), through a temporary file renamed over ``path``, so that a failure leaves
+    nothing behind."""
     import nir
     path = Path(path)
-    graph = to_nir(network, dt=dt, input_scale=input_scale)
+    graph = to_nir(network, dt=dt, input_scale=input_scale, r_one=r_one)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         nir.write(tmp, graph)

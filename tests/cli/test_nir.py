@@ -183,3 +183,20 @@ def test_exported_graph_keeps_the_classes(run_cli, graph, tmp_path):
     fnet = read_float(read_nir(tmp_path / "a.nir"))
     pixels = random_pixels(np.random.default_rng(2), 100, 64)
     assert np.mean(fnet.run(pixels, 8).prediction == golden.predict(network, pixels)) >= 0.95
+
+
+def test_export_for_norse(run_cli, graph, tmp_path):
+    from sw.nirio import read_nir
+    assert run_cli(MODULE, "import", graph, "--output", tmp_path / "a.snn", "--timesteps",
+                   8).returncode == 0
+    result = run_cli(MODULE, "export", tmp_path / "a.snn", "--output", tmp_path / "a.nir",
+                     "--for", "norse")
+    assert result.returncode == 0, result.stderr
+    assert "for norse: dt = 0.001" in result.stdout
+    node = read_nir(tmp_path / "a.nir").nodes["neuron0"]
+    assert np.allclose(node.r, 1.0) and np.allclose(1 - 1e-3 / node.tau, 224 / 256)
+    result = run_cli(MODULE, "import", tmp_path / "a.nir", "--output", tmp_path / "b.snn")
+    assert result.returncode == 0 and "read exactly" in result.stdout, result.stderr
+    a, b = modelfile.load(tmp_path / "a.snn"), modelfile.load(tmp_path / "b.snn")
+    a.name = b.name = ""
+    assert a == b

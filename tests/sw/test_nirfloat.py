@@ -11,8 +11,8 @@ nir = pytest.importorskip("nir")
 
 from core import golden  # noqa: E402
 from core.randnet import random_pixels  # noqa: E402
-from sw.nirio import (NirError, agreement, nearest_leak, quantize, read_float,  # noqa: E402
-                      to_nir)
+from sw.nirio import (NirError, NirWarning, agreement, from_nir, nearest_leak,  # noqa: E402
+                      quantize, read_float, to_nir)
 
 F32 = np.float32
 
@@ -265,3 +265,58 @@ def test_float_readouts_match_the_integer_ones(readout, shapes):
     pixels = random_pixels(rng, 200, 32)
     fnet = read_float(to_nir(net))
     assert agreement(fnet, net, pixels)["agreement"] >= 95.0
+
+
+def _norse_run(graph, pixels, timesteps, dt=1e-3):
+    """Norse 1.1.0's ``from_nir(graph, dt=dt)`` run for ``timesteps`` steps, transcribed from
+    its source (norse is not installed here: it needs another torch): ``Affine``/``Linear``
+    -> ``nn.Linear``; ``LIF`` -> ``LIFBoxCell(tau_mem_inv=1/tau, v_th, v_leak)``, which steps
+    ``v += dt tau_mem_inv (i + v_leak - v)`` and ignores ``r``; ``IF`` -> ``IAFCell(v_th)``,
+    which steps ``v += i``; both spike when ``v - v_th > 0`` and reset to 0. Returns the
+    output spike counts."""
+    order, name = [], "input"
+    successor = dict(graph.edges)
+    while successor[name] != "output":
+        name = successor[name]
+        order.append(graph.nodes[name])
+    x = pixels.astype(F32) / F32(255)
+    state = [None] * len(order)
+    counts = 0
+    for _ in range(timesteps):
+        a = x
+        for k, node in enumerate(order):
+            if isinstance(node, (nir.Linear, nir.Affine)):
+                a = a @ node.weight.astype(F32).T + (node.bias.astype(F32)
+                                                      if isinstance(node, nir.Affine) else 0)
+                continue
+            v = np.zeros_like(a) if state[k] is None else state[k]
+            if isinstance(node, nir.LIF):
+                v = v + F32(dt) / node.tau.astype(F32) * (a + node.v_leak.astype(F32) - v)
+            else:
+                v = v + a
+            z = (v - node.v_threshold.astype(F32) > 0).astype(F32)
+            state[k] = (1 - z) * v
+            a = z
+        counts = counts + a
+    return counts
+
+
+@pytest.mark.parametrize("neurons", [("lif", "lif"), ("if", "lif")])
+def test_norse_export_runs_as_the_golden_model_in_norse(neurons, shapes):
+    """sw.nir export --for norse (r = 1, the gain dt/tau divided out of the weights, dt =
+    1e-3), run by a transcription of Norse's importer and neurons: the golden model's classes.
+    snnTorch's style of graph does not run in Norse (its decay reads differently)."""
+    rng = np.random.default_rng(8)
+    makers = {"lif": shapes.snntorch_lif, "if": lambda n: shapes.spikingjelly_if(n)}
+    graph = shapes.chain([(shapes.affine(rng, 24, 40, 0.3), makers[neurons[0]](24)),
+                          (shapes.affine(rng, 6, 24, 0.8), makers[neurons[1]](6))], 40)
+    net = quantize(read_float(graph), timesteps=8,
+                   calibration=random_pixels(rng, 100, 40)).network
+    pixels = random_pixels(rng, 300, 40)
+    ours = golden.predict(net, pixels)
+    norse = _norse_run(to_nir(net, dt=1e-3, input_scale=255.0, r_one=True), pixels, 8)
+    assert np.mean(norse.argmax(axis=1) == ours) >= 0.97
+    with pytest.warns(NirWarning, match="folded into the weights"):
+        assert from_nir(to_nir(net, dt=1e-3, input_scale=255.0, r_one=True)) == net
+    snntorch_style = _norse_run(to_nir(net, dt=1e-4, input_scale=255.0), pixels, 8)
+    assert np.mean(snntorch_style.argmax(axis=1) == ours) < 0.9
