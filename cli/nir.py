@@ -246,9 +246,10 @@ def _export(args) -> int:
     network = modelfile.load(args.model)
     path = Path(args.output)
     dt = args.dt or {"snntorch": 1e-4, "norse": 1e-3}[args.tool]
+    snntorch = args.tool == "snntorch"
     save_nir(network, path, dt=dt, input_scale=255.0 if args.input == "unit" else 1.0,
-             r_one=args.tool == "norse")
-    for note in export_notes(network):
+             r_one=not snntorch, if_as_lif=snntorch)
+    for note in export_notes(network, if_as_lif=snntorch):
         print(f"nir: {note}")
     inputs = "images in [0, 1]" if args.input == "unit" else "pixels 0 .. 255"
     print(f"wrote {path} (for {args.tool}: dt = {dt:g}, inputs: {inputs})")

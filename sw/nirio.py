@@ -70,7 +70,8 @@ from core.network import Layer, Network, NetworkError
 
 __all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
            "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
-           "quantize", "agreement", "RESETS", "export_notes", "is_exported"]
+           "quantize", "agreement", "RESETS", "export_notes", "is_exported",
+           "IF_TAU_STEPS"]
 
 KEY = "snn_accel"
 
@@ -114,8 +115,13 @@ def _leak_factor(layer: Layer) -> float:
     return layer.leak / 256.0
 
 
+#: The time constant, in steps, of an IF layer written as an LIF (``if_as_lif``): its decay
+#: ``1 - 2**-30`` is 1 in float32, the precision of the tools.
+IF_TAU_STEPS = 2.0 ** 30
+
+
 def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
-           r_one: bool = False):
+           r_one: bool = False, if_as_lif: bool = False):
     """The :class:`nir.NIRGraph` of a validated network.
 
     Parameters
@@ -133,6 +139,10 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
         gain ``dt / tau`` that this leaves (Norse's convention: its ``LIFBoxCell`` ignores
         ``r`` and scales its input by ``dt / tau``). Every forward-Euler reader sees the same
         network either way; snnTorch's importer wants ``r = tau / dt`` (the default).
+    if_as_lif : bool
+        Write IF layers as LIF nodes with ``tau = 2**30 dt`` (a decay that is 1 in float32),
+        for snnTorch 1.0.0, whose ``import_from_nir`` turns ``nir.IF`` into a ``Leaky`` with
+        beta 0.9. Readers of this module still see IF layers.
 
     ``dt`` and ``input_scale`` are recorded in the graph's metadata (``r`` needs no record: the
     reader folds whatever gain it implies), so that :func:`from_nir` reads the network back
@@ -147,6 +157,7 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
         meta = {KEY: {f: (bool(v) if isinstance(v, (bool, np.bool_)) else v)
                       for f, v in layer.params().items()}}
         decay = _leak_factor(layer) if layer.neuron == "lif" else 1.0
+        as_lif = layer.neuron == "lif" or if_as_lif
         gain = 1.0 - decay if r_one and layer.neuron == "lif" else 1.0  # dt/tau at r = 1
         w = np.asarray(layer.weights, dtype=np.float64) * (input_scale if k == 0 else 1.0) / gain
         if layer.bias is None:
@@ -156,10 +167,10 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
                                              metadata=dict(meta))
         theta = np.full(layer.n_out, float(layer.threshold))
         ones, zeros = np.ones(layer.n_out), np.zeros(layer.n_out)
-        if layer.neuron == "if":
+        if not as_lif:
             neuron = nir.IF(r=ones / dt, v_threshold=theta, v_reset=zeros, metadata=dict(meta))
         else:
-            tau = np.full(layer.n_out, dt / (1.0 - decay))
+            tau = np.full(layer.n_out, dt / (1.0 - decay) if decay < 1 else dt * IF_TAU_STEPS)
             neuron = nir.LIF(tau=tau, r=ones if r_one else tau / dt, v_leak=zeros,
                              v_threshold=theta,
                              v_reset=zeros, metadata=dict(meta))
@@ -178,7 +189,7 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def export_notes(network: Network) -> list[str]:
+def export_notes(network: Network, *, if_as_lif: bool = False) -> list[str]:
     """What another tool loading :func:`to_nir`'s graph will not run as the accelerator does
     (NIR has no field for it; the graph's metadata keeps it for :func:`from_nir`)."""
     notes = []
@@ -193,7 +204,7 @@ def export_notes(network: Network) -> list[str]:
         if layer.fire_once:
             notes.append(f"layer {k}: fire_once, which NIR has no field for: other tools let "
                          f"the neurons fire again")
-        if layer.neuron == "if":
+        if layer.neuron == "if" and not if_as_lif:
             notes.append(f"layer {k}: nir.IF, which snnTorch 1.0.0's import_from_nir turns "
                          f"into a Leaky with beta 0.9 (Norse and SpikingJelly read it as IF)")
     notes.append("the membrane's saturation at membrane_bits and the leak's integer rounding "
@@ -524,14 +535,12 @@ def from_nir(graph, *, dt: float | None = None) -> Network:
     return network
 
 
-def save_nir(network: Network, path, *, dt: float = 1.0, input_scale: float = 1.0,
-             r_one: bool = False):
-    """Write ``network`` as a NIR (HDF5) file (:func:`to_nir`'s ``dt``, ``input_scale`` and
-    ``r_one``), through a temporary file renamed over ``path``, so that a failure leaves
-    nothing behind."""
+def save_nir(network: Network, path, **options):
+    """Write ``network`` as a NIR (HDF5) file (``options``: :func:`to_nir`'s), through a
+    temporary file renamed over ``path``, so that a failure leaves nothing behind."""
     import nir
     path = Path(path)
-    graph = to_nir(network, dt=dt, input_scale=input_scale, r_one=r_one)
+    graph = to_nir(network, **options)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         nir.write(tmp, graph)

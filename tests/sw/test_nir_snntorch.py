@@ -96,3 +96,26 @@ def test_float_simulation_is_snntorch_spike_for_spike(mechanism, reset):
     ours = read_float(nirbench.export(model, 20), reset=reset).run(pixels, 16).counts
     assert theirs.sum() > 200  # the network spikes
     assert np.mean(ours == theirs.detach().numpy()) >= 0.99
+
+
+def test_if_layers_run_in_snntorch_as_lif_with_no_leak(trained):
+    """snnTorch 1.0.0 reads nir.IF as a Leaky with beta 0.9; written as an LIF whose decay is
+    1 in float32 (if_as_lif), an IF layer runs as the golden model's."""
+    from snntorch.import_nir import import_from_nir
+    import snntorch.utils
+    digits, _, _, graph = trained
+    network = quantize(read_float(graph), timesteps=T,
+                       calibration=digits["train"].pixels[:300]).network
+    network.layers[0].neuron = "if"
+    network.layers[0].threshold *= 4  # without the leak, a higher threshold keeps it sparse
+    module = import_from_nir(to_nir(network, dt=1e-4, input_scale=255.0, if_as_lif=True))
+    x = torch.from_numpy(data.from_pixels(digits["test"].pixels))
+    snntorch.utils.reset(module)
+    counts = 0
+    with torch.no_grad():
+        for _ in range(T):
+            spikes, _ = module(x)
+            counts = counts + spikes
+    trace = golden.run(network, digits["test"].pixels)
+    assert trace.spike_counts[:, 0].mean() > 10  # the IF layer fires
+    assert np.mean(counts.argmax(dim=1).numpy() == trace.prediction) >= 0.98

@@ -247,6 +247,7 @@ def test_export_notes_name_what_nir_cannot_say():
     for said in ["encoder 'hybrid'", "layer 0: reset 'subtract'", "layer 0: fire_once",
                  "layer 0: nir.IF", "saturation"]:
         assert said in text, said
+    assert "nir.IF" not in "\n".join(export_notes(net, if_as_lif=True))
     net = Network([Layer(np.ones((2, 3), np.int64), 2, 3, neuron="lif", reset="zero",
                          fire_once=False)], encoder="direct")
     assert len(export_notes(net)) == 1
