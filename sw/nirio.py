@@ -590,12 +590,12 @@ CLIP_FRACTIONS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 @dataclasses.dataclass
 class FloatLayer:
     """One layer of a float graph in the discrete-time form ``v' = decay v + W a + b``,
-    spike when ``v' > 1``, reset to 0.
+    spike when ``v' > 1``, then the network's reset (:attr:`FloatNetwork.reset`).
 
     Every input gain (``r dt / tau``, ``r dt``, a CubaLIF's ``w_in``), a nonzero ``v_leak``
     (a constant current) and the per-neuron thresholds are folded into ``weights`` and
     ``bias``, so that the threshold is 1 for every neuron; the firing times are unchanged,
-    since the membrane of a neuron with zero reset and no ``v_leak`` is linear in its input.
+    since the membrane (reset to 0 or by its threshold) is linear in its input and bias.
 
     Attributes
     ----------
@@ -625,12 +625,10 @@ class FloatRun:
     counts : int64 (B, n_classes); spikes of each output neuron over the T steps
     prediction : int64 (B,); the class under the read-out
     peak : list of float, one per layer; the largest ``|v|`` before the reset (threshold 1)
-    current : list of float, one per layer; the largest ``|W a + b|`` of a step
     """
     counts: np.ndarray
     prediction: np.ndarray
     peak: list
-    current: list
 
 
 @dataclasses.dataclass
@@ -661,7 +659,7 @@ class FloatNetwork:
         :attr:`reset`."""
         x = np.asarray(pixels, np.float32) / np.float32(255.0)
         B = len(x)
-        a, peaks, currents = x, [], []
+        a, peaks = x, []
         per_step = None
         for k, layer in enumerate(self.layers):
             w = layer.weights.astype(np.float32)
@@ -692,7 +690,6 @@ class FloatNetwork:
                 elif self.reset == "subtract":  # at the spike, so that it leaks next step
                     v = v - s
             peaks.append(peak)
-            currents.append(float(np.abs(current).max(initial=0.0)))
             per_step = spikes
         counts = per_step.sum(axis=1).astype(np.int64)
         if readout == "spike_count":
@@ -704,7 +701,7 @@ class FloatNetwork:
             earliest = first == first.min(axis=1, keepdims=True)
             by_time = np.where(earliest, first_p, -np.inf).argmax(axis=1)
             prediction = np.where(fired.any(axis=1), by_time, v.argmax(axis=1))
-        return FloatRun(counts, prediction.astype(np.int64), peaks, currents)
+        return FloatRun(counts, prediction.astype(np.int64), peaks)
 
 
 def _per_neuron(name, node, field, n) -> np.ndarray:
