@@ -34,6 +34,10 @@ COMMANDS = {
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),
     "data": ("sw.data", "fetch, check and cache MNIST"),
+    "nir": ("cli.nir", "import a float NIR graph (snnTorch, Norse, SpikingJelly) as a "
+                       "quantized model, or export a model as NIR"),
+    "nirbench": ("cli.nirbench", "an snnTorch MNIST network through NIR, compared with "
+                                 "snnTorch (results/nir.json)"),
 }
 
 

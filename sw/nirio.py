@@ -1,41 +1,58 @@
 """Exchange networks with other SNN tools through NIR (the Neuromorphic Intermediate
-Representation, https://neuroir.org): ``to_nir``, ``from_nir``, ``save_nir``, ``load_nir``.
+Representation, https://neuroir.org).
+
+Two ways in, one way out (``docs/nir.md`` describes them, with each tool's conventions):
+
+* **exact**: ``from_nir`` and ``load_nir`` read a graph whose weights, biases and thresholds
+  are already integers, unchanged, or refuse it;
+* **quantizing**: ``read_float`` reads a float graph (snnTorch, Norse, SpikingJelly) in the
+  tool's discrete-time convention as a :class:`FloatNetwork`, whose ``run`` is a float32
+  simulation of it; ``quantize`` turns it into an integer :class:`Network`, choosing each
+  layer's scale on calibration images; ``agreement`` compares the two (``python -m sw.nir
+  import``);
+* **out**: ``to_nir`` and ``save_nir`` write a network so that it reads back unchanged and
+  snnTorch's ``import_from_nir`` runs it (``python -m sw.nir export``).
 
 NIR describes continuous-time neurons; the accelerator's are discrete-time integers
 (``docs/numerics.md``). The two meet through one forward-Euler step of length ``dt``: NIR's
 ``tau dv/dt = (v_leak - v) + r I`` becomes ``v' = (1 - dt/tau) v + (r dt/tau) I``, and its IF
-``dv/dt = r I`` becomes ``v' = v + r dt I``. The accelerator's step is ``v' = leak(v) + I``, so a
-node maps exactly when ``v_leak = 0``, ``v_reset = 0``, the decay ``1 - dt/tau`` is one of the
-accelerator's leaks and the input gain (``r dt / tau``, or ``r dt``) is 1 or can be folded into
-the integer weights. The mapping, per dense layer ``l``, with ``dt = 1``:
+``dv/dt = r I`` becomes ``v' = v + r dt I``. The accelerator's step is ``v' = leak(v) + I + b``,
+so a node maps exactly when ``v_leak = 0``, ``v_reset = 0``, the decay ``1 - dt/tau`` is one of
+the accelerator's leaks and the input gain (``r dt / tau``, or ``r dt``) is 1 or can be folded
+into the integer weights and biases. ``to_nir``'s mapping, per dense layer ``l``:
 
-* ``linear{l}``: ``nir.Linear`` with the integer weights ``W[j, i]`` as floats (no bias);
-* ``neuron{l}``: ``nir.IF(r=1, v_threshold=theta)`` for ``if`` neurons, or
-  ``nir.LIF(tau, r=tau, v_leak=0, v_threshold=theta)`` for ``lif`` neurons with the time constant
-  whose one-step decay equals the leak, ``tau = 1 / (1 - f)`` with ``f = 1 - 2**-k`` (shift) or
-  ``f = lambda / 256`` (factor), and ``r = tau`` so that the input gain is 1 (the convention
-  snnTorch uses, with its own ``dt``). ``v_reset`` is 0;
+* ``linear{l}``: ``nir.Linear`` with the integer weights ``W[j, i]`` as floats, or
+  ``nir.Affine`` with the layer's bias too; layer 0's weights are multiplied by
+  ``input_scale`` (255 for a graph that takes images in ``[0, 1]``);
+* ``neuron{l}``: ``nir.IF(r=1/dt, v_threshold=theta)`` for ``if`` neurons, or
+  ``nir.LIF(tau, r=tau/dt, v_leak=0, v_threshold=theta)`` for ``lif`` neurons with the time
+  constant whose one-step decay equals the leak, ``tau = dt / (1 - f)`` with ``f = 1 - 2**-k``
+  (shift) or ``f = lambda / 256`` (factor), and ``r = tau / dt`` so that the input gain is 1
+  (snnTorch's convention). ``v_reset`` is 0;
 * graph edges ``input -> linear0 -> neuron0 -> linear1 -> ... -> output``.
 
 Everything NIR cannot say (weight bits, membrane bits, reset kind, fire-once, the exact leak
-code, T, encoder, seed, read-out) goes into the nodes' and the graph's ``metadata`` under the
-key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly, without a warning.
+code, T, encoder, seed, read-out, ``dt``, ``input_scale``) goes into the nodes' and the graph's
+``metadata`` under the key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly,
+without a warning.
 
-A graph from another tool without that metadata is read as follows, and every value that the
-graph does not state is reported as a :class:`NirWarning` (a command line can record them with
-``warnings.catch_warnings(record=True)`` and print each ``str(w.message)``):
+A graph from another tool without that metadata is read by ``from_nir`` as follows, and every
+value that the graph does not state is reported as a :class:`NirWarning` (a command line can
+record them with ``warnings.catch_warnings(record=True)`` and print each ``str(w.message)``):
 
 * ``dt`` is 1 unless given (``from_nir(graph, dt=1e-4)`` reads an snnTorch export);
-* the weights (times a gain other than 1) and the thresholds must be integers;
+* the weights and biases (times a gain other than 1) and the thresholds must be integers;
   ``weight_bits`` is the fewest bits that hold the weights;
 * an LIF decay ``1 - dt/tau`` is read as a factor leak ``lambda / 256`` when it is one (within
   float rounding), else as a shift leak ``1 - 2**-k``; any other decay is refused;
 * ``reset`` is ``"zero"`` (NIR resets to ``v_reset = 0``); ``fire_once`` and the network-wide
   fields take the defaults of :class:`core.network.Layer` and :class:`core.network.Network`.
 
-Anything else (a current-based synapse, a nonzero ``v_leak``, ``v_reset`` or bias, a parameter
-that is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and
-Flatten) raises :class:`NirError` naming the node, the field and what to export instead.
+Anything else (a current-based synapse, a nonzero ``v_leak`` or ``v_reset``, a parameter that
+is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and Flatten)
+raises :class:`NirError` naming the node, the field and what to export instead; ``read_float``
+folds ``v_leak``, per-neuron thresholds and instant synapses in exactly and refuses the rest
+the same way.
 """
 
 from __future__ import annotations
@@ -47,10 +64,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core import golden
 from core.modelfile import MAGIC
 from core.network import Layer, Network, NetworkError
 
-__all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir"]
+__all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
+           "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
+           "quantize", "agreement", "RESETS", "export_notes", "is_exported",
+           "IF_TAU_STEPS"]
 
 KEY = "snn_accel"
 
@@ -94,8 +115,40 @@ def _leak_factor(layer: Layer) -> float:
     return layer.leak / 256.0
 
 
-def to_nir(network: Network):
-    """The :class:`nir.NIRGraph` of a validated network."""
+#: The time constant, in steps, of an IF layer written as an LIF (``if_as_lif``): its decay
+#: ``1 - 2**-30`` is 1 in float32, the precision of the tools.
+IF_TAU_STEPS = 2.0 ** 30
+
+
+def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
+           r_one: bool = False, if_as_lif: bool = False):
+    """The :class:`nir.NIRGraph` of a validated network.
+
+    Parameters
+    ----------
+    dt : float
+        The time step the graph is written for: ``tau = dt / (1 - f)`` and ``r = tau / dt``
+        (gain 1). 1 by default; snnTorch's importer reads graphs with ``dt = 1e-4`` (what
+        ``python -m sw.nir export`` writes by default).
+    input_scale : float
+        Layer 0's weights are written times this factor, so that the graph takes inputs
+        ``pixel / input_scale``: 1 (pixels, the default) or 255 (images in ``[0, 1]``, what a
+        float model trained on ``x / 255`` sees; the CLI's default).
+    r_one : bool
+        Write LIF nodes with ``r = 1`` and divide the layer's weights and bias by the input
+        gain ``dt / tau`` that this leaves (Norse's convention: its ``LIFBoxCell`` ignores
+        ``r`` and scales its input by ``dt / tau``). Every forward-Euler reader sees the same
+        network either way; snnTorch's importer wants ``r = tau / dt`` (the default).
+    if_as_lif : bool
+        Write IF layers as LIF nodes with ``tau = 2**30 dt`` (a decay that is 1 in float32),
+        for snnTorch 1.0.0, whose ``import_from_nir`` turns ``nir.IF`` into a ``Leaky`` with
+        beta 0.9. Readers of this module still see IF layers.
+
+    ``dt`` and ``input_scale`` are recorded in the graph's metadata (``r`` needs no record: the
+    reader folds whatever gain it implies), so that :func:`from_nir` reads the network back
+    unchanged. A layer with a bias becomes a ``nir.Affine`` (the bias in integer units, which
+    ``input_scale`` leaves unchanged), one without a ``nir.Linear``.
+    """
     import nir
     network.validate()
     nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
@@ -103,15 +156,23 @@ def to_nir(network: Network):
     for k, layer in enumerate(network.layers):
         meta = {KEY: {f: (bool(v) if isinstance(v, (bool, np.bool_)) else v)
                       for f, v in layer.params().items()}}
-        w = np.asarray(layer.weights, dtype=np.float64)
-        nodes[f"linear{k}"] = nir.Linear(weight=w, metadata=dict(meta))
+        decay = _leak_factor(layer) if layer.neuron == "lif" else 1.0
+        as_lif = layer.neuron == "lif" or if_as_lif
+        gain = 1.0 - decay if r_one and layer.neuron == "lif" else 1.0  # dt/tau at r = 1
+        w = np.asarray(layer.weights, dtype=np.float64) * (input_scale if k == 0 else 1.0) / gain
+        if layer.bias is None:
+            nodes[f"linear{k}"] = nir.Linear(weight=w, metadata=dict(meta))
+        else:
+            nodes[f"linear{k}"] = nir.Affine(weight=w, bias=layer.bias.astype(np.float64) / gain,
+                                             metadata=dict(meta))
         theta = np.full(layer.n_out, float(layer.threshold))
         ones, zeros = np.ones(layer.n_out), np.zeros(layer.n_out)
-        if layer.neuron == "if":
-            neuron = nir.IF(r=ones, v_threshold=theta, v_reset=zeros, metadata=dict(meta))
+        if not as_lif:
+            neuron = nir.IF(r=ones / dt, v_threshold=theta, v_reset=zeros, metadata=dict(meta))
         else:
-            tau = np.full(layer.n_out, 1.0 / (1.0 - _leak_factor(layer)))
-            neuron = nir.LIF(tau=tau, r=tau.copy(), v_leak=zeros, v_threshold=theta,
+            tau = np.full(layer.n_out, dt / (1.0 - decay) if decay < 1 else dt * IF_TAU_STEPS)
+            neuron = nir.LIF(tau=tau, r=ones if r_one else tau / dt, v_leak=zeros,
+                             v_threshold=theta,
                              v_reset=zeros, metadata=dict(meta))
         nodes[f"neuron{k}"] = neuron
         edges += [(prev, f"linear{k}"), (f"linear{k}", f"neuron{k}")]
@@ -121,13 +182,49 @@ def to_nir(network: Network):
     meta = {KEY: {"membrane_bits": network.membrane_bits, "timesteps": network.timesteps,
                   "encoder": network.encoder, "lfsr_seed": network.lfsr_seed,
                   "readout": network.readout, "name": network.name}}
+    if dt != 1.0:
+        meta[KEY]["dt"] = float(dt)
+    if input_scale != 1.0:
+        meta[KEY]["input_scale"] = float(input_scale)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def export_notes(network: Network, *, if_as_lif: bool = False) -> list[str]:
+    """What another tool loading :func:`to_nir`'s graph will not run as the accelerator does
+    (NIR has no field for it; the graph's metadata keeps it for :func:`from_nir`)."""
+    notes = []
+    if network.encoder != "direct":
+        notes.append(f"encoder {network.encoder!r}: the graph takes the image as an input "
+                     f"current at every step (the direct encoder); another tool must encode "
+                     f"it as the {network.encoder} encoder does")
+    for k, layer in enumerate(network.layers):
+        if layer.reset != "zero":
+            notes.append(f"layer {k}: reset {layer.reset!r}, but NIR neurons reset to v_reset "
+                         f"= 0: other tools will reset to zero")
+        if layer.fire_once:
+            notes.append(f"layer {k}: fire_once, which NIR has no field for: other tools let "
+                         f"the neurons fire again")
+        if layer.neuron == "if" and not if_as_lif:
+            notes.append(f"layer {k}: nir.IF, which snnTorch 1.0.0's import_from_nir turns "
+                         f"into a Leaky with beta 0.9 (Norse and SpikingJelly read it as IF)")
+    notes.append("the membrane's saturation at membrane_bits and the leak's integer rounding "
+                 "are not in the graph: a float tool runs the same network without them")
+    return notes
+
+
+def is_exported(graph) -> bool:
+    """Whether :func:`to_nir` wrote ``graph`` (its metadata says so): it then reads back
+    exactly with :func:`from_nir`."""
+    metadata = getattr(graph, "metadata", None)
+    return isinstance(metadata, dict) and KEY in metadata
 
 
 def _metadata(node) -> dict:
     # nir.NIRGraph's default metadata is the class ``dict`` itself, not an instance.
+    # Values read back from HDF5 are numpy scalars: give plain Python values.
     metadata = getattr(node, "metadata", None)
-    return dict(metadata.get(KEY, {})) if isinstance(metadata, dict) else {}
+    fields = dict(metadata.get(KEY, {})) if isinstance(metadata, dict) else {}
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in fields.items()}
 
 
 def _kind(node) -> str:
@@ -264,9 +361,13 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
     if not np.all(np.isfinite(weights)):
         raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weight holds "
                        f"{weights[~np.isfinite(weights)][0]}; every weight must be finite")
+    bias = None
     if isinstance(weight_node, nir.Affine) and np.any(np.asarray(weight_node.bias) != 0):
-        raise NirError(f"node {weight_name!r} (Affine) has a nonzero bias; the accelerator has "
-                       f"no biases: export the layer without one (nn.Linear(..., bias=False))")
+        bias = np.broadcast_to(np.asarray(weight_node.bias, dtype=np.float64),
+                               weights.shape[:1]).copy()
+        if not np.all(np.isfinite(bias)):
+            raise NirError(f"node {weight_name!r} (Affine): bias holds "
+                           f"{bias[~np.isfinite(bias)][0]}; every bias must be finite")
     lif = isinstance(node, nir.LIF)
     fields = ("r", "v_threshold", "v_reset") + (("tau", "v_leak") if lif else ())
     _finite(name, node, fields)
@@ -299,6 +400,12 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
                            f"{weight_name!r} becomes {scaled[j, i]:g}; export r = "
                            f"{'tau/dt' if lif else '1/dt'} (gain 1)")
         weights = scaled
+        if bias is not None:
+            bias = bias * np.broadcast_to(gain, bias.shape)
+    if bias is not None and not _near_integers(bias):
+        raise NirError(f"node {weight_name!r} (Affine): biases are not integers (e.g. "
+                       f"{bias[~np.isclose(bias, np.round(bias))][0]:g}); quantize the network "
+                       f"(python -m sw.nir import does) before an exact import")
     if not _near_integers(weights):
         raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weights are not integers "
                        f"(e.g. {weights[~np.isclose(weights, np.round(weights))][0]:g}); quantize "
@@ -337,12 +444,19 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
             if how:
                 said.append(how)
     note = (f"layer {k} ({weight_name!r} -> {name!r}): " + ", ".join(said)) if said else None
+    if bias is not None:
+        meta["bias"] = np.round(bias).astype(np.int64)
     return Layer(weights=weights.astype(np.int16), **meta), note
 
 
 def _from_nir(graph, dt) -> tuple[Network, list[str]]:
     import nir
     notes = []
+    fields = _metadata(graph)
+    said_dt = fields.pop("dt", None)
+    input_scale = float(fields.pop("input_scale", 1.0))
+    if dt is None and said_dt is not None:
+        dt = said_dt
     step = 1.0 if dt is None else dt
     if isinstance(step, bool) or not isinstance(step, (int, float, np.number)) \
             or not math.isfinite(step) or step <= 0:
@@ -386,7 +500,13 @@ def _from_nir(graph, dt) -> tuple[Network, list[str]]:
                           if isinstance(graph.nodes[n], (nir.IF, nir.LIF))):
         notes.insert(0, "dt = 1 (NIR graphs carry no time step; from_nir(graph, dt=...) "
                         "sets it)")
-    fields = _metadata(graph)
+    if input_scale != 1.0:
+        layer = layers[0]
+        scaled = layer.weights / input_scale
+        if not _near_integers(scaled):
+            raise NirError(f"the graph's metadata says layer 0's weights are scaled by "
+                           f"{input_scale:g}, but they are not integers once divided by it")
+        layer.weights = np.round(scaled).astype(np.int16)
     defaults = [f"{f.name}={f.default!r}" for f in dataclasses.fields(Network)
                 if f.name not in fields and f.name not in ("layers", "name")]
     if defaults:
@@ -415,10 +535,18 @@ def from_nir(graph, *, dt: float | None = None) -> Network:
     return network
 
 
-def save_nir(network: Network, path):
-    """Write ``network`` as a NIR (HDF5) file."""
+def save_nir(network: Network, path, **options):
+    """Write ``network`` as a NIR (HDF5) file (``options``: :func:`to_nir`'s), through a
+    temporary file renamed over ``path``, so that a failure leaves nothing behind."""
     import nir
-    nir.write(path, to_nir(network))
+    path = Path(path)
+    graph = to_nir(network, **options)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        nir.write(tmp, graph)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_nir(path, *, dt: float | None = None) -> Network:
@@ -427,6 +555,504 @@ def load_nir(path, *, dt: float | None = None) -> Network:
     A missing, unreadable or non-NIR file, and a graph :func:`from_nir` refuses, raise
     :class:`NirError` naming the file.
     """
+    path = Path(path)
+    graph = read_nir(path)
+    try:
+        network, notes = _from_nir(graph, dt)
+    except NirError as error:
+        raise NirError(f"{path}: {error}") from None
+    _warn(notes)
+    return network
+
+
+# -- float graphs: read, simulate, quantize --------------------------------------------------
+#
+# A graph from snnTorch, Norse or SpikingJelly holds float weights, biases and thresholds. It is
+# read into a FloatNetwork (the discrete-time model the tool itself runs, every parameter folded
+# into a per-layer form the accelerator has), simulated in numpy to get the float tool's
+# predictions, and quantized into an integer Network, choosing each layer's scale on sample
+# inputs. docs/nir.md describes the conventions with a worked example per tool.
+
+#: What a spike does to a float neuron: ``zero`` (NIR's v_reset = 0: snnTorch
+#: reset_mechanism="zero", Norse, SpikingJelly's hard reset), ``subtract`` (the threshold is
+#: subtracted at the spike and the rest leaks: SpikingJelly's soft reset, v_reset=None, and the
+#: accelerator's subtract) or ``snntorch-subtract`` (snnTorch's reset_mechanism="subtract": the
+#: threshold is subtracted in the next step, after the leak; the accelerator approximates it
+#: with its subtract).
+RESETS = ("zero", "subtract", "snntorch-subtract")
+#: Decays within this distance of 1 are read as integrate-and-fire neurons (no leak).
+_NO_LEAK = 1e-7
+#: Weight-scale candidates of the calibration: the largest weight magnitude of a layer is
+#: mapped to the largest integer weight times 1 / this (values above clip).
+CLIP_FRACTIONS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+
+
+@dataclasses.dataclass
+class FloatLayer:
+    """One layer of a float graph in the discrete-time form ``v' = decay v + W a + b``,
+    spike when ``v' > 1``, then the network's reset (:attr:`FloatNetwork.reset`).
+
+    Every input gain (``r dt / tau``, ``r dt``, a CubaLIF's ``w_in``), a nonzero ``v_leak``
+    (a constant current) and the per-neuron thresholds are folded into ``weights`` and
+    ``bias``, so that the threshold is 1 for every neuron; the firing times are unchanged,
+    since the membrane (reset to 0 or by its threshold) is linear in its input and bias.
+
+    Attributes
+    ----------
+    weights : float64 (n_out, n_in)
+    bias : float64 (n_out,)
+    decay : float
+        ``1 - dt / tau`` (1 for an IF neuron).
+    names : (str, str)
+        The graph's weight node and neuron node.
+    """
+    weights: np.ndarray
+    bias: np.ndarray
+    decay: float
+    names: tuple
+
+    @property
+    def neuron(self) -> str:
+        return "if" if abs(self.decay - 1.0) <= _NO_LEAK else "lif"
+
+
+@dataclasses.dataclass
+class FloatRun:
+    """What :meth:`FloatNetwork.run` returns, numpy arrays over a batch of B images.
+
+    Attributes
+    ----------
+    counts : int64 (B, n_classes); spikes of each output neuron over the T steps
+    prediction : int64 (B,); the class under the read-out
+    peak : list of float, one per layer; the largest ``|v|`` before the reset (threshold 1)
+    """
+    counts: np.ndarray
+    prediction: np.ndarray
+    peak: list
+
+
+@dataclasses.dataclass
+class FloatNetwork:
+    """A float NIR graph as the accelerator can run it (:func:`read_float`).
+
+    The input is an image in ``[0, 1]`` (pixel / 255) applied at every step, as an snnTorch
+    model sees ``fc1(x)`` applied every step; the accelerator's direct encoder feeds the pixel
+    value, so layer 0's integer scale carries a factor 255.
+
+    ``reset`` is what a spike does, which NIR cannot say (its neurons reset to ``v_reset``):
+    one of :data:`RESETS`.
+    """
+    layers: list
+    dt: float
+    timesteps: int | None = None
+    notes: list = dataclasses.field(default_factory=list)
+    reset: str = "zero"
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.layers[0].weights.shape[1])
+
+    def run(self, pixels, timesteps: int, readout: str = "spike_count") -> FloatRun:
+        """Simulate uint8 ``pixels`` (B, n_in) for ``timesteps`` steps in float32 (the
+        arithmetic of snnTorch, Norse and SpikingJelly): ``v = decay v + W a + b``, a spike
+        when ``v > 1`` (strict, as snnTorch and Norse test), then the reset of
+        :attr:`reset`."""
+        x = np.asarray(pixels, np.float32) / np.float32(255.0)
+        B = len(x)
+        a, peaks = x, []
+        per_step = None
+        for k, layer in enumerate(self.layers):
+            w = layer.weights.astype(np.float32)
+            b = layer.bias.astype(np.float32)
+            decay = np.float32(layer.decay)
+            n = w.shape[0]
+            if k == 0:  # the same analog input at every step: one product
+                current = np.broadcast_to((a @ w.T + b)[:, None, :], (B, timesteps, n))
+            else:
+                current = (per_step.reshape(B * timesteps, -1) @ w.T + b).reshape(
+                    B, timesteps, n)
+            v = np.zeros((B, n), np.float32)
+            spikes = np.zeros((B, timesteps, n), np.float32)
+            fired = np.zeros((B, n), bool)
+            first_p = np.zeros((B, n), np.float32)  # v in the step of the first spike
+            peak = 0.0
+            for t in range(timesteps):
+                v = decay * v + current[:, t]
+                if self.reset == "snntorch-subtract" and t:  # the threshold, after the leak
+                    v = v - spikes[:, t - 1]
+                peak = max(peak, float(np.abs(v).max(initial=0.0)))
+                s = v > 1.0
+                spikes[:, t] = s
+                first_p = np.where(s & ~fired, v, first_p)
+                fired |= s
+                if self.reset == "zero":
+                    v = np.where(s, np.float32(0.0), v)
+                elif self.reset == "subtract":  # at the spike, so that it leaks next step
+                    v = v - s
+            peaks.append(peak)
+            per_step = spikes
+        counts = per_step.sum(axis=1).astype(np.int64)
+        if readout == "spike_count":
+            prediction = counts.argmax(axis=1)
+        elif readout == "max_membrane":
+            prediction = v.argmax(axis=1)
+        else:  # first_spike: earliest, then largest potential, then lowest index
+            first = np.where(fired, per_step.argmax(axis=1), timesteps)
+            earliest = first == first.min(axis=1, keepdims=True)
+            by_time = np.where(earliest, first_p, -np.inf).argmax(axis=1)
+            prediction = np.where(fired.any(axis=1), by_time, v.argmax(axis=1))
+        return FloatRun(counts, prediction.astype(np.int64), peaks)
+
+
+def _per_neuron(name, node, field, n) -> np.ndarray:
+    values = np.asarray(getattr(node, field), dtype=np.float64).reshape(-1)
+    if values.size not in (1, n):
+        raise NirError(f"node {name!r} ({_kind(node)}): {field} has {values.size} values for "
+                       f"{n} neurons; give one value or one per neuron")
+    return np.broadcast_to(values, (n,)).copy()
+
+
+def _one_decay(name, node, field, decay) -> float:
+    """The layer's decay from per-neuron ones: they must agree (one leak per layer)."""
+    if np.ptp(decay) > 1e-6 * max(1.0, float(np.abs(decay).max())):
+        raise NirError(f"node {name!r} ({_kind(node)}): {field} differs between neurons (decay "
+                       f"1 - dt/{field} from {decay.min():.6g} to {decay.max():.6g}); the "
+                       f"accelerator has one leak per layer: train with one beta per layer "
+                       f"(snn.Leaky(beta=0.875) with learn_beta=False)")
+    return float(np.mean(decay))
+
+
+def _float_layer(weight_name, weight_node, name, node, dt, nir) -> FloatLayer:
+    """A Linear/Affine node and an IF/LIF/CubaLIF node as a :class:`FloatLayer`."""
+    weights = np.asarray(weight_node.weight, dtype=np.float64)
+    if weights.ndim != 2:
+        raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weight has shape "
+                       f"{weights.shape}; a dense layer needs a 2-D (outputs, inputs) matrix")
+    n = weights.shape[0]
+    bias = (_per_neuron(weight_name, weight_node, "bias", n)
+            if isinstance(weight_node, nir.Affine) else np.zeros(n))
+    for field, values in (("weight", weights), ("bias", bias)):
+        if not np.all(np.isfinite(values)):
+            raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): {field} holds "
+                           f"{values[~np.isfinite(values)].reshape(-1)[0]}; every parameter "
+                           f"must be a finite number (the training diverged?)")
+    kind = _kind(node)
+    fields = {"IF": ("r", "v_threshold", "v_reset"),
+              "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
+              "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset",
+                          "w_in")}[kind]
+    _finite(name, node, fields)
+    p = {field: _per_neuron(name, node, field, n) for field in fields}
+    if np.any(p["v_reset"] != 0):
+        raise NirError(f"node {name!r} ({kind}): v_reset is {_value(p['v_reset'])}; the "
+                       f"accelerator resets to 0: export v_reset = 0 (snnTorch "
+                       f"reset_mechanism='zero', SpikingJelly v_reset=0.0)")
+    if kind == "IF":
+        decay, gain, leak_current = np.ones(n), p["r"] * dt, np.zeros(n)
+    else:
+        tau = p["tau"] if kind == "LIF" else p["tau_mem"]
+        if np.any(tau <= 0):
+            raise NirError(f"node {name!r} ({kind}): tau is {tau[tau <= 0][0]:g}; a time "
+                           f"constant must be positive")
+        decay = 1.0 - dt / tau
+        if np.any(decay < 0) or np.any(decay > 1):
+            raise NirError(f"node {name!r} ({kind}): tau = {_value(tau)} at dt = {dt:g} is a "
+                           f"decay 1 - dt/tau = {_value(decay)} per step, outside 0 .. 1: pass "
+                           f"the dt the graph was made with (--dt; snnTorch and SpikingJelly "
+                           f"write dt = 1e-4, Norse 1e-3)")
+        gain = p["r"] * dt / tau
+        leak_current = p["v_leak"] * dt / tau  # (v_leak - v) dt/tau: a constant current
+        if kind == "CubaLIF":
+            syn_decay = 1.0 - dt / p["tau_syn"]
+            if np.any(np.abs(syn_decay) > 1e-6):
+                raise NirError(
+                    f"node {name!r} (CubaLIF): tau_syn = {_value(p['tau_syn'])} at dt = "
+                    f"{dt:g} is a synaptic current that decays by {_value(syn_decay)} per "
+                    f"step; the accelerator has no synaptic current state, so only tau_syn = "
+                    f"dt (the current is the input of its step) maps exactly: export LIF "
+                    f"neurons (snnTorch Leaky, Norse LIFBoxCell) or set tau_syn = dt (snnTorch "
+                    f"Synaptic alpha = 0)")
+            gain = gain * p["w_in"] * dt / p["tau_syn"]
+    theta = p["v_threshold"]
+    if np.any(theta <= 0):
+        raise NirError(f"node {name!r} ({kind}): v_threshold is {theta[theta <= 0][0]:g} for "
+                       f"some neurons; the accelerator's thresholds are positive")
+    if np.any(gain == 0):
+        raise NirError(f"node {name!r} ({kind}): the input gain is 0 for some neurons (r = 0 "
+                       f"or w_in = 0): they never see their input")
+    scale = gain / theta  # per-neuron: fold the gain and the threshold into the row
+    return FloatLayer(weights=weights * scale[:, None],
+                      bias=bias * scale + leak_current / theta,
+                      decay=_one_decay(name, node, "tau" if kind != "CubaLIF" else "tau_mem",
+                                       decay),
+                      names=(weight_name, name))
+
+
+def _infer_dt(graph, chain, nir) -> tuple[float | None, str]:
+    """The time step the neurons' ``r`` implies (snnTorch writes ``r = tau / dt``,
+    SpikingJelly ``r = 1 / dt`` for IF and ``r = tau / dt`` without input decay), or None."""
+    seen = set()
+    for name in chain:
+        node = graph.nodes[name]
+        r = np.asarray(getattr(node, "r", 1.0), dtype=np.float64).reshape(-1)
+        if not r.size or not np.all(np.isfinite(r)) or np.allclose(r, 1.0, rtol=1e-6):
+            continue
+        if isinstance(node, (nir.LIF, nir.CubaLIF)):
+            tau = np.asarray(node.tau if isinstance(node, nir.LIF) else node.tau_mem,
+                             dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(tau)):
+                continue  # refused, naming the node, when the layer is read
+            seen.update(np.round(np.broadcast_to(tau, r.shape) / r, 12).tolist())
+        elif isinstance(node, nir.IF):
+            seen.update(np.round(1.0 / r, 12).tolist())
+    values = np.array(sorted(seen))
+    if values.size and values.min() > 0 and np.ptp(values) <= 1e-6 * values.max():
+        dt = float(np.median(values))
+        return dt, f"dt = {dt:g} (from the neurons' r = tau/dt, snnTorch's convention)"
+    return None, ""
+
+
+def read_float(graph, *, dt: float | None = None, reset: str = "zero") -> FloatNetwork:
+    """The :class:`FloatNetwork` of a NIR graph with float parameters.
+
+    ``dt`` is the time step of one accelerator step in the graph's time unit. Without it, the
+    graph's own metadata (graphs from :func:`to_nir`) or the neurons' ``r`` (snnTorch writes
+    ``r = tau / dt``) give it; a graph that says nothing (Norse writes ``r = 1``) raises
+    :class:`NirError` asking for it. Nodes: ``Input``, ``Flatten``, ``Linear``/``Affine``,
+    ``IF``/``LIF``/``CubaLIF`` (with ``tau_syn = dt``), ``Output``, in one chain. ``reset``
+    (one of :data:`RESETS`) is what the tool's neurons did after a spike, which NIR does not
+    record.
+    """
+    if reset not in RESETS:
+        raise NirError(f"reset is {reset!r}; it must be one of {', '.join(map(repr, RESETS))}")
+    import nir
+    chain, first, _ = _chain(graph, nir)
+    meta = _metadata(graph)
+    notes = []
+    if dt is None and "dt" in meta:
+        dt = float(meta["dt"])
+    if dt is None:
+        dt, how = _infer_dt(graph, chain, nir)
+        if dt is None:
+            raise NirError("the graph does not say its time step and its neurons' r does not "
+                           "imply one: give --dt (snnTorch and SpikingJelly export with dt = "
+                           "1e-4, Norse with dt = 1e-3)")
+        notes.append(how)
+    if isinstance(dt, bool) or not isinstance(dt, (int, float, np.number)) \
+            or not math.isfinite(dt) or dt <= 0:
+        raise NirError(f"dt is {dt!r}; the time step must be a positive number of seconds")
+    layers, pending = [], None
+    for name in chain:
+        node = graph.nodes[name]
+        kind = _kind(node)
+        if isinstance(node, nir.Flatten):
+            continue
+        if pending is None and isinstance(node, (nir.Linear, nir.Affine)):
+            pending = name
+        elif pending is not None and isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)):
+            layers.append(_float_layer(pending, graph.nodes[pending], name, node, float(dt),
+                                       nir))
+            pending = None
+        elif kind in _UNSUPPORTED and kind != "CubaLIF":
+            raise NirError(f"node {name!r} is a {kind}: {_UNSUPPORTED[kind]}")
+        else:
+            need = "a Linear (or Affine) node" if pending is None else \
+                f"an IF, LIF or CubaLIF neuron after {pending!r}"
+            raise NirError(f"node {name!r} is a {kind} where the chain needs {need}; the "
+                           f"accelerator runs Linear/Affine -> IF/LIF pairs between one Input "
+                           f"and one Output (Flatten nodes are skipped)")
+    if pending is not None:
+        raise NirError(f"node {pending!r} ({_kind(graph.nodes[pending])}) is the last layer "
+                       f"but no IF or LIF neuron follows it; the accelerator's layers end in "
+                       f"spiking neurons")
+    if not layers:
+        raise NirError("the graph has no Linear -> IF/LIF layer between its Input and Output")
+    for k in range(1, len(layers)):
+        if layers[k].weights.shape[1] != layers[k - 1].weights.shape[0]:
+            raise NirError(f"node {layers[k].names[0]!r} takes {layers[k].weights.shape[1]} "
+                           f"inputs but {layers[k - 1].names[1]!r} has "
+                           f"{layers[k - 1].weights.shape[0]} neurons")
+    shape = np.asarray(graph.nodes[first].input_type.get("input", [])).reshape(-1)
+    if shape.size and int(np.prod(shape)) != layers[0].weights.shape[1]:
+        raise NirError(f"Input {first!r} has shape {tuple(int(s) for s in shape)} but the first "
+                       f"layer takes {layers[0].weights.shape[1]} inputs")
+    if meta:  # a graph of to_nir: layer 0 takes pixel / input_scale (pixels by default)
+        layers[0].weights = layers[0].weights * (255.0 / float(meta.get("input_scale", 1.0)))
+    timesteps = meta.get("timesteps")
+    if reset == "snntorch-subtract":
+        notes.append("snnTorch's reset by subtraction (the threshold subtracted after the next "
+                     "leak) is approximated by the accelerator's (subtracted at the spike, then "
+                     "leaked): the membrane after a spike differs by (1 - decay) * threshold")
+    return FloatNetwork(layers=layers, dt=float(dt),
+                        timesteps=int(timesteps) if timesteps is not None else None,
+                        notes=notes, reset=reset)
+
+
+def nearest_leak(decay: float, membrane_bits: int) -> tuple[str, int, float]:
+    """``(leak_mode, leak, decay it gives)``: the accelerator's leak nearest to ``decay``, a
+    factor ``lambda / 256`` or a shift ``1 - 2**-k`` (the factor on a tie: it rounds half up,
+    the shift always towards minus infinity)."""
+    factor = min(255, max(0, round(decay * 256)))
+    best = ("factor", factor, factor / 256)
+    for k in range(1, membrane_bits):
+        value = 1.0 - 2.0 ** -k
+        if abs(value - decay) < abs(best[2] - decay):
+            best = ("shift", k, value)
+    return best
+
+
+@dataclasses.dataclass
+class Quantized:
+    """What :func:`quantize` chose.
+
+    Attributes
+    ----------
+    network : the integer :class:`Network`
+    units : list of float; integer units per float unit of each layer's membrane (its
+        threshold, 1 in float, is ``floor(units) + 1``)
+    clip : list of float; the fraction of each layer's largest weight that maps to the largest
+        integer weight (1: none clipped)
+    agreement : float or None; the share of calibration images classified alike
+    notes : list of str; what was approximated
+    """
+    network: Network
+    units: list
+    clip: list
+    agreement: float | None
+    notes: list
+
+
+def _integer_layer(layer: FloatLayer, units: float, gain: float, weight_bits: int,
+                   membrane_bits: int, reset: str) -> Layer:
+    lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1
+    weights = np.clip(np.round(layer.weights * gain), lo, hi).astype(np.int16)
+    vmax = (1 << (membrane_bits - 1)) - 1
+    bias = np.clip(np.round(layer.bias * units), -vmax - 1, vmax).astype(np.int64)
+    # Float fires when v > 1; an integer p fires when p >= theta: p > units <=> p >=
+    # floor(units) + 1.
+    threshold = min(vmax, int(math.floor(units)) + 1)
+    fields = dict(neuron=layer.neuron, reset="zero" if reset == "zero" else "subtract",
+                  fire_once=False)
+    if layer.neuron == "lif":
+        mode, leak, _ = nearest_leak(layer.decay, membrane_bits)
+        fields.update(leak_mode=mode, leak=leak)
+    else:
+        fields.update(leak_mode="shift", leak=1)
+    return Layer(weights=weights, weight_bits=weight_bits, threshold=threshold,
+                 bias=bias if np.any(bias) else None, **fields)
+
+
+def _membrane_bits(fnet: FloatNetwork, units, run: FloatRun | None) -> tuple[int, str]:
+    """The narrowest membrane that holds every layer's potential: from the calibration run's
+    peaks with a margin of 2, or (no calibration) from the largest current a step can bring,
+    ``|W| 1 + |b|`` summed, over ``1 - decay``."""
+    need = 0.0
+    for k, layer in enumerate(fnet.layers):
+        if run is not None:
+            peak = 2.0 * max(run.peak[k], 1.0)
+        else:
+            # Inputs are at most 1 (a full pixel or a spike).
+            current = float((np.abs(layer.weights).sum(axis=1) + np.abs(layer.bias)).max())
+            peak = current / max(1.0 - layer.decay, 1.0 / 256) + 1.0
+        need = max(need, peak * units[k] + 1)
+    bits = min(32, max(8, int(math.ceil(math.log2(need + 1))) + 1))
+    how = "the calibration images' largest potential, times 2" if run is not None else \
+        "the largest potential the weights allow (no calibration images)"
+    return bits, f"membrane_bits={bits} ({how})"
+
+
+def quantize(fnet: FloatNetwork, *, timesteps: int, weight_bits: int = 8,
+             membrane_bits: int | None = None, readout: str = "spike_count",
+             calibration=None, name: str = "") -> Quantized:
+    """The integer :class:`Network` of a :class:`FloatNetwork`.
+
+    Each layer ``l`` gets an integer scale: a weight ``w`` becomes ``round(w g_l)`` with
+    ``g_l = (2**(weight_bits-1) - 1) / (c_l max|W_l|)``, and the membrane's float unit becomes
+    ``u_l = g_l`` integer units (``255 g_0`` for layer 0, whose inputs are pixels, not
+    ``pixel / 255``): the threshold 1 becomes ``floor(u_l) + 1`` and a bias ``b`` becomes
+    ``round(b u_l)``. The decay maps to the nearest leak (:func:`nearest_leak`). With
+    ``calibration`` images (uint8 (N, n_in)), the clip fraction ``c_l`` of each layer is
+    chosen from :data:`CLIP_FRACTIONS`, layer after layer, as the one whose network classifies
+    the most images like the float network (fewest output-count differences on a tie), and
+    ``membrane_bits`` (unless given) from the largest potential they reach.
+    """
+    notes = []
+    qmax = (1 << (weight_bits - 1)) - 1
+    top = [float(np.abs(layer.weights).max(initial=0.0)) or 1.0 for layer in fnet.layers]
+
+    def scales(clip):
+        gains = [qmax / (c * w) for c, w in zip(clip, top)]
+        return gains, [g * (255.0 if k == 0 else 1.0) for k, g in enumerate(gains)]
+
+    clip = [1.0] * len(fnet.layers)
+    float_run = None
+    if calibration is not None:
+        float_run = fnet.run(calibration, timesteps, readout)
+    if membrane_bits is None:
+        _, units = scales([min(CLIP_FRACTIONS)] * len(clip))  # the largest units tried
+        membrane_bits, how = _membrane_bits(fnet, units, float_run)
+        notes.append(how)
+
+    def build(clip):
+        gains, units = scales(clip)
+        layers = [_integer_layer(layer, u, g, weight_bits, membrane_bits, fnet.reset)
+                  for layer, u, g in zip(fnet.layers, units, gains)]
+        return Network(layers=layers, membrane_bits=membrane_bits, timesteps=timesteps,
+                       encoder="direct", readout=readout, name=name), units
+
+    def score(network):
+        trace = golden.run(network, calibration)
+        counts = trace.spikes[-1].sum(axis=1)
+        same = float(np.mean(trace.prediction == float_run.prediction))
+        error = float(np.mean((counts - float_run.counts) ** 2))
+        return same, -error
+
+    agreement = None
+    if calibration is not None:
+        for k in range(len(clip)):
+            best = None
+            for c in CLIP_FRACTIONS:
+                trial = clip[:k] + [c] + clip[k + 1:]
+                network, _ = build(trial)
+                result = score(network)
+                if best is None or result > best[0]:
+                    best = (result, c)
+            clip[k] = best[1]
+            agreement = best[0][0]
+    network, units = build(clip)
+    try:
+        network.validate()
+    except NetworkError as error:
+        raise NirError(f"the quantized network is not valid: {error}") from None
+    for layer, float_layer in zip(network.layers, fnet.layers):
+        if layer.neuron == "lif":
+            got = _leak_factor(layer)
+            if abs(got - float_layer.decay) > 1e-6:
+                notes.append(f"node {float_layer.names[1]!r}: decay {float_layer.decay:.6g} "
+                             f"approximated by leak_mode={layer.leak_mode!r}, "
+                             f"leak={layer.leak} ({got:.6g})")
+    return Quantized(network, units, clip, agreement, notes)
+
+
+def agreement(fnet: FloatNetwork, network: Network, pixels, labels=None) -> dict:
+    """The float graph and the integer network on the same images: ``samples``,
+    ``float_accuracy`` and ``integer_accuracy`` (percent; None without ``labels``),
+    ``agreement`` (percent of images classified alike), and both predictions."""
+    float_prediction = fnet.run(pixels, network.timesteps, network.readout).prediction
+    integer_prediction = golden.predict(network, pixels)
+
+    def percent(hits):
+        return 100.0 * float(np.mean(hits)) if len(pixels) else 0.0
+    return {"samples": int(len(pixels)),
+            "float_accuracy": None if labels is None else percent(float_prediction == labels),
+            "integer_accuracy": None if labels is None else percent(integer_prediction == labels),
+            "agreement": percent(float_prediction == integer_prediction),
+            "float_prediction": float_prediction, "integer_prediction": integer_prediction}
+
+
+def read_nir(path):
+    """The :class:`nir.NIRGraph` of a NIR file, or :class:`NirError` naming the file and why
+    it cannot be read (missing, a folder, empty, an .snn model file, not HDF5, not NIR)."""
     import h5py
     import nir
     path = Path(path)
@@ -449,13 +1075,9 @@ def load_nir(path, *, dt: float | None = None) -> Network:
         raise NirError(f"{path} is not a NIR file (NIR files are HDF5; this one starts with "
                        f"{head!r}); write it with nir.write or sw.nirio.save_nir")
     try:
-        graph = nir.read(path)
+        # Without nir's type check: a graph with a cycle or a branch fails it with a message
+        # about shapes; the checks here name the node instead.
+        return nir.read(path, type_check=False)
     except Exception as error:  # nir.read raises whatever h5py or a node constructor raises.
         raise NirError(f"{path} is an HDF5 file but not a NIR graph that nir {nir.__version__} "
                        f"can read ({type(error).__name__}: {error})") from None
-    try:
-        network, notes = _from_nir(graph, dt)
-    except NirError as error:
-        raise NirError(f"{path}: {error}") from None
-    _warn(notes)
-    return network

@@ -205,8 +205,10 @@ REFUSED = [
                                                "(e.g. 0.5); quantize the network"),
     (dict(weight=[[NAN, 1.0]]), "node 'w' (Linear): weight holds nan; every weight must be "
                                 "finite"),
-    (dict(linear=nir.Affine(weight=np.ones((2, 3)), bias=np.array([0.0, 1.0]))),
-     "node 'w' (Affine) has a nonzero bias; the accelerator has no biases"),
+    (dict(linear=nir.Affine(weight=np.ones((2, 3)), bias=np.array([0.0, 1.5]))),
+     "node 'w' (Affine): biases are not integers (e.g. 1.5); quantize the network"),
+    (dict(linear=nir.Affine(weight=np.ones((2, 3)), bias=np.array([0.0, NAN]))),
+     "node 'w' (Affine): bias holds nan; every bias must be finite"),
     (dict(weight=[[200, 1]]), "node 'w' (Linear): the weights reach 200, which needs 9 bits; "
                               "the accelerator has weights of at most 8 bits"),
     (dict(r=3.0, weight=[[50, 1]]), "node 'w' (Linear): the weights reach 150 after the gain is "
@@ -220,6 +222,30 @@ def test_refused_parameters(kw, message):
     graph = _graph(**kw)
     with pytest.raises(NirError, match=re.escape(message)):
         from_nir(graph)
+
+
+def test_integer_bias_is_read_exactly():
+    graph = _graph(linear=nir.Affine(weight=np.array([[1.0, -1.0], [2.0, 0.0]]),
+                                     bias=np.array([3.0, -2.0])), weight=[[1, -1], [2, 0]],
+                   r=2.0)
+    layer = _read(graph)[0].layers[0]
+    assert np.array_equal(layer.bias, [6, -4])  # the gain r*dt = 2 applies to the bias too
+    assert np.array_equal(layer.weights, [[2, -2], [4, 0]])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_round_trip_with_bias_dt_and_input_scale(seed, no_warnings):
+    """A network with biases and a spike-count read-out, written in snnTorch's convention
+    (dt = 1e-4, inputs in [0, 1]), reads back unchanged."""
+    rng = np.random.default_rng(40 + seed)
+    net = random_network(rng)
+    net.readout = "spike_count"
+    vmax = (1 << (net.membrane_bits - 1)) - 1
+    for layer in net.layers:
+        layer.bias = rng.integers(-min(vmax, 50), min(vmax, 50) + 1, layer.n_out)
+    graph = to_nir(net, dt=1e-4, input_scale=255.0)
+    assert np.allclose(graph.nodes["linear0"].weight, 255.0 * net.layers[0].weights)
+    assert from_nir(graph) == net
 
 
 def test_affine_without_bias_is_a_linear():
