@@ -40,7 +40,7 @@ from core import modelfile
 from core.config import Config, ConfigError, resolve
 from core.modelfile import ModelFileError
 from sim.cosim import CosimError, run_cosim, summary_line
-from sw.data import DataError, add_data_arguments, data_arguments, load_dataset
+from sw.data import PIXELS, DataError, add_data_arguments, data_arguments, load_dataset
 from sw.evaluate import load_checkpoint
 from sw.options import (ArgumentParser, add_samples, atomic_write, cli_main, fail, input_file,
                         input_path, nonnegative_int, output_dir, output_file, positive_int)
@@ -300,6 +300,9 @@ def _run(args) -> int:
     torch.set_num_threads(args.threads)
     network = modelfile.load(args.model)
     dataset, source = args.dataset_source
+    if PIXELS[dataset] != network.n_inputs:     # before anything is downloaded or trained
+        raise ValueError(f"{args.model} has {network.n_inputs} inputs but the {dataset} images "
+                         f"have {PIXELS[dataset]} pixels; attack it on its own data set")
     classifiers = {}
     if args.checkpoint:
         model = load_checkpoint(args.checkpoint)
@@ -337,9 +340,6 @@ def _run(args) -> int:
     classifiers["snn_float"] = float_snn
     classifiers["snn_int"] = IntegerClassifier(network, surrogates=args.surrogate)
     test = load_dataset(dataset, source)["test"]
-    if test.pixels.shape[1] != network.n_inputs:
-        raise ValueError(f"{args.model} has {network.n_inputs} inputs but the {dataset} images "
-                         f"have {test.pixels.shape[1]} pixels; attack it on its own data set")
     pixels, labels = test.pixels[:args.samples], test.labels[:args.samples]
     setting = Setting(eps=args.eps, attacks=args.attack, sources=args.craft_on,
                       steps=args.steps, step_size=args.step_size, spsa_steps=args.spsa_steps,

@@ -280,6 +280,7 @@ def load_dataset(name: str = "mnist", source=None, download: bool = True) -> dic
 # sw.train, sw.data): a set name or a folder of MNIST IDX files.
 
 DATA_SETS = ("mnist", "digits")
+PIXELS = {"mnist": 784, "digits": 64}  # pixels per image of each set, known before loading it
 
 
 def labelled_data(text) -> tuple[str, Path | None]:
