@@ -11,8 +11,12 @@ Pipeline (each step an option of the TOML recipe, ``--recipe configs/mnist.toml`
    or ``stdb`` surrogate, trainable per-layer thresholds and leaks (DIET-SNN), hybrid, direct or
    rate input encoding, fire-once hidden neurons.
 3. **Quantization-aware training** to ``weight_bits`` (straight-through estimator) from epoch
-   ``train.qat_start`` on, with optional magnitude pruning (``train.prune``, a fraction of each
-   layer's weights set to 0 at ``train.prune_epoch``).
+   ``train.qat_start`` on, with optional pruning: ``[prune]`` prunes each layer by STDP
+   correlation or magnitude and quantizes the survivors to ``prune.levels`` values, at events
+   every ``prune.interval`` epochs, the sparsity rising to ``prune.sparsity``
+   (:mod:`sw.snn.prune`; each event rescales the thresholds to keep the spike counts); the
+   older ``train.prune`` sets a fraction of each layer's weights to 0 once, at
+   ``train.prune_epoch``.
 4. **Iterative timestep reduction** (IIR-SNN, ``[iir] timesteps = [3, 2, 1]``): retrain at
    each smaller ``T``, each stage starting from the previous one.
    With ``[distill] weight > 0`` every stage also learns from a float teacher network

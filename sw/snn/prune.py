@@ -48,7 +48,6 @@ import math
 
 import torch
 
-from . import quant
 from .model import SNN, encode
 
 __all__ = ["METHODS", "stdp_pairings", "stdp_score", "keep_mask", "fit_levels", "schedule",
@@ -257,10 +256,9 @@ class Pruner:
             if self.levels and bits is not None and bits > 1:
                 mags, scale = fit_levels(model.weight[k].detach(), mask, self.levels, bits)
                 model.set_levels(k, mags, scale)
-                # Snap the float weights onto the levels (the paper's quantization step); the
-                # forward pass quantizes to the same levels until the next event.
-                snapped = quant.quantize_levels(model.weight[k] / scale, mags) * scale
-                model.weight[k].copy_(snapped * mask)
+                # The float weights are kept (not snapped onto the levels, which lost the small
+                # differences training needs to move a weight across a level: on digits 0.41
+                # against 0.78); the forward pass rounds them to the levels until the next event.
                 layer["levels"] = mags.int().tolist()
                 layer["scale"] = float(scale)
             info["layers"].append(layer)
