@@ -86,7 +86,7 @@ DEFAULTS = {
     "distill": {"weight": 0.0, "temperature": 2.0, "hidden": [1024, 1024], "epochs": 10,
                 "lr": 1e-3, "dropout": 0.2, "batch_size": 128},
     "prune": {"method": "stdp", "sparsity": 0.0, "levels": 0, "interval": 1, "start": 1,
-              "ramp": 1, "eta": 1.0, "mu": 0.5, "tau": 1.0},
+              "ramp": 1, "eta": 1.0, "mu": 0.5, "tau": 1.0, "levels_from": 1},
     "export": {"timesteps": None, "also": [], "name": "mnist"},
 }
 
@@ -221,7 +221,7 @@ def check_prune(config: dict) -> None:
     if p["levels"] != 0 and not 2 <= p["levels"] <= 16:
         raise ValueError(f"prune.levels is {p['levels']}; it must be 2 .. 16 (distinct nonzero "
                          f"weight values per layer), or 0 for the weight_bits grid alone")
-    for key in ("interval", "start", "ramp"):
+    for key in ("interval", "start", "ramp", "levels_from"):
         if p[key] < 1:
             raise ValueError(f"prune.{key} is {p[key]}; it must be 1 or more")
     for key in ("mu", "tau"):

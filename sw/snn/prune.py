@@ -180,6 +180,8 @@ class Pruner:
     interval : epochs between prune-and-quantize events (1 or more)
     start : the epoch (1-based, counted over all stages) after which the first event happens
     ramp : events over which the sparsity rises to ``sparsity`` (:func:`schedule`)
+    levels_from : the first event (1-based) that also quantizes to ``levels``; the events
+        before it prune only
     eta, mu, tau : the STDP rule's step size, power and trace time constant (steps)
 
     :meth:`observe` takes every training batch's forward pass (the STDP pairings), and
@@ -189,13 +191,14 @@ class Pruner:
 
     def __init__(self, method: str, sparsity: float, levels: int = 0, interval: int = 1,
                  start: int = 1, ramp: int = 1, eta: float = 1.0, mu: float = 0.5,
-                 tau: float = 1.0):
+                 tau: float = 1.0, levels_from: int = 1):
         if method not in METHODS:
             raise ValueError(f"prune.method is {method!r}; it must be one of "
                              f"{', '.join(map(repr, METHODS))}")
         self.method, self.sparsity, self.levels = method, sparsity, levels
         self.interval, self.start, self.ramp = interval, start, ramp
         self.eta, self.mu, self.tau = eta, mu, tau
+        self.levels_from = levels_from
         self.events: list[dict] = []
         self.epochs = 0
         self._ltp: list | None = None
@@ -204,7 +207,8 @@ class Pruner:
 
     @classmethod
     def from_config(cls, section: dict) -> "Pruner":
-        keys = ("method", "sparsity", "levels", "interval", "start", "ramp", "eta", "mu", "tau")
+        keys = ("method", "sparsity", "levels", "interval", "start", "ramp", "eta", "mu", "tau",
+                "levels_from")
         return cls(**{key: section[key] for key in keys})
 
     def due(self, epoch: int) -> bool:
@@ -245,15 +249,16 @@ class Pruner:
         return out
 
     @torch.no_grad()
-    def apply(self, model: SNN, sparsity: float) -> dict:
-        """Prune every layer to ``sparsity`` and fit its levels; returns what was done."""
+    def apply(self, model: SNN, sparsity: float, quantize: bool = True) -> dict:
+        """Prune every layer to ``sparsity`` and, with ``quantize``, fit its levels; returns
+        what was done."""
         bits = model.config.weight_bits
         info = {"sparsity": sparsity, "layers": []}
         for k, score in enumerate(self.scores(model)):
             mask = keep_mask(score, sparsity, model.mask(k))
             model.set_mask(k, mask)
             layer = {"zero_fraction": 1.0 - float(mask.float().mean())}
-            if self.levels and bits is not None and bits > 1:
+            if quantize and self.levels and bits is not None and bits > 1:
                 mags, scale = fit_levels(model.weight[k].detach(), mask, self.levels, bits)
                 model.set_levels(k, mags, scale)
                 # The float weights are kept (not snapped onto the levels, which lost the small
@@ -273,8 +278,9 @@ class Pruner:
         epoch = self.epochs
         if not self.due(epoch):
             return None
-        sparsity = schedule(len(self.events) + 1, self.sparsity, self.ramp)
-        info = self.apply(model, sparsity)
+        event = len(self.events) + 1
+        sparsity = schedule(event, self.sparsity, self.ramp)
+        info = self.apply(model, sparsity, quantize=event >= self.levels_from)
         info["epoch"] = epoch
         self.events.append(info)
         return info

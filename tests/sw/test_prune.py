@@ -14,7 +14,7 @@ from core.config import Config
 from sw import train
 from sw.data import load_digits
 from sw.snn import quant
-from sw.snn.prune import (fit_levels, keep_mask, schedule, stdp_pairings,
+from sw.snn.prune import (Pruner, fit_levels, keep_mask, schedule, stdp_pairings,
                           stdp_score)
 
 D = math.exp(-1.0)  # the trace's decay per step with tau = 1
@@ -170,6 +170,17 @@ def test_stdp_and_magnitude_prune_differently(pruned, tmp_path):
     assert (a != b).any()
 
 
+def test_levels_start_at_levels_from():
+    model = train.build_model(tiny(), 64)
+    pruner = Pruner("magnitude", 0.5, levels=4, ramp=2, levels_from=2)
+    first = pruner.epoch_end(model)
+    assert first["sparsity"] == pytest.approx(0.5 * (1 - 0.5 ** 3))
+    assert "levels" not in first["layers"][0] and model.levels(0) is None
+    second = pruner.epoch_end(model)
+    assert second["sparsity"] == 0.5 and model.levels(0) is not None
+    assert second["layers"][0]["levels"] == model.levels(0).int().tolist()
+
+
 @pytest.mark.parametrize("over,message", [
     ({"method": "random"}, "prune.method is 'random'; it must be one of 'stdp', 'magnitude'"),
     ({"sparsity": 1.0}, "prune.sparsity is 1.0; it must be in [0, 1)"),
@@ -178,6 +189,7 @@ def test_stdp_and_magnitude_prune_differently(pruned, tmp_path):
     ({"levels": 17}, "prune.levels is 17"),
     ({"interval": 0}, "prune.interval is 0; it must be 1 or more"),
     ({"ramp": 0}, "prune.ramp is 0"),
+    ({"levels_from": 0}, "prune.levels_from is 0; it must be 1 or more"),
     ({"mu": 0.0}, "prune.mu is 0.0; it must be above 0"),
     ({"tau": -1.0}, "prune.tau is -1.0"),
     ({"eta": -1.0}, "prune.eta is -1.0"),
