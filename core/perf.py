@@ -5,6 +5,11 @@
 neuron-update cycle drains. It returns the value the ``CYCLES`` register shows after the
 inference; the tests check it against the simulated gateware, so that the benchmark can
 report cycles for whole test sets at the speed of the golden model.
+
+:func:`zero_words` and :func:`sparsity` say how much of a (pruned) network's weight memory is
+zero, and ``cycle_counts(..., skip_zero_words=True)`` what an accelerator that skipped the
+events whose weight word is all zero would take (a design study: the gateware does not skip;
+docs/training.md, "Pruning to a few levels").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from . import golden
 from .config import Config
 from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
 
-__all__ = ["cycle_count", "cycle_counts"]
+__all__ = ["cycle_count", "cycle_counts", "zero_words", "sparsity", "zero_word_savings"]
 
 
 def _accum_scan(row_events):
@@ -60,8 +65,46 @@ def _any_per_group(flags, size):
     return padded.reshape(flags.shape[:-1] + (-1, size)).any(axis=-1)
 
 
-def cycle_counts(network, config: Config, pixels) -> np.ndarray:
-    """Cycles of each image of ``pixels`` (B, n_in); int64 (B,)."""
+def zero_words(network, config: Config) -> list:
+    """Which weight-memory words of each layer hold only zeros: a bool array (blocks, groups)
+    per layer, word (b, g) holding the weights of input group ``g`` (``K`` inputs) for the
+    block of neurons ``b * P .. b * P + P - 1``, the layout of ``sw.compiler.weight_rows``
+    (fields past ``n_out`` or ``n_in`` are zero padding)."""
+    P, K = config.lanes, config.inputs_per_cycle
+    out = []
+    for layer in network.layers:
+        blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
+        nonzero = np.zeros((blocks * P, groups * K), bool)
+        nonzero[:layer.n_out, :layer.n_in] = np.asarray(layer.weights) != 0
+        out.append(~nonzero.reshape(blocks, P, groups, K).any(axis=(1, 3)))
+    return out
+
+
+def sparsity(network, config: Config) -> dict:
+    """Zero weights and all-zero weight-memory words of ``network`` in ``config``'s layout:
+    ``zero_fraction`` (of all weights) and ``zero_words`` / ``words`` in total and per layer
+    (``layers``: a dict per layer with the same keys and ``distinct_nonzero``, the number of
+    distinct nonzero weight values)."""
+    layers = []
+    for layer, zero in zip(network.layers, zero_words(network, config)):
+        w = np.asarray(layer.weights)
+        layers.append({"weights": int(w.size), "zero_weights": int((w == 0).sum()),
+                       "zero_fraction": float((w == 0).mean()),
+                       "distinct_nonzero": int(len(np.unique(w[w != 0]))),
+                       "words": int(zero.size), "zero_words": int(zero.sum())})
+    weights = sum(l["weights"] for l in layers)
+    return {"zero_fraction": sum(l["zero_weights"] for l in layers) / max(weights, 1),
+            "words": sum(l["words"] for l in layers),
+            "zero_words": sum(l["zero_words"] for l in layers), "layers": layers}
+
+
+def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False) -> np.ndarray:
+    """Cycles of each image of ``pixels`` (B, n_in); int64 (B,).
+
+    With ``skip_zero_words`` the count is that of a hypothetical accelerator whose blocks drop,
+    at no cost, every event whose weight word for the block is all zero (:func:`zero_words`):
+    the encoder scan still visits each row, but such an event costs no integration cycle. It
+    is the most that skipping zero words can save; the gateware does not do it."""
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)
     events = golden.encode(network, pixels) != 0  # (B, T, n_in)
@@ -74,7 +117,6 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     group_events = _any_per_group(events, K)
     padded = np.zeros(events.shape[:2] + (rows * S // K,), bool)
     padded[:, :, :group_events.shape[-1]] = group_events
-    row_events = padded.reshape(events.shape[0], T, rows, S // K).sum(axis=3)
     # Rows the encoder visits: all for rate, else those with a nonzero pixel (the host pads
     # the last row with zeros, sw.compiler.pixel_writes).
     image = np.zeros((len(pixels), rows * S), np.int64)
@@ -83,6 +125,12 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
     if network.encoder == "rate":
         nonzero[:] = True
     spike_groups = [_any_per_group(s, K) for s in trace.spikes]
+    # live[l][b, g]: block b of layer l integrates input group g's events (all, today)
+    live = ([~z for z in zero_words(network, config)] if skip_zero_words else
+            [np.ones((-(-l.n_out // P), -(-l.n_in // K)), bool) for l in network.layers])
+    scan_live = np.zeros(rows * S // K, bool)
+    scan_live[:live[0].shape[1]] = live[0][0]
+    scan_events = (padded & scan_live).reshape(events.shape[0], T, rows, S // K).sum(axis=3)
     out = np.zeros(len(pixels), np.int64)
     for b in range(len(pixels)):
         total, bound_ready = SETUP_CYCLES, 0
@@ -92,16 +140,15 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
             total += step
             bound_ready = total - 1 + BOUND_CYCLES
             for index, layer in enumerate(network.layers):
-                count = (int(group_events[b, t].sum()) if index == 0
-                         else int(spike_groups[index - 1][b, t].sum()))
+                active = group_events[b, t] if index == 0 else spike_groups[index - 1][b, t]
                 update_left = 0  # cycles the previous block's update goes on after BLOCK
                 for first in range(0, layer.n_out, P):
                     total += 1  # BLOCK
                     if index == 0 and first == 0:
                         visited = nonzero[b]
-                        accum = _accum_scan(row_events[b, t][visited])
+                        accum = _accum_scan(scan_events[b, t][visited])
                     else:
-                        accum = _accum_replay(count)
+                        accum = _accum_replay(int((active & live[index][first // P]).sum()))
                     # ACCUM ends once that update is done too
                     total += max(accum, update_left)
                     cycles, update_left = _update(
@@ -117,3 +164,18 @@ def cycle_counts(network, config: Config, pixels) -> np.ndarray:
 def cycle_count(network, config: Config, pixels) -> int:
     """Cycles of one image (``n_in`` ints)."""
     return int(cycle_counts(network, config, np.asarray(pixels)[None])[0])
+
+
+def zero_word_savings(network, config: Config, pixels) -> dict:
+    """:func:`sparsity` of ``network`` with the mean cycles per inference over ``pixels``
+    (B, n_in) today (``cycles``) and with all-zero words skipped (``cycles_skipping``), and the
+    fraction of cycles that skipping saves (``cycles_saved``)."""
+    config.check_fits(network)
+    out = sparsity(network, config)
+    today = cycle_counts(network, config, pixels).mean() if len(pixels) else 0.0
+    skipping = (cycle_counts(network, config, pixels, skip_zero_words=True).mean()
+                if len(pixels) else 0.0)
+    out.update({"images": len(pixels), "cycles": float(today),
+                "cycles_skipping": float(skipping),
+                "cycles_saved": float(1 - skipping / today) if today else 0.0})
+    return out

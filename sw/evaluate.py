@@ -11,7 +11,11 @@ Reports, and writes as JSON (``--json``, default ``results/evaluate.json``):
   input event (a nonzero encoder value or a spike) into layer ``l`` costs ``n_out(l)``
   accumulations, which is what the event-driven hardware does; next to it the
   multiply-accumulates of a same-size ANN (``sum n_in * n_out``, one pass);
-* ``T``, the sizes, weight bits, encoder and read-out.
+* ``T``, the sizes, weight bits, encoder and read-out;
+* with ``--sparsity``, what the zero weights of a pruned network are worth on the accelerator
+  of ``--config``/``--set`` (:func:`core.perf.zero_word_savings`): the fraction of zero
+  weights, the weight-memory words that are all zero, and the cycles per inference of the
+  cycle model today and if the all-zero words were skipped.
 
 The images are the test set of ``--data`` (``mnist``, the default, ``digits``, or a folder of
 the four MNIST IDX files), the first ``--samples N`` of them if given.
@@ -25,7 +29,8 @@ import time
 import numpy as np
 import torch
 
-from core import golden
+from core import golden, perf
+from core.config import ConfigError, add_config_arguments, resolve
 from core.modelfile import ModelFileError, load
 from core.network import Network
 
@@ -112,18 +117,37 @@ def float_accuracy(checkpoint, pixels, labels) -> dict:
     return out
 
 
+def _print_sparsity(sp: dict) -> None:
+    c = sp["config"]
+    per = ", ".join(f"{100 * l['zero_fraction']:.2f} %" for l in sp["layers"])
+    print(f"zero weights: {100 * sp['zero_fraction']:.2f} % (per layer {per}); distinct "
+          f"nonzero values per layer {[l['distinct_nonzero'] for l in sp['layers']]}")
+    per = ", ".join(f"{l['zero_words']} of {l['words']}" for l in sp["layers"])
+    print(f"weight-memory words ({c['lanes']} lanes x {c['inputs_per_cycle']} input(s) x "
+          f"{c['weight_bits']} bits, {c['word_bits']}-bit words): {sp['words']}, all zero: "
+          f"{sp['zero_words']} ({100 * sp['zero_words'] / max(sp['words'], 1):.2f} %; per "
+          f"layer {per})")
+    print(f"cycles per inference (cycle model, {sp['images']} images): today "
+          f"{sp['cycles']:.1f}, skipping all-zero words {sp['cycles_skipping']:.1f} "
+          f"({100 * sp['cycles_saved']:.2f} % fewer)")
+
+
 def _first_line(error) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
 def evaluate(model_path, checkpoint=None, dataset: str = "mnist", source=None,
-             samples: int = 0, batch_size: int = 1000, quiet: bool = False) -> dict:
+             samples: int = 0, batch_size: int = 1000, quiet: bool = False,
+             hardware=None) -> dict:
     """Everything :func:`main` reports, as a dict: on the first ``samples`` test images (0:
-    all)."""
+    all); with a :class:`~core.config.Config` as ``hardware`` also the zero weights' savings
+    on it (``"sparsity"``, :func:`core.perf.zero_word_savings`)."""
     if samples < 0:
         raise ValueError(f"samples is {samples}; give a positive number of images (0: all)")
     network = load(model_path)
+    if hardware is not None:
+        hardware.check_fits(network)  # before the golden model's minutes
     # The checkpoint before the data: a wrong one fails in a second, not after a download.
     trained = load_checkpoint(checkpoint) if checkpoint else None
     if trained is not None and trained.config.n_inputs != network.n_inputs:
@@ -147,6 +171,12 @@ def evaluate(model_path, checkpoint=None, dataset: str = "mnist", source=None,
     result.update(statistics(network, pixels, labels, batch_size, quiet))
     result["golden_seconds"] = time.time() - start
     result.update(floats)
+    if hardware is not None:
+        result["sparsity"] = perf.zero_word_savings(network, hardware, pixels)
+        result["sparsity"]["config"] = {"lanes": hardware.lanes,
+                                        "inputs_per_cycle": hardware.inputs_per_cycle,
+                                        "weight_bits": hardware.weight_bits,
+                                        "word_bits": hardware.word_bits}
     return result
 
 
@@ -164,10 +194,25 @@ def main(argv=None) -> int:
     add_samples(parser, default=None, help="the first N test images only (default: all)",
                 aliases=("--limit",))
     add_json(parser, default="results/evaluate.json")
+    parser.add_argument("--sparsity", action="store_true",
+                        help="also report zero weights, all-zero weight-memory words and the "
+                             "cycles per inference today and with those words skipped, on "
+                             "the hardware of --config/--set")
+    add_config_arguments(parser, title="hardware configuration (with --sparsity)")
     args = parser.parse_args(argv)
     dataset, source = data_arguments(args, parser)
+    hardware = None
     try:
-        result = evaluate(args.model, args.checkpoint, dataset, source, args.samples or 0)
+        if args.sparsity:
+            hardware = resolve(args.config, args.overrides)
+        elif args.overrides or args.config != "mnist":
+            parser.error("--config and --set describe the hardware of --sparsity; add "
+                         "--sparsity or leave them out")
+    except ConfigError as error:
+        return fail(PROG, str(error))
+    try:
+        result = evaluate(args.model, args.checkpoint, dataset, source, args.samples or 0,
+                          hardware=hardware)
     except (ModelFileError, DataError, ValueError, FileNotFoundError) as error:
         return fail(PROG, _first_line(error), 1)
     if args.samples and result["images"] < args.samples:
@@ -184,6 +229,8 @@ def main(argv=None) -> int:
     print(f"synaptic operations per inference: {result['synops_per_inference']:.0f} "
           f"(same-size ANN: {result['ann_macs_per_inference']} MACs, ratio "
           f"{result['synops_to_ann_macs']:.2f})")
+    if hardware is not None:
+        _print_sparsity(result["sparsity"])
     try:
         with atomic_write(args.json) as file:
             json.dump(result, file, indent=1)

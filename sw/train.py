@@ -11,8 +11,12 @@ Pipeline (each step an option of the TOML recipe, ``--recipe configs/mnist.toml`
    or ``stdb`` surrogate, trainable per-layer thresholds and leaks (DIET-SNN), hybrid, direct or
    rate input encoding, fire-once hidden neurons.
 3. **Quantization-aware training** to ``weight_bits`` (straight-through estimator) from epoch
-   ``train.qat_start`` on, with optional magnitude pruning (``train.prune``, a fraction of each
-   layer's weights set to 0 at ``train.prune_epoch``).
+   ``train.qat_start`` on, with optional pruning: ``[prune]`` prunes each layer by STDP
+   correlation or magnitude and quantizes the survivors to ``prune.levels`` values, at events
+   every ``prune.interval`` epochs, the sparsity rising to ``prune.sparsity``
+   (:mod:`sw.snn.prune`; each event rescales the thresholds to keep the spike counts); the
+   older ``train.prune`` sets a fraction of each layer's weights to 0 once, at
+   ``train.prune_epoch``.
 4. **Iterative timestep reduction** (IIR-SNN, ``[iir] timesteps = [3, 2, 1]``): retrain at
    each smaller ``T``, each stage starting from the previous one.
    With ``[distill] weight > 0`` every stage also learns from a float teacher network
@@ -53,9 +57,10 @@ from .options import progress as progress_bar
 from .snn import ANN, SNN, LayerSpec, SNNConfig, convert, readout, spike_time_membrane_loss
 from .snn.export import export
 from .snn.loss import distillation_loss
+from .snn.prune import METHODS, Pruner
 from .snn.quant import prune_mask
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "export_paths", "build_model", "train_ann",
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_prune", "export_paths", "build_model", "train_ann",
            "train_snn", "run", "main"]
 
 log = logging.getLogger("sw.train")
@@ -80,6 +85,8 @@ DEFAULTS = {
     "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
     "distill": {"weight": 0.0, "temperature": 2.0, "hidden": [1024, 1024], "epochs": 10,
                 "lr": 1e-3, "dropout": 0.2, "batch_size": 128},
+    "prune": {"method": "stdp", "sparsity": 0.0, "levels": 0, "interval": 1, "start": 1,
+              "ramp": 1, "eta": 1.0, "mu": 0.5, "tau": 1.0, "levels_from": 1},
     "export": {"timesteps": None, "also": [], "name": "mnist"},
 }
 
@@ -176,6 +183,7 @@ def check_config(config: dict, output=None) -> None:
     if not 0 <= t["prune"] < 1 or not 0 <= t["ema"] < 1:
         raise ValueError(f"train.prune is {t['prune']} and train.ema {t['ema']}; each must be in "
                          f"[0, 1)")
+    check_prune(config)
     if d["dataset"] not in DATA_SETS:
         raise ValueError(f"data.dataset is {d['dataset']!r}; it must be one of "
                          f"{', '.join(DATA_SETS)} (a folder of IDX files goes in data.source)")
@@ -199,6 +207,42 @@ def check_config(config: dict, output=None) -> None:
         reason = check_output_file(path) if output is not None else None
         if reason:
             raise ValueError(reason)
+
+
+def check_prune(config: dict) -> None:
+    """Refuse a ``[prune]`` section (and ``train.prune``) that cannot work, naming the key."""
+    p, t = config["prune"], config["train"]
+    if p["method"] not in METHODS:
+        raise ValueError(f"prune.method is {p['method']!r}; it must be one of "
+                         f"{', '.join(map(repr, METHODS))}")
+    if not 0 <= p["sparsity"] < 1:
+        raise ValueError(f"prune.sparsity is {p['sparsity']}; it must be in [0, 1) (the "
+                         f"fraction of each layer's weights set to 0; 0: no pruning)")
+    if p["levels"] != 0 and not 2 <= p["levels"] <= 16:
+        raise ValueError(f"prune.levels is {p['levels']}; it must be 2 .. 16 (distinct nonzero "
+                         f"weight values per layer), or 0 for the weight_bits grid alone")
+    for key in ("interval", "start", "ramp", "levels_from"):
+        if p[key] < 1:
+            raise ValueError(f"prune.{key} is {p[key]}; it must be 1 or more")
+    for key in ("mu", "tau"):
+        if not p[key] > 0:
+            raise ValueError(f"prune.{key} is {p[key]}; it must be above 0")
+    if p["eta"] < 0:
+        raise ValueError(f"prune.eta is {p['eta']}; it must be 0 or more")
+    if not p["sparsity"]:
+        return
+    if t["prune"]:
+        raise ValueError(f"train.prune is {t['prune']} and prune.sparsity {p['sparsity']}: "
+                         f"give one; train.prune is the older one-shot magnitude pruning, "
+                         f"[prune] with method = \"magnitude\" replaces it")
+    if config["network"]["weight_bits"] is None and p["levels"]:
+        raise ValueError("prune.levels needs quantized weights; set network.weight_bits")
+    last = p["start"] + p["interval"] * (p["ramp"] - 1)
+    if last > t["epochs"]:
+        raise ValueError(f"prune.start + prune.interval * (prune.ramp - 1) is {last}, after the "
+                         f"last epoch of train.epochs ({t['epochs']}): the target sparsity "
+                         f"would not be reached in the first stage; lower prune.start, "
+                         f"prune.interval or prune.ramp")
 
 
 def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
@@ -324,9 +368,10 @@ def evaluate_model(model: SNN, x, y, batch_size: int = 1000, timesteps=None) -> 
 
 def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str,
               history: list, valid=None, progress: bool = True, first_epoch: int = 0,
-              teacher=None):
+              teacher=None, pruner: Pruner | None = None):
     """Surrogate-gradient BPTT of ``model`` for ``epochs`` epochs (cosine learning rate),
-    distilling from ``teacher`` when one is given (``[distill]``)."""
+    distilling from ``teacher`` when one is given (``[distill]``), pruning and quantizing to
+    levels with ``pruner`` after the epochs its schedule names (``[prune]``)."""
     d = config["distill"]
     t = config["train"]
     params_w = list(model.weight.parameters())
@@ -368,6 +413,8 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
             loss.backward()
             opt.step()
             sched.step()
+            if pruner is not None:
+                pruner.observe(model, xb, out)
             if ema is not None:
                 with torch.no_grad():
                     for avg, p in zip(ema, averaged):
@@ -380,6 +427,23 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
                   "quantized": model.quantized, "loss": total / len(yt),
                   "train_accuracy": correct / len(yt), "seconds": time.time() - start,
                   "train_spikes_per_layer": (counts / len(yt)).tolist()}
+        event = None
+        if pruner is not None and pruner.due(pruner.epochs + 1):
+            # Pruning takes input away from every neuron: the thresholds follow, so that each
+            # layer fires as often as before the event (as in timestep reduction).
+            sample = xt[:2000]
+            with torch.no_grad():
+                target = [float(s.sum()) for s in model(sample).spikes]
+            event = pruner.epoch_end(model)
+            event["threshold_factors"] = match_spikes(model, sample, model.config.timesteps,
+                                                      target)
+        elif pruner is not None:
+            pruner.epoch_end(model)
+        if event is not None:
+            record["prune"] = event
+            log.info("pruned to %.1f %% zero weights per layer%s", 100 * event["sparsity"],
+                     "; levels " + str([l.get("levels") for l in event["layers"]])
+                     if pruner.levels else "")
         if valid is not None:
             ev = evaluate_model(model, valid[0], valid[1])
             record["valid_accuracy"] = ev["accuracy"]
@@ -405,16 +469,26 @@ def rebalance(model: SNN, x, old_T: int, new_T: int, iterations: int = 14) -> li
     reduction starts with layers that hardly fire. Returns the factors applied."""
     xt = torch.from_numpy(np.asarray(x))
     target = [float(s.sum()) for s in model(xt, old_T).spikes]
+    # Fewer steps only ever lower a threshold; more steps (a stage that goes back up, as in
+    # ``iir.timesteps = [3, 2, 1, 4]``) may raise it.
+    return match_spikes(model, xt, new_T, target[:-1], 1e-3, 1.0 if new_T <= old_T else 1e3,
+                        iterations)
+
+
+@torch.no_grad()
+def match_spikes(model: SNN, xt: torch.Tensor, T: int, target: list, low: float = 1e-3,
+                 high: float = 1e3, iterations: int = 14) -> list:
+    """Scale the thresholds of layers ``0 .. len(target) - 1``, one after the other, by a
+    factor in ``low .. high`` (bisection in log space) so that each fires ``target[k]``
+    spikes on ``xt`` at ``T`` steps. Returns the factors applied."""
     factors = []
-    for k in range(len(model.weight) - 1):
+    for k in range(len(target)):
         base = model.threshold(k).item()
-        # Fewer steps only ever lower a threshold; more steps (a stage that goes back up, as in
-        # ``iir.timesteps = [3, 2, 1, 4]``) may raise it.
-        lo, hi = math.log(1e-3), (0.0 if new_T <= old_T else math.log(1e3))
+        lo, hi = math.log(low), math.log(high)
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
             model.set_threshold(k, base * math.exp(mid))
-            count = float(model(xt, new_T).spikes[k].sum())
+            count = float(model(xt, T).spikes[k].sum())
             if count > target[k]:
                 lo = mid
             else:
@@ -530,8 +604,9 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     history = []
     vset = (valid.pixels, valid.labels) if valid is not None else None
     t = config["train"]
+    pruner = Pruner.from_config(config["prune"]) if config["prune"]["sparsity"] else None
     train_snn(model, config, x, y, t["epochs"], t["lr"], f"T={model.config.timesteps}",
-              history, vset, progress, teacher=teacher)
+              history, vset, progress, teacher=teacher, pruner=pruner)
     stages = {model.config.timesteps: copy.deepcopy(model.state_dict())}
     for T in config["iir"]["timesteps"]:
         if config["iir"]["rebalance"]:
@@ -540,7 +615,8 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
                      [round(f, 3) for f in factors])
         model.config.timesteps = T
         train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"], f"T={T}",
-                  history, vset, progress, first_epoch=t["epochs"], teacher=teacher)
+                  history, vset, progress, first_epoch=t["epochs"], teacher=teacher,
+                  pruner=pruner)
         stages[T] = copy.deepcopy(model.state_dict())
     output = Path(output)
     exports = export_paths(config, output)

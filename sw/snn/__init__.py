@@ -4,7 +4,8 @@
   :class:`SNNConfig`, :class:`LayerSpec`, :func:`encode`, :func:`readout`
 * :mod:`sw.snn.surrogate`: linear and STDB surrogate gradients
 * :mod:`sw.snn.loss`: first-spike-time plus membrane loss
-* :mod:`sw.snn.quant`: straight-through rounding, b-bit weights, magnitude pruning
+* :mod:`sw.snn.quant`: straight-through rounding, b-bit weights, few levels, magnitude pruning
+* :mod:`sw.snn.prune`: STDP-correlation (or magnitude) pruning and few-level quantization
 * :mod:`sw.snn.ann`: ANN-to-SNN conversion (threshold balancing) as initialization
 * :mod:`sw.snn.export`: integer :class:`~core.network.Network` / ``.snn`` file
 """

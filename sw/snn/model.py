@@ -37,7 +37,11 @@ from core.numerics import NEVER, hybrid_spike_time, lfsr_draws
 from . import quant
 from .surrogate import SURROGATES, spike
 
-__all__ = ["LayerSpec", "SNNConfig", "SNN", "Output", "encode", "readout"]
+__all__ = ["LayerSpec", "SNNConfig", "SNN", "Output", "encode", "readout",
+           "MAX_LEVEL_MAGNITUDES"]
+
+#: Most level magnitudes of a layer (``levels = 16`` of ``[prune]``: 8 symmetric pairs).
+MAX_LEVEL_MAGNITUDES = 8
 
 
 @dataclass
@@ -213,6 +217,10 @@ class SNN(nn.Module):
                                          requires_grad=spec.train_leak
                                          and spec.neuron == "lif" and spec.leak_mode == "factor"))
             self.register_buffer(f"mask{k}", torch.ones(sizes[k + 1], sizes[k], dtype=torch.bool))
+            # Few-level quantization (sw.snn.prune): the level magnitudes (zeros: unused) and
+            # the scale they were fitted with (0: the layer uses the b-bit grid).
+            self.register_buffer(f"levels{k}", torch.zeros(MAX_LEVEL_MAGNITUDES))
+            self.register_buffer(f"level_scale{k}", torch.zeros(()))
         self.quantized = config.weight_bits is not None
 
     # -- parameters in integer units ---------------------------------------------------------
@@ -234,10 +242,41 @@ class SNN(nn.Module):
     def pruned(self, k: int) -> bool:
         return not bool(self.mask(k).all())
 
+    def levels(self, k: int) -> torch.Tensor | None:
+        """Layer ``k``'s level magnitudes (:mod:`sw.snn.prune`), or None (the b-bit grid)."""
+        if not float(getattr(self, f"level_scale{k}")):
+            return None
+        mags = getattr(self, f"levels{k}")
+        return mags[mags > 0]
+
+    @torch.no_grad()
+    def set_levels(self, k: int, magnitudes: torch.Tensor | None, scale=None):
+        """Quantize layer ``k`` to ``+-magnitudes`` (at most 8 integers) at weight scale
+        ``scale``; None: back to the b-bit grid."""
+        buf, sbuf = getattr(self, f"levels{k}"), getattr(self, f"level_scale{k}")
+        buf.zero_()
+        sbuf.zero_()
+        if magnitudes is not None:
+            if len(magnitudes) > MAX_LEVEL_MAGNITUDES:
+                raise ValueError(f"{len(magnitudes)} level magnitudes; at most "
+                                 f"{MAX_LEVEL_MAGNITUDES}")
+            buf[:len(magnitudes)] = torch.as_tensor(magnitudes, dtype=buf.dtype)
+            sbuf.fill_(float(scale))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before few-level quantization have no level buffers: unused.
+        for k in range(len(self.config.layers)):
+            for name in (f"levels{k}", f"level_scale{k}"):
+                state_dict.setdefault(prefix + name, getattr(self, name).clone().zero_())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def scale(self, k: int) -> torch.Tensor:
-        """Weight scale ``s_k`` (detached): chosen for b bits, or 1 for float weights."""
+        """Weight scale ``s_k`` (detached): chosen for b bits, or 1 for float weights; the
+        fitted one of a layer with levels."""
         if not self.quantized:
             return torch.ones(())
+        if self.levels(k) is not None:
+            return getattr(self, f"level_scale{k}").clone()
         mask = self.mask(k) if self.pruned(k) else None
         return quant.choose_scale(self.weight[k].detach(), self.config.weight_bits, mask)
 
@@ -250,6 +289,9 @@ class SNN(nn.Module):
         w = self.weight[k] * self.mask(k)
         if not self.quantized:
             return w / s
+        levels = self.levels(k)
+        if levels is not None:
+            return quant.quantize_levels(w / s, levels) * self.mask(k)
         wq = quant.quantize(w, self.config.weight_bits, s)
         return wq * self.mask(k) if self.config.weight_bits > 1 else wq
 

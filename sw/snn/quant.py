@@ -10,13 +10,17 @@ The scale is chosen per layer by :func:`choose_scale`: among 15 clipping levels 
 100 % of ``max |W|`` the one with the least squared quantization error (on a fixed sample) (for ``b = 1``:
 ``mean |W|``, the least-squares binary scale). It is recomputed on every forward pass and not
 trained (it is detached).
+
+A layer pruned with ``[prune] levels`` (:mod:`sw.snn.prune`) is quantized to a few symmetric
+levels instead (:func:`quantize_levels`), with the scale fixed at the last prune event.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["ste_round", "ste_floor", "choose_scale", "quantize", "prune_mask", "qrange"]
+__all__ = ["ste_round", "ste_floor", "choose_scale", "quantize", "quantize_levels", "prune_mask",
+           "qrange"]
 
 
 def qrange(bits: int) -> tuple[int, int]:
@@ -64,6 +68,18 @@ def quantize(w: torch.Tensor, bits: int, scale: torch.Tensor) -> torch.Tensor:
     # Clamp without a straight-through path: weights past the range get no gradient, which
     # keeps them from drifting far outside it.
     return ste_round(torch.clamp(x, lo, hi))
+
+
+def quantize_levels(x: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
+    """``x`` (weights over the scale) rounded to the nearest of ``+-magnitudes`` (integers
+    ``1 <= m_1 < ... < m_n``), with STE: the forward value is a level, the backward pass the
+    identity inside ``[-m_n, m_n]`` and no gradient past it (as :func:`quantize`). A tie
+    (``x`` halfway between two levels, 0 among them) takes the upper level."""
+    values = torch.cat([-magnitudes.flip(0), magnitudes]).to(x.dtype)
+    x = torch.clamp(x, float(values[0]), float(values[-1]))
+    edges = (values[1:] + values[:-1]) / 2
+    q = values[torch.bucketize(x.detach(), edges, right=True)]
+    return x + (q - x).detach()
 
 
 @torch.no_grad()
