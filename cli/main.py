@@ -29,6 +29,8 @@ COMMANDS = {
     "simboard": ("cli.simboard", "the simulated board on a pseudo-terminal"),
     "flash": ("cli.flash", "build the accelerator for an FPGA board and program it"),
     "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
+    "sweep": ("cli.sweep", "a design-space sweep (lanes, K, widths, T, board) of a model: "
+                           "cycles, accuracy, resources, Fmax, Pareto plot"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),
