@@ -9,8 +9,6 @@ import pytest
 from core import modelfile
 from core.network import Layer, Network
 
-from .conftest import fails_cleanly, run_cli
-
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
@@ -22,9 +20,12 @@ def model(tmp_path_factory):
     return path
 
 
-def _run(model, folder, *args):
-    return run_cli("sw.sweep", "--model", model, "--data", "digits", "--samples", "40",
-                   "--json", folder / "sweep.json", "--plot", folder / "sweep.png", *args)
+@pytest.fixture(name="sweep_cli")
+def sweep_cli_fixture(run_cli):
+    def run(model, folder, *args):
+        return run_cli("sw.sweep", "--model", model, "--data", "digits", "--samples", "40",
+                       "--json", folder / "sweep.json", "--plot", folder / "sweep.png", *args)
+    return run
 
 
 def _points(folder):
@@ -34,11 +35,11 @@ def _points(folder):
         report["pareto"]
 
 
-def test_two_workers_give_the_serial_results(ray_local, model, tmp_path):
+def test_two_workers_give_the_serial_results(ray_local, sweep_cli, model, tmp_path):
     args = ("--lanes", "8,16,12", "--weight-bits", "2,4", "--timesteps", "2,3")
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
-    one = _run(model, serial, *args)
-    two = _run(model, parallel, *args, "--workers", "2")
+    one = sweep_cli(model, serial, *args)
+    two = sweep_cli(model, parallel, *args, "--workers", "2")
     # lanes 12 is impossible: recorded for its 4 points, the other 8 finish.
     assert one.returncode == two.returncode == 1, one.stderr + two.stderr
     assert one.stdout == two.stdout
@@ -51,10 +52,10 @@ def test_two_workers_give_the_serial_results(ray_local, model, tmp_path):
     assert (serial / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_axes_from_a_toml_spec(model, tmp_path):
+def test_axes_from_a_toml_spec(sweep_cli, model, tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text('[axes]\nlanes = [8, 16]\ninputs_per_cycle = [1, 2]\n')
-    done = _run(model, tmp_path, "--spec", spec, "--lanes", "16", "--metrics", "cycles")
+    done = sweep_cli(model, tmp_path, "--spec", spec, "--lanes", "16", "--metrics", "cycles")
     assert done.returncode == 0, done.stderr
     points, _ = _points(tmp_path)
     assert [(p["point"]["lanes"], p["point"]["inputs_per_cycle"]) for p in points] == \
@@ -68,15 +69,15 @@ def test_axes_from_a_toml_spec(model, tmp_path):
     (("--lanes", "8,x"), ("not a comma-separated list of integers",)),
     (("--address", "auto"), ("--address goes with --workers",)),
 ])
-def test_bad_input(model, tmp_path, args, words):
-    done = _run(model, tmp_path, *args)
+def test_bad_input(sweep_cli, fails_cleanly, model, tmp_path, args, words):
+    done = sweep_cli(model, tmp_path, *args)
     fails_cleanly(done, *words, absent=[tmp_path / "sweep.json"])
 
 
-def test_bad_spec(model, tmp_path):
+def test_bad_spec(sweep_cli, fails_cleanly, model, tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text("lanes = [8,\n")
-    fails_cleanly(_run(model, tmp_path, "--spec", spec), "is not valid TOML",
+    fails_cleanly(sweep_cli(model, tmp_path, "--spec", spec), "is not valid TOML",
                   absent=[tmp_path / "sweep.json"])
     spec.write_text("clock = [100]\n")
-    fails_cleanly(_run(model, tmp_path, "--spec", spec), "unknown axis 'clock'")
+    fails_cleanly(sweep_cli(model, tmp_path, "--spec", spec), "unknown axis 'clock'")
