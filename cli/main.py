@@ -31,6 +31,8 @@ COMMANDS = {
     "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
     "sweep": ("cli.sweep", "a design-space sweep (lanes, K, widths, T, board) of a model: "
                            "cycles, accuracy, resources, Fmax, Pareto plot"),
+    "scalebench": ("cli.scalebench", "sw.cosim and sw.sweep on Ray workers against one "
+                                     "process (results/scale.json)"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),

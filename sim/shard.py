@@ -70,18 +70,19 @@ def merge(parts, results) -> dict:
     """Join the results of the shards ``parts`` (from :func:`plan`, in order) into the result of
     the whole run, as :func:`sim.cosim.run_cosim` returns it for one process: counts summed,
     ``cycles`` and ``classes`` in the run's order, ``first`` the earliest difference with the
-    network and image numbered in the whole run. ``seconds`` (and ``load_seconds``,
-    ``golden_seconds``) become the workers' sum, ``worker_seconds``; the caller sets the wall
-    time."""
+    network and image numbered in the whole run. The shards' ``seconds`` (of the inferences
+    alone) are kept as ``shard_seconds`` and summed as ``worker_seconds``, ``load_seconds`` and
+    ``golden_seconds`` summed; the caller sets the wall time."""
     out = {"inferences": 0, "mismatches": 0, "cycles": [], "classes": [], "first": None,
            "load_seconds": 0.0, "golden_seconds": 0.0, "worker_seconds": 0.0, "flushes": 0,
-           "sim_cycles": 0, "shards": len(parts)}
+           "sim_cycles": 0, "shards": len(parts), "shard_seconds": []}
     for pieces, result in zip(parts, results):
         for key in ("inferences", "mismatches", "flushes", "sim_cycles"):
             out[key] += result.get(key, 0)
         for key in ("load_seconds", "golden_seconds"):
             out[key] += result.get(key, 0.0)
         out["worker_seconds"] += result.get("seconds", 0.0)
+        out["shard_seconds"].append(result.get("seconds", 0.0))
         out["cycles"] += result.get("cycles", [])
         out["classes"] += result.get("classes", [])
         first = result.get("first")
