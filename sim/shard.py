@@ -112,8 +112,12 @@ class _Worker:
                 pass
             else:  # the first attempt of any shard dies, as a killed worker would
                 os.kill(os.getpid(), signal.SIGKILL)
-        return run_cosim(networks, images, self.config, sim=self.sim, fast=self.fast,
-                         job="shard")
+        result = run_cosim(networks, images, self.config, sim=self.sim, fast=self.fast,
+                           job="shard")
+        # When the inferences ended (they end the shard), on this machine's clock: with their
+        # seconds, the window in which the shards simulated side by side.
+        result["finished_at"] = time.time()
+        return result
 
 
 def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator",
@@ -138,7 +142,9 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
 
     Returns the merged result (:func:`merge`) with ``workers``, ``seconds`` (wall time from
     handing out the shards to the last result: the simulators' starts and the network loads
-    included, Ray's start and the builds not) and ``wall_seconds`` (all of it). Raises :class:`sim.cosim.CosimError`.
+    included, Ray's start and the builds not), ``wall_seconds`` (all of it) and
+    ``simulation_window_seconds`` (from the first shard's first inference to the last shard's
+    last, by the workers' clocks: the simulation alone, for the rate of ``sw.cosim -v``). Raises :class:`sim.cosim.CosimError`.
     """
     started = time.monotonic()
     say = say or (lambda message: None)
@@ -177,6 +183,9 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
     except CosimError as error:  # raised in a worker: Ray's copy also derives from RayError
         raise CosimError(str(error).strip().splitlines()[-1]) from None
     result = merge(parts, results)
+    ends = [r["finished_at"] for r in results]
+    result["simulation_window_seconds"] = max(ends) - min(
+        end - r.get("seconds", 0.0) for end, r in zip(ends, results))
     result["workers"] = len(pool)
     result["seconds"] = seconds
     result["wall_seconds"] = time.monotonic() - started
