@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 
 from . import toolchain
 
@@ -37,6 +38,22 @@ def import_ray():
     return ray
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse at once an address where nothing listens: Ray itself retries for a minute,
+    printing warnings, before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        if address != "auto":
+            raise ClusterError(f"--address {address} is not HOST:PORT, ray://HOST:PORT or auto")
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ClusterError(f"nothing answers at {address} ({error.strerror or error}); start "
+                           f"the cluster with 'ray start --head' there, or leave out --address "
+                           f"for a local Ray") from None
+
+
 @contextlib.contextmanager
 def ray_session(workers: int, address: str | None = None):
     """Use Ray within the ``with`` block; yields the ``ray`` module.
@@ -49,9 +66,12 @@ def ray_session(workers: int, address: str | None = None):
         A cluster's address (``HOST:6379`` or ``ray://HOST:10001``), or ``"auto"`` for the
         cluster this machine belongs to. Its nodes need this checkout at the same path (or run
         the command with ``ray job submit --working-dir .``) and the packages of
-        ``requirements.txt``.
+        ``requirements.txt``. Ray 2.60's clusters check a token: set ``RAY_AUTH_MODE=token``
+        (the token is read from ``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``).
     """
     ray = import_ray()
+    if address is not None:
+        _check_reachable(address)
     if ray.is_initialized():
         yield ray
         return

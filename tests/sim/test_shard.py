@@ -7,7 +7,7 @@ import pytest
 from core.config import Config
 from core.randnet import random_pixels
 from sim import toolchain
-from sim.cosim import run_cosim, summary_line
+from sim.cosim import CosimError, run_cosim, summary_line
 from sim.designs import random_fitting_network
 from sim.shard import Piece, merge, plan, run_sharded
 
@@ -86,3 +86,11 @@ def test_a_killed_worker_is_restarted_and_its_shard_run_again(ray_local, one_pro
                           fast=True, kill_once=marker)
     assert marker.exists()  # a worker did die in a shard
     assert {k: sharded[k] for k in SAME} == {k: one_process[k] for k in SAME}
+
+
+@pytest.mark.parametrize("address, words", [("127.0.0.1:1", "nothing answers at 127.0.0.1:1"),
+                                            ("nowhere", "is not HOST:PORT")])
+def test_an_unreachable_cluster_is_refused_at_once(address, words):
+    nets, pixels, config = _job(networks=1, images=2)
+    with pytest.raises(CosimError, match=words):
+        run_sharded(nets, pixels, config, workers=2, address=address)
