@@ -120,6 +120,15 @@ class _Worker:
         return result
 
 
+def _cause(error) -> str:
+    """The message of the exception a worker raised, without Ray's wrapping and traceback."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        return str(cause).strip()
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__
+
+
 def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator",
                 address: str | None = None, shards: int | None = None, fast: bool = False,
                 say=None, kill_once=None) -> dict:
@@ -154,11 +163,19 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
         if not (design.build_dir(sim) / "build.stamp").exists():
             say(f"building the {sim} model of this configuration (once per machine; Verilator "
                 f"takes about 3 min, Icarus under a minute) ...")
+        if address is None:
+            # On this machine: built here, once, with the tool's own errors; the workers find
+            # it built. A cluster's machines build their own.
+            toolchain.build(design, sim)
         with ray_session(workers, address) as ray:
             actor = ray.remote(num_cpus=1, max_restarts=RETRIES,
                                max_task_retries=RETRIES)(_Worker)
             pool = [actor.remote(config, sim, fast) for _ in range(min(workers, len(parts)))]
-            ray.get([member.ready.remote() for member in pool])  # built, everywhere
+            try:
+                ray.get([member.ready.remote() for member in pool])  # built, everywhere
+            except ray.exceptions.RayActorError as error:
+                raise CosimError(f"a co-simulation worker could not start: "
+                                 f"{_cause(error)}") from None
             count = sum(len(pixels) for pixels in images)
             say(f"co-simulating {count:,} images of {len(networks)} network(s) in {sim} on "
                 f"{len(pool)} Ray workers, {len(parts)} shards ...")
@@ -181,7 +198,7 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
     except (toolchain.ToolMissing, toolchain.SimulationFailed, ClusterError) as error:
         raise CosimError(str(error)) from None
     except CosimError as error:  # raised in a worker: Ray's copy also derives from RayError
-        raise CosimError(str(error).strip().splitlines()[-1]) from None
+        raise CosimError(_cause(error)) from None
     result = merge(parts, results)
     ends = [r["finished_at"] for r in results]
     result["simulation_window_seconds"] = max(ends) - min(
