@@ -31,6 +31,7 @@ counts, in cycles and accuracy), :func:`plot` draws them (PNG).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import itertools
 import json
@@ -155,10 +156,21 @@ def accelerator_resources(config, *, timeout: float = 3600.0, say=None) -> dict:
     config = config.replace(trace=False)
     folder = _build_root() / f"synth-{_digest(config)}"
     cached = folder / "cells.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two sweep points of one configuration (two boards) may ask at once, in two processes:
+    # the second waits for the first's count instead of writing the same files beside it.
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cells, seconds = _count(config, folder, cached, timeout, say)
+    counts = xc7(cells)
+    return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
+            "carry4": cells.get("CARRY4", 0), "seconds": seconds}
+
+
+def _count(config, folder: Path, cached: Path, timeout: float, say):
     if cached.exists():
         cells, seconds = json.loads(cached.read_text()), None
     else:
-        folder.mkdir(parents=True, exist_ok=True)
         if say is not None:
             say(f"estimating Artix-7 resources of P={config.lanes} with Yosys (minutes; "
                 f"cached afterwards) ...")
@@ -170,9 +182,7 @@ def accelerator_resources(config, *, timeout: float = 3600.0, say=None) -> dict:
         seconds = round(time.monotonic() - started, 1)
         with atomic_write(cached) as file:
             file.write(json.dumps(cells))
-    counts = xc7(cells)
-    return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
-            "carry4": cells.get("CARRY4", 0), "seconds": seconds}
+    return cells, seconds
 
 
 def _fmax(point: dict, config: Config) -> dict:
