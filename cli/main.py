@@ -34,6 +34,7 @@ COMMANDS = {
     "scalebench": ("cli.scalebench", "sw.cosim and sw.sweep on Ray workers against one "
                                      "process (results/scale.json)"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
+    "attack": ("cli.attack", "adversarial attacks on a model, its float SNN and an ANN"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),
     "data": ("sw.data", "fetch, check and cache MNIST"),

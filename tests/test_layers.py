@@ -30,8 +30,8 @@ ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml"
 LAYERS = ("core", "hw", "sw", "sim", "boards", "cli")
 
 #: Modules outside ``cli/`` that are command lines: the ``python -m`` shims.
-CLI_SHIMS = frozenset({"hw.generate", "sw.bench", "sw.cosim", "sw.demo", "sw.flash", "sw.nir",
-                       "sw.nirbench", "sw.run", "sw.scalebench", "sw.simboard",
+CLI_SHIMS = frozenset({"hw.generate", "sw.attack", "sw.bench", "sw.cosim", "sw.demo", "sw.flash",
+                       "sw.nir", "sw.nirbench", "sw.run", "sw.scalebench", "sw.simboard",
                        "sw.sweep"})
 
 
