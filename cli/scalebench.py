@@ -11,8 +11,8 @@
    runs must agree (inferences, mismatches, cycles, classes). The end-to-end rate counts the
    simulator starts and network loads (Ray's start not: a cluster is started once for many
    runs); the simulation rate the inferences alone (from the first shard's first to the last
-   shard's last); the wall ratio
-   everything, Ray's start included. Target (issue 18): at least 1.7x the one-process rate on 2 workers.
+   shard's last); the wall ratio everything, Ray's start included. Target (issue 18): at
+   least 1.7x the one-process rate on 2 workers.
 2. Sweep: 8 configurations (lanes 32 .. 256 by inputs per cycle 1, 2) of the model with the
    cycle and golden models on ``--sweep-samples`` test images, serial and as Ray tasks (wall
    time with Ray's start, and after it). Target: at most 0.6x the serial wall time.

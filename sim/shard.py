@@ -153,7 +153,8 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
     handing out the shards to the last result: the simulators' starts and the network loads
     included, Ray's start and the builds not), ``wall_seconds`` (all of it) and
     ``simulation_window_seconds`` (from the first shard's first inference to the last shard's
-    last, by the workers' clocks: the simulation alone, for the rate of ``sw.cosim -v``). Raises :class:`sim.cosim.CosimError`.
+    last, by the workers' clocks: the simulation alone, for the rate of ``sw.cosim -v``).
+    Raises :class:`sim.cosim.CosimError`.
     """
     started = time.monotonic()
     say = say or (lambda message: None)
@@ -191,14 +192,17 @@ def run_sharded(networks, images, config, *, workers: int, sim: str = "verilator
                 seconds = time.monotonic() - dispatched
             except ray.exceptions.RayActorError as error:
                 raise CosimError(f"a co-simulation worker died {RETRIES + 1} times; the run "
-                                 f"is abandoned ({error})") from None
+                                 f"is abandoned ({_cause(error)})") from None
+            except ray.exceptions.RayTaskError as error:  # a shard failed on its own terms
+                raise CosimError(_cause(error)) from None
             finally:
                 for member in pool:
                     ray.kill(member)
-    except (toolchain.ToolMissing, toolchain.SimulationFailed, ClusterError) as error:
+    except CosimError:
+        raise
+    except (toolchain.ToolMissing, toolchain.SimulationFailed, ClusterError,
+            RuntimeError) as error:  # RuntimeError: a failed build
         raise CosimError(str(error)) from None
-    except CosimError as error:  # raised in a worker: Ray's copy also derives from RayError
-        raise CosimError(_cause(error)) from None
     result = merge(parts, results)
     ends = [r["finished_at"] for r in results]
     result["simulation_window_seconds"] = max(ends) - min(
