@@ -77,6 +77,7 @@ def shapes_fixture():
 def ray_local():
     """One local Ray with 2 CPUs for the whole test session (its start takes seconds); the
     scale-out code finds it initialised and uses it (``sim.cluster.ray_session``)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
     from sim.cluster import ray_session
     with ray_session(2) as ray:
         yield ray
