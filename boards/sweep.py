@@ -273,6 +273,13 @@ def sweep(point_list, network, pixels, labels=None, *, metrics=("cycles", "accur
         pending = [task.remote(point, *shared, tuple(metrics)) for point in point_list]
         say(f"{len(pending)} points as Ray tasks on {workers if address is None else 'the'} "
             f"{'CPUs' if address is None else 'cluster'} ...")
+        which = {ref: index for index, ref in enumerate(pending)}
+        waiting = list(pending)
+        while waiting:  # a line as each point finishes: points with Yosys take minutes
+            done, waiting = ray.wait(waiting, num_returns=1)
+            index = which[done[0]]
+            say(f"point {index + 1}/{len(point_list)} done: {_label(point_list[index])} "
+                f"({len(point_list) - len(waiting)} of {len(point_list)})")
         out = []
         for point, ref in zip(point_list, pending):
             try:
