@@ -27,7 +27,6 @@ configuration under ``build/``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -35,22 +34,17 @@ import platform
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 
-from boards.reports import xc7_synthesize
+from boards.sweep import accelerator_resources
 from core import golden, modelfile
 from core.config import Config, ConfigError, add_config_arguments, resolve
 from core.modelfile import ModelFileError
 from core.network import Layer, Network
 from core.randnet import random_pixels, random_weights
-from core.resources import XC7_SYNTH, xc7
-from hw.accel import Accelerator
 from sim.cosim import CosimError, run_cosim
-from sim.toolchain import module_files
 from sw import data
 from sw.options import (ArgumentParser, add_samples, atomic_write, cli_main, fail, input_file,
                         nonnegative_int, output_file, set_advice)
@@ -77,39 +71,12 @@ def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
     return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
 
 
-def _digest(config) -> str:
-    h = hashlib.sha256((repr(config) + XC7_SYNTH).encode())
-    for path in module_files(["hw.accel"]):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def synthesize(config, *, timeout: float = 3600.0) -> dict:
-    """Artix-7 resources of ``hw.accel.Accelerator(config)`` (no trace port):
-    :func:`boards.reports.xc7_synthesize`'s counts as ``lut``, ``ff``, ``bram36``, ``dsp``,
-    ``lut_memory``, plus ``lut_logic``, ``carry4`` and ``seconds`` (None when cached). Yosys's
-    cell count is cached per configuration and gateware source."""
-    config = config.replace(trace=False)
-    folder = Path(os.environ.get("SNN_BUILD_DIR", ROOT / "build")) / f"synth-{_digest(config)}"
-    cached = folder / "cells.json"
-    if cached.exists():
-        cells, seconds = json.loads(cached.read_text()), None
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        print(f"bench: estimating Artix-7 resources of P={config.lanes} with Yosys (minutes; "
-              f"cached afterwards) ...", file=sys.stderr, flush=True)
-        (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
-                                                        emit_src=False))
-        started = time.monotonic()
-        cells = dict(xc7_synthesize(["accel.v"], top="accel", workdir=folder,
-                                    timeout=timeout).cells)
-        seconds = round(time.monotonic() - started, 1)
-        with atomic_write(cached) as file:
-            file.write(json.dumps(cells))
-    counts = xc7(cells)
-    return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
-            "carry4": cells.get("CARRY4", 0), "seconds": seconds}
+    """Artix-7 resources of ``hw.accel.Accelerator(config)``:
+    :func:`boards.sweep.accelerator_resources` (cached per configuration)."""
+    return accelerator_resources(config, timeout=timeout,
+                                 say=lambda message: print(f"bench: {message}",
+                                                           file=sys.stderr, flush=True))
 
 
 def _standin_network(pixels, rng):

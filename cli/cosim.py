@@ -5,6 +5,7 @@
     python -m sw.cosim --model models/mnist.snn --samples 100 --sim verilator
     python -m sw.cosim --model models/mnist.snn --data images.npy
     python -m sw.cosim --random 50 --seed 7 --sim icarus
+    python -m sw.cosim --model models/mnist_t4.snn --samples 300 --workers 2
 
 The accelerator is built (once per configuration, cached under ``build/``) for Verilator or
 Icarus; each run works in a temporary folder of its own, so that runs side by side never mix
@@ -25,6 +26,11 @@ default; all of them with an ``.npy`` file). ``--random N`` draws N random netwo
 option of ``docs/numerics.md`` that fit the configuration (default ``tiny``; ``--config NAME``
 and ``--set FIELD=VALUE`` choose another), reproducible from ``--seed``. ``--waves FILE``
 records a waveform of the run (FST with Icarus, VCD with Verilator).
+
+Scale-out: ``--workers N`` (N >= 2) cuts the images into N contiguous shards and runs them on N
+Ray workers (:mod:`sim.shard`), a local Ray by default or the cluster at ``--address``; each
+worker builds or reuses the simulator once, a worker that dies has its shard run again, and the
+summary line is the one-process run's.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from core.modelfile import ModelFileError
 from core.randnet import random_pixels
 from sim.cosim import CosimError, rate_text, run_cosim, summary_line
 from sim.designs import random_fitting_network
+from sim.shard import run_sharded
 from sw import data
 from sw.options import (ArgumentParser, cli_main, fail, input_file, int_range, nonnegative_int,
                         output_file, positive_int, set_advice)
@@ -187,6 +194,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="queue each inference's memory-map accesses as one simulator run "
                         "instead of driving it with the blocking host driver (same checks, "
                         "fewer Python wake-ups)")
+    p.add_argument("--workers", type=int_range(1, 4096, "workers"), default=1, metavar="N",
+                   help="shard the images over N Ray workers (default 1: this process, "
+                        "without Ray)")
+    p.add_argument("--address", metavar="RAY_ADDRESS",
+                   help="with --workers: the Ray cluster to run on (HOST:6379, ray://HOST:10001 "
+                        "or auto; default: a local Ray with N CPUs)")
     p.add_argument("-v", "--verbose", action="store_true", help="print timing details")
     return p
 
@@ -197,7 +210,12 @@ def _say(message: str) -> None:
 
 @cli_main(PROG)
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.workers > 1 and args.waves:
+        parser.error("--waves records one simulator run; leave out --workers")
+    if args.address is not None and args.workers == 1:
+        parser.error("--address goes with --workers N (N >= 2)")
     rng = np.random.default_rng(args.seed)
     try:
         if args.model:
@@ -221,8 +239,12 @@ def main(argv=None) -> int:
                 network = random_fitting_network(rng, config)
                 networks.append(network)
                 images.append(_random(rng, args.samples or 3, network.n_inputs))
-        result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves,
-                           fast=args.fast, say=_say)
+        if args.workers > 1:
+            result = run_sharded(networks, images, config, workers=args.workers,
+                                 address=args.address, sim=args.sim, fast=args.fast, say=_say)
+        else:
+            result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves,
+                               fast=args.fast, say=_say)
     except (CosimError, FitError, ConfigError, ModelFileError, OSError, ValueError) as error:
         return fail(PROG, str(error))
     if result["first"] is not None:
@@ -233,7 +255,8 @@ def main(argv=None) -> int:
         for line in first["differences"]:
             print(f"  {line}", file=sys.stderr)
     if args.verbose:
-        print(f"cosim: {args.sim}, P={config.lanes}, "
+        workers = f", {result['workers']} workers" if "workers" in result else ""
+        print(f"cosim: {args.sim}, P={config.lanes}{workers}, "
               f"{rate_text(result['inferences'], result['seconds'])} in simulation, "
               f"load {result['load_seconds']:.2f} s, total {result['wall_seconds']:.1f} s",
               file=sys.stderr)

@@ -29,6 +29,10 @@ COMMANDS = {
     "simboard": ("cli.simboard", "the simulated board on a pseudo-terminal"),
     "flash": ("cli.flash", "build the accelerator for an FPGA board and program it"),
     "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
+    "sweep": ("cli.sweep", "a design-space sweep (lanes, K, widths, T, board) of a model: "
+                           "cycles, accuracy, resources, Fmax, Pareto plot"),
+    "scalebench": ("cli.scalebench", "sw.cosim and sw.sweep on Ray workers against one "
+                                     "process (results/scale.json)"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
     "attack": ("cli.attack", "adversarial attacks on a model, its float SNN and an ANN"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),

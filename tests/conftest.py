@@ -71,3 +71,13 @@ def shapes_fixture():
     return SimpleNamespace(chain=_chain, affine=_affine, snntorch_lif=_snntorch_lif,
                            norse_lif=_norse_lif, spikingjelly_lif=_spikingjelly_lif,
                            spikingjelly_if=_spikingjelly_if)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray with 2 CPUs for the whole test session (its start takes seconds); the
+    scale-out code finds it initialised and uses it (``sim.cluster.ray_session``)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
+    from sim.cluster import ray_session
+    with ray_session(2) as ray:
+        yield ray

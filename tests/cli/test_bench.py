@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from boards import sweep
 from cli import bench
 from cli.bench import _config, parse_spec
 from core import golden
@@ -55,7 +56,7 @@ class TestBenchHelpers:
         # synthesis itself is in tests/cli/test_resources.py).
         monkeypatch.setenv("SNN_BUILD_DIR", str(tmp_path))
         config = Config.tiny()
-        folder = tmp_path / f"synth-{bench._digest(config.replace(trace=False))}"
+        folder = tmp_path / f"synth-{sweep._digest(config.replace(trace=False))}"
         folder.mkdir()
         (folder / "cells.json").write_text(json.dumps(
             {"CARRY4": 10, "DSP48E1": 2, "FDRE": 100, "FDSE": 5, "LUT2": 40, "LUT6": 60,

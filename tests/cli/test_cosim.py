@@ -169,3 +169,27 @@ def test_two_runs_side_by_side_keep_their_own_files():
         assert match, out
         assert tuple(map(int, match.groups()[:2])) == (runs[args], 0), out
 
+
+
+class TestWorkers:
+    def test_address_needs_workers(self, capsys):
+        with pytest.raises(SystemExit) as exit_:
+            cosim.main(["--random", "1", "--address", "auto"])
+        assert exit_.value.code == 2
+        assert "--address goes with --workers" in capsys.readouterr().err
+
+    def test_waves_need_one_process(self, capsys, tmp_path):
+        with pytest.raises(SystemExit) as exit_:
+            cosim.main(["--random", "1", "--workers", "2", "--waves", str(tmp_path / "w.vcd")])
+        assert exit_.value.code == 2
+        assert "leave out --workers" in capsys.readouterr().err
+
+    @pytest.mark.tools
+    @pytest.mark.skipif(not toolchain.available("verilator"),
+                        reason="verilator is not installed")
+    def test_two_workers_print_the_one_process_line(self, ray_local, capsys):
+        args = ["--random", "3", "--seed", "11", "--samples", "2", "--fast"]
+        assert cosim.main(args) == 0
+        alone = capsys.readouterr().out
+        assert cosim.main(args + ["--workers", "2"]) == 0
+        assert capsys.readouterr().out == alone and SUMMARY.match(alone.strip())
