@@ -17,7 +17,7 @@ help:
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
-	@echo "make model  retrain models/mnist.snn from scratch"
+	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
 
@@ -69,6 +69,7 @@ bench-board: setup
 
 model: setup
 	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
+	$(PY) -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
 
 flash: setup
 	$(PY) -m sw.flash --board $(BOARD) $(ARGS)
