@@ -11,10 +11,13 @@ a spike in step 0 is white (1), one in step ``T - 1`` is the darkest grey (``1/T
 neuron that never fires (``t = 255`` in hardware, ``T`` in the differentiable form) is black
 (0). Earlier is brighter. As 8-bit pixels, ``round(255 * intensity)``.
 
-Latent vectors are ``dim`` uniform integers 0 .. 255 drawn by a seeded numpy generator; the
-generator reads them as its input pixels (the ``direct`` encoder presents them, as ``x / 255``
-in float units, at every step), so the same bytes drive the float model, the golden model and
-the accelerator.
+Latent vectors are ``dim`` random bits drawn by a seeded numpy generator, as bytes 0 or 255;
+the generator reads them as its input pixels (the ``direct`` encoder presents them, as
+``x / 255`` in float units, at every step), so the same bytes drive the float model, the golden
+model and the accelerator. Bits rather than uniform bytes: a pixel cannot be negative, and
+uniform values in [0, 1] vary too little around their mean for the generator to notice them
+(at initialization its images varied half as much with them, and training collapsed onto one
+digit).
 
 Only numpy here, so that sampling without training needs no torch; the functions that take
 spike times accept a numpy array or a torch tensor alike.
@@ -55,8 +58,10 @@ def quantize_pixels(pixels, timesteps: int) -> np.ndarray:
 
 
 def latent(count: int, dim: int, seed: int = 0) -> np.ndarray:
-    """``count`` latent vectors, uint8 (count, dim), uniform 0 .. 255, from ``seed``."""
-    return np.random.default_rng(seed).integers(0, 256, (count, dim), dtype=np.uint8)
+    """``count`` latent vectors, uint8 (count, dim), each byte 0 or 255 with probability 1/2,
+    from ``seed``."""
+    bits = np.random.default_rng(seed).integers(0, 2, (count, dim), dtype=np.uint8)
+    return bits * np.uint8(255)
 
 
 def grid(images, columns: int | None = None, side: int = 28, pad: int = 2) -> np.ndarray:

@@ -1,34 +1,33 @@
 """The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS.
 
-Spiking-GAN (Kotariya and Ganguly 2021) trains both networks with a temporal loss on the
-first-spike times of a two-neuron output (``real``, ``fake``), after S4NN (Kheradpisheh and
-Masquelier 2020): the neuron of the correct answer should fire first. With ``t_k`` the output
-times of one sample, ``c`` the correct neuron, ``tau = min_k t_k`` and a margin ``gamma``, the
-targets are (held constant in the gradient)
+Spiking-GAN (Kotariya and Ganguly 2021) trains with a temporal loss on the first-spike times of
+a two-neuron output (``real``, ``fake``): the neuron of the correct answer should fire first.
+With ``t_k`` the output times of one sample and ``c`` the correct neuron:
 
-* **plain TTFS** ("relative target firing time"): ``T_c = tau``; every other neuron
-  ``T_k = max(t_k, tau + gamma)``. The correct neuron is pulled to the earliest output time,
-  the others pushed at least ``gamma`` after it. Once the correct neuron leads by ``gamma``
-  the loss is 0: the network stops moving, however late everything fires.
-* **Aggressive TTFS**: the same, except ``T_c = tau - gamma``: the correct neuron's target is
-  always ``gamma`` *before* the earliest output, so it is pulled earlier on every sample, also
-  when it already leads (the gradient never vanishes). The paper reports faster inference and
-  fewer spikes with it.
-
-``loss = mean over samples of 1/2 sum_k (t_k - T_k)^2``.
+* **plain TTFS**: the cross-entropy of ``softmax(-t)`` at ``c`` (Mostafa 2018; the time term
+  of this project's classifier loss, :mod:`sw.snn.loss`, is the same): the earlier ``c``
+  fires relative to the other neuron, the smaller the loss.
+* **Aggressive TTFS**: plain TTFS plus ``1/2 (t_c - T_c)^2`` with the target
+  ``T_c = tau - gamma``, ``tau = min_k t_k``, ``gamma`` a margin (:func:`ttfs_targets`, held
+  constant in the gradient): the correct neuron is asked to fire ``gamma`` *before* the
+  earliest output, on every sample, also when it already leads, so it is pulled earlier with
+  a force that does not fade as the cross-entropy does. S4NN's relative targets
+  (Kheradpisheh and Masquelier 2020) ask only ``T_c = tau``; moving the target before ``tau``
+  is what the paper calls aggressive, and it reports faster inference and fewer spikes.
 
 Here the discriminator is an ANN (:class:`sw.gan.model.Discriminator`), so its two outputs
 ``o_k`` stand for first-spike times through ``t_k = -o_k``: a ReLU unit converted to
-time-to-first-spike coding fires the earlier the larger its activation, and only differences of
-times enter the loss, so the offset is dropped. The generator is trained through the
-discriminator with the correct neuron ``real``, the discriminator with ``real`` for real and
-``fake`` for generated digits (see ``docs/gan.md``; this is our reading of the paper, whose
-text we could not consult in full: its exact constants are not reproduced).
+time-to-first-spike coding fires the earlier the larger its activation. The discriminator
+learns with plain TTFS (``real`` first for real digits, ``fake`` first for generated ones); the
+generator, through the discriminator, with the loss chosen (``real`` first). This is our
+reading of the paper, whose full text was not at hand: the form of the targets follows its
+description, the constants and the cross-entropy base are ours (``docs/gan.md``).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ["LOSSES", "REAL", "FAKE", "ttfs_targets", "ttfs_loss"]
 
@@ -38,7 +37,9 @@ REAL, FAKE = 0, 1   # output neurons of the discriminator
 
 def ttfs_targets(times: torch.Tensor, correct: torch.Tensor, gamma: float = 1.0,
                  aggressive: bool = False) -> torch.Tensor:
-    """Target times (B, K) of output times ``times`` (B, K), detached (see the module).
+    """Relative target times (B, K) of output times ``times`` (B, K), detached: the correct
+    neuron ``tau`` (S4NN) or, ``aggressive``, ``tau - gamma``; the others
+    ``max(t_k, tau + gamma)``.
 
     ``correct``: int64 (B,), the neuron that should fire first.
     """
@@ -51,12 +52,17 @@ def ttfs_targets(times: torch.Tensor, correct: torch.Tensor, gamma: float = 1.0,
 
 def ttfs_loss(times: torch.Tensor, correct, gamma: float = 1.0,
               aggressive: bool = False) -> torch.Tensor:
-    """Scalar loss ``mean_b 1/2 sum_k (t_bk - T_bk)^2`` of output times (B, K).
+    """Scalar loss of output times (B, K) (see the module docstring).
 
-    ``correct``: int64 (B,) or one int for the whole batch. ``aggressive`` chooses Aggressive
-    TTFS, else plain TTFS.
+    ``correct``: int64 (B,) or one int for the whole batch. Plain TTFS is the cross-entropy
+    of ``softmax(-t)``; ``aggressive`` adds ``mean_b 1/2 (t_c - T_c)^2`` with the Aggressive
+    target ``T_c = tau - gamma`` of :func:`ttfs_targets`.
     """
     if not isinstance(correct, torch.Tensor):
         correct = torch.full((times.shape[0],), int(correct), dtype=torch.int64)
-    target = ttfs_targets(times, correct, gamma, aggressive)
-    return 0.5 * ((times - target) ** 2).sum(dim=1).mean()
+    loss = F.cross_entropy(-times, correct)
+    if aggressive:
+        target = ttfs_targets(times, correct, gamma, aggressive=True)
+        t_c = times.gather(1, correct.view(-1, 1))
+        loss = loss + 0.5 * ((t_c - target.gather(1, correct.view(-1, 1))) ** 2).mean()
+    return loss

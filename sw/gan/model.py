@@ -67,24 +67,34 @@ def generate(model: SNN, z: torch.Tensor):
 
 class Discriminator(nn.Module):
     """ANN ``784 - hidden - 2`` (LeakyReLU 0.2) whose two outputs (``real`` first, then
-    ``fake``) are read as first-spike *times* in a window of ``window`` steps:
-    ``t_k = window * sigmoid(-o_k)``, earlier for a larger activation ``o_k`` (see
-    :mod:`sw.gan.loss`). The window bounds the times, as a spiking discriminator's would be."""
+    ``fake``) are read as first-spike *times* ``t_k = -o_k``: earlier for a larger activation
+    ``o_k`` (see :mod:`sw.gan.loss`). (Times squashed into a window, ``W sigmoid(-o_k)``, made
+    the generator's loss saturate when the discriminator was sure, and every generator,
+    spiking or not, collapsed onto one digit.)
 
-    def __init__(self, hidden: int = 256, window: float = 8.0, seed: int = 0):
+    With ``minibatch_std`` the output layer also sees the batch's spread: the mean over hidden
+    units of their standard deviation across the batch (Karras et al. 2018), so that a batch
+    of near-identical digits is told apart from real ones (a remedy for mode collapse). Real
+    and generated digits are therefore always scored in separate batches."""
+
+    def __init__(self, hidden: int = 256, minibatch_std: bool = True, seed: int = 0):
         super().__init__()
         torch.manual_seed(seed)
-        self.window = window
-        self.net = nn.Sequential(nn.Linear(PIXELS, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, 2))
+        self.minibatch_std = minibatch_std
+        self.hidden = nn.Sequential(nn.Linear(PIXELS, hidden), nn.LeakyReLU(0.2))
+        self.out = nn.Linear(hidden + int(minibatch_std), 2)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.window * torch.sigmoid(-self.net(images))
+        h = self.hidden(images)
+        if self.minibatch_std:
+            spread = h.std(dim=0).mean() if len(h) > 1 else h.new_zeros(())
+            h = torch.cat([h, spread.expand(len(h), 1)], dim=1)
+        return -self.out(h)
 
 
 class ANNGenerator(nn.Module):
     """The float baseline of the same size: ``latent_dim - hidden... - 784``, ReLU, sigmoid
-    output, on the same latent bytes (read as ``z / 255``)."""
+    output, on the same latent bytes, centred: ``z / 127.5 - 1`` (bits as -1 / +1)."""
 
     def __init__(self, latent_dim: int = 32, hidden=(256,), seed: int = 0):
         super().__init__()
@@ -97,4 +107,4 @@ class ANNGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.to(torch.float32) / 255.0)
+        return self.net(z.to(torch.float32) / 127.5 - 1.0)

@@ -52,13 +52,14 @@ DEFAULTS = {
         "hidden_threshold": 1.0,
         "output_threshold": 0.5,
     },
-    "discriminator": {"hidden": 256, "window": 8.0},
+    "discriminator": {"hidden": 256, "minibatch_std": True},
     "train": {
         "loss": "aggressive",               # "ttfs" (plain) or "aggressive"
         "margin": 1.0,                      # gamma of the TTFS targets
+        "diversity": 0.1,                   # weight of the mode-seeking term (0: off)
         "steps": 3000,
         "batch_size": 64,
-        "lr_generator": 1e-3,
+        "lr_generator": 5e-4,
         "lr_discriminator": 2e-4,
         "seed": 0,
         "threads": 1,
@@ -138,7 +139,7 @@ def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = 
     else:
         raise ValueError(f"kind is {kind!r}; it must be 'snn' or 'ann'")
     d = config["discriminator"]
-    disc = Discriminator(d["hidden"], d["window"], seed=t["seed"])
+    disc = Discriminator(d["hidden"], d["minibatch_std"], seed=t["seed"])
     opt_g = torch.optim.Adam(gen.parameters(), lr=t["lr_generator"], betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=t["lr_discriminator"], betas=(0.5, 0.999))
     aggressive, gamma = t["loss"] == "aggressive", t["margin"]
@@ -149,14 +150,17 @@ def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = 
     for step in progress_bar(range(t["steps"]), desc=f"{kind} {t['loss']}", unit="step",
                              quiet=not progress):
         real = real_all[torch.randint(len(real_all), (B,), generator=rng)]
-        z = torch.randint(0, 256, (B, Z), generator=rng).to(torch.float32)
+        z = torch.randint(0, 2, (B, Z), generator=rng).to(torch.float32) * 255.0  # as latent()
         fake = generate(gen, z)[0] if kind == "snn" else gen(z)
-        d_loss = (ttfs_loss(disc(real), REAL, gamma, aggressive)
-                  + ttfs_loss(disc(fake.detach()), FAKE, gamma, aggressive))
+        # The discriminator always learns with plain TTFS: satisfied at a lead of gamma, so
+        # its outputs do not grow without bound (a hinge); train.loss is the generator's.
+        d_loss = (ttfs_loss(disc(real), REAL, gamma) + ttfs_loss(disc(fake.detach()), FAKE, gamma))
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
         g_loss = ttfs_loss(disc(fake), REAL, gamma, aggressive)
+        if t["diversity"]:
+            g_loss = g_loss - t["diversity"] * _diversity(fake, z)
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
@@ -169,6 +173,15 @@ def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = 
                 log(entry)
     history["seconds"] = time.monotonic() - start
     return gen, history
+
+
+def _diversity(images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019): how far apart the images of the batch's two
+    halves lie, per unit of distance of their latent vectors (to be maximized)."""
+    half = len(images) // 2
+    di = (images[:half] - images[half:2 * half]).abs().mean(dim=1)
+    dz = (z[:half] - z[half:2 * half]).abs().mean(dim=1) / 255.0
+    return (di / (dz + 1e-3)).mean()
 
 
 @torch.no_grad()
