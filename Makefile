@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test test-quick sim bench bench-board model flash clean help
+.PHONY: setup demo test test-quick sim bench bench-board bench-gan model flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-quick  the unit tests alone, without the external tools (minutes)"
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
+	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
@@ -63,6 +64,9 @@ bench: setup
 	$(PY) -m sw.evaluate --model models/mnist.snn
 	$(PY) -m sw.cosim --model models/mnist.snn --sim verilator --samples 10000 --fast
 	$(PY) -m sw.cosim --model models/mnist_t4.snn --sim verilator --samples 10000 --fast
+
+bench-gan: setup
+	$(PY) -m sw.ganbench
 
 bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
