@@ -56,7 +56,7 @@ DEFAULTS = {
     "train": {
         "loss": "aggressive",               # "ttfs" (plain) or "aggressive"
         "margin": 1.0,                      # gamma of the TTFS targets
-        "diversity": 0.1,                   # weight of the mode-seeking term (0: off)
+        "diversity": 0.3,                   # weight of the mode-seeking term (0: off)
         "steps": 3000,
         "batch_size": 64,
         "lr_generator": 5e-4,
