@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test test-quick sim bench bench-board bench-gan model flash clean help
+.PHONY: setup demo test test-quick sim bench bench-board bench-gan model robustness flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
+	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
 
@@ -74,6 +75,29 @@ bench-board: setup
 model: setup
 	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
 	$(PY) -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
+
+# Adversarial robustness (docs/robustness.md): the shipped model with 1,000 of its adversarial
+# images co-simulated, then small networks trained quickly for each encoder and neuron (T = 4,
+# 2, 1 by timestep reduction) and attacked; results/robustness/summary.md collects them.
+ROBUST := results/robustness
+ROBUST_TRAIN := --recipe configs/mnist.toml --quiet --epochs 3 --ann-epochs 1 --iir-epochs 1 \
+	--set distill.weight=0 --set 'iir.timesteps=[2,1]' --set export.timesteps=4 \
+	--set 'export.also=[2,1]'
+ROBUST_ATTACK := --ann $(ROBUST)/ann.pt --eps 8/255,0.1,0.2,0.3 --samples 500 --spsa-samples 100 \
+	--quiet --output $(ROBUST)
+
+robustness: setup
+	$(PY) -m sw.attack --model models/mnist.snn --samples 1000 --ann-epochs 3 \
+	  --save-ann $(ROBUST)/ann.pt --quiet --output $(ROBUST) --adv-npy $(ROBUST)/mnist-adv.npy \
+	  --cosim verilator --cosim-samples 1000
+	set -e; for enc in direct hybrid rate; do for neuron in if lif; do net=$$enc-$$neuron; \
+	  $(PY) -m sw.train $(ROBUST_TRAIN) --set network.encoder=$$enc --set network.neuron=$$neuron \
+	    --output $(ROBUST)/models/$$net.snn --results $(ROBUST)/train/$$net; \
+	  for stem in $$net $${net}_t2 $${net}_t1; do \
+	    $(PY) -m sw.attack --model $(ROBUST)/models/$$stem.snn \
+	      --float $(ROBUST)/train/$$net/$$stem.pt $(ROBUST_ATTACK); \
+	  done; done; done
+	$(PY) -m sw.attack --summarize $(ROBUST)
 
 flash: setup
 	$(PY) -m sw.flash --board $(BOARD) $(ARGS)

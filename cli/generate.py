@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         flag = "--" + field.name.replace("_", "-")
         if field.name == "encoders":
             parser.add_argument(flag, help="comma-separated: direct,hybrid,rate")
-        elif field.name == "trace":
+        elif isinstance(field.default, bool):   # --trace, --bias, --spike-count
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             parser.add_argument(flag, metavar="N")

@@ -30,6 +30,7 @@ COMMANDS = {
     "flash": ("cli.flash", "build the accelerator for an FPGA board and program it"),
     "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
+    "attack": ("cli.attack", "adversarial attacks on a model, its float SNN and an ANN"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),
     "data": ("sw.data", "fetch, check and cache MNIST"),

@@ -24,13 +24,15 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES", "NAMED",
            "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
 ENCODER_CODES = {"direct": 0, "hybrid": 1, "rate": 2}
 #: Read-out names and the codes of the ``NET_READOUT`` register.
-READOUT_CODES = {"first_spike": 0, "max_membrane": 1}
+READOUT_CODES = {"first_spike": 0, "max_membrane": 1, "spike_count": 2}
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,12 @@ def _pow2(value: int) -> bool:
 
 def _clog2(value: int) -> int:
     return max(0, (value - 1).bit_length())
+
+
+def _has_bias(layer) -> bool:
+    """Whether ``layer`` (a ``core.network.Layer``) adds a bias: a bias of zeros needs no
+    bias memory, the hardware without one computes the same."""
+    return layer.bias is not None and bool(np.any(layer.bias != 0))
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,14 @@ class Config:
         LFSR draws for a row of pixels cost about 250 LUTs on the Artix-7.
     trace : bool
         Add the ``trace`` output port (co-simulation only; costs no logic when off).
+    bias : bool
+        Build the bias memory: a per-neuron constant current added every step
+        (``docs/numerics.md``), loaded through the bias window. Costs no logic when off; a
+        network with a nonzero bias needs it.
+    spike_count : bool
+        Count the output neurons' spikes and build the ``spike_count`` read-out (the class is
+        the neuron with the most spikes, lowest index on ties); the counts are readable in the
+        result window. Costs no logic when off; a ``spike_count`` network needs it.
     """
     lanes: int = 128
     neuron_units: int = 8
@@ -112,6 +128,8 @@ class Config:
     dsp_lanes: int | None = None
     encoders: tuple = ("direct", "hybrid")
     trace: bool = False
+    bias: bool = False
+    spike_count: bool = False
 
     def __post_init__(self):
         def integer(name, lo, hi, pow2=False):
@@ -155,8 +173,9 @@ class Config:
                                   f"{', '.join(map(repr, ENCODER_CODES))}")
         if len(set(self.encoders)) != len(self.encoders):
             raise ConfigError(f"encoders is {self.encoders!r}; name each encoder once")
-        if not isinstance(self.trace, bool):
-            raise ConfigError(f"trace is {self.trace!r}; it must be True or False")
+        for name in ("trace", "bias", "spike_count"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be True or False")
 
     # -- named configurations -------------------------------------------------------------
 
@@ -198,7 +217,9 @@ class Config:
             max_inputs=network.n_inputs,
             max_timesteps=max(network.timesteps, 1),
             weight_words=max(rows, 1),
-            encoders=(network.encoder,))
+            encoders=(network.encoder,),
+            bias=any(_has_bias(layer) for layer in network.layers),
+            spike_count=network.readout == "spike_count")
         base.update(changes)
         return cls(**base)
 
@@ -247,9 +268,22 @@ class Config:
         return 1 << _clog2(-(-self.max_neurons // self.neuron_units))
 
     @property
+    def count_bits(self) -> int:
+        """Width of an output neuron's spike count (``spike_count``): at most ``max_timesteps``."""
+        return self.max_timesteps.bit_length()
+
+    @property
+    def bias_stride(self) -> int:
+        """Bias-window words per layer (``bias``): one per neuron of the membrane memory's
+        chunks, a power of two."""
+        return self.chunks_per_layer * self.neuron_units
+
+    @property
     def region_bits(self) -> int:
-        """log2 of the size, in words, of the register, pixel and result regions."""
+        """log2 of the size, in words, of the register, pixel, result and bias regions."""
         need = max(256, -(-self.max_inputs // 4), 4 * self.max_neurons)
+        if self.bias:
+            need = max(need, self.max_layers * self.bias_stride)
         return max(8, _clog2(need))
 
     @property
@@ -303,6 +337,26 @@ class Config:
         if rows > self.weight_words:
             too_big("the weight memory the network needs (words)", rows, self.weight_words,
                     "--weight-words")
+        self._check_options(network)
+
+    def _check_options(self, network) -> None:
+        """The generator options the network's biases and read-out need."""
+        vmax = (1 << (network.membrane_bits - 1)) - 1
+        for index, layer in enumerate(network.layers):
+            if not _has_bias(layer):
+                continue
+            if not self.bias:
+                raise FitError(f"layers[{index}] has biases; generate the accelerator with "
+                               f"--set bias=true")
+            bias = np.asarray(layer.bias)
+            if bias.min() < -vmax - 1 or bias.max() > vmax:
+                bad = int(bias.min()) if bias.min() < -vmax - 1 else int(bias.max())
+                raise FitError(f"layers[{index}].bias holds {bad}, outside the "
+                               f"{network.membrane_bits}-bit membrane range {-vmax - 1} .. "
+                               f"{vmax}; requantize the biases or widen membrane_bits")
+        if network.readout == "spike_count" and not self.spike_count:
+            raise FitError("the read-out is spike_count; generate the accelerator with "
+                           "--set spike_count=true")
 
     def fits(self, network) -> bool:
         """Whether ``network`` fits (see :meth:`check_fits` for the reason when not)."""

@@ -8,8 +8,11 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
 
 * ``0 .. 2**R - 1``: registers (this module's ``REG_*`` and the per-layer blocks).
 * ``1 << R``: pixel window, four 8-bit pixels per word, pixel ``4w + q`` in bits ``8q+7:8q``.
-* ``2 << R``: result window, three arrays of ``Q = 2**(R-2)`` words: first spike times,
-  first potentials, final membranes of the output neurons.
+* ``2 << R``: result window, four arrays of ``Q = 2**(R-2)`` words: first spike times,
+  first potentials, final membranes and spike counts (``Config.spike_count``) of the output
+  neurons.
+* ``3 << R``: bias window (``Config.bias``): neuron ``j`` of layer ``l`` at
+  ``(3 << R) + l * Config.bias_stride + j``.
 * ``Config.weight_base`` (upper half of the address space): weight window.
 """
 
@@ -39,6 +42,10 @@ REG_CFG_WEIGHT_STRIDE = 0x10     # bus words per weight-memory word
 REG_CFG_INPUTS_PER_CYCLE = 0x11  # K
 REG_CFG_TRACE = 0x12             # 1 if the trace port is built
 REG_CFG_DSP_LANES = 0x13         # lanes built for DSP slices (the rest in LUTs)
+REG_CFG_OPTIONS = 0x14           # OPTION_* bits: the generator options built in
+
+OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
+OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
 
 # -- status and control --------------------------------------------------------------------
 REG_STATUS = 0x20    # read only
@@ -61,7 +68,7 @@ REG_NET_LAYERS = 0x30
 REG_NET_TIMESTEPS = 0x31
 REG_NET_ENCODER = 0x32       # 0 direct, 1 hybrid, 2 rate (core.config.ENCODER_CODES)
 REG_NET_SEED = 0x33          # 16-bit LFSR seed
-REG_NET_READOUT = 0x34       # 0 first_spike, 1 max_membrane
+REG_NET_READOUT = 0x34       # 0 first_spike, 1 max_membrane, 2 spike_count
 REG_NET_MEMBRANE_BITS = 0x35  # M of the network (8 .. CFG_MEMBRANE_BITS)
 
 # Per-layer block: REG_LAYER_BASE + LAYER_STRIDE * l + offset
@@ -84,6 +91,7 @@ RESET_CODES = {"subtract": 0, "zero": 1, "none": 2}
 RESULT_FIRST_TIME = 0
 RESULT_FIRST_POTENTIAL = 1
 RESULT_FINAL_MEMBRANE = 2
+RESULT_SPIKE_COUNT = 3   # with OPTION_SPIKE_COUNT (reads 0 without)
 
 
 def layer_reg(layer: int, offset: int) -> int:
@@ -104,6 +112,20 @@ def result_array(region_bits: int, which: int) -> int:
     return result_base(region_bits) + which * (1 << (region_bits - 2))
 
 
+def bias_base(region_bits: int) -> int:
+    return 3 << region_bits
+
+
+def bias_address(config, layer: int, neuron: int = 0) -> int:
+    """Word address of the bias of neuron ``neuron`` of layer ``layer`` (``Config.bias``)."""
+    return bias_base(config.region_bits) + layer * config.bias_stride + neuron
+
+
+def options(config) -> int:
+    """The ``CFG_OPTIONS`` value of a ``Config``."""
+    return (OPTION_BIAS if config.bias else 0) | (OPTION_SPIKE_COUNT if config.spike_count else 0)
+
+
 def identification(config) -> dict:
     """The identification registers' values for a ``Config``: ``{address: value}``, the words
     the gateware returns and ``sw.device`` reads back into a ``Config``."""
@@ -119,5 +141,5 @@ def identification(config) -> dict:
         REG_CFG_ACC_BITS: config.acc_bits, REG_CFG_REGION_BITS: config.region_bits,
         REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
         REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
-        REG_CFG_DSP_LANES: config.dsp_lanes,
+        REG_CFG_DSP_LANES: config.dsp_lanes, REG_CFG_OPTIONS: options(config),
     }

@@ -25,7 +25,10 @@ This module holds the sequencer and the wiring of the components:
 * :class:`hw.readout.ReadoutScan`: the class, and the result lane the bus reads;
 * the weight memory (:class:`hw.weights.WeightMemory`), the pixel memory, the membrane memory
   and the result memory, whose read ports the sequencer drives while busy and the bus while
-  idle.
+  idle;
+* with ``Config.bias``, the bias memory, beside the membrane memory at its addresses; with
+  ``Config.spike_count``, the count memory of the output neurons' spikes. Neither exists
+  without its option, so the default gateware is what it was before them.
 
 Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
 block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two's complement,
@@ -44,7 +47,7 @@ from core.schedule import SETUP_CYCLES
 from . import bus
 from .events import EventBuffer
 from .integration import IntegrationPipeline
-from .layouts import LAYER_MODE, membrane_word, result_word
+from .layouts import LAYER_MODE, bias_word, count_word, membrane_word, result_word
 from .readout import ReadoutScan
 from .registers import RegisterFile
 from .scan import EncoderScan
@@ -193,7 +196,7 @@ class Accelerator(wiring.Component):
 
             ro.busy.eq(busy), ro.bus_lane.eq(addr), ro.membrane.eq(v_rd.data),
             ro.results.eq(r_rd.data), ro.n_classes.eq(c_n_out),
-            ro.max_membrane.eq(net.readout),
+            ro.max_membrane.eq(net.readout[0]),
         ]
         m.d.comb += events.scan.valid.eq(scan.event.valid), events.scan.p.eq(scan.event.p)
         if cfg.trace:
@@ -205,6 +208,10 @@ class Accelerator(wiring.Component):
         seq_v_en = Signal()
         m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
                      seq_v_en.eq(upd.read_en | ro.run)]
+        if cfg.bias:
+            self._bias_memory(m, regs, upd, Cat(seq_v_chunk, layer), seq_v_en, busy)
+        if cfg.spike_count:
+            self._count_memory(m, regs, upd, ro, busy)
         res_index = addr[:R - 2]
         with m.If(busy):
             m.d.comb += [
@@ -315,3 +322,36 @@ class Accelerator(wiring.Component):
         with m.If(abort):
             m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
         return m
+
+    def _bias_memory(self, m, regs, upd, seq_addr, seq_en, busy):
+        """The bias memory (``Config.bias``): beside the membrane memory, at its addresses, so
+        that a chunk's biases reach the neuron units with its membranes; written and read by
+        the bus through the bias window while idle."""
+        cfg = self.config
+        m.submodules.biases = bmem = Memory(
+            shape=bias_word(cfg.membrane_bits, cfg.neuron_units),
+            depth=cfg.max_layers * cfg.chunks_per_layer, init=[])
+        b_rd = bmem.read_port()
+        wiring.connect(m, regs.bias_write, bmem.write_port(granularity=1))
+        lane_bits = _clog2(cfg.neuron_units)
+        m.d.comb += [upd.biases.eq(b_rd.data), regs.bias_data.eq(b_rd.data),
+                     b_rd.addr.eq(Mux(busy, seq_addr, self.bus.addr[lane_bits:])),
+                     b_rd.en.eq(~busy | seq_en)]
+
+    def _count_memory(self, m, regs, upd, ro, busy):
+        """The output neurons' spike counts (``Config.spike_count``): read and written by the
+        update (read-modify-write), read by the read-out and, while idle, by the bus."""
+        cfg = self.config
+        U, R = cfg.neuron_units, cfg.region_bits
+        m.submodules.counts = cmem = Memory(shape=count_word(cfg.count_bits, U),
+                                            depth=cfg.chunks_per_layer, init=[])
+        c_rd = cmem.read_port()
+        c_wr = cmem.write_port()
+        bus_chunk = self.bus.addr[:R - 2][_clog2(U):]
+        m.d.comb += [c_rd.addr.eq(Mux(busy, Mux(ro.run, ro.read_chunk, upd.count_chunk),
+                                      bus_chunk)),
+                     c_wr.addr.eq(upd.write_chunk), c_wr.data.eq(upd.count_word),
+                     c_wr.en.eq(upd.count_en),
+                     upd.counts.eq(c_rd.data), ro.counts.eq(c_rd.data),
+                     ro.spike_count.eq(regs.network.readout[1]),
+                     regs.result_count.eq(ro.count)]

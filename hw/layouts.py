@@ -9,8 +9,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data
 
 __all__ = ["LAYER_MODE", "layer_params", "network_params", "membrane_word", "result_word",
-           "input_event",
-           "event_entry"]
+           "bias_word", "count_word", "input_event", "event_entry"]
 
 #: ``LAYER_MODE`` register (``docs/memory-map.md``): the neuron options of a layer.
 LAYER_MODE = data.StructLayout({
@@ -30,12 +29,24 @@ def layer_params(membrane_bits):
     })
 
 
-def network_params(max_layers):
-    """The network's registers (``NET_*``)."""
+def network_params(max_layers, spike_count=False):
+    """The network's registers (``NET_*``); ``NET_READOUT`` has two bits with
+    ``spike_count`` (code 2), one without."""
     return data.StructLayout({
         "layers": range(max_layers + 1), "timesteps": 8, "encoder": 2, "seed": 16,
-        "readout": 1, "membrane_bits": 6,
+        "readout": 2 if spike_count else 1, "membrane_bits": 6,
     })
+
+
+def bias_word(membrane_bits, neuron_units):
+    """A word of the bias memory: the biases of ``U`` neurons (a chunk of the membrane
+    memory), signed ``M`` bits each."""
+    return data.ArrayLayout(signed(membrane_bits), neuron_units)
+
+
+def count_word(count_bits, neuron_units):
+    """A word of the count memory: the spike counts of ``U`` output neurons."""
+    return data.ArrayLayout(count_bits, neuron_units)
 
 
 def membrane_word(membrane_bits):

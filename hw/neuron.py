@@ -87,6 +87,8 @@ class NeuronUnit(wiring.Component):
         Width ``M`` of the membrane ports (the hardware's widest membrane).
     acc_bits : int
         Width of the ``current`` port.
+    has_bias : bool
+        Add the ``neuron_bias`` port (``Config.bias``).
     latency : 0, 1, 2, 3 or 4
         Pipeline registers: with 1, the leaked potential, ``fired``, ``current`` and ``valid``
         are registered between the leak and the rest, so that the leak multiplier and the
@@ -107,6 +109,9 @@ class NeuronUnit(wiring.Component):
         The neuron fired earlier in this inference.
     current : signed(acc_bits), in
         Integrated input ``I`` of this step.
+    neuron_bias : signed(M), in
+        The neuron's bias ``b`` (numerics.md, section 3, step 2), added to ``current`` before
+        the one saturation; only with ``has_bias``. Delayed with ``v``, as ``current`` is.
     valid : 1, in
         The lane holds a real neuron (a padding lane never fires).
     scale : M + 1, in
@@ -135,21 +140,26 @@ class NeuronUnit(wiring.Component):
     delayed: hold them.
     """
 
-    def __init__(self, membrane_bits: int, acc_bits: int, latency: int = 0):
+    def __init__(self, membrane_bits: int, acc_bits: int, latency: int = 0, *,
+                 has_bias: bool = False):
         if latency not in (0, 1, 2, 3, 4):
             raise ValueError(f"latency is {latency!r}; it must be 0, 1, 2, 3 or 4")
         self.membrane_bits = membrane_bits
         self.acc_bits = acc_bits
         self.latency = latency
+        self.has_bias = has_bias
         M = membrane_bits
-        super().__init__({
+        members = {
             "v": In(signed(M)), "fired": In(1), "current": In(signed(acc_bits)),
             "valid": In(1), "scale": In(M + 1), "bias": In(M), "fire_once": In(1),
             "reset": In(2), "threshold": In(signed(M)),
             "vmin": In(signed(M)), "vmax": In(signed(M)),
             "p": Out(signed(M)), "spike": Out(1), "v_next": Out(signed(M)),
             "fired_next": Out(1), "fired_used": Out(1),
-        })
+        }
+        if has_bias:
+            members["neuron_bias"] = In(signed(M))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -171,6 +181,13 @@ class NeuronUnit(wiring.Component):
 
         v_in, fired, current, valid = stage(lat >= 3, "in",
                                             [self.v, self.fired, self.current, self.valid])
+        if self.has_bias:
+            # I + b beside the leak's multiplier (its own stage with latency 4), so that the
+            # sum after the leak stays one addition; wide enough that it never wraps.
+            nb, = stage(lat >= 3, "in", [self.neuron_bias])
+            biased = Signal(signed(max(self.acc_bits, M) + 1))
+            m.d.comb += biased.eq(current + nb)
+            current = biased
         # Every leak mode is one product, (v * scale + bias) >> M (leak_constants); the
         # layer's scale and bias are shared, so no unit needs a shifter or a mode multiplexer.
         product = Signal(signed(2 * M + 2))
@@ -184,7 +201,7 @@ class NeuronUnit(wiring.Component):
         leaked = Signal(signed(M + 2))
         m.d.comb += leaked.eq((product + self.bias) >> M)
         u, fired, current, valid = stage(lat in (1, 2, 3), "leak", [leaked, fired, current, valid])
-        total = Signal(signed(max(M + 2, self.acc_bits) + 1))
+        total = Signal(signed(max(M + 2, len(current)) + 1))
         m.d.comb += total.eq(u + current)
         total, fired, valid = stage(lat >= 4, "sum", [total, fired, valid])
         # Saturate once per step (numerics.md, section 3, step 2). vmax is 2^(k-1) - 1 for the
@@ -240,6 +257,8 @@ class Readout(wiring.Component):
     ----------
     membrane_bits : int
     index_bits : int
+    count_bits : int
+        Width of the ``count`` port; 0 (the default) builds no spike-count read-out.
 
     Ports
     -----
@@ -252,6 +271,11 @@ class Readout(wiring.Component):
     final_v : signed(M), in
     max_membrane : 1, in
         Read-out mode: 0 first_spike, 1 max_membrane.
+    count : count_bits, in
+        Spikes of the neuron over the inference (only with ``count_bits``).
+    spike_count : 1, in
+        Read-out mode spike_count: the most spikes, lowest index on ties (only with
+        ``count_bits``; overrides ``max_membrane``).
     cls : index_bits, out
 
     Latency: a neuron fed in cycle ``c`` is registered and, in cycle ``c + 1``, taken into the
@@ -259,15 +283,19 @@ class Readout(wiring.Component):
     cycle.
     """
 
-    def __init__(self, membrane_bits: int, index_bits: int):
+    def __init__(self, membrane_bits: int, index_bits: int, count_bits: int = 0):
         self.membrane_bits = membrane_bits
         self.index_bits = index_bits
+        self.count_bits = count_bits
         M = membrane_bits
-        super().__init__({
+        members = {
             "clear": In(1), "valid": In(1), "index": In(index_bits),
             "first_time": In(8), "first_potential": In(signed(M)), "final_v": In(signed(M)),
             "max_membrane": In(1), "cls": Out(index_bits),
-        })
+        }
+        if count_bits:
+            members.update(count=In(count_bits), spike_count=In(1))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -311,5 +339,25 @@ class Readout(wiring.Component):
                 m.d.sync += [have_v.eq(1), best_v.eq(final_v), best_v_index.eq(index)]
             with m.If(beats_f):
                 m.d.sync += [have_f.eq(1), best_key.eq(key), best_f_index.eq(index)]
-        m.d.comb += self.cls.eq(Mux(have_f & ~self.max_membrane, best_f_index, best_v_index))
+        cls = Mux(have_f & ~self.max_membrane, best_f_index, best_v_index)
+        if self.count_bits:
+            cls = Mux(self.spike_count, self._most_spikes(m, valid, index), cls)
+        m.d.comb += self.cls.eq(cls)
         return m
+
+    def _most_spikes(self, m, valid, index):
+        """The index of the most spikes so far, lowest on ties: the largest-membrane rule's
+        structure on the counts (strict comparisons, neurons in order). A neuron that never
+        fired has count 0, so with no spike at all the class is neuron 0."""
+        count = Signal(self.count_bits)
+        best = Signal(self.count_bits)
+        best_index = Signal(self.index_bits)
+        have = Signal()
+        beats = Signal()
+        m.d.sync += [count.eq(self.count),
+                     beats.eq((~have | (self.count > best)) & (~valid | (self.count > count)))]
+        with m.If(self.clear):
+            m.d.sync += have.eq(0)
+        with m.Elif(valid & beats):
+            m.d.sync += [have.eq(1), best.eq(count), best_index.eq(index)]
+        return best_index

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from core.config import Config, _clog2
 
-from .layouts import membrane_word, result_word
+from .layouts import count_word, membrane_word, result_word
 from .neuron import Readout
 
 __all__ = ["ReadoutScan"]
@@ -34,9 +34,13 @@ class ReadoutScan(wiring.Component):
     membrane : ArrayLayout(membrane_word(M), U), in
     results : ArrayLayout(result_word(max_timesteps, M), U), in
         The memories' read data, one cycle after ``read_chunk``.
+    counts : ArrayLayout(count_bits, U), in
+        The count memory's read data, as ``results`` (only with ``config.spike_count``).
     n_classes : 16, in
     max_membrane : 1, in
         ``NET_READOUT``: 0 first spike, 1 max membrane.
+    spike_count : 1, in
+        ``NET_READOUT`` is spike_count (only with ``config.spike_count``).
     init : 1, in
         An inference starts (one aborted in the read-out may have left a neuron in flight).
     start : 1, in
@@ -51,6 +55,8 @@ class ReadoutScan(wiring.Component):
     time, potential, final : out
         The selected lane's first spike time (255 if it never fired), first potential (0 then)
         and final membrane, for the bus.
+    count : count_bits, out
+        The selected lane's spike count, for the bus (only with ``config.spike_count``).
 
     Latency: ``done`` five cycles after the last neuron's read. Throughput: one neuron per
     cycle.
@@ -61,7 +67,7 @@ class ReadoutScan(wiring.Component):
             raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
         U, M = config.neuron_units, config.membrane_bits
-        super().__init__({
+        members = {
             "busy": In(1), "bus_lane": In(max(1, _clog2(U))),
             "membrane": In(data.ArrayLayout(membrane_word(M), U)),
             "results": In(data.ArrayLayout(result_word(config.max_timesteps, M), U)),
@@ -70,7 +76,11 @@ class ReadoutScan(wiring.Component):
             "read_chunk": Out(_clog2(config.chunks_per_layer)), "done": Out(1),
             "cls": Out(16),
             "time": Out(8), "potential": Out(signed(M)), "final": Out(signed(M)),
-        })
+        }
+        if config.spike_count:
+            members.update(counts=In(count_word(config.count_bits, U)),
+                           spike_count=In(1), count=Out(config.count_bits))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -79,7 +89,8 @@ class ReadoutScan(wiring.Component):
         lane_bits = _clog2(U)
         n_bits = 16
 
-        m.submodules.readout = ro = Readout(M, n_bits)
+        count_bits = cfg.count_bits if cfg.spike_count else 0
+        m.submodules.readout = ro = Readout(M, n_bits, count_bits)
         index = Signal(n_bits + 1)    # the neuron read next
         have = Signal()               # a neuron was read
         # The read-out's clear, a register: set as the read-out starts, a cycle before the
@@ -103,6 +114,11 @@ class ReadoutScan(wiring.Component):
         m.d.comb += [self.time.eq(Mux(r_sel.fired, r_sel.step, 255)),
                      self.potential.eq(Mux(r_sel.fired, r_sel.potential, 0)),
                      self.final.eq(v_sel)]
+        if count_bits:
+            c_word = Signal.like(self.counts, reset_less=True)
+            m.d.sync += [c_word.eq(self.counts), ro.count.eq(self.count)]
+            m.d.comb += [self.count.eq(c_word[word_lane] if U > 1 else c_word[0]),
+                         ro.spike_count.eq(self.spike_count)]
 
         have_word = Signal()          # a neuron's words are in v_word and r_word
         word_index = Signal(n_bits)

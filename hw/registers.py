@@ -13,7 +13,7 @@ from core import memmap
 from core.config import ENCODER_CODES, Config, _clog2
 
 from . import bus
-from .layouts import layer_params, network_params
+from .layouts import bias_word, layer_params, network_params
 
 __all__ = ["RegisterFile"]
 
@@ -58,6 +58,13 @@ class RegisterFile(wiring.Component):
     pixel_word : 8 * S, in
     result_time, result_potential, result_membrane : in
         The result lane selected by the bus address (``hw.readout``).
+    result_count : count_bits, in
+        Its spike count (only with ``config.spike_count``).
+    bias_write : the bias memory's write port, out (drives it; only with ``config.bias``)
+        One lane (neuron) per bus word of the bias window.
+    bias_data : bias_word(M, U), in
+        The bias memory's read data (its address is the bus's while idle; only with
+        ``config.bias``).
     status : 4, in
         BUSY, DONE, ABORTED, REJECTED.
     cycles : 32, in
@@ -75,11 +82,11 @@ class RegisterFile(wiring.Component):
         layer_init = {"n_in": 1, "n_out": 1, "threshold": 1, "leak": 1}
         net_init = {"layers": 1, "timesteps": 1, "encoder": ENCODER_CODES[config.encoders[0]],
                     "seed": 1, "membrane_bits": M}
-        super().__init__({
+        members = {
             "bus": In(bus.Signature(config.addr_width)),
             "busy": In(1),
             "start": Out(1), "abort": Out(1), "clear": Out(1), "reject": Out(1),
-            "network": Out(network_params(L), init=net_init),
+            "network": Out(network_params(L, config.spike_count), init=net_init),
             "layers": Out(data.ArrayLayout(layer_params(M), L), init=[layer_init] * L),
             "row_nonzero": Out(config.pixel_rows),
             "pixel_write": In(WritePort.Signature(addr_width=_clog2(config.pixel_rows),
@@ -91,10 +98,25 @@ class RegisterFile(wiring.Component):
             "result_time": In(8), "result_potential": In(signed(M)),
             "result_membrane": In(signed(M)),
             "status": In(4), "cycles": In(32), "cls": In(16),
-        })
+        }
+        if config.spike_count:
+            members["result_count"] = In(config.count_bits)
+        if config.bias:
+            shape = bias_word(M, config.neuron_units)
+            members.update(
+                bias_write=In(WritePort.Signature(addr_width=self.bias_addr_bits(config),
+                                                  shape=shape, granularity=1)),
+                bias_data=In(shape))
+        super().__init__(members)
+
+    @staticmethod
+    def bias_addr_bits(config):
+        """Address width of the bias memory (``max_layers * chunks_per_layer`` words, addressed
+        ``Cat(chunk, layer)`` as the membrane memory)."""
+        return _clog2(config.max_layers * config.chunks_per_layer)
 
     def _window(self, a, region):
-        """Address ``a`` is in the register (0), pixel (1) or result (2) region."""
+        """Address ``a`` is in the register (0), pixel (1), result (2) or bias (3) region."""
         R = self.config.region_bits
         return ~a[self.config.addr_width - 1] & (a[R:R + 2] == region)
 
@@ -207,6 +229,9 @@ class RegisterFile(wiring.Component):
                     m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(wdata)
             m.d.comb += self.weight_en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
 
+        if cfg.bias:
+            self._bias_writes(m, write, waddr, wdata)
+
         # -- reads --------------------------------------------------------------------------
         read_addr = Signal.like(addr)
         m.d.sync += read_addr.eq(addr)
@@ -229,8 +254,9 @@ class RegisterFile(wiring.Component):
         m.d.sync += [rd_ident.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
         with m.Switch(ra[:R]):
             for address, value in memmap.identification(cfg).items():
-                with m.Case(address):
-                    m.d.sync += rd_ident.eq(value)
+                if value:   # a zero needs no case: unassigned addresses read 0
+                    with m.Case(address):
+                        m.d.sync += rd_ident.eq(value)
         variables = {memmap.REG_STATUS: self.status, memmap.REG_CYCLES: self.cycles,
                      memmap.REG_CLASS: self.cls, **fields}
         var_sel = Signal(len(variables))
@@ -247,11 +273,43 @@ class RegisterFile(wiring.Component):
                 m.d.sync += rd_res.eq(self.result_potential)
             with m.Case(memmap.RESULT_FINAL_MEMBRANE):
                 m.d.sync += rd_res.eq(self.result_membrane)
-        # The region of the word read: weights, registers, pixels or results (or none).
-        region = Signal(4)
-        m.d.sync += region.eq(Cat(ra[cfg.addr_width - 1], *(window(ra, n) for n in range(3))))
+            if cfg.spike_count:
+                with m.Case(memmap.RESULT_SPIKE_COUNT):
+                    m.d.sync += rd_res.eq(self.result_count)
+        # The region of the word read: weights, registers, pixels, results or biases (or none).
+        words = [rd_w, rd_reg, rd_pix, rd_res]
+        if cfg.bias:
+            words.append(self._bias_read(m, ra))
+        region = Signal(len(words))
+        m.d.sync += region.eq(Cat(ra[cfg.addr_width - 1],
+                                  *(window(ra, n) for n in range(len(words) - 1))))
         rdata = Signal(32)
-        m.d.comb += rdata.eq(Mux(region[0], rd_w, 0) | Mux(region[1], rd_reg, 0)
-                             | Mux(region[2], rd_pix, 0) | Mux(region[3], rd_res, 0))
+        m.d.comb += rdata.eq(reduce(operator.or_, (Mux(region[i], word, 0)
+                                                   for i, word in enumerate(words))))
         m.d.comb += b.r_data.eq(Mux(read_done, rdata, 0))
         return m
+
+    def _bias_writes(self, m, write, waddr, wdata):
+        """Bias window writes: bus word ``l * bias_stride + j`` is lane ``j mod U`` of word
+        ``Cat(j // U, l)`` of the bias memory (the membrane memory's addressing). Decoded as
+        the write is registered; a layer past ``max_layers`` is ignored."""
+        cfg = self.config
+        lane_bits = _clog2(cfg.neuron_units)
+        layer_at = _clog2(cfg.bias_stride)
+        addr = self.bus.addr
+        wr_bias = Signal()
+        m.d.sync += wr_bias.eq(write & self._window(addr, 3)
+                               & (addr[layer_at:cfg.region_bits] < cfg.max_layers))
+        bw = self.bias_write
+        m.d.comb += [bw.addr.eq(waddr[lane_bits:]),
+                     bw.data.eq(wdata[:cfg.membrane_bits].replicate(cfg.neuron_units))]
+        with m.If(wr_bias & ~self.busy):
+            m.d.comb += bw.en.eq(1 << waddr[:lane_bits] if lane_bits else 1)
+
+    def _bias_read(self, m, ra):
+        """The bias of the lane read (sign-extended), registered as the other regions' words."""
+        lane_bits = _clog2(self.config.neuron_units)
+        rd_bias = Signal(32, name="rd_bias")
+        lane = self.bias_data[ra[:lane_bits]] if lane_bits else self.bias_data[0]
+        m.d.sync += rd_bias.eq(lane)
+        return rd_bias

@@ -44,11 +44,16 @@ CHECKSUM_MULT = 0x9E3779B1
 
 def checksum_ranges(config):
     """Word-address ranges ``[(lo, hi), ...]`` whose writes the upload checksum covers: the
-    network parameters and layer blocks, and the weight window; not the control registers,
-    the pixels or the results (they change with every image)."""
+    network parameters and layer blocks, the weight window and (with ``config.bias``) the
+    bias window; not the control registers, the pixels or the results (they change with every
+    image)."""
     end = 1 << config.addr_width
-    return [(memmap.REG_NET_LAYERS, memmap.pixel_base(config.region_bits)),
-            (config.weight_base, end)]
+    ranges = [(memmap.REG_NET_LAYERS, memmap.pixel_base(config.region_bits)),
+              (config.weight_base, end)]
+    if config.bias:
+        base = memmap.bias_base(config.region_bits)
+        ranges.append((base, base + config.max_layers * config.bias_stride))
+    return ranges
 
 
 def checksum_of(writes, ranges, checksum: int = 0) -> int:

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from core.config import Config, _clog2
 from core.schedule import OVERLAP_CHUNKS
 
-from .layouts import LAYER_MODE, membrane_word, result_word
+from .layouts import LAYER_MODE, bias_word, count_word, membrane_word, result_word
 from .neuron import LeakScale, NeuronUnit
 from .picker import any_per_group, at_most_one
 
@@ -57,6 +57,13 @@ class NeuronUpdate(wiring.Component):
     the spikes of any other layer as one event-buffer entry, registered before it is written so
     that the spike decision and the event buffer's write multiplexers sit in different cycles.
 
+    With ``config.bias`` the bias memory's word, read with the membrane word, enters the units
+    with it, and each unit forms ``I + b`` in stage 2 beside the leak's multiplier (stage 3's
+    sum stays one addition, wide enough not to wrap, before the one saturation). With
+    ``config.spike_count`` the output layer's counts are read from the count memory at the
+    chunk of stage 4 and written back in stage 5 with the step's spikes added. Neither costs a
+    cycle.
+
     Parameters
     ----------
     config : core.config.Config
@@ -99,6 +106,15 @@ class NeuronUpdate(wiring.Component):
         The result memory's write data and lane enables.
     spikes_valid, spikes_group, spikes, spikes_one : out
         The registered spike entry (``hw.events.EventBuffer``).
+    biases : ArrayLayout(signed(M), U), in
+        The bias memory's read data, read at the membrane memory's address (only with
+        ``config.bias``): each lane's bias joins its current in the neuron unit.
+    count_chunk : chunk_bits, out; counts : ArrayLayout(count_bits, U), in
+        The count memory's read port (only with ``config.spike_count``): the chunk a cycle
+        before it commits, and its counts a cycle later, read as zero at step 0.
+    count_word : ArrayLayout(count_bits, U), out; count_en : 1, out
+        The count memory's write port (address ``write_chunk``): the counts plus this step's
+        spikes, written with every commit of the output layer.
     trace : TraceSignature(config), out
         Only when ``config.trace``.
 
@@ -128,6 +144,12 @@ class NeuronUpdate(wiring.Component):
             "spikes_valid": Out(1), "spikes_group": Out(EB), "spikes": Out(U),
             "spikes_one": Out(1),
         }
+        if config.bias:
+            members["biases"] = In(bias_word(M, U))
+        if config.spike_count:
+            counts = count_word(config.count_bits, U)
+            members.update(count_chunk=Out(chunk_bits), counts=In(counts),
+                           count_word=Out(counts), count_en=Out(1))
         if config.trace:
             members["trace"] = Out(TraceSignature(config))
         super().__init__(members)
@@ -195,8 +217,10 @@ class NeuronUpdate(wiring.Component):
         mask = Signal(U)
         first_fire = Signal(U)
         for k in range(U):
-            unit = NeuronUnit(M, cfg.acc_bits, latency=4)
+            unit = NeuronUnit(M, cfg.acc_bits, latency=4, has_bias=cfg.bias)
             m.submodules[f"unit{k}"] = unit
+            if cfg.bias:
+                m.d.comb += unit.neuron_bias.eq(self.biases[k])
             old = self.membrane[k]
             m.d.comb += [
                 unit.v.eq(Mux(first_step, 0, old.v)),
@@ -223,6 +247,8 @@ class NeuronUpdate(wiring.Component):
                      self.write_en.eq(commit)]
         with m.If(commit & self.last):
             m.d.comb += self.result_en.eq(Mux(first_step, Const(-1, U), first_fire))
+        if cfg.spike_count:
+            self._count(m, commit, spikes, first_step, s4[1])
         m.d.sync += [self.spikes_valid.eq(commit & ~self.last & (spikes != 0)),
                      self.spikes_group.eq(s5_first >> _clog2(K)), self.spikes.eq(spikes),
                      self.spikes_one.eq(at_most_one(any_per_group(spikes, K)))]
@@ -262,3 +288,13 @@ class NeuronUpdate(wiring.Component):
         with m.If(self.abort):
             m.d.sync += [upd_have.eq(0), self.spikes_valid.eq(0)]
         return m
+
+    def _count(self, m, commit, spikes, first_step, s4_chunk):
+        """The output layer's spike counts, read-modify-write: the count memory is read at the
+        chunk of stage 4, so that its counts arrive as the chunk commits in stage 5 (no stage
+        carries them). A chunk's count is read and written once per step, far apart, so the
+        read never meets a write to its own address."""
+        U = self.config.neuron_units
+        m.d.comb += [self.count_chunk.eq(s4_chunk), self.count_en.eq(commit & self.last)]
+        for k in range(U):
+            m.d.comb += self.count_word[k].eq(Mux(first_step, 0, self.counts[k]) + spikes[k])

@@ -30,7 +30,8 @@ class Mismatch:
     """One difference between hardware and golden model.
 
     ``what`` is ``"spike"``, ``"membrane"``, ``"missing"`` (no record for the neuron),
-    ``"duplicate"`` (two records), ``"class"`` or ``"result"``; ``layer``/``step``/``neuron`` are
+    ``"duplicate"`` (two records), ``"class"`` or ``"result NAME"`` (a read-out result:
+    ``first_time``, ``first_potential``, ``final_membrane``, ``count``); ``layer``/``step``/``neuron`` are
     -1 where they do not apply.
     """
     what: str
@@ -174,7 +175,8 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
         ``U`` and ``M`` of the hardware configuration (the trace's lane count and width).
     result : dict, optional
         What the host driver read back: ``class`` (int) and, when present, ``first_time``,
-        ``first_potential`` and ``final_membrane`` (sequences over the output neurons).
+        ``first_potential``, ``final_membrane`` and ``count`` (the spike counts, from hardware
+        built with ``spike_count``) (sequences over the output neurons).
     limit : int
         Stop after this many differences.
     """
@@ -206,7 +208,8 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
             out.append(Mismatch("class", -1, -1, -1, expected, int(result["class"])))
         checks = (("first_time", golden.first_time[0]),
                   ("first_potential", golden.first_potential[0]),
-                  ("final_membrane", golden.membrane[-1][0, T - 1]))
+                  ("final_membrane", golden.membrane[-1][0, T - 1]),
+                  ("count", golden.count[0]))
         for name, want in checks:
             if result.get(name) is None:
                 continue

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from core.config import Config
+from core.network import READOUTS
 from core.randnet import random_network
 from hw.accel import Accelerator
 
@@ -35,7 +36,9 @@ def config_from_meta(meta: dict):
 def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int | None = None,
                            max_neurons: int | None = None, max_timesteps: int | None = None,
                            tries: int = 100):
-    """A random network over all options (``core.randnet.random_network``) that fits ``config``."""
+    """A random network over all options (``core.randnet.random_network``) that fits ``config``:
+    with biases when it has the bias memory, any read-out it has (spike_count with the
+    counts)."""
     widths = [m for m in (8, 10, 12, 16, 20, 24, 32) if m <= config.membrane_bits]
     for _ in range(tries):
         network = random_network(
@@ -46,7 +49,8 @@ def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int 
             max_timesteps=min(config.max_timesteps, max_timesteps or config.max_timesteps),
             weight_bits=int(rng.integers(1, config.weight_bits + 1)),
             membrane_bits=int(rng.choice(widths)),
-            encoders=config.encoders)
+            encoders=config.encoders, bias=config.bias,
+            readouts=READOUTS if config.spike_count else READOUTS[:2])
         if config.fits(network):
             return network
     raise RuntimeError(f"no random network fits {config} in {tries} tries")

@@ -85,7 +85,7 @@ def _result_fields(result) -> dict:
     out = {"class": _result_class(result)}
     names = {"first_time": "first_time", "first_potential": "first_potential",
              "membrane": "final_membrane", "final_membrane": "final_membrane",
-             "cycles": "cycles"}
+             "count": "count", "cycles": "cycles"}
     for name, key in names.items():
         value = getattr(result, name, None)
         if value is None and isinstance(result, dict):
@@ -171,9 +171,11 @@ class Session:
 
         h, config = self.harness, self.config
         n, R = network.n_classes, config.region_bits
-        arrays = [memmap.result_array(R, which) for which in
-                  (memmap.RESULT_FIRST_TIME, memmap.RESULT_FIRST_POTENTIAL,
-                   memmap.RESULT_FINAL_MEMBRANE)]
+        which = [memmap.RESULT_FIRST_TIME, memmap.RESULT_FIRST_POTENTIAL,
+                 memmap.RESULT_FINAL_MEMBRANE]
+        if config.spike_count:
+            which.append(memmap.RESULT_SPIKE_COUNT)
+        arrays = [memmap.result_array(R, w) for w in which]
         out = []
         for image in pixels:
             h.clear_trace()
@@ -195,6 +197,8 @@ class Session:
             result = {"class": words[-1], "cycles": words[-2],
                       "first_time": words[1:1 + n], "first_potential": signed[:n],
                       "final_membrane": signed[n:]}
+            if config.spike_count:
+                result["count"] = words[1 + 3 * n:1 + 4 * n]
             out.append((result, RawTrace(h.trace_words(), h.meta["trace_fields"])))
         return out
 

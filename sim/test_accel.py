@@ -115,6 +115,7 @@ def _edge_cases(config, rng):
         net = Network([_layer(w_eq, 2, threshold=x)], membrane_bits=16,
                       timesteps=min(2, T_max), encoder="direct", readout=readout)
         cases.append((f"read-out tie {readout}", net, tie_pixels))
+    cases += _option_cases(config, w, w_eq, images, tie_pixels)
 
     # T = 1 and T = T_max, every encoder; 1-bit and widest weights; the widest layer.
     for T in sorted({1, T_max}):
@@ -160,6 +161,30 @@ def _edge_cases(config, rng):
                 timesteps=min(T_max, 6), encoder="rate", lfsr_seed=seed)
             cases.append((f"rate seed {seed:#x}", net, images))
     return [(label, net.validate(), px) for label, net, px in cases]
+
+
+def _option_cases(config, w, w_eq, images, tie_pixels):
+    """The generator options' corner cases: biases at the 8-bit membrane's extremes with the
+    largest currents (saturation both ways; alone, they make and silence spikes), and equal
+    spike counts (the lowest index wins; none at all: neuron 0)."""
+    T = min(4, config.max_timesteps)
+    cases = []
+    if config.bias:
+        lane = np.arange(len(w)) % 3
+        extremes = np.where(lane == 0, -128, np.where(lane == 1, 127, 0))
+        readout = "spike_count" if config.spike_count else "first_spike"
+        for reset in ("subtract", "none"):
+            net = Network([_layer(w, config.weight_bits, threshold=100, reset=reset,
+                                  fire_once=False, bias=extremes)],
+                          membrane_bits=8, timesteps=T, encoder="direct", readout=readout)
+            cases.append((f"bias extremes reset={reset}", net, images))
+    if config.spike_count:
+        for theta in (60, 10 ** 4):   # equal counts above zero; no spike at all
+            net = Network([_layer(w_eq, 2, threshold=theta, fire_once=False)],
+                          membrane_bits=16, timesteps=T, encoder="direct",
+                          readout="spike_count")
+            cases.append((f"read-out tie spike_count theta={theta}", net, tie_pixels))
+    return cases
 
 
 @cocotb.test()
@@ -277,14 +302,31 @@ ICARUS_SMOKE = ("random_networks", "back_to_back")
 ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 
 
-#: The hardware configurations the benches run on: the small default and two inputs per cycle.
-DESIGNS = ("k1", "k2")
-#: What the K = 2 design checks without --sim-all (in Verilator only).
+#: The hardware configurations the benches run on: the small default, two inputs per cycle,
+#: and both generator options (biases, spike counts and the spike_count read-out).
+DESIGNS = ("k1", "k2", "options")
+#: What the K = 2 and the options designs check without --sim-all (in Verilator only).
 K2_SMOKE = ("random_networks", "edge_cases", "back_to_back")
+#: The options design's Icarus case without --sim-all (K2_SMOKE runs in Verilator).
+OPTIONS_ICARUS = ("random_networks",)
+OPTIONS_ICARUS_ENV = {"COSIM_NETWORKS": 2, "COSIM_IMAGES": 2}
 
 
 def _config(design):
-    return Config.tiny(inputs_per_cycle=2) if design == "k2" else Config.tiny()
+    return {"k1": Config.tiny(), "k2": Config.tiny(inputs_per_cycle=2),
+            "options": Config.tiny(bias=True, spike_count=True)}[design]
+
+
+def _subset(sim, design, sim_all):
+    """``(tests, extra environment)`` a simulator runs on a design: everything with
+    --sim-all, else a smoke subset (Icarus simulates ~50x slower than Verilator)."""
+    if sim_all:
+        return list(TESTS), {}
+    if sim == "icarus":
+        return ((list(ICARUS_SMOKE), dict(ICARUS_ENV)) if design == "k1" else
+                (list(OPTIONS_ICARUS), dict(OPTIONS_ICARUS_ENV)) if design == "options" else
+                ([], {}))
+    return (list(TESTS), {}) if design == "k1" else (list(K2_SMOKE), {})
 
 
 @pytest.fixture(scope="module")
@@ -296,15 +338,13 @@ def accel_runs(sim_all, cosim_seed):
     def get(sim, design):
         if (sim, design) not in cache:
             env = {"COSIM_SEED": cosim_seed, "COSIM_FULL": int(sim_all)}
-            tests = list(TESTS)
-            if sim == "icarus" and not sim_all:
-                tests = list(ICARUS_SMOKE)
-                env.update(ICARUS_ENV)
-            elif design == "k2" and not sim_all:
-                tests = list(K2_SMOKE)
-            elif sim_all:
+            tests, extra = _subset(sim, design, sim_all)
+            env.update(extra)
+            if sim_all:
                 env.update(COSIM_NETWORKS=200, COSIM_IMAGES=4)
-            name = None if design == "k1" else "accel-p8-k2"
+            # the options design shares its build with `sw.cosim --random --set bias=true
+            # --set spike_count=true` (same name and configuration)
+            name = "accel-p8-k2" if design == "k2" else None
             cache[sim, design] = toolchain.run(
                 accelerator(_config(design), name=name), sim, "sim.test_accel",
                 testcase=tests, env=env, tag=f"all-{cosim_seed}", check=False)
@@ -318,8 +358,7 @@ def accel_runs(sim_all, cosim_seed):
 def test_accel(sim, testcase, design, accel_runs, sim_all):
     if not toolchain.available(sim):
         pytest.skip(f"{sim} is not installed")
-    if sim == "icarus" and not sim_all and (design != "k1" or testcase not in ICARUS_SMOKE):
-        pytest.skip("Icarus runs a smoke subset; use --sim-all for the whole suite")
-    if design == "k2" and not sim_all and testcase not in K2_SMOKE:
-        pytest.skip("the K = 2 design runs a smoke subset; use --sim-all for the whole suite")
+    if testcase not in _subset(sim, design, sim_all)[0]:
+        pytest.skip(f"{sim} runs a smoke subset of the {design} design; use --sim-all for the "
+                    f"whole suite")
     accel_runs(sim, design).check(testcase)

@@ -2,7 +2,8 @@
 
 :func:`compile_network` checks that the network fits the hardware configuration *before*
 producing anything, then returns the list of ``(byte_address, words)`` writes that load it
-(``docs/memory-map.md``): network parameters, per-layer parameters and the weight memory.
+(``docs/memory-map.md``): network parameters, per-layer parameters, the weight memory and,
+on hardware built with ``bias``, the bias window.
 :func:`pixel_writes` packs one image for the pixel window. The host driver (``sw.device``)
 sends these writes through any :class:`~core.transport.Transport`.
 
@@ -24,8 +25,8 @@ from core import memmap
 from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError
 from core.network import Network
 
-__all__ = ["FitError", "compile_network", "weight_rows", "pixel_writes", "layer_mode",
-           "merge_writes"]
+__all__ = ["FitError", "compile_network", "weight_rows", "bias_writes", "pixel_writes",
+           "layer_mode", "merge_writes"]
 
 
 def layer_mode(layer) -> int:
@@ -104,7 +105,22 @@ def compile_network(network: Network, config: Config) -> list[tuple[int, list[in
         else:
             writes += [(reg(base + r * stride), words[r].tolist()) for r in range(len(words))]
         row += len(words)
+    if config.bias:
+        writes += bias_writes(network, config)
     return merge_writes(writes)
+
+
+def bias_writes(network: Network, config: Config) -> list[tuple[int, list[int]]]:
+    """The bias window's writes (``config.bias``): each layer's ``n_out`` biases as 32-bit two's
+    complement words, zeros for a layer without biases, so that no bias of a network loaded
+    before is left behind."""
+    writes = []
+    for index, layer in enumerate(network.layers):
+        bias = np.zeros(layer.n_out, np.int64) if layer.bias is None else \
+            np.asarray(layer.bias, np.int64)
+        writes.append((4 * memmap.bias_address(config, index),
+                       (bias & 0xFFFFFFFF).tolist()))
+    return writes
 
 
 def pixel_writes(pixels, config: Config, n_inputs: int | None = None):

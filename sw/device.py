@@ -49,12 +49,16 @@ class Result:
         Final membrane potentials of the output neurons.
     cycles : int
         Clock cycles from start to done.
+    count : numpy int64 (n_classes,) or None
+        Spikes of each output neuron over the inference; read from hardware built with
+        ``spike_count``, else None.
     """
     cls: int
     first_time: np.ndarray
     first_potential: np.ndarray
     membrane: np.ndarray
     cycles: int
+    count: np.ndarray | None = None
 
 
 def _signed(word: int) -> int:
@@ -77,7 +81,14 @@ def config_from_registers(words: dict[int, int]) -> Config:
         max_timesteps=words[memmap.REG_CFG_MAX_TIMESTEPS],
         weight_words=words[memmap.REG_CFG_WEIGHT_WORDS],
         dsp_lanes=words[memmap.REG_CFG_DSP_LANES],
-        encoders=encoders, trace=bool(words[memmap.REG_CFG_TRACE]))
+        encoders=encoders, trace=bool(words[memmap.REG_CFG_TRACE]),
+        **_options(words.get(memmap.REG_CFG_OPTIONS, 0)))
+
+
+def _options(options: int) -> dict:
+    """The ``Config`` fields of a ``CFG_OPTIONS`` word (0 on bitstreams older than it)."""
+    return {"bias": bool(options & memmap.OPTION_BIAS),
+            "spike_count": bool(options & memmap.OPTION_SPIKE_COUNT)}
 
 
 class Device:
@@ -122,7 +133,7 @@ class Device:
                               f"driver speaks {memmap.VERSION >> 16}.x: update sw or the "
                               f"bitstream")
         first = memmap.REG_CFG_LANES
-        last = memmap.REG_CFG_DSP_LANES
+        last = memmap.REG_CFG_OPTIONS
         values = self.transport.read(4 * first, last - first + 1)
         words = {first + i: v for i, v in enumerate(values)}
         self.config = config_from_registers(words)
@@ -182,10 +193,15 @@ class Device:
         time_ = self.transport.read(4 * memmap.result_array(R, memmap.RESULT_FIRST_TIME), n)
         pot = self.transport.read(4 * memmap.result_array(R, memmap.RESULT_FIRST_POTENTIAL), n)
         mem = self.transport.read(4 * memmap.result_array(R, memmap.RESULT_FINAL_MEMBRANE), n)
+        count = None
+        if config.spike_count:
+            count = np.array(self.transport.read(
+                4 * memmap.result_array(R, memmap.RESULT_SPIKE_COUNT), n), np.int64)
         cycles, cls = self.transport.read(4 * memmap.REG_CYCLES, 2)
         return Result(cls=cls, first_time=np.array(time_, np.int64),
                       first_potential=np.array([_signed(p) for p in pot], np.int64),
-                      membrane=np.array([_signed(v) for v in mem], np.int64), cycles=cycles)
+                      membrane=np.array([_signed(v) for v in mem], np.int64), cycles=cycles,
+                      count=count)
 
     def infer(self, pixels) -> Result:
         """Run one image (``n_in`` ints in 0 .. 255) and return its :class:`Result`."""

@@ -50,8 +50,9 @@ def fail(prog: str, message: str, status: int = EXIT_USAGE) -> int:
 def set_advice(message: str) -> str:
     """The advice of a :class:`core.config.FitError`, ``--max-layers 4`` (an option of
     ``hw.generate``), in the spelling of the command lines that change a configuration with
-    ``--set``: ``--set max_layers=4``."""
-    return re.sub(r"--([a-z][a-z-]*) (\S+)",
+    ``--set``: ``--set max_layers=4``. Advice already in that spelling (``--set bias=true``)
+    is kept."""
+    return re.sub(r"--(?!set )([a-z][a-z-]*) (\S+)",
                   lambda match: f"--set {match[1].replace('-', '_')}={match[2]}", message)
 
 

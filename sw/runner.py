@@ -7,8 +7,8 @@ the device (magic, version, configuration); refuse a model that does not fit the
 no inference runs); stream test images (:func:`open_images`: MNIST's test split, else
 scikit-learn's digits for a 64-input model, else random images, or the ``data`` source named)
 with the link kept busy (:func:`stream`), their golden results computed a chunk at a time;
-compare every result (class, first spike times and potentials, final membranes of the output
-neurons) with :mod:`core.golden`; and report accuracy, agreement, accelerator cycles per
+compare every result (class, first spike times and potentials, final membranes and, on
+hardware with ``spike_count``, spike counts of the output neurons) with :mod:`core.golden`; and report accuracy, agreement, accelerator cycles per
 inference and end-to-end images/s (:class:`RunReport`).
 """
 
@@ -251,24 +251,18 @@ def stream(device, transport, pixels, *, poll: int = 1):
             yield device.infer(row)
         return
     config, network = device.config, device.network
-    n, R = network.n_classes, config.region_bits
-    results_ops = [
-        ("read", 4 * memmap.result_array(R, memmap.RESULT_FIRST_TIME), n),
-        ("read", 4 * memmap.result_array(R, memmap.RESULT_FIRST_POTENTIAL), n),
-        ("read", 4 * memmap.result_array(R, memmap.RESULT_FINAL_MEMBRANE), n),
-        ("read", 4 * memmap.REG_CYCLES, 2),
-    ]
+    results_ops = _results_ops(config, network.n_classes)
     control = 4 * memmap.REG_CONTROL
     for row in pixels:
         ops = [("write", a, w) for a, w in pixel_writes(row, config, network.n_inputs)]
         ops += [("write", control, [memmap.CONTROL_CLEAR]),
                 ("write", control, [memmap.CONTROL_START]),
                 ("read_fixed", 4 * memmap.REG_STATUS, poll)] + results_ops
-        status_words, first_time, potential, membrane, (cycles, cls) = transport.batch(ops)
+        status_words, *words = transport.batch(ops)
         status = status_words[-1]
         if status & memmap.STATUS_BUSY:
             status = device.wait()
-            first_time, potential, membrane, (cycles, cls) = transport.batch(results_ops)
+            words = transport.batch(results_ops)
             poll = min(poll * 2, 255)
         elif poll > 1 and not status_words[poll // 2] & memmap.STATUS_BUSY:
             poll -= 1   # done well before the last poll: poll less
@@ -277,10 +271,27 @@ def stream(device, transport, pixels, *, poll: int = 1):
                               "trustworthy")
         if not status & memmap.STATUS_DONE:
             raise DeviceError(f"the inference stopped without finishing (status {status:#x})")
-        yield Result(cls=cls, first_time=np.array(first_time, np.int64),
-                     first_potential=np.array([_signed(p) for p in potential], np.int64),
-                     membrane=np.array([_signed(v) for v in membrane], np.int64),
-                     cycles=cycles)
+        yield _result(words)
+
+
+def _results_ops(config, n):
+    """The reads of one inference's results: the result arrays (the spike counts too on
+    hardware that has them), then CYCLES and CLASS."""
+    arrays = [memmap.RESULT_FIRST_TIME, memmap.RESULT_FIRST_POTENTIAL,
+              memmap.RESULT_FINAL_MEMBRANE]
+    if config.spike_count:
+        arrays.append(memmap.RESULT_SPIKE_COUNT)
+    return ([("read", 4 * memmap.result_array(config.region_bits, a), n) for a in arrays]
+            + [("read", 4 * memmap.REG_CYCLES, 2)])
+
+
+def _result(words) -> Result:
+    """The :class:`sw.device.Result` of the words :func:`_results_ops` read."""
+    first_time, potential, membrane, *count, (cycles, cls) = words
+    return Result(cls=cls, first_time=np.array(first_time, np.int64),
+                  first_potential=np.array([_signed(p) for p in potential], np.int64),
+                  membrane=np.array([_signed(v) for v in membrane], np.int64),
+                  cycles=cycles, count=np.array(count[0], np.int64) if count else None)
 
 
 def _expected(network, images: Images):
@@ -291,7 +302,7 @@ def _expected(network, images: Images):
         for k in range(len(pixels)):
             yield (pixels[k], None if labels is None else labels[k],
                    (expect.prediction[k], expect.first_time[k], expect.first_potential[k],
-                    membrane[k]))
+                    membrane[k], expect.count[k]))
 
 
 def run(transport, network, *, samples: int | None = None, data: str | None = None,
@@ -330,13 +341,14 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
         results = progress(stream(device, transport, rows()), total=images.count,
                            desc="images", unit="image")
         for k, result in enumerate(results):
-            _, label, (cls, first_time, first_potential, membrane) = pending.popleft()
+            _, label, (cls, first_time, first_potential, membrane, count) = pending.popleft()
             report.samples += 1
             report.cycles.append(result.cycles)
             same_class = result.cls == cls
             same_all = (same_class and np.array_equal(result.first_time, first_time)
                         and np.array_equal(result.first_potential, first_potential)
-                        and np.array_equal(result.membrane, membrane))
+                        and np.array_equal(result.membrane, membrane)
+                        and (result.count is None or np.array_equal(result.count, count)))
             report.agree_class += bool(same_class)
             report.agree_all += bool(same_all)
             if label is not None:

@@ -30,9 +30,9 @@ ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml"
 LAYERS = ("core", "hw", "sw", "sim", "boards", "cli")
 
 #: Modules outside ``cli/`` that are command lines: the ``python -m`` shims.
-CLI_SHIMS = frozenset({"hw.generate", "sw.bench", "sw.cosim", "sw.demo", "sw.flash", "sw.ganbench",
-                        "sw.gantrain", "sw.generate", "sw.nir",
-                       "sw.nirbench", "sw.run", "sw.simboard"})
+CLI_SHIMS = frozenset({"hw.generate", "sw.attack", "sw.bench", "sw.cosim", "sw.demo", "sw.flash",
+                       "sw.ganbench", "sw.gantrain", "sw.generate", "sw.nir", "sw.nirbench",
+                       "sw.run", "sw.simboard"})
 
 
 def module_name(root: Path, path: Path) -> str:

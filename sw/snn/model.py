@@ -280,10 +280,15 @@ class SNN(nn.Module):
 
     # -- forward -----------------------------------------------------------------------------
 
-    def forward(self, pixels: torch.Tensor, timesteps: int | None = None) -> Output:
+    def forward(self, pixels: torch.Tensor, timesteps: int | None = None,
+                events: torch.Tensor | None = None) -> Output:
+        """One inference of a batch of ``pixels`` (B, n_in); ``events`` (B, T, n_in), layer
+        0's events in pixel units, replace the encoding of ``pixels`` when given (an encoding
+        that passes gradients to the pixels: :func:`sw.robust.encode_events`)."""
         cfg = self.config
         T = cfg.timesteps if timesteps is None else timesteps
-        events = encode(pixels, T, cfg.encoder, cfg.lfsr_seed)
+        if events is None:
+            events = encode(pixels, T, cfg.encoder, cfg.lfsr_seed)
         B = events.shape[0]
         L = len(cfg.layers)
         lo = -float(1 << (cfg.membrane_bits - 1))

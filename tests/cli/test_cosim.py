@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cli import cosim
+from core import modelfile
 from sim.cosim import rate_text
 from core.network import Layer, Network
 from sim import toolchain
@@ -22,7 +23,6 @@ def _cli(*args, timeout=900):
 
 
 def _model(tmp_path, inputs=5):
-    from core import modelfile
     net = Network([Layer(np.ones((3, inputs), np.int64), 2, 10)], timesteps=2)
     modelfile.save(net, tmp_path / "m.snn")
     return str(tmp_path / "m.snn")
@@ -52,6 +52,16 @@ class TestArguments:
         assert cosim.main(["--model", _model(tmp_path), "--images",
                            str(tmp_path / "x.npy")]) == 2
         assert "needs (N, 5) pixels" in capsys.readouterr().err
+
+    def test_bias_model_on_hardware_without_biases(self, capsys, tmp_path):
+        """A named configuration without the bias memory is refused with the --set to add;
+        without --config the accelerator is sized for the model, biases included."""
+        net = Network([Layer(np.ones((3, 5), np.int64), 2, 10, bias=[1, -2, 0])], timesteps=2)
+        modelfile.save(net, tmp_path / "b.snn")
+        assert cosim.main(["--model", str(tmp_path / "b.snn"), "--config", "tiny"]) == 2
+        err = capsys.readouterr().err
+        assert "layers[0] has biases; generate the accelerator with --set bias=true" in err
+        assert cosim._config(None, None, net).bias
 
     def test_data_only_with_model(self, capsys, tmp_path):
         np.save(tmp_path / "x.npy", np.zeros((4, 6), np.uint8))

@@ -36,6 +36,8 @@ from core.network import Layer, Network
                                   "'hybrid', 'rate'"),
     (dict(encoders=("rate", "rate")), "encoders is ('rate', 'rate'); name each encoder once"),
     (dict(trace=1), "trace is 1; it must be True or False"),
+    (dict(bias=1), "bias is 1; it must be True or False"),
+    (dict(spike_count="yes"), "spike_count is 'yes'; it must be True or False"),
 ])
 def test_errors(changes, message):
     with pytest.raises(ConfigError) as info:
@@ -72,10 +74,14 @@ class TestResolve:
         # a computed field follows the fields it is computed from
         assert resolve("mnist", ["lanes=16", "neuron_units=4"]).dsp_lanes == 16
         assert resolve("mnist", ["dsp_lanes=none"]).dsp_lanes == 78
+        # the generator options, off by default
+        assert not Config().bias and not Config().spike_count
+        assert resolve("tiny", ["bias=true", "spike-count=1"]) == Config.tiny(
+            bias=True, spike_count=True)
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
-              "dsp_lanes, encoders, trace")
+              "dsp_lanes, encoders, trace, bias, spike_count")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'"),
@@ -85,6 +91,7 @@ class TestResolve:
         (None, ["lanes=none"], "--set 'lanes=none': lanes is an integer"),
         (None, ["dsp_lanes=all"], "--set 'dsp_lanes=all': dsp_lanes is an integer or none"),
         (None, ["trace=maybe"], "--set 'trace=maybe': trace is true or false"),
+        (None, ["bias=on"], "--set 'bias=on': bias is true or false"),
         (None, ["lanes=12"], "lanes is 12; it must be a power of two"),
         ("tiny", ["encoders=poisson"], "encoders holds 'poisson'; it must hold only 'direct', "
                                        "'hybrid', 'rate'"),
@@ -163,3 +170,46 @@ def test_for_network():
     assert config.fits(network)
     assert (config.max_inputs, config.max_neurons, config.weight_bits) == (20, 7, 3)
     assert config.weight_words == 20 + 7
+
+
+def test_options_fit():
+    """A network with biases needs ``bias``, a spike_count read-out ``spike_count``; a bias of
+    zeros needs nothing; Config.for_network turns the options on when the network needs them."""
+    network = _network([6, 5, 3])
+    network.layers[1].bias = np.array([0, 0, 0])
+    assert Config().fits(network)
+    assert not Config.for_network(network).bias
+    network.layers[1].bias = np.array([3, -4, 0])
+    with pytest.raises(FitError) as info:
+        Config().check_fits(network)
+    assert str(info.value) == "layers[1] has biases; generate the accelerator with --set " \
+                              "bias=true"
+    assert Config(bias=True).fits(network)
+    assert Config.for_network(network).bias
+    network.readout = "spike_count"
+    with pytest.raises(FitError) as info:
+        Config(bias=True).check_fits(network)
+    assert str(info.value) == "the read-out is spike_count; generate the accelerator with " \
+                              "--set spike_count=true"
+    config = Config.for_network(network)
+    assert config.spike_count and config.fits(network)
+    assert not Config.for_network(_network([6, 5, 3])).spike_count
+
+
+def test_bias_range():
+    network = _network([6, 5], membrane_bits=8)
+    network.layers[0].bias = np.array([0, 0, 200, 0, 0])
+    with pytest.raises(FitError) as info:
+        Config(bias=True)._check_options(network)
+    assert str(info.value) == ("layers[0].bias holds 200, outside the 8-bit membrane range "
+                               "-128 .. 127; requantize the biases or widen membrane_bits")
+
+
+def test_bias_window_size():
+    """The bias window (one word per neuron of every layer's membrane chunks) fits its
+    region; the default configuration's regions stay as they were."""
+    for config in (Config(bias=True), Config.tiny(bias=True),
+                   Config.tiny(bias=True, max_layers=16, max_neurons=100)):
+        assert config.max_layers * config.bias_stride <= 1 << config.region_bits
+    assert Config(bias=True).region_bits == Config().region_bits == 10
+    assert Config.tiny(bias=True, max_layers=16, max_neurons=100).region_bits == 11

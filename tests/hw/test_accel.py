@@ -13,11 +13,11 @@ import pytest
 
 from core import golden, memmap
 from core.config import Config
-from core.network import Layer, Network
+from core.network import READOUTS, Layer, Network
 from core.perf import cycle_count
 from core.randnet import random_network, random_pixels
 from sim.pysim import AmaranthSimTransport
-from sw.compiler import compile_network
+from sw.compiler import bias_writes, compile_network
 from sw.device import Device
 
 TINY = Config.tiny()
@@ -64,6 +64,8 @@ def mismatches(driver, network, pixels, result, trace):
         ("final membrane", result.membrane.tolist(), trace.membrane[-1][0, -1].tolist()),
         ("class", result.cls, int(trace.prediction[0])),
         ("cycles", result.cycles, cycle_count(network, driver.config, pixels)),
+        ("count", None if result.count is None else result.count.tolist(),
+         trace.count[0].tolist() if driver.config.spike_count else None),
     ]:
         if got != want:
             errors.append(f"{name} {got}, golden {want}")
@@ -373,3 +375,66 @@ def test_update_overlaps_the_next_block():
                 _layer(rng, n, n, 4, threshold=3, fire_once=False),
             ], membrane_bits=24, timesteps=3, encoder="direct", readout="first_spike")
             check(driver, net.validate(), images, f"threshold {threshold}")
+
+
+#: Both generator options: the bias memory, the spike counts and the spike_count read-out.
+TINY_OPTIONS = Config.tiny(bias=True, spike_count=True)
+
+
+@pytest.fixture(scope="module")
+def device_options():
+    with open_device(TINY_OPTIONS) as driver:
+        yield driver
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_networks_with_bias_and_spike_count(device_options, seed):
+    """Random networks with biases (either sign, up to the membrane's extremes) and every
+    read-out, spike_count included: every spike, membrane, spike count and the class as the
+    golden model, the cycles as core.perf (the options cost none)."""
+    rng = np.random.default_rng(7000 + seed)
+    cfg = TINY_OPTIONS
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=cfg.max_layers, max_timesteps=cfg.max_timesteps,
+                             bias=True, readouts=READOUTS)
+    check(device_options, network, random_pixels(rng, 2, network.n_inputs),
+          f"bias/spike_count, seed {7000 + seed}")
+
+
+def test_spike_count_ties_and_silence(device_options):
+    """Identical output neurons spike equally often: the lowest index wins; with no spike at
+    all, neuron 0. A bias alone (no input) makes neurons spike; a negative one silences them."""
+    n_in = 6
+    w = np.zeros((5, n_in), np.int64)
+    cases = [([0, 3, 3, 2, 3], 1), ([0, 0, 0, 0, 0], 0), ([-5, 4, -128, 4, 1], 1)]
+    for bias, want in cases:
+        out = Layer(w, 4, threshold=4, reset="subtract", fire_once=False, bias=bias)
+        net = Network([out], membrane_bits=8, timesteps=5, encoder="direct",
+                      readout="spike_count").validate()
+        image = np.zeros((1, n_in), np.uint8)
+        check(device_options, net, image, f"spike-count ties, bias {bias}")
+        assert int(golden.run(net, image).prediction[0]) == want
+
+
+def test_bias_window_readback_and_reload(device_options):
+    """The bias window reads back what the compiler wrote (sign-extended), and a network
+    without biases loaded after one with them computes as if none had been there."""
+    rng = np.random.default_rng(12)
+    cfg = TINY_OPTIONS
+    with_bias = random_network(rng, max_inputs=20, max_neurons=16, max_layers=3,
+                               max_timesteps=6, bias=True)
+    with_bias.layers[0].bias = np.resize([-(1 << 31), (1 << 31) - 1, -1, 5],
+                                         with_bias.layers[0].n_out)
+    with_bias.membrane_bits = 32
+    device_options.load(with_bias.validate())
+    for address, words in bias_writes(with_bias, cfg):
+        assert device_options.transport.read(address, len(words)) == words, hex(address)
+    plain = random_network(rng, max_inputs=20, max_neurons=16, max_layers=3, max_timesteps=6)
+    check(device_options, plain, random_pixels(rng, 2, plain.n_inputs), "after biases")
+
+
+def test_identify_options():
+    """CFG_OPTIONS tells the host which options the gateware has."""
+    for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True)):
+        with open_device(config) as driver:
+            assert driver.identify() == config

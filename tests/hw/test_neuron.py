@@ -35,21 +35,23 @@ def _run(dut, bench, clock=True):
     sim.run()
 
 
-@pytest.mark.parametrize("latency", [0, 1, 2, 3, 4])
-def test_neuron_unit_matches_reference(latency):
+def _check_unit(latency, *, has_bias=False, cases=1500):
+    """``cases`` random steps (edge values near saturation as well as random ones) of a unit
+    against numerics.neuron_step; with ``has_bias`` a random bias ``b`` joins the current
+    (numerics.md, section 3, step 2: ``p = sat(u + I + b)``)."""
     M_hw, A = 32, 24
-    dut = NeuronUnit(M_hw, A, latency=latency)
-    rng = np.random.default_rng(SEED)
+    dut = NeuronUnit(M_hw, A, latency=latency, has_bias=has_bias)
+    rng = np.random.default_rng(SEED + has_bias)
     failures = []
 
     async def bench(ctx):
-        for case in range(1500):
+        for case in range(cases):
             M = int(rng.choice([8, 12, 16, 32]))
             lo, hi = -(1 << (M - 1)), (1 << (M - 1)) - 1
-            # edge values near saturation as well as random ones
             v = int(rng.choice([lo, hi, 0, -1, 1, rng.integers(lo, hi + 1)]))
             current = int(rng.choice([0, rng.integers(-(1 << (A - 1)), 1 << (A - 1)),
                                       rng.integers(-300, 300)]))
+            b = int(rng.choice([lo, hi, 0, rng.integers(lo, hi + 1)])) if has_bias else 0
             threshold = int(rng.choice([1, hi, rng.integers(1, hi + 1), max(1, v)]))
             factor = bool(rng.integers(0, 2))
             params = dict(lif=bool(rng.integers(0, 2)), factor=factor,
@@ -66,6 +68,8 @@ def test_neuron_unit_matches_reference(latency):
             ctx.set(dut.v, v)
             ctx.set(dut.fired, fired)
             ctx.set(dut.current, current)
+            if has_bias:
+                ctx.set(dut.neuron_bias, b)
             ctx.set(dut.valid, 1)
             ctx.set(dut.vmin, lo)
             ctx.set(dut.vmax, hi)
@@ -74,9 +78,9 @@ def test_neuron_unit_matches_reference(latency):
             assert ctx.get(dut.fired_used) == fired
             got = (ctx.get(dut.p), bool(ctx.get(dut.spike)), ctx.get(dut.v_next),
                    bool(ctx.get(dut.fired_next)))
-            want = reference_update(v, fired, current, membrane_bits=M, **params)
+            want = reference_update(v, fired, current + b, membrane_bits=M, **params)
             if got != want:
-                failures.append((case, v, fired, current, M, params, got, want))
+                failures.append((case, v, fired, current, b, M, params, got, want))
         # a padding lane never fires
         ctx.set(dut.valid, 0)
         ctx.set(dut.current, 1000)
@@ -88,6 +92,18 @@ def test_neuron_unit_matches_reference(latency):
 
     _run(dut, bench, clock=bool(latency))
     assert not failures, f"seed {SEED}: {len(failures)} mismatches, first {failures[0]}"
+
+
+@pytest.mark.parametrize("latency", [0, 1, 2, 3, 4])
+def test_neuron_unit_matches_reference(latency):
+    _check_unit(latency)
+
+
+@pytest.mark.parametrize("latency", [0, 4])
+def test_neuron_unit_bias(latency):
+    """The bias joins the current before the one saturation, and nothing wraps: the largest
+    current and bias on the largest membrane saturate instead of turning negative."""
+    _check_unit(latency, has_bias=True, cases=800)
 
 
 def test_neuron_unit_latency_is_checked():
@@ -180,3 +196,51 @@ def test_readout_matches_reference():
 
     _run(dut, bench)
     assert not failures, f"seed {SEED}: {failures[0]}"
+
+
+def test_readout_spike_count():
+    """With counts built in, each of the three modes against its rule; spike_count is the most
+    spikes, lowest index on ties (what numpy's and torch's argmax return), neuron 0 when no
+    neuron fired."""
+    dut = Readout(16, 8, count_bits=5)
+    rng = np.random.default_rng(SEED + 1)
+    failures = []
+
+    async def bench(ctx):
+        for case in range(150):
+            n = int(rng.integers(1, 12))
+            mode = str(rng.choice(["first_spike", "max_membrane", "spike_count"]))
+            counts = [int(rng.choice([0, 1, 3, 31])) if case % 5 else 0 for _ in range(n)]
+            first_time = [int(rng.choice([255, 0, 2])) if c else 255 for c in counts]
+            first_potential = [7 if t != 255 else 0 for t in first_time]
+            final_v = [int(rng.choice([-5, 3, 9])) for _ in range(n)]
+            ctx.set(dut.max_membrane, mode == "max_membrane")
+            ctx.set(dut.spike_count, mode == "spike_count")
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            for j in range(n):
+                while rng.integers(0, 4) == 0:    # a gap, with other values on the inputs
+                    ctx.set(dut.valid, 0)
+                    ctx.set(dut.count, 31)
+                    await ctx.tick()
+                ctx.set(dut.valid, 1)
+                ctx.set(dut.index, j)
+                ctx.set(dut.first_time, first_time[j])
+                ctx.set(dut.first_potential, first_potential[j])
+                ctx.set(dut.final_v, final_v[j])
+                ctx.set(dut.count, counts[j])
+                await ctx.tick()
+            ctx.set(dut.valid, 0)
+            await ctx.tick()
+            got = ctx.get(dut.cls)
+            if mode == "spike_count":
+                want = int(np.argmax(counts))
+            else:
+                want = numerics.readout_class(first_time, first_potential, final_v,
+                                              readout=mode)
+            if got != want:
+                failures.append((case, mode, counts, first_time, final_v, got, want))
+
+    _run(dut, bench)
+    assert not failures, f"seed {SEED + 1}: {failures[0]}"

@@ -13,11 +13,13 @@ from core.golden import NEVER
 SEED = 20261203
 
 
-def read_out(first_time, first_potential, final_v, max_membrane):
+def read_out(first_time, first_potential, final_v, max_membrane, counts=None):
     """numerics.md, section 6: the earliest first spike (then the highest potential then, then
     the lowest index); with none, or in max_membrane mode, the highest final membrane (lowest
-    index on ties)."""
+    index on ties); with ``counts`` (spike_count mode), the most spikes, lowest index on ties."""
     n = len(final_v)
+    if counts is not None:
+        return max(range(n), key=lambda j: (counts[j], -j))
     if not max_membrane and any(t != NEVER for t in first_time):
         return min(range(n), key=lambda j: (first_time[j], -first_potential[j], j))
     return max(range(n), key=lambda j: (final_v[j], -j))
@@ -27,9 +29,10 @@ class Memories:
     """The membrane and result memories of the output layer (data one cycle after the
     address; the membrane memory's read enable is ``run``, the result memory's always on)."""
 
-    def __init__(self, ctx, dut, membrane, results):
+    def __init__(self, ctx, dut, membrane, results, counts=None):
         self.ctx, self.dut = ctx, dut
         self.membrane, self.results = membrane, results     # [chunk][lane]
+        self.counts = counts                                # [chunk][lane], with spike_count
         self.cycle = 0
 
     def _set(self, chunk, membrane_too):
@@ -39,6 +42,8 @@ class Memories:
             ctx.set(r.fired, fired)
             ctx.set(r.step, step)
             ctx.set(r.potential, potential)
+            if self.counts is not None:
+                ctx.set(dut.counts[k], self.counts[chunk][k])
         if membrane_too:
             for k, (v, fired) in enumerate(self.membrane[chunk]):
                 ctx.set(dut.membrane[k].v, v)
@@ -86,7 +91,19 @@ CONFIGS = {
     "U4": Config.tiny(membrane_bits=16),
     "U1": Config.tiny(neuron_units=1, membrane_bits=8),
     "U8": Config.tiny(lanes=16, neuron_units=8, max_neurons=40),
+    "U4-counts": Config.tiny(membrane_bits=16, spike_count=True),
+    "U1-counts": Config.tiny(neuron_units=1, membrane_bits=8, spike_count=True),
 }
+
+
+def _counts(rng, cfg, n):
+    """Random spike counts with few distinct values (ties common; all zero now and then),
+    ``[chunk][lane]``, and those of the first ``n`` neurons."""
+    U, top = cfg.neuron_units, (1 << cfg.count_bits) - 1
+    zero = rng.integers(0, 4) == 0
+    table = [[0 if zero else int(rng.choice([0, 2, 5, top])) for _ in range(U)]
+             for _ in range(cfg.chunks_per_layer)]
+    return table, [table[j // U][j % U] for j in range(n)]
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -101,10 +118,14 @@ def test_class_matches_reference(name):
             n = int(rng.integers(1, cfg.max_neurons + 1))
             max_membrane = bool(rng.integers(0, 2))
             results, membrane, times, potentials, finals = _contents(rng, cfg, n)
-            mem = Memories(ctx, dut, membrane, results)
+            count_table, counts = _counts(rng, cfg, n) if cfg.spike_count else (None, None)
+            spike_count = cfg.spike_count and bool(rng.integers(0, 2))
+            mem = Memories(ctx, dut, membrane, results, count_table)
             ctx.set(dut.busy, 1)
             ctx.set(dut.n_classes, n)
             ctx.set(dut.max_membrane, max_membrane)
+            if cfg.spike_count:
+                ctx.set(dut.spike_count, spike_count)
             if case % 3 == 0:   # an inference aborted in the read-out, then a new one
                 ctx.set(dut.start, 1)
                 await mem.tick()
@@ -129,7 +150,8 @@ def test_class_matches_reference(name):
             cycles = mem.cycle - start
             ctx.set(dut.run, 0)
             got = ctx.get(dut.cls)
-            want = read_out(times, potentials, finals, max_membrane)
+            want = read_out(times, potentials, finals, max_membrane,
+                            counts if spike_count else None)
             if got != want:
                 failures.append((case, n, max_membrane, got, want, times, potentials, finals))
             # one neuron read per cycle from the first cycle of `run`; done five cycles after
@@ -157,9 +179,10 @@ def test_bus_lane_selection(name):
     dut = ReadoutScan(cfg)
     rng = np.random.default_rng(SEED)
     results, membrane, *_ = _contents(rng, cfg, cfg.max_neurons)
+    counts = _counts(rng, cfg, 0)[0] if cfg.spike_count else None
 
     async def bench(ctx):
-        mem = Memories(ctx, dut, membrane, results)
+        mem = Memories(ctx, dut, membrane, results, counts)
         for j in rng.permutation(cfg.chunks_per_layer * U):
             j = int(j)
             ctx.set(dut.bus_lane, j % U if U > 1 else 0)
@@ -169,6 +192,8 @@ def test_bus_lane_selection(name):
             assert ctx.get(dut.time) == (step if fired else 255), j
             assert ctx.get(dut.potential) == (potential if fired else 0), j
             assert ctx.get(dut.final) == membrane[j // U][j % U][0], j
+            if counts is not None:
+                assert ctx.get(dut.count) == counts[j // U][j % U], j
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

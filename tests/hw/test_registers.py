@@ -336,3 +336,65 @@ def test_result_window():
             assert (await host.read(memmap.result_array(R, 3) + lane))[0] == 0
 
     _run(cfg, bench)
+
+
+def test_spike_count_window_and_readout_register():
+    """With spike_count: the count of the lane read at array 3 of the result window, and a
+    two-bit NET_READOUT (code 2, spike_count)."""
+    cfg = Config.tiny(membrane_bits=16, spike_count=True)
+    R = cfg.region_bits
+
+    async def bench(host, ctx, dut):
+        ctx.set(dut.result_count, 7)
+        for lane in (0, 5, (1 << (R - 2)) - 1):
+            got = await host.read(memmap.result_array(R, memmap.RESULT_SPIKE_COUNT) + lane)
+            assert got[0] == 7
+        await host.write(memmap.REG_NET_READOUT, 2)
+        assert (await host.read(memmap.REG_NET_READOUT))[0] == 2
+        assert ctx.get(dut.network.readout) == 2
+
+    _run(cfg, bench)
+
+
+def test_bias_window():
+    """Bias window writes reach the bias memory's write port as one lane (neuron ``j`` of
+    layer ``l``: word ``Cat(j // U, l)``, lane ``j mod U``, the low M bits); reads return the
+    lane of the word the bus address selects, sign-extended; writes while busy or past the
+    last layer do not reach the memory."""
+    cfg = Config.tiny(membrane_bits=16, bias=True)
+    U, M, L = cfg.neuron_units, cfg.membrane_bits, cfg.max_layers
+    rng = np.random.default_rng(SEED + 15)
+    memory = {}
+
+    def capture(ctx, dut):
+        bw = dut.bias_write
+        en = ctx.get(bw.en)
+        for k in range(U):
+            if en >> k & 1:
+                memory[ctx.get(bw.addr), k] = ctx.get(bw.data[k])
+        return en
+
+    async def bench(host, ctx, dut):
+        want = {}
+        for _ in range(20):
+            layer, j = int(rng.integers(0, L)), int(rng.integers(0, cfg.max_neurons))
+            value = int(rng.choice([-(1 << (M - 1)), (1 << (M - 1)) - 1, -1,
+                                    rng.integers(-300, 300)]))
+            await host.write(memmap.bias_address(cfg, layer, j), value & 0xFFFFFFFF)
+            assert capture(ctx, dut) == 1 << (j % U)
+            assert memory[layer * cfg.chunks_per_layer + j // U, j % U] == value
+            want[layer, j] = value
+        for (layer, j), value in want.items():
+            word = layer * cfg.chunks_per_layer + j // U
+            for k in range(U):    # the bias memory's word at the bus address
+                ctx.set(dut.bias_data[k], memory.get((word, k), 0))
+            got, _ = await host.read(memmap.bias_address(cfg, layer, j))
+            assert got == value & 0xFFFFFFFF, (layer, j)
+        # past the last layer, and while busy: nothing written
+        await host.write(memmap.bias_address(cfg, L, 0), 5)
+        assert capture(ctx, dut) == 0
+        ctx.set(dut.busy, 1)
+        got = await host.write(memmap.bias_address(cfg, 0, 0), 5)
+        assert capture(ctx, dut) == 0 and got["reject"]
+
+    _run(cfg, bench)

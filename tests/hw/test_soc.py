@@ -3,9 +3,13 @@
 import random
 import struct
 
+import numpy as np
 import pytest
 
-from hw.soc import SoC, checksum_of
+from core.config import Config
+from core.randnet import random_network
+from hw.soc import SoC, checksum_of, checksum_ranges
+from sw.compiler import bias_writes
 
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 
@@ -61,3 +65,14 @@ def test_soc_parameter_errors(regfile):
     soc = SoC(clk_freq=100_000_000, baudrate=115200, target=regfile())
     assert soc.divisor == 868 and soc.timeout == 5_000_000
     assert SoC(divisor=8, target=regfile()).timeout == 64 * 80 + 1
+
+
+def test_checksum_covers_the_bias_window():
+    """With the bias memory the checksum covers the bias window, every word of it; without,
+    the ranges are what they were."""
+    plain, options = Config.tiny(), Config.tiny(bias=True)
+    assert checksum_ranges(options)[:2] == checksum_ranges(plain)
+    net = random_network(np.random.default_rng(2), max_inputs=8, max_neurons=16, bias=True)
+    writes = bias_writes(net, options)
+    assert checksum_of(writes, checksum_ranges(options)) != 0
+    assert checksum_of(writes, checksum_ranges(plain)) == 0

@@ -35,6 +35,10 @@ def _network(rng, cfg):
                             bool(rng.integers(0, 2))))
         fan_in = n_out
     net = Network(layers, membrane_bits=M, timesteps=T, encoder="direct").validate()
+    if cfg.bias:    # biases of either sign up to the layer's threshold, and the extremes
+        for layer in layers:
+            layer.bias = rng.integers(-100, 101, size=layer.n_out)
+            layer.bias[0] = int(rng.choice([-(1 << (M - 1)), (1 << (M - 1)) - 1]))
     # thresholds around the currents' size, layer by layer (a layer's currents do not depend
     # on its own threshold)
     inputs = golden.encode(net, x)[0]
@@ -60,13 +64,29 @@ class Memories:
                          for c in range(cfg.chunks_per_layer)}
         self.results = {c: [(int(rng.integers(0, 2)), int(rng.integers(0, 8)), 7)
                             for _ in range(U)] for c in range(cfg.chunks_per_layer)}
+        # the bias memory holds the layer's biases at the membrane memory's addresses; the
+        # count memory holds stale counts, read as zero at step 0
+        self.biases = {c: [0] * U for c in range(cfg.chunks_per_layer)}
+        self.counts = {c: [int(rng.integers(0, 8)) for _ in range(U)]
+                       for c in range(cfg.chunks_per_layer)}
         self.spike_entries = []
         self.trace = []
         self.cycle = 0
 
+    def load_biases(self, bias):
+        U = self.cfg.neuron_units
+        for j, b in enumerate(bias):
+            self.biases[j // U][j % U] = int(b)
+
     async def tick(self):
         ctx, dut, U = self.ctx, self.dut, self.cfg.neuron_units
         read, chunk = ctx.get(dut.read_en), ctx.get(dut.read_chunk)
+        count_chunk = ctx.get(dut.count_chunk) if self.cfg.spike_count else None
+        counts = list(self.counts[count_chunk]) if self.cfg.spike_count else None
+        if self.cfg.spike_count and ctx.get(dut.count_en):
+            assert ctx.get(dut.last), "spikes counted for a layer that is not the output"
+            self.counts[ctx.get(dut.write_chunk)] = [ctx.get(dut.count_word[k])
+                                                     for k in range(U)]
         if ctx.get(dut.write_en):
             c = ctx.get(dut.write_chunk)
             self.membrane[c] = [(ctx.get(dut.write_word[k].v), ctx.get(dut.write_word[k].fired))
@@ -93,6 +113,11 @@ class Memories:
             for k, (v, fired) in enumerate(self.membrane[chunk]):
                 ctx.set(dut.membrane[k].v, v)
                 ctx.set(dut.membrane[k].fired, fired)
+                if self.cfg.bias:
+                    ctx.set(dut.biases[k], self.biases[chunk][k])
+        if self.cfg.spike_count:     # the read a cycle after its address, before the write
+            for k in range(U):
+                ctx.set(dut.counts[k], counts[k])
 
 
 CONFIGS = {
@@ -100,6 +125,8 @@ CONFIGS = {
     "P16-U2-K2": Config.tiny(lanes=16, neuron_units=2, inputs_per_cycle=2, max_neurons=40,
                              membrane_bits=16),
     "P4-U1": Config.tiny(lanes=4, neuron_units=1, max_neurons=11, membrane_bits=12),
+    "P8-U2-options": Config.tiny(neuron_units=2, membrane_bits=16, bias=True,
+                                 spike_count=True),
 }
 
 
@@ -115,6 +142,7 @@ def test_layer_steps_match_golden(name):
         layer, last = net.layers[k], k == len(net.layers) - 1
         n_out, T, Mn = layer.n_out, net.timesteps, net.membrane_bits
         mem = Memories(ctx, dut, rng)
+        mem.load_biases(layer.bias_or_zero())
         inputs = (golden.encode(net, x)[0] if k == 0
                   else trace.spikes[k - 1][0].astype(np.int64))
         currents = inputs @ layer.weights.T     # (T, n_out)
@@ -207,6 +235,11 @@ def test_layer_steps_match_golden(name):
                     if (v, bool(spikes >> j & 1)) != (int(v_want[index + j]),
                                                       bool(s_want[index + j])):
                         failures.append((t, "trace", index + j, v, v_want[index + j]))
+        if last and cfg.spike_count:     # the spikes of each output neuron
+            want = trace.count[0].tolist()
+            got = [mem.counts[n // U][n % U] for n in range(n_out)]
+            if got != want:
+                failures.append(("counts", got, want))
         if last:    # first spike step and potential of the output neurons
             for n in range(n_out):
                 fired, step, potential = mem.results[n // U][n % U]

@@ -125,6 +125,18 @@ def test_wrong_class_and_result(case):
     assert [m.what for m in found] == ["class", "result final_membrane"]
 
 
+def test_wrong_spike_count(case):
+    """The spike counts read back (hardware with spike_count) are compared too."""
+    network, trace = case
+    records = _records_from_golden(network, trace)
+    count = trace.count[0].tolist()
+    assert not compare(records, trace, network, lanes=U, membrane_bits=M,
+                       result={"count": count})
+    count[-1] += 1
+    found = compare(records, trace, network, lanes=U, membrane_bits=M, result={"count": count})
+    assert [(m.what, m.neuron) for m in found] == [("result count", network.n_classes - 1)]
+
+
 def test_assemble_ignores_masked_lanes():
     records = [{"layer": 0, "step": 0, "index": 0, "mask": 0b01, "spikes": 0b11,
                 "membrane": (5 << 16) | 7}]

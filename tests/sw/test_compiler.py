@@ -81,6 +81,29 @@ def test_compile_writes():
         row += rows
 
 
+def test_bias_writes():
+    """With the bias memory, every layer's biases at its bias-window words as 32-bit two's
+    complement (zeros for a layer without); without it, no write there. The spike_count
+    read-out is NET_READOUT code 2."""
+    rng = np.random.default_rng(3)
+    net = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3, bias=True,
+                         readouts=("spike_count",))
+    net.layers[0].bias = None
+    config = Config.tiny(bias=True, spike_count=True)
+    memory = {}
+    for address, words in compile_network(net, config):
+        memory.update({address // 4 + i: word for i, word in enumerate(words)})
+    assert memory[memmap.REG_NET_READOUT] == 2
+    base = 3 << config.region_bits
+    for index, layer in enumerate(net.layers):
+        got = [memory[base + index * config.bias_stride + j] for j in range(layer.n_out)]
+        got = [w - (1 << 32) if w >> 31 else w for w in got]
+        assert got == layer.bias_or_zero().tolist()
+    plain = random_network(rng, max_inputs=32, max_neurons=16, max_layers=3)
+    addresses = [a // 4 for a, _ in compile_network(plain, Config.tiny())]
+    assert not any(a >> Config.tiny().region_bits == 3 for a in addresses)
+
+
 def test_layer_mode_bits():
     layer = Layer(np.ones((1, 1), int), 2, 1, neuron="lif", leak_mode="factor", leak=3,
                   reset="none", fire_once=True)

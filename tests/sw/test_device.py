@@ -52,6 +52,17 @@ def test_identify():
     assert Device(FakeTransport()).identify() == Config.tiny()
 
 
+def test_identify_options():
+    """CFG_OPTIONS gives the generator options; a bitstream without the register reads 0
+    there (no options)."""
+    transport = FakeTransport(Config.tiny(bias=True, spike_count=True))
+    assert Device(transport).identify() == Config.tiny()
+    transport.memory[memmap.REG_CFG_OPTIONS] = memmap.OPTION_BIAS | memmap.OPTION_SPIKE_COUNT
+    assert Device(transport).identify() == Config.tiny(bias=True, spike_count=True)
+    transport.memory[memmap.REG_CFG_OPTIONS] = memmap.OPTION_SPIKE_COUNT
+    assert Device(transport).identify() == Config.tiny(spike_count=True)
+
+
 def test_wrong_magic():
     with pytest.raises(DeviceError, match="magic register reads 0xffffffff, expected "
                                           "0x534e4e41: the device is not an SNN accelerator"):

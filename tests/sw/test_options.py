@@ -70,3 +70,12 @@ def test_cli_main_turns_ctrl_c_into_one_line(capsys):
         raise KeyboardInterrupt
     assert main() == options.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "tool: interrupted\n"
+
+
+def test_set_advice():
+    """hw.generate's options become --set items; advice already in that spelling is kept."""
+    from_fit = "regenerate the gateware with --max-layers 5 or shrink the network"
+    assert options.set_advice(from_fit) == "regenerate the gateware with --set max_layers=5 or " \
+                                   "shrink the network"
+    kept = "layers[1] has biases; generate the accelerator with --set bias=true"
+    assert options.set_advice(kept) == kept
