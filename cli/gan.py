@@ -30,25 +30,22 @@ import argparse
 import statistics
 import sys
 
-import matplotlib
+from matplotlib.image import imsave  # writes through Agg, no display needed
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-
-from core.config import Config, ConfigError, FitError, add_config_arguments, resolve  # noqa: E402
-from core.modelfile import ModelFileError, load  # noqa: E402
-from core.transport import TransportError  # noqa: E402
-from hw.uart import MIN_DIVISOR  # noqa: E402
-from sim.simboard import DEFAULT_DIVISOR, SimBoardError  # noqa: E402
-from sw.device import DeviceError  # noqa: E402
-from sw.gan.images import grid, latent  # noqa: E402
-from sw.gan.sample import is_generator, sample  # noqa: E402
-from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file,  # noqa: E402
+from core.config import Config, ConfigError, FitError, add_config_arguments, resolve
+from core.modelfile import ModelFileError, load
+from core.transport import TransportError
+from hw.uart import MIN_DIVISOR
+from sim.simboard import DEFAULT_DIVISOR, SimBoardError
+from sw.device import DeviceError
+from sw.gan.images import grid, latent
+from sw.gan.sample import is_generator, sample
+from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file,
                         int_range, nonnegative_int, output_file, positive_float, positive_int)
-from sw.runner import ChecksumMismatch  # noqa: E402
-from sw.uart import DEFAULT_BAUD  # noqa: E402
+from sw.runner import ChecksumMismatch
+from sw.uart import DEFAULT_BAUD
 
-from .run import MAX_DIVISOR, one_line, open_link  # noqa: E402
+from .run import MAX_DIVISOR, one_line, open_link
 
 __all__ = ["main", "parser", "sim_overrides", "write_grid"]
 
@@ -99,7 +96,7 @@ def sim_overrides(network, config_name: str, overrides: list) -> list:
 def write_grid(path, images) -> None:
     """The images (N, 784) in [0, 1] as one grey PNG, written whole or not at all."""
     with atomic_write(path, "wb") as file:
-        plt.imsave(file, grid(images), cmap="gray", vmin=0, vmax=255, format="png")
+        imsave(file, grid(images), cmap="gray", vmin=0, vmax=255, format="png")
 
 
 @cli_main(PROG)
