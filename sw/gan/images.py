@@ -15,9 +15,8 @@ Latent vectors are ``dim`` random bits drawn by a seeded numpy generator, as byt
 the generator reads them as its input pixels (the ``direct`` encoder presents them, as
 ``x / 255`` in float units, at every step), so the same bytes drive the float model, the golden
 model and the accelerator. Bits rather than uniform bytes: a pixel cannot be negative, and
-uniform values in [0, 1] vary too little around their mean for the generator to notice them
-(at initialization its images varied half as much with them, and training collapsed onto one
-digit).
+uniform values in [0, 1] vary less around their mean (at initialization the spiking
+generator's images varied two thirds as much with them, the ANN generator's 60 %).
 
 Only numpy here, so that sampling without training needs no torch; the functions that take
 spike times accept a numpy array or a torch tensor alike.
