@@ -9,9 +9,9 @@ model.
     python -m sw.generate --model models/mnist_gan.snn --pcie 0000:01:00.0 --output g.png
 
 Draws --samples latent vectors (random bits as bytes 0 or 255 from --seed,
-sw.gan.images.latent), runs the
-generator on the target (without --sim, --port or --pcie: the golden model alone), compares
-every output neuron's first-spike time with core.golden (and the potentials and membranes),
+sw.gan.images.latent), runs the generator on the target (without --sim, --port or --pcie: the
+golden model alone), compares every output neuron's first-spike time with core.golden (and the
+potentials and membranes),
 prints one summary line and writes the images as a PNG grid (written whole or not at all).
 The images are the target's spike times decoded by sw.gan.images.intensity: a spike in step t
 of T is (T - t) / T white, no spike is black.
