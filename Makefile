@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test test-quick sim bench bench-scale bench-board model robustness flash clean help
+.PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-board model prune-model robustness flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -17,8 +17,10 @@ help:
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-scale  sw.cosim and sw.sweep on 2 Ray workers against one process (results/scale.json)"
+	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
-	@echo "make model  retrain models/mnist.snn from scratch"
+	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
+	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
 	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
 	@echo "make setup  create .venv/ with the pinned dependencies (the others do it for you)"
@@ -69,11 +71,23 @@ bench: setup
 bench-scale: setup
 	$(PY) -m sw.scalebench --workers 2 --images 300 --sweep-samples 10000
 
+bench-gan: setup
+	$(PY) -m sw.ganbench
+
 bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
 	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
+	$(PY) -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
+
+# STDP-correlation pruning to 80 % zeros and 4 weight levels, and the magnitude comparison
+# (docs/training.md, "Pruning to a few levels").
+prune-model: setup
+	$(PY) -m sw.train --recipe configs/mnist_prune.toml --output models/mnist_prune_stdp.snn \
+	  --results results/prune_stdp
+	$(PY) -m sw.train --recipe configs/mnist_prune.toml --set prune.method=magnitude \
+	  --output models/mnist_prune_magnitude.snn --results results/prune_magnitude
 
 # Adversarial robustness (docs/robustness.md): the shipped model with 1,000 of its adversarial
 # images co-simulated, then small networks trained quickly for each encoder and neuron (T = 4,

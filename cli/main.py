@@ -38,6 +38,11 @@ COMMANDS = {
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),
     "data": ("sw.data", "fetch, check and cache MNIST"),
+    "sample": ("cli.gan", "digits from a spiking generator on a target, checked against the "
+                          "golden model (python -m sw.generate)"),
+    "gantrain": ("cli.gantrain", "train the Spiking-GAN generator (models/mnist_gan.snn)"),
+    "ganbench": ("cli.ganbench", "the Spiking-GAN generator's quality and spikes "
+                                 "(results/gan.json)"),
     "nir": ("cli.nir", "import a float NIR graph (snnTorch, Norse, SpikingJelly) as a "
                        "quantized model, or export a model as NIR"),
     "nirbench": ("cli.nirbench", "an snnTorch MNIST network through NIR, compared with "

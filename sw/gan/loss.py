@@ -1,0 +1,68 @@
+"""The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS.
+
+Spiking-GAN (Kotariya and Ganguly 2021) trains with a temporal loss on the first-spike times of
+a two-neuron output (``real``, ``fake``): the neuron of the correct answer should fire first.
+With ``t_k`` the output times of one sample and ``c`` the correct neuron:
+
+* **plain TTFS**: the cross-entropy of ``softmax(-t)`` at ``c`` (Mostafa 2018; the time term
+  of this project's classifier loss, :mod:`sw.snn.loss`, is the same): the earlier ``c``
+  fires relative to the other neuron, the smaller the loss.
+* **Aggressive TTFS**: plain TTFS plus ``1/2 (t_c - T_c)^2`` with the target
+  ``T_c = tau - gamma``, ``tau = min_k t_k``, ``gamma`` a margin (:func:`ttfs_targets`, held
+  constant in the gradient): the correct neuron is asked to fire ``gamma`` *before* the
+  earliest output, on every sample, also when it already leads, so it is pulled earlier with
+  a force that does not fade as the cross-entropy does. S4NN's relative targets
+  (Kheradpisheh and Masquelier 2020) ask only ``T_c = tau``; moving the target before ``tau``
+  is what the paper calls aggressive, and it reports faster inference and fewer spikes.
+
+Here the discriminator is an ANN (:class:`sw.gan.model.Discriminator`), so its two outputs
+``o_k`` stand for first-spike times through ``t_k = -o_k``: a ReLU unit converted to
+time-to-first-spike coding fires the earlier the larger its activation. The discriminator
+learns with plain TTFS (``real`` first for real digits, ``fake`` first for generated ones); the
+generator, through the discriminator, with the loss chosen (``real`` first). This is our
+reading of the paper, whose full text was not at hand: the form of the targets follows its
+description, the constants and the cross-entropy base are ours (``docs/gan.md``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["LOSSES", "REAL", "FAKE", "ttfs_targets", "ttfs_loss"]
+
+LOSSES = ("ttfs", "aggressive")
+REAL, FAKE = 0, 1   # output neurons of the discriminator
+
+
+def ttfs_targets(times: torch.Tensor, correct: torch.Tensor, gamma: float = 1.0,
+                 aggressive: bool = False) -> torch.Tensor:
+    """Relative target times (B, K) of output times ``times`` (B, K), detached: the correct
+    neuron ``tau`` (S4NN) or, ``aggressive``, ``tau - gamma``; the others
+    ``max(t_k, tau + gamma)``.
+
+    ``correct``: int64 (B,), the neuron that should fire first.
+    """
+    t = times.detach()
+    tau = t.min(dim=1, keepdim=True).values
+    target = torch.maximum(t, tau + gamma)                     # the others: gamma after tau
+    lead = tau - gamma if aggressive else tau                  # the correct one
+    return target.scatter(1, correct.view(-1, 1), lead)
+
+
+def ttfs_loss(times: torch.Tensor, correct, gamma: float = 1.0,
+              aggressive: bool = False) -> torch.Tensor:
+    """Scalar loss of output times (B, K) (see the module docstring).
+
+    ``correct``: int64 (B,) or one int for the whole batch. Plain TTFS is the cross-entropy
+    of ``softmax(-t)``; ``aggressive`` adds ``mean_b 1/2 (t_c - T_c)^2`` with the Aggressive
+    target ``T_c = tau - gamma`` of :func:`ttfs_targets`.
+    """
+    if not isinstance(correct, torch.Tensor):
+        correct = torch.full((times.shape[0],), int(correct), dtype=torch.int64)
+    loss = F.cross_entropy(-times, correct)
+    if aggressive:
+        target = ttfs_targets(times, correct, gamma, aggressive=True)
+        t_c = times.gather(1, correct.view(-1, 1))
+        loss = loss + 0.5 * ((t_c - target.gather(1, correct.view(-1, 1))) ** 2).mean()
+    return loss

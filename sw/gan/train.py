@@ -1,0 +1,234 @@
+"""Adversarial training of the spiking generator, its export, and its spike statistics.
+
+The recipe is a TOML file (``configs/mnist_gan.toml``; every key and default in
+:data:`DEFAULTS`, documented in ``docs/gan.md``). :func:`train` runs ``train.steps`` steps of
+
+1. the discriminator on a batch of real digits (target ``real``; on the generator's ``T + 1``
+   grey levels, :func:`sw.gan.images.quantize_pixels`, for the spiking generator) and a batch of
+   generated ones (target ``fake``),
+2. the generator through the discriminator (target ``real``),
+
+both with the loss of ``train.loss`` (``"ttfs"`` or ``"aggressive"``, :mod:`sw.gan.loss`),
+Adam, one thread. The spiking generator's forward pass is quantized from the first step (4-bit
+weights, 16-bit membranes by default), so :func:`export` writes the very network that was
+trained, and checks that :func:`core.golden.run` gives the training model's first-spike times on
+every output neuron of a batch of latent vectors. The same loop trains the same-size ANN
+generator (:class:`sw.gan.model.ANNGenerator`) for the benchmark.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import golden
+from core.network import Network
+from core.numerics import NEVER
+
+from ..options import progress as progress_bar
+from ..snn import SNN
+from ..snn.export import export as export_snn
+from .images import intensity, latent, quantize_pixels
+from .loss import FAKE, LOSSES, REAL, ttfs_loss
+from .model import ANNGenerator, Discriminator, generate, generator
+
+__all__ = ["DEFAULTS", "load_recipe", "build_generator", "train", "first_times",
+           "spike_stats", "export", "sample_snn", "sample_ann"]
+
+#: Every recipe key and its default (docs/gan.md describes them).
+DEFAULTS = {
+    "data": {"source": ""},                 # folder of MNIST IDX files; empty: sw.data's cache
+    "generator": {
+        "latent_dim": 32,
+        "hidden": [256],
+        "timesteps": 8,
+        "weight_bits": 4,
+        "membrane_bits": 16,
+        "hidden_threshold": 1.0,
+        "output_threshold": 0.5,
+    },
+    "discriminator": {"hidden": 256, "minibatch_std": True},
+    "train": {
+        "loss": "aggressive",               # "ttfs" (plain) or "aggressive"
+        "margin": 1.0,                      # gamma of the TTFS targets
+        "diversity": 0.3,                   # weight of the mode-seeking term (0: off)
+        "steps": 3000,
+        "batch_size": 64,
+        "lr_generator": 5e-4,
+        "lr_discriminator": 2e-4,
+        "seed": 0,
+        "threads": 1,
+    },
+    "export": {"name": "mnist_gan", "check_samples": 256},
+}
+
+
+def _merge(base: dict, over: dict, where: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if key not in base:
+            raise ValueError(f"unknown recipe key '{where}{key}'; known keys: "
+                             f"{', '.join(base)}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"recipe key {where}{key} must be a table")
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        elif isinstance(base[key], float) and isinstance(value, int) and not isinstance(
+                value, bool):
+            out[key] = float(value)
+        elif type(value) is not type(base[key]):
+            raise ValueError(f"recipe key {where}{key} is {value!r}; it must be a "
+                             f"{type(base[key]).__name__}")
+        else:
+            out[key] = value
+    return out
+
+
+def load_recipe(path=None, overrides: dict | None = None) -> dict:
+    """:data:`DEFAULTS` updated by the TOML file ``path`` and ``overrides`` (nested dicts).
+    Raises ValueError naming an unknown key, a value of the wrong kind or out of range."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        with open(path, "rb") as file:
+            config = _merge(config, tomllib.load(file))
+    if overrides:
+        config = _merge(config, overrides)
+    t = config["train"]
+    if t["loss"] not in LOSSES:
+        raise ValueError(f"train.loss is {t['loss']!r}; it must be one of "
+                         f"{', '.join(map(repr, LOSSES))}")
+    for section, key in (("train", "steps"), ("train", "batch_size"), ("train", "threads"),
+                         ("generator", "latent_dim"), ("generator", "timesteps")):
+        if config[section][key] < 1:
+            raise ValueError(f"{section}.{key} is {config[section][key]}; it must be at least 1")
+    if not config["generator"]["timesteps"] < NEVER:
+        raise ValueError("generator.timesteps must be below 255 (255 means 'never' in hardware)")
+    return config
+
+
+def build_generator(config: dict) -> SNN:
+    """The spiking generator of a recipe."""
+    g = config["generator"]
+    return generator(g["latent_dim"], tuple(g["hidden"]), g["timesteps"], g["weight_bits"],
+                     g["membrane_bits"], g["hidden_threshold"], g["output_threshold"],
+                     seed=config["train"]["seed"])
+
+
+def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = True,
+          log=None) -> tuple:
+    """Train a generator of ``kind`` (``"snn"`` or ``"ann"``) against a fresh discriminator
+    on ``pixels`` (uint8 (N, 784)); return ``(generator, history)``.
+
+    ``history``: ``seconds``, ``steps``, the losses every 100 steps."""
+    t = config["train"]
+    torch.set_num_threads(t["threads"])
+    torch.manual_seed(t["seed"])
+    T = config["generator"]["timesteps"]
+    if kind == "snn":
+        gen = build_generator(config)
+        real_all = torch.from_numpy(quantize_pixels(pixels, T).astype(np.float32))
+    elif kind == "ann":
+        g = config["generator"]
+        gen = ANNGenerator(g["latent_dim"], tuple(g["hidden"]), seed=t["seed"])
+        real_all = torch.from_numpy(pixels.astype(np.float32) / 255.0)
+    else:
+        raise ValueError(f"kind is {kind!r}; it must be 'snn' or 'ann'")
+    d = config["discriminator"]
+    disc = Discriminator(d["hidden"], d["minibatch_std"], seed=t["seed"])
+    opt_g = torch.optim.Adam(gen.parameters(), lr=t["lr_generator"], betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=t["lr_discriminator"], betas=(0.5, 0.999))
+    aggressive, gamma = t["loss"] == "aggressive", t["margin"]
+    B, Z = t["batch_size"], config["generator"]["latent_dim"]
+    rng = torch.Generator().manual_seed(t["seed"])
+    history = {"kind": kind, "loss": t["loss"], "steps": t["steps"], "log": []}
+    start = time.monotonic()
+    for step in progress_bar(range(t["steps"]), desc=f"{kind} {t['loss']}", unit="step",
+                             quiet=not progress):
+        real = real_all[torch.randint(len(real_all), (B,), generator=rng)]
+        z = torch.randint(0, 2, (B, Z), generator=rng).to(torch.float32) * 255.0  # as latent()
+        fake = generate(gen, z)[0] if kind == "snn" else gen(z)
+        # The discriminator always learns with plain TTFS: satisfied at a lead of gamma, so
+        # its outputs do not grow without bound (a hinge); train.loss is the generator's.
+        d_loss = (ttfs_loss(disc(real), REAL, gamma) + ttfs_loss(disc(fake.detach()), FAKE, gamma))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = ttfs_loss(disc(fake), REAL, gamma, aggressive)
+        if t["diversity"]:
+            g_loss = g_loss - t["diversity"] * _diversity(fake, z)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        if step % 100 == 0 or step == t["steps"] - 1:
+            entry = {"step": step, "d": round(d_loss.item(), 4), "g": round(g_loss.item(), 4),
+                     "mean": round(fake.mean().item(), 3),
+                     "seconds": round(time.monotonic() - start, 1)}
+            history["log"].append(entry)
+            if log is not None:
+                log(entry)
+    history["seconds"] = time.monotonic() - start
+    return gen, history
+
+
+def _diversity(images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019): how far apart the images of the batch's two
+    halves lie, per unit of distance of their latent vectors (to be maximized)."""
+    half = len(images) // 2
+    di = (images[:half] - images[half:2 * half]).abs().mean(dim=1)
+    dz = (z[:half] - z[half:2 * half]).abs().mean(dim=1) / 255.0
+    return (di / (dz + 1e-3)).mean()
+
+
+@torch.no_grad()
+def first_times(model: SNN, z) -> np.ndarray:
+    """First spike step of every output neuron (int64 (B, 784), 255 if none) of the training
+    model's quantized forward pass: what ``core.golden.run(...).first_time`` must give."""
+    out = model(torch.as_tensor(np.asarray(z)).to(torch.float32))
+    s = out.out_spikes > 0
+    return torch.where(s.any(dim=1), s.to(torch.int64).argmax(dim=1),
+                       torch.full(s.shape[::2], NEVER)).numpy().astype(np.int64)
+
+
+def spike_stats(network: Network, z) -> dict:
+    """Spike statistics of the integer network on latent bytes ``z`` (golden model): mean
+    first-spike step of the output neurons that fire, output spikes and all spikes per sample,
+    the fraction of output neurons that fire."""
+    trace = golden.run(network, np.asarray(z))
+    fired = trace.first_time < NEVER
+    return {
+        "mean_output_spike_time": float(trace.first_time[fired].mean()) if fired.any() else None,
+        "output_spikes_per_sample": float(fired.sum(axis=1).mean()),
+        "spikes_per_sample": float(sum(s.sum() for s in trace.spikes) / len(fired)),
+        "output_fire_fraction": float(fired.mean()),
+    }
+
+
+def export(model: SNN, path, config: dict) -> tuple[Network, dict]:
+    """Write the integer generator to ``path`` and check it against the training model on
+    ``export.check_samples`` latent vectors (seed 1): every output neuron's first spike time
+    must agree. Returns ``(network, check)``; raises RuntimeError on a disagreement."""
+    net = export_snn(model, path, name=config["export"]["name"])
+    z = latent(config["export"]["check_samples"], config["generator"]["latent_dim"], seed=1)
+    expect = first_times(model, z)
+    got = golden.run(net, z).first_time
+    bad = int((got != expect).any(axis=1).sum())
+    if bad:
+        raise RuntimeError(f"the exported generator disagrees with the training model on {bad} "
+                           f"of {len(z)} latent vectors; the export is wrong")
+    return net, {"samples": len(z), "disagree": bad}
+
+
+def sample_snn(network: Network, z) -> np.ndarray:
+    """Images (B, 784) in [0, 1] of the integer generator (golden model)."""
+    return intensity(golden.run(network, np.asarray(z)).first_time, network.timesteps)
+
+
+@torch.no_grad()
+def sample_ann(model: ANNGenerator, z) -> np.ndarray:
+    """Images (B, 784) in [0, 1] of the ANN generator."""
+    return model(torch.as_tensor(np.asarray(z))).numpy().astype(np.float64)
