@@ -9,7 +9,8 @@ from amaranth.hdl import signed
 from amaranth.lib import data
 
 __all__ = ["LAYER_MODE", "layer_params", "network_params", "membrane_word", "result_word",
-           "bias_word", "count_word", "input_event", "event_entry"]
+           "bias_word", "count_word", "input_event", "event_entry", "MAX_KERNEL",
+           "conv_geometry", "conv_pair"]
 
 #: ``LAYER_MODE`` register (``docs/memory-map.md``): the neuron options of a layer.
 LAYER_MODE = data.StructLayout({
@@ -79,3 +80,29 @@ def input_event(index_bits, inputs_per_cycle):
     magnitudes (0 for an input of the group without an event)."""
     return data.StructLayout({"group": index_bits,
                               "magnitudes": data.ArrayLayout(8, inputs_per_cycle)})
+
+
+#: Largest kernel side of a convolution layer (``core.network.Conv``: 1 .. 7).
+MAX_KERNEL = 7
+
+
+def conv_geometry(map_bits):
+    """A conv layer's geometry registers, as the address generator (``hw.convaddr``) reads
+    them (``docs/architecture.md``, "Convolution"): kernel side ``k``, stride ``s``, padding
+    ``p``; the input map's field widths in hardware order (``c_bits``: channels, ``w_bits``:
+    columns); the output map's height, width and column field width. ``map_bits`` is the
+    width of a coordinate (a map side is at most ``2**map_bits``)."""
+    field = max(1, (map_bits + 2).bit_length())   # a field width, 0 .. map_bits + 2
+    return data.StructLayout({
+        "kernel": 3, "stride": 3, "padding": 3,
+        "c_bits": field, "w_bits": field,
+        "out_height": map_bits + 1, "out_width": map_bits + 1, "out_w_bits": field,
+    })
+
+
+def conv_pair(map_bits, kernel_bits):
+    """One output of the address generator: the kernel word's offset within the layer's block
+    (``(c * k + ky) * k + kx``), the output position address (``(oy << out_w_bits) | ox``)
+    and the event's magnitude."""
+    return data.StructLayout({"kernel": kernel_bits, "position": 2 * map_bits,
+                              "magnitude": 8})

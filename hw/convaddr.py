@@ -1,0 +1,204 @@
+"""The address generator of a convolution layer: an input event to the output positions it
+reaches (``docs/architecture.md``, "Convolution")."""
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import MAX_KERNEL, conv_geometry, conv_pair, input_event
+from .picker import at_most_one, lowest
+
+__all__ = ["ConvAddress", "reciprocal_shift", "reciprocal", "landing"]
+
+
+def reciprocal_shift(map_bits: int) -> int:
+    """The shift ``F`` of the reciprocal division: ``n // s == (n * reciprocal(s)) >> F`` for
+    every ``n`` below ``2 ** (max(map_bits, 3) + 1)`` (a coordinate plus the padding) and
+    ``s`` in 1 .. 7. The error of ``n * ceil(2**F / s) / 2**F`` against ``n / s`` is below
+    ``n / 2**F < 2**-5``, less than the ``1 / s`` that would move the floor."""
+    return max(map_bits, 3) + 1 + 5
+
+
+def reciprocal(stride: int, map_bits: int) -> int:
+    """``ceil(2**F / stride)`` (:func:`reciprocal_shift`)."""
+    return -(-(1 << reciprocal_shift(map_bits)) // stride)
+
+
+def landing(r: int, stride: int, k: int):
+    """For the remainder ``r = (y + p) mod s`` of an input coordinate: whether kernel row ``k``
+    can land on an output row (``(r - k) mod s == 0``) and the output row's offset from
+    ``q = (y + p) div s`` if so (``(r - k) div s``, in -6 .. 6)."""
+    d = r - k
+    return d % stride == 0, d // stride
+
+
+class ConvAddress(wiring.Component):
+    """For each input event of a conv layer, the kernel positions that land inside the output
+    map: one (kernel word offset, output position address) pair per cycle.
+
+    An event at ``(c, y, x)`` (its index in the input map's hardware order, ``((y << w_bits) |
+    x) << c_bits | c``) reaches output ``(oy, ox)`` through kernel position ``(ky, kx)`` when
+    ``oy * s + ky - p == y`` and ``ox * s + kx - p == x``, ``0 <= ky, kx < k``, ``0 <= oy <
+    OH`` and ``0 <= ox < OW``. The pairs come lowest ``ky`` first and, within a row, lowest
+    ``kx`` first; a kernel position that does not land costs no cycle, and neither does an
+    event that reaches nothing.
+
+    Four stages with a ready chain, so that the next event is prepared while the current one
+    emits its pairs: S0 splits the index into ``c``, ``y``, ``x`` (shifts by the field
+    widths); S1 divides ``y + p`` and ``x + p`` by the stride with a reciprocal product
+    (:func:`reciprocal`, from a table of the stride; no divider) and forms ``c * k * k``; S2
+    turns quotient and remainder into the masks of the kernel rows and columns that land and
+    their output rows and columns (:func:`landing`, a small table per row); S3 emits the
+    pairs, and takes the next event in the cycle it emits the last pair of this one.
+
+    Parameters
+    ----------
+    index_bits : int
+        Width of an event's index.
+    map_bits : int
+        Width of a map coordinate (a map side is at most ``2 ** map_bits``), 1 .. 12.
+    kernel_bits : int
+        Width of a kernel word offset (``c * k * k + ky * k + kx``).
+
+    Ports
+    -----
+    geometry : conv_geometry(map_bits), in
+        The layer's registers (``hw.layouts.conv_geometry``); static while events flow.
+        ``kernel`` 1 .. 7, ``stride`` 1 .. 7, ``padding`` 0 .. 6; ``out_width <= 2 **
+        out_w_bits``.
+    event : stream.Signature(input_event(index_bits, 1)), in
+        ``p.group``: the event's index; ``p.magnitudes[0]``: its magnitude.
+    pair : stream.Signature(conv_pair(map_bits, kernel_bits)), out
+        ``kernel``: ``(c * k + ky) * k + kx``; ``position``: ``(oy << out_w_bits) | ox``;
+        ``magnitude``: the event's.
+    idle : 1, out
+        No event is in any stage.
+
+    Latency: an event's first pair is on ``pair`` three cycles after the event is taken (when
+    the stages before it are empty). Throughput: one pair per cycle, events back to back.
+    """
+
+    def __init__(self, *, index_bits: int, map_bits: int = 10, kernel_bits: int = 16):
+        for name, value, lo, hi in (("index_bits", index_bits, 1, 32),
+                                    ("map_bits", map_bits, 1, 12),
+                                    ("kernel_bits", kernel_bits, 1, 32)):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ValueError(f"{name} is {value!r}; it must be an integer in {lo} .. {hi}")
+        self.index_bits, self.map_bits, self.kernel_bits = index_bits, map_bits, kernel_bits
+        super().__init__({
+            "geometry": In(conv_geometry(map_bits)),
+            "event": In(stream.Signature(input_event(index_bits, 1))),
+            "pair": Out(stream.Signature(conv_pair(map_bits, kernel_bits))),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        MB, EB, KB = self.map_bits, self.index_bits, self.kernel_bits
+        KM = MAX_KERNEL
+        NB = max(MB, 3) + 1               # y + p
+        F = reciprocal_shift(MB)
+        g = self.geometry
+        k, s, p = g.kernel, g.stride, g.padding
+
+        # -- S0: the coordinates ------------------------------------------------------------
+        valid0, valid1, valid2, valid3 = (Signal(name=f"valid{n}") for n in range(4))
+        c0 = Signal(EB)
+        y0 = Signal(MB)
+        x0 = Signal(MB)
+        mag0, mag1, mag2, mag3 = (Signal(8, name=f"mag{n}") for n in range(4))
+        index = self.event.p.group
+        ready3 = Signal()                 # S3 takes S2's event this cycle (or has none)
+        ready2 = ~valid2 | ready3
+        ready1 = ~valid1 | ready2
+        ready0 = ~valid0 | ready1
+        m.d.comb += self.event.ready.eq(ready0)
+        with m.If(ready0):
+            field = lambda value, bits: value & ((Const(1, EB + 1) << bits) - 1)  # noqa: E731
+            m.d.sync += [valid0.eq(self.event.valid),
+                         c0.eq(field(index, g.c_bits)),
+                         x0.eq(field(index >> g.c_bits, g.w_bits)),
+                         y0.eq(index >> (g.c_bits + g.w_bits)),
+                         mag0.eq(self.event.p.magnitudes[0])]
+
+        # -- S1: (y + p) and (x + p) divided by the stride; c * k * k -----------------------
+        recip = Array(Const(reciprocal(max(1, v), MB), F + 1) for v in range(8))[s]
+        q1y, q1x = Signal(NB, name="q1y"), Signal(NB, name="q1x")
+        r1y, r1x = Signal(3, name="r1y"), Signal(3, name="r1x")
+        ckk1 = Signal(KB)
+        with m.If(ready1):
+            m.d.sync += [valid1.eq(valid0), mag1.eq(mag0), ckk1.eq(c0 * (k * k))]
+            for coord, q, r in ((y0, q1y, r1y), (x0, q1x, r1x)):
+                n = Signal(NB, name=f"n_{q.name[-1]}")
+                quotient = Signal(NB, name=f"quot_{q.name[-1]}")
+                m.d.comb += [n.eq(coord + p), quotient.eq((n * recip) >> F)]
+                m.d.sync += [q.eq(quotient), r.eq(n - quotient * s)]
+
+        # -- S2: the kernel rows and columns that land, and their output rows and columns ---
+        def lands(q, r, limit, name):
+            """The mask of kernel rows (columns) that land, and each one's output row."""
+            mask = Signal(KM, name=f"{name}_mask")
+            out = Signal(data.ArrayLayout(MB, KM), name=f"{name}_out")
+            for kk in range(KM):
+                ok = Signal(name=f"{name}{kk}_ok")
+                delta = Signal(signed(4), name=f"{name}{kk}_delta")
+                with m.Switch(Cat(r, s)):
+                    for stride in range(1, 8):
+                        for rem in range(stride):
+                            hit, offset = landing(rem, stride, kk)
+                            if hit:
+                                with m.Case(rem | stride << 3):
+                                    m.d.comb += [ok.eq(1), delta.eq(offset)]
+                target = Signal(signed(NB + 2), name=f"{name}{kk}_target")
+                m.d.comb += [target.eq(q + delta), out[kk].eq(target),
+                             mask[kk].eq(ok & (kk < k) & (target >= 0) & (target < limit))]
+            return mask, out
+
+        rows1, oy1 = lands(q1y, r1y, g.out_height, "row")
+        cols1, ox1 = lands(q1x, r1x, g.out_width, "col")
+        rows2, cols2 = Signal(KM), Signal(KM)
+        oy2, ox2 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy2", "ox2"))
+        ckk2 = Signal(KB)
+        with m.If(ready2):
+            # An event that reaches nothing goes no further.
+            m.d.sync += [valid2.eq(valid1 & rows1.any() & cols1.any()), rows2.eq(rows1),
+                         cols2.eq(cols1), oy2.eq(oy1), ox2.eq(ox1), ckk2.eq(ckk1),
+                         mag2.eq(mag1)]
+
+        # -- S3: one pair per cycle -----------------------------------------------------------
+        rows3 = Signal(KM)                # rows not yet done (the current one included)
+        cols3 = Signal(KM)                # the event's columns
+        cur3 = Signal(KM)                 # columns of the current row not yet emitted
+        oy3, ox3 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy3", "ox3"))
+        ckk3 = Signal(KB)
+
+        def index_of(bits, name):
+            """The index of the lowest set bit (a priority chain)."""
+            out = Signal(range(KM), name=name)
+            for i in reversed(range(KM)):
+                with m.If(bits[i]):
+                    m.d.comb += out.eq(i)
+            return out
+
+        ky, kx = index_of(rows3, "ky"), index_of(cur3, "kx")
+        row_offset = Array(Const(i, 3) * k for i in range(KM))[ky]
+        last_col = at_most_one(cur3)
+        last_row = at_most_one(rows3)
+        out = self.pair.p
+        m.d.comb += [
+            self.pair.valid.eq(valid3),
+            out.kernel.eq(ckk3 + row_offset + kx),
+            out.position.eq((oy3[ky] << g.out_w_bits) | ox3[kx]),
+            out.magnitude.eq(mag3),
+            ready3.eq(~valid3 | (self.pair.ready & last_col & last_row)),
+            self.idle.eq(~(valid0 | valid1 | valid2 | valid3)),
+        ]
+        with m.If(self.pair.valid & self.pair.ready):
+            with m.If(last_col):
+                m.d.sync += [rows3.eq(rows3 & ~lowest(rows3)), cur3.eq(cols3)]
+            with m.Else():
+                m.d.sync += cur3.eq(cur3 & ~lowest(cur3))
+        with m.If(ready3):
+            m.d.sync += [valid3.eq(valid2), rows3.eq(rows2), cols3.eq(cols2), cur3.eq(cols2),
+                         oy3.eq(oy2), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
+        return m
