@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES", "NAMED",
-           "parse_overrides", "resolve", "add_config_arguments"]
+__all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "ENCODER_CODES",
+           "READOUT_CODES", "NAMED", "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
 ENCODER_CODES = {"direct": 0, "hybrid": 1, "rate": 2}
@@ -55,6 +55,82 @@ def _has_bias(layer) -> bool:
     """Whether ``layer`` (a ``core.network.Layer``) adds a bias: a bias of zeros needs no
     bias memory, the hardware without one computes the same."""
     return layer.bias is not None and bool(np.any(layer.bias != 0))
+
+
+def _conv(layer):
+    """The ``core.network.Conv`` geometry of a layer, None for a dense layer."""
+    return getattr(layer, "conv", None)
+
+
+@dataclass(frozen=True)
+class MapOrder:
+    """How a layer's inputs or outputs are numbered in the gateware.
+
+    A flat vector (``shape`` None) keeps the logical order. A map that a conv layer reads or
+    writes is in the *hardware order* of ``docs/architecture.md`` ("Convolution"):
+    ``h(c, y, x) = ((y << w_bits) | x) << c_bits | c``, the logical index being numerics'
+    ``(c * H + y) * W + x``; the padding indices (``x >= W`` or ``c >= C``) belong to no
+    logical neuron.
+
+    Attributes
+    ----------
+    n : int
+        Logical count.
+    shape : (C, H, W) or None
+    c_bits, w_bits : int
+        Field widths of the channel and the column (``2**c_bits >= C``, ``2**w_bits >= W``).
+    """
+    n: int
+    shape: tuple | None = None
+    c_bits: int = 0
+    w_bits: int = 0
+
+    @property
+    def size(self) -> int:
+        """Indices in hardware order, padding included (the ``N_IN``/``N_OUT`` register)."""
+        return self.n if self.shape is None else self.shape[1] << (self.w_bits + self.c_bits)
+
+    @property
+    def identity(self) -> bool:
+        """The hardware order is the logical order (no padding, no permutation)."""
+        return self.shape is None or (self.c_bits == 0 and self.shape[2] == 1 << self.w_bits)
+
+    def hardware_index(self) -> np.ndarray:
+        """The hardware index of each logical index, int64 (n,)."""
+        if self.shape is None:
+            return np.arange(self.n, dtype=np.int64)
+        channels, height, width = self.shape
+        c, y, x = np.meshgrid(np.arange(channels), np.arange(height), np.arange(width),
+                              indexing="ij")
+        return (((y << self.w_bits) | x) << self.c_bits | c).reshape(-1).astype(np.int64)
+
+
+def map_orders(network, units: int) -> list[tuple[MapOrder, MapOrder]]:
+    """``(inputs, outputs)`` of each layer of ``network`` in the gateware's order, for ``units``
+    neuron units: a conv layer's output map pads its channels to at least ``units`` (a chunk
+    of ``U`` neurons is ``U`` channels of one position); the input of a conv layer is in the
+    hardware order of its map, whatever produced it (the image, a dense layer, a conv layer);
+    every other vector is flat."""
+    layers = network.layers
+    outs = []
+    for index, layer in enumerate(layers):
+        conv = _conv(layer)
+        after = _conv(layers[index + 1]) if index + 1 < len(layers) else None
+        if conv is not None:
+            outs.append(MapOrder(layer.n_out, (conv.out_channels, conv.out_height,
+                                               conv.out_width),
+                                 max(_clog2(conv.out_channels), _clog2(units)),
+                                 _clog2(conv.out_width)))
+        elif after is not None:
+            outs.append(MapOrder(layer.n_out, (after.in_channels, after.height, after.width),
+                                 _clog2(after.in_channels), _clog2(after.width)))
+        else:
+            outs.append(MapOrder(layer.n_out))
+    first = _conv(layers[0])
+    inputs = (MapOrder(layers[0].n_in, (first.in_channels, first.height, first.width),
+                       _clog2(first.in_channels), _clog2(first.width))
+              if first is not None else MapOrder(layers[0].n_in))
+    return list(zip([inputs] + outs[:-1], outs))
 
 
 @dataclass(frozen=True)
@@ -113,6 +189,18 @@ class Config:
         Count the output neurons' spikes and build the ``spike_count`` read-out (the class is
         the neuron with the most spikes, lowest index on ties); the counts are readable in the
         result window. Costs no logic when off; a ``spike_count`` network needs it.
+    conv : bool
+        Build convolution layers (``docs/architecture.md``, "Convolution"): the address
+        generator, the current memory and the conv update, beside the dense datapath, so that
+        one bitstream runs dense and convolutional networks. Costs no logic when off; a
+        network with a conv layer needs it. Needs ``inputs_per_cycle`` 1.
+    conv_lanes : int, power of two, neuron_units .. lanes, or None (``min(lanes,
+        max(16, neuron_units))``)
+        ``PC``: output channels of a conv layer integrated at once (the first ``PC`` lanes);
+        the width of the current memory's words (``PC * acc_bits`` bits).
+    conv_positions : int, power of two, 1 .. 65536
+        Depth of the current memory: the most output positions of a conv layer, counted in
+        the hardware order (``out_height * 2**ceil(log2(out_width))``).
     """
     lanes: int = 128
     neuron_units: int = 8
@@ -130,6 +218,9 @@ class Config:
     trace: bool = False
     bias: bool = False
     spike_count: bool = False
+    conv: bool = False
+    conv_lanes: int | None = None
+    conv_positions: int = 1024
 
     def __post_init__(self):
         def integer(name, lo, hi, pow2=False):
@@ -173,9 +264,20 @@ class Config:
                                   f"{', '.join(map(repr, ENCODER_CODES))}")
         if len(set(self.encoders)) != len(self.encoders):
             raise ConfigError(f"encoders is {self.encoders!r}; name each encoder once")
-        for name in ("trace", "bias", "spike_count"):
+        for name in ("trace", "bias", "spike_count", "conv"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be True or False")
+        if self.conv_lanes is None:
+            object.__setattr__(self, "conv_lanes",
+                               min(self.lanes, max(16, self.neuron_units)))
+        integer("conv_lanes", 1, 1024, pow2=True)
+        if not self.neuron_units <= self.conv_lanes <= self.lanes:
+            raise ConfigError(f"conv_lanes is {self.conv_lanes}; it must be in neuron_units "
+                              f"({self.neuron_units}) .. lanes ({self.lanes})")
+        integer("conv_positions", 1, 65536, pow2=True)
+        if self.conv and self.inputs_per_cycle != 1:
+            raise ConfigError(f"inputs_per_cycle is {self.inputs_per_cycle}; conv needs 1 (a "
+                              f"conv event is one input)")
 
     # -- named configurations -------------------------------------------------------------
 
@@ -206,20 +308,23 @@ class Config:
     def for_network(cls, network, **changes) -> "Config":
         """The smallest limits (around the default datapath) that hold ``network``."""
         network.validate()
-        K = changes.get("inputs_per_cycle", cls.inputs_per_cycle)
-        rows = sum(-(-layer.n_in // K) * -(-layer.n_out // changes.get("lanes", cls.lanes))
-                   for layer in network.layers)
+        convs = [_conv(layer) for layer in network.layers if _conv(layer) is not None]
+        probe = cls(**{**changes, "conv": bool(convs)})
+        orders = map_orders(network, probe.neuron_units)
         base = dict(
             weight_bits=max(layer.weight_bits for layer in network.layers),
             membrane_bits=network.membrane_bits,
             max_layers=len(network.layers),
-            max_neurons=max(layer.n_out for layer in network.layers),
-            max_inputs=network.n_inputs,
+            max_neurons=max(outputs.size for _, outputs in orders),
+            max_inputs=orders[0][0].size,
             max_timesteps=max(network.timesteps, 1),
-            weight_words=max(rows, 1),
+            weight_words=max(sum(probe.weight_rows(network)), 1),
             encoders=(network.encoder,),
             bias=any(_has_bias(layer) for layer in network.layers),
             spike_count=network.readout == "spike_count")
+        if convs:
+            base.update(conv=True, conv_positions=1 << _clog2(max(
+                c.out_height << _clog2(c.out_width) for c in convs)))
         base.update(changes)
         return cls(**base)
 
@@ -299,9 +404,25 @@ class Config:
     # -- fitting a network ---------------------------------------------------------------------
 
     def weight_rows(self, network) -> list[int]:
-        """Weight-memory words each layer of ``network`` needs."""
+        """Weight-memory words each layer of ``network`` needs: a dense layer's inputs (in
+        groups of ``K``) times its blocks of ``P`` neurons, in the gateware's order
+        (:func:`map_orders`); a conv layer's kernel words, ``in_channels * kernel**2`` per
+        block of ``conv_lanes`` output channels."""
         K = self.inputs_per_cycle
-        return [-(-layer.n_in // K) * -(-layer.n_out // self.lanes) for layer in network.layers]
+        rows = []
+        for layer, (inputs, outputs) in zip(network.layers,
+                                            map_orders(network, self.neuron_units)):
+            conv = _conv(layer)
+            if conv is not None:
+                rows.append(-(-conv.out_channels // self.conv_lanes) * conv.in_channels
+                            * conv.kernel ** 2)
+            else:
+                rows.append(-(-inputs.size // K) * -(-outputs.size // self.lanes))
+        return rows
+
+    def conv_blocks(self, layer) -> int:
+        """Blocks of ``conv_lanes`` output channels of a conv layer."""
+        return -(-_conv(layer).out_channels // self.conv_lanes)
 
     def check_fits(self, network) -> None:
         """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""
@@ -314,13 +435,17 @@ class Config:
         if len(network.layers) > self.max_layers:
             too_big("the number of layers", len(network.layers), self.max_layers,
                     "--max-layers")
-        if network.n_inputs > self.max_inputs:
-            too_big("layer 0's input count", network.n_inputs, self.max_inputs,
-                    "--max-inputs")
-        for index, layer in enumerate(network.layers):
-            if layer.n_out > self.max_neurons:
-                too_big(f"layer {index}'s neuron count", layer.n_out, self.max_neurons,
-                        "--max-neurons")
+        self._check_conv(network)
+        orders = map_orders(network, self.neuron_units)
+        padded = " (in the hardware's padded order)"
+        inputs = orders[0][0]
+        if inputs.size > self.max_inputs:
+            too_big("layer 0's input count" + ("" if inputs.identity else padded),
+                    inputs.size, self.max_inputs, "--max-inputs")
+        for index, (layer, (_, outputs)) in enumerate(zip(network.layers, orders)):
+            if outputs.size > self.max_neurons:
+                too_big(f"layer {index}'s neuron count" + ("" if outputs.identity else padded),
+                        outputs.size, self.max_neurons, "--max-neurons")
             if layer.weight_bits > self.weight_bits:
                 too_big(f"layer {index}'s weight_bits", layer.weight_bits, self.weight_bits,
                         "--weight-bits")
@@ -338,6 +463,34 @@ class Config:
             too_big("the weight memory the network needs (words)", rows, self.weight_words,
                     "--weight-words")
         self._check_options(network)
+
+    def _check_conv(self, network) -> None:
+        """What conv layers need: the conv hardware, a dense output layer, room in the
+        current memory for each output map, and the rate encoder only on an image whose
+        hardware order is its own order."""
+        layers = network.layers
+        for index, layer in enumerate(layers):
+            conv = _conv(layer)
+            if conv is None:
+                continue
+            if not self.conv:
+                raise FitError(f"layers[{index}] is a convolution; generate the accelerator "
+                               f"with --set conv=true")
+            if index == len(layers) - 1:
+                raise FitError(f"layers[{index}], the output layer, is a convolution; the "
+                               f"read-out needs a dense output layer: add one to the classes")
+            positions = conv.out_height << _clog2(conv.out_width)
+            if positions > self.conv_positions:
+                raise FitError(f"layers[{index}]'s output map needs {positions} positions of "
+                               f"the current memory, this hardware has {self.conv_positions}: "
+                               f"regenerate the gateware with --set conv_positions="
+                               f"{1 << _clog2(positions)} or shrink the map")
+        first = map_orders(network, self.neuron_units)[0][0]
+        if network.encoder == "rate" and not first.identity:
+            raise FitError("the rate encoder draws its LFSR values in pixel order, which a "
+                           "conv layer 0 of this shape pads in the hardware (docs/"
+                           "architecture.md); use the direct or hybrid encoder, or one input "
+                           "channel of a power-of-two width")
 
     def _check_options(self, network) -> None:
         """The generator options the network's biases and read-out need."""

@@ -38,11 +38,27 @@ from core.network import Layer, Network
     (dict(trace=1), "trace is 1; it must be True or False"),
     (dict(bias=1), "bias is 1; it must be True or False"),
     (dict(spike_count="yes"), "spike_count is 'yes'; it must be True or False"),
+    (dict(conv="yes"), "conv is 'yes'; it must be True or False"),
+    (dict(conv_lanes=12), "conv_lanes is 12; it must be a power of two"),
+    (dict(conv_lanes=0), "conv_lanes is 0; it must be in 1 .. 1024"),
+    (dict(conv_lanes=256), "conv_lanes is 256; it must be in neuron_units (8) .. lanes (128)"),
+    (dict(conv_lanes=4), "conv_lanes is 4; it must be in neuron_units (8) .. lanes (128)"),
+    (dict(conv_positions=1000), "conv_positions is 1000; it must be a power of two"),
+    (dict(conv_positions=1 << 17), "conv_positions is 131072; it must be in 1 .. 65536"),
+    (dict(conv=True, inputs_per_cycle=2),
+     "inputs_per_cycle is 2; conv needs 1 (a conv event is one input)"),
 ])
 def test_errors(changes, message):
     with pytest.raises(ConfigError) as info:
         Config(**changes)
     assert str(info.value) == message
+
+
+def test_conv_lanes_default():
+    assert Config().conv_lanes == 16
+    assert Config.tiny().conv_lanes == 8
+    assert Config(lanes=64, neuron_units=32).conv_lanes == 32
+    assert not Config().conv and Config(conv=True).conv_positions == 1024
 
 
 def test_dsp_lanes_default():
@@ -81,7 +97,7 @@ class TestResolve:
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
-              "dsp_lanes, encoders, trace, bias, spike_count")
+              "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'"),
