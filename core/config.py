@@ -161,8 +161,8 @@ class Config:
         Widest membrane a network may use (``M``); a network with a narrower ``M`` saturates at
         its own width.
     max_layers : int, 1 .. 16
-    max_neurons : int, 1 .. 4096
-        Most neurons in one layer.
+    max_neurons : int, 1 .. 4096 (65535 with ``conv``)
+        Most neurons in one layer (counted in the hardware order of a map, padding included).
     max_inputs : int, 1 .. 16384
         Most inputs (pixels) of layer 0.
     max_timesteps : int, 1 .. 255
@@ -245,7 +245,9 @@ class Config:
         integer("weight_bits", 1, 8)
         integer("membrane_bits", 8, 32)
         integer("max_layers", 1, 16)
-        integer("max_neurons", 1, 4096)
+        # A conv layer's map is large (MNIST's first: 28 x 32 x 8 in the hardware order); the
+        # N_IN and N_OUT registers are 16 bits.
+        integer("max_neurons", 1, 65535 if self.conv is True else 4096)
         integer("max_inputs", 1, 16384)
         integer("max_timesteps", 1, 255)
         integer("weight_words", 1, 65536)

@@ -3,13 +3,15 @@
 Two implementations of the same semantics, both built on the rules of :mod:`core.numerics`:
 
 * :func:`reference` runs one image with Python integers, line by line as the document reads.
-  It is slow and meant to be obviously right.
+  It is slow and meant to be obviously right; it sees a convolution as its dense matrix
+  (:meth:`core.network.Layer.dense_weights`).
 * :func:`run` runs a batch in numpy int64 arithmetic, one layer at a time over all timesteps
   (a layer only sees the spikes of the layer below, so its currents for every step are one
-  matrix product). The dot products go through float matrix products that are exact: float32
-  when no partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is
-  the model that the evaluation, the co-simulation, the cycle model and the demo use, and it
-  needs no torch.
+  matrix product; a convolution's, one product of its kernel with the windows of the map,
+  im2col). The dot products go through float matrix products that are exact: float32 when no
+  partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is the
+  model that the evaluation, the co-simulation, the cycle model and the demo use, and it needs
+  no torch.
 
 Both return a :class:`Trace` holding, for every layer, timestep and neuron, the spike and the
 membrane potential after the reset, plus the read-out of the output layer, so that a
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from core import numerics
 from core.numerics import INPUT_SPIKE, NEVER, hybrid_spike_time, layer_rule, lfsr_draws
@@ -118,6 +121,58 @@ def _dot(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (events.astype(weights.dtype) @ weights).astype(np.int64)
 
 
+def _conv_weights(layer, magnitude: int) -> np.ndarray:
+    """A convolution's kernel as floats (groups, in_channels // groups * K * K, out_channels //
+    groups), exact for events of at most ``magnitude`` as in :func:`_matmul_weights`."""
+    c = layer.conv
+    w = np.asarray(layer.weights, np.int64)
+    small = int(np.abs(w).sum(axis=(1, 2, 3)).max(initial=0)) * magnitude < 1 << 24
+    per_group = w.reshape(c.groups, c.out_channels // c.groups, -1).transpose(0, 2, 1)
+    return per_group.astype(np.float32 if small else np.float64)
+
+
+_CHUNK = 1 << 23  # numbers of im2col windows held at once (64 MiB of float64)
+
+
+def _conv(events: np.ndarray, conv, weights: np.ndarray) -> np.ndarray:
+    """``I``, int64 (N, n_out), of events (N, n_in) through a convolution with
+    :func:`_conv_weights`: the windows of every output position gathered into rows (im2col,
+    a strided view, copied a chunk of images at a time) and multiplied by the kernel."""
+    N = len(events)
+    C, H, W, K, S, P = (conv.in_channels, conv.height, conv.width, conv.kernel, conv.stride,
+                        conv.padding)
+    G, OH, OW = conv.groups, conv.out_height, conv.out_width
+    Cg, Og = C // G, conv.out_channels // G
+    out = np.empty((N, conv.out_channels, OH * OW), np.int64)
+    step = max(1, _CHUNK // (C * OH * OW * K * K))
+    for start in range(0, N, step):
+        x = events[start:start + step].reshape(-1, C, H, W).astype(weights.dtype)
+        if P:
+            x = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+        # (n, C, OH, OW, K, K): the window of each output position, a view of x.
+        windows = sliding_window_view(x, (K, K), axis=(2, 3))[:, :, ::S, ::S][:, :, :OH, :OW]
+        n = len(x)
+        cols = (windows.reshape(n, G, Cg, OH, OW, K, K).transpose(0, 1, 3, 4, 2, 5, 6)
+                .reshape(n, G, OH * OW, Cg * K * K))
+        if G == 1:  # one matrix product for the whole chunk
+            y = (cols.reshape(n * OH * OW, -1) @ weights[0]).reshape(n, 1, OH * OW, Og)
+        else:       # depthwise: one product per group
+            y = np.einsum("ngpk,gko->ngpo", cols, weights)
+        # (n, G, positions, Og) -> channel o = g * Og + og, then (y, x) row-major.
+        out[start:start + n] = y.transpose(0, 1, 3, 2).reshape(n, conv.out_channels, OH * OW)
+    return out.reshape(N, -1)
+
+
+def _synapses(layer, magnitude: int):
+    """The function from events (N, n_in) of at most ``magnitude`` to the synaptic currents
+    ``I``, int64 (N, n_out), of ``layer`` (dense or convolution), its weights prepared once."""
+    if layer.conv is None:
+        weights = _matmul_weights(layer.weights, magnitude)
+        return lambda events: _dot(events, weights)
+    kernel = _conv_weights(layer, magnitude)
+    return lambda events: _conv(events, layer.conv, kernel)
+
+
 def _readout(network: Network, first_time, first_potential, final_v, count) -> np.ndarray:
     if network.readout == "spike_count":
         return count.argmax(axis=1)  # argmax returns the first maximum: lowest index
@@ -142,14 +197,14 @@ def run(network: Network, pixels) -> Trace:
     spikes, membrane = [], []
     for k, layer in enumerate(network.layers):
         if k == 0:  # the encoder's events, step by step (direct: the same at every step)
-            weights = _matmul_weights(layer.weights, 255)
+            synapses = _synapses(layer, 255)
             current = np.empty((B, T, layer.n_out), np.int64)
             for t in range(T):
                 direct_again = t > 0 and network.encoder == "direct"
-                current[:, t] = current[:, 0] if direct_again else _dot(step(t), weights)
+                current[:, t] = current[:, 0] if direct_again else synapses(step(t))
         else:  # the spikes of the layer below, in the same step
-            weights = _matmul_weights(layer.weights, 1)
-            current = _dot(spikes[-1].reshape(B * T, -1), weights).reshape(B, T, -1)
+            synapses = _synapses(layer, 1)
+            current = synapses(spikes[-1].reshape(B * T, -1)).reshape(B, T, -1)
         if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
             current += layer.bias.astype(np.int64)
         rule = layer_rule(layer)
@@ -208,7 +263,10 @@ def reference(network: Network, pixels) -> Trace:
             return [INPUT_SPIKE if xi > 0 and t == hybrid_spike_time(xi, T) else 0 for xi in x]
         return [INPUT_SPIKE if xi > d else 0 for xi, d in zip(x, draws[t])]
 
-    weights = [[[int(w) for w in row] for row in layer.weights] for layer in network.layers]
+    # A convolution is its dense matrix here (Layer.dense_weights): the oracle of every
+    # convolution path.
+    weights = [[[int(w) for w in row] for row in layer.dense_weights()]
+               for layer in network.layers]
     biases = [[int(b) for b in layer.bias_or_zero()] for layer in network.layers]
     v = [[0] * layer.n_out for layer in network.layers]
     fired = [[False] * layer.n_out for layer in network.layers]

@@ -5,8 +5,9 @@ import argparse
 import numpy as np
 import pytest
 
-from core.config import Config, ConfigError, FitError, add_config_arguments, resolve
-from core.network import Layer, Network
+from core.config import (Config, ConfigError, FitError, add_config_arguments, map_orders,
+                         resolve)
+from core.network import Conv, Layer, Network, max_pool
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -229,3 +230,65 @@ def test_bias_window_size():
         assert config.max_layers * config.bias_stride <= 1 << config.region_bits
     assert Config(bias=True).region_bits == Config().region_bits == 10
     assert Config.tiny(bias=True, max_layers=16, max_neurons=100).region_bits == 11
+
+
+class TestConv:
+    """The hardware order of maps and what check_fits says about conv layers."""
+
+    @staticmethod
+    def cnn(channels=2, side=6, encoder="hybrid"):
+        c = Conv(1, side, side, channels, kernel=3)
+        pool = max_pool(channels, side - 2, side - 2, 2)
+        return Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c), pool,
+                               Layer(weights=np.ones((3, pool.n_out), int))],
+                       encoder=encoder).validate()
+
+    def test_orders(self):
+        orders = map_orders(self.cnn(), 4)
+        image, conv_out = orders[0]
+        assert (image.shape, image.c_bits, image.w_bits, image.size) == ((1, 6, 6), 0, 3, 48)
+        # 2 channels padded to U = 4, 4 columns: position-major
+        assert (conv_out.c_bits, conv_out.w_bits, conv_out.size) == (2, 2, 64)
+        assert orders[1][0] == conv_out and orders[2][0].size == 2 * 2 * 4
+        assert orders[2][1].shape is None and orders[2][1].size == 3
+        # neuron (c, y, x) = (1, 2, 3) of the 2 x 4 x 4 map: logical 1*16 + 2*4 + 3
+        assert conv_out.hardware_index()[27] == ((2 << 2) | 3) << 2 | 1
+        assert len(set(conv_out.hardware_index())) == conv_out.n
+
+    def test_fits_and_rows(self):
+        net = self.cnn()
+        config = Config.tiny(conv=True, max_inputs=48, max_neurons=64, conv_positions=16)
+        config.check_fits(net)
+        # conv: 1 block x 1 channel x 9; pool: 2 channels x 4; dense: 8 inputs (2 x 2 x 2
+        # padded to U = 4 channels) x 1 block
+        assert config.weight_rows(net) == [9, 8, 16]
+
+    @pytest.mark.parametrize("changes, net, message", [
+        (dict(conv_positions=8), None, r"^layers\[0\]'s output map needs 16 positions of the "
+                                       r"current memory, this hardware has 8: regenerate the "
+                                       r"gateware with --set conv_positions=16 or shrink the "
+                                       r"map$"),
+        (dict(max_inputs=40), None, r"^layer 0's input count \(in the hardware's padded "
+                                    r"order\) is 48, this hardware allows 40"),
+        (dict(max_neurons=60), None, r"^layer 0's neuron count \(in the hardware's padded "
+                                     r"order\) is 64, this hardware allows 60"),
+        (dict(), "rate", r"^the rate encoder draws its LFSR values in pixel order"),
+    ])
+    def test_refusals(self, changes, net, message):
+        config = Config.tiny(conv=True, max_inputs=48, max_neurons=64,
+                             conv_positions=16).replace(**changes)
+        with pytest.raises(FitError, match=message):
+            config.check_fits(self.cnn(encoder=net or "hybrid"))
+
+    def test_conv_output_layer_is_refused(self):
+        c = Conv(1, 4, 4, 2, kernel=3)
+        net = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c)])
+        with pytest.raises(FitError, match=r"^layers\[0\], the output layer, is a "
+                                           r"convolution"):
+            Config.tiny(conv=True).check_fits(net)
+
+    def test_rate_with_an_unpadded_image(self):
+        c = Conv(1, 3, 4, 2, kernel=3)
+        net = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
+                              Layer(weights=np.ones((2, c.n_out), int))], encoder="rate")
+        Config.tiny(conv=True).check_fits(net)
