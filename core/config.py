@@ -356,6 +356,17 @@ class Config:
         return max(1, _clog2(max(self.max_inputs, self.max_neurons)))
 
     @property
+    def conv_map_bits(self) -> int:
+        """Width of a map coordinate in the conv address generator (a side is at most 1024,
+        ``core.network.Conv``, and an index has ``event_bits``)."""
+        return max(1, min(10, self.event_bits))
+
+    @property
+    def conv_position_bits(self) -> int:
+        """Width of an address of the current memory (``conv_positions`` words)."""
+        return max(1, _clog2(self.conv_positions))
+
+    @property
     def word_bits(self) -> int:
         """Width of one weight-memory word, padded to whole 32-bit bus words."""
         return -(-self.inputs_per_cycle * self.lanes * self.weight_bits // 32) * 32
@@ -408,23 +419,24 @@ class Config:
     def weight_rows(self, network) -> list[int]:
         """Weight-memory words each layer of ``network`` needs: a dense layer's inputs (in
         groups of ``K``) times its blocks of ``P`` neurons, in the gateware's order
-        (:func:`map_orders`); a conv layer's kernel words, ``in_channels * kernel**2`` per
-        block of ``conv_lanes`` output channels."""
+        (:func:`map_orders`); a conv layer's kernel words, ``kernel**2`` per input channel of
+        its padded input map (``2**c_bits``) per block of ``conv_lanes`` output channels."""
         K = self.inputs_per_cycle
         rows = []
         for layer, (inputs, outputs) in zip(network.layers,
                                             map_orders(network, self.neuron_units)):
             conv = _conv(layer)
             if conv is not None:
-                rows.append(-(-conv.out_channels // self.conv_lanes) * conv.in_channels
-                            * conv.kernel ** 2)
+                rows.append(self.conv_blocks(layer) * (conv.kernel ** 2 << inputs.c_bits))
             else:
                 rows.append(-(-inputs.size // K) * -(-outputs.size // self.lanes))
         return rows
 
     def conv_blocks(self, layer) -> int:
-        """Blocks of ``conv_lanes`` output channels of a conv layer."""
-        return -(-_conv(layer).out_channels // self.conv_lanes)
+        """Blocks of ``conv_lanes`` output channels of a conv layer: of its channels padded
+        in the hardware order (at least ``neuron_units``, a power of two), at least one."""
+        channels = 1 << max(_clog2(_conv(layer).out_channels), _clog2(self.neuron_units))
+        return max(1, channels // self.conv_lanes)
 
     def check_fits(self, network) -> None:
         """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""
@@ -481,6 +493,10 @@ class Config:
             if index == len(layers) - 1:
                 raise FitError(f"layers[{index}], the output layer, is a convolution; the "
                                f"read-out needs a dense output layer: add one to the classes")
+            if self.weight_bits == 1 and conv.groups > 1:
+                raise FitError(f"layers[{index}] is a grouped convolution, whose kernel words "
+                               f"hold zeros, which 1-bit weight memories cannot: regenerate "
+                               f"the gateware with --weight-bits 2")
             positions = conv.out_height << _clog2(conv.out_width)
             if positions > self.conv_positions:
                 raise FitError(f"layers[{index}]'s output map needs {positions} positions of "

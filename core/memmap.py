@@ -44,8 +44,12 @@ REG_CFG_TRACE = 0x12             # 1 if the trace port is built
 REG_CFG_DSP_LANES = 0x13         # lanes built for DSP slices (the rest in LUTs)
 REG_CFG_OPTIONS = 0x14           # OPTION_* bits: the generator options built in
 
+REG_CFG_CONV_LANES = 0x15        # PC, output channels of a conv layer at once (with conv)
+REG_CFG_CONV_POSITIONS = 0x16    # depth of the current memory (with conv)
+
 OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
 OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
+OPTION_CONV = 1 << 2         # convolution layers (Config.conv)
 
 # -- status and control --------------------------------------------------------------------
 REG_STATUS = 0x20    # read only
@@ -80,6 +84,18 @@ LAYER_WEIGHT_ROW = 2   # first weight-memory word of the layer
 LAYER_THRESHOLD = 3
 LAYER_MODE = 4
 LAYER_LEAK = 5
+LAYER_CONV = 6         # with OPTION_CONV: CONV_* fields below (0: a dense layer)
+LAYER_CONV_OUT = 7     # with OPTION_CONV: output map height (bits 15:0) and width (31:16)
+
+# LAYER_CONV fields (hw.layouts.CONV_MODE): bit 0 conv, then the widths below, low to high
+CONV_ENABLE = 1 << 0
+CONV_KERNEL_SHIFT = 1       # 3 bits: k
+CONV_STRIDE_SHIFT = 4       # 3 bits: s
+CONV_PADDING_SHIFT = 7      # 3 bits: p
+CONV_C_BITS_SHIFT = 10      # 4 bits: the input map's channel field width (hardware order)
+CONV_W_BITS_SHIFT = 14      # 4 bits: the input map's column field width
+CONV_OUT_W_BITS_SHIFT = 18  # 4 bits: the output map's column field width
+CONV_OUT_C_BITS_SHIFT = 22  # 4 bits: the output map's channel field width
 
 MODE_LIF = 1 << 0        # 0: if, 1: lif
 MODE_FACTOR = 1 << 1     # 0: shift leak, 1: factor leak
@@ -123,7 +139,8 @@ def bias_address(config, layer: int, neuron: int = 0) -> int:
 
 def options(config) -> int:
     """The ``CFG_OPTIONS`` value of a ``Config``."""
-    return (OPTION_BIAS if config.bias else 0) | (OPTION_SPIKE_COUNT if config.spike_count else 0)
+    return ((OPTION_BIAS if config.bias else 0) | (OPTION_SPIKE_COUNT if config.spike_count else 0)
+            | (OPTION_CONV if config.conv else 0))
 
 
 def identification(config) -> dict:
@@ -142,4 +159,6 @@ def identification(config) -> dict:
         REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
         REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
         REG_CFG_DSP_LANES: config.dsp_lanes, REG_CFG_OPTIONS: options(config),
+        **({REG_CFG_CONV_LANES: config.conv_lanes,
+            REG_CFG_CONV_POSITIONS: config.conv_positions} if config.conv else {}),
     }

@@ -45,9 +45,12 @@ from core.config import Config, _clog2
 from core.schedule import SETUP_CYCLES
 
 from . import bus
+from .convaddr import ConvAddress
+from .convupdate import ConvWalk
+from .currents import CurrentMemory
 from .events import EventBuffer
 from .integration import IntegrationPipeline
-from .layouts import LAYER_MODE, bias_word, count_word, membrane_word, result_word
+from .layouts import CONV_MODE, LAYER_MODE, bias_word, count_word, membrane_word, result_word
 from .readout import ReadoutScan
 from .registers import RegisterFile
 from .scan import EncoderScan
@@ -167,7 +170,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             regs.busy.eq(busy), regs.weight_word.eq(wmem.r_data), regs.pixel_word.eq(p_rd.data),
             regs.result_time.eq(ro.time), regs.result_potential.eq(ro.potential),
-            regs.result_membrane.eq(ro.final), regs.status.eq(Cat(busy, done, aborted, rejected)),
+            regs.result_membrane.eq(ro.final),
             regs.cycles.eq(cycles), regs.cls.eq(result_class),
             wmem.w_addr.eq(regs.weight_addr), wmem.w_data.eq(regs.weight_data),
             wmem.w_en.eq(regs.weight_en),
@@ -201,13 +204,31 @@ class Accelerator(wiring.Component):
         m.d.comb += events.scan.valid.eq(scan.event.valid), events.scan.p.eq(scan.event.p)
         if cfg.trace:
             wiring.connect(m, wiring.flipped(self.trace), upd.trace)
+        # The conv hardware (docs/architecture.md, "Convolution"): the current layer's conv
+        # registers, and the address generator, the current memory and the walk wired in.
+        c_conv = Signal()
+        c_geom = Signal(CONV_MODE)
+        c_out_h = Signal(16)
+        c_out_w = Signal(16)
+        c_block = Signal(16)
+        conv_updating = Signal()
+        start_pending = Signal()
+        if cfg.conv:
+            cgen, cur, walk = self._conv_wiring(m, events, integ, upd, c_conv, c_geom, c_out_h,
+                                                c_out_w, c_block, c_n_out, conv_updating,
+                                                abort)
+        m.d.comb += regs.status.eq(Cat(busy | start_pending, done, aborted, rejected))
 
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
         # The membrane memory's word of chunk `c` of the current layer.
         seq_v_chunk = Signal(chunk_bits)
         seq_v_en = Signal()
-        m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
-                     seq_v_en.eq(upd.read_en | ro.run)]
+        if cfg.conv:
+            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk | walk.read_chunk),
+                         seq_v_en.eq(upd.read_en | ro.run | walk.read_en)]
+        else:
+            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
+                         seq_v_en.eq(upd.read_en | ro.run)]
         if cfg.bias:
             self._bias_memory(m, regs, upd, Cat(seq_v_chunk, layer), seq_v_en, busy)
         if cfg.spike_count:
@@ -237,6 +258,31 @@ class Accelerator(wiring.Component):
                 c_theta.eq(params.threshold), c_mode.eq(params.mode), c_leak.eq(params.leak),
                 c_last.eq(index == net.layers - 1), row_base.eq(params.row),
             ]
+            if cfg.conv:
+                # a conv block's kernel words: k * k per input channel of the padded map
+                geometry = params.conv
+                m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry),
+                             c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
+                             c_block.eq(0),
+                             c_groups.eq((geometry.kernel * geometry.kernel)
+                                         << geometry.c_bits)]
+                with m.If(~geometry.conv):
+                    m.d.sync += c_groups.eq((params.n_in + K - 1) >> _clog2(K))
+
+        def layer_done():
+            """The layer's last block is done: next layer, next step or the read-out, whose
+            parameters and events wait for the whole pipeline."""
+            with m.If(~c_last):
+                m.d.comb += events.next_layer.eq(1)
+                m.d.sync += layer.eq(layer + 1)
+                load_layer(layer + 1)
+                m.next = "BLOCK"
+            with m.Elif(more_steps):
+                m.d.sync += [t.eq(t + 1), more_steps.eq(t + 2 < net.timesteps)]
+                m.next = "STEP"
+            with m.Else():
+                m.d.comb += ro.start.eq(1)
+                m.next = "READOUT"
 
         def abortable():
             # CONTROL.ABORT: back to idle from any state; the next start reinitializes all.
@@ -246,7 +292,13 @@ class Accelerator(wiring.Component):
 
         with m.FSM(name="seq"):
             with m.State("IDLE"):
-                with m.If(start):
+                go = start
+                if cfg.conv:
+                    # After a reset or an abort the current memory is cleared first; a START
+                    # meanwhile waits (and reads as BUSY).
+                    go = start | start_pending
+                    m.d.sync += start_pending.eq(go & cur.clearing)
+                with m.If(go & (~cur.clearing if cfg.conv else 1)):
                     # 2**(M-1) - 1 and its complement, as a thermometer code
                     upper = Cat(Const(i) < net.membrane_bits - 1 for i in range(M))
                     m.d.comb += [scan.init.eq(1), ro.init.eq(1)]
@@ -281,10 +333,35 @@ class Accelerator(wiring.Component):
             with m.State("ACCUM"):
                 m.d.comb += events.run.eq(~scan.active)
                 source_done = Mux(scan.active, scan.done, events.done)
-                with m.If(source_done & integ.empty & ~upd.running):
+                dense = ~c_conv if cfg.conv else 1
+                with m.If(dense & source_done & integ.empty & ~upd.running):
                     m.d.comb += [scan.finish.eq(1), upd.start.eq(1)]
                     m.next = "UPDATE"
+                if cfg.conv:
+                    with m.If(c_conv):
+                        # The replay waits for the address generator; a conv layer 0's scan
+                        # only fills the event buffer (its blocks all replay).
+                        m.d.comb += events.run.eq(~scan.active & cgen.event.ready)
+                        with m.If(scan.active):
+                            with m.If(scan.done):
+                                m.d.comb += scan.finish.eq(1)
+                                m.next = "BLOCK"
+                        with m.Elif(events.done & cgen.idle & integ.conv_empty):
+                            m.d.comb += walk.start.eq(1)
+                            m.next = "CONV_UPDATE"
                 abortable()
+            if cfg.conv:
+                with m.State("CONV_UPDATE"):
+                    m.d.comb += conv_updating.eq(1)
+                    with m.If(~walk.running & ~walk.feed_valid & upd.drained):
+                        with m.If(((c_block + 1) << _clog2(cfg.conv_lanes))
+                                  < (1 << c_geom.out_c_bits)):
+                            m.d.sync += [c_block.eq(c_block + 1),
+                                         row_base.eq(row_base + c_groups)]
+                            m.next = "BLOCK"
+                        with m.Else():
+                            layer_done()
+                    abortable()
             with m.State("UPDATE"):
                 with m.If(upd.more_blocks):
                     # The next block of the layer starts while the update finishes this one's
@@ -295,19 +372,8 @@ class Accelerator(wiring.Component):
                         m.next = "BLOCK"
                 with m.Elif(upd.drained):
                     # The layer's last block done (the output layer's last chunk commits in
-                    # this cycle, another layer's spikes are written): next layer, next step
-                    # or the read-out, whose parameters and events wait for the whole pipeline.
-                    with m.If(~c_last):
-                        m.d.comb += events.next_layer.eq(1)
-                        m.d.sync += layer.eq(layer + 1)
-                        load_layer(layer + 1)
-                        m.next = "BLOCK"
-                    with m.Elif(more_steps):
-                        m.d.sync += [t.eq(t + 1), more_steps.eq(t + 2 < net.timesteps)]
-                        m.next = "STEP"
-                    with m.Else():
-                        m.d.comb += ro.start.eq(1)
-                        m.next = "READOUT"
+                    # this cycle, another layer's spikes are written).
+                    layer_done()
                 abortable()
             with m.State("READOUT"):
                 m.d.comb += ro.run.eq(1)
@@ -322,6 +388,39 @@ class Accelerator(wiring.Component):
         with m.If(abort):
             m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
         return m
+
+    def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block,
+                     c_n_out, conv_updating, abort):
+        """The conv hardware (``Config.conv``): the replayed events through the address
+        generator into the integration, whose slots the current memory sums, and the walk
+        that feeds the neuron update from it. Returns the three components."""
+        cfg = self.config
+        m.submodules.conv_address = cgen = ConvAddress(
+            index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
+        m.submodules.currents = cur = CurrentMemory(cfg)
+        m.submodules.conv_walk = walk = ConvWalk(cfg)
+        g = cgen.geometry
+        m.d.comb += [
+            g.kernel.eq(c_geom.kernel), g.stride.eq(c_geom.stride),
+            g.padding.eq(c_geom.padding), g.c_bits.eq(c_geom.c_bits),
+            g.w_bits.eq(c_geom.w_bits), g.out_w_bits.eq(c_geom.out_w_bits),
+            g.out_height.eq(c_out_h), g.out_width.eq(c_out_w),
+            cgen.event.valid.eq(events.event.valid & c_conv), cgen.event.p.eq(events.event.p),
+            cgen.pair.ready.eq(1), cgen.flush.eq(abort), walk.abort.eq(abort),
+            integ.conv.eq(c_conv), integ.pair.valid.eq(cgen.pair.valid),
+            integ.pair.p.eq(cgen.pair.p),
+            cur.read_position.eq(integ.read_position), cur.slot_valid.eq(integ.slot_valid),
+            cur.slot_position.eq(integ.slot_position), cur.acc.eq(integ.acc),
+            cur.update.eq(conv_updating), cur.update_read.eq(walk.position_read),
+            cur.update_position.eq(walk.position), cur.clear.eq(abort),
+            walk.out_height.eq(c_out_h), walk.out_w_bits.eq(c_geom.out_w_bits),
+            walk.out_c_bits.eq(c_geom.out_c_bits), walk.block.eq(c_block),
+            walk.n_out.eq(c_n_out), walk.word.eq(cur.word),
+            upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
+            upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),
+            upd.feed_mask.eq(walk.feed_mask), upd.feed_current.eq(walk.feed_current),
+        ]
+        return cgen, cur, walk
 
     def _bias_memory(self, m, regs, upd, seq_addr, seq_en, busy):
         """The bias memory (``Config.bias``): beside the membrane memory, at its addresses, so

@@ -73,6 +73,8 @@ class ConvAddress(wiring.Component):
         ``magnitude``: the event's.
     idle : 1, out
         No event is in any stage.
+    flush : 1, in
+        Drop every event in the stages (an abort).
 
     Latency: an event's first pair is on ``pair`` three cycles after the event is taken (when
     the stages before it are empty). Throughput: one pair per cycle, events back to back.
@@ -89,7 +91,7 @@ class ConvAddress(wiring.Component):
             "geometry": In(conv_geometry(map_bits)),
             "event": In(stream.Signature(input_event(index_bits, 1))),
             "pair": Out(stream.Signature(conv_pair(map_bits, kernel_bits))),
-            "idle": Out(1),
+            "idle": Out(1), "flush": In(1),
         })
 
     def elaborate(self, platform):
@@ -201,4 +203,6 @@ class ConvAddress(wiring.Component):
         with m.If(ready3):
             m.d.sync += [valid3.eq(valid2), rows3.eq(rows2), cols3.eq(cols2), cur3.eq(cols2),
                          oy3.eq(oy2), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
+        with m.If(self.flush):
+            m.d.sync += [valid0.eq(0), valid1.eq(0), valid2.eq(0), valid3.eq(0)]
         return m

@@ -8,7 +8,7 @@ from core.config import Config
 from core.schedule import PIPE_DRAIN
 
 from .lanes import GROUP_LANES, LaneGroup
-from .layouts import input_event
+from .layouts import conv_pair, input_event
 
 __all__ = ["IntegrationPipeline"]
 
@@ -48,6 +48,23 @@ class IntegrationPipeline(wiring.Component):
     empty : 1, out
         No event or clear is in the stages before the last: the neuron update may sample the
         accumulators from the next cycle on.
+    conv : 1, in
+        Only with ``config.conv``: the layer is a convolution. Events come from ``pair``
+        (one kernel word and output position per cycle, ``hw.convaddr``) instead of
+        ``event``, and each lane's accumulator holds its slot's product alone (restart),
+        which the current memory adds at the slot's position (``hw.currents``). Static while
+        events flow.
+    pair : stream.Signature(conv_pair(map_bits, 16), always_ready=True), in
+        Only with ``config.conv``: the address generator's pairs.
+    read_position : conv_position_bits, out
+        Only with ``config.conv``: the position of the slot whose products are formed this
+        cycle (the current memory reads it, so that its word arrives with them).
+    slot_valid : 1, out; slot_position : conv_position_bits, out
+        Only with ``config.conv``: a slot's products are in ``acc`` this cycle, for the
+        output position ``slot_position``.
+    conv_empty : 1, out
+        Only with ``config.conv``: no slot is in any stage (the current memory has every
+        sum).
 
     Latency: :attr:`depth` cycles from an event to ``acc`` (plus the accumulation).
     Throughput: one input group per cycle.
@@ -61,7 +78,7 @@ class IntegrationPipeline(wiring.Component):
         if not isinstance(config, Config):
             raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
         self.config = config
-        super().__init__({
+        members = {
             "event": In(stream.Signature(input_event(config.event_bits,
                                                      config.inputs_per_cycle),
                                          always_ready=True)),
@@ -69,7 +86,15 @@ class IntegrationPipeline(wiring.Component):
             "weight_addr": Out(range(config.weight_words)), "weights": In(config.word_bits),
             "acc": Out(data.ArrayLayout(signed(config.acc_bits), config.lanes)),
             "empty": Out(1),
-        })
+        }
+        if config.conv:
+            members.update(
+                conv=In(1),
+                pair=In(stream.Signature(conv_pair(config.conv_map_bits, 16),
+                                         always_ready=True)),
+                read_position=Out(config.conv_position_bits), slot_valid=Out(1),
+                slot_position=Out(config.conv_position_bits), conv_empty=Out(1))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -87,6 +112,8 @@ class IntegrationPipeline(wiring.Component):
                      valid_a.eq(valid_e), mag_a.eq(mag_e), clear_a.eq(clear_e),
                      valid_w.eq(valid_a), mag_w.eq(mag_a), clear_w.eq(clear_a),
                      valid_g.eq(valid_w | clear_w)]
+        if cfg.conv:
+            self._conv_slots(m, valid_e, w_addr_e, mag_e, valid_w)
         m.d.comb += self.weight_addr.eq(w_addr_e)
         stages = [valid_e | clear_e, valid_a | clear_a, valid_w | clear_w, valid_g]
         assert len(stages) + 1 == self.depth  # and B, whose product the update may overlap
@@ -99,8 +126,11 @@ class IntegrationPipeline(wiring.Component):
             lanes = order[first:first + GROUP_LANES]
             group = LaneGroup(lanes=len(lanes), inputs_per_cycle=K, weight_bits=WB,
                               acc_bits=A,
-                              dsp_lanes=sum(lane < cfg.dsp_lanes for lane in lanes))
+                              dsp_lanes=sum(lane < cfg.dsp_lanes for lane in lanes),
+                              restart=cfg.conv)
             m.submodules[f"lane_group{g}"] = group
+            if cfg.conv:
+                m.d.comb += group.restart.eq(self.conv)
             m.d.comb += [
                 group.mag.eq(mag_w), group.valid.eq(valid_w), group.clear.eq(clear_w),
                 # Input j of the event: lane l's weight is field j * P + l of the word.
@@ -110,3 +140,23 @@ class IntegrationPipeline(wiring.Component):
             for k, lane in enumerate(lanes):
                 m.d.comb += self.acc[lane].eq(group.acc[k * A:(k + 1) * A])
         return m
+
+    def _conv_slots(self, m, valid_e, w_addr_e, mag_e, valid_w):
+        """A conv layer's slots: the pair's kernel word and magnitude enter stage E instead of
+        an event's, and its position travels beside the stages to the cycle its products are
+        in the accumulators (E, A, W, G, B, C: the lane group registers ``valid`` twice
+        before its product and accumulates it a cycle later)."""
+        pair = self.pair
+        with m.If(self.conv):
+            m.d.sync += [valid_e.eq(pair.valid), w_addr_e.eq(self.row_base + pair.p.kernel),
+                         mag_e.eq(pair.p.magnitude)]
+        names = "eawgbc"
+        valid = {n: Signal(name=f"slot_valid_{n}") for n in names}
+        position = {n: Signal(self.config.conv_position_bits, name=f"slot_position_{n}")
+                    for n in names}
+        m.d.sync += [valid["e"].eq(pair.valid & self.conv), position["e"].eq(pair.p.position)]
+        for before, after in zip(names, names[1:]):
+            m.d.sync += [valid[after].eq(valid[before]), position[after].eq(position[before])]
+        m.d.comb += [self.read_position.eq(position["b"]), self.slot_valid.eq(valid["c"]),
+                     self.slot_position.eq(position["c"]),
+                     self.conv_empty.eq(~Cat(valid.values()).any())]

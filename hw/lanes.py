@@ -66,6 +66,8 @@ class LaneGroup(wiring.Component):
     dsp_lanes : int
         The first ``dsp_lanes`` lanes of the group multiply with a plain product (synthesis
         maps it into DSP slices); the others with Booth partial products in LUTs.
+    restart : bool
+        Build the ``restart`` input (conv layers, ``Config.conv``).
 
     Ports
     -----
@@ -83,6 +85,10 @@ class LaneGroup(wiring.Component):
         Field ``j * n + k``: the weight code of input ``j`` for lane ``k`` (with ``mag``).
     acc : n * A, out
         Lane ``k``'s sum, signed, bits ``k*A + A-1 .. k*A``.
+    restart : 1, in
+        Only with ``restart``: every event replaces the sum by its own product instead of
+        adding to it (a conv layer adds each product to the current memory instead,
+        ``docs/architecture.md``). Static while events flow.
 
     Latency: an event presented in cycle ``c`` is in ``acc`` from cycle ``c + 3`` (inputs
     registered, product registered, accumulated). Throughput: one event per cycle.
@@ -93,17 +99,21 @@ class LaneGroup(wiring.Component):
     """
 
     def __init__(self, *, lanes: int, inputs_per_cycle: int, weight_bits: int, acc_bits: int,
-                 dsp_lanes: int):
+                 dsp_lanes: int, restart: bool = False):
         self.lanes = lanes
+        self.restarts = restart
         self.inputs_per_cycle = inputs_per_cycle
         self.weight_bits = weight_bits
         self.acc_bits = acc_bits
         self.dsp_lanes = dsp_lanes
-        super().__init__({
+        members = {
             "mag": In(8 * inputs_per_cycle), "valid": In(1), "clear": In(1),
             "weights": In(inputs_per_cycle * lanes * weight_bits),
             "acc": Out(lanes * acc_bits),
-        })
+        }
+        if restart:
+            members["restart"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -148,7 +158,7 @@ class LaneGroup(wiring.Component):
             with m.If(clear_b):
                 m.d.sync += acc.eq(0)
             with m.Elif(valid_b):
-                m.d.sync += acc.eq(acc + prod)
+                m.d.sync += acc.eq((Mux(self.restart, 0, acc) if self.restarts else acc) + prod)
             m.d.comb += self.acc[k * A:(k + 1) * A].eq(acc)
         return m
 

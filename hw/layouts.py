@@ -10,7 +10,7 @@ from amaranth.lib import data
 
 __all__ = ["LAYER_MODE", "layer_params", "network_params", "membrane_word", "result_word",
            "bias_word", "count_word", "input_event", "event_entry", "MAX_KERNEL",
-           "conv_geometry", "conv_pair"]
+           "CONV_MODE", "conv_geometry", "conv_pair"]
 
 #: ``LAYER_MODE`` register (``docs/memory-map.md``): the neuron options of a layer.
 LAYER_MODE = data.StructLayout({
@@ -21,13 +21,17 @@ LAYER_MODE = data.StructLayout({
 })
 
 
-def layer_params(membrane_bits):
-    """A layer's registers, as the host writes them (``LAYER_*``)."""
-    return data.StructLayout({
+def layer_params(membrane_bits, conv=False):
+    """A layer's registers, as the host writes them (``LAYER_*``); with ``conv`` the conv
+    geometry (``LAYER_CONV``) and the output map's height and width (``LAYER_CONV_OUT``)."""
+    fields = {
         "n_in": 16, "n_out": 16, "row": 16,
         "threshold": membrane_bits,     # unsigned here: it reads back as written
         "mode": LAYER_MODE, "leak": 8,
-    })
+    }
+    if conv:
+        fields.update(conv=CONV_MODE, out_height=16, out_width=16)
+    return data.StructLayout(fields)
 
 
 def network_params(max_layers, spike_count=False):
@@ -86,17 +90,27 @@ def input_event(index_bits, inputs_per_cycle):
 MAX_KERNEL = 7
 
 
+#: ``LAYER_CONV`` register (``docs/memory-map.md``): a conv layer's geometry, as the address
+#: generator and the conv update read it (``docs/architecture.md``, "Convolution").
+CONV_MODE = data.StructLayout({
+    "conv": 1,          # the layer is a convolution
+    "kernel": 3,        # k, 1 .. 7
+    "stride": 3,        # s, 1 .. 7
+    "padding": 3,       # p, 0 .. 6
+    "c_bits": 4,        # the input map's channel field (hardware order)
+    "w_bits": 4,        # the input map's column field
+    "out_w_bits": 4,    # the output map's column field
+    "out_c_bits": 4,    # the output map's channel field (>= log2 U)
+})
+
+
 def conv_geometry(map_bits):
-    """A conv layer's geometry registers, as the address generator (``hw.convaddr``) reads
-    them (``docs/architecture.md``, "Convolution"): kernel side ``k``, stride ``s``, padding
-    ``p``; the input map's field widths in hardware order (``c_bits``: channels, ``w_bits``:
-    columns); the output map's height, width and column field width. ``map_bits`` is the
-    width of a coordinate (a map side is at most ``2**map_bits``)."""
-    field = max(1, (map_bits + 2).bit_length())   # a field width, 0 .. map_bits + 2
+    """What the address generator (``hw.convaddr``) reads of a conv layer: the
+    :data:`CONV_MODE` fields it needs and the output map's height and width (a map side is at
+    most ``2**map_bits``)."""
     return data.StructLayout({
-        "kernel": 3, "stride": 3, "padding": 3,
-        "c_bits": field, "w_bits": field,
-        "out_height": map_bits + 1, "out_width": map_bits + 1, "out_w_bits": field,
+        "kernel": 3, "stride": 3, "padding": 3, "c_bits": 4, "w_bits": 4,
+        "out_height": map_bits + 1, "out_width": map_bits + 1, "out_w_bits": 4,
     })
 
 

@@ -87,7 +87,8 @@ class RegisterFile(wiring.Component):
             "busy": In(1),
             "start": Out(1), "abort": Out(1), "clear": Out(1), "reject": Out(1),
             "network": Out(network_params(L, config.spike_count), init=net_init),
-            "layers": Out(data.ArrayLayout(layer_params(M), L), init=[layer_init] * L),
+            "layers": Out(data.ArrayLayout(layer_params(M, config.conv), L),
+                          init=[layer_init] * L),
             "row_nonzero": Out(config.pixel_rows),
             "pixel_write": In(WritePort.Signature(addr_width=_clog2(config.pixel_rows),
                                                   shape=data.ArrayLayout(8, S),
@@ -137,6 +138,10 @@ class RegisterFile(wiring.Component):
                                   (memmap.LAYER_MODE, layer.mode.as_value()),
                                   (memmap.LAYER_LEAK, layer.leak)]:
                 fields[memmap.layer_reg(i, offset)] = field
+            if self.config.conv:
+                fields[memmap.layer_reg(i, memmap.LAYER_CONV)] = layer.conv.as_value()
+                fields[memmap.layer_reg(i, memmap.LAYER_CONV_OUT)] = Cat(layer.out_height,
+                                                                         layer.out_width)
         return fields
 
     def elaborate(self, platform):

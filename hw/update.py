@@ -117,6 +117,14 @@ class NeuronUpdate(wiring.Component):
         spikes, written with every commit of the output layer.
     trace : TraceSignature(config), out
         Only when ``config.trace``.
+    conv : 1, in
+        Only with ``config.conv``: the layer is a convolution; its chunks come from the conv
+        update's ``feed_*`` instead of a block's accumulators (``start`` is not used).
+    feed_valid : 1, in; feed_chunk : chunk_bits, in; feed_first : 17, in; feed_mask : U, in;
+    feed_current : ArrayLayout(signed(acc_bits), U), in
+        Only with ``config.conv``: a chunk whose membrane word is at the read port this cycle
+        (read by the conv update the cycle before), its first neuron, its real lanes and
+        their currents.
 
     Latency: a chunk commits five cycles after its read. Throughput: ``U`` neurons per cycle.
     """
@@ -152,6 +160,10 @@ class NeuronUpdate(wiring.Component):
                            count_word=Out(counts), count_en=Out(1))
         if config.trace:
             members["trace"] = Out(TraceSignature(config))
+        if config.conv:
+            members.update(conv=In(1), feed_valid=In(1), feed_chunk=In(chunk_bits),
+                           feed_first=In(17), feed_mask=In(U),
+                           feed_current=In(data.ArrayLayout(signed(A), U)))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -216,6 +228,18 @@ class NeuronUpdate(wiring.Component):
         spikes = Signal(U)
         mask = Signal(U)
         first_fire = Signal(U)
+        current = acc_chunk
+        lane_real = Cat(chunk_left > k for k in range(U))
+        if cfg.conv:
+            # A conv layer's chunk comes with its own currents and real lanes.
+            current = Signal.like(acc_chunk)
+            m.d.comb += [current.eq(Mux(self.conv, self.feed_current, acc_chunk)),
+                         mask.eq(Mux(self.conv, self.feed_mask, lane_real))]
+            with m.If(self.conv & self.feed_valid):
+                m.d.sync += [s2_valid.eq(1), s2_chunk.eq(self.feed_chunk),
+                             s2_first.eq(self.feed_first), s2_mask.eq(self.feed_mask)]
+        else:
+            m.d.comb += mask.eq(lane_real)
         for k in range(U):
             unit = NeuronUnit(M, cfg.acc_bits, latency=4, has_bias=cfg.bias)
             m.submodules[f"unit{k}"] = unit
@@ -225,13 +249,12 @@ class NeuronUpdate(wiring.Component):
             m.d.comb += [
                 unit.v.eq(Mux(first_step, 0, old.v)),
                 unit.fired.eq(~first_step & old.fired),
-                unit.current.eq(acc_chunk[k]),
-                unit.valid.eq(chunk_left > k),
+                unit.current.eq(current[k]),
+                unit.valid.eq(mask[k]),
                 unit.scale.eq(scale), unit.bias.eq(bias),
                 unit.reset.eq(self.mode.reset), unit.fire_once.eq(self.mode.fire_once),
                 unit.threshold.eq(self.threshold),
                 unit.vmin.eq(self.vmin), unit.vmax.eq(self.vmax),
-                mask[k].eq(chunk_left > k),  # stage 1
                 spikes[k].eq(unit.spike),
                 self.write_word[k].v.eq(unit.v_next),
                 self.write_word[k].fired.eq(unit.fired_next),

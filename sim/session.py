@@ -179,7 +179,8 @@ class Session:
         out = []
         for image in pixels:
             h.clear_trace()
-            for address, words in pixel_writes(image, config, network.n_inputs):
+            for address, words in pixel_writes(image, config, network.n_inputs,
+                                                     network=network):
                 h.post_write(address, words)
             h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_CLEAR])
             h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_START])

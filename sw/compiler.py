@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from core import memmap
-from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError
+from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError, map_orders
 from core.network import Network
 
-__all__ = ["FitError", "compile_network", "weight_rows", "bias_writes", "pixel_writes",
-           "layer_mode", "merge_writes"]
+__all__ = ["FitError", "compile_network", "weight_rows", "kernel_rows", "hardware_weights",
+           "conv_register", "bias_writes", "pixel_writes", "layer_mode", "merge_writes"]
 
 
 def layer_mode(layer) -> int:
@@ -42,13 +42,66 @@ def layer_mode(layer) -> int:
 
 
 def weight_rows(layer, config: Config) -> np.ndarray:
-    """The layer's weight-memory words as 32-bit slices, uint32 array (rows, word_bits // 32)."""
-    P, wb, K = config.lanes, config.weight_bits, config.inputs_per_cycle
-    blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
+    """The dense layer's weight-memory words as 32-bit slices, uint32 array (rows,
+    word_bits // 32); ``layer`` may also be the (n_out, n_in) matrix itself."""
+    weights = np.asarray(getattr(layer, "weights", layer), np.int64)
+    P, K = config.lanes, config.inputs_per_cycle
+    n_out, n_in = weights.shape
+    blocks, groups = -(-n_out // P), -(-n_in // K)
     w = np.zeros((blocks * P, groups * K), np.int64)
-    w[:layer.n_out, :layer.n_in] = np.asarray(layer.weights, np.int64)
+    w[:n_out, :n_in] = weights
     # (blocks, P, groups, K) -> rows ordered (block, group), fields (input of the group, lane)
-    lanes = w.reshape(blocks, P, groups, K).transpose(0, 2, 3, 1).reshape(-1, K * P)
+    return _pack(w.reshape(blocks, P, groups, K).transpose(0, 2, 3, 1).reshape(-1, K * P),
+                 config)
+
+
+def hardware_weights(layer, inputs, outputs) -> np.ndarray:
+    """A dense layer's matrix in the gateware's order (``core.config.map_orders``): columns
+    and rows moved to their hardware indices, zero for the padding ones."""
+    w = np.zeros((outputs.size, inputs.size), np.int64)
+    w[np.ix_(outputs.hardware_index(), inputs.hardware_index())] = layer.weights
+    return w
+
+
+def kernel_rows(layer, inputs, outputs, config: Config) -> np.ndarray:
+    """A conv layer's kernel words (docs/architecture.md, "Convolution"), as
+    :func:`weight_rows`: word ``b * (k * k << c_bits) + (c * k + ky) * k + kx`` holds
+    ``w[o, c, ky, kx]`` of output channel ``o = b * conv_lanes + lane`` in field ``lane``, the
+    kernel expanded over the groups (zero where input channel ``c`` is not in ``o``'s
+    group), zero for padding channels and lanes."""
+    conv = layer.conv
+    k, PC = conv.kernel, config.conv_lanes
+    channels_in = 1 << inputs.c_bits
+    blocks = config.conv_blocks(layer)
+    full = np.zeros((blocks * PC, channels_in, k, k), np.int64)
+    per_group_in = conv.in_channels // conv.groups
+    per_group_out = conv.out_channels // conv.groups
+    w = np.asarray(layer.weights, np.int64)
+    for o in range(conv.out_channels):
+        first = o // per_group_out * per_group_in
+        full[o, first:first + per_group_in] = w[o]
+    # (blocks, PC, c, ky, kx) -> words (block, c, ky, kx), lanes PC padded to P
+    words = full.reshape(blocks, PC, channels_in * k * k).transpose(0, 2, 1)
+    lanes = np.zeros(words.shape[:2] + (config.lanes,), np.int64)
+    lanes[..., :PC] = words
+    return _pack(lanes.reshape(-1, config.lanes), config)
+
+
+def conv_register(layer, inputs, outputs) -> int:
+    """The ``LAYER_CONV`` word of a layer (0 for a dense one)."""
+    conv = getattr(layer, "conv", None)
+    if conv is None:
+        return 0
+    return (memmap.CONV_ENABLE | conv.kernel << memmap.CONV_KERNEL_SHIFT
+            | conv.stride << memmap.CONV_STRIDE_SHIFT | conv.padding << memmap.CONV_PADDING_SHIFT
+            | inputs.c_bits << memmap.CONV_C_BITS_SHIFT | inputs.w_bits << memmap.CONV_W_BITS_SHIFT
+            | outputs.w_bits << memmap.CONV_OUT_W_BITS_SHIFT
+            | outputs.c_bits << memmap.CONV_OUT_C_BITS_SHIFT)
+
+
+def _pack(lanes, config: Config) -> np.ndarray:
+    """Words of ``K * P`` weight fields (rows, K * P) as 32-bit slices."""
+    wb, K, P = config.weight_bits, config.inputs_per_cycle, config.lanes
     if wb == 1:
         codes = (lanes > 0).astype(np.uint64)
     else:
@@ -90,14 +143,22 @@ def compile_network(network: Network, config: Config) -> list[tuple[int, list[in
         (reg(memmap.REG_NET_MEMBRANE_BITS), [network.membrane_bits]),
     ]
     row = 0
-    for index, layer in enumerate(network.layers):
+    orders = map_orders(network, config.neuron_units)
+    for index, (layer, (inputs, outputs)) in enumerate(zip(network.layers, orders)):
         fields = [
-            (memmap.LAYER_N_IN, layer.n_in), (memmap.LAYER_N_OUT, layer.n_out),
+            (memmap.LAYER_N_IN, inputs.size), (memmap.LAYER_N_OUT, outputs.size),
             (memmap.LAYER_WEIGHT_ROW, row), (memmap.LAYER_THRESHOLD, int(layer.threshold)),
             (memmap.LAYER_MODE, layer_mode(layer)), (memmap.LAYER_LEAK, int(layer.leak)),
         ]
+        conv = getattr(layer, "conv", None)
+        if config.conv:  # every layer's, so that no conv flag of an earlier network is left
+            fields.append((memmap.LAYER_CONV, conv_register(layer, inputs, outputs)))
+            if conv is not None:
+                fields.append((memmap.LAYER_CONV_OUT,
+                               conv.out_height | conv.out_width << 16))
         writes += [(reg(memmap.layer_reg(index, offset)), [value]) for offset, value in fields]
-        words = weight_rows(layer, config)
+        words = (kernel_rows(layer, inputs, outputs, config) if conv is not None else
+                 weight_rows(hardware_weights(layer, inputs, outputs), config))
         stride = config.weight_stride
         base = config.weight_base + row * stride
         if words.shape[1] == stride:
@@ -115,18 +176,30 @@ def bias_writes(network: Network, config: Config) -> list[tuple[int, list[int]]]
     complement words, zeros for a layer without biases, so that no bias of a network loaded
     before is left behind."""
     writes = []
-    for index, layer in enumerate(network.layers):
-        bias = np.zeros(layer.n_out, np.int64) if layer.bias is None else \
-            np.asarray(layer.bias, np.int64)
+    orders = map_orders(network, config.neuron_units)
+    for index, (layer, (_, outputs)) in enumerate(zip(network.layers, orders)):
+        bias = np.zeros(outputs.size, np.int64)  # at the hardware indices, 0 for padding
+        if layer.bias is not None:
+            bias[outputs.hardware_index()] = np.asarray(layer.bias, np.int64)
         writes.append((4 * memmap.bias_address(config, index),
                        (bias & 0xFFFFFFFF).tolist()))
     return writes
 
 
-def pixel_writes(pixels, config: Config, n_inputs: int | None = None):
+def pixel_writes(pixels, config: Config, n_inputs: int | None = None, *,
+                 network: Network | None = None):
     """The write that puts one image (``n_in`` ints in 0 .. 255) into the pixel window, padded
-    with zeros to a whole number of encoder rows (``pixels_per_cycle`` pixels)."""
+    with zeros to a whole number of encoder rows (``pixels_per_cycle`` pixels). With the
+    ``network`` whose layer 0 is a convolution, the image goes in the hardware order of its
+    map (``docs/architecture.md``)."""
     x = np.asarray(pixels)
+    if network is not None and x.ndim == 1 and len(x) == network.n_inputs:
+        order = map_orders(network, config.neuron_units)[0][0]
+        if not order.identity:
+            image = np.zeros(order.size, x.dtype)
+            image[order.hardware_index()] = x
+            x = image
+            n_inputs = order.size
     if x.ndim != 1:
         raise ValueError(f"pixels have shape {x.shape}; pass one image as a 1-D sequence")
     if n_inputs is not None and len(x) != n_inputs:

@@ -82,13 +82,18 @@ def config_from_registers(words: dict[int, int]) -> Config:
         weight_words=words[memmap.REG_CFG_WEIGHT_WORDS],
         dsp_lanes=words[memmap.REG_CFG_DSP_LANES],
         encoders=encoders, trace=bool(words[memmap.REG_CFG_TRACE]),
-        **_options(words.get(memmap.REG_CFG_OPTIONS, 0)))
+        **_options(words.get(memmap.REG_CFG_OPTIONS, 0), words))
 
 
-def _options(options: int) -> dict:
-    """The ``Config`` fields of a ``CFG_OPTIONS`` word (0 on bitstreams older than it)."""
-    return {"bias": bool(options & memmap.OPTION_BIAS),
-            "spike_count": bool(options & memmap.OPTION_SPIKE_COUNT)}
+def _options(options: int, words: dict) -> dict:
+    """The ``Config`` fields of a ``CFG_OPTIONS`` word (0 on bitstreams older than it), and
+    the conv sizes when it says ``CONV``."""
+    fields = {"bias": bool(options & memmap.OPTION_BIAS),
+              "spike_count": bool(options & memmap.OPTION_SPIKE_COUNT)}
+    if options & memmap.OPTION_CONV:
+        fields.update(conv=True, conv_lanes=words[memmap.REG_CFG_CONV_LANES],
+                      conv_positions=words[memmap.REG_CFG_CONV_POSITIONS])
+    return fields
 
 
 class Device:
@@ -133,7 +138,7 @@ class Device:
                               f"driver speaks {memmap.VERSION >> 16}.x: update sw or the "
                               f"bitstream")
         first = memmap.REG_CFG_LANES
-        last = memmap.REG_CFG_OPTIONS
+        last = memmap.REG_CFG_CONV_POSITIONS
         values = self.transport.read(4 * first, last - first + 1)
         words = {first + i: v for i, v in enumerate(values)}
         self.config = config_from_registers(words)
@@ -169,7 +174,8 @@ class Device:
             raise DeviceError("no network loaded; call load(network) first")
         config = self._need_config()
         self._idle()
-        for address, words in pixel_writes(pixels, config, self.network.n_inputs):
+        for address, words in pixel_writes(pixels, config, self.network.n_inputs,
+                                              network=self.network):
             self.transport.write(address, words)
         self._write(memmap.REG_CONTROL, memmap.CONTROL_CLEAR)
         self._write(memmap.REG_CONTROL, memmap.CONTROL_START)

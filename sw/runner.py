@@ -254,7 +254,8 @@ def stream(device, transport, pixels, *, poll: int = 1):
     results_ops = _results_ops(config, network.n_classes)
     control = 4 * memmap.REG_CONTROL
     for row in pixels:
-        ops = [("write", a, w) for a, w in pixel_writes(row, config, network.n_inputs)]
+        ops = [("write", a, w) for a, w in pixel_writes(row, config, network.n_inputs,
+                                                             network=network)]
         ops += [("write", control, [memmap.CONTROL_CLEAR]),
                 ("write", control, [memmap.CONTROL_START]),
                 ("read_fixed", 4 * memmap.REG_STATUS, poll)] + results_ops

@@ -1,0 +1,126 @@
+"""The conv update's walk over an output map: chunk by chunk, with each chunk's currents from
+the current memory (``docs/architecture.md``, "Convolution")."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from core.config import Config, _clog2
+
+__all__ = ["ConvWalk"]
+
+
+class ConvWalk(wiring.Component):
+    """Walks the positions of a conv layer's output map for one block of ``PC`` channels and
+    feeds the neuron update one chunk of ``U`` neurons per cycle.
+
+    The neurons of position ``q`` (``(oy << out_w_bits) | ox``) in the block are the hardware
+    indices ``(q << out_c_bits) | (block * PC + lane)``; chunk ``j`` of the position holds lanes
+    ``j * U .. j * U + U - 1``, so its membrane word is ``((q << out_c_bits) | block * PC | j *
+    U) / U``. Each position's current word is read with its first chunk's membrane word and
+    stays at the current memory's port for its other chunks. In the cycle after a read the
+    chunk is fed to the update (``hw.update``, ``feed_*``), with its currents and its real
+    lanes (hardware index below ``n_out``).
+
+    Parameters
+    ----------
+    config : core.config.Config
+        With ``conv``.
+
+    Ports
+    -----
+    out_height : 16, in; out_w_bits : 4, in; out_c_bits : 4, in
+        The output map (``LAYER_CONV_OUT``, ``LAYER_CONV``); static while walking.
+    block : 16, in
+        The block of channels.
+    n_out : 16, in
+        Neurons of the layer in hardware order.
+    start : 1, in
+        Walk the map (from the next cycle on).
+    abort : 1, in
+        Stop walking.
+    running : 1, out
+        Chunks are still to be read.
+    read_chunk : chunk_bits, out; read_en : 1, out
+        The membrane memory's read port (and the bias memory's); 0 while not running.
+    position : conv_position_bits, out; position_read : 1, out
+        The current memory's read (``hw.currents``, ``update_*``).
+    word : ArrayLayout(signed(acc_bits), conv_lanes), in
+        The current memory's word.
+    feed_valid, feed_chunk, feed_first, feed_mask, feed_current : out
+        The chunk for the update (``hw.update``), a cycle after its read.
+
+    Throughput: one chunk per cycle; a map costs ``(out_height << out_w_bits) *
+    min(PC, 2**out_c_bits) / U`` cycles.
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
+        if not config.conv:
+            raise ValueError("the conv walk exists only with conv")
+        self.config = config
+        U, A = config.neuron_units, config.acc_bits
+        chunk_bits = _clog2(config.chunks_per_layer)
+        super().__init__({
+            "out_height": In(16), "out_w_bits": In(4), "out_c_bits": In(4), "block": In(16),
+            "n_out": In(16), "start": In(1), "abort": In(1), "running": Out(1),
+            "read_chunk": Out(chunk_bits), "read_en": Out(1),
+            "position": Out(config.conv_position_bits), "position_read": Out(1),
+            "word": In(data.ArrayLayout(signed(A), config.conv_lanes)),
+            "feed_valid": Out(1), "feed_chunk": Out(chunk_bits), "feed_first": Out(17),
+            "feed_mask": Out(U), "feed_current": Out(data.ArrayLayout(signed(A), U)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        U, PC = cfg.neuron_units, cfg.conv_lanes
+        ub, pcb = _clog2(U), _clog2(PC)
+        chunks = PC // U              # chunks of a position, at most
+        q = Signal(cfg.conv_position_bits + 1)
+        j = Signal(range(max(2, chunks)))
+        running = Signal()
+        m.d.comb += self.running.eq(running)
+
+        # Chunks of a position: min(PC, 2**out_c_bits) / U (out_c_bits >= log2 U).
+        last_j = Signal.like(j)
+        if chunks > 1:
+            m.d.sync += last_j.eq(Mux(self.out_c_bits >= pcb, chunks - 1,
+                                      (Const(1, len(j) + 1) << (self.out_c_bits - ub).as_unsigned()) - 1))
+        positions = Signal(17)
+        m.d.sync += positions.eq(self.out_height << self.out_w_bits)
+
+        first = Signal(17)            # hardware index of the chunk's lane 0
+        m.d.comb += first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub))
+        m.d.comb += self.position.eq(q)
+        with m.If(running):
+            # the read port's address is an OR of its users': 0 unless reading
+            m.d.comb += [self.read_chunk.eq(first >> ub), self.read_en.eq(1),
+                         self.position_read.eq(j == 0)]
+            with m.If(j == last_j):
+                m.d.sync += [j.eq(0), q.eq(q + 1)]
+                with m.If(q + 1 == positions):
+                    m.d.sync += running.eq(0)
+            with m.Else():
+                m.d.sync += j.eq(j + 1)
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), q.eq(0), j.eq(0)]
+        with m.If(self.abort):
+            m.d.sync += running.eq(0)
+
+        # The feed, a cycle after the read.
+        feed_j = Signal.like(j)
+        m.d.sync += [self.feed_valid.eq(running), self.feed_chunk.eq(first >> ub),
+                     self.feed_first.eq(first), feed_j.eq(j),
+                     self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
+        for k in range(U):
+            lanes = [self.word[c * U + k] for c in range(chunks)]
+            if chunks == 1:
+                m.d.comb += self.feed_current[k].eq(lanes[0])
+            else:
+                with m.Switch(feed_j):
+                    for c, lane in enumerate(lanes):
+                        with m.Case(c):
+                            m.d.comb += self.feed_current[k].eq(lane)
+        return m
