@@ -7,8 +7,9 @@ message that names the field and the allowed range. :meth:`Config.check_fits` sa
 :class:`~core.network.Network` fits, and if not, what is too big and which generator option to
 raise.
 
-Two named configurations are provided: ``"mnist"`` (the default; 784-256-10 or
-784-256-128-10 with 4-bit weights on an Arty A7-35) and ``"tiny"`` (small memories, trace port
+Three named configurations are provided: ``"mnist"`` (the default; 784-256-10 or
+784-256-128-10 with 4-bit weights on an Arty A7-35), ``"tiny-conv"`` (``"tiny"`` with
+convolution layers) and ``"tiny"`` (small memories, trace port
 on, for fast simulation tests).
 
 Every command line takes a configuration the same way, ``--config NAME`` and any number of
@@ -299,8 +300,17 @@ class Config:
         return cls(**base)
 
     @classmethod
+    def tiny_conv(cls, **changes) -> "Config":
+        """:meth:`tiny` with convolution layers and room for the random conv networks of
+        ``core.randnet`` (maps up to 4 x 8 x 8, five layers), for fast simulation tests."""
+        base = dict(conv=True, max_layers=5, max_inputs=256, max_neurons=256,
+                    conv_positions=64, weight_words=1024)
+        base.update(changes)
+        return cls.tiny(**base)
+
+    @classmethod
     def named(cls, name: str, **changes) -> "Config":
-        """The configuration called ``name`` (``"mnist"`` or ``"tiny"``)."""
+        """The configuration called ``name`` (``"mnist"``, ``"tiny"`` or ``"tiny-conv"``)."""
         if name not in NAMED:
             raise ConfigError(f"configuration {name!r} is unknown; choose one of "
                               f"{', '.join(map(repr, NAMED))}")
@@ -539,7 +549,7 @@ class Config:
 
 
 #: The configuration names of ``--config`` and the :class:`Config` class methods they call.
-NAMED = {"mnist": "mnist", "tiny": "tiny"}
+NAMED = {"mnist": "mnist", "tiny": "tiny", "tiny-conv": "tiny_conv"}
 
 
 def parse_overrides(items: Iterable[str]) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import golden
-from .config import Config
+from .config import Config, map_orders
 from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
 
 __all__ = ["cycle_count", "cycle_counts", "zero_words", "sparsity", "zero_word_savings"]
@@ -106,7 +106,10 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     at no cost, every event whose weight word for the block is all zero (:func:`zero_words`):
     the encoder scan still visits each row, but such an event costs no integration cycle. It
     is the most that skipping zero words can save; the gateware does not do it."""
-    network.require_dense("the cycle model")
+    if any(layer.conv is not None for layer in network.layers):
+        if skip_zero_words:
+            network.require_dense("skipping zero words")
+        return _conv_cycle_counts(network, config, np.asarray(pixels))
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)
     events = golden.encode(network, pixels) != 0  # (B, T, n_in)
@@ -158,6 +161,131 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
                         last=first + P >= layer.n_out, output_layer=index == L - 1)
                     total += cycles
         # READOUT (read, words, lane, the read-out's register, compare), FINISH
+        total += network.n_classes + 5 + 1
+        out[b] = total
+    return out
+
+
+def _conv_pairs(conv, inputs):
+    """For each hardware index of a conv layer's input map: the output positions it reaches
+    (rows times columns of the kernel positions that land, ``hw.convaddr``), int64."""
+    def landing(size, out):
+        n = np.arange(size)[:, None] + conv.padding - np.arange(conv.kernel)[None, :]
+        ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out)
+        return ok.sum(axis=1)
+    rows = landing(conv.height, conv.out_height)
+    cols = np.zeros(1 << inputs.w_bits, np.int64)
+    cols[:conv.width] = landing(conv.width, conv.out_width)
+    h = np.arange(inputs.size)
+    return rows[h >> (inputs.c_bits + inputs.w_bits)] * cols[(h >> inputs.c_bits)
+                                                               & ((1 << inputs.w_bits) - 1)]
+
+
+def _log2(value):
+    return max(0, (value - 1).bit_length())
+
+
+def _accum_conv(pairs):
+    """Cycles of a conv block's ACCUM state for events reaching ``pairs`` output positions
+    each, in replay order: the replay offers an event per cycle from the second on, the
+    address generator's four stages take it through their ready chain (an event that reaches
+    nothing is dropped in S2) and emit a pair per cycle, and the state ends once the replay,
+    the generator and the integration's six slot stages are empty."""
+    n, i = len(pairs), 0
+    valid, count, left = [False] * 4, [0] * 4, 0
+    cycle, last_pair = 1, -PIPE_DRAIN - 2
+    while True:
+        if i == n and not any(valid) and cycle - last_pair > PIPE_DRAIN + 1:
+            return cycle
+        last = valid[3] and left == 1
+        ready3 = not valid[3] or last
+        ready2 = not valid[2] or ready3
+        ready1 = not valid[1] or ready2
+        ready0 = not valid[0] or ready1
+        if valid[3]:
+            last_pair, left = cycle, left - 1
+        if ready3:
+            valid[3], left = valid[2], count[2]
+        if ready2:
+            valid[2], count[2] = valid[1] and count[1] > 0, count[1]
+        if ready1:
+            valid[1], count[1] = valid[0], count[0]
+        if ready0:
+            offer = i < n and cycle >= 2
+            valid[0], count[0] = offer, (pairs[i] if offer else 0)
+            i += offer
+        cycle += 1
+
+
+def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
+    """:func:`cycle_counts` of a network with conv layers (``docs/architecture.md``,
+    "Convolution"): every map in the gateware's order (``core.config.map_orders``); a conv
+    layer 0's scan only fills the event buffer (BLOCK and the scan's ACCUM); each conv block
+    is BLOCK, the replay through the address generator (:func:`_accum_conv`) and the walk over
+    the map's positions, a chunk per cycle, with the update's five stages after it. Dense
+    layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
+    trace = golden.run(network, pixels)
+    orders = map_orders(network, config.neuron_units)
+    P, U, S, PC = config.lanes, config.neuron_units, config.pixels_per_cycle, config.conv_lanes
+    T, L, B = network.timesteps, len(network.layers), len(pixels)
+
+    def hardware(flags, order):
+        out = np.zeros(flags.shape[:-1] + (order.size,), bool)
+        out[..., order.hardware_index()] = flags
+        return out
+
+    first = orders[0][0]
+    image = np.zeros((B, -(-first.size // S) * S), np.int64)
+    image[:, first.hardware_index()] = pixels
+    inputs = [hardware(golden.encode(network, pixels) != 0, first)]
+    inputs += [hardware(s, order) for s, (order, _) in zip(trace.spikes, orders[1:])]
+    rows = image.shape[1] // S
+    visited = (image.reshape(B, rows, S) > 0).any(axis=2)
+    if network.encoder == "rate":
+        visited[:] = True
+    padded = np.zeros((B, T, rows * S), bool)
+    padded[..., :first.size] = inputs[0]
+    scan_events = padded.reshape(B, T, rows, S).sum(axis=3)
+    pairs = [_conv_pairs(layer.conv, order) if layer.conv is not None else None
+             for layer, (order, _) in zip(network.layers, orders)]
+    out = np.zeros(B, np.int64)
+    for b in range(B):
+        total, bound_ready = SETUP_CYCLES, 0
+        for t in range(T):
+            step = max(1, bound_ready - total + 1) if network.encoder == "hybrid" and t else 1
+            total += step
+            bound_ready = total - 1 + BOUND_CYCLES
+            for index, (layer, (_, outputs)) in enumerate(zip(network.layers, orders)):
+                active = inputs[index][b, t]
+                scan = scan_events[b, t][visited[b]]
+                conv = layer.conv
+                if conv is not None:
+                    if index == 0:   # BLOCK and the scan filling the event buffer
+                        total += 1 + (2 + int(np.maximum(scan, 1).sum()) if len(scan) else 0) + 1
+                    events = np.flatnonzero(active)
+                    if index and network.layers[index - 1].conv is not None:
+                        # a conv layer's spikes reach the event buffer block by block
+                        inputs_order = orders[index][0]
+                        block = (events & ((1 << inputs_order.c_bits) - 1)) >> _log2(PC)
+                        events = events[np.argsort(block, kind="stable")]
+                    events = pairs[index][events]
+                    channels = 1 << max(outputs.c_bits, 0)
+                    walk = (conv.out_height << outputs.w_bits) * (min(PC, channels) // U)
+                    for _ in range(config.conv_blocks(layer)):
+                        total += 1 + _accum_conv(events.tolist()) + walk + 6
+                    continue
+                update_left = 0
+                for start in range(0, outputs.size, P):
+                    total += 1
+                    if index == 0 and start == 0:
+                        accum = _accum_scan(scan)
+                    else:
+                        accum = _accum_replay(int(active.sum()))
+                    total += max(accum, update_left)
+                    cycles, update_left = _update(
+                        -(-(min(start + P, outputs.size) - start) // U),
+                        last=start + P >= outputs.size, output_layer=index == L - 1)
+                    total += cycles
         total += network.n_classes + 5 + 1
         out[b] = total
     return out

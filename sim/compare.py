@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.config import map_orders
+
 __all__ = ["Mismatch", "RawTrace", "TraceError", "assemble", "compare", "split_lanes"]
 
 
@@ -30,6 +32,8 @@ class Mismatch:
     """One difference between hardware and golden model.
 
     ``what`` is ``"spike"``, ``"membrane"``, ``"missing"`` (no record for the neuron),
+    ``"padding spike"`` (a padding neuron of a map's hardware order spiked; ``neuron`` is its
+    hardware index),
     ``"duplicate"`` (two records), ``"class"`` or ``"result NAME"`` (a read-out result:
     ``first_time``, ``first_potential``, ``final_membrane``, ``count``); ``layer``/``step``/``neuron`` are
     -1 where they do not apply.
@@ -182,8 +186,23 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
     """
     T = network.timesteps
     sizes = [layer.n_out for layer in network.layers]
-    spikes, membrane, seen, problems = assemble(records, sizes, T, lanes, membrane_bits)
+    # The records carry hardware indices: a map that a conv layer reads or writes is in the
+    # hardware order (docs/architecture.md), whose padding neurons must never spike.
+    orders = [outputs for _, outputs in map_orders(network, lanes)]
+    spikes, membrane, seen, problems = assemble(records, [o.size for o in orders], T, lanes,
+                                                membrane_bits)
     out: list[Mismatch] = list(problems)
+    for l, order in enumerate(orders):
+        if order.identity:
+            continue
+        index = order.hardware_index()
+        padding = np.ones(order.size, bool)
+        padding[index] = False
+        for t, j in zip(*np.nonzero(spikes[l] & padding)):
+            # neuron: the hardware index of a neuron the network does not have
+            out.append(Mismatch("padding spike", l, int(t), int(j), 0, 1))
+        spikes[l], membrane[l], seen[l] = (a[:, index] for a in (spikes[l], membrane[l],
+                                                                  seen[l]))
     for t in range(T):
         for l, n in enumerate(sizes):
             g_s = golden.spikes[l][0, t]

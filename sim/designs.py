@@ -38,9 +38,12 @@ def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int 
                            tries: int = 100):
     """A random network over all options (``core.randnet.random_network``) that fits ``config``:
     with biases when it has the bias memory, any read-out it has (spike_count with the
-    counts)."""
+    counts); on hardware with ``conv``, a convolutional network (``core.randnet``'s
+    ``conv=True``: kernels, strides, padding, pooling) two times in three, else a dense one,
+    since one bitstream runs both."""
     widths = [m for m in (8, 10, 12, 16, 20, 24, 32) if m <= config.membrane_bits]
     for _ in range(tries):
+        conv = config.conv and rng.random() < 2 / 3
         network = random_network(
             rng,
             max_inputs=min(config.max_inputs, max_inputs or config.max_inputs),
@@ -50,7 +53,7 @@ def random_fitting_network(rng: np.random.Generator, config, *, max_inputs: int 
             weight_bits=int(rng.integers(1, config.weight_bits + 1)),
             membrane_bits=int(rng.choice(widths)),
             encoders=config.encoders, bias=config.bias,
-            readouts=READOUTS if config.spike_count else READOUTS[:2])
+            readouts=READOUTS if config.spike_count else READOUTS[:2], conv=conv)
         if config.fits(network):
             return network
     raise RuntimeError(f"no random network fits {config} in {tries} tries")

@@ -73,7 +73,7 @@ def test_named():
     assert Config.named("tiny").trace
     assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
-                                          "'mnist', 'tiny'"):
+                                          "'mnist', 'tiny', 'tiny-conv'"):
         Config.named("huge")
 
 
@@ -101,7 +101,8 @@ class TestResolve:
               "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions")
 
     @pytest.mark.parametrize("name, overrides, message", [
-        ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'"),
+        ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny', "
+                     "'tiny-conv'"),
         (None, ["speed=3"], "--set 'speed=3': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes"], "--set 'lanes': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes=many"], "--set 'lanes=many': lanes is an integer"),

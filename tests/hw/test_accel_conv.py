@@ -1,0 +1,77 @@
+"""hw.accel.Accelerator with convolution layers (``Config.conv``) in Amaranth's simulator
+against core.golden: random conv networks (kernels, strides, padding, pooling, every neuron
+option) and dense ones on the same gateware, compared on every spike and membrane value
+(``sim.compare``, through the hardware order of the maps), the read-out results, the class
+and the cycle count that core.perf predicts."""
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from core import golden
+from core.config import Config
+from core.network import Conv, Layer, Network, max_pool
+from core.perf import cycle_count
+from core.randnet import random_pixels
+from sim.compare import compare
+from sim.designs import random_fitting_network
+from sim.pysim import AmaranthSimTransport
+from sw.device import Device
+
+CONV = Config.tiny_conv(bias=True)
+
+
+@pytest.fixture(scope="module")
+def device():
+    with AmaranthSimTransport(CONV) as transport:
+        driver = Device(transport, timeout=300)
+        driver.identify()
+        yield driver
+
+
+def check(driver, network, images, label):
+    driver.load(network)
+    for pixels in np.asarray(images):
+        driver.transport.trace.clear()
+        result = driver.infer(pixels)
+        expected = golden.run(network, pixels[None])
+        records = [asdict(r) for r in driver.transport.trace]
+        read = {"class": result.cls, "first_time": result.first_time,
+                "first_potential": result.first_potential, "final_membrane": result.membrane}
+        errors = [str(e) for e in compare(records, expected, network,
+                                          lanes=CONV.neuron_units,
+                                          membrane_bits=CONV.membrane_bits, result=read)]
+        want = cycle_count(network, CONV, pixels)
+        if result.cycles != want:
+            errors.append(f"cycles {result.cycles}, core.perf {want}")
+        assert not errors, (f"{label}: {errors[:3]}\n{network.sizes} "
+                            f"{[l.conv for l in network.layers]} {network.encoder} "
+                            f"T={network.timesteps}")
+
+
+def test_identification(device):
+    assert device.config == CONV
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_networks(device, seed):
+    rng = np.random.default_rng(5000 + seed)
+    network = random_fitting_network(rng, CONV, max_timesteps=3)
+    check(device, network, random_pixels(rng, 1, network.n_inputs), f"seed {5000 + seed}")
+
+
+def test_pooling_and_channel_blocks(device):
+    """A conv layer with more output channels than conv_lanes (two blocks of lanes), stride 2
+    and padding, then 2 x 2 max pooling with stride 2 (one output per input), then a dense
+    layer over the padded map; hybrid input over the image in the hardware order."""
+    rng = np.random.default_rng(7)
+    c = Conv(2, 7, 6, 12, kernel=3, stride=2, padding=1)
+    conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4,
+                 threshold=300, conv=c, fire_once=False)
+    pool = max_pool(12, c.out_height, c.out_width, 2)
+    dense = Layer(weights=rng.integers(-8, 8, size=(5, pool.n_out)), weight_bits=4,
+                  threshold=3)
+    network = Network([conv, pool, dense], timesteps=3, encoder="hybrid").validate()
+    assert CONV.conv_blocks(conv) == 2
+    check(device, network, random_pixels(rng, 2, network.n_inputs), "two blocks")
