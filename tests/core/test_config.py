@@ -127,7 +127,7 @@ class TestResolve:
         assert resolve(args.config, args.overrides) == Config.tiny(lanes=4, dsp_lanes=4)
         assert parser.parse_args([]).overrides == []
         text = parser.format_help()
-        assert "named hardware configuration: mnist, tiny (default: tiny)" in " ".join(
+        assert "named hardware configuration: mnist, tiny, tiny-conv (default: tiny)" in " ".join(
             text.split())
 
 
@@ -260,9 +260,10 @@ class TestConv:
         net = self.cnn()
         config = Config.tiny(conv=True, max_inputs=48, max_neurons=64, conv_positions=16)
         config.check_fits(net)
-        # conv: 1 block x 1 channel x 9; pool: 2 channels x 4; dense: 8 inputs (2 x 2 x 2
-        # padded to U = 4 channels) x 1 block
-        assert config.weight_rows(net) == [9, 8, 16]
+        # conv: 1 block x 1 channel x 9; pool: 2 x 2 kernel words per channel of its input
+        # map, padded to U = 4 channels; dense: 16 inputs (2 x 2 x 2 padded to 4 channels) x
+        # 1 block
+        assert config.weight_rows(net) == [9, 16, 16]
 
     @pytest.mark.parametrize("changes, net, message", [
         (dict(conv_positions=8), None, r"^layers\[0\]'s output map needs 16 positions of the "

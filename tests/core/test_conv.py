@@ -423,7 +423,8 @@ class TestNotYetSupported:
         assert config.conv and config.fits(small())
 
     def test_cycle_model(self):
-        with pytest.raises(NetworkError, match=self.MESSAGE.format("the cycle model")):
-            perf.cycle_counts(small(), Config(), np.zeros((1, 36), np.uint8))
+        # the cycles of conv layers are counted (cnn14hw: core.perf, checked against the
+        # gateware in tests/hw/test_accel_conv.py); the zero-word study is dense only
+        assert perf.cycle_counts(small(), Config.tiny_conv(), np.zeros((1, 36), np.uint8))[0] > 0
         with pytest.raises(NetworkError, match=self.MESSAGE.format("the cycle model")):
             perf.sparsity(small(), Config())
