@@ -204,6 +204,24 @@ class Layer:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in ("weights", "bias", "conv")}
 
+    def fan_out(self) -> np.ndarray:
+        """How many neurons of the layer each input reaches, int64 (n_in,): ``n_out`` for a
+        dense layer; for a convolution, ``out_channels / groups`` times the kernel positions
+        that cover the input (fewer at the borders of the map). Synaptic operations per event
+        and the multiply-accumulates of a same-size ANN are counted with it."""
+        if self.conv is None:
+            return np.full(self.n_in, self.n_out, np.int64)
+        c = self.conv
+
+        def covering(size, out_size):  # windows covering each position along one axis
+            offset = (np.arange(size)[:, None] - np.arange(out_size)[None, :] * c.stride
+                      + c.padding)
+            return ((offset >= 0) & (offset < c.kernel)).sum(axis=1)
+
+        per_channel = np.outer(covering(c.height, c.out_height), covering(c.width, c.out_width))
+        reach = (c.out_channels // c.groups) * per_channel.reshape(-1)
+        return np.tile(reach, c.in_channels).astype(np.int64)
+
     def dense_weights(self) -> np.ndarray:
         """The layer as a dense ``(n_out, n_in)`` matrix, of the dtype of ``weights``.
 
