@@ -27,7 +27,7 @@ NEURONS = ("if", "lif")
 LEAK_MODES = ("shift", "factor")
 RESETS = ("subtract", "zero", "none")
 MAX_UNITS = 65535       # neurons of a dense layer, inputs of any layer, classes
-MAX_MAP_UNITS = 1 << 20  # neurons of a convolution's output map (numerics.md, "Convolution")
+MAX_MAP_UNITS = 1 << 20  # neurons of a convolution's hidden map (numerics.md, section 8)
 #: The range of each :class:`Conv` field; ``stride`` and ``padding`` depend on the kernel.
 CONV_LIMITS = dict(in_channels=(1, 1024), height=(1, 1024), width=(1, 1024),
                    out_channels=(1, 1024), kernel=(1, 7), groups=(1, 1024))
@@ -84,7 +84,7 @@ def weight_range(bits: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Conv:
-    """2-D convolution geometry of a layer (numerics.md, section "Convolution").
+    """2-D convolution geometry of a layer (numerics.md, section 8, "Convolution").
 
     The input map is ``in_channels x height x width`` neurons (or pixels), the output map
     ``out_channels x out_height x out_width``; both are flattened channel-major, row-major:
