@@ -283,6 +283,16 @@ def test_random_conv_networks_cover_every_option():
     assert expected <= options
 
 
+def test_random_conv_networks_keep_the_given_limits():
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        n = random_network(rng, conv=True, weight_bits=3, membrane_bits=12, max_neurons=5,
+                           max_timesteps=2, encoders=("rate",), readouts=("spike_count",))
+        assert {l.weight_bits for l in n.layers} == {3} and n.membrane_bits == 12
+        assert n.n_classes <= 5 and n.timesteps <= 2
+        assert (n.encoder, n.readout) == ("rate", "spike_count")
+
+
 def test_conv_false_draws_the_networks_of_before():
     # The first networks of a fixed seed, as drawn before convolutions existed (by the code of
     # commit 93165a8): same sizes, fields, thresholds, weight and bias sums.
