@@ -303,8 +303,13 @@ ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 
 
 #: The hardware configurations the benches run on: the small default, two inputs per cycle,
-#: and both generator options (biases, spike counts and the spike_count read-out).
-DESIGNS = ("k1", "k2", "options")
+#: both generator options (biases, spike counts and the spike_count read-out), and
+#: convolution layers (random conv and dense networks on one design).
+DESIGNS = ("k1", "k2", "options", "conv")
+#: What the conv design checks (its memories are sized for conv maps, not for the edge cases'
+#: widest dense layers), in Verilator; Icarus runs random_networks alone.
+CONV_TESTS = ("random_networks", "back_to_back", "abort_and_reset")
+CONV_ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 1}
 #: What the K = 2 and the options designs check without --sim-all (in Verilator only).
 K2_SMOKE = ("random_networks", "edge_cases", "back_to_back")
 #: The options design's Icarus case without --sim-all (K2_SMOKE runs in Verilator).
@@ -314,12 +319,17 @@ OPTIONS_ICARUS_ENV = {"COSIM_NETWORKS": 2, "COSIM_IMAGES": 2}
 
 def _config(design):
     return {"k1": Config.tiny(), "k2": Config.tiny(inputs_per_cycle=2),
-            "options": Config.tiny(bias=True, spike_count=True)}[design]
+            "options": Config.tiny(bias=True, spike_count=True),
+            "conv": Config.tiny_conv()}[design]
 
 
 def _subset(sim, design, sim_all):
     """``(tests, extra environment)`` a simulator runs on a design: everything with
     --sim-all, else a smoke subset (Icarus simulates ~50x slower than Verilator)."""
+    if design == "conv":
+        if sim == "icarus":
+            return ["random_networks"], ({} if sim_all else dict(CONV_ICARUS_ENV))
+        return list(CONV_TESTS), {}
     if sim_all:
         return list(TESTS), {}
     if sim == "icarus":
@@ -342,6 +352,8 @@ def accel_runs(sim_all, cosim_seed):
             env.update(extra)
             if sim_all:
                 env.update(COSIM_NETWORKS=200, COSIM_IMAGES=4)
+                if design == "conv":   # conv maps take about ten times the cycles
+                    env.update(COSIM_NETWORKS=20 if sim == "icarus" else 100)
             # the options design shares its build with `sw.cosim --random --set bias=true
             # --set spike_count=true` (same name and configuration)
             name = "accel-p8-k2" if design == "k2" else None
