@@ -202,6 +202,11 @@ class Config:
     conv_positions : int, power of two, 1 .. 65536
         Depth of the current memory: the most output positions of a conv layer, counted in
         the hardware order (``out_height * 2**ceil(log2(out_width))``).
+    membrane_words : int, 1 .. 65536, or None (``max_layers * chunks_per_layer``)
+        With ``conv``: depth of the membrane memory in words of ``neuron_units`` neurons,
+        shared by the layers from the bases the compiler gives them (``NET_MEMBRANE_BASE``),
+        since a network's maps differ in size by orders of magnitude. Without ``conv`` each
+        layer has ``chunks_per_layer`` words of its own and this field is not used.
     """
     lanes: int = 128
     neuron_units: int = 8
@@ -222,6 +227,7 @@ class Config:
     conv: bool = False
     conv_lanes: int | None = None
     conv_positions: int = 1024
+    membrane_words: int | None = None
 
     def __post_init__(self):
         def integer(name, lo, hi, pow2=False):
@@ -278,6 +284,9 @@ class Config:
             raise ConfigError(f"conv_lanes is {self.conv_lanes}; it must be in neuron_units "
                               f"({self.neuron_units}) .. lanes ({self.lanes})")
         integer("conv_positions", 1, 65536, pow2=True)
+        if self.membrane_words is None:
+            object.__setattr__(self, "membrane_words", self.max_layers * self.chunks_per_layer)
+        integer("membrane_words", 1, 65536)
         if self.conv and self.inputs_per_cycle != 1:
             raise ConfigError(f"inputs_per_cycle is {self.inputs_per_cycle}; conv needs 1 (a "
                               f"conv event is one input)")
@@ -336,7 +345,9 @@ class Config:
             spike_count=network.readout == "spike_count")
         if convs:
             base.update(conv=True, conv_positions=1 << _clog2(max(
-                c.out_height << _clog2(c.out_width) for c in convs)))
+                c.out_height << _clog2(c.out_width) for c in convs)),
+                membrane_words=sum(-(-outputs.size // probe.neuron_units)
+                                   for _, outputs in orders))
         base.update(changes)
         return cls(**base)
 
@@ -407,11 +418,36 @@ class Config:
         return self.chunks_per_layer * self.neuron_units
 
     @property
+    def bias_words(self) -> int:
+        """Words of the bias window (``bias``): a neuron per word of each layer's membrane
+        chunks (``max_layers * bias_stride``; with ``conv``, ``membrane_words * U``)."""
+        if self.conv:
+            return self.membrane_words * self.neuron_units
+        return self.max_layers * self.bias_stride
+
+    @property
+    def membrane_depth(self) -> int:
+        """Words of the membrane memory (and of the bias memory)."""
+        return self.membrane_words if self.conv else self.max_layers * self.chunks_per_layer
+
+    def membrane_bases(self, network) -> list[int]:
+        """The first membrane-memory word of each layer: ``l * chunks_per_layer``, or with
+        ``conv`` the layers one after the other (``ceil(n_out / U)`` words each, in the
+        hardware order of :func:`map_orders`)."""
+        if not self.conv:
+            return [index * self.chunks_per_layer for index in range(len(network.layers))]
+        bases, word = [], 0
+        for _, outputs in map_orders(network, self.neuron_units):
+            bases.append(word)
+            word += -(-outputs.size // self.neuron_units)
+        return bases
+
+    @property
     def region_bits(self) -> int:
         """log2 of the size, in words, of the register, pixel, result and bias regions."""
         need = max(256, -(-self.max_inputs // 4), 4 * self.max_neurons)
         if self.bias:
-            need = max(need, self.max_layers * self.bias_stride)
+            need = max(need, self.bias_words)
         return max(8, _clog2(need))
 
     @property
@@ -486,6 +522,13 @@ class Config:
         if rows > self.weight_words:
             too_big("the weight memory the network needs (words)", rows, self.weight_words,
                     "--weight-words")
+        if self.conv:
+            words = sum(-(-outputs.size // self.neuron_units) for _, outputs in orders)
+            if words > self.membrane_words:
+                raise FitError(f"the membrane memory the network needs (words) is {words}, "
+                               f"this hardware allows {self.membrane_words}: regenerate the "
+                               f"gateware with --set membrane_words={words} or shrink the "
+                               f"network")
         self._check_options(network)
 
     def _check_conv(self, network) -> None:

@@ -12,7 +12,8 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
   first potentials, final membranes and spike counts (``Config.spike_count``) of the output
   neurons.
 * ``3 << R``: bias window (``Config.bias``): neuron ``j`` of layer ``l`` at
-  ``(3 << R) + l * Config.bias_stride + j``.
+  ``(3 << R) + l * Config.bias_stride + j`` (with ``Config.conv``: at the layer's membrane
+  base times ``U``, ``bias_address``).
 * ``Config.weight_base`` (upper half of the address space): weight window.
 """
 
@@ -75,6 +76,9 @@ REG_NET_SEED = 0x33          # 16-bit LFSR seed
 REG_NET_READOUT = 0x34       # 0 first_spike, 1 max_membrane, 2 spike_count
 REG_NET_MEMBRANE_BITS = 0x35  # M of the network (8 .. CFG_MEMBRANE_BITS)
 
+# With OPTION_CONV: the first membrane-memory word of layer l (Config.membrane_bases)
+REG_MEMBRANE_BASE = 0xC0   # + l, up to 16 layers
+
 # Per-layer block: REG_LAYER_BASE + LAYER_STRIDE * l + offset
 REG_LAYER_BASE = 0x40
 LAYER_STRIDE = 8
@@ -132,8 +136,12 @@ def bias_base(region_bits: int) -> int:
     return 3 << region_bits
 
 
-def bias_address(config, layer: int, neuron: int = 0) -> int:
-    """Word address of the bias of neuron ``neuron`` of layer ``layer`` (``Config.bias``)."""
+def bias_address(config, layer: int, neuron: int = 0, membrane_base: int | None = None) -> int:
+    """Word address of the bias of neuron ``neuron`` of layer ``layer`` (``Config.bias``): at
+    ``layer * bias_stride``, or with ``Config.conv`` at the layer's membrane base times ``U``
+    (``membrane_base``, from ``Config.membrane_bases``)."""
+    if config.conv:
+        return bias_base(config.region_bits) + membrane_base * config.neuron_units + neuron
     return bias_base(config.region_bits) + layer * config.bias_stride + neuron
 
 

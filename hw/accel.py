@@ -119,7 +119,7 @@ class Accelerator(wiring.Component):
         p_rd = pmem.read_port()
         p_wr = pmem.write_port(granularity=4)
         m.submodules.membrane = vmem = Memory(shape=data.ArrayLayout(membrane_word(M), U),
-                                              depth=L * CPL, init=[])
+                                              depth=cfg.membrane_depth, init=[])
         v_rd = vmem.read_port()
         v_wr = vmem.write_port()
         m.submodules.results = rmem = Memory(
@@ -156,6 +156,22 @@ class Accelerator(wiring.Component):
         row_base = Signal(16)         # weight row of the current block
         setup_wait = Signal(range(SETUP_CYCLES))
         start, abort = regs.start, regs.abort
+        # The membrane memory's word of chunk `c` of the current layer, and of the output
+        # layer (for the bus while idle): a block of chunks_per_layer words per layer, or with
+        # conv from each layer's base (NET_MEMBRANE_BASE), the maps being of any size.
+        c_base = Signal(16)
+        if cfg.conv:
+            def membrane_address(chunk):
+                return c_base + chunk
+
+            def output_address(chunk):
+                return regs.membrane_base[(net.layers - 1)[:len(net.layers)]] + chunk
+        else:
+            def membrane_address(chunk):
+                return Cat(chunk, layer)
+
+            def output_address(chunk):
+                return Cat(chunk, net.layers - 1)
 
         m.d.comb += [self.irq.eq(done), self.busy.eq(busy)]
         with m.If(regs.clear):
@@ -193,7 +209,7 @@ class Accelerator(wiring.Component):
             upd.t.eq(t), upd.mode.eq(c_mode), upd.leak.eq(c_leak), upd.threshold.eq(c_theta),
             upd.last.eq(c_last), upd.vmin.eq(vmin), upd.vmax.eq(vmax), upd.busy.eq(busy),
             upd.abort.eq(abort),
-            v_wr.addr.eq(Cat(upd.write_chunk, layer)), v_wr.data.eq(upd.write_word),
+            v_wr.addr.eq(membrane_address(upd.write_chunk)), v_wr.data.eq(upd.write_word),
             v_wr.en.eq(upd.write_en),
             r_wr.addr.eq(upd.write_chunk), r_wr.data.eq(upd.result), r_wr.en.eq(upd.result_en),
 
@@ -230,7 +246,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
                          seq_v_en.eq(upd.read_en | ro.run)]
         if cfg.bias:
-            self._bias_memory(m, regs, upd, Cat(seq_v_chunk, layer), seq_v_en, busy)
+            self._bias_memory(m, regs, upd, membrane_address(seq_v_chunk), seq_v_en, busy)
         if cfg.spike_count:
             self._count_memory(m, regs, upd, ro, busy)
         res_index = addr[:R - 2]
@@ -238,14 +254,14 @@ class Accelerator(wiring.Component):
             m.d.comb += [
                 wmem.r_addr.eq(integ.weight_addr),
                 p_rd.addr.eq(scan.pixel_addr), p_rd.en.eq(scan.pixel_en),
-                v_rd.addr.eq(Cat(seq_v_chunk, layer)), v_rd.en.eq(seq_v_en),
+                v_rd.addr.eq(membrane_address(seq_v_chunk)), v_rd.en.eq(seq_v_en),
                 r_rd.addr.eq(ro.read_chunk),
             ]
         with m.Else():
             m.d.comb += [
                 wmem.r_addr.eq(addr[:cfg.addr_width - 1][_clog2(cfg.weight_stride):]),
                 p_rd.addr.eq(addr[_clog2(S // 4):R]),
-                v_rd.addr.eq(Cat(res_index[_clog2(U):][:chunk_bits], net.layers - 1)),
+                v_rd.addr.eq(output_address(res_index[_clog2(U):][:chunk_bits])),
                 r_rd.addr.eq(res_index[_clog2(U):]),
             ]
 
@@ -262,6 +278,7 @@ class Accelerator(wiring.Component):
                 # a conv block's kernel words: k * k per input channel of the padded map
                 geometry = params.conv
                 m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry),
+                             c_base.eq(regs.membrane_base[index]),
                              c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
                              c_block.eq(0),
                              c_groups.eq((geometry.kernel * geometry.kernel)
@@ -429,7 +446,7 @@ class Accelerator(wiring.Component):
         cfg = self.config
         m.submodules.biases = bmem = Memory(
             shape=bias_word(cfg.membrane_bits, cfg.neuron_units),
-            depth=cfg.max_layers * cfg.chunks_per_layer, init=[])
+            depth=cfg.membrane_depth, init=[])
         b_rd = bmem.read_port()
         wiring.connect(m, regs.bias_write, bmem.write_port(granularity=1))
         lane_bits = _clog2(cfg.neuron_units)

@@ -62,6 +62,9 @@ class RegisterFile(wiring.Component):
         Its spike count (only with ``config.spike_count``).
     bias_write : the bias memory's write port, out (drives it; only with ``config.bias``)
         One lane (neuron) per bus word of the bias window.
+    membrane_base : ArrayLayout(16, max_layers), out
+        Only with ``config.conv``: each layer's first membrane-memory word
+        (``NET_MEMBRANE_BASE``).
     bias_data : bias_word(M, U), in
         The bias memory's read data (its address is the bus's while idle; only with
         ``config.bias``).
@@ -102,6 +105,9 @@ class RegisterFile(wiring.Component):
         }
         if config.spike_count:
             members["result_count"] = In(config.count_bits)
+        if config.conv:
+            members["membrane_base"] = Out(data.ArrayLayout(16, L),
+                                           init=[i * config.chunks_per_layer for i in range(L)])
         if config.bias:
             shape = bias_word(M, config.neuron_units)
             members.update(
@@ -114,7 +120,7 @@ class RegisterFile(wiring.Component):
     def bias_addr_bits(config):
         """Address width of the bias memory (``max_layers * chunks_per_layer`` words, addressed
         ``Cat(chunk, layer)`` as the membrane memory)."""
-        return _clog2(config.max_layers * config.chunks_per_layer)
+        return _clog2(config.membrane_depth)
 
     def _window(self, a, region):
         """Address ``a`` is in the register (0), pixel (1), result (2) or bias (3) region."""
@@ -139,6 +145,7 @@ class RegisterFile(wiring.Component):
                                   (memmap.LAYER_LEAK, layer.leak)]:
                 fields[memmap.layer_reg(i, offset)] = field
             if self.config.conv:
+                fields[memmap.REG_MEMBRANE_BASE + i] = self.membrane_base[i]
                 fields[memmap.layer_reg(i, memmap.LAYER_CONV)] = layer.conv.as_value()
                 fields[memmap.layer_reg(i, memmap.LAYER_CONV_OUT)] = Cat(layer.out_height,
                                                                          layer.out_width)
@@ -303,8 +310,9 @@ class RegisterFile(wiring.Component):
         layer_at = _clog2(cfg.bias_stride)
         addr = self.bus.addr
         wr_bias = Signal()
-        m.d.sync += wr_bias.eq(write & self._window(addr, 3)
-                               & (addr[layer_at:cfg.region_bits] < cfg.max_layers))
+        inside = (addr[:cfg.region_bits] < cfg.bias_words if cfg.conv else
+                  addr[layer_at:cfg.region_bits] < cfg.max_layers)
+        m.d.sync += wr_bias.eq(write & self._window(addr, 3) & inside)
         bw = self.bias_write
         m.d.comb += [bw.addr.eq(waddr[lane_bits:]),
                      bw.data.eq(wdata[:cfg.membrane_bits].replicate(cfg.neuron_units))]

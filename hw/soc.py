@@ -52,7 +52,7 @@ def checksum_ranges(config):
               (config.weight_base, end)]
     if config.bias:
         base = memmap.bias_base(config.region_bits)
-        ranges.append((base, base + config.max_layers * config.bias_stride))
+        ranges.append((base, base + config.bias_words))
     return ranges
 
 

@@ -142,6 +142,8 @@ def compile_network(network: Network, config: Config) -> list[tuple[int, list[in
         (reg(memmap.REG_NET_READOUT), [READOUT_CODES[network.readout]]),
         (reg(memmap.REG_NET_MEMBRANE_BITS), [network.membrane_bits]),
     ]
+    if config.conv:  # each layer's first membrane word (the layers one after the other)
+        writes.append((reg(memmap.REG_MEMBRANE_BASE), config.membrane_bases(network)))
     row = 0
     orders = map_orders(network, config.neuron_units)
     for index, (layer, (inputs, outputs)) in enumerate(zip(network.layers, orders)):
@@ -177,11 +179,12 @@ def bias_writes(network: Network, config: Config) -> list[tuple[int, list[int]]]
     before is left behind."""
     writes = []
     orders = map_orders(network, config.neuron_units)
+    bases = config.membrane_bases(network)
     for index, (layer, (_, outputs)) in enumerate(zip(network.layers, orders)):
         bias = np.zeros(outputs.size, np.int64)  # at the hardware indices, 0 for padding
         if layer.bias is not None:
             bias[outputs.hardware_index()] = np.asarray(layer.bias, np.int64)
-        writes.append((4 * memmap.bias_address(config, index),
+        writes.append((4 * memmap.bias_address(config, index, membrane_base=bases[index]),
                        (bias & 0xFFFFFFFF).tolist()))
     return writes
 

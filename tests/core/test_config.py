@@ -46,6 +46,7 @@ from core.network import Conv, Layer, Network, max_pool
     (dict(conv_lanes=4), "conv_lanes is 4; it must be in neuron_units (8) .. lanes (128)"),
     (dict(conv_positions=1000), "conv_positions is 1000; it must be a power of two"),
     (dict(conv_positions=1 << 17), "conv_positions is 131072; it must be in 1 .. 65536"),
+    (dict(membrane_words=0), "membrane_words is 0; it must be in 1 .. 65536"),
     (dict(conv=True, inputs_per_cycle=2),
      "inputs_per_cycle is 2; conv needs 1 (a conv event is one input)"),
 ])
@@ -98,7 +99,8 @@ class TestResolve:
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
-              "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions")
+              "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions, "
+              "membrane_words")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny', "
@@ -281,6 +283,19 @@ class TestConv:
                              conv_positions=16).replace(**changes)
         with pytest.raises(FitError, match=message):
             config.check_fits(self.cnn(encoder=net or "hybrid"))
+
+    def test_membrane_bases(self):
+        net = self.cnn()
+        config = Config.tiny(conv=True, max_inputs=48, max_neurons=64, conv_positions=16)
+        # 64 conv neurons, 16 pooled (2 x 2 x 4 padded channels), 3 classes, 4 per word
+        assert config.membrane_bases(net) == [0, 16, 20]
+        assert Config.tiny().membrane_bases(net) == [0, 4, 8]
+        assert config.membrane_words == 3 * 16 and config.bias_words == 48 * 4
+        with pytest.raises(FitError, match=r"^the membrane memory the network needs \(words\) "
+                                           r"is 21, this hardware allows 20: regenerate the "
+                                           r"gateware with --set membrane_words=21"):
+            config.replace(membrane_words=20).check_fits(net)
+        assert Config.for_network(net, neuron_units=4, lanes=8).membrane_words == 21
 
     def test_conv_output_layer_is_refused(self):
         c = Conv(1, 4, 4, 2, kernel=3)
