@@ -86,8 +86,9 @@ class ConvWalk(wiring.Component):
         # Chunks of a position: min(PC, 2**out_c_bits) / U (out_c_bits >= log2 U).
         last_j = Signal.like(j)
         if chunks > 1:
+            shift = (self.out_c_bits - ub).as_unsigned()
             m.d.sync += last_j.eq(Mux(self.out_c_bits >= pcb, chunks - 1,
-                                      (Const(1, len(j) + 1) << (self.out_c_bits - ub).as_unsigned()) - 1))
+                                      (Const(1, len(j) + 1) << shift) - 1))
         positions = Signal(17)
         m.d.sync += positions.eq(self.out_height << self.out_w_bits)
 
