@@ -28,7 +28,12 @@ This module holds the sequencer and the wiring of the components:
   idle;
 * with ``Config.bias``, the bias memory, beside the membrane memory at its addresses; with
   ``Config.spike_count``, the count memory of the output neurons' spikes. Neither exists
-  without its option, so the default gateware is what it was before them.
+  without its option, so the default gateware is what it was before them;
+* with ``Config.conv``, convolution layers (``docs/architecture.md``, "Convolution"): the
+  replayed events go through :class:`hw.convaddr.ConvAddress` (the kernel positions that
+  land) into the same lanes, whose products :class:`hw.currents.CurrentMemory` adds at their
+  output positions, and :class:`hw.convupdate.ConvWalk` feeds the neuron update from it, map
+  position by position (state CONV_UPDATE); the layers' membranes lie from per-layer bases.
 
 Weight-memory layout: layer ``l`` occupies the words from its ``WEIGHT_ROW`` register on,
 block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two's complement,
