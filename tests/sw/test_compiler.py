@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from core import memmap
-from core.config import Config, FitError
-from core.network import Layer, Network
+from core.config import Config, FitError, map_orders
+from core.network import Conv, Layer, Network, max_pool
 from core.randnet import random_network
-from sw.compiler import compile_network, layer_mode, merge_writes, pixel_writes, weight_rows
+from sw.compiler import (compile_network, conv_register, hardware_weights, kernel_rows,
+                         layer_mode, merge_writes, pixel_writes, weight_rows)
 
 
 def decode_rows(words, config, n_out, n_in):
@@ -136,3 +137,51 @@ def test_pixel_writes():
         pixel_writes([1, 2], config, n_inputs=3)
     with pytest.raises(FitError, match="the image has 33 pixels, this hardware allows 32"):
         pixel_writes(np.zeros(33, int), config)
+
+
+def _field(row, lane, wb):
+    value = sum(int(word) << (32 * s) for s, word in enumerate(row))
+    code = (value >> (lane * wb)) & ((1 << wb) - 1)
+    return code - (1 << wb) if code >> (wb - 1) else code
+
+
+def test_conv_kernel_words_and_orders():
+    """Kernel words (docs/memory-map.md, "Kernel words"): w[o, c, ky, kx] at word
+    b * (k*k << c_bits) + (c*k + ky)*k + kx, lane o - b * PC, depthwise kernels expanded with
+    zeros; the dense layer after the maps reads them in the hardware order; the image of a
+    conv layer 0 is written in its hardware order."""
+    rng = np.random.default_rng(3)
+    config = Config.tiny_conv(conv_lanes=4, weight_bits=4)
+    c = Conv(3, 4, 5, 6, kernel=3, padding=1)         # 6 channels: 2 blocks of 4 lanes
+    conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4, conv=c)
+    pool = max_pool(6, 4, 5, 2)
+    dense = Layer(weights=rng.integers(-8, 8, size=(3, pool.n_out)), weight_bits=4)
+    net = Network([conv, pool, dense], encoder="direct").validate()
+    orders = map_orders(net, config.neuron_units)
+    rows = kernel_rows(conv, *orders[0], config)
+    # input c_bits = 2 (3 channels), kernel 3: 36 words per block; output 6 -> 8 channels
+    assert len(rows) == 2 * 36 == config.weight_rows(net)[0]
+    for o, ci, ky, kx in [(0, 0, 0, 0), (5, 2, 2, 1), (3, 1, 1, 2), (4, 0, 2, 2)]:
+        b, lane = divmod(o, 4)
+        word = rows[b * 36 + (ci * 3 + ky) * 3 + kx]
+        assert _field(word, lane, 4) == conv.weights[o, ci, ky, kx]
+    assert _field(rows[3 * 9], 0, 4) == 0              # padding input channel 3
+    pool_rows = kernel_rows(pool, *orders[1], config)  # depthwise: zeros off the diagonal
+    assert _field(pool_rows[(1 * 2 + 0) * 2 + 1], 1, 4) == 1
+    assert _field(pool_rows[(1 * 2 + 0) * 2 + 1], 2, 4) == 0
+    # the dense layer's column of logical input (c, y, x) = (5, 1, 0) is its hardware index
+    w = hardware_weights(dense, *orders[2])
+    assert w.shape == (3, orders[2][0].size) == (3, 2 * 2 * 8)   # 2 x 2 map, 8 channels
+    assert (w[:, ((1 << 1 | 0) << 3) | 5] == dense.weights[:, (5 * 2 + 1) * 2 + 0]).all()
+    # pixels: (c, y, x) = (2, 3, 4) of the 3 x 4 x 5 image at ((3 << 3 | 4) << 2) | 2
+    image = np.arange(net.n_inputs) % 251 + 1
+    (address, words), = pixel_writes(image, config, net.n_inputs, network=net)
+    hw = np.frombuffer(np.asarray(words, "<u4").tobytes(), np.uint8)
+    assert hw[((3 << 3 | 4) << 2) | 2] == image[(2 * 4 + 3) * 5 + 4]
+    assert hw[((0 << 3 | 5) << 2) | 0] == 0            # a padding column
+    words = {address + 4 * i: word for address, burst in compile_network(net, config)
+             for i, word in enumerate(burst)}
+    assert words[4 * memmap.layer_reg(0, memmap.LAYER_CONV)] == conv_register(
+        conv, *orders[0]) != 0
+    assert words[4 * memmap.layer_reg(2, memmap.LAYER_CONV)] == 0   # dense
+    assert [words[4 * (memmap.REG_MEMBRANE_BASE + i)] for i in range(3)] == [0, 64, 72]
