@@ -205,9 +205,10 @@ class Session:
 
     # -- raw control, for abort and reset benches -----------------------------------------------
 
-    async def write_pixels(self, image) -> None:
-        """Write one image into the pixel window, as the host driver does."""
-        for address, words in pixel_writes(np.asarray(image), self.config):
+    async def write_pixels(self, image, network=None) -> None:
+        """Write one image into the pixel window, as the host driver does (in the hardware
+        order of ``network``'s conv layer 0, when it has one)."""
+        for address, words in pixel_writes(np.asarray(image), self.config, network=network):
             await self.harness.write(address, words)
 
     async def control(self, bits: int) -> None:

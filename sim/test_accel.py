@@ -241,7 +241,7 @@ async def abort_and_reset(dut):
     assert not whole.failed, whole.describe("abort reference: ")
     length = whole.cycles[0]
     for fraction in (0.1, 0.5, 0.9):
-        await session.write_pixels(pixels[0])
+        await session.write_pixels(pixels[0], network)
         h.clear_trace()
         await session.control(memmap.CONTROL_START)
         await h.idle(max(1, int(length * fraction)))
@@ -258,7 +258,7 @@ async def abort_and_reset(dut):
         report = await session.run(network, pixels[1:], expected=expected[1:])
         assert not report.failed, report.describe(f"after abort at {fraction:.0%}: ")
     # A reset in the middle of an inference; the host reloads and goes on.
-    await session.write_pixels(pixels[0])
+    await session.write_pixels(pixels[0], network)
     await session.control(memmap.CONTROL_START)
     await h.idle(length // 2)
     await h.reset(3)

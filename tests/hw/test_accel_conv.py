@@ -54,7 +54,8 @@ def test_identification(device):
     assert device.config == CONV
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", [0, 1] + [pytest.param(s, marks=pytest.mark.slow)
+                                          for s in range(2, 8)])
 def test_random_networks(device, seed):
     rng = np.random.default_rng(5000 + seed)
     network = random_fitting_network(rng, CONV, max_timesteps=3)
