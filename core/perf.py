@@ -18,7 +18,8 @@ import numpy as np
 
 from . import golden
 from .config import Config, map_orders
-from .schedule import BOUND_CYCLES, OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES
+from .schedule import (BOUND_CYCLES, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN, OVERLAP_CHUNKS,
+                       PIPE_DRAIN, SETUP_CYCLES)
 
 __all__ = ["cycle_count", "cycle_counts", "zero_words", "sparsity", "zero_word_savings"]
 
@@ -193,9 +194,9 @@ def _accum_conv(pairs):
     the generator and the integration's six slot stages are empty."""
     n, i = len(pairs), 0
     valid, count, left = [False] * 4, [0] * 4, 0
-    cycle, last_pair = 1, -PIPE_DRAIN - 2
+    cycle, last_pair = 1, -CONV_SLOT_STAGES - 1
     while True:
-        if i == n and not any(valid) and cycle - last_pair > PIPE_DRAIN + 1:
+        if i == n and not any(valid) and cycle - last_pair > CONV_SLOT_STAGES:
             return cycle
         last = valid[3] and left == 1
         ready3 = not valid[3] or last
@@ -272,7 +273,7 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                     channels = 1 << max(outputs.c_bits, 0)
                     walk = (conv.out_height << outputs.w_bits) * (min(PC, channels) // U)
                     for _ in range(config.conv_blocks(layer)):
-                        total += 1 + _accum_conv(events.tolist()) + walk + 6
+                        total += 1 + _accum_conv(events.tolist()) + walk + CONV_UPDATE_DRAIN
                     continue
                 update_left = 0
                 for start in range(0, outputs.size, P):

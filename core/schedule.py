@@ -4,7 +4,8 @@ The gateware (``hw.accel``) is built to these figures and the cycle model (``cor
 counts with them, so that both read them from one place.
 """
 
-__all__ = ["SETUP_CYCLES", "OVERLAP_CHUNKS", "PIPE_DRAIN", "BOUND_CYCLES"]
+__all__ = ["SETUP_CYCLES", "OVERLAP_CHUNKS", "PIPE_DRAIN", "BOUND_CYCLES", "CONV_SLOT_STAGES",
+           "CONV_UPDATE_DRAIN"]
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``core.perf`` counts them).
@@ -23,3 +24,11 @@ PIPE_DRAIN = 5
 
 #: HybridBound (``hw.encoder``): cycles from its start to the cycle it is no longer busy.
 BOUND_CYCLES = 11
+
+#: Stages of a conv slot from the address generator's pair to its sum in the current memory
+#: (E, A, W, G, B, C: ``hw.integration``); a conv block's ACCUM ends when none is occupied.
+CONV_SLOT_STAGES = 6
+
+#: Cycles of a conv block's CONV_UPDATE after the walk's last chunk read: the feed register
+#: and the neuron update's stages 2 to 5 (its spikes' entry committed), then the state's exit.
+CONV_UPDATE_DRAIN = 6

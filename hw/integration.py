@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from core.config import Config
-from core.schedule import PIPE_DRAIN
+from core.schedule import CONV_SLOT_STAGES, PIPE_DRAIN
 
 from .lanes import GROUP_LANES, LaneGroup
 from .layouts import conv_pair, input_event
@@ -151,6 +151,7 @@ class IntegrationPipeline(wiring.Component):
             m.d.sync += [valid_e.eq(pair.valid), w_addr_e.eq(self.row_base + pair.p.kernel),
                          mag_e.eq(pair.p.magnitude)]
         names = "eawgbc"
+        assert len(names) == CONV_SLOT_STAGES  # the cycle model counts the same stages
         valid = {n: Signal(name=f"slot_valid_{n}") for n in names}
         position = {n: Signal(self.config.conv_position_bits, name=f"slot_position_{n}")
                     for n in names}
