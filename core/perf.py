@@ -271,7 +271,7 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         events = events[np.argsort(block, kind="stable")]
                     events = pairs[index][events]
                     channels = 1 << max(outputs.c_bits, 0)
-                    walk = (conv.out_height << outputs.w_bits) * (min(PC, channels) // U)
+                    walk = conv.out_height * conv.out_width * (min(PC, channels) // U)
                     for _ in range(config.conv_blocks(layer)):
                         total += 1 + _accum_conv(events.tolist()) + walk + CONV_UPDATE_DRAIN
                     continue

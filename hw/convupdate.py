@@ -29,8 +29,10 @@ class ConvWalk(wiring.Component):
 
     Ports
     -----
-    out_height : 16, in; out_w_bits : 4, in; out_c_bits : 4, in
-        The output map (``LAYER_CONV_OUT``, ``LAYER_CONV``); static while walking.
+    out_height : 16, in; out_width : 16, in; out_w_bits : 4, in; out_c_bits : 4, in
+        The output map (``LAYER_CONV_OUT``, ``LAYER_CONV``); static while walking. The
+        positions of the padding columns (``ox >= out_width``) are not visited: their
+        neurons have no current, no bias and never spike.
     block : 16, in
         The block of channels.
     n_out : 16, in
@@ -50,8 +52,8 @@ class ConvWalk(wiring.Component):
     feed_valid, feed_chunk, feed_first, feed_mask, feed_current : out
         The chunk for the update (``hw.update``), a cycle after its read.
 
-    Throughput: one chunk per cycle; a map costs ``(out_height << out_w_bits) *
-    min(PC, 2**out_c_bits) / U`` cycles.
+    Throughput: one chunk per cycle; a map costs ``out_height * out_width * min(PC,
+    2**out_c_bits) / U`` cycles.
     """
 
     def __init__(self, config: Config):
@@ -63,7 +65,8 @@ class ConvWalk(wiring.Component):
         U, A = config.neuron_units, config.acc_bits
         chunk_bits = _clog2(config.chunks_per_layer)
         super().__init__({
-            "out_height": In(16), "out_w_bits": In(4), "out_c_bits": In(4), "block": In(16),
+            "out_height": In(16), "out_width": In(16), "out_w_bits": In(4), "out_c_bits": In(4),
+            "block": In(16),
             "n_out": In(16), "start": In(1), "abort": In(1), "running": Out(1),
             "read_chunk": Out(chunk_bits), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
@@ -78,6 +81,8 @@ class ConvWalk(wiring.Component):
         U, PC = cfg.neuron_units, cfg.conv_lanes
         ub, pcb = _clog2(U), _clog2(PC)
         chunks = PC // U              # chunks of a position, at most
+        oy = Signal(16)
+        ox = Signal(16)
         q = Signal(cfg.conv_position_bits + 1)
         j = Signal(range(max(2, chunks)))
         running = Signal()
@@ -89,24 +94,32 @@ class ConvWalk(wiring.Component):
             shift = (self.out_c_bits - ub).as_unsigned()
             m.d.sync += last_j.eq(Mux(self.out_c_bits >= pcb, chunks - 1,
                                       (Const(1, len(j) + 1) << shift) - 1))
-        positions = Signal(17)
-        m.d.sync += positions.eq(self.out_height << self.out_w_bits)
+        # The last column and row, registers (static while walking): the padding columns
+        # (ox >= out_width) hold no neuron that can change, so the walk skips them.
+        last_x = Signal(16)
+        last_y = Signal(16)
+        m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.out_height - 1)]
 
         first = Signal(17)            # hardware index of the chunk's lane 0
-        m.d.comb += first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub))
+        m.d.comb += [q.eq((oy << self.out_w_bits) | ox),
+                     first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub))]
         m.d.comb += self.position.eq(q)
         with m.If(running):
             # the read port's address is an OR of its users': 0 unless reading
             m.d.comb += [self.read_chunk.eq(first >> ub), self.read_en.eq(1),
                          self.position_read.eq(j == 0)]
             with m.If(j == last_j):
-                m.d.sync += [j.eq(0), q.eq(q + 1)]
-                with m.If(q + 1 == positions):
-                    m.d.sync += running.eq(0)
+                m.d.sync += j.eq(0)
+                with m.If(ox == last_x):
+                    m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+                    with m.If(oy == last_y):
+                        m.d.sync += running.eq(0)
+                with m.Else():
+                    m.d.sync += ox.eq(ox + 1)
             with m.Else():
                 m.d.sync += j.eq(j + 1)
         with m.If(self.start):
-            m.d.sync += [running.eq(1), q.eq(0), j.eq(0)]
+            m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), j.eq(0)]
         with m.If(self.abort):
             m.d.sync += running.eq(0)
 
