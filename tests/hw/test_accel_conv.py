@@ -76,3 +76,22 @@ def test_pooling_and_channel_blocks(device):
     network = Network([conv, pool, dense], timesteps=3, encoder="hybrid").validate()
     assert CONV.conv_blocks(conv) == 2
     check(device, network, random_pixels(rng, 2, network.n_inputs), "two blocks")
+
+
+def test_rate_encoder_on_an_unpadded_image(device):
+    """The rate encoder's LFSR draws follow the pixel order, which a one-channel image of a
+    power-of-two width keeps in the hardware order; a 1x1 convolution with stride 1 and a
+    leaky, biased average pool after it."""
+    rng = np.random.default_rng(11)
+    c = Conv(1, 5, 8, 3, kernel=1)
+    conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4,
+                 threshold=200, conv=c, fire_once=False, reset="zero")
+    pool = Layer(weights=np.ones((3, 1, 2, 2), np.int64), weight_bits=2, threshold=2,
+                 neuron="lif", leak_mode="shift", leak=1, reset="subtract", fire_once=False,
+                 conv=Conv(3, 5, 8, 3, kernel=2, stride=1, groups=3),
+                 bias=rng.integers(-1, 2, size=3 * 4 * 7))
+    dense = Layer(weights=rng.integers(-8, 8, size=(4, pool.n_out)), weight_bits=4,
+                  threshold=4)
+    network = Network([conv, pool, dense], timesteps=4, encoder="rate",
+                      lfsr_seed=0x1234).validate()
+    check(device, network, random_pixels(rng, 2, network.n_inputs), "rate")
