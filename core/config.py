@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .network import NetworkError
+
 __all__ = ["ConfigError", "FitError", "Config", "ENCODER_CODES", "READOUT_CODES", "NAMED",
            "parse_overrides", "resolve", "add_config_arguments"]
 
@@ -205,7 +207,7 @@ class Config:
     @classmethod
     def for_network(cls, network, **changes) -> "Config":
         """The smallest limits (around the default datapath) that hold ``network``."""
-        network.validate()
+        network.validate().require_dense("the hardware configuration")
         K = changes.get("inputs_per_cycle", cls.inputs_per_cycle)
         rows = sum(-(-layer.n_in // K) * -(-layer.n_out // changes.get("lanes", cls.lanes))
                    for layer in network.layers)
@@ -306,6 +308,10 @@ class Config:
     def check_fits(self, network) -> None:
         """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""
         network.validate()
+        try:
+            network.require_dense("this hardware")
+        except NetworkError as error:  # the network's message, as a fit error
+            raise FitError(str(error)) from None
 
         def too_big(what, value, limit, option):
             raise FitError(f"{what} is {value}, this hardware allows {limit}: regenerate "

@@ -3,13 +3,15 @@
 Two implementations of the same semantics, both built on the rules of :mod:`core.numerics`:
 
 * :func:`reference` runs one image with Python integers, line by line as the document reads.
-  It is slow and meant to be obviously right.
+  It is slow and meant to be obviously right; it sees a convolution as its dense matrix
+  (:meth:`core.network.Layer.dense_weights`).
 * :func:`run` runs a batch in numpy int64 arithmetic, one layer at a time over all timesteps
   (a layer only sees the spikes of the layer below, so its currents for every step are one
-  matrix product). The dot products go through float matrix products that are exact: float32
-  when no partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is
-  the model that the evaluation, the co-simulation, the cycle model and the demo use, and it
-  needs no torch.
+  matrix product; a convolution's, one product of its kernel with the windows of the map,
+  im2col). The dot products go through float matrix products that are exact: float32 when no
+  partial sum can reach 2**24, else float64 (every partial sum is below 2**31). It is the
+  model that the evaluation, the co-simulation, the cycle model and the demo use, and it needs
+  no torch.
 
 Both return a :class:`Trace` holding, for every layer, timestep and neuron, the spike and the
 membrane potential after the reset, plus the read-out of the output layer, so that a
@@ -23,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from core import numerics
 from core.numerics import INPUT_SPIKE, NEVER, hybrid_spike_time, layer_rule, lfsr_draws
@@ -118,6 +121,58 @@ def _dot(events: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (events.astype(weights.dtype) @ weights).astype(np.int64)
 
 
+def _conv_weights(layer, magnitude: int) -> np.ndarray:
+    """A convolution's kernel as floats (groups, in_channels // groups * K * K, out_channels //
+    groups), exact for events of at most ``magnitude`` as in :func:`_matmul_weights`."""
+    c = layer.conv
+    w = np.asarray(layer.weights, np.int64)
+    small = int(np.abs(w).sum(axis=(1, 2, 3)).max(initial=0)) * magnitude < 1 << 24
+    per_group = w.reshape(c.groups, c.out_channels // c.groups, -1).transpose(0, 2, 1)
+    return per_group.astype(np.float32 if small else np.float64)
+
+
+_CHUNK = 1 << 23  # numbers held in im2col rows at once (64 MiB as float64)
+
+
+def _conv(events: np.ndarray, conv, weights: np.ndarray) -> np.ndarray:
+    """``I``, int64 (N, n_out), of events (N, n_in) through a convolution with
+    :func:`_conv_weights`: the windows of every output position gathered into rows (im2col,
+    a strided view, copied a chunk of images at a time) and multiplied by the kernel."""
+    N = len(events)
+    C, H, W, K, S, P = (conv.in_channels, conv.height, conv.width, conv.kernel, conv.stride,
+                        conv.padding)
+    G, OH, OW = conv.groups, conv.out_height, conv.out_width
+    Cg, Og = C // G, conv.out_channels // G
+    out = np.empty((N, conv.out_channels, OH * OW), np.int64)
+    step = max(1, _CHUNK // (C * OH * OW * K * K))
+    for start in range(0, N, step):
+        x = events[start:start + step].reshape(-1, C, H, W).astype(weights.dtype)
+        if P:
+            x = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+        # (n, C, OH, OW, K, K): the window of each output position, a view of x.
+        windows = sliding_window_view(x, (K, K), axis=(2, 3))[:, :, ::S, ::S][:, :, :OH, :OW]
+        n = len(x)
+        cols = (windows.reshape(n, G, Cg, OH, OW, K, K).transpose(0, 1, 3, 4, 2, 5, 6)
+                .reshape(n, G, OH * OW, Cg * K * K))
+        if G == 1:  # one matrix product for the whole chunk
+            y = (cols.reshape(n * OH * OW, -1) @ weights[0]).reshape(n, 1, OH * OW, Og)
+        else:       # depthwise: one product per group
+            y = np.einsum("ngpk,gko->ngpo", cols, weights)
+        # (n, G, positions, Og) -> channel o = g * Og + og, then (y, x) row-major.
+        out[start:start + n] = y.transpose(0, 1, 3, 2).reshape(n, conv.out_channels, OH * OW)
+    return out.reshape(N, conv.n_out)
+
+
+def _synapses(layer, magnitude: int):
+    """The function from events (N, n_in) of at most ``magnitude`` to the synaptic currents
+    ``I``, int64 (N, n_out), of ``layer`` (dense or convolution), its weights prepared once."""
+    if layer.conv is None:
+        weights = _matmul_weights(layer.weights, magnitude)
+        return lambda events: _dot(events, weights)
+    kernel = _conv_weights(layer, magnitude)
+    return lambda events: _conv(events, layer.conv, kernel)
+
+
 def _readout(network: Network, first_time, first_potential, final_v, count) -> np.ndarray:
     if network.readout == "spike_count":
         return count.argmax(axis=1)  # argmax returns the first maximum: lowest index
@@ -136,48 +191,83 @@ def _readout(network: Network, first_time, first_potential, final_v, count) -> n
 
 def run(network: Network, pixels) -> Trace:
     """Run a batch of images; ``pixels`` is (B, n_in) with integer values in 0 .. 255."""
-    x = _pixels(network, pixels)
-    step = _encoder(network, x)
+    return _run(network, _pixels(network, pixels), record=True)
+
+
+_CACHE_WORDS = 1 << 19  # int64 values of one layer's state that a chunk of images keeps
+
+
+def _run(network: Network, x: np.ndarray, record: bool) -> Trace:
+    """:func:`run` on checked pixels; without ``record`` the trace keeps the output layer's
+    read-out only (``spikes`` and ``membrane`` are empty lists).
+
+    A network with convolutions takes the images in chunks whose neuron state stays in the
+    processor's cache (the neuron step is a dozen passes over a map of thousands of neurons),
+    each chunk through every layer and step; a dense network takes them all at once.
+    """
     B, T = len(x), network.timesteps
-    spikes, membrane = [], []
-    for k, layer in enumerate(network.layers):
-        if k == 0:  # the encoder's events, step by step (direct: the same at every step)
-            weights = _matmul_weights(layer.weights, 255)
-            current = np.empty((B, T, layer.n_out), np.int64)
+    layers = network.layers
+    synapses = [_synapses(layer, 255 if k == 0 else 1) for k, layer in enumerate(layers)]
+    chunk = max(B, 1)
+    if any(layer.conv is not None for layer in layers):
+        widest = max(max(layer.n_in, layer.n_out) for layer in layers)
+        chunk = max(1, _CACHE_WORDS // (widest * T))
+    spikes = [[] for _ in layers]
+    membrane = [[] for _ in layers]
+    last = dict(first_time=[], first_potential=[], count=[], final_v=[])
+    for start in range(0, max(B, 1), chunk):
+        xs = x[start:start + chunk]
+        step = _encoder(network, xs)
+        b = len(xs)
+        for k, layer in enumerate(layers):
+            if k == 0:  # the encoder's events, step by step (direct: the same at every step)
+                current = np.empty((b, T, layer.n_out), np.int64)
+                for t in range(T):
+                    direct_again = t > 0 and network.encoder == "direct"
+                    current[:, t] = current[:, 0] if direct_again else synapses[0](step(t))
+            else:  # the spikes of the layer below, in the same step
+                below = s_all.reshape(b * T, layers[k - 1].n_out)
+                current = synapses[k](below).reshape(b, T, layer.n_out)
+            if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
+                current += layer.bias.astype(np.int64)
+            rule = layer_rule(layer)
+            v = np.zeros((b, layer.n_out), np.int64)
+            fired = np.zeros((b, layer.n_out), bool)
+            s_all = np.empty((b, T, layer.n_out), bool)
+            v_all = np.empty((b, T, layer.n_out), np.int64) if record else None
+            p_all = np.empty((b, T, layer.n_out), np.int64)
             for t in range(T):
-                direct_again = t > 0 and network.encoder == "direct"
-                current[:, t] = current[:, 0] if direct_again else _dot(step(t), weights)
-        else:  # the spikes of the layer below, in the same step
-            weights = _matmul_weights(layer.weights, 1)
-            current = _dot(spikes[-1].reshape(B * T, -1), weights).reshape(B, T, -1)
-        if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
-            current += layer.bias.astype(np.int64)
-        rule = layer_rule(layer)
-        v = np.zeros((B, layer.n_out), np.int64)
-        fired = np.zeros((B, layer.n_out), bool)
-        s_all = np.empty((B, T, layer.n_out), bool)
-        v_all = np.empty((B, T, layer.n_out), np.int64)
-        p_all = np.empty((B, T, layer.n_out), np.int64)
-        for t in range(T):
-            p_all[:, t], s_all[:, t], v, fired = numerics.neuron_step(
-                v, fired, current[:, t], membrane_bits=network.membrane_bits, **rule)
-            v_all[:, t] = v
-        spikes.append(s_all)
-        membrane.append(v_all)
-    # First spike of each output neuron and its p in that step (p_all is the output layer's).
-    fired = s_all.any(axis=1)
-    first = s_all.argmax(axis=1)  # the first True along the steps
-    first_time = np.where(fired, first, NEVER).astype(np.int64)
-    first_potential = np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0)
-    count = s_all.sum(axis=1, dtype=np.int64)
-    prediction = _readout(network, first_time, first_potential, v, count)
+                p_all[:, t], s_all[:, t], v, fired = numerics.neuron_step(
+                    v, fired, current[:, t], membrane_bits=network.membrane_bits, **rule)
+                if record:
+                    v_all[:, t] = v
+            if record:
+                spikes[k].append(s_all)
+                membrane[k].append(v_all)
+        # First spike of each output neuron and its p in that step (p_all is the output
+        # layer's).
+        fired = s_all.any(axis=1)
+        first = s_all.argmax(axis=1)  # the first True along the steps
+        last["first_time"].append(np.where(fired, first, NEVER).astype(np.int64))
+        last["first_potential"].append(
+            np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0))
+        last["count"].append(s_all.sum(axis=1, dtype=np.int64))
+        last["final_v"].append(v)
+
+    def joined(parts):
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    spikes = [joined(parts) for parts in spikes] if record else []
+    membrane = [joined(parts) for parts in membrane] if record else []
+    first_time, first_potential, count, final_v = (joined(last[key]) for key in last)
+    prediction = _readout(network, first_time, first_potential, final_v, count)
     return Trace(spikes, membrane, first_time, first_potential, count, prediction)
 
 
 def predict(network: Network, pixels, batch_size: int = 1000) -> np.ndarray:
     """Classes of many images, computed in batches; returns an int64 numpy array."""
     pixels = np.asarray(pixels)
-    out = [run(network, pixels[i:i + batch_size]).prediction
+    out = [_run(network, _pixels(network, pixels[i:i + batch_size]), record=False).prediction
            for i in range(0, len(pixels), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
@@ -208,7 +298,10 @@ def reference(network: Network, pixels) -> Trace:
             return [INPUT_SPIKE if xi > 0 and t == hybrid_spike_time(xi, T) else 0 for xi in x]
         return [INPUT_SPIKE if xi > d else 0 for xi, d in zip(x, draws[t])]
 
-    weights = [[[int(w) for w in row] for row in layer.weights] for layer in network.layers]
+    # A convolution is its dense matrix here (Layer.dense_weights): the oracle of every
+    # convolution path.
+    weights = [[[int(w) for w in row] for row in layer.dense_weights()]
+               for layer in network.layers]
     biases = [[int(b) for b in layer.bias_or_zero()] for layer in network.layers]
     v = [[0] * layer.n_out for layer in network.layers]
     fired = [[False] * layer.n_out for layer in network.layers]

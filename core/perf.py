@@ -71,6 +71,7 @@ def zero_words(network, config: Config) -> list:
     block of neurons ``b * P .. b * P + P - 1``, the layout of ``sw.compiler.weight_rows``
     (fields past ``n_out`` or ``n_in`` are zero padding)."""
     P, K = config.lanes, config.inputs_per_cycle
+    network.require_dense("the cycle model")
     out = []
     for layer in network.layers:
         blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
@@ -105,6 +106,7 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     at no cost, every event whose weight word for the block is all zero (:func:`zero_words`):
     the encoder scan still visits each row, but such an event costs no integration cycle. It
     is the most that skipping zero words can save; the gateware does not do it."""
+    network.require_dense("the cycle model")
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)
     events = golden.encode(network, pixels) != 0  # (B, T, n_in)

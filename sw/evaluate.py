@@ -50,20 +50,23 @@ def statistics(network: Network, pixels, labels, batch_size: int = 1000,
     n = len(labels)
     correct = 0
     spikes = np.zeros(len(network.layers))
-    events = np.zeros(len(network.layers))  # input events into each layer
+    events = [np.zeros(layer.n_in) for layer in network.layers]  # events into each input
     with progress(total=n, desc="golden model", unit="image", quiet=quiet) as bar:
         for i in range(0, n, batch_size):
             x = pixels[i:i + batch_size]
             trace = golden.run(network, x)
             correct += int((trace.prediction == labels[i:i + batch_size]).sum())
-            layer_spikes = [float(s.sum()) for s in trace.spikes]
-            spikes += layer_spikes
-            events[0] += float((golden.encode(network, x) != 0).sum())
-            events[1:] += layer_spikes[:-1]
+            spikes += [float(s.sum()) for s in trace.spikes]
+            events[0] += (golden.encode(network, x) != 0).sum(axis=(0, 1))
+            for k in range(1, len(events)):
+                events[k] += trace.spikes[k - 1].sum(axis=(0, 1))
             bar.update(len(x))
-    fanout = np.array([layer.n_out for layer in network.layers], dtype=float)
-    synops = events * fanout / max(n, 1)
-    macs = sum(layer.n_in * layer.n_out for layer in network.layers)
+    # An event reaches fan_out neurons of its layer (a convolution's fewer, and fewer at the
+    # borders of its map).
+    fanout = [layer.fan_out() for layer in network.layers]
+    synops = np.array([e @ f for e, f in zip(events, fanout)]) / max(n, 1)
+    macs = sum(int(f.sum()) for f in fanout)
+    events = np.array([e.sum() for e in events])
     return {
         "images": n,
         "integer_accuracy": correct / max(n, 1),

@@ -150,7 +150,7 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
     ``input_scale`` leaves unchanged), one without a ``nir.Linear``.
     """
     import nir
-    network.validate()
+    network.validate().require_dense("the NIR export")
     nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
     edges, prev = [], "input"
     for k, layer in enumerate(network.layers):

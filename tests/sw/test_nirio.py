@@ -10,6 +10,7 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from core import golden, modelfile  # noqa: E402
+from core.network import Conv, Layer, Network, NetworkError, max_pool  # noqa: E402
 from core.randnet import random_network, random_pixels  # noqa: E402
 from sw.nirio import NirError, NirWarning, from_nir, load_nir, save_nir, to_nir  # noqa: E402
 
@@ -400,3 +401,12 @@ def test_load_reports_defaults(tmp_path):
     assert net.layers[0].threshold == 3
     assert {w.category for w in caught} == {NirWarning}
     assert any("fire_once=True" in str(w.message) for w in caught)
+
+
+def test_convolutions_are_refused_with_one_message():
+    c = Conv(1, 4, 4, 2, kernel=3)
+    network = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
+                              max_pool(2, 2, 2, 2), Layer(weights=np.ones((3, 2), int))])
+    with pytest.raises(NetworkError, match=r"layers\[0\] is a convolution; the NIR export "
+                       r"handles dense layers only"):
+        to_nir(network)
