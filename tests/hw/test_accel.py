@@ -438,3 +438,48 @@ def test_identify_options():
     for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True)):
         with open_device(config) as driver:
             assert driver.identify() == config
+
+
+#: The input queue (Config.stream): two pixel halves, the compact input, two result slots.
+TINY_STREAM = Config.tiny(stream=True)
+
+
+@pytest.fixture(scope="module")
+def device_stream():
+    with open_device(TINY_STREAM) as driver:
+        yield driver
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_networks_through_the_input_queue(device_stream, seed):
+    """Every encoder through the input queue, one image at a time: compact entries (the
+    image written whole for the rate encoder), START, the result slot, POP; every spike and
+    membrane, the results and the cycles as without the queue."""
+    rng = np.random.default_rng(9000 + seed)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=cfg.max_layers, max_timesteps=cfg.max_timesteps)
+    images = random_pixels(rng, 3, network.n_inputs)
+    images[0] = 0                                    # an image without a nonzero pixel
+    check(device_stream, network, images, f"stream, seed {9000 + seed}")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_overlaps_writes_with_inferences(device_stream, seed):
+    """infer_batch writes image k + 1 while image k computes: the results of a batch in order,
+    each as the golden model's, and the accelerator never idle long between two images."""
+    rng = np.random.default_rng(9500 + seed)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=cfg.max_layers, max_timesteps=cfg.max_timesteps,
+                             encoders=("direct", "hybrid"))
+    images = random_pixels(rng, 6, network.n_inputs)
+    device_stream.load(network)
+    results = device_stream.infer_batch(images)
+    trace = golden.run(network, images)
+    assert [r.cls for r in results] == trace.prediction.tolist()
+    for k, r in enumerate(results):
+        assert r.first_time.tolist() == trace.first_time[k].tolist(), k
+        assert r.first_potential.tolist() == trace.first_potential[k].tolist(), k
+        assert r.membrane.tolist() == trace.membrane[-1][k, -1].tolist(), k
+        assert r.cycles == cycle_count(network, cfg, images[k]), k
