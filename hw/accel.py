@@ -351,6 +351,14 @@ class Accelerator(wiring.Component):
             regs.cycles.eq(inq.slot_cycles),
             regs.status[4:].eq(Cat(inq.queued, inq.ready, inq.full)),
         ]
+        # REJECTED stays set until CLEAR: the starts that the queue makes by itself do not
+        # clear it, so that the host sees a dropped input write or START in a later STATUS.
+        rejected = Signal()
+        with m.If(regs.reject):
+            m.d.sync += rejected.eq(1)
+        with m.Elif(regs.clear):
+            m.d.sync += rejected.eq(0)
+        m.d.comb += regs.status[3].eq(rejected)
         wiring.connect(m, ro.entry, inq.entry)
         if cfg.spike_count:
             m.d.comb += regs.result_count.eq(inq.count)

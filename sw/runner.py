@@ -25,7 +25,7 @@ import numpy as np
 from core import golden, memmap
 from hw.soc import checksum_of, checksum_ranges
 
-from .compiler import compile_network, pixel_writes
+from .compiler import compile_network, input_writes, pixel_writes
 from .data import DataError, data_dir, load_digits, load_mnist
 from .device import Device, DeviceError, Result, _signed
 from .options import progress
@@ -247,8 +247,11 @@ def stream(device, transport, pixels, *, poll: int = 1):
     the result reads go out together; if the last STATUS still shows busy, the results are
     read again after waiting, and ``poll`` grows so that the next image needs no second trip."""
     if not hasattr(transport, "batch"):
-        for row in pixels:
-            yield device.infer(row)
+        yield from device.infer_batch(pixels) if device.config.stream else \
+            (device.infer(row) for row in pixels)
+        return
+    if device.config.stream:
+        yield from _stream_queued(device, transport, pixels, poll)
         return
     config, network = device.config, device.network
     results_ops = _results_ops(config, network.n_classes)
@@ -272,6 +275,49 @@ def stream(device, transport, pixels, *, poll: int = 1):
         if not status & memmap.STATUS_DONE:
             raise DeviceError(f"the inference stopped without finishing (status {status:#x})")
         yield _result(words)
+
+
+def _stream_queued(device, transport, pixels, poll):
+    """:func:`stream` on hardware with the input queue (``Config.stream``): image ``k`` goes
+    out in the compact format with its START (which also pops the result read before it) and,
+    in the same batch, the reads of image ``k - 1``'s result, so that the link carries image
+    ``k`` while image ``k - 1`` computes and each image costs one round trip."""
+    config, network = device.config, device.network
+    results_ops = _results_ops(config, network.n_classes)
+    control, status_reg = 4 * memmap.REG_CONTROL, 4 * memmap.REG_STATUS
+    pop, waiting = 0, False
+
+    def collect(words):
+        nonlocal poll
+        status_words, *words = words
+        status = status_words[-1]
+        if not status & memmap.STATUS_READY:
+            status = device.wait()
+            words = transport.batch(results_ops)
+            poll = min(poll * 2, 255)
+        elif poll > 1 and status_words[poll // 2] & memmap.STATUS_READY:
+            poll -= 1
+        if status & memmap.STATUS_REJECTED:
+            raise DeviceError("the device rejected an input write or a START; the results "
+                              "are not trustworthy")
+        return _result(words)
+
+    for row in pixels:
+        ops = [("write", a, w) for a, w in input_writes(row, config, network)]
+        ops.append(("write", control, [memmap.CONTROL_START | pop]))
+        if waiting:
+            ops += [("read_fixed", status_reg, poll)] + results_ops
+        answers = transport.batch(ops)
+        pop = 0
+        if waiting:
+            yield collect(answers)
+            pop = memmap.CONTROL_POP       # with the next START
+        waiting = True
+    if waiting:
+        ops = [("write", control, [pop])] if pop else []
+        answers = transport.batch(ops + [("read_fixed", status_reg, poll)] + results_ops)
+        yield collect(answers)
+        transport.batch([("write", control, [memmap.CONTROL_POP])])
 
 
 def _results_ops(config, n):
