@@ -22,7 +22,7 @@ import numpy as np
 from cocotb.task import bridge, resume
 
 from core import golden, memmap
-from sw.compiler import pixel_writes
+from sw.compiler import input_writes, pixel_writes
 from sw.device import Device
 
 from .compare import RawTrace, compare
@@ -177,20 +177,27 @@ class Session:
             which.append(memmap.RESULT_SPIKE_COUNT)
         arrays = [memmap.result_array(R, w) for w in which]
         out = []
+        # With the input queue (Config.stream): compact input, START queues it, irq is READY,
+        # and POP (sent with the next image) frees the result slot read.
+        done_bit = memmap.STATUS_READY if config.stream else memmap.STATUS_DONE
         for image in pixels:
             h.clear_trace()
-            for address, words in pixel_writes(image, config, network.n_inputs):
+            for address, words in input_writes(image, config, network):
                 h.post_write(address, words)
-            h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_CLEAR])
+            if not config.stream:
+                h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_CLEAR])
             h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_START])
             h.post("wait_irq", data=max_cycles)
             h.post_read(4 * memmap.REG_STATUS)
             for base in arrays:
                 h.post_read(4 * base, n)
             h.post_read(4 * memmap.REG_CYCLES, 2)
+            if config.stream:
+                h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_POP])
             words = await h.flush()
             status = words[0]
-            if status & memmap.STATUS_BUSY or not status & memmap.STATUS_DONE:
+            if (not config.stream and status & memmap.STATUS_BUSY or not status & done_bit
+                    or config.stream and status & memmap.STATUS_REJECTED):
                 raise AssertionError(f"the inference did not finish in {max_cycles} cycles "
                                      f"(status {status:#x})")
             signed = [w - (1 << 32) if w >> 31 else w for w in words[1 + n:1 + 3 * n]]

@@ -18,6 +18,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,10 @@ from .compiler import compile_network, input_writes, pixel_writes
 from .data import DataError, data_dir, load_digits, load_mnist
 from .device import Device, DeviceError, Result, _signed
 from .options import progress
+from .uart import encode_read, encode_write
 
 __all__ = ["run", "RunReport", "upload", "stream", "ChecksumMismatch", "Images", "open_images",
-           "DEFAULT_SAMPLES", "SOURCES"]
+           "link_bytes", "link_rate", "DEFAULT_SAMPLES", "SOURCES"]
 
 #: Images run when the number is not given (or all the source has, if fewer).
 DEFAULT_SAMPLES = 100
@@ -408,3 +410,50 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
     finally:
         report.seconds = time.monotonic() - start
     return report
+
+
+class _CountingLink:
+    """A stand-in for :class:`sw.uart.UARTTransport` that counts the UARTBone bytes of the
+    batches :func:`stream` sends (request bytes as ``encode_write``/``encode_read`` make them,
+    answer bytes at 4 per word read) and answers every read at once: ``status`` for STATUS,
+    zeros otherwise."""
+
+    def __init__(self, status: int):
+        self.status, self.request, self.answer = status, 0, 0
+
+    def batch(self, ops):
+        out = []
+        for kind, addr, arg in ops:
+            if kind == "write":
+                words = [int(w) for w in arg]
+                for s in range(0, len(words), 255):
+                    self.request += len(encode_write(addr + 4 * s, words[s:s + 255]))
+                continue
+            count = int(arg)
+            for s in range(0, count, 255):
+                n = min(255, count - s)
+                self.request += len(encode_read(addr, n, fixed=kind == "read_fixed"))
+                self.answer += 4 * n
+            out.append([self.status if addr == 4 * memmap.REG_STATUS else 0] * count)
+        return out
+
+
+def link_bytes(network, config, pixels) -> dict:
+    """UART bytes per image of :func:`stream` on hardware ``config`` (with ``Config.stream``:
+    the compact input and the queue; without: the pixel window), the mean over ``pixels``
+    (B, n_in): ``request`` (host to device) and ``answer`` (device to host). Counted from the
+    commands :func:`stream` sends, in the steady state of one STATUS read per image."""
+    pixels = np.asarray(pixels)
+    status = memmap.STATUS_DONE | (memmap.STATUS_READY if config.stream else 0)
+    link = _CountingLink(status)
+    device = SimpleNamespace(config=config, network=network, wait=lambda: status)
+    for _ in stream(device, link, pixels):
+        pass
+    return {"request": link.request / max(1, len(pixels)),
+            "answer": link.answer / max(1, len(pixels))}
+
+
+def link_rate(request: float, answer: float, baud: float) -> float:
+    """Images per second that a UART at ``baud`` carries for ``request`` and ``answer`` bytes
+    per image: 10 bits per byte, both directions at once, so the busier one bounds it."""
+    return baud / 10 / max(request, answer)
