@@ -483,3 +483,45 @@ def test_batch_overlaps_writes_with_inferences(device_stream, seed):
         assert r.first_potential.tolist() == trace.first_potential[k].tolist(), k
         assert r.membrane.tolist() == trace.membrane[-1][k, -1].tolist(), k
         assert r.cycles == cycle_count(network, cfg, images[k]), k
+
+
+def test_input_queue_status_hold_and_reject(device_stream):
+    """The queue's flags and refusals: a START while an image is queued is dropped and flagged;
+    with both result slots unread the queued image waits (FULL), an input write is dropped and
+    flagged; POP frees a slot and the waiting image runs; REJECTED stays until CLEAR."""
+    rng = np.random.default_rng(77)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=2, max_timesteps=3, encoders=("direct",))
+    d, t = device_stream, device_stream.transport
+    d.load(network)
+    control, status = 4 * memmap.REG_CONTROL, 4 * memmap.REG_STATUS
+    t.write_word(control, memmap.CONTROL_CLEAR)
+    image = random_pixels(rng, 1, network.n_inputs)[0]
+    d.start(image)                                   # runs at once
+    t.write_word(control, memmap.CONTROL_START)      # an empty image, queued
+    assert t.read_word(status) & memmap.STATUS_QUEUED
+    t.write_word(control, memmap.CONTROL_START)      # a second one: refused
+    assert t.read_word(status) & memmap.STATUS_REJECTED
+    t.write_word(control, memmap.CONTROL_CLEAR)
+    t.run(5000)
+    word = t.read_word(status)
+    assert word & memmap.STATUS_FULL and not word & memmap.STATUS_QUEUED, hex(word)
+    t.write_word(control, memmap.CONTROL_START)      # a third: waits, both slots unread
+    t.run(200)
+    assert t.read_word(status) & memmap.STATUS_QUEUED
+    t.write(4 * memmap.REG_PIXEL_STREAM, [0x0101])   # an input write now: dropped
+    assert t.read_word(status) & memmap.STATUS_REJECTED
+    want = golden.run(network, np.stack([image, 0 * image]))
+    first = d.results()
+    assert first.cls == int(want.prediction[0])
+    assert first.first_time.tolist() == want.first_time[0].tolist()
+    d.pop()
+    t.run(5000)
+    word = t.read_word(status)
+    assert word & memmap.STATUS_FULL and word & memmap.STATUS_REJECTED, hex(word)
+    for _ in range(2):                               # the empty images' results
+        assert d.results().first_time.tolist() == want.first_time[1].tolist()
+        d.pop()
+    t.write_word(control, memmap.CONTROL_CLEAR)
+    assert not t.read_word(status) & 0x7E            # nothing queued, unread or flagged
