@@ -119,7 +119,9 @@ class InputQueue(wiring.Component):
         sb = _clog2(S)
 
         # -- the two halves and their row flags ------------------------------------------------
-        m.submodules.pixels = pmem = Memory(shape=data.ArrayLayout(8, S), depth=2 * rows,
+        # Each half a power of two deep, so that the half is the address's top bit.
+        m.submodules.pixels = pmem = Memory(shape=data.ArrayLayout(8, S),
+                                            depth=2 << _clog2(rows),
                                             init=[], attrs={"ram_style": "distributed"})
         rd = pmem.read_port()
         wr = pmem.write_port(granularity=4)

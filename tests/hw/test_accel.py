@@ -525,3 +525,17 @@ def test_input_queue_status_hold_and_reject(device_stream):
         d.pop()
     t.write_word(control, memmap.CONTROL_CLEAR)
     assert not t.read_word(status) & 0x7E            # nothing queued, unread or flagged
+
+
+def test_input_queue_rows_of_two_words():
+    """Eight pixels per encoder row (two bus words, as the mnist configuration has) and a row
+    count that is not a power of two: each half of the pixel memory is addressed whole."""
+    cfg = Config.tiny(stream=True, pixels_per_cycle=8, max_inputs=40)
+    with open_device(cfg) as driver:
+        for seed in range(3):
+            rng = np.random.default_rng(9900 + seed)
+            network = random_network(rng, max_inputs=cfg.max_inputs,
+                                     max_neurons=cfg.max_neurons, max_layers=2,
+                                     max_timesteps=4)
+            check(driver, network, random_pixels(rng, 3, network.n_inputs),
+                  f"stream S=8, seed {9900 + seed}")
