@@ -81,6 +81,12 @@ class RunReport:
                        f"(accelerator clock cycles per inference)")
         out.append(f"throughput   : {self.images_per_s:.2f} images/s end to end "
                    f"({self.seconds:.2f} s)")
+        if self.link_bytes and self.samples:
+            per_image = self.link_bytes / self.samples
+            rates = ", ".join(f"{link_rate(per_image, 0, baud):,.0f} at {baud:,} baud"
+                              for baud in (115_200, 12_000_000))
+            out.append(f"link         : {per_image:.1f} request bytes/image sent; a UART "
+                       f"carries {rates} (images/s)")
         out.append(f"checksum     : {self.checksum}")
         return out
 
@@ -385,6 +391,7 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
             yield item[0]
 
     start = time.monotonic()
+    sent = getattr(transport, "bytes_sent", None)   # request bytes on a UART
     try:
         results = progress(stream(device, transport, rows()), total=images.count,
                            desc="images", unit="image")
@@ -409,6 +416,8 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
                     break
     finally:
         report.seconds = time.monotonic() - start
+        if sent is not None:
+            report.link_bytes = transport.bytes_sent - sent
     return report
 
 
