@@ -435,7 +435,8 @@ def test_bias_window_readback_and_reload(device_options):
 
 def test_identify_options():
     """CFG_OPTIONS tells the host which options the gateware has."""
-    for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True)):
+    for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True),
+                   Config.tiny(stream=True)):
         with open_device(config) as driver:
             assert driver.identify() == config
 
