@@ -37,7 +37,8 @@ class RegisterFile(wiring.Component):
     -----
     bus : hw.bus.Signature(config.addr_width), in (target)
     busy : 1, in
-        An inference runs: parameter, pixel and weight writes are ignored (and flagged).
+        An inference runs: parameter, pixel and weight writes are ignored (and flagged); with
+        ``config.stream`` pixel writes are taken (the input queue's half).
     start, abort : 1, out
         CONTROL.START while idle, CONTROL.ABORT while busy (one cycle, after the write).
     clear : 1, out
@@ -171,7 +172,6 @@ class RegisterFile(wiring.Component):
         if not cfg.stream:
             m.d.comb += write.eq(b.cyc & b.we & ~read_wait)
         wr = Signal()                 # a write is pending
-        self._read_wait = read_wait
         read_first = b.cyc & ~b.we & ~read_wait & ~read_sel & ~read_done & ~wr
         m.d.sync += [read_wait.eq(read_first), read_sel.eq(read_wait), read_done.eq(read_sel)]
         m.d.comb += b.ack.eq(write | read_done)
@@ -190,7 +190,7 @@ class RegisterFile(wiring.Component):
         wr_lo = Signal(1 << lo_bits)
         wr_hi = Signal(1 << (R - lo_bits))
         if cfg.stream:
-            input_drop = self._stream_writes(m, write, addr, wdata)
+            input_drop = self._stream_writes(m, write, read_wait, addr, wdata)
         m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
                      wr_control.eq(write & window(addr, 0) & (addr[:R] == memmap.REG_CONTROL)),
                      wr_pixels.eq(write & window(addr, 1)),
@@ -232,7 +232,6 @@ class RegisterFile(wiring.Component):
             m.d.comb += pw.en.eq(1 << waddr[:pix_sub_bits] if pix_sub > 1 else 1)
         if not cfg.stream:
             self._pixel_flags(m, wr_pixels, wr_nonzero, wr_lo, wr_hi, lo_bits)
-
 
         # A weight word is written whole when its last 32-bit slice arrives.
         w_subs = cfg.word_bits // 32
@@ -323,7 +322,7 @@ class RegisterFile(wiring.Component):
         m.d.comb += self.row_nonzero.eq(
             Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows)))
 
-    def _stream_writes(self, m, write, addr, wdata):
+    def _stream_writes(self, m, write, read_wait, addr, wdata):
         """``Config.stream``: the ``PIXEL_STREAM`` window, START and POP for the input queue,
         and the bus's waits. Returns the registered flag that the write in flight is an input
         write to drop (an image waits for a result slot)."""
@@ -336,7 +335,7 @@ class RegisterFile(wiring.Component):
         # queued image, is being taken), and an input write waits while an image is queued.
         after = Signal()
         stall = after | (is_input & self.input_hold)
-        m.d.comb += write.eq(b.cyc & b.we & ~self._read_wait & ~stall)
+        m.d.comb += write.eq(b.cyc & b.we & ~read_wait & ~stall)
         wr_stream = Signal()
         wr_ctrl = Signal()
         drop = Signal()
