@@ -56,7 +56,7 @@ def test_stream_through_the_input_queue():
         rng = np.random.default_rng(seed)
         network = random_network(rng, max_inputs=config.max_inputs, max_neurons=16,
                                  max_layers=2, max_timesteps=5, encoders=(encoder,))
-        pixels = random_pixels(rng, 5, network.n_inputs)
+        pixels = random_pixels(rng, 3, network.n_inputs)
         want = golden.run(network, pixels)
         with BatchTransport(config) as transport:
             device = Device(transport)
