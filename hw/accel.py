@@ -340,7 +340,8 @@ class Accelerator(wiring.Component):
         cfg = self.config
         m.d.comb += [
             inq.stream_en.eq(regs.stream_en), inq.stream_data.eq(regs.stream_data),
-            inq.queue.eq(regs.queue), inq.pop.eq(regs.pop), inq.busy.eq(busy),
+            inq.queue.eq(regs.queue), inq.pop.eq(regs.pop), inq.clear.eq(regs.clear),
+            inq.busy.eq(busy),
             inq.done.eq(done), inq.cls.eq(result_class), inq.cycles.eq(cycles),
             regs.input_hold.eq(inq.hold), regs.input_block.eq(inq.block),
             regs.input_reject.eq(inq.reject),

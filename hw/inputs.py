@@ -49,6 +49,9 @@ class InputQueue(wiring.Component):
         ``CONTROL.START``: queue the input half (rejected when an image is queued already).
     pop : 1, in
         ``CONTROL.POP``: free the oldest unread result slot.
+    clear : 1, in
+        ``CONTROL.CLEAR``: forget the queued image, the image being written and every unread
+        result (a host starting afresh after another one stopped half-way).
     busy, done : 1, in
         The sequencer's flags: an inference runs; the last one finished (its rise is the end).
     cls : 16, in; cycles : 32, in
@@ -90,6 +93,7 @@ class InputQueue(wiring.Component):
             "pixel_write": Out(WritePort.Signature(addr_width=row_bits,
                                                    shape=data.ArrayLayout(8, S), granularity=4)),
             "stream_en": In(1), "stream_data": In(32), "queue": In(1), "pop": In(1),
+            "clear": In(1),
             "busy": In(1), "done": In(1), "cls": In(16), "cycles": In(32),
             "entry": In(result_entry(config)),
             "go": Out(1), "hold": Out(1), "block": Out(1), "reject": Out(1),
@@ -241,4 +245,6 @@ class InputQueue(wiring.Component):
         with m.If(pop):
             m.d.sync += rslot.eq(~rslot)
         m.d.sync += unread.eq(unread + finished - pop)
+        with m.If(self.clear):
+            m.d.sync += [queued.eq(0), unread.eq(0), ptr.eq(0), a_have.eq(0), a_bytes.eq(0)]
         return m

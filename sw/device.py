@@ -157,6 +157,9 @@ class Device:
             for address, words in writes:
                 self.transport.write(address, words)
                 bar.update(len(words))
+        if config.stream:
+            # Forget what an earlier host left in the input queue and the result slots.
+            self._write(memmap.REG_CONTROL, memmap.CONTROL_CLEAR)
         self.network = network
 
     def _idle(self) -> None:

@@ -504,7 +504,11 @@ def test_input_queue_status_hold_and_reject(device_stream):
     assert t.read_word(status) & memmap.STATUS_QUEUED
     t.write_word(control, memmap.CONTROL_START)      # a second one: refused
     assert t.read_word(status) & memmap.STATUS_REJECTED
-    t.write_word(control, memmap.CONTROL_CLEAR)
+    t.run(5000)
+    t.write_word(control, memmap.CONTROL_CLEAR)      # forgets the results and REJECTED
+    assert not t.read_word(status) & 0x7E
+    d.start(image)
+    t.write_word(control, memmap.CONTROL_START)
     t.run(5000)
     word = t.read_word(status)
     assert word & memmap.STATUS_FULL and not word & memmap.STATUS_QUEUED, hex(word)
@@ -540,3 +544,23 @@ def test_input_queue_rows_of_two_words():
                                      max_timesteps=4)
             check(driver, network, random_pixels(rng, 3, network.n_inputs),
                   f"stream S=8, seed {9900 + seed}")
+
+
+def test_input_queue_clear_forgets_what_was_left(device_stream):
+    """CLEAR (which load writes) forgets a queued image and unread results, so that a host
+    that starts afresh reads its own results."""
+    rng = np.random.default_rng(78)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=2, max_timesteps=3)
+    d, t = device_stream, device_stream.transport
+    d.load(network)
+    images = random_pixels(rng, 3, network.n_inputs)
+    for image in images:                             # two run, the third waits: nobody reads
+        d.start(image)
+    t.run(5000)
+    word = t.read_word(4 * memmap.REG_STATUS)
+    assert word & memmap.STATUS_FULL and word & memmap.STATUS_QUEUED, hex(word)
+    d.load(network)
+    assert not t.read_word(4 * memmap.REG_STATUS) & 0x7E
+    check(d, network, images[::-1], "after CLEAR")
