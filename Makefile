@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-board model prune-model robustness flash clean help
+.PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-link bench-board model prune-model robustness flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-scale  sw.cosim and sw.sweep on 2 Ray workers against one process (results/scale.json)"
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
+	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), and the input queue's utilisation over 1,000 MNIST images in Verilator"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
 	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
@@ -73,6 +74,10 @@ bench-scale: setup
 
 bench-gan: setup
 	$(PY) -m sw.ganbench
+
+bench-link: setup
+	$(PY) -m sw.linkbench --model models/mnist_t4.snn --samples 1000 --data mnist --json results/link.json
+	$(PY) -m sw.cosim --model models/mnist_t4.snn --samples 1000 --set stream=true --overlap -v
 
 bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"

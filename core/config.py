@@ -115,6 +115,12 @@ class Config:
         Count the output neurons' spikes and build the ``spike_count`` read-out (the class is
         the neuron with the most spikes, lowest index on ties); the counts are readable in the
         result window. Costs no logic when off; a ``spike_count`` network needs it.
+    stream : bool
+        Overlap the host link with the computation (``docs/memory-map.md``, "Input queue"):
+        a pixel memory of two halves (the host writes one while an inference reads the
+        other; ``CONTROL.START`` queues the image), the compact input register
+        ``PIXEL_STREAM`` (nonzero pixels as (skip, value) entries) and a queue of two result
+        slots that the host reads and pops later. Costs no logic when off.
     """
     lanes: int = 128
     neuron_units: int = 8
@@ -132,6 +138,7 @@ class Config:
     trace: bool = False
     bias: bool = False
     spike_count: bool = False
+    stream: bool = False
 
     def __post_init__(self):
         def integer(name, lo, hi, pow2=False):
@@ -175,7 +182,7 @@ class Config:
                                   f"{', '.join(map(repr, ENCODER_CODES))}")
         if len(set(self.encoders)) != len(self.encoders):
             raise ConfigError(f"encoders is {self.encoders!r}; name each encoder once")
-        for name in ("trace", "bias", "spike_count"):
+        for name in ("trace", "bias", "spike_count", "stream"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be True or False")
 

@@ -38,6 +38,7 @@ from core.network import Layer, Network
     (dict(trace=1), "trace is 1; it must be True or False"),
     (dict(bias=1), "bias is 1; it must be True or False"),
     (dict(spike_count="yes"), "spike_count is 'yes'; it must be True or False"),
+    (dict(stream=1), "stream is 1; it must be True or False"),
 ])
 def test_errors(changes, message):
     with pytest.raises(ConfigError) as info:
@@ -75,13 +76,13 @@ class TestResolve:
         assert resolve("mnist", ["lanes=16", "neuron_units=4"]).dsp_lanes == 16
         assert resolve("mnist", ["dsp_lanes=none"]).dsp_lanes == 78
         # the generator options, off by default
-        assert not Config().bias and not Config().spike_count
-        assert resolve("tiny", ["bias=true", "spike-count=1"]) == Config.tiny(
-            bias=True, spike_count=True)
+        assert not Config().bias and not Config().spike_count and not Config().stream
+        assert resolve("tiny", ["bias=true", "spike-count=1", "stream=true"]) == Config.tiny(
+            bias=True, spike_count=True, stream=True)
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
-              "dsp_lanes, encoders, trace, bias, spike_count")
+              "dsp_lanes, encoders, trace, bias, spike_count, stream")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny'"),
