@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core import golden, modelfile
-from core.network import Layer, Network
+from core.network import Conv, Layer, Network, max_pool
 from sw import evaluate
 from sw.data import load_digits
 from sw.snn import SNN, LayerSpec, SNNConfig, to_network
@@ -129,3 +129,38 @@ def test_golden_model_progress_is_quiet_off_a_terminal(files, capsys):
     folder, _ = files
     evaluate.evaluate(folder / "m.snn", dataset="digits")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("geometry", [(1, 8, 8, 4, 3, 1, 1, 1), (2, 7, 5, 6, 3, 2, 2, 1),
+                                      (3, 6, 6, 3, 2, 2, 0, 3), (2, 5, 9, 4, 5, 3, 4, 2)])
+def test_conv_fanout_is_the_neurons_an_event_reaches(geometry):
+    """fanout == the nonzero entries per column of the layer's dense matrix (all weights 1);
+    ann_macs == the multiply-accumulates of the convolution with its padding."""
+    C, H, W, O, K, S, P, G = geometry
+    conv = Conv(C, H, W, O, K, S, P, groups=G)
+    layer = Layer(np.ones((O, C // G, K, K), np.int64), conv=conv)
+    dense = layer.dense_weights()
+    assert np.array_equal(evaluate.fanout(layer), (dense != 0).sum(axis=0))
+    assert evaluate.ann_macs(layer) == conv.n_out * (C // G) * K * K
+    assert (dense != 0).sum() <= evaluate.ann_macs(layer)  # padding: fewer real synapses
+
+
+def test_statistics_of_a_conv_network_count_synops_per_event():
+    rng = np.random.default_rng(0)
+    net = Network([Layer(rng.integers(-3, 4, (3, 1, 3, 3)), threshold=20,
+                         conv=Conv(1, 6, 6, 3, 3, 1, 1)),
+                   max_pool(3, 6, 6, 2),
+                   Layer(rng.integers(-3, 4, (4, 27)), threshold=3)],
+                  timesteps=3, encoder="rate").validate()
+    pixels = rng.integers(0, 256, (20, 36)).astype(np.uint8)
+    stats = evaluate.statistics(net, pixels, np.zeros(20, np.int64), quiet=True)
+    trace = golden.run(net, pixels)
+    inputs = [golden.encode(net, pixels) != 0] + list(trace.spikes[:-1])
+
+    def synapses(layer):  # (n_out, n_in): which neurons an input reaches, zero weights too
+        if layer.conv is None:
+            return np.ones((layer.n_out, layer.n_in), np.int64)
+        return (Layer(np.ones_like(layer.weights), conv=layer.conv).dense_weights() != 0)
+    want = [float((e.astype(np.int64) @ synapses(l).T.astype(np.int64)).sum()) / 20
+            for e, l in zip(inputs, net.layers)]
+    assert np.allclose(stats["synops_per_layer"], want) and want[1] > 0
