@@ -160,7 +160,7 @@ def _conv(events: np.ndarray, conv, weights: np.ndarray) -> np.ndarray:
             y = np.einsum("ngpk,gko->ngpo", cols, weights)
         # (n, G, positions, Og) -> channel o = g * Og + og, then (y, x) row-major.
         out[start:start + n] = y.transpose(0, 1, 3, 2).reshape(n, conv.out_channels, OH * OW)
-    return out.reshape(N, -1)
+    return out.reshape(N, conv.n_out)
 
 
 def _synapses(layer, magnitude: int):
@@ -191,48 +191,83 @@ def _readout(network: Network, first_time, first_potential, final_v, count) -> n
 
 def run(network: Network, pixels) -> Trace:
     """Run a batch of images; ``pixels`` is (B, n_in) with integer values in 0 .. 255."""
-    x = _pixels(network, pixels)
-    step = _encoder(network, x)
+    return _run(network, _pixels(network, pixels), record=True)
+
+
+_CACHE_WORDS = 1 << 19  # int64 values of one layer's state that a chunk of images keeps
+
+
+def _run(network: Network, x: np.ndarray, record: bool) -> Trace:
+    """:func:`run` on checked pixels; without ``record`` the trace keeps the output layer's
+    read-out only (``spikes`` and ``membrane`` are empty lists).
+
+    A network with convolutions takes the images in chunks whose neuron state stays in the
+    processor's cache (the neuron step is a dozen passes over a map of thousands of neurons),
+    each chunk through every layer and step; a dense network takes them all at once.
+    """
     B, T = len(x), network.timesteps
-    spikes, membrane = [], []
-    for k, layer in enumerate(network.layers):
-        if k == 0:  # the encoder's events, step by step (direct: the same at every step)
-            synapses = _synapses(layer, 255)
-            current = np.empty((B, T, layer.n_out), np.int64)
+    layers = network.layers
+    synapses = [_synapses(layer, 255 if k == 0 else 1) for k, layer in enumerate(layers)]
+    chunk = max(B, 1)
+    if any(layer.conv is not None for layer in layers):
+        widest = max(max(layer.n_in, layer.n_out) for layer in layers)
+        chunk = max(1, _CACHE_WORDS // (widest * T))
+    spikes = [[] for _ in layers]
+    membrane = [[] for _ in layers]
+    last = dict(first_time=[], first_potential=[], count=[], final_v=[])
+    for start in range(0, max(B, 1), chunk):
+        xs = x[start:start + chunk]
+        step = _encoder(network, xs)
+        b = len(xs)
+        for k, layer in enumerate(layers):
+            if k == 0:  # the encoder's events, step by step (direct: the same at every step)
+                current = np.empty((b, T, layer.n_out), np.int64)
+                for t in range(T):
+                    direct_again = t > 0 and network.encoder == "direct"
+                    current[:, t] = current[:, 0] if direct_again else synapses[0](step(t))
+            else:  # the spikes of the layer below, in the same step
+                below = s_all.reshape(b * T, layers[k - 1].n_out)
+                current = synapses[k](below).reshape(b, T, layer.n_out)
+            if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
+                current += layer.bias.astype(np.int64)
+            rule = layer_rule(layer)
+            v = np.zeros((b, layer.n_out), np.int64)
+            fired = np.zeros((b, layer.n_out), bool)
+            s_all = np.empty((b, T, layer.n_out), bool)
+            v_all = np.empty((b, T, layer.n_out), np.int64) if record else None
+            p_all = np.empty((b, T, layer.n_out), np.int64)
             for t in range(T):
-                direct_again = t > 0 and network.encoder == "direct"
-                current[:, t] = current[:, 0] if direct_again else synapses(step(t))
-        else:  # the spikes of the layer below, in the same step
-            synapses = _synapses(layer, 1)
-            current = synapses(spikes[-1].reshape(B * T, -1)).reshape(B, T, -1)
-        if layer.bias is not None:  # a constant current, summed with the synapses' (step 2)
-            current += layer.bias.astype(np.int64)
-        rule = layer_rule(layer)
-        v = np.zeros((B, layer.n_out), np.int64)
-        fired = np.zeros((B, layer.n_out), bool)
-        s_all = np.empty((B, T, layer.n_out), bool)
-        v_all = np.empty((B, T, layer.n_out), np.int64)
-        p_all = np.empty((B, T, layer.n_out), np.int64)
-        for t in range(T):
-            p_all[:, t], s_all[:, t], v, fired = numerics.neuron_step(
-                v, fired, current[:, t], membrane_bits=network.membrane_bits, **rule)
-            v_all[:, t] = v
-        spikes.append(s_all)
-        membrane.append(v_all)
-    # First spike of each output neuron and its p in that step (p_all is the output layer's).
-    fired = s_all.any(axis=1)
-    first = s_all.argmax(axis=1)  # the first True along the steps
-    first_time = np.where(fired, first, NEVER).astype(np.int64)
-    first_potential = np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0)
-    count = s_all.sum(axis=1, dtype=np.int64)
-    prediction = _readout(network, first_time, first_potential, v, count)
+                p_all[:, t], s_all[:, t], v, fired = numerics.neuron_step(
+                    v, fired, current[:, t], membrane_bits=network.membrane_bits, **rule)
+                if record:
+                    v_all[:, t] = v
+            if record:
+                spikes[k].append(s_all)
+                membrane[k].append(v_all)
+        # First spike of each output neuron and its p in that step (p_all is the output
+        # layer's).
+        fired = s_all.any(axis=1)
+        first = s_all.argmax(axis=1)  # the first True along the steps
+        last["first_time"].append(np.where(fired, first, NEVER).astype(np.int64))
+        last["first_potential"].append(
+            np.where(fired, np.take_along_axis(p_all, first[:, None], axis=1)[:, 0], 0))
+        last["count"].append(s_all.sum(axis=1, dtype=np.int64))
+        last["final_v"].append(v)
+
+    def joined(parts):
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    spikes = [joined(parts) for parts in spikes] if record else []
+    membrane = [joined(parts) for parts in membrane] if record else []
+    first_time, first_potential, count, final_v = (joined(last[key]) for key in last)
+    prediction = _readout(network, first_time, first_potential, final_v, count)
     return Trace(spikes, membrane, first_time, first_potential, count, prediction)
 
 
 def predict(network: Network, pixels, batch_size: int = 1000) -> np.ndarray:
     """Classes of many images, computed in batches; returns an int64 numpy array."""
     pixels = np.asarray(pixels)
-    out = [run(network, pixels[i:i + batch_size]).prediction
+    out = [_run(network, _pixels(network, pixels[i:i + batch_size]), record=False).prediction
            for i in range(0, len(pixels), batch_size)]
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 

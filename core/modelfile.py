@@ -5,8 +5,10 @@ Layout (all integers little-endian)::
     b"SNNMODEL" | u32 version | u32 header length H | H bytes of JSON | payload | u32 CRC-32
 
 Version 2 adds per-neuron biases (stored in the payload after the layer's weights) and the
-``spike_count`` read-out. A network that uses neither is written as version 1, so that older
-readers still read it; this reader reads both.
+``spike_count`` read-out; version 3 adds convolution layers (``"kind": "conv"`` with a
+``"conv"`` object holding the geometry, the kernel packed in its C order). A network is
+written in the oldest version that holds it, so that older readers still read it; this reader
+reads all three.
 
 Loading checks the magic, the version, the checksum, every header field and range, that the
 payload holds exactly the bytes the header announces, and every weight; any failure raises
@@ -26,16 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .network import Layer, Network, NetworkError, weight_range
+from .network import Conv, Layer, Network, NetworkError, check_conv, weight_range
 
 __all__ = ["MAGIC", "VERSION", "VERSIONS", "ModelFileError", "pack_weights", "unpack_weights",
            "dumps", "loads", "save", "load"]
 
 MAGIC = b"SNNMODEL"
-VERSION = 2           # the newest version this module writes
-VERSIONS = (1, 2)     # the versions it reads
+VERSION = 3           # the newest version this module writes
+VERSIONS = (1, 2, 3)  # the versions it reads
 _PREFIX = struct.Struct("<8sII")
 _NETWORK_FIELDS = ("membrane_bits", "timesteps", "encoder", "lfsr_seed", "readout")
+_CONV_FIELDS = ("in_channels", "height", "width", "out_channels", "kernel", "stride", "padding",
+                "groups")
 _LAYER_FIELDS = ("weight_bits", "threshold", "neuron", "leak_mode", "leak", "reset",
                  "fire_once")
 
@@ -79,9 +83,19 @@ def pack_bias(bias: np.ndarray) -> bytes:
 
 
 def version_needed(network: Network) -> int:
-    """The oldest format version that holds ``network``: 2 for biases or a spike-count
-    read-out, else 1."""
+    """The oldest format version that holds ``network``: 3 for convolutions, 2 for biases or
+    a spike-count read-out, else 1."""
+    if any(layer.conv is not None for layer in network.layers):
+        return 3
     return 2 if network.has_bias or network.readout == "spike_count" else 1
+
+
+def _packed(layer: Layer) -> bytes:
+    """A layer's weights as the payload stores them: a dense matrix input-major, a
+    convolution's kernel in the C order of its (out, in / groups, K, K) array."""
+    if layer.conv is None:
+        return pack_weights(layer.weights, layer.weight_bits)
+    return pack_weights(np.asarray(layer.weights).reshape(1, -1), layer.weight_bits)
 
 
 def dumps(network: Network) -> bytes:
@@ -95,8 +109,12 @@ def dumps(network: Network) -> bytes:
     header["layers"] = []
     payload = bytearray()
     for layer in network.layers:
-        blob = pack_weights(layer.weights, layer.weight_bits)
-        entry = {"kind": "dense", "n_in": layer.n_in, "n_out": layer.n_out}
+        blob = _packed(layer)
+        if layer.conv is None:
+            entry = {"kind": "dense", "n_in": layer.n_in, "n_out": layer.n_out}
+        else:
+            entry = {"kind": "conv", "n_in": layer.n_in, "n_out": layer.n_out,
+                     "conv": {k: int(v) for k, v in layer.conv.fields().items()}}
         entry.update({f: getattr(layer, f) for f in _LAYER_FIELDS})
         entry["fire_once"] = bool(entry["fire_once"])
         entry.update(offset=len(payload), length=len(blob))
@@ -168,20 +186,30 @@ def loads(data: bytes) -> Network:
         if not isinstance(entry, dict):
             raise ModelFileError(f"layers[{index}] is not a JSON object; export the model again")
         kind = need(entry, "kind", where, str)
-        if kind != "dense":
-            raise ModelFileError(f"{where}kind is {kind!r}; this version supports 'dense' only")
+        if kind not in ("dense", "conv"):
+            raise ModelFileError(f"{where}kind is {kind!r}; it must be 'dense' or 'conv'")
+        if kind == "conv" and version < 3:
+            raise ModelFileError(f"{where}kind is 'conv' in a version {version} file; "
+                                 f"convolutions need version 3, export the model again")
         n_in, n_out = need(entry, "n_in", where, int), need(entry, "n_out", where, int)
-        for name, value in (("n_in", n_in), ("n_out", n_out)):
-            if not 1 <= value <= 65535:
-                raise ModelFileError(f"{where}{name} is {value}; it must be in 1 .. 65535")
+        geometry = _geometry(entry, where, need) if kind == "conv" else None
+        if geometry is None:
+            for name, value in (("n_in", n_in), ("n_out", n_out)):
+                if not 1 <= value <= 65535:
+                    raise ModelFileError(f"{where}{name} is {value}; it must be in 1 .. 65535")
         params = {f: need(entry, f, where, kinds[f]) for f in _LAYER_FIELDS}
         bits = params["weight_bits"]
         if not 1 <= bits <= 8:
             raise ModelFileError(f"{where}weight_bits is {bits}; it must be in 1 .. 8")
         offset, length = need(entry, "offset", where, int), need(entry, "length", where, int)
-        expected = packed_length(n_out, n_in, bits)
+        # A kernel is stored as one row of out x in/groups x K x K weights in C order.
+        rows, cols = (n_out, n_in) if geometry is None else (1, int(np.prod(
+            geometry.weight_shape)))
+        expected = packed_length(rows, cols, bits)
         if length != expected:
-            raise ModelFileError(f"{where}length is {length} bytes but {n_out}x{n_in} weights of "
+            shape = (f"{n_out}x{n_in}" if geometry is None
+                     else "x".join(map(str, geometry.weight_shape)))
+            raise ModelFileError(f"{where}length is {length} bytes but {shape} weights of "
                                  f"{bits} bits need {expected}; the shape does not match the "
                                  f"weights, export the model again")
         if offset != end or offset + length > len(payload):
@@ -189,7 +217,7 @@ def loads(data: bytes) -> Network:
                                  f"{len(payload)}-byte payload; the file is truncated or "
                                  f"inconsistent, export it again")
         blob = payload[offset:offset + length]
-        weights = unpack_weights(blob, n_out, n_in, bits)
+        weights = unpack_weights(blob, rows, cols, bits)
         if pack_weights(weights, bits) != blob:
             raise ModelFileError(f"{where}weights have bits past the last weight, so they "
                                  f"are wider than weight_bits ({bits}): a weight is out of its "
@@ -211,7 +239,9 @@ def loads(data: bytes) -> Network:
                                      f"the file is truncated or inconsistent, export it again")
             bias = np.frombuffer(payload[b_offset:b_offset + b_length], "<i4").astype(np.int64)
             end = b_offset + b_length
-        layers.append(Layer(weights=weights, bias=bias, **params))
+        if geometry is not None:
+            weights = weights.reshape(geometry.weight_shape)
+        layers.append(Layer(weights=weights, bias=bias, conv=geometry, **params))
     if end != len(payload):
         raise ModelFileError(f"payload has {len(payload) - end} bytes after the last layer; "
                              f"the header does not describe the file, export it again")
@@ -223,6 +253,30 @@ def loads(data: bytes) -> Network:
         return network.validate()
     except NetworkError as error:
         raise ModelFileError(f"{error}") from None
+
+
+def _geometry(entry: dict, where: str, need) -> Conv:
+    """The checked :class:`Conv` of a ``"conv"`` layer's header entry (``where`` is
+    ``"layers[i]."``), whose ``n_in`` and ``n_out`` must be the geometry's."""
+    spec = need(entry, "conv", where, dict)
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"{where}conv is {spec!r}; it must be an object with the fields "
+                             f"{', '.join(_CONV_FIELDS)}")
+    unknown = sorted(set(spec) - set(_CONV_FIELDS))
+    if unknown:
+        raise ModelFileError(f"{where}conv.{unknown[0]} is not a convolution field (they are "
+                             f"{', '.join(_CONV_FIELDS)}); export the model again")
+    geometry = Conv(**{f: need(spec, f, f"{where}conv.", int) for f in _CONV_FIELDS})
+    try:
+        check_conv(geometry, f"{where}conv")
+    except NetworkError as error:
+        raise ModelFileError(str(error)) from None
+    for name, have, given in (("n_in", entry["n_in"], geometry.n_in),
+                              ("n_out", entry["n_out"], geometry.n_out)):
+        if have != given:
+            raise ModelFileError(f"{where}{name} is {have} but the conv geometry gives {given}; "
+                                 f"the header is inconsistent, export the model again")
+    return geometry
 
 
 def save(network: Network, path) -> Path:

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = [
     "ENCODERS", "READOUTS", "NEURONS", "LEAK_MODES", "RESETS",
     "MAX_UNITS", "MAX_MAP_UNITS", "CONV_LIMITS", "NetworkError", "Conv", "Layer", "Network",
-    "weight_range", "max_pool", "avg_pool",
+    "weight_range", "check_conv", "max_pool", "avg_pool",
 ]
 
 ENCODERS = ("direct", "hybrid", "rate")
@@ -35,6 +35,44 @@ CONV_LIMITS = dict(in_channels=(1, 1024), height=(1, 1024), width=(1, 1024),
 
 class NetworkError(ValueError):
     """A network field is out of its range or inconsistent with another field."""
+
+
+def _integer(name, value, lo, hi, fix=""):
+    """Raise :class:`NetworkError` unless ``value`` is an integer in ``lo .. hi``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise NetworkError(f"{name} is {value!r}; it must be an integer")
+    if not lo <= value <= hi:
+        raise NetworkError(f"{name} is {value}; it must be in {lo} .. {hi}"
+                           + (f" ({fix})" if fix else ""))
+
+
+def check_conv(conv, where: str) -> None:
+    """Raise :class:`NetworkError` naming the field of ``conv`` (a :class:`Conv`, called
+    ``where``, as ``"layers[0].conv"``) that is out of its range or leaves the output map
+    empty. The model file loader calls it before it sizes a layer's weights."""
+    if not isinstance(conv, Conv):
+        raise NetworkError(f"{where} is a {type(conv).__name__}, not a Conv; build the "
+                           f"geometry with core.network.Conv")
+    for name, (lo, hi) in CONV_LIMITS.items():
+        if name != "groups":
+            _integer(f"{where}.{name}", getattr(conv, name), lo, hi)
+    _integer(f"{where}.stride", conv.stride, 1, conv.kernel,
+             "a stride past the kernel skips inputs")
+    _integer(f"{where}.padding", conv.padding, 0, conv.kernel - 1,
+             "a padding of a whole kernel adds outputs that see only zeros")
+    _integer(f"{where}.groups", conv.groups, 1, CONV_LIMITS["groups"][1])
+    if conv.groups != 1 and not conv.groups == conv.in_channels == conv.out_channels:
+        raise NetworkError(
+            f"{where}.groups is {conv.groups}; it must be 1 (a full convolution) or "
+            f"in_channels = out_channels = groups (depthwise, as pooling), but in_channels "
+            f"is {conv.in_channels} and out_channels {conv.out_channels}")
+    for axis, size, out in (("height", conv.height, conv.out_height),
+                            ("width", conv.width, conv.out_width)):
+        if out < 1:
+            raise NetworkError(
+                f"{where}.kernel is {conv.kernel}, larger than the padded {axis} "
+                f"{size + 2 * conv.padding} ({axis} {size} + 2 x padding {conv.padding}), so "
+                f"the output map is empty; shrink the kernel or raise the padding")
 
 
 def weight_range(bits: int) -> tuple[int, int]:
@@ -250,13 +288,7 @@ class Network:
                 raise NetworkError(f"{name} is {value!r}; it must be one of "
                                    f"{', '.join(map(repr, choices))}")
 
-        def integer(name, value, lo, hi, fix=""):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise NetworkError(f"{name} is {value!r}; it must be an integer")
-            if not lo <= value <= hi:
-                raise NetworkError(f"{name} is {value}; it must be in {lo} .. {hi}"
-                                   + (f" ({fix})" if fix else ""))
-
+        integer = _integer
         integer("membrane_bits", self.membrane_bits, 8, 32)
         integer("timesteps", self.timesteps, 1, 255)
         choice("encoder", self.encoder, ENCODERS)
@@ -272,7 +304,7 @@ class Network:
             w = layer.weights
             last = index == len(self.layers) - 1
             if layer.conv is not None:
-                self._validate_conv(index, integer, last)
+                self._validate_conv(index, last)
             elif w.ndim != 2 or 0 in w.shape:
                 raise NetworkError(f"{where}.weights has shape {w.shape}; it must be a "
                                    f"non-empty (n_out, n_in) matrix")
@@ -337,38 +369,15 @@ class Network:
                                    f"true or false")
         return self
 
-    def _validate_conv(self, index: int, integer, last: bool) -> None:
-        """Check ``layers[index].conv`` and the shape of its kernel (``integer`` is
-        :meth:`validate`'s range check)."""
+    def _validate_conv(self, index: int, last: bool) -> None:
+        """Check ``layers[index].conv``, its map sizes and the shape of its kernel."""
         where = f"layers[{index}]"
         layer = self.layers[index]
         c = layer.conv
-        if not isinstance(c, Conv):
-            raise NetworkError(f"{where}.conv is a {type(c).__name__}, not a Conv; build the "
-                               f"geometry with core.network.Conv")
-        for name, (lo, hi) in CONV_LIMITS.items():
-            if name != "groups":
-                integer(f"{where}.conv.{name}", getattr(c, name), lo, hi)
-        integer(f"{where}.conv.stride", c.stride, 1, c.kernel,
-                "a stride past the kernel skips inputs")
-        integer(f"{where}.conv.padding", c.padding, 0, c.kernel - 1,
-                "a padding of a whole kernel adds outputs that see only zeros")
-        integer(f"{where}.conv.groups", c.groups, 1, CONV_LIMITS["groups"][1])
-        if c.groups != 1 and not c.groups == c.in_channels == c.out_channels:
-            raise NetworkError(
-                f"{where}.conv.groups is {c.groups}; it must be 1 (a full convolution) or "
-                f"in_channels = out_channels = groups (depthwise, as pooling), but in_channels "
-                f"is {c.in_channels} and out_channels {c.out_channels}")
-        for axis, size, out in (("height", c.height, c.out_height),
-                                ("width", c.width, c.out_width)):
-            if out < 1:
-                raise NetworkError(
-                    f"{where}.conv.kernel is {c.kernel}, larger than the padded {axis} "
-                    f"{size + 2 * c.padding} ({axis} {size} + 2 x padding {c.padding}), so the "
-                    f"output map is empty; shrink the kernel or raise the padding")
-        integer(f"{where}.n_in", c.n_in, 1, MAX_UNITS if index == 0 else MAX_MAP_UNITS,
+        check_conv(c, f"{where}.conv")
+        _integer(f"{where}.n_in", c.n_in, 1, MAX_UNITS if index == 0 else MAX_MAP_UNITS,
                 "the pixels of an image" if index == 0 else "in_channels x height x width")
-        integer(f"{where}.n_out", c.n_out, 1, MAX_UNITS if last else MAX_MAP_UNITS,
+        _integer(f"{where}.n_out", c.n_out, 1, MAX_UNITS if last else MAX_MAP_UNITS,
                 "the output layer's neurons are the classes" if last else
                 "out_channels x out_height x out_width")
         shape = layer.weights.shape

@@ -207,6 +207,17 @@ def test_fast_convolution_is_exact_in_float64_too():
     assert_same(run(network, pixels), reference(network, pixels[0].tolist()))
 
 
+def test_chunks_of_images_give_the_trace_of_the_whole_batch(monkeypatch):
+    # A conv network runs its images in chunks; the smallest chunks must change nothing.
+    for network, pixels in random_cases(3, 10):
+        pixels = np.concatenate([pixels, pixels[::-1], pixels])
+        whole = run(network, pixels)
+        monkeypatch.setattr(golden, "_CACHE_WORDS", 1)
+        assert_same(run(network, pixels), whole)
+        assert np.array_equal(golden.predict(network, pixels, batch_size=4), whole.prediction)
+        monkeypatch.undo()
+
+
 def test_comparison_catches_a_changed_convolution(monkeypatch):
     # The fast path with the kernel flipped (cross-correlation vs convolution) must be seen.
     orig = golden._conv_weights

@@ -1,16 +1,20 @@
 """The .snn model file: round trips, the packing of docs/numerics.md, and every kind of bad file."""
 
+import hashlib
 import json
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core import modelfile
 from core.modelfile import ModelFileError, dumps, load, loads, pack_weights, save, unpack_weights
-from core.network import Layer, Network, NetworkError
+from core.network import Conv, Layer, Network, NetworkError, max_pool
 from core.randnet import random_network
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def small():
@@ -124,9 +128,9 @@ class TestBadFiles:
 
     def test_wrong_version(self):
         header, payload = parts(dumps(small()))
-        with pytest.raises(ModelFileError, match=r"version is 3, this program reads versions "
-                                                 r"1, 2 \(written by a newer snn-accel"):
-            loads(build(header, payload, version=3))
+        with pytest.raises(ModelFileError, match=r"version is 4, this program reads versions "
+                                                 r"1, 2, 3 \(written by a newer snn-accel"):
+            loads(build(header, payload, version=4))
         with pytest.raises(ModelFileError, match="version is 0, this program reads versions"):
             loads(build(header, payload, version=0))
 
@@ -306,3 +310,140 @@ class TestNetworkErrors:
     def test_empty(self):
         with pytest.raises(NetworkError, match="at least one layer"):
             Network(layers=[]).validate()
+
+
+# -- version 3: convolutions ----------------------------------------------------------------
+
+def conv_net():
+    """A convolution with biases, a max pool and a dense layer: 2 x 5 x 5 -> 3 x 3 x 3 ->
+    3 x 1 x 1 -> 2."""
+    c = Conv(2, 5, 5, 3, kernel=3, stride=2, padding=1)
+    kernel = (np.arange(np.prod(c.weight_shape)) % 15 - 7).reshape(c.weight_shape)
+    return Network(layers=[
+        Layer(weights=kernel, weight_bits=4, threshold=9, bias=np.arange(c.n_out) - 13, conv=c),
+        max_pool(3, 3, 3, 3),
+        Layer(weights=np.array([[1, -1, 2], [0, 3, -4]]), weight_bits=4, threshold=2),
+    ], timesteps=3, name="conv").validate()
+
+
+def conv_parts():
+    return parts(dumps(conv_net()))
+
+
+class TestConvolutions:
+    def test_round_trip(self, tmp_path):
+        data = dumps(conv_net())
+        assert struct.unpack_from("<I", data, 8)[0] == 3
+        assert loads(data) == conv_net()
+        assert load(save(conv_net(), tmp_path / "c.snn")) == conv_net()
+
+    def test_random_conv_networks(self):
+        rng = np.random.default_rng(11)
+        for _ in range(40):
+            n = random_network(rng, conv=True, bias=True)
+            back = loads(dumps(n))
+            assert back == n and all(a.conv == b.conv for a, b in zip(back.layers, n.layers))
+
+    def test_header(self):
+        header, _ = conv_parts()
+        first, pool, dense = header["layers"]
+        assert first["kind"] == "conv" and pool["kind"] == "conv" and dense["kind"] == "dense"
+        assert first["conv"] == dict(in_channels=2, height=5, width=5, out_channels=3,
+                                     kernel=3, stride=2, padding=1, groups=1)
+        assert pool["conv"]["groups"] == 3 and (first["n_in"], first["n_out"]) == (50, 27)
+
+    def test_kernel_is_packed_in_c_order(self):
+        # 54 weights of 4 bits in the order of weights.reshape(-1): 216 bits, 7 words.
+        header, payload = conv_parts()
+        entry = header["layers"][0]
+        blob = payload[entry["offset"]:entry["offset"] + entry["length"]]
+        assert entry["length"] == 28
+        kernel = conv_net().layers[0].weights.reshape(-1)
+        nibbles = [(blob[e // 2] >> (4 * (e % 2))) & 15 for e in range(len(kernel))]
+        assert nibbles == [int(w) & 15 for w in kernel]
+
+    def test_dense_files_are_unchanged(self):
+        # Byte for byte what the code before version 3 wrote (commit 93165a8), and the shipped
+        # models read back to their own bytes.
+        h = hashlib.sha256()
+        rng = np.random.default_rng(31)
+        for _ in range(40):
+            h.update(dumps(random_network(rng, bias=bool(rng.integers(0, 2)),
+                                          readouts=("first_spike", "max_membrane",
+                                                    "spike_count"))))
+        assert hashlib.sha256(dumps(small())).hexdigest() == \
+            "07cb419d4acadca672337e9e5db6a2cdd8f931f6a48fb9bd3f7dd95c384d41fd"
+        assert h.hexdigest() == \
+            "184f9f7a4db46a92bfee41a512f018a9babc75f9545411da522026958ef6d9bf"
+        for path in sorted(MODELS.glob("*.snn")):
+            assert dumps(load(path)) == path.read_bytes(), path.name
+
+    def test_old_readers_refuse_version_3(self, monkeypatch):
+        monkeypatch.setattr(modelfile, "VERSIONS", (1, 2))
+        monkeypatch.setattr(modelfile, "VERSION", 2)
+        with pytest.raises(ModelFileError, match=r"version is 3, this program reads versions "
+                           r"1, 2 \(written by a newer snn-accel: upgrade this one\)"):
+            loads(dumps(conv_net()))
+
+    def rebuilt(self, change, version=3):
+        header, payload = conv_parts()
+        change(header)
+        return build(header, payload, version)
+
+    @pytest.mark.parametrize("change, message", [
+        (lambda h: h["layers"][0].update(kind="pool"),
+         r"layers\[0\]\.kind is 'pool'; it must be 'dense' or 'conv'"),
+        (lambda h: h["layers"][0].pop("conv"),
+         r"layers\[0\]\.conv is missing from the header"),
+        (lambda h: h["layers"][0].update(conv=[2, 5, 5]),
+         r"layers\[0\]\.conv is \[2, 5, 5\]; it must be an object with the fields in_channels, "
+         r"height, width, out_channels, kernel, stride, padding, groups"),
+        (lambda h: h["layers"][0]["conv"].pop("stride"),
+         r"layers\[0\]\.conv\.stride is missing from the header"),
+        (lambda h: h["layers"][0]["conv"].update(dilation=2),
+         r"layers\[0\]\.conv\.dilation is not a convolution field"),
+        (lambda h: h["layers"][0]["conv"].update(kernel="3"),
+         r"layers\[0\]\.conv\.kernel is '3'; it must be an integer"),
+        (lambda h: h["layers"][0]["conv"].update(kernel=0),
+         r"layers\[0\]\.conv\.kernel is 0; it must be in 1 .. 7"),
+        (lambda h: h["layers"][0]["conv"].update(stride=4),
+         r"layers\[0\]\.conv\.stride is 4; it must be in 1 .. 3"),
+        (lambda h: h["layers"][0]["conv"].update(padding=3),
+         r"layers\[0\]\.conv\.padding is 3; it must be in 0 .. 2"),
+        (lambda h: h["layers"][0]["conv"].update(groups=2),
+         r"layers\[0\]\.conv\.groups is 2; it must be 1 \(a full convolution\) or"),
+        (lambda h: h["layers"][0]["conv"].update(height=0),
+         r"layers\[0\]\.conv\.height is 0; it must be in 1 .. 1024"),
+        (lambda h: h["layers"][0]["conv"].update(height=1, padding=0),
+         r"layers\[0\]\.conv\.kernel is 3, larger than the padded height 1"),
+        (lambda h: h["layers"][0].update(n_out=28),
+         r"layers\[0\]\.n_out is 28 but the conv geometry gives 27; the header is "
+         r"inconsistent"),
+        (lambda h: h["layers"][0]["conv"].update(out_channels=4),
+         r"layers\[0\]\.n_out is 27 but the conv geometry gives 36"),
+        (lambda h: (h["layers"][0]["conv"].update(in_channels=1, height=10),
+                    h["layers"][0].update(n_out=45)),
+         r"layers\[0\]\.length is 28 bytes but 3x1x3x3 weights of 4 bits need 16"),
+        (lambda h: h["layers"][1]["conv"].update(height=4, width=2, kernel=2, stride=2),
+         r"layers\[1\]\.n_in is 27 but the conv geometry gives 24"),
+    ])
+    def test_malformed_geometry(self, change, message):
+        with pytest.raises(ModelFileError, match=message):
+            loads(self.rebuilt(change))
+
+    def test_conv_in_a_version_2_file(self):
+        with pytest.raises(ModelFileError, match=r"layers\[0\]\.kind is 'conv' in a version 2 "
+                           r"file; convolutions need version 3, export the model again"):
+            loads(self.rebuilt(lambda h: None, version=2))
+
+    def test_maps_that_do_not_chain(self):
+        # Layer 1 reads 1 x 2 x 8 instead of layer 0's 1 x 4 x 4: the same 16 neurons, the
+        # same 4 outputs and kernel, so only the chaining of the maps can catch it.
+        c = Conv(1, 4, 4, 1, kernel=1)
+        net = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
+                              max_pool(1, 4, 4, 2), Layer(weights=np.ones((2, 4), int))])
+        header, payload = parts(dumps(net))
+        header["layers"][1]["conv"].update(height=2, width=8)
+        with pytest.raises(ModelFileError, match=r"layers\[1\]\.conv reads a 1 x 2 x 8 map "
+                           r"\(in_channels x height x width\) but layers\[0\] outputs 1 x 4 x 4"):
+            loads(build(header, payload, version=3))
