@@ -51,6 +51,7 @@ from core.modelfile import load as load_model
 
 from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, from_pixels,
                    load_dataset)
+from .evaluate import load_checkpoint
 from .options import (ArgumentParser, add_samples, atomic_write, check_output_file, cli_main,
                       fail, input_file, nonnegative_int, output_dir, output_file, positive_int)
 from .options import progress as progress_bar
@@ -61,7 +62,7 @@ from .snn.prune import METHODS, Pruner
 from .snn.quant import prune_mask
 
 __all__ = ["DEFAULTS", "load_config", "check_config", "check_prune", "export_paths", "parse_layer",
-           "build_model", "train_ann",
+           "build_model", "train_ann", "export_checkpoint",
            "train_snn", "run", "main"]
 
 log = logging.getLogger("sw.train")
@@ -708,6 +709,25 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     return summary
 
 
+def export_checkpoint(checkpoint, output, config: dict) -> dict:
+    """Export a checkpoint of :func:`run` or :func:`train_snn` (``.pt``) to ``output`` at its
+    ``T`` and check it as :func:`run` checks its exports (golden model against the quantized
+    training model on the test set of ``config["data"]``). Returns the export's summary."""
+    model = load_checkpoint(checkpoint)
+    d = config["data"]
+    test = load_dataset(d["dataset"], d["source"] or None)["test"]
+    if model.config.n_inputs != test.pixels.shape[1]:
+        raise ValueError(f"{checkpoint} is a network of {model.config.n_inputs} inputs, but "
+                         f"the {d['dataset']} images have {test.pixels.shape[1]} pixels")
+    T = model.config.timesteps
+    export(model, output, name=f"{config['export']['name']}-T{T}")
+    info = _verify(output, model, test.pixels, test.labels)
+    model.quantized = False
+    info["float_accuracy"] = float((model.predict(test.pixels) == test.labels).mean())
+    info["checkpoint"] = str(checkpoint)
+    return info
+
+
 PROG = "python -m sw.train"
 
 
@@ -743,6 +763,11 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override any recipe value (TOML syntax), e.g. --set "
                              "network.hidden=[128]")
+    parser.add_argument("--from-checkpoint", type=input_file, metavar="CKPT",
+                        help="train nothing: export the model of CKPT (a .pt that sw.train "
+                             "wrote, e.g. <results>/last.pt after every epoch) to --output at "
+                             "its T and check it with the golden model on the test set of the "
+                             "recipe's data")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     over: dict = {}
@@ -770,6 +795,15 @@ def main(argv=None) -> int:
         check_config(config, args.output)
     except ValueError as error:
         return fail(PROG, str(error))
+    if args.from_checkpoint is not None:
+        try:
+            info = export_checkpoint(args.from_checkpoint, args.output, config)
+        except (DataError, ValueError, OSError) as error:
+            return fail(PROG, str(error), 1)
+        print(f"{info['path']}: T={info['timesteps']} integer accuracy "
+              f"{info['integer_accuracy']:.4f} (float {info['float_accuracy']:.4f}), "
+              f"golden/training agreement {info['agreement']:.4f}")
+        return 0 if info["agreement"] == 1.0 else 1
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
     console = logging.StreamHandler(sys.stderr)

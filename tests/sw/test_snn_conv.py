@@ -179,4 +179,7 @@ def test_export_writes_conv_and_pool_layers(digits, tmp_path):
     assert back == net
     x = digits["test"].pixels[:50]
     assert np.array_equal(golden.predict(back, x), model.predict(x))
-    assert np.array_equal(golden.run(back, x).prediction, golden.reference(back, x).prediction)
+    trace = golden.run(back, x[:3])
+    for i in range(3):  # the slow, obviously right reference (through dense_weights) agrees
+        ref = golden.reference(back, x[i])
+        assert all(np.array_equal(a[i], b[0]) for a, b in zip(trace.spikes, ref.spikes))

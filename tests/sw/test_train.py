@@ -360,4 +360,8 @@ def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):
     assert net.layers[0].weights.shape == (6, 1, 3, 3)
     assert net.layers[1].threshold == 1 and net.layers[1].conv.groups == 6
     assert net.sizes == [64, 384, 96, 24, 10]
-    assert (tmp_path / "r" / "last.pt").is_file()  # the per-epoch checkpoint
+    # The per-epoch checkpoint (the T = 2 stage's last epoch) exports to the same network.
+    again = tmp_path / "again.snn"
+    assert train.main(["--from-checkpoint", str(tmp_path / "r" / "last.pt"), "--data", "digits",
+                       "--output", str(again), "--quiet"]) == 0
+    assert modelfile.load(again).layers == modelfile.load(tmp_path / "c_t2.snn").layers
