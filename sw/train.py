@@ -82,7 +82,7 @@ DEFAULTS = {
         "epochs": 10, "batch_size": 128, "lr": 1e-3, "threshold_lr": 1e-3, "weight_decay": 0.0,
         "qat_start": 0, "prune": 0.0, "prune_epoch": 0,
         "mem_weight": 1.0, "time_weight": 1.0, "tau_mem": 4.0, "tau_time": 2.0,
-        "seed": 0, "threads": 1, "shift": 0, "ema": 0.0,
+        "seed": 0, "threads": 1, "shift": 0, "ema": 0.0, "init": "",
     },
     "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
     "distill": {"weight": 0.0, "temperature": 2.0, "hidden": [1024, 1024], "epochs": 10,
@@ -174,6 +174,9 @@ def check_config(config: dict, output=None) -> None:
     for section, key in (("ann", "epochs"), ("data", "subset"), ("train", "shift"),
                          ("train", "qat_start"), ("train", "prune_epoch")):
         at_least(section, key, 0)
+    if t["init"] and not Path(t["init"]).is_file():
+        raise ValueError(f"train.init {t['init']} is not a file; give a checkpoint that "
+                         f"sw.train wrote (<results>/last.pt or <results>/<model>.pt), or \"\"")
     if i["timesteps"]:
         at_least("iir", "epochs", 1, " when iir.timesteps is set")
     if x["weight"]:
@@ -645,7 +648,17 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
              [tuple(sh) if len(sh) == 3 else sh[0] for sh in model.shapes],
              model.config.timesteps,
              model.config.encoder, model.config.weight_bits, model.config.membrane_bits)
-    if config["ann"]["epochs"]:
+    if config["train"]["init"]:
+        # Start from a checkpoint (``--resume``): its weights, thresholds and leaks; the
+        # recipe's network must be the checkpoint's.
+        start = load_checkpoint(config["train"]["init"])
+        if start.config.to_dict()["layers"] != model.config.to_dict()["layers"]:
+            raise ValueError(f"train.init {config['train']['init']} holds another network "
+                             f"({start.shapes}) than the recipe's ({model.shapes}); give the "
+                             f"recipe it was trained with")
+        model.load_state_dict(start.state_dict())
+        log.info("started from %s", config["train"]["init"])
+    elif config["ann"]["epochs"]:
         ann = train_ann(config, x, y, progress)
         sample = torch.from_numpy(from_pixels(x[:5000]))
         lambdas = convert(ann, model, sample, config["ann"]["percentile"])
@@ -757,6 +770,10 @@ def main(argv=None) -> int:
                         help="override ann.epochs (0: no ANN conversion, random start)")
     parser.add_argument("--iir-epochs", type=positive_int, metavar="N",
                         help="override iir.epochs")
+    parser.add_argument("--resume", type=input_file, metavar="CKPT",
+                        help="start from the weights, thresholds and leaks of CKPT (a .pt of "
+                             "sw.train of the same network, e.g. <results>/last.pt) instead of "
+                             "ANN conversion; overrides train.init")
     add_samples(parser, default=None, aliases=("--subset",),
                 help="train on the first N training images only (overrides data.subset)")
     add_data_arguments(parser, default=None)
@@ -779,6 +796,8 @@ def main(argv=None) -> int:
                                  "samples": ("data", "subset")}.items():
         if getattr(args, name) is not None:
             put(section, key, getattr(args, name))
+    if args.resume is not None:
+        put("train", "init", str(args.resume))
     dataset, folder = data_arguments(args, parser)
     if dataset is not None:
         put("data", "dataset", dataset)

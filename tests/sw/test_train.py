@@ -365,3 +365,29 @@ def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):
     assert train.main(["--from-checkpoint", str(tmp_path / "r" / "last.pt"), "--data", "digits",
                        "--output", str(again), "--quiet"]) == 0
     assert modelfile.load(again).layers == modelfile.load(tmp_path / "c_t2.snn").layers
+
+
+def test_resume_starts_from_a_checkpoint(monkeypatch, tmp_path):
+    """train.init (--resume): the weights, thresholds and leaks of a checkpoint instead of ANN
+    conversion; a checkpoint of another network is refused."""
+    first = tiny(network={"hidden": [16]}, ann={"epochs": 0}, train={"epochs": 1})
+    train.run(first, tmp_path / "a.snn", tmp_path / "r1", progress=False)
+    ckpt = tmp_path / "r1" / "last.pt"
+    saved = torch.load(ckpt, weights_only=False)["state_dict"]
+    seen = {}
+
+    def no_training(model, *args, **kwargs):
+        seen.update({k: v.clone() for k, v in model.state_dict().items()})
+        return model
+    monkeypatch.setattr(train, "train_snn", no_training)
+    monkeypatch.setattr(train, "train_ann", lambda *a, **k: pytest.fail("ANN trained"))
+    again = tiny(network={"hidden": [16]}, train={"epochs": 1, "init": str(ckpt)})
+    train.run(again, tmp_path / "b.snn", tmp_path / "r2", progress=False)
+    assert all(torch.equal(seen[k], saved[k]) for k in saved)
+    assert modelfile.load(tmp_path / "b.snn") == modelfile.load(tmp_path / "a.snn")
+    with pytest.raises(ValueError, match="holds another network"):
+        train.run(tiny(network={"hidden": [8]}, train={"init": str(ckpt)}), tmp_path / "c.snn",
+                  tmp_path / "r3", progress=False)
+    with pytest.raises(ValueError, match="train.init /nowhere.pt is not a file"):
+        train.run(tiny(train={"init": "/nowhere.pt"}), tmp_path / "c.snn", tmp_path / "r3",
+                  progress=False)
