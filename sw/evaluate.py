@@ -9,10 +9,8 @@ Reports, and writes as JSON (``--json``, default ``results/evaluate.json``):
   weights, thresholds and leaks and no saturation;
 * spikes per inference (per layer and in total) and synaptic operations per inference: every
   input event (a nonzero encoder value or a spike) into layer ``l`` costs ``n_out(l)``
-  accumulations in a dense layer, and in a convolution one per output neuron whose window
-  holds it (:func:`fanout`), which is what the event-driven hardware does; next to it the
-  multiply-accumulates of a same-size ANN (``sum n_in * n_out``, a convolution's
-  ``n_out * C_in / groups * K * K``, one pass);
+  accumulations, which is what the event-driven hardware does; next to it the
+  multiply-accumulates of a same-size ANN (``sum n_in * n_out``, one pass);
 * ``T``, the sizes, weight bits, encoder and read-out;
 * with ``--sparsity``, what the zero weights of a pruned network are worth on the accelerator
   of ``--config``/``--set`` (:func:`core.perf.zero_word_savings`): the fraction of zero
@@ -34,71 +32,41 @@ import torch
 from core import golden, perf
 from core.config import ConfigError, add_config_arguments, resolve
 from core.modelfile import ModelFileError, load
-from core.network import Layer, Network
+from core.network import Network
 
 from .data import DataError, add_data_arguments, data_arguments, load_dataset
 from .options import (ArgumentParser, add_json, add_samples, atomic_write, cli_main, fail,
                       input_file, progress)
 from .snn import SNN, SNNConfig
 
-__all__ = ["fanout", "ann_macs", "statistics", "load_checkpoint", "float_accuracy", "evaluate", "main"]
-
-
-def fanout(layer: Layer) -> np.ndarray:
-    """Synaptic operations that one input event into ``layer`` costs, per input (n_in,) int64:
-    ``n_out`` for a dense layer; for a convolution, the output neurons whose window holds the
-    input (``out_channels / groups`` times the output rows and columns that reach it: fewer at
-    the map's borders), which is what an event-driven convolution updates."""
-    if layer.conv is None:
-        return np.full(layer.n_in, layer.n_out, np.int64)
-    c = layer.conv
-
-    def reach(size, out_size):
-        # Output positions o with 0 <= i + padding - o * stride < kernel, for each input i.
-        i = np.arange(size)[:, None] + c.padding - np.arange(out_size)[None, :] * c.stride
-        return ((i >= 0) & (i < c.kernel)).sum(axis=1)
-    per_position = np.outer(reach(c.height, c.out_height), reach(c.width, c.out_width))
-    per_channel = c.out_channels // c.groups * per_position.reshape(-1)
-    return np.tile(per_channel, c.in_channels).astype(np.int64)
-
-
-def ann_macs(layer: Layer) -> int:
-    """Multiply-accumulates of the same layer in an ANN (one pass): ``n_in * n_out`` dense,
-    ``n_out * in_channels / groups * kernel**2`` for a convolution (padding included)."""
-    if layer.conv is None:
-        return layer.n_in * layer.n_out
-    c = layer.conv
-    return layer.n_out * c.in_channels // c.groups * c.kernel * c.kernel
+__all__ = ["statistics", "load_checkpoint", "float_accuracy", "evaluate", "main"]
 
 
 def statistics(network: Network, pixels, labels, batch_size: int = 1000,
                quiet: bool = False) -> dict:
     """Integer golden-model accuracy, spikes and synaptic operations per inference (with a
-    progress bar on a terminal unless ``quiet``). A synaptic operation is one input event
-    reaching one neuron (:func:`fanout`); pooling layers count too, as the hardware runs them
-    as convolutions."""
+    progress bar on a terminal unless ``quiet``)."""
     pixels, labels = np.asarray(pixels), np.asarray(labels)
     n = len(labels)
     correct = 0
     spikes = np.zeros(len(network.layers))
-    events = np.zeros(len(network.layers))  # input events into each layer
-    synops = np.zeros(len(network.layers))
-    fanouts = [fanout(layer) for layer in network.layers]
+    events = [np.zeros(layer.n_in) for layer in network.layers]  # events into each input
     with progress(total=n, desc="golden model", unit="image", quiet=quiet) as bar:
         for i in range(0, n, batch_size):
             x = pixels[i:i + batch_size]
             trace = golden.run(network, x)
             correct += int((trace.prediction == labels[i:i + batch_size]).sum())
-            # Events per input of every layer: the nonzero encoder values, then the spikes.
-            inputs = [(golden.encode(network, x) != 0)] + list(trace.spikes[:-1])
-            for k, e in enumerate(inputs):
-                per_input = e.sum(axis=(0, 1))
-                events[k] += float(per_input.sum())
-                synops[k] += float(per_input @ fanouts[k])
             spikes += [float(s.sum()) for s in trace.spikes]
+            events[0] += (golden.encode(network, x) != 0).sum(axis=(0, 1))
+            for k in range(1, len(events)):
+                events[k] += trace.spikes[k - 1].sum(axis=(0, 1))
             bar.update(len(x))
-    synops /= max(n, 1)
-    macs = sum(ann_macs(layer) for layer in network.layers)
+    # An event reaches fan_out neurons of its layer (a convolution's fewer, and fewer at the
+    # borders of its map).
+    fanout = [layer.fan_out() for layer in network.layers]
+    synops = np.array([e @ f for e, f in zip(events, fanout)]) / max(n, 1)
+    macs = sum(int(f.sum()) for f in fanout)
+    events = np.array([e.sum() for e in events])
     return {
         "images": n,
         "integer_accuracy": correct / max(n, 1),

@@ -88,6 +88,7 @@ def twin(network: Network) -> SNN:
     it is the same network in float arithmetic. Raises ``ValueError`` for a network the
     training model cannot express (per-neuron biases).
     """
+    network.require_dense("the attacks' training model (sw.snn)")
     for k, layer in enumerate(network.layers):
         if layer.bias is not None and np.any(layer.bias):
             raise ValueError(f"layer {k} of the network has a bias; the training model "

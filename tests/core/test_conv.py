@@ -76,6 +76,25 @@ class TestGeometry:
         assert layer.dense_weights().tolist() == [[1, 2, 0, 3, 4, 0],
                                                   [0, 1, 2, 0, 3, 4]]
 
+    def test_fan_out_counts_the_windows_that_cover_an_input(self):
+        # 1 x 3 x 3 input, 2 x 2 kernel, stride 1: the corners are in 1 window, the edges'
+        # middles in 2, the centre in 4; times 2 output channels.
+        c = Conv(1, 3, 3, 2, kernel=2)
+        layer = Layer(weights=np.ones(c.weight_shape, int), conv=c)
+        assert layer.fan_out().tolist() == [2, 4, 2, 4, 8, 4, 2, 4, 2]
+        assert Layer(weights=np.ones((5, 3), int)).fan_out().tolist() == [5, 5, 5]
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_fan_out_is_the_dense_matrix_column_count(self, seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(30):
+            n = random_network(rng, conv=True)
+            for layer in n.layers:
+                if layer.conv is not None:
+                    ones = Layer(weights=np.ones_like(layer.weights), conv=layer.conv)
+                    assert np.array_equal(ones.fan_out(),
+                                          (ones.dense_weights() != 0).sum(axis=0))
+
     def test_dense_weights_of_a_dense_layer_is_the_matrix(self):
         w = np.array([[1, 2], [3, 4]])
         layer = Layer(weights=w)
@@ -262,6 +281,16 @@ def test_random_conv_networks_cover_every_option():
                 | {("reset", r) for r in ("subtract", "zero", "none")}
                 | {("fire_once", f) for f in (True, False)})
     assert expected <= options
+
+
+def test_random_conv_networks_keep_the_given_limits():
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        n = random_network(rng, conv=True, weight_bits=3, membrane_bits=12, max_neurons=5,
+                           max_timesteps=2, encoders=("rate",), readouts=("spike_count",))
+        assert {l.weight_bits for l in n.layers} == {3} and n.membrane_bits == 12
+        assert n.n_classes <= 5 and n.timesteps <= 2
+        assert (n.encoder, n.readout) == ("rate", "spike_count")
 
 
 def test_conv_false_draws_the_networks_of_before():

@@ -344,6 +344,15 @@ class TestConvolutions:
             back = loads(dumps(n))
             assert back == n and all(a.conv == b.conv for a, b in zip(back.layers, n.layers))
 
+    def test_a_hidden_map_over_65535_neurons(self):
+        # A VGG's first CIFAR-10 layer, 64 x 32 x 32: its n_out is past the dense bound.
+        c = Conv(3, 32, 32, 64, kernel=3, padding=1)
+        net = Network(layers=[Layer(weights=np.ones(c.weight_shape, np.int8), conv=c),
+                              max_pool(64, 32, 32, 4), Layer(weights=np.ones((10, 4096), int))])
+        header, _ = parts(dumps(net))
+        assert header["layers"][0]["n_out"] == 65536
+        assert loads(dumps(net)) == net
+
     def test_header(self):
         header, _ = conv_parts()
         first, pool, dense = header["layers"]

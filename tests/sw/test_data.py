@@ -187,3 +187,98 @@ def test_cli_reports_the_splits_and_errors_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("python -m sw.data: error: ") and err.count("\n") == 1
     assert "has no train-images-idx3-ubyte" in err
+
+
+# -- CIFAR-10 --------------------------------------------------------------------------------
+
+def write_cifar(folder, per_batch=3, protocol=2, skip=(), labels_key=b"labels"):
+    """The six CIFAR-10 Python batches with ``per_batch`` images each, as the real files hold
+    them (a dict with bytes keys, uint8 data (N, 3072), a list of labels); image ``i`` of the
+    whole set has pixel ``p`` = ``(i * 7 + p) % 256`` and label ``i % 10``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = 0
+    for name in data.CIFAR10_FILES:
+        if name in skip:
+            continue
+        ids = np.arange(index, index + per_batch)
+        pixels = ((ids[:, None] * 7 + np.arange(3072)) % 256).astype(np.uint8)
+        batch = {b"batch_label": name.encode(), b"data": pixels,
+                 labels_key: [int(i % 10) for i in ids],
+                 b"filenames": [f"{i}.png".encode() for i in ids]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
+        index += per_batch
+    return folder
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar10_batches_are_read_in_order(tmp_path, protocol):
+    splits = data.load_cifar10(write_cifar(tmp_path / "c", protocol=protocol))
+    assert sorted(splits) == ["test", "train"]
+    x, y = splits["train"]
+    assert x.dtype == np.uint8 and x.shape == (15, 3072) and y.dtype == np.int64
+    ids = np.arange(15)
+    assert np.array_equal(x, (ids[:, None] * 7 + np.arange(3072)) % 256)
+    assert y.tolist() == (ids % 10).tolist()
+    assert splits["test"].pixels.shape == (3, 3072) and splits["test"].labels.tolist() == [5, 6, 7]
+    # The pixels stay in the file's order: red plane, green, blue (channel-major, CHW).
+    assert x[1].reshape(3, 32, 32)[1, 0, 0] == (7 + 1024) % 256
+    assert data.PIXELS["cifar10"] == 3072
+
+
+def test_cifar10_through_load_dataset_and_the_default_folder(tmp_path, monkeypatch):
+    write_cifar(tmp_path / "cifar-10-batches-py", per_batch=1)
+    monkeypatch.setenv("SNN_DATA", str(tmp_path))
+    assert len(data.load_dataset("cifar10")["train"].labels) == 5
+    assert len(data.load_dataset("cifar10", tmp_path / "cifar-10-batches-py")["test"].labels) == 1
+
+
+def test_cifar10_missing_files_name_the_folder_and_the_files(tmp_path):
+    with pytest.raises(data.DataError, match=re.escape(
+            f"{tmp_path / 'none'} does not exist; CIFAR-10 needs the Python batches "
+            f"data_batch_1, data_batch_2, data_batch_3, data_batch_4, data_batch_5, test_batch "
+            f"in one folder (unpack cifar-10-python.tar.gz")):
+        data.load_cifar10(tmp_path / "none")
+    folder = write_cifar(tmp_path / "c", skip=("data_batch_3", "test_batch"))
+    with pytest.raises(data.DataError, match=re.escape(
+            f"{folder} has no data_batch_3, test_batch; CIFAR-10 needs the Python batches")):
+        data.load_cifar10(folder)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a pickle", "is not a CIFAR-10 Python batch"),
+    (pickle.dumps([1, 2, 3], protocol=2), r"is not a CIFAR-10 Python batch \(no data and labels\)"),
+    (pickle.dumps({b"data": np.zeros((2, 784), np.uint8), b"labels": [0, 1]}),
+     r"data is uint8 \(2, 784\), expected uint8 \(N, 3072\)"),
+    (pickle.dumps({b"data": np.zeros((2, 3072)), b"labels": [0, 1]}),
+     r"data is float64 \(2, 3072\), expected uint8"),
+    (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}),
+     r"labels are not 2 classes 0 \.\. 9"),
+    (pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [10]}),
+     r"labels are not 1 classes 0 \.\. 9"),
+    (pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
+                   b"extra": data.Path("x")}),
+     r"is not a CIFAR-10 Python batch \(it names pathlib"),
+])
+def test_cifar10_malformed_batch(tmp_path, content, message):
+    folder = write_cifar(tmp_path / "c", per_batch=1)
+    (folder / "data_batch_2").write_bytes(content)
+    with pytest.raises(data.DataError, match=message) as error:
+        data.load_cifar10(folder)
+    assert str(folder / "data_batch_2") in str(error.value)
+    assert "data_batch_1, data_batch_2" in str(error.value)  # the fix names the files
+
+
+def test_cifar10_argument(tmp_path, capsys):
+    folder = write_cifar(tmp_path / "c", per_batch=2)
+    assert data.labelled_data(f"cifar10:{folder}") == ("cifar10", folder)
+    assert data.labelled_data("cifar10") == ("cifar10", None)
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a folder; give cifar10:FOLDER"):
+        data.labelled_data(f"cifar10:{tmp_path / 'none'}")
+    assert _parse(["--data", f"cifar10:{folder}"]) == ("cifar10", folder)
+    assert _parse(["--data", f"cifar10:{folder}", "--dataset", "cifar10"]) == ("cifar10", folder)
+    with pytest.raises(SystemExit):
+        _parse(["--data", f"cifar10:{folder}", "--dataset", "mnist"])
+    assert "is a folder of CIFAR-10 batches, but --dataset is mnist" in capsys.readouterr().err
+    assert data.main(["--data", f"cifar10:{folder}"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 10 images, 3072 pixels" in out and "test: 2 images, 3072 pixels" in out

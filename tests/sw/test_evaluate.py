@@ -131,20 +131,6 @@ def test_golden_model_progress_is_quiet_off_a_terminal(files, capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("geometry", [(1, 8, 8, 4, 3, 1, 1, 1), (2, 7, 5, 6, 3, 2, 2, 1),
-                                      (3, 6, 6, 3, 2, 2, 0, 3), (2, 5, 9, 4, 5, 3, 4, 2)])
-def test_conv_fanout_is_the_neurons_an_event_reaches(geometry):
-    """fanout == the nonzero entries per column of the layer's dense matrix (all weights 1);
-    ann_macs == the multiply-accumulates of the convolution with its padding."""
-    C, H, W, O, K, S, P, G = geometry
-    conv = Conv(C, H, W, O, K, S, P, groups=G)
-    layer = Layer(np.ones((O, C // G, K, K), np.int64), conv=conv)
-    dense = layer.dense_weights()
-    assert np.array_equal(evaluate.fanout(layer), (dense != 0).sum(axis=0))
-    assert evaluate.ann_macs(layer) == conv.n_out * (C // G) * K * K
-    assert (dense != 0).sum() <= evaluate.ann_macs(layer)  # padding: fewer real synapses
-
-
 def test_statistics_of_a_conv_network_count_synops_per_event():
     rng = np.random.default_rng(0)
     net = Network([Layer(rng.integers(-3, 4, (3, 1, 3, 3)), threshold=20,

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from core import golden
+from core.network import Conv, Layer, Network
 from sw import robust
 from sw.snn import SNN, LayerSpec, SNNConfig, readout, spike_time_membrane_loss
 from sw.snn.ann import ANN
@@ -124,6 +125,15 @@ def test_twin_refuses_a_network_with_a_bias():
     network = to_network(small_snn("direct", "if"))
     network.layers[0].bias = np.ones(24, np.int64)
     with pytest.raises(ValueError, match="bias"):
+        robust.twin(network)
+
+
+def test_twin_refuses_a_convolution():
+    c = Conv(1, 4, 4, 2, kernel=3)
+    network = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
+                              Layer(weights=np.ones((3, 8), int))])
+    with pytest.raises(ValueError, match=r"layers\[0\] is a convolution; the attacks' training "
+                       r"model \(sw.snn\) handles dense layers only"):
         robust.twin(network)
 
 
