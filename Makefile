@@ -20,7 +20,7 @@ help:
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
 	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), and the input queue's utilisation over 1,000 MNIST images in Verilator"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
-	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
+	@echo "make model  retrain models/mnist.snn, the GAN generator mnist_gan.snn and the CNN mnist_cnn.snn from scratch"
 	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
 	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
@@ -85,6 +85,8 @@ bench-board: setup
 model: setup
 	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
 	$(PY) -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
+	$(PY) -m sw.train --recipe configs/mnist_cnn.toml --output models/mnist_cnn.snn \
+	  --results results/train_cnn
 
 # STDP-correlation pruning to 80 % zeros and 4 weight levels, and the magnitude comparison
 # (docs/training.md, "Pruning to a few levels").
