@@ -8,7 +8,7 @@ STAMP := $(VENV)/.setup-done
 DEBIAN_PACKAGES := iverilog libusb-1.0-0 libftdi1-2
 BOARD ?= ulx3s
 
-.PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-board model prune-model robustness flash clean help
+.PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-link bench-board model prune-model robustness flash clean help
 
 help:
 	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
@@ -18,8 +18,9 @@ help:
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-scale  sw.cosim and sw.sweep on 2 Ray workers against one process (results/scale.json)"
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
+	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), and the input queue's utilisation over 1,000 MNIST images in Verilator"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
-	@echo "make model  retrain models/mnist.snn and the GAN generator models/mnist_gan.snn from scratch"
+	@echo "make model  retrain models/mnist.snn, the GAN generator mnist_gan.snn and the CNN mnist_cnn.snn from scratch"
 	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
 	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"
@@ -74,12 +75,18 @@ bench-scale: setup
 bench-gan: setup
 	$(PY) -m sw.ganbench
 
+bench-link: setup
+	$(PY) -m sw.linkbench --model models/mnist_t4.snn --samples 1000 --data mnist --json results/link.json
+	$(PY) -m sw.cosim --model models/mnist_t4.snn --samples 1000 --set stream=true --overlap -v
+
 bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"
 
 model: setup
 	$(PY) -m sw.train --recipe configs/mnist.toml --output models/mnist.snn
 	$(PY) -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
+	$(PY) -m sw.train --recipe configs/mnist_cnn.toml --output models/mnist_cnn.snn \
+	  --results results/train_cnn
 
 # STDP-correlation pruning to 80 % zeros and 4 weight levels, and the magnitude comparison
 # (docs/training.md, "Pruning to a few levels").

@@ -3,7 +3,9 @@
 Built with AMD Vivado (not on PyPI: ``sw.flash --dry-run`` writes the complete Vivado build
 plan without it). The 100 MHz oscillator clocks the accelerator directly; another frequency
 goes through an ``MMCME2_BASE``. The red RESET button (``ck_rst``, active low) resets the
-design. ``openFPGALoader -b arty_a7_35t`` / ``-b arty_a7_100t`` programs it over the USB cable.
+design. The UART runs through the FT2232H's second channel, which takes up to 12 Mbaud
+(``sw.flash --baud 12000000``: a fractional divisor of 8 1/3 cycles per bit at 100 MHz, or an
+integer 8 with ``--clock 96``). ``openFPGALoader -b arty_a7_35t`` / ``-b arty_a7_100t`` programs it over the USB cable.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class _ArtyA7(Board):
     family = "xc7"
     clk_freq = 100_000_000
     osc_freq = 100_000_000
+    #: The FT2232H's UART: 12 Mbaud at most (its 120 MHz clock divided by 10).
+    max_baud = 12_000_000
     platform_class = None
 
     def platform(self):

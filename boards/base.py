@@ -19,6 +19,8 @@ from amaranth import ClockDomain, Elaboratable, Module, Signal
 from amaranth.build import ResourceError
 from amaranth.lib import io
 
+from hw.uart import divisor_for
+
 from .clocking import ResetGenerator
 
 __all__ = ["Board", "UARTBoardTop", "tool_path", "openfpgaloader_path"]
@@ -70,6 +72,8 @@ class Board:
         Default accelerator clock in Hz.
     osc_freq : int
         Frequency of the board oscillator the clock is made from.
+    max_baud : int or None
+        Fastest UART rate the board's USB-serial chip takes (``None``: no UART link).
     ofl_args : list of str
         ``openFPGALoader`` arguments that select the board or cable.
     bitstream : str
@@ -83,6 +87,7 @@ class Board:
     family = ""
     clk_freq = 100_000_000
     osc_freq = 100_000_000
+    max_baud: int | None = None
     ofl_args: list = []
     bitstream = "top.bit"
 
@@ -94,6 +99,16 @@ class Board:
         """Return ``clk_freq`` if the board can clock the accelerator at it, else raise
         :class:`~boards.clocking.PLLError`."""
         return clk_freq
+
+    def uart_divisor(self, baudrate: int, clk_freq: int):
+        """The UART divisor for ``baudrate`` at ``clk_freq`` Hz (:func:`hw.uart.divisor_for`:
+        an ``int``, or a ``Fraction`` in 1/256 steps when no integer is within 1 %); raises
+        :exc:`ValueError` naming the fix for a rate above :attr:`max_baud` or too fast for the
+        clock."""
+        if self.max_baud is not None and baudrate > self.max_baud:
+            raise ValueError(f"{baudrate} baud is faster than the {self.title}'s USB-serial "
+                             f"chip takes ({self.max_baud}); give --baud {self.max_baud} or less")
+        return divisor_for(clk_freq, baudrate)
 
     def add_clock(self, m: Module, platform, clk_freq: int) -> Signal:
         """Drive the ``sync`` clock at ``clk_freq`` Hz in ``m``; return the ``locked`` flag."""

@@ -203,6 +203,9 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
     design : ``"accelerator"`` or ``"echo"``
     clk_freq : int, optional
         Accelerator clock in Hz (the board's default if None).
+    baudrate : int
+        UART rate of a UART board, up to its ``max_baud`` (12 Mbaud on the Arty); the report's
+        ``uart`` entry gives the divisor and the rate error.
     output : path, optional
         Folder of the results (default ``build/BOARD-LABEL``); replaced only on success.
     dry_run : bool
@@ -223,6 +226,17 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
     except (PLLError, ValueError) as error:
         raise FlashError(f"{board.title} cannot run at {clk_freq / 1e6:g} MHz: {error}") \
             from None
+
+    uart = None
+    if board.link == "uart":
+        try:
+            divisor = board.uart_divisor(baudrate, clk_freq)
+        except ValueError as error:
+            raise FlashError(f"cannot run the UART at {baudrate} baud: {error}") from None
+        # What the bitstream's UART does: its bit period and how far its rate is from the
+        # host's (the receiver tolerates about 3 %, the fractional divisor is within 0.02 %).
+        uart = {"baud": baudrate, "divisor": str(divisor), "cycles_per_bit": float(divisor),
+                "rate_error_ppm": round((clk_freq / float(divisor) / baudrate - 1) * 1e6, 1)}
 
     missing = [] if dry_run else board.missing_tools()
     output = Path(output or Path("build") / f"{board.name}-{config_label}")
@@ -274,6 +288,8 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
             "model": str(model) if model else None,
             "clk_freq_hz": clk_freq, "dry_run": dry_run,
         }
+        if uart is not None:
+            report["uart"] = uart
         tables = []
         what = design if design == "echo" else f"{design}, {config_label}"
         bitstream = None

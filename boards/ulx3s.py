@@ -26,6 +26,8 @@ class ULX3S85F(Board):
     family = "ecp5"
     clk_freq = 100_000_000
     osc_freq = 25_000_000
+    #: The FT231X's UART: 3 Mbaud at most.
+    max_baud = 3_000_000
     ofl_args = ["-b", "ulx3s"]
     bitstream = "top.bit"
 

@@ -194,6 +194,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="queue each inference's memory-map accesses as one simulator run "
                         "instead of driving it with the blocking host driver (same checks, "
                         "fewer Python wake-ups)")
+    p.add_argument("--overlap", action="store_true",
+                   help="with --set stream=true: write each image while the one before "
+                        "computes, compare the results (not the trace) and print the "
+                        "accelerator's utilisation")
     p.add_argument("--workers", type=int_range(1, 4096, "workers"), default=1, metavar="N",
                    help="shard the images over N Ray workers (default 1: this process, "
                         "without Ray)")
@@ -216,6 +220,9 @@ def main(argv=None) -> int:
         parser.error("--waves records one simulator run; leave out --workers")
     if args.address is not None and args.workers == 1:
         parser.error("--address goes with --workers N (N >= 2)")
+    if args.overlap and (args.workers > 1 or args.fast):
+        parser.error("--overlap runs in one process and is fast already; leave out --workers "
+                     "and --fast")
     rng = np.random.default_rng(args.seed)
     try:
         if args.model:
@@ -227,6 +234,8 @@ def main(argv=None) -> int:
                                  f"cannot read model file {args.model}: {message}") from None
             config = _config(args.config, args.lanes, network, args.inputs_per_cycle,
                              args.overrides)
+            if args.overlap and not config.stream:
+                raise CosimError("--overlap needs the input queue: add --set stream=true")
             networks = [network]
             images = [_images(network, args.samples, args.data, rng)]
         else:
@@ -243,8 +252,10 @@ def main(argv=None) -> int:
             result = run_sharded(networks, images, config, workers=args.workers,
                                  address=args.address, sim=args.sim, fast=args.fast, say=_say)
         else:
+            if args.overlap and not config.stream:
+                raise CosimError("--overlap needs the input queue: add --set stream=true")
             result = run_cosim(networks, images, config, sim=args.sim, waves=args.waves,
-                               fast=args.fast, say=_say)
+                               fast=args.fast, overlap=args.overlap, say=_say)
     except (CosimError, FitError, ConfigError, ModelFileError, OSError, ValueError) as error:
         return fail(PROG, str(error))
     if result["first"] is not None:
@@ -262,6 +273,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
     if args.waves:
         print(f"cosim: waveform written to {args.waves}", file=sys.stderr)
+    if "utilisation" in result:
+        print(f"cosim: overlapped: the accelerator was busy {100 * result['utilisation']:.1f} % "
+              f"of {result['total_cycles']:,} cycles ({result['busy_cycles']:,} computing)")
     print(summary_line(result))
     return 1 if result["mismatches"] else 0
 

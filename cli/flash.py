@@ -45,7 +45,10 @@ def _parser():
                         help="'echo': a UART loopback to bring up a board (default: accelerator)")
     parser.add_argument("--clock", type=positive_float, metavar="MHZ",
                         help="accelerator clock in MHz (default: the board's)")
-    parser.add_argument("--baud", type=positive_int, default=115200, help="UART baud rate")
+    parser.add_argument("--baud", type=positive_int, default=115200,
+                        help="UART baud rate (default 115200); up to the board's USB-serial "
+                             "maximum: 12000000 on the Arty (FT2232H), 3000000 on the ULX3S "
+                             "(FT231X)")
     parser.add_argument("--output", "-o", metavar="DIR",
                         help="output folder (default build/BOARD-CONFIG); replaced on success")
     parser.add_argument("--dry-run", "-n", action="store_true",

@@ -27,6 +27,8 @@ COMMANDS = {
     "run": ("cli.run", "run a model on a board or the simulated board, checked against the "
                        "golden model"),
     "simboard": ("cli.simboard", "the simulated board on a pseudo-terminal"),
+    "linkbench": ("cli.linkbench", "UART bytes and images/s of the pixel window and the "
+                                   "compact input"),
     "flash": ("cli.flash", "build the accelerator for an FPGA board and program it"),
     "generate": ("cli.generate", "the accelerator's Verilog, or its Artix-7 resources"),
     "sweep": ("cli.sweep", "a design-space sweep (lanes, K, widths, T, board) of a model: "

@@ -63,22 +63,21 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _boards(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in BOARDS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown board {', '.join(unknown) or repr(text)}; "
-                                         f"choose from {', '.join(BOARDS)}")
-    return names
+def _names(what: str, allowed: tuple, *, canonical: bool):
+    """An argument type: a comma-separated list of ``what`` drawn from ``allowed``; returned
+    as given, or with ``canonical`` in ``allowed``'s order without repeats."""
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or repr(text)}"
+                                             f"; choose from {', '.join(allowed)}")
+        return [name for name in allowed if name in names] if canonical else names
+    return parse
 
 
-def _metrics(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in METRICS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown) or repr(text)}; "
-                                         f"choose from {', '.join(METRICS)}")
-    return [m for m in METRICS if m in names]
+_boards = _names("board", tuple(BOARDS), canonical=False)
+_metrics = _names("metric", tuple(METRICS), canonical=True)
 
 
 def _parser() -> argparse.ArgumentParser:

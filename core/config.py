@@ -207,6 +207,12 @@ class Config:
         shared by the layers from the bases the compiler gives them (``NET_MEMBRANE_BASE``),
         since a network's maps differ in size by orders of magnitude. Without ``conv`` each
         layer has ``chunks_per_layer`` words of its own and this field is not used.
+    stream : bool
+        Overlap the host link with the computation (``docs/memory-map.md``, "Input queue"):
+        a pixel memory of two halves (the host writes one while an inference reads the
+        other; ``CONTROL.START`` queues the image), the compact input register
+        ``PIXEL_STREAM`` (nonzero pixels as (skip, value) entries) and a queue of two result
+        slots that the host reads and pops later. Costs no logic when off.
     """
     lanes: int = 128
     neuron_units: int = 8
@@ -228,6 +234,7 @@ class Config:
     conv_lanes: int | None = None
     conv_positions: int = 1024
     membrane_words: int | None = None
+    stream: bool = False
 
     def __post_init__(self):
         def integer(name, lo, hi, pow2=False):
@@ -273,7 +280,7 @@ class Config:
                                   f"{', '.join(map(repr, ENCODER_CODES))}")
         if len(set(self.encoders)) != len(self.encoders):
             raise ConfigError(f"encoders is {self.encoders!r}; name each encoder once")
-        for name in ("trace", "bias", "spike_count", "conv"):
+        for name in ("trace", "bias", "spike_count", "stream", "conv"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} is {getattr(self, name)!r}; it must be True or False")
         if self.conv_lanes is None:
@@ -290,6 +297,9 @@ class Config:
         if self.conv and self.inputs_per_cycle != 1:
             raise ConfigError(f"inputs_per_cycle is {self.inputs_per_cycle}; conv needs 1 (a "
                               f"conv event is one input)")
+        if self.conv and self.stream:
+            raise ConfigError("stream and conv are both on; the input queue does not yet write "
+                              "images in the hardware order of a conv layer: build one of them")
 
     # -- named configurations -------------------------------------------------------------
 

@@ -50,7 +50,8 @@ REG_CFG_CONV_POSITIONS = 0x16    # depth of the current memory (with conv)
 
 OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
 OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
-OPTION_CONV = 1 << 2         # convolution layers (Config.conv)
+OPTION_STREAM = 1 << 2       # input queue, compact input, result queue (Config.stream)
+OPTION_CONV = 1 << 3         # convolution layers (Config.conv)
 
 # -- status and control --------------------------------------------------------------------
 REG_STATUS = 0x20    # read only
@@ -58,15 +59,24 @@ REG_CONTROL = 0x21   # write only (reads 0)
 REG_CYCLES = 0x22    # cycles of the last (or the running) inference
 REG_CLASS = 0x23     # class chosen by the read-out of the last inference
 REG_CHECKSUM = 0x24  # upload checksum (R/W), kept by hw.soc.BusChecksum, not the accelerator
+#: Compact input (OPTION_STREAM): every word address of [PIXEL_STREAM, PIXEL_STREAM +
+#: PIXEL_STREAM_WORDS) is the one write-only register, so that a burst of any transport writes
+#: it word after word. A word holds two entries, bits 15:0 first: (skip << 8) | value.
+REG_PIXEL_STREAM = 0xE0  # 0xC0 .. 0xDF: MEMBRANE_BASE
+PIXEL_STREAM_WORDS = 32
 
 STATUS_BUSY = 1 << 0      # an inference is running
 STATUS_DONE = 1 << 1      # the last inference finished; results valid (also drives irq)
 STATUS_ABORTED = 1 << 2   # the last inference was aborted
 STATUS_REJECTED = 1 << 3  # a write to a parameter, weight or pixel was dropped while busy
+STATUS_QUEUED = 1 << 4    # (OPTION_STREAM) an image waits in the input half for its start
+STATUS_READY = 1 << 5     # (OPTION_STREAM) a result is unread: the result window shows it
+STATUS_FULL = 1 << 6      # (OPTION_STREAM) both result slots are unread
 
 CONTROL_START = 1 << 0    # start an inference (ignored while busy)
 CONTROL_ABORT = 1 << 1    # stop the running inference, back to idle next cycle
 CONTROL_CLEAR = 1 << 2    # clear DONE, ABORTED, REJECTED (and irq)
+CONTROL_POP = 1 << 3      # (OPTION_STREAM) the oldest unread result is read: free its slot
 
 # -- network parameters (read/write while idle) ----------------------------------------------
 REG_NET_LAYERS = 0x30
@@ -148,6 +158,7 @@ def bias_address(config, layer: int, neuron: int = 0, membrane_base: int | None 
 def options(config) -> int:
     """The ``CFG_OPTIONS`` value of a ``Config``."""
     return ((OPTION_BIAS if config.bias else 0) | (OPTION_SPIKE_COUNT if config.spike_count else 0)
+            | (OPTION_STREAM if config.stream else 0)
             | (OPTION_CONV if config.conv else 0))
 
 

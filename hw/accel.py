@@ -27,8 +27,10 @@ This module holds the sequencer and the wiring of the components:
   and the result memory, whose read ports the sequencer drives while busy and the bus while
   idle;
 * with ``Config.bias``, the bias memory, beside the membrane memory at its addresses; with
-  ``Config.spike_count``, the count memory of the output neurons' spikes. Neither exists
-  without its option, so the default gateware is what it was before them;
+  ``Config.spike_count``, the count memory of the output neurons' spikes; with
+  ``Config.stream``, :class:`hw.inputs.InputQueue` (the pixel memory in two halves, the
+  compact input, the result slots) in place of the pixel memory. None exists without its
+  option, so the default gateware is what it was before them;
 * with ``Config.conv``, convolution layers (``docs/architecture.md``, "Convolution"): the
   replayed events go through :class:`hw.convaddr.ConvAddress` (the kernel positions that
   land) into the same lanes, whose products :class:`hw.currents.CurrentMemory` adds at their
@@ -54,6 +56,7 @@ from .convaddr import ConvAddress
 from .convupdate import ConvWalk
 from .currents import CurrentMemory
 from .events import EventBuffer
+from .inputs import InputQueue
 from .integration import IntegrationPipeline
 from .layouts import CONV_MODE, LAYER_MODE, bias_word, count_word, membrane_word, result_word
 from .readout import ReadoutScan
@@ -118,11 +121,16 @@ class Accelerator(wiring.Component):
         # The weight word two cycles after its address (the read, then the output register).
         m.submodules.weight_memory = wmem = WeightMemory(depth=cfg.weight_words,
                                                          width=cfg.word_bits)
-        # Small and wide: distributed RAM, so that the block RAMs go to the weights.
-        m.submodules.pixels = pmem = Memory(shape=data.ArrayLayout(8, S), depth=cfg.pixel_rows,
-                                            init=[], attrs={"ram_style": "distributed"})
-        p_rd = pmem.read_port()
-        p_wr = pmem.write_port(granularity=4)
+        if cfg.stream:
+            m.submodules.inputs = inq = InputQueue(cfg)
+            p_rd, p_wr = _ReadPort(inq), inq.pixel_write
+        else:
+            # Small and wide: distributed RAM, so that the block RAMs go to the weights.
+            m.submodules.pixels = pmem = Memory(shape=data.ArrayLayout(8, S),
+                                                depth=cfg.pixel_rows, init=[],
+                                                attrs={"ram_style": "distributed"})
+            p_rd = pmem.read_port()
+            p_wr = pmem.write_port(granularity=4)
         m.submodules.membrane = vmem = Memory(shape=data.ArrayLayout(membrane_word(M), U),
                                               depth=cfg.membrane_depth, init=[])
         v_rd = vmem.read_port()
@@ -160,7 +168,7 @@ class Accelerator(wiring.Component):
         c_last = Signal()             # the output layer
         row_base = Signal(16)         # weight row of the current block
         setup_wait = Signal(range(SETUP_CYCLES))
-        start, abort = regs.start, regs.abort
+        start, abort = (inq.go if cfg.stream else regs.start), regs.abort
         # The membrane memory's word of chunk `c` of the current layer, and of the output
         # layer (for the bus while idle): a block of chunks_per_layer words per layer, or with
         # conv from each layer's base (NET_MEMBRANE_BASE), the maps being of any size.
@@ -178,7 +186,7 @@ class Accelerator(wiring.Component):
             def output_address(chunk):
                 return Cat(chunk, net.layers - 1)
 
-        m.d.comb += [self.irq.eq(done), self.busy.eq(busy)]
+        m.d.comb += [self.irq.eq(inq.ready if cfg.stream else done), self.busy.eq(busy)]
         with m.If(regs.clear):
             m.d.sync += [done.eq(0), aborted.eq(0), rejected.eq(0)]
         with m.If(regs.reject):
@@ -197,7 +205,8 @@ class Accelerator(wiring.Component):
             wmem.w_en.eq(regs.weight_en),
 
             scan.encoder.eq(net.encoder), scan.n_in.eq(layer0.n_in), scan.seed.eq(net.seed),
-            scan.timesteps.eq(net.timesteps), scan.row_nonzero.eq(regs.row_nonzero),
+            scan.timesteps.eq(net.timesteps),
+            scan.row_nonzero.eq(inq.row_nonzero if cfg.stream else regs.row_nonzero),
             scan.t.eq(t), scan.more_steps.eq(more_steps), scan.abort.eq(abort),
             scan.pixels.eq(p_rd.data),
 
@@ -409,6 +418,8 @@ class Accelerator(wiring.Component):
 
         with m.If(abort):
             m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
+        if cfg.stream:
+            self._input_queue(m, regs, inq, ro, busy, done, result_class, cycles)
         return m
 
     def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block,
@@ -445,6 +456,36 @@ class Accelerator(wiring.Component):
         ]
         return cgen, cur, walk
 
+    def _input_queue(self, m, regs, inq, ro, busy, done, result_class, cycles):
+        """``Config.stream``: the input queue between the register file and the scan, and
+        the result slots that the bus reads in place of the read-out's lanes."""
+        cfg = self.config
+        m.d.comb += [
+            inq.stream_en.eq(regs.stream_en), inq.stream_data.eq(regs.stream_data),
+            inq.queue.eq(regs.queue), inq.pop.eq(regs.pop), inq.clear.eq(regs.clear),
+            inq.busy.eq(busy),
+            inq.done.eq(done), inq.cls.eq(result_class), inq.cycles.eq(cycles),
+            regs.input_hold.eq(inq.hold), regs.input_block.eq(inq.block),
+            regs.input_reject.eq(inq.reject),
+            inq.result_index.eq(self.bus.addr[:InputQueue.index_bits(cfg)]),
+            # The result window, CLASS and CYCLES show the oldest unread slot.
+            regs.result_time.eq(inq.time), regs.result_potential.eq(inq.potential),
+            regs.result_membrane.eq(inq.final), regs.cls.eq(inq.slot_cls),
+            regs.cycles.eq(inq.slot_cycles),
+            regs.status[4:].eq(Cat(inq.queued, inq.ready, inq.full)),
+        ]
+        # REJECTED stays set until CLEAR: the starts that the queue makes by itself do not
+        # clear it, so that the host sees a dropped input write or START in a later STATUS.
+        rejected = Signal()
+        with m.If(regs.reject):
+            m.d.sync += rejected.eq(1)
+        with m.Elif(regs.clear):
+            m.d.sync += rejected.eq(0)
+        m.d.comb += regs.status[3].eq(rejected)
+        wiring.connect(m, ro.entry, inq.entry)
+        if cfg.spike_count:
+            m.d.comb += regs.result_count.eq(inq.count)
+
     def _bias_memory(self, m, regs, upd, seq_addr, seq_en, busy):
         """The bias memory (``Config.bias``): beside the membrane memory, at its addresses, so
         that a chunk's biases reach the neuron units with its membranes; written and read by
@@ -477,3 +518,10 @@ class Accelerator(wiring.Component):
                      upd.counts.eq(c_rd.data), ro.counts.eq(c_rd.data),
                      ro.spike_count.eq(regs.network.readout[1]),
                      regs.result_count.eq(ro.count)]
+
+
+class _ReadPort:
+    """The input queue's pixel read port under the names of a memory read port."""
+
+    def __init__(self, inq):
+        self.addr, self.en, self.data = inq.read_addr, inq.read_en, inq.read_data

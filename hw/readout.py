@@ -9,7 +9,17 @@ from core.config import Config, _clog2
 from .layouts import count_word, membrane_word, result_word
 from .neuron import Readout
 
-__all__ = ["ReadoutScan"]
+__all__ = ["ReadoutScan", "result_entry"]
+
+
+def result_entry(config: Config) -> wiring.Signature:
+    """One output neuron's results on their way to the result queue (``Config.stream``)."""
+    M = config.membrane_bits
+    members = {"valid": Out(1), "index": Out(16), "time": Out(8),
+               "potential": Out(signed(M)), "final": Out(signed(M))}
+    if config.spike_count:
+        members["count"] = Out(config.count_bits)
+    return wiring.Signature(members)
 
 
 class ReadoutScan(wiring.Component):
@@ -57,6 +67,11 @@ class ReadoutScan(wiring.Component):
         and final membrane, for the bus.
     count : count_bits, out
         The selected lane's spike count, for the bus (only with ``config.spike_count``).
+    entry : out (only with ``config.stream``)
+        Each output neuron's results as the read-out compares them, one per cycle, for the
+        result queue (:class:`hw.inputs.InputQueue`): ``valid``, ``index`` (16), ``time`` (8),
+        ``potential`` and ``final`` (signed M), ``count`` (count_bits, with
+        ``config.spike_count``).
 
     Latency: ``done`` five cycles after the last neuron's read. Throughput: one neuron per
     cycle.
@@ -80,6 +95,8 @@ class ReadoutScan(wiring.Component):
         if config.spike_count:
             members.update(counts=In(count_word(config.count_bits, U)),
                            spike_count=In(1), count=Out(config.count_bits))
+        if config.stream:
+            members["entry"] = Out(result_entry(config))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -129,6 +146,13 @@ class ReadoutScan(wiring.Component):
                      ro.first_time.eq(self.time), ro.first_potential.eq(self.potential),
                      ro.final_v.eq(self.final), held.eq(valid)]
         m.d.comb += ro.valid.eq(valid)
+        if cfg.stream:
+            entry = self.entry
+            m.d.comb += [entry.valid.eq(valid), entry.index.eq(ro.index),
+                         entry.time.eq(ro.first_time), entry.potential.eq(ro.first_potential),
+                         entry.final.eq(ro.final_v)]
+            if count_bits:
+                m.d.comb += entry.count.eq(ro.count)
 
         more = index < self.n_classes
         m.d.comb += self.done.eq(~more & ~have & ~have_word & ~valid & ~held)

@@ -15,6 +15,10 @@ from core.config import ENCODER_CODES, Config, _clog2
 from . import bus
 from .layouts import bias_word, layer_params, network_params
 
+# PIXEL_STREAM is an aligned block of PIXEL_STREAM_WORDS registers: decoded by the bits above.
+_STREAM_SHIFT = (memmap.PIXEL_STREAM_WORDS - 1).bit_length()
+assert memmap.REG_PIXEL_STREAM % memmap.PIXEL_STREAM_WORDS == 0
+
 __all__ = ["RegisterFile"]
 
 
@@ -37,7 +41,8 @@ class RegisterFile(wiring.Component):
     -----
     bus : hw.bus.Signature(config.addr_width), in (target)
     busy : 1, in
-        An inference runs: parameter, pixel and weight writes are ignored (and flagged).
+        An inference runs: parameter, pixel and weight writes are ignored (and flagged); with
+        ``config.stream`` pixel writes are taken (the input queue's half).
     start, abort : 1, out
         CONTROL.START while idle, CONTROL.ABORT while busy (one cycle, after the write).
     clear : 1, out
@@ -68,8 +73,18 @@ class RegisterFile(wiring.Component):
     bias_data : bias_word(M, U), in
         The bias memory's read data (its address is the bus's while idle; only with
         ``config.bias``).
-    status : 4, in
-        BUSY, DONE, ABORTED, REJECTED.
+    status : 4 (7 with ``config.stream``), in
+        BUSY, DONE, ABORTED, REJECTED (and QUEUED, READY, FULL).
+    stream_en, stream_data : 1, 32, out (only with ``config.stream``)
+        A ``PIXEL_STREAM`` write, registered. Every write waits one cycle after it (and after
+        a CONTROL write), so that :class:`hw.inputs.InputQueue` decodes the word's second
+        entry, or has queued the image, before the next write.
+    queue, pop : 1, out (only with ``config.stream``)
+        CONTROL.START (busy or not) and CONTROL.POP.
+    input_hold, input_block, input_reject : 1, in (only with ``config.stream``)
+        Pixel and ``PIXEL_STREAM`` writes wait on the bus (hold) or are dropped and flagged
+        (block); a START was refused (reject). With ``config.stream`` such writes are taken
+        while busy: they go to the pixel memory's input half.
     cycles : 32, in
     cls : 16, in
 
@@ -101,8 +116,13 @@ class RegisterFile(wiring.Component):
             "weight_word": In(config.word_bits), "pixel_word": In(data.ArrayLayout(8, S)),
             "result_time": In(8), "result_potential": In(signed(M)),
             "result_membrane": In(signed(M)),
-            "status": In(4), "cycles": In(32), "cls": In(16),
+            "status": In(7 if config.stream else 4), "cycles": In(32), "cls": In(16),
         }
+        if config.stream:
+            # The row flags live in the input queue, one set per half.
+            del members["row_nonzero"]
+            members.update(stream_en=Out(1), stream_data=Out(32), queue=Out(1), pop=Out(1),
+                           input_hold=In(1), input_block=In(1), input_reject=In(1))
         if config.spike_count:
             members["result_count"] = In(config.count_bits)
         if config.conv:
@@ -164,7 +184,9 @@ class RegisterFile(wiring.Component):
         read_wait = Signal()
         read_sel = Signal()
         read_done = Signal()
-        write = b.cyc & b.we & ~read_wait
+        write = Signal()
+        if not cfg.stream:
+            m.d.comb += write.eq(b.cyc & b.we & ~read_wait)
         wr = Signal()                 # a write is pending
         read_first = b.cyc & ~b.we & ~read_wait & ~read_sel & ~read_done & ~wr
         m.d.sync += [read_wait.eq(read_first), read_sel.eq(read_wait), read_done.eq(read_sel)]
@@ -183,6 +205,8 @@ class RegisterFile(wiring.Component):
         lo_bits = min(4, R)
         wr_lo = Signal(1 << lo_bits)
         wr_hi = Signal(1 << (R - lo_bits))
+        if cfg.stream:
+            input_drop = self._stream_writes(m, write, read_wait, addr, wdata)
         m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
                      wr_control.eq(write & window(addr, 0) & (addr[:R] == memmap.REG_CONTROL)),
                      wr_pixels.eq(write & window(addr, 1)),
@@ -196,7 +220,15 @@ class RegisterFile(wiring.Component):
             m.d.comb += [self.start.eq(wdata[0] & ~busy), self.abort.eq(wdata[1] & busy),
                          self.clear.eq(wdata[2])]
         param_write = wr & ~(in_regs & (reg < memmap.REG_NET_LAYERS)) & ~in_results
-        m.d.comb += self.reject.eq(param_write & busy)
+        if cfg.stream:
+            # Input writes are taken while busy (they go to the input half); one dropped
+            # because an image waits for a result slot, or a refused START, is flagged.
+            in_stream = reg[_STREAM_SHIFT:] == memmap.REG_PIXEL_STREAM >> _STREAM_SHIFT
+            param_write &= ~wr_pixels & ~(in_regs & in_stream)
+            m.d.comb += self.reject.eq(param_write & busy | input_drop & wr
+                                       | self.input_reject)
+        else:
+            m.d.comb += self.reject.eq(param_write & busy)
 
         # The network and layer registers: write enables decoded with the write's other
         # strobes, one bit per register, so that each register's enable is one gate.
@@ -213,16 +245,10 @@ class RegisterFile(wiring.Component):
         pix_sub_bits = _clog2(pix_sub)
         pw = self.pixel_write
         m.d.comb += [pw.addr.eq(waddr[pix_sub_bits:R]), pw.data.eq(wdata.replicate(pix_sub))]
-        with m.If(wr_pixels & ~busy):
+        with m.If(wr_pixels & (~input_drop if cfg.stream else ~busy)):
             m.d.comb += pw.en.eq(1 << waddr[:pix_sub_bits] if pix_sub > 1 else 1)
-        rows = cfg.pixel_rows
-        word_nz = Signal(rows * pix_sub)
-        with m.If(wr_pixels & ~busy):
-            for f in range(rows * pix_sub):
-                with m.If(wr_hi[f >> lo_bits] & wr_lo[f & ((1 << lo_bits) - 1)]):
-                    m.d.sync += word_nz[f].eq(wr_nonzero)
-        m.d.comb += self.row_nonzero.eq(
-            Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows)))
+        if not cfg.stream:
+            self._pixel_flags(m, wr_pixels, wr_nonzero, wr_lo, wr_hi, lo_bits)
 
         # A weight word is written whole when its last 32-bit slice arrives.
         w_subs = cfg.word_bits // 32
@@ -300,6 +326,44 @@ class RegisterFile(wiring.Component):
                                                    for i, word in enumerate(words))))
         m.d.comb += b.r_data.eq(Mux(read_done, rdata, 0))
         return m
+
+    def _pixel_flags(self, m, wr_pixels, wr_nonzero, wr_lo, wr_hi, lo_bits):
+        """One flag per pixel word, set when the host writes it nonzero (``row_nonzero``)."""
+        cfg = self.config
+        rows, pix_sub = cfg.pixel_rows, cfg.pixels_per_cycle // 4
+        word_nz = Signal(rows * pix_sub)
+        with m.If(wr_pixels & ~self.busy):
+            for f in range(rows * pix_sub):
+                with m.If(wr_hi[f >> lo_bits] & wr_lo[f & ((1 << lo_bits) - 1)]):
+                    m.d.sync += word_nz[f].eq(wr_nonzero)
+        m.d.comb += self.row_nonzero.eq(
+            Cat(word_nz[r * pix_sub:(r + 1) * pix_sub].any() for r in range(rows)))
+
+    def _stream_writes(self, m, write, read_wait, addr, wdata):
+        """``Config.stream``: the ``PIXEL_STREAM`` window, START and POP for the input queue,
+        and the bus's waits. Returns the registered flag that the write in flight is an input
+        write to drop (an image waits for a result slot)."""
+        R = self.config.region_bits
+        b = self.bus
+        regs_region = self._window(addr, 0)
+        is_stream = regs_region & (addr[_STREAM_SHIFT:R] == memmap.REG_PIXEL_STREAM >> _STREAM_SHIFT)
+        is_input = is_stream | self._window(addr, 1)
+        # A write waits a cycle after a PIXEL_STREAM or CONTROL write (its second entry, or the
+        # queued image, is being taken), and an input write waits while an image is queued.
+        after = Signal()
+        stall = after | (is_input & self.input_hold)
+        m.d.comb += write.eq(b.cyc & b.we & ~read_wait & ~stall)
+        wr_stream = Signal()
+        wr_ctrl = Signal()
+        drop = Signal()
+        m.d.sync += [wr_stream.eq(write & is_stream),
+                     wr_ctrl.eq(write & regs_region & (addr[:R] == memmap.REG_CONTROL)),
+                     drop.eq(is_input & self.input_block)]
+        m.d.comb += after.eq(wr_stream | wr_ctrl)
+        m.d.comb += [self.stream_en.eq(wr_stream & ~drop), self.stream_data.eq(wdata),
+                     self.queue.eq(wr_ctrl & wdata[0]),
+                     self.pop.eq(wr_ctrl & wdata[3])]
+        return drop
 
     def _bias_writes(self, m, write, waddr, wdata):
         """Bias window writes: bus word ``l * bias_stride + j`` is lane ``j mod U`` of word

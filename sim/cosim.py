@@ -76,11 +76,11 @@ def _expected(design, sim: str, fast: bool, waves: bool, count: int) -> float | 
 
 def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | None = None,
               job: str = "cosim", fast: bool = False, driver_images: int = 0,
-              say=None) -> dict:
+              overlap: bool = False, say=None) -> dict:
     """Run ``networks`` (each with its image array) on the simulated accelerator.
 
     Returns the result dict of :mod:`sim.cosim_run` plus ``wall_seconds`` (all of it, build
-    included). ``fast`` and ``driver_images``: see :func:`sim.cosim_run.write_job`. ``say``,
+    included). ``fast``, ``driver_images`` and ``overlap``: see :func:`sim.cosim_run.write_job`. ``say``,
     when given, is called with a line before each step that can take long (a first build of
     the simulator model, the co-simulation itself with its expected duration).
     """
@@ -95,7 +95,8 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
         # The job, its result and the simulator's files live in a folder of this run alone;
         # the compiled model is shared (sim.toolchain.build). A failed run keeps its folder.
         with toolchain.run_folder(design, sim, job, waves=bool(waves)) as folder:
-            write_job(folder, networks, images, fast=fast, driver_images=driver_images)
+            write_job(folder, networks, images, fast=fast, driver_images=driver_images,
+                      overlap=overlap)
             toolchain.build(design, sim, waves=bool(waves))
             expected = _expected(design, sim, fast, bool(waves), count)
             if expected is None and count >= 100 or expected is not None and expected >= 10:

@@ -26,7 +26,8 @@ from .session import Session
 __all__ = ["write_job", "read_result"]
 
 
-def write_job(folder, networks, images, *, fast: bool = False, driver_images: int = 0) -> Path:
+def write_job(folder, networks, images, *, fast: bool = False, driver_images: int = 0,
+              overlap: bool = False) -> Path:
     """Write a job: one model file and one image array per network.
 
     With ``fast`` the inferences run through :meth:`sim.session.Session.run`'s one-wake-up
@@ -42,7 +43,8 @@ def write_job(folder, networks, images, *, fast: bool = False, driver_images: in
         modelfile.save(network, folder / f"net{k}.snn")
         np.save(folder / f"pix{k}.npy", np.asarray(pixels, np.uint8))
     (folder / "job.json").write_text(json.dumps({"networks": len(networks), "fast": fast,
-                                                 "driver_images": driver_images}))
+                                                 "driver_images": driver_images,
+                                                 "overlap": overlap}))
     return folder
 
 
@@ -79,6 +81,20 @@ async def cosim_job(dut):
             result["driver_inferences"] += len(driver.inferences)
             result["driver_seconds"] += driver.seconds
             result["driver_mismatches"] += len(driver.failed)
+        if job.get("overlap"):
+            started = time.monotonic()
+            over = await session.overlapped(network, pixels, expected=expected)
+            result["seconds"] += time.monotonic() - started
+            result["inferences"] += over["inferences"]
+            result["mismatches"] += over["mismatches"]
+            result["cycles"] += over["cycles"]
+            result["busy_cycles"] = result.get("busy_cycles", 0) + over["busy_cycles"]
+            result["total_cycles"] = result.get("total_cycles", 0) + over["total_cycles"]
+            result["utilisation"] = result["busy_cycles"] / max(1, result["total_cycles"])
+            if over["first"] is not None and result["first"] is None:
+                result["first"] = {"network": k, "image": over["first"]["image"],
+                                   "differences": over["first"]["differences"]}
+            continue
         report = await session.run(network, pixels, expected=expected, fast=fast)
         result["seconds"] += report.seconds
         result["inferences"] += len(report.inferences)

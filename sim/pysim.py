@@ -99,7 +99,9 @@ class AmaranthSimTransport(Transport):
         ctx.set(bus.we, we)
         ctx.set(bus.addr, addr)
         ctx.set(bus.w_data, data)
-        for _ in range(64):
+        # A write may wait for an inference (Config.stream holds input writes while an image
+        # is queued); a read is answered within a few cycles.
+        for _ in range(1 << 20 if we else 64):
             ack, r_data = await self._tick(ctx, bus.ack, bus.r_data)
             if ack:
                 ctx.set(bus.cyc, 0)

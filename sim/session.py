@@ -22,7 +22,8 @@ import numpy as np
 from cocotb.task import bridge, resume
 
 from core import golden, memmap
-from sw.compiler import pixel_writes
+from core.perf import cycle_counts as perf_cycles
+from sw.compiler import input_writes, pixel_writes
 from sw.device import Device
 
 from .compare import RawTrace, compare
@@ -177,21 +178,27 @@ class Session:
             which.append(memmap.RESULT_SPIKE_COUNT)
         arrays = [memmap.result_array(R, w) for w in which]
         out = []
+        # With the input queue (Config.stream): compact input, START queues it, irq is READY,
+        # and POP (sent with the next image) frees the result slot read.
+        done_bit = memmap.STATUS_READY if config.stream else memmap.STATUS_DONE
         for image in pixels:
             h.clear_trace()
-            for address, words in pixel_writes(image, config, network.n_inputs,
-                                                     network=network):
+            for address, words in input_writes(image, config, network):
                 h.post_write(address, words)
-            h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_CLEAR])
+            if not config.stream:
+                h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_CLEAR])
             h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_START])
             h.post("wait_irq", data=max_cycles)
             h.post_read(4 * memmap.REG_STATUS)
             for base in arrays:
                 h.post_read(4 * base, n)
             h.post_read(4 * memmap.REG_CYCLES, 2)
+            if config.stream:
+                h.post_write(4 * memmap.REG_CONTROL, [memmap.CONTROL_POP])
             words = await h.flush()
             status = words[0]
-            if status & memmap.STATUS_BUSY or not status & memmap.STATUS_DONE:
+            if (not config.stream and status & memmap.STATUS_BUSY or not status & done_bit
+                    or config.stream and status & memmap.STATUS_REJECTED):
                 raise AssertionError(f"the inference did not finish in {max_cycles} cycles "
                                      f"(status {status:#x})")
             signed = [w - (1 << 32) if w >> 31 else w for w in words[1 + n:1 + 3 * n]]
@@ -201,6 +208,75 @@ class Session:
             if config.spike_count:
                 result["count"] = words[1 + 3 * n:1 + 4 * n]
             out.append((result, RawTrace(h.trace_words(), h.meta["trace_fields"])))
+        return out
+
+    async def overlapped(self, network, pixels, *, expected=None,
+                         max_cycles: int = 1 << 24) -> dict:
+        """Run ``pixels`` through the input queue (``Config.stream``) with the link kept
+        ahead: image ``k`` is written and queued while image ``k - 1`` computes, then image
+        ``k - 1``'s results are read (one simulator run per image), and compare every result
+        (class, first spike times and potentials, final membranes, cycles) with the golden
+        model. Returns ``inferences``, ``mismatches``, ``first`` (the first difference or
+        None), ``cycles`` (per inference), ``busy_cycles`` (the sum of the inferences' cycles), ``total_cycles`` (from the
+        first write to the last read) and ``utilisation`` (their ratio)."""
+        h, config = self.harness, self.config
+        if not config.stream:
+            raise AssertionError("the overlapped run needs the input queue: build with "
+                                 "--set stream=true")
+        pixels = np.asarray(pixels)
+        if expected is None:
+            expected = golden.run(network, pixels)
+        n, R = network.n_classes, config.region_bits
+        arrays = [memmap.result_array(R, w) for w in (
+            memmap.RESULT_FIRST_TIME, memmap.RESULT_FIRST_POTENTIAL,
+            memmap.RESULT_FINAL_MEMBRANE)]
+        control = 4 * memmap.REG_CONTROL
+        cycles = perf_cycles(network, config, pixels)
+        out = {"inferences": 0, "mismatches": 0, "first": None, "busy_cycles": 0,
+               "cycles": []}
+        started = h.cycle
+        for k in range(len(pixels) + 1):
+            if k < len(pixels):
+                for address, words in input_writes(pixels[k], config, network):
+                    h.post_write(address, words)
+                # START pops the result read in the run before this one.
+                h.post_write(control, [memmap.CONTROL_START
+                                       | (memmap.CONTROL_POP if k >= 2 else 0)])
+            elif k >= 2:
+                h.post_write(control, [memmap.CONTROL_POP])
+            if k:
+                h.post("wait_irq", data=max_cycles)
+                h.post_read(4 * memmap.REG_STATUS)
+                for base in arrays:
+                    h.post_read(4 * base, n)
+                h.post_read(4 * memmap.REG_CYCLES, 2)
+            words = await h.flush()
+            if not k:
+                continue
+            b = k - 1
+            status, got = words[0], words[1:]
+            signed = [w - (1 << 32) if w >> 31 else w for w in got[n:3 * n]]
+            fields = {"class": got[-1], "cycles": got[-2], "first_time": got[:n],
+                      "first_potential": signed[:n], "final_membrane": signed[n:]}
+            want = {"class": int(expected.prediction[b]), "cycles": int(cycles[b]),
+                    "first_time": expected.first_time[b].tolist(),
+                    "first_potential": expected.first_potential[b].tolist(),
+                    "final_membrane": expected.membrane[-1][b, -1].tolist()}
+            wrong = [f"{key} {fields[key]}, golden {want[key]}" for key in want
+                     if fields[key] != want[key]]
+            if not status & memmap.STATUS_READY or status & memmap.STATUS_REJECTED:
+                wrong.insert(0, f"status {status:#x}: no result ready, or a write rejected")
+            out["inferences"] += 1
+            out["busy_cycles"] += fields["cycles"]
+            out["cycles"].append(fields["cycles"])
+            if wrong:
+                out["mismatches"] += 1
+                if out["first"] is None:
+                    out["first"] = {"image": b, "differences": wrong[:10]}
+        h.post_write(control, [memmap.CONTROL_POP])
+        await h.flush()
+        out["total_cycles"] = h.cycle - started
+        out["utilisation"] = out["busy_cycles"] / max(1, out["total_cycles"])
         return out
 
     # -- raw control, for abort and reset benches -----------------------------------------------

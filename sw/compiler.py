@@ -26,7 +26,8 @@ from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError, map_orde
 from core.network import Network
 
 __all__ = ["FitError", "compile_network", "weight_rows", "kernel_rows", "hardware_weights",
-           "conv_register", "bias_writes", "pixel_writes", "layer_mode", "merge_writes"]
+           "conv_register", "bias_writes", "pixel_writes", "compact_words", "compact_writes",
+           "input_writes", "layer_mode", "merge_writes"]
 
 
 def layer_mode(layer) -> int:
@@ -195,6 +196,55 @@ def pixel_writes(pixels, config: Config, n_inputs: int | None = None, *,
     with zeros to a whole number of encoder rows (``pixels_per_cycle`` pixels). With the
     ``network`` whose layer 0 is a convolution, the image goes in the hardware order of its
     map (``docs/architecture.md``)."""
+    x = _image(pixels, config, n_inputs, network)
+    # Whole rows of the encoder (S pixels), zero-padded: no stale pixel is left in the last row.
+    S = config.pixels_per_cycle
+    padded = np.zeros(-(-len(x) // S) * S, np.uint8)
+    padded[:len(x)] = x
+    words = padded.view("<u4").tolist()
+    return [(4 * memmap.pixel_base(config.region_bits), words)]
+
+
+def compact_words(pixels, config: Config, n_inputs: int | None = None) -> list:
+    """One image in the compact input format of ``Config.stream`` (``docs/memory-map.md``):
+    its nonzero pixels as 16-bit entries ``(skip << 8) | value``, ascending, two per 32-bit
+    word (the first in bits 15:0). A gap of more than 255 zeros takes an entry ``0xFF00`` (a
+    zero 255 pixels on) per 256 pixels; an odd count ends with ``0x0000`` (a zero)."""
+    x = _image(pixels, config, n_inputs)
+    entries, pointer = [], 0
+    for index in np.flatnonzero(x).tolist():
+        gap = index - pointer
+        while gap > 255:
+            entries.append(0xFF00)
+            gap -= 256
+        entries.append(gap << 8 | int(x[index]))
+        pointer = index + 1
+    if len(entries) % 2:
+        entries.append(0)
+    return [entries[k] | entries[k + 1] << 16 for k in range(0, len(entries), 2)]
+
+
+def compact_writes(pixels, config: Config, n_inputs: int | None = None):
+    """The writes of :func:`compact_words` to the ``PIXEL_STREAM`` window, a burst of at most
+    ``PIXEL_STREAM_WORDS`` words at a time from its first address."""
+    words = compact_words(pixels, config, n_inputs)
+    step = memmap.PIXEL_STREAM_WORDS
+    return [(4 * memmap.REG_PIXEL_STREAM, words[k:k + step]) for k in range(0, len(words), step)]
+
+
+def input_writes(pixels, config: Config, network: Network):
+    """The writes of one image for ``network`` on ``config``'s hardware: compact entries with
+    ``Config.stream`` (but for the rate encoder, which examines every pixel: its image is
+    written whole), else the pixel window."""
+    if config.stream and network.encoder != "rate":
+        return compact_writes(pixels, config, network.n_inputs)
+    return pixel_writes(pixels, config, network.n_inputs, network=network)
+
+
+def _image(pixels, config: Config, n_inputs: int | None,
+           network: Network | None = None) -> np.ndarray:
+    """One image checked: 1-D, ``n_inputs`` long, fits the hardware, integers 0 .. 255; with
+    a ``network`` whose layer 0 is a convolution, in the hardware order of its map."""
     x = np.asarray(pixels)
     if network is not None and x.ndim == 1 and len(x) == network.n_inputs:
         order = map_orders(network, config.neuron_units)[0][0]
@@ -215,9 +265,4 @@ def pixel_writes(pixels, config: Config, n_inputs: int | None = None, *,
     if len(x) and (not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() > 255):
         raise ValueError("pixels must be integers in 0 .. 255; scale float images with "
                          "sw.data.to_pixels")
-    # Whole rows of the encoder (S pixels), zero-padded: no stale pixel is left in the last row.
-    S = config.pixels_per_cycle
-    padded = np.zeros(-(-len(x) // S) * S, np.uint8)
-    padded[:len(x)] = x
-    words = padded.view("<u4").tolist()
-    return [(4 * memmap.pixel_base(config.region_bits), words)]
+    return x

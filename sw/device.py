@@ -23,7 +23,7 @@ from core.config import ENCODER_CODES, Config
 from core.network import Network
 from core.transport import Transport, TransportError
 
-from .compiler import compile_network, pixel_writes
+from .compiler import compile_network, input_writes
 from .options import progress
 
 __all__ = ["DeviceError", "Result", "Device", "config_from_registers"]
@@ -89,7 +89,8 @@ def _options(options: int, words: dict) -> dict:
     """The ``Config`` fields of a ``CFG_OPTIONS`` word (0 on bitstreams older than it), and
     the conv sizes when it says ``CONV``."""
     fields = {"bias": bool(options & memmap.OPTION_BIAS),
-              "spike_count": bool(options & memmap.OPTION_SPIKE_COUNT)}
+              "spike_count": bool(options & memmap.OPTION_SPIKE_COUNT),
+              "stream": bool(options & memmap.OPTION_STREAM)}
     if options & memmap.OPTION_CONV:
         fields.update(conv=True, conv_lanes=words[memmap.REG_CFG_CONV_LANES],
                       conv_positions=words[memmap.REG_CFG_CONV_POSITIONS])
@@ -161,6 +162,9 @@ class Device:
             for address, words in writes:
                 self.transport.write(address, words)
                 bar.update(len(words))
+        if config.stream:
+            # Forget what an earlier host left in the input queue and the result slots.
+            self._write(memmap.REG_CONTROL, memmap.CONTROL_CLEAR)
         self.network = network
 
     def _idle(self) -> None:
@@ -169,30 +173,37 @@ class Device:
                               "abort() first")
 
     def start(self, pixels) -> None:
-        """Write one image and start an inference (returns at once)."""
+        """Write one image and start an inference (returns at once). With the input queue
+        (``Config.stream``) the image is written in the compact format while an inference may
+        run, and START queues it (:meth:`infer_batch` keeps the accelerator busy so)."""
         if self.network is None:
             raise DeviceError("no network loaded; call load(network) first")
         config = self._need_config()
-        self._idle()
-        for address, words in pixel_writes(pixels, config, self.network.n_inputs,
-                                              network=self.network):
+        if not config.stream:
+            self._idle()
+        for address, words in input_writes(pixels, config, self.network):
             self.transport.write(address, words)
-        self._write(memmap.REG_CONTROL, memmap.CONTROL_CLEAR)
+        if not config.stream:
+            self._write(memmap.REG_CONTROL, memmap.CONTROL_CLEAR)
         self._write(memmap.REG_CONTROL, memmap.CONTROL_START)
 
     def wait(self) -> int:
-        """Wait for the running inference; return the status word."""
+        """Wait for the running inference (with ``Config.stream``: for the oldest queued
+        image's result); return the status word."""
         deadline = time.monotonic() + self.timeout
+        stream = self._need_config().stream
         while True:
             status = self.status()
-            if not status & memmap.STATUS_BUSY:
+            if (status & memmap.STATUS_READY if stream
+                    else not status & memmap.STATUS_BUSY):
                 return status
             if time.monotonic() > deadline:
                 raise DeviceError(f"the inference did not finish within {self.timeout} s; "
                                   f"call abort() and check the clock and the network")
 
     def results(self) -> Result:
-        """Read the results of the last finished inference."""
+        """Read the results of the last finished inference (with ``Config.stream``: of the
+        oldest unread one; :meth:`pop` frees its slot)."""
         config = self._need_config()
         n = self.network.n_classes
         R = config.region_bits
@@ -209,18 +220,44 @@ class Device:
                       membrane=np.array([_signed(v) for v in mem], np.int64), cycles=cycles,
                       count=count)
 
-    def infer(self, pixels) -> Result:
-        """Run one image (``n_in`` ints in 0 .. 255) and return its :class:`Result`."""
-        self.start(pixels)
+    def pop(self) -> None:
+        """``Config.stream``: the oldest unread result is read; free its slot."""
+        self._write(memmap.REG_CONTROL, memmap.CONTROL_POP)
+
+    def _finished(self) -> Result:
         status = self.wait()
+        if self._need_config().stream:
+            if status & memmap.STATUS_REJECTED:
+                raise DeviceError("the device rejected a write or a START (status "
+                                  f"{status:#x}); the results are not trustworthy")
+            result = self.results()
+            self.pop()
+            return result
         if not status & memmap.STATUS_DONE:
             raise DeviceError(f"the inference stopped without finishing (status "
                               f"{status:#x}); was it aborted?")
         return self.results()
 
+    def infer(self, pixels) -> Result:
+        """Run one image (``n_in`` ints in 0 .. 255) and return its :class:`Result`."""
+        self.start(pixels)
+        return self._finished()
+
     def infer_batch(self, pixels) -> list[Result]:
-        """Run each row of ``pixels`` (B, n_in) in turn."""
-        return [self.infer(row) for row in np.asarray(pixels)]
+        """Run each row of ``pixels`` (B, n_in) in turn. With the input queue
+        (``Config.stream``) image ``k + 1`` is written and queued while image ``k`` computes,
+        and its result read afterwards."""
+        pixels = np.asarray(pixels)
+        if not self._need_config().stream:
+            return [self.infer(row) for row in pixels]
+        out = []
+        for k, row in enumerate(pixels):
+            self.start(row)
+            if k:
+                out.append(self._finished())
+        if len(pixels):
+            out.append(self._finished())
+        return out
 
     def predict(self, pixels) -> np.ndarray:
         """Classes of a batch of images, int64 (B,)."""

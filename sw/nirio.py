@@ -305,6 +305,41 @@ def _chain(graph, nir) -> tuple[list[str], str, str]:
     return chain, inputs[0], output
 
 
+def _pairs(graph, chain, nir, neurons: tuple, needed: str) -> list[tuple[str, str]]:
+    """The layers of ``chain`` as ``(Linear or Affine node, neuron node)`` name pairs, in order.
+
+    ``neurons`` are the NIR neuron classes this reader takes, ``needed`` says them in words.
+    ``Flatten`` nodes are skipped; anything else out of place raises :class:`NirError`
+    naming the node and what the chain needs there.
+    """
+    pairs, pending = [], None
+    for name in chain:
+        node = graph.nodes[name]
+        kind = _kind(node)
+        if isinstance(node, nir.Flatten):
+            continue
+        if pending is None and isinstance(node, (nir.Linear, nir.Affine)):
+            pending = name
+        elif pending is not None and isinstance(node, neurons):
+            pairs.append((pending, name))
+            pending = None
+        elif kind in _UNSUPPORTED:
+            raise NirError(f"node {name!r} is a {kind}: {_UNSUPPORTED[kind]}")
+        else:
+            need = "a Linear (or Affine) node" if pending is None else \
+                f"{needed} after {pending!r}"
+            raise NirError(f"node {name!r} is a {kind} where the chain needs {need}; the "
+                           f"accelerator runs Linear/Affine -> IF/LIF pairs between one Input "
+                           f"and one Output (Flatten nodes are skipped)")
+    if pending is not None:
+        raise NirError(f"node {pending!r} ({_kind(graph.nodes[pending])}) is the last layer "
+                       f"but no IF or LIF neuron follows it; the accelerator's layers end in "
+                       f"spiking neurons")
+    if not pairs:
+        raise NirError("the graph has no Linear -> IF/LIF layer between its Input and Output")
+    return pairs
+
+
 def _finite(name, node, fields):
     for field in fields:
         values = np.asarray(getattr(node, field), dtype=np.float64)
@@ -463,35 +498,13 @@ def _from_nir(graph, dt) -> tuple[Network, list[str]]:
         raise NirError(f"dt is {dt!r}; the time step must be a positive number of seconds")
     step = float(step)
     chain, first, _ = _chain(graph, nir)
-    layers, pending = [], None
-    for name in chain:
-        node = graph.nodes[name]
-        kind = _kind(node)
-        if kind in _UNSUPPORTED:
-            raise NirError(f"node {name!r} is a {kind}: {_UNSUPPORTED[kind]}")
-        if isinstance(node, nir.Flatten):
-            continue
-        if pending is None and isinstance(node, (nir.Linear, nir.Affine)):
-            pending = name
-        elif pending is not None and isinstance(node, (nir.IF, nir.LIF)):
-            layer, note = _layer(len(layers), pending, graph.nodes[pending], name, node, step,
-                                 nir)
-            layers.append(layer)
-            if note:
-                notes.append(note)
-            pending = None
-        else:
-            need = "a Linear (or Affine) node" if pending is None else \
-                f"an IF or LIF neuron after {pending!r}"
-            raise NirError(f"node {name!r} is a {kind} where the chain needs {need}; the "
-                           f"accelerator runs Linear -> IF/LIF pairs between one Input and "
-                           f"one Output")
-    if pending is not None:
-        raise NirError(f"node {pending!r} ({_kind(graph.nodes[pending])}) is the last layer "
-                       f"but no IF or LIF neuron follows it; the accelerator's layers end in "
-                       f"spiking neurons")
-    if not layers:
-        raise NirError("the graph has no Linear -> IF/LIF layer between its Input and Output")
+    layers = []
+    for pending, name in _pairs(graph, chain, nir, (nir.IF, nir.LIF), "an IF or LIF neuron"):
+        layer, note = _layer(len(layers), pending, graph.nodes[pending], name,
+                             graph.nodes[name], step, nir)
+        layers.append(layer)
+        if note:
+            notes.append(note)
     shape = np.asarray(graph.nodes[first].input_type.get("input", [])).reshape(-1)
     if shape.size and int(np.prod(shape)) != layers[0].n_in:
         raise NirError(f"Input {first!r} has shape {tuple(int(s) for s in shape)} but the first "
@@ -841,32 +854,9 @@ def read_float(graph, *, dt: float | None = None, reset: str = "zero") -> FloatN
     if isinstance(dt, bool) or not isinstance(dt, (int, float, np.number)) \
             or not math.isfinite(dt) or dt <= 0:
         raise NirError(f"dt is {dt!r}; the time step must be a positive number of seconds")
-    layers, pending = [], None
-    for name in chain:
-        node = graph.nodes[name]
-        kind = _kind(node)
-        if isinstance(node, nir.Flatten):
-            continue
-        if pending is None and isinstance(node, (nir.Linear, nir.Affine)):
-            pending = name
-        elif pending is not None and isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)):
-            layers.append(_float_layer(pending, graph.nodes[pending], name, node, float(dt),
-                                       nir))
-            pending = None
-        elif kind in _UNSUPPORTED and kind != "CubaLIF":
-            raise NirError(f"node {name!r} is a {kind}: {_UNSUPPORTED[kind]}")
-        else:
-            need = "a Linear (or Affine) node" if pending is None else \
-                f"an IF, LIF or CubaLIF neuron after {pending!r}"
-            raise NirError(f"node {name!r} is a {kind} where the chain needs {need}; the "
-                           f"accelerator runs Linear/Affine -> IF/LIF pairs between one Input "
-                           f"and one Output (Flatten nodes are skipped)")
-    if pending is not None:
-        raise NirError(f"node {pending!r} ({_kind(graph.nodes[pending])}) is the last layer "
-                       f"but no IF or LIF neuron follows it; the accelerator's layers end in "
-                       f"spiking neurons")
-    if not layers:
-        raise NirError("the graph has no Linear -> IF/LIF layer between its Input and Output")
+    layers = [_float_layer(pending, graph.nodes[pending], name, graph.nodes[name], float(dt), nir)
+              for pending, name in _pairs(graph, chain, nir, (nir.IF, nir.LIF, nir.CubaLIF),
+                                          "an IF, LIF or CubaLIF neuron")]
     for k in range(1, len(layers)):
         if layers[k].weights.shape[1] != layers[k - 1].weights.shape[0]:
             raise NirError(f"node {layers[k].names[0]!r} takes {layers[k].weights.shape[1]} "

@@ -18,6 +18,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,14 @@ import numpy as np
 from core import golden, memmap
 from hw.soc import checksum_of, checksum_ranges
 
-from .compiler import compile_network, pixel_writes
+from .compiler import compile_network, input_writes, pixel_writes
 from .data import DataError, data_dir, load_digits, load_mnist
 from .device import Device, DeviceError, Result, _signed
 from .options import progress
+from .uart import encode_read, encode_write
 
 __all__ = ["run", "RunReport", "upload", "stream", "ChecksumMismatch", "Images", "open_images",
-           "DEFAULT_SAMPLES", "SOURCES"]
+           "link_bytes", "link_rate", "DEFAULT_SAMPLES", "SOURCES"]
 
 #: Images run when the number is not given (or all the source has, if fewer).
 DEFAULT_SAMPLES = 100
@@ -79,6 +81,12 @@ class RunReport:
                        f"(accelerator clock cycles per inference)")
         out.append(f"throughput   : {self.images_per_s:.2f} images/s end to end "
                    f"({self.seconds:.2f} s)")
+        if self.link_bytes and self.samples:
+            per_image = self.link_bytes / self.samples
+            rates = ", ".join(f"{link_rate(per_image, 0, baud):,.0f} at {baud:,} baud"
+                              for baud in (115_200, 12_000_000))
+            out.append(f"link         : {per_image:.1f} request bytes/image sent; a UART "
+                       f"carries {rates} (images/s)")
         out.append(f"checksum     : {self.checksum}")
         return out
 
@@ -247,8 +255,11 @@ def stream(device, transport, pixels, *, poll: int = 1):
     the result reads go out together; if the last STATUS still shows busy, the results are
     read again after waiting, and ``poll`` grows so that the next image needs no second trip."""
     if not hasattr(transport, "batch"):
-        for row in pixels:
-            yield device.infer(row)
+        yield from device.infer_batch(pixels) if device.config.stream else \
+            (device.infer(row) for row in pixels)
+        return
+    if device.config.stream:
+        yield from _stream_queued(device, transport, pixels, poll)
         return
     config, network = device.config, device.network
     results_ops = _results_ops(config, network.n_classes)
@@ -273,6 +284,49 @@ def stream(device, transport, pixels, *, poll: int = 1):
         if not status & memmap.STATUS_DONE:
             raise DeviceError(f"the inference stopped without finishing (status {status:#x})")
         yield _result(words)
+
+
+def _stream_queued(device, transport, pixels, poll):
+    """:func:`stream` on hardware with the input queue (``Config.stream``): image ``k`` goes
+    out in the compact format with its START (which also pops the result read before it) and,
+    in the same batch, the reads of image ``k - 1``'s result, so that the link carries image
+    ``k`` while image ``k - 1`` computes and each image costs one round trip."""
+    config, network = device.config, device.network
+    results_ops = _results_ops(config, network.n_classes)
+    control, status_reg = 4 * memmap.REG_CONTROL, 4 * memmap.REG_STATUS
+    pop, waiting = 0, False
+
+    def collect(words):
+        nonlocal poll
+        status_words, *words = words
+        status = status_words[-1]
+        if not status & memmap.STATUS_READY:
+            status = device.wait()
+            words = transport.batch(results_ops)
+            poll = min(poll * 2, 255)
+        elif poll > 1 and status_words[poll // 2] & memmap.STATUS_READY:
+            poll -= 1
+        if status & memmap.STATUS_REJECTED:
+            raise DeviceError("the device rejected an input write or a START; the results "
+                              "are not trustworthy")
+        return _result(words)
+
+    for row in pixels:
+        ops = [("write", a, w) for a, w in input_writes(row, config, network)]
+        ops.append(("write", control, [memmap.CONTROL_START | pop]))
+        if waiting:
+            ops += [("read_fixed", status_reg, poll)] + results_ops
+        answers = transport.batch(ops)
+        pop = 0
+        if waiting:
+            yield collect(answers)
+            pop = memmap.CONTROL_POP       # with the next START
+        waiting = True
+    if waiting:
+        ops = [("write", control, [pop])] if pop else []
+        answers = transport.batch(ops + [("read_fixed", status_reg, poll)] + results_ops)
+        yield collect(answers)
+        transport.batch([("write", control, [memmap.CONTROL_POP])])
 
 
 def _results_ops(config, n):
@@ -338,6 +392,7 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
             yield item[0]
 
     start = time.monotonic()
+    sent = getattr(transport, "bytes_sent", None)   # request bytes on a UART
     try:
         results = progress(stream(device, transport, rows()), total=images.count,
                            desc="images", unit="image")
@@ -362,4 +417,53 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
                     break
     finally:
         report.seconds = time.monotonic() - start
+        if sent is not None:
+            report.link_bytes = transport.bytes_sent - sent
     return report
+
+
+class _CountingLink:
+    """A stand-in for :class:`sw.uart.UARTTransport` that counts the UARTBone bytes of the
+    batches :func:`stream` sends (request bytes as ``encode_write``/``encode_read`` make them,
+    answer bytes at 4 per word read) and answers every read at once: ``status`` for STATUS,
+    zeros otherwise."""
+
+    def __init__(self, status: int):
+        self.status, self.request, self.answer = status, 0, 0
+
+    def batch(self, ops):
+        out = []
+        for kind, addr, arg in ops:
+            if kind == "write":
+                words = [int(w) for w in arg]
+                for s in range(0, len(words), 255):
+                    self.request += len(encode_write(addr + 4 * s, words[s:s + 255]))
+                continue
+            count = int(arg)
+            for s in range(0, count, 255):
+                n = min(255, count - s)
+                self.request += len(encode_read(addr, n, fixed=kind == "read_fixed"))
+                self.answer += 4 * n
+            out.append([self.status if addr == 4 * memmap.REG_STATUS else 0] * count)
+        return out
+
+
+def link_bytes(network, config, pixels) -> dict:
+    """UART bytes per image of :func:`stream` on hardware ``config`` (with ``Config.stream``:
+    the compact input and the queue; without: the pixel window), the mean over ``pixels``
+    (B, n_in): ``request`` (host to device) and ``answer`` (device to host). Counted from the
+    commands :func:`stream` sends, in the steady state of one STATUS read per image."""
+    pixels = np.asarray(pixels)
+    status = memmap.STATUS_DONE | (memmap.STATUS_READY if config.stream else 0)
+    link = _CountingLink(status)
+    device = SimpleNamespace(config=config, network=network, wait=lambda: status)
+    for _ in stream(device, link, pixels):
+        pass
+    return {"request": link.request / max(1, len(pixels)),
+            "answer": link.answer / max(1, len(pixels))}
+
+
+def link_rate(request: float, answer: float, baud: float) -> float:
+    """Images per second that a UART at ``baud`` carries for ``request`` and ``answer`` bytes
+    per image: 10 bits per byte, both directions at once, so the busier one bounds it."""
+    return baud / 10 / max(request, answer)

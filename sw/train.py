@@ -51,6 +51,7 @@ from core.modelfile import load as load_model
 
 from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, from_pixels,
                    load_dataset)
+from .evaluate import load_checkpoint
 from .options import (ArgumentParser, add_samples, atomic_write, check_output_file, cli_main,
                       fail, input_file, nonnegative_int, output_dir, output_file, positive_int)
 from .options import progress as progress_bar
@@ -60,7 +61,8 @@ from .snn.loss import distillation_loss
 from .snn.prune import METHODS, Pruner
 from .snn.quant import prune_mask
 
-__all__ = ["DEFAULTS", "load_config", "check_config", "check_prune", "export_paths", "build_model", "train_ann",
+__all__ = ["DEFAULTS", "load_config", "check_config", "check_prune", "export_paths", "parse_layer",
+           "build_model", "train_ann", "export_checkpoint",
            "train_snn", "run", "main"]
 
 log = logging.getLogger("sw.train")
@@ -68,7 +70,7 @@ log = logging.getLogger("sw.train")
 DEFAULTS = {
     "data": {"dataset": "mnist", "source": "", "train_on_valid": False, "subset": 0},
     "network": {
-        "hidden": [256], "timesteps": 4, "encoder": "hybrid", "readout": "first_spike",
+        "hidden": [256], "input_shape": [], "timesteps": 4, "encoder": "hybrid", "readout": "first_spike",
         "membrane_bits": 16, "weight_bits": 4, "lfsr_seed": 0xACE1,
         "neuron": "if", "output_neuron": "if", "leak_mode": "factor", "leak": 0.9,
         "train_threshold": True, "train_leak": True, "fire_once": True,
@@ -80,7 +82,7 @@ DEFAULTS = {
         "epochs": 10, "batch_size": 128, "lr": 1e-3, "threshold_lr": 1e-3, "weight_decay": 0.0,
         "qat_start": 0, "prune": 0.0, "prune_epoch": 0,
         "mem_weight": 1.0, "time_weight": 1.0, "tau_mem": 4.0, "tau_time": 2.0,
-        "seed": 0, "threads": 1, "shift": 0, "ema": 0.0,
+        "seed": 0, "threads": 1, "shift": 0, "ema": 0.0, "init": "",
     },
     "iir": {"timesteps": [], "epochs": 3, "lr": 3e-4, "rebalance": True},
     "distill": {"weight": 0.0, "temperature": 2.0, "hidden": [1024, 1024], "epochs": 10,
@@ -172,6 +174,9 @@ def check_config(config: dict, output=None) -> None:
     for section, key in (("ann", "epochs"), ("data", "subset"), ("train", "shift"),
                          ("train", "qat_start"), ("train", "prune_epoch")):
         at_least(section, key, 0)
+    if t["init"] and not Path(t["init"]).is_file():
+        raise ValueError(f"train.init {t['init']} is not a file; give a checkpoint that "
+                         f"sw.train wrote (<results>/last.pt or <results>/<model>.pt), or \"\"")
     if i["timesteps"]:
         at_least("iir", "epochs", 1, " when iir.timesteps is set")
     if x["weight"]:
@@ -197,9 +202,13 @@ def check_config(config: dict, output=None) -> None:
                              f"an integer in 1 .. 255")
     # The network itself: SNNConfig refuses an unknown encoder, neuron, bit width, ...
     try:
-        build_model(config, 64 if d["dataset"] == "digits" else 784)
+        model = build_model(config, 64 if d["dataset"] == "digits" else 784)
     except ValueError as error:
         raise ValueError(f"[network]: {error}") from None
+    if config["prune"]["sparsity"] and any(l.kind != "dense" for l in model.config.layers):
+        raise ValueError("prune.sparsity is set, but [prune] (STDP pairings per synapse) "
+                         "takes dense networks only; use train.prune (magnitude) for conv "
+                         "layers")
     for T, path in export_paths(config, output or "model.snn"):
         if T not in stages:
             raise ValueError(f"export.timesteps/also names T={T}, but training runs T in "
@@ -245,21 +254,62 @@ def check_prune(config: dict) -> None:
                          f"prune.interval or prune.ramp")
 
 
+def parse_layer(item, where: str = "network.hidden") -> dict:
+    """One entry of ``network.hidden`` as :class:`LayerSpec` fields: an integer is a dense
+    layer of that many neurons; ``"conv C KxK [stride S] [pad P]"`` a convolution to ``C``
+    channels; ``"pool K [stride S]"`` max pooling of spikes over ``K x K`` windows (stride
+    ``K`` unless given). Raises ``ValueError`` naming the entry and the syntax."""
+    syntax = (f"{where} entry {item!r}: write a neuron count (256), \"conv CHANNELS KxK "
+              f"[stride S] [pad P]\" (\"conv 16 5x5 pad 2\") or \"pool K [stride S]\" "
+              f"(\"pool 2\")")
+    if isinstance(item, int) and not isinstance(item, bool):
+        return {"kind": "dense", "n_out": item}
+    if not isinstance(item, str):
+        raise ValueError(syntax)
+    words = item.lower().split()
+    try:
+        if words[0] == "conv" and len(words) >= 3:
+            side = words[2].split("x")
+            if len(side) != 2 or side[0] != side[1]:
+                raise ValueError(syntax)
+            fields = {"kind": "conv", "n_out": int(words[1]), "kernel": int(side[0])}
+            rest = words[3:]
+        elif words[0] == "pool" and len(words) >= 2:
+            fields = {"kind": "pool", "n_out": 0, "kernel": int(words[1])}
+            rest = words[2:]
+        else:
+            raise ValueError(syntax)
+        if len(rest) % 2:
+            raise ValueError(syntax)
+        for key, value in zip(rest[::2], rest[1::2]):
+            name = {"stride": "stride", "pad": "padding"}.get(key)
+            if name is None or name in fields or (name == "padding" and fields["kind"] == "pool"):
+                raise ValueError(syntax)
+            fields[name] = int(value)
+    except (IndexError, ValueError):
+        raise ValueError(syntax) from None
+    if fields.get("stride") == 0:
+        raise ValueError(f"{where} entry {item!r}: the stride must be 1 or more")
+    return fields
+
+
 def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
     """The :class:`SNN` of a config's ``[network]`` table."""
     n = config["network"]
 
-    def spec(size, neuron, reset, fire_once):
-        return LayerSpec(size, neuron=neuron, leak_mode=n["leak_mode"], leak=n["leak"],
+    def spec(fields, neuron, reset, fire_once):
+        return LayerSpec(**fields, neuron=neuron, leak_mode=n["leak_mode"], leak=n["leak"],
                          train_leak=n["train_leak"], train_threshold=n["train_threshold"],
                          reset=reset, fire_once=fire_once)
-    layers = [spec(h, n["neuron"], n["hidden_reset"], n["fire_once"]) for h in n["hidden"]]
-    layers.append(spec(n_classes, n["output_neuron"], n["output_reset"], n["output_fire_once"]))
+    layers = [spec(parse_layer(h), n["neuron"], n["hidden_reset"], n["fire_once"])
+              for h in n["hidden"]]
+    layers.append(spec({"n_out": n_classes}, n["output_neuron"], n["output_reset"],
+                       n["output_fire_once"]))
     cfg = SNNConfig(n_inputs=n_inputs, layers=layers, timesteps=n["timesteps"],
                     encoder=n["encoder"], lfsr_seed=n["lfsr_seed"], readout=n["readout"],
                     membrane_bits=n["membrane_bits"], weight_bits=n["weight_bits"],
                     surrogate=n["surrogate"], gamma=n["gamma"], width=n["width"],
-                    alpha=n["alpha"], beta=n["beta"])
+                    alpha=n["alpha"], beta=n["beta"], input_shape=tuple(n["input_shape"]))
     return SNN(cfg, seed=config["train"]["seed"])
 
 
@@ -295,10 +345,10 @@ def augment(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def train_ann(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True) -> ANN:
-    """Train the bias-free ReLU network used for conversion."""
+    """Train the bias-free ReLU network used for conversion (the layers of ``[network]``)."""
     a = config["ann"]
-    sizes = [x.shape[1]] + list(config["network"]["hidden"]) + [int(y.max()) + 1]
-    ann = ANN(sizes, seed=config["train"]["seed"])
+    layers = build_model(config, x.shape[1], int(y.max()) + 1).config
+    ann = ANN(layers, seed=config["train"]["seed"])
     opt = torch.optim.Adam(ann.parameters(), lr=a["lr"])
     xf, yt = torch.from_numpy(from_pixels(x)), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(config["train"]["seed"])
@@ -368,10 +418,12 @@ def evaluate_model(model: SNN, x, y, batch_size: int = 1000, timesteps=None) -> 
 
 def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str,
               history: list, valid=None, progress: bool = True, first_epoch: int = 0,
-              teacher=None, pruner: Pruner | None = None):
+              teacher=None, pruner: Pruner | None = None, checkpoint=None):
     """Surrogate-gradient BPTT of ``model`` for ``epochs`` epochs (cosine learning rate),
     distilling from ``teacher`` when one is given (``[distill]``), pruning and quantizing to
-    levels with ``pruner`` after the epochs its schedule names (``[prune]``)."""
+    levels with ``pruner`` after the epochs its schedule names (``[prune]``). With
+    ``checkpoint`` (a path) the model is saved there after every epoch, in the format of
+    :func:`sw.evaluate.load_checkpoint` (a long run that is stopped keeps its last epoch)."""
     d = config["distill"]
     t = config["train"]
     params_w = list(model.weight.parameters())
@@ -449,6 +501,10 @@ def train_snn(model: SNN, config: dict, x, y, epochs: int, lr: float, stage: str
             record["valid_accuracy"] = ev["accuracy"]
             record["spikes_per_layer"] = ev["spikes_per_layer"]
         history.append(record)
+        if checkpoint is not None:
+            with atomic_write(checkpoint, "wb") as file:
+                torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict(),
+                            "epoch": global_epoch + 1, "stage": stage}, file)
         log.info("%s epoch %d/%d: loss %.4f, train %.4f, valid %s, spikes %s, %.0f s", stage,
                  epoch + 1, epochs, record["loss"], record["train_accuracy"],
                  f"{record.get('valid_accuracy', float('nan')):.4f}",
@@ -483,6 +539,9 @@ def match_spikes(model: SNN, xt: torch.Tensor, T: int, target: list, low: float 
     spikes on ``xt`` at ``T`` steps. Returns the factors applied."""
     factors = []
     for k in range(len(target)):
+        if model.fixed(k):  # a pooling layer: threshold 1, fires whenever its window does
+            factors.append(1.0)
+            continue
         base = model.threshold(k).item()
         lo, hi = math.log(low), math.log(high)
         for _ in range(iterations):
@@ -586,9 +645,20 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
              len(valid.labels) if valid is not None else "no", len(test.labels))
     model = build_model(config, x.shape[1], int(y.max()) + 1)
     log.info("network: %s, T=%d, %s encoder, %s-bit weights, M=%d",
-             [x.shape[1]] + [l.n_out for l in model.config.layers], model.config.timesteps,
+             [tuple(sh) if len(sh) == 3 else sh[0] for sh in model.shapes],
+             model.config.timesteps,
              model.config.encoder, model.config.weight_bits, model.config.membrane_bits)
-    if config["ann"]["epochs"]:
+    if config["train"]["init"]:
+        # Start from a checkpoint (``--resume``): its weights, thresholds and leaks; the
+        # recipe's network must be the checkpoint's.
+        start = load_checkpoint(config["train"]["init"])
+        if start.config.to_dict()["layers"] != model.config.to_dict()["layers"]:
+            raise ValueError(f"train.init {config['train']['init']} holds another network "
+                             f"({start.shapes}) than the recipe's ({model.shapes}); give the "
+                             f"recipe it was trained with")
+        model.load_state_dict(start.state_dict())
+        log.info("started from %s", config["train"]["init"])
+    elif config["ann"]["epochs"]:
         ann = train_ann(config, x, y, progress)
         sample = torch.from_numpy(from_pixels(x[:5000]))
         lambdas = convert(ann, model, sample, config["ann"]["percentile"])
@@ -605,8 +675,9 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     vset = (valid.pixels, valid.labels) if valid is not None else None
     t = config["train"]
     pruner = Pruner.from_config(config["prune"]) if config["prune"]["sparsity"] else None
+    last = results / "last.pt"
     train_snn(model, config, x, y, t["epochs"], t["lr"], f"T={model.config.timesteps}",
-              history, vset, progress, teacher=teacher, pruner=pruner)
+              history, vset, progress, teacher=teacher, pruner=pruner, checkpoint=last)
     stages = {model.config.timesteps: copy.deepcopy(model.state_dict())}
     for T in config["iir"]["timesteps"]:
         if config["iir"]["rebalance"]:
@@ -616,7 +687,7 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
         model.config.timesteps = T
         train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"], f"T={T}",
                   history, vset, progress, first_epoch=t["epochs"], teacher=teacher,
-                  pruner=pruner)
+                  pruner=pruner, checkpoint=last)
         stages[T] = copy.deepcopy(model.state_dict())
     output = Path(output)
     exports = export_paths(config, output)
@@ -626,15 +697,16 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
     for T, path in exports:
         model.load_state_dict(stages[T])
         model.config.timesteps = T
+        # The checkpoint first: a failed export or check leaves the trained model behind.
+        checkpoint = results / f"{path.stem}.pt"
+        with atomic_write(checkpoint, "wb") as file:
+            torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()},
+                       file)
         export(model, path, name=f"{config['export']['name']}-T{T}")
         info = _verify(path, model, test.pixels, test.labels)
         model.quantized = False
         info["float_accuracy"] = float((model.predict(test.pixels) == test.labels).mean())
         model.quantized = model.config.weight_bits is not None
-        checkpoint = results / f"{path.stem}.pt"
-        with atomic_write(checkpoint, "wb") as file:
-            torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()},
-                       file)
         info["checkpoint"] = str(checkpoint)
         summary["exports"].append(info)
         log.info("exported %s (T=%d): integer golden-model test accuracy %.4f, float %.4f, "
@@ -648,6 +720,25 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
         json.dump(summary, file, indent=1, default=str)
     log.info("done in %.0f s; plots and summary in %s", summary["total_seconds"], results)
     return summary
+
+
+def export_checkpoint(checkpoint, output, config: dict) -> dict:
+    """Export a checkpoint of :func:`run` or :func:`train_snn` (``.pt``) to ``output`` at its
+    ``T`` and check it as :func:`run` checks its exports (golden model against the quantized
+    training model on the test set of ``config["data"]``). Returns the export's summary."""
+    model = load_checkpoint(checkpoint)
+    d = config["data"]
+    test = load_dataset(d["dataset"], d["source"] or None)["test"]
+    if model.config.n_inputs != test.pixels.shape[1]:
+        raise ValueError(f"{checkpoint} is a network of {model.config.n_inputs} inputs, but "
+                         f"the {d['dataset']} images have {test.pixels.shape[1]} pixels")
+    T = model.config.timesteps
+    export(model, output, name=f"{config['export']['name']}-T{T}")
+    info = _verify(output, model, test.pixels, test.labels)
+    model.quantized = False
+    info["float_accuracy"] = float((model.predict(test.pixels) == test.labels).mean())
+    info["checkpoint"] = str(checkpoint)
+    return info
 
 
 PROG = "python -m sw.train"
@@ -679,12 +770,21 @@ def main(argv=None) -> int:
                         help="override ann.epochs (0: no ANN conversion, random start)")
     parser.add_argument("--iir-epochs", type=positive_int, metavar="N",
                         help="override iir.epochs")
+    parser.add_argument("--resume", type=input_file, metavar="CKPT",
+                        help="start from the weights, thresholds and leaks of CKPT (a .pt of "
+                             "sw.train of the same network, e.g. <results>/last.pt) instead of "
+                             "ANN conversion; overrides train.init")
     add_samples(parser, default=None, aliases=("--subset",),
                 help="train on the first N training images only (overrides data.subset)")
     add_data_arguments(parser, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override any recipe value (TOML syntax), e.g. --set "
                              "network.hidden=[128]")
+    parser.add_argument("--from-checkpoint", type=input_file, metavar="CKPT",
+                        help="train nothing: export the model of CKPT (a .pt that sw.train "
+                             "wrote, e.g. <results>/last.pt after every epoch) to --output at "
+                             "its T and check it with the golden model on the test set of the "
+                             "recipe's data")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     over: dict = {}
@@ -696,6 +796,8 @@ def main(argv=None) -> int:
                                  "samples": ("data", "subset")}.items():
         if getattr(args, name) is not None:
             put(section, key, getattr(args, name))
+    if args.resume is not None:
+        put("train", "init", str(args.resume))
     dataset, folder = data_arguments(args, parser)
     if dataset is not None:
         put("data", "dataset", dataset)
@@ -712,6 +814,15 @@ def main(argv=None) -> int:
         check_config(config, args.output)
     except ValueError as error:
         return fail(PROG, str(error))
+    if args.from_checkpoint is not None:
+        try:
+            info = export_checkpoint(args.from_checkpoint, args.output, config)
+        except (DataError, ValueError, OSError) as error:
+            return fail(PROG, str(error), 1)
+        print(f"{info['path']}: T={info['timesteps']} integer accuracy "
+              f"{info['integer_accuracy']:.4f} (float {info['float_accuracy']:.4f}), "
+              f"golden/training agreement {info['agreement']:.4f}")
+        return 0 if info["agreement"] == 1.0 else 1
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
     console = logging.StreamHandler(sys.stderr)

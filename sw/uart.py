@@ -391,6 +391,11 @@ class UARTTransport(Transport):
         collect(-1)
         return [list(struct.unpack(f">{len(a) // 4}I", a)) for a in answers]
 
+    @property
+    def bytes_sent(self) -> int:
+        """Request bytes written to the line since the port was opened."""
+        return self._sent
+
     def close(self) -> None:
         serial, self._serial = getattr(self, "_serial", None), None
         if serial is not None:

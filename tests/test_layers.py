@@ -31,7 +31,8 @@ LAYERS = ("core", "hw", "sw", "sim", "boards", "cli")
 
 #: Modules outside ``cli/`` that are command lines: the ``python -m`` shims.
 CLI_SHIMS = frozenset({"hw.generate", "sw.attack", "sw.bench", "sw.cosim", "sw.demo", "sw.flash",
-                       "sw.ganbench", "sw.gantrain", "sw.generate", "sw.nir", "sw.nirbench",
+                       "sw.ganbench", "sw.gantrain", "sw.generate", "sw.linkbench", "sw.nir",
+                       "sw.nirbench",
                        "sw.run", "sw.scalebench", "sw.simboard", "sw.sweep"})
 
 

@@ -8,6 +8,12 @@ exported file reproduces the training model's quantized inference bit for bit:
 * thresholds ``theta_int = round(theta / (s * c))`` with ``c = 1/255`` for layer 0 (pixel
   events) and ``1`` after it (spikes), clamped to ``1 .. 2**(M-1) - 1``;
 * factor leaks ``lambda = round(256 * sigmoid(rho))`` clamped to 0 .. 255; shift leaks as given.
+
+A ``"conv"`` layer becomes ``Layer(conv=Conv(...))`` with its weights in torch's
+``(out_channels, in_channels, k, k)`` layout, a ``"pool"`` layer
+``core.network.max_pool(channels, height, width, window, stride, fire_once)`` (docs/numerics.md,
+section "Convolution"); a dense layer after a map reads it flattened, as the training model
+does.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 import torch
 
 from core.modelfile import save
-from core.network import Layer, Network
+from core.network import Conv, Layer, Network, max_pool
 
 from .model import SNN
 
@@ -35,8 +41,18 @@ def to_network(model: SNN, timesteps: int | None = None, name: str = "") -> Netw
     try:
         layers = []
         for k, spec in enumerate(cfg.layers):
+            # The layer's input map (channels, height, width); a dense layer has none.
+            c, h, w = model.shapes[k] if len(model.shapes[k]) == 3 else (0, 0, 0)
+            if spec.kind == "pool":
+                layers.append(max_pool(c, h, w, spec.kernel, spec.step,
+                                       fire_once=bool(spec.fire_once)))
+                continue
+            conv = None
+            if spec.kind == "conv":
+                conv = Conv(in_channels=c, height=h, width=w, out_channels=spec.n_out,
+                            kernel=spec.kernel, stride=spec.step, padding=spec.padding)
             s = model.scale(k)
-            w = model.int_weight(k, s).round().to(torch.int64).numpy().astype(np.int16)
+            weights = model.int_weight(k, s).round().to(torch.int64).numpy().astype(np.int16)
             th = int(model.int_threshold(k, s * (1.0 / 255.0 if k == 0 else 1.0)).item())
             if spec.neuron == "lif" and spec.leak_mode == "factor":
                 leak = int(model.leak_factor(k).item())
@@ -44,9 +60,9 @@ def to_network(model: SNN, timesteps: int | None = None, name: str = "") -> Netw
                 leak = int(spec.leak)
             else:
                 leak = 1  # unused by an "if" neuron; 1 is valid in both leak modes
-            layers.append(Layer(weights=w, weight_bits=cfg.weight_bits, threshold=th,
+            layers.append(Layer(weights=weights, weight_bits=cfg.weight_bits, threshold=th,
                                 neuron=spec.neuron, leak_mode=spec.leak_mode, leak=leak,
-                                reset=spec.reset, fire_once=bool(spec.fire_once)))
+                                reset=spec.reset, fire_once=bool(spec.fire_once), conv=conv))
     finally:
         model.quantized = was
     net = Network(layers=layers, membrane_bits=cfg.membrane_bits,

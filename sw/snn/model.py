@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from core.network import ENCODERS, READOUTS, NEURONS, LEAK_MODES, RESETS
 from core.numerics import NEVER, hybrid_spike_time, lfsr_draws
@@ -38,7 +39,12 @@ from . import quant
 from .surrogate import SURROGATES, spike
 
 __all__ = ["LayerSpec", "SNNConfig", "SNN", "Output", "encode", "readout",
-           "MAX_LEVEL_MAGNITUDES"]
+           "MAX_LEVEL_MAGNITUDES", "KINDS", "MAX_KERNEL"]
+
+#: Layer kinds of the training model: fully connected, 2-D convolution, max pooling on spikes.
+KINDS = ("dense", "conv", "pool")
+#: Largest convolution kernel and pooling window (docs/numerics.md, section "Convolution").
+MAX_KERNEL = 7
 
 #: Most level magnitudes of a layer (``levels = 16`` of ``[prune]``: 8 symmetric pairs).
 MAX_LEVEL_MAGNITUDES = 8
@@ -46,11 +52,12 @@ MAX_LEVEL_MAGNITUDES = 8
 
 @dataclass
 class LayerSpec:
-    """One dense layer of the training model.
+    """One layer of the training model: dense, convolution or max pooling on spikes.
 
     Parameters
     ----------
-    n_out : neurons
+    n_out : neurons of a ``"dense"`` layer; output channels of a ``"conv"`` layer; unused by
+        a ``"pool"`` layer (its channels are its input's; give 0)
     neuron : ``"if"`` or ``"lif"``
     leak_mode : ``"factor"`` (trainable, exported as ``leak = round(256 * sigmoid(rho))``) or
         ``"shift"`` (fixed shift amount ``leak``)
@@ -60,6 +67,15 @@ class LayerSpec:
     train_threshold : learn the threshold (DIET-SNN)
     reset : ``"subtract"``, ``"zero"`` or ``"none"``
     fire_once : at most one spike per neuron and inference
+    kind : ``"dense"``, ``"conv"`` (a ``kernel`` x ``kernel`` convolution of the input map,
+        ``stride``, zero ``padding``; exported as ``Layer(conv=Conv(...))``) or ``"pool"``
+        (max pooling of the input spikes over ``kernel`` x ``kernel`` windows at ``stride``:
+        a neuron spikes in a step iff some input of its window does, and with ``fire_once``
+        only the first time, at the earliest spike of the window; exported as
+        ``core.network.max_pool``; its threshold, leak and neuron fields are unused)
+    kernel : kernel or window side, 1 .. 7 (``"conv"`` and ``"pool"``)
+    stride : 1 .. kernel; 0 means 1 for ``"conv"`` and ``kernel`` for ``"pool"``
+    padding : zeros on every side of a ``"conv"`` input map, 0 .. kernel - 1
     """
     n_out: int
     neuron: str = "if"
@@ -70,6 +86,15 @@ class LayerSpec:
     train_threshold: bool = True
     reset: str = "subtract"
     fire_once: bool = True
+    kind: str = "dense"
+    kernel: int = 0
+    stride: int = 0
+    padding: int = 0
+
+    @property
+    def step(self) -> int:
+        """The stride, its default resolved."""
+        return self.stride or (self.kernel if self.kind == "pool" else 1)
 
 
 @dataclass
@@ -78,6 +103,10 @@ class SNNConfig:
 
     ``weight_bits`` None trains float weights only; 1 .. 8 enables quantization to that width.
     ``surrogate`` is ``"linear"`` (``gamma``, ``width``) or ``"stdb"`` (``alpha``, ``beta``).
+    ``input_shape`` is the ``(channels, height, width)`` of the input image that ``"conv"``
+    and ``"pool"`` layers see (the ``n_inputs`` pixels channel-major, row-major); empty: one
+    channel of a square image (``(1, 28, 28)`` for 784 inputs). A dense layer after a map
+    reads it flattened in the same order.
     """
     n_inputs: int
     layers: list
@@ -92,10 +121,66 @@ class SNNConfig:
     width: float = 1.0
     alpha: float = 0.3
     beta: float = 0.01
+    input_shape: tuple = ()
 
     def __post_init__(self):
         self.layers = [l if isinstance(l, LayerSpec) else LayerSpec(**l) for l in self.layers]
+        self.input_shape = tuple(int(d) for d in self.input_shape)
         self.check()
+
+    def map_shape(self) -> tuple:
+        """``(C, H, W)`` of the input image: ``input_shape``, or one square channel."""
+        if self.input_shape:
+            return self.input_shape
+        side = math.isqrt(self.n_inputs)
+        if side * side != self.n_inputs:
+            raise ValueError(f"{self.n_inputs} inputs are not a square image; give "
+                             f"input_shape = (channels, height, width) for conv layers")
+        return (1, side, side)
+
+    def shapes(self) -> list:
+        """Each layer's output shape: ``(C, H, W)`` after a conv or pool layer, ``(n,)``
+        after a dense one (inputs first: ``shapes()[k]`` is layer ``k``'s input). Raises
+        ``ValueError`` for a geometry that does not chain."""
+        maps = any(l.kind != "dense" for l in self.layers)
+        shapes = [self.map_shape() if maps else (self.n_inputs,)]
+        if maps and math.prod(shapes[0]) != self.n_inputs:
+            raise ValueError(f"input_shape {shapes[0]} holds {math.prod(shapes[0])} pixels, "
+                             f"but n_inputs is {self.n_inputs}")
+        for k, l in enumerate(self.layers):
+            where, shape = f"layers[{k}]", shapes[-1]
+            if l.kind == "dense":
+                if l.n_out < 1:
+                    raise ValueError(f"{where}.n_out is {l.n_out}; a dense layer needs neurons")
+                shapes.append((l.n_out,))
+                continue
+            if len(shape) != 3:
+                raise ValueError(f"{where} is a {l.kind} layer after a dense layer; conv and "
+                                 f"pool layers come before the dense layers")
+            if not 1 <= l.kernel <= MAX_KERNEL:
+                raise ValueError(f"{where}.kernel is {l.kernel}; it must be in 1 .. "
+                                 f"{MAX_KERNEL}")
+            if not 1 <= l.step <= l.kernel:
+                raise ValueError(f"{where}.stride is {l.stride}; it must be in 1 .. kernel "
+                                 f"({l.kernel})")
+            if not 0 <= l.padding < l.kernel or (l.kind == "pool" and l.padding):
+                raise ValueError(f"{where}.padding is {l.padding}; it must be in 0 .. kernel "
+                                 f"- 1 for a conv layer and 0 for a pool layer")
+            c, h, w = shape
+            oh = (h + 2 * l.padding - l.kernel) // l.step + 1
+            ow = (w + 2 * l.padding - l.kernel) // l.step + 1
+            if oh < 1 or ow < 1:
+                raise ValueError(f"{where}: a {l.kernel}x{l.kernel} {l.kind} does not fit the "
+                                 f"{h}x{w} map (padding {l.padding})")
+            if l.kind == "conv" and l.n_out < 1:
+                raise ValueError(f"{where}.n_out (output channels) is {l.n_out}; it must be 1 "
+                                 f"or more")
+            shapes.append((l.n_out if l.kind == "conv" else c, oh, ow))
+        return shapes
+
+    def sizes(self) -> list:
+        """Neurons per layer, inputs first: ``[n_inputs, n(0), ..., n(L-1)]``."""
+        return [math.prod(s) for s in self.shapes()]
 
     def check(self):
         def choice(name, value, choices):
@@ -116,6 +201,7 @@ class SNNConfig:
         choice("readout", self.readout, READOUTS)
         choice("surrogate", self.surrogate, SURROGATES)
         for k, l in enumerate(self.layers):
+            choice(f"layers[{k}].kind", l.kind, KINDS)
             choice(f"layers[{k}].neuron", l.neuron, NEURONS)
             choice(f"layers[{k}].leak_mode", l.leak_mode, LEAK_MODES)
             choice(f"layers[{k}].reset", l.reset, RESETS)
@@ -125,6 +211,13 @@ class SNNConfig:
                     int(l.leak) != l.leak or not 1 <= l.leak < self.membrane_bits):
                 raise ValueError(f"layers[{k}].leak is {l.leak}; a shift leak is an integer in "
                                  f"1 .. {self.membrane_bits - 1}")
+        if self.layers[0].kind == "pool":
+            raise ValueError("layers[0] is a pool layer; pooling acts on spikes, so a conv or "
+                             "dense layer comes first")
+        if self.layers[-1].kind != "dense":
+            raise ValueError(f"the last layer is a {self.layers[-1].kind} layer; the output "
+                             f"layer (the classes) must be dense")
+        self.shapes()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -201,27 +294,40 @@ class SNN(nn.Module):
         super().__init__()
         self.config = config
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        sizes = [config.n_inputs] + [l.n_out for l in config.layers]
+        self.shapes = config.shapes()
+        self.sizes = [math.prod(s) for s in self.shapes]
         self.weight = nn.ParameterList()
         self.log_theta = nn.ParameterList()  # thresholds learn in log space: always > 0,
         # and Adam's steps change them by a factor, whatever their size
         self.rho = nn.ParameterList()
         for k, spec in enumerate(config.layers):
-            bound = 1.0 / math.sqrt(sizes[k])
-            w = (torch.rand(sizes[k + 1], sizes[k], generator=gen) * 2 - 1) * bound
-            self.weight.append(nn.Parameter(w))
-            self.log_theta.append(nn.Parameter(torch.tensor(math.log(float(spec.threshold))),
-                                               requires_grad=spec.train_threshold))
+            fixed = spec.kind == "pool"  # pooling has fixed weights, threshold and neuron
+            if spec.kind == "conv":
+                shape = (spec.n_out, self.shapes[k][0], spec.kernel, spec.kernel)
+            elif spec.kind == "dense":
+                shape = (self.sizes[k + 1], self.sizes[k])
+            else:
+                shape = (0,)
+            bound = 1.0 / math.sqrt(max(1, math.prod(shape[1:])))
+            w = (torch.rand(shape, generator=gen) * 2 - 1) * bound
+            self.weight.append(nn.Parameter(w, requires_grad=not fixed))
+            theta = 1.0 if fixed else float(spec.threshold)
+            self.log_theta.append(nn.Parameter(torch.tensor(math.log(theta)),
+                                               requires_grad=spec.train_threshold and not fixed))
             lam = spec.leak if spec.leak_mode == "factor" and spec.neuron == "lif" else 0.9
             self.rho.append(nn.Parameter(torch.tensor(math.log(lam / (1 - lam))),
-                                         requires_grad=spec.train_leak
+                                         requires_grad=spec.train_leak and not fixed
                                          and spec.neuron == "lif" and spec.leak_mode == "factor"))
-            self.register_buffer(f"mask{k}", torch.ones(sizes[k + 1], sizes[k], dtype=torch.bool))
+            self.register_buffer(f"mask{k}", torch.ones(shape, dtype=torch.bool))
             # Few-level quantization (sw.snn.prune): the level magnitudes (zeros: unused) and
             # the scale they were fitted with (0: the layer uses the b-bit grid).
             self.register_buffer(f"levels{k}", torch.zeros(MAX_LEVEL_MAGNITUDES))
             self.register_buffer(f"level_scale{k}", torch.zeros(()))
         self.quantized = config.weight_bits is not None
+
+    def fixed(self, k: int) -> bool:
+        """Layer ``k`` has no trainable weights, threshold or leak (a pooling layer)."""
+        return self.config.layers[k].kind == "pool"
 
     # -- parameters in integer units ---------------------------------------------------------
 
@@ -296,12 +402,29 @@ class SNN(nn.Module):
         return wq * self.mask(k) if self.config.weight_bits > 1 else wq
 
     def int_threshold(self, k: int, unit=None) -> torch.Tensor:
+        if self.fixed(k):
+            return torch.ones(())
         q = self.unit(k) if unit is None else unit
         th = self.threshold(k) / q
         if not self.quantized:
             return th.clamp_min(1e-6)
         vmax = (1 << (self.config.membrane_bits - 1)) - 1
         return quant.ste_round(th.clamp(1.0, float(vmax)))
+
+    def synaptic(self, k: int, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Layer ``k``'s synaptic currents (N, n_out) for input events ``a`` (N, n_in) and
+        weights ``w`` in integer units (a dense layer: ``a @ w.T``; a conv layer: the
+        convolution of ``a`` read as (N, C, H, W) maps, flattened again; exact in float32
+        with integer operands)."""
+        spec = self.config.layers[k]
+        if spec.kind == "dense":
+            return a @ w.t()
+        x = a.reshape(len(a), *self.shapes[k])
+        if spec.kind == "conv":
+            y = F.conv2d(x, w, stride=spec.step, padding=spec.padding)
+        else:
+            y = F.max_pool2d(x, spec.kernel, spec.step)
+        return y.reshape(len(a), -1)
 
     def leak_factor(self, k: int) -> torch.Tensor:
         """Factor leak as ``lambda`` in 0 .. 255 (the exported integer when quantized)."""
@@ -324,7 +447,8 @@ class SNN(nn.Module):
 
     def forward(self, pixels: torch.Tensor, timesteps: int | None = None,
                 events: torch.Tensor | None = None) -> Output:
-        """One inference of a batch of ``pixels`` (B, n_in); ``events`` (B, T, n_in), layer
+        """One inference of a batch of ``pixels`` (B, n_in) (an image of ``input_shape``
+        flattened channel-major, row-major for conv networks); ``events`` (B, T, n_in), layer
         0's events in pixel units, replace the encoding of ``pixels`` when given (an encoding
         that passes gradients to the pixels: :func:`sw.robust.encode_events`)."""
         cfg = self.config
@@ -340,18 +464,30 @@ class SNN(nn.Module):
         th = [self.int_threshold(k, scales[k] * (1.0 / 255.0 if k == 0 else 1.0))
               for k in range(L)]
         lam = [self.leak_factor(k) for k in range(L)]
-        # Layer 0's input does not depend on the network state: one matrix product for all steps.
-        current0 = (events.reshape(B * T, -1) @ w[0].t()).reshape(B, T, -1)
-        v = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
-        fired = [events.new_zeros(B, spec.n_out) for spec in cfg.layers]
+        # Layer 0's input does not depend on the network state: one product for all steps.
+        current0 = self.synaptic(0, events.reshape(B * T, -1), w[0]).reshape(B, T, -1)
+        n = self.sizes[1:]
+        v = [events.new_zeros(B, n[k]) for k in range(L)]
+        fired = [events.new_zeros(B, n[k]) for k in range(L)]
         stdb = cfg.surrogate == "stdb"
-        last = [events.new_full((B, spec.n_out), -1.0) for spec in cfg.layers]
+        last = [events.new_full((B, n[k]), -1.0) for k in range(L)]
         spikes = [[] for _ in range(L)]
         potentials = []
         a = None
         for t in range(T):
             for k, spec in enumerate(cfg.layers):
-                current = current0[:, t] if k == 0 else a @ w[k].t()
+                if spec.kind == "pool":
+                    # Max pooling of 0/1 spikes is their OR in the window: the golden model's
+                    # pooling layer (weights 1, threshold 1, zero reset) spikes exactly then.
+                    # The gradient goes to the window's spiking input.
+                    s = self.synaptic(k, a, w[k])
+                    if spec.fire_once:
+                        s = s * (1.0 - fired[k])
+                    fired[k] = torch.maximum(fired[k], s.detach())
+                    spikes[k].append(s)
+                    a = s
+                    continue
+                current = current0[:, t] if k == 0 else self.synaptic(k, a, w[k])
                 p = self._leak(v[k], k, lam[k]) + current
                 if self.quantized:
                     p = p.clamp(lo, hi)

@@ -323,3 +323,24 @@ def test_table_marks_over_capacity():
     lines = table.splitlines()
     assert lines[-1].split() == ["DSP", "91", "90", "101.1%", ">", "device"]
     assert lines[-2].split() == ["LUT", "10", "100", "10.0%"]
+
+
+# -- UART rates ---------------------------------------------------------------------------------
+
+def test_uart_divisor_and_the_boards_fastest_rate():
+    """12 Mbaud, the FT2232H's fastest, is a build option of the Arty: a fractional divisor at
+    100 MHz, an integer one at 96 MHz; above a board's USB-serial maximum it is refused."""
+    from fractions import Fraction
+    arty, ulx3s = get_board("arty"), get_board("ulx3s")
+    assert arty.max_baud == 12_000_000 and ulx3s.max_baud == 3_000_000
+    assert arty.uart_divisor(12_000_000, 100_000_000) == Fraction(2133, 256)
+    assert arty.uart_divisor(12_000_000, 96_000_000) == 8
+    assert arty.uart_divisor(115_200, 100_000_000) == 868
+    with pytest.raises(ValueError, match=r"faster than the Digilent Arty A7-35T.*takes "
+                                         r"\(12000000\); give --baud 12000000 or less"):
+        arty.uart_divisor(12_500_000, 100_000_000)
+    with pytest.raises(ValueError, match=r"\(3000000\); give --baud 3000000"):
+        ulx3s.uart_divisor(12_000_000, 100_000_000)
+    with pytest.raises(ValueError, match=r"too fast for a 25 MHz clock"):
+        arty.uart_divisor(12_000_000, 25_000_000)
+    assert get_board("litefury").max_baud is None

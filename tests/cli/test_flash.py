@@ -225,3 +225,19 @@ def test_open_board_builds_a_bitstream(tmp_path, capsys):
     saved = json.loads((tmp_path / "results" / "flash-ulx3s-tiny-custom.json").read_text())
     assert saved["fmax_mhz"] == report["fmax_mhz"]
     assert _no_leftovers(tmp_path) == []
+
+
+def test_arty_at_12_mbaud(tmp_path, capsys):
+    """``--baud 12000000`` on the Arty: the plan's report gives the UART's fractional divisor
+    and its rate error; a rate above the FT2232H's maximum fails before anything is written."""
+    out = tmp_path / "arty"
+    assert main(["--board", "arty", "--dry-run", "--no-estimate", "--baud", "12000000",
+                 "--output", str(out), "--results", str(tmp_path / "results"), *SMALL]) == 0
+    uart = json.loads((out / "report.json").read_text())["uart"]
+    assert uart["baud"] == 12_000_000 and uart["divisor"] == "2133/256"
+    assert abs(uart["cycles_per_bit"] - 8.332) < 1e-3 and 150 < uart["rate_error_ppm"] < 160
+    bad = tmp_path / "bad"
+    assert main(["--board", "arty", "--dry-run", "--baud", "13000000", "--output",
+                 str(bad), *SMALL]) == EXIT_USAGE
+    assert "faster than the Digilent Arty A7-35T" in capsys.readouterr().err
+    assert not bad.exists()

@@ -49,6 +49,10 @@ from core.network import Conv, Layer, Network, max_pool
     (dict(membrane_words=0), "membrane_words is 0; it must be in 1 .. 65536"),
     (dict(conv=True, inputs_per_cycle=2),
      "inputs_per_cycle is 2; conv needs 1 (a conv event is one input)"),
+    (dict(stream=1), "stream is 1; it must be True or False"),
+    (dict(conv=True, stream=True),
+     "stream and conv are both on; the input queue does not yet write images in the hardware "
+     "order of a conv layer: build one of them"),
 ])
 def test_errors(changes, message):
     with pytest.raises(ConfigError) as info:
@@ -93,14 +97,14 @@ class TestResolve:
         assert resolve("mnist", ["lanes=16", "neuron_units=4"]).dsp_lanes == 16
         assert resolve("mnist", ["dsp_lanes=none"]).dsp_lanes == 78
         # the generator options, off by default
-        assert not Config().bias and not Config().spike_count
-        assert resolve("tiny", ["bias=true", "spike-count=1"]) == Config.tiny(
-            bias=True, spike_count=True)
+        assert not Config().bias and not Config().spike_count and not Config().stream
+        assert resolve("tiny", ["bias=true", "spike-count=1", "stream=true"]) == Config.tiny(
+            bias=True, spike_count=True, stream=True)
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
               "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions, "
-              "membrane_words")
+              "membrane_words, stream")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny', "

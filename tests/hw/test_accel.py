@@ -435,6 +435,132 @@ def test_bias_window_readback_and_reload(device_options):
 
 def test_identify_options():
     """CFG_OPTIONS tells the host which options the gateware has."""
-    for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True)):
+    for config in (TINY, Config.tiny(bias=True), Config.tiny(spike_count=True),
+                   Config.tiny(stream=True)):
         with open_device(config) as driver:
             assert driver.identify() == config
+
+
+#: The input queue (Config.stream): two pixel halves, the compact input, two result slots.
+TINY_STREAM = Config.tiny(stream=True)
+
+
+@pytest.fixture(scope="module")
+def device_stream():
+    with open_device(TINY_STREAM) as driver:
+        yield driver
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_networks_through_the_input_queue(device_stream, seed):
+    """Every encoder through the input queue, one image at a time: compact entries (the
+    image written whole for the rate encoder), START, the result slot, POP; every spike and
+    membrane, the results and the cycles as without the queue."""
+    rng = np.random.default_rng(9000 + seed)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=cfg.max_layers, max_timesteps=cfg.max_timesteps)
+    images = random_pixels(rng, 3, network.n_inputs)
+    images[0] = 0                                    # an image without a nonzero pixel
+    check(device_stream, network, images, f"stream, seed {9000 + seed}")
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_batch_overlaps_writes_with_inferences(device_stream, seed):
+    """infer_batch writes image k + 1 while image k computes: the results of a batch in order,
+    each as the golden model's, and the accelerator never idle long between two images."""
+    rng = np.random.default_rng(9500 + seed)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=cfg.max_layers, max_timesteps=cfg.max_timesteps,
+                             encoders=("direct", "hybrid"))
+    images = random_pixels(rng, 6, network.n_inputs)
+    device_stream.load(network)
+    results = device_stream.infer_batch(images)
+    trace = golden.run(network, images)
+    assert [r.cls for r in results] == trace.prediction.tolist()
+    for k, r in enumerate(results):
+        assert r.first_time.tolist() == trace.first_time[k].tolist(), k
+        assert r.first_potential.tolist() == trace.first_potential[k].tolist(), k
+        assert r.membrane.tolist() == trace.membrane[-1][k, -1].tolist(), k
+        assert r.cycles == cycle_count(network, cfg, images[k]), k
+
+
+def test_input_queue_status_hold_and_reject(device_stream):
+    """The queue's flags and refusals: a START while an image is queued is dropped and flagged;
+    with both result slots unread the queued image waits (FULL), an input write is dropped and
+    flagged; POP frees a slot and the waiting image runs; REJECTED stays until CLEAR."""
+    rng = np.random.default_rng(77)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=2, max_timesteps=3, encoders=("direct",))
+    d, t = device_stream, device_stream.transport
+    d.load(network)
+    control, status = 4 * memmap.REG_CONTROL, 4 * memmap.REG_STATUS
+    t.write_word(control, memmap.CONTROL_CLEAR)
+    image = random_pixels(rng, 1, network.n_inputs)[0]
+    d.start(image)                                   # runs at once
+    t.write_word(control, memmap.CONTROL_START)      # an empty image, queued
+    assert t.read_word(status) & memmap.STATUS_QUEUED
+    t.write_word(control, memmap.CONTROL_START)      # a second one: refused
+    assert t.read_word(status) & memmap.STATUS_REJECTED
+    t.run(5000)
+    t.write_word(control, memmap.CONTROL_CLEAR)      # forgets the results and REJECTED
+    assert not t.read_word(status) & 0x7E
+    d.start(image)
+    t.write_word(control, memmap.CONTROL_START)
+    t.run(5000)
+    word = t.read_word(status)
+    assert word & memmap.STATUS_FULL and not word & memmap.STATUS_QUEUED, hex(word)
+    t.write_word(control, memmap.CONTROL_START)      # a third: waits, both slots unread
+    t.run(200)
+    assert t.read_word(status) & memmap.STATUS_QUEUED
+    t.write(4 * memmap.REG_PIXEL_STREAM, [0x0101])   # an input write now: dropped
+    assert t.read_word(status) & memmap.STATUS_REJECTED
+    want = golden.run(network, np.stack([image, 0 * image]))
+    first = d.results()
+    assert first.cls == int(want.prediction[0])
+    assert first.first_time.tolist() == want.first_time[0].tolist()
+    d.pop()
+    t.run(5000)
+    word = t.read_word(status)
+    assert word & memmap.STATUS_FULL and word & memmap.STATUS_REJECTED, hex(word)
+    for _ in range(2):                               # the empty images' results
+        assert d.results().first_time.tolist() == want.first_time[1].tolist()
+        d.pop()
+    t.write_word(control, memmap.CONTROL_CLEAR)
+    assert not t.read_word(status) & 0x7E            # nothing queued, unread or flagged
+
+
+def test_input_queue_rows_of_two_words():
+    """Eight pixels per encoder row (two bus words, as the mnist configuration has) and a row
+    count that is not a power of two: each half of the pixel memory is addressed whole."""
+    cfg = Config.tiny(stream=True, pixels_per_cycle=8, max_inputs=40)
+    with open_device(cfg) as driver:
+        for seed in range(3):
+            rng = np.random.default_rng(9900 + seed)
+            network = random_network(rng, max_inputs=cfg.max_inputs,
+                                     max_neurons=cfg.max_neurons, max_layers=2,
+                                     max_timesteps=4)
+            check(driver, network, random_pixels(rng, 3, network.n_inputs),
+                  f"stream S=8, seed {9900 + seed}")
+
+
+def test_input_queue_clear_forgets_what_was_left(device_stream):
+    """CLEAR (which load writes) forgets a queued image and unread results, so that a host
+    that starts afresh reads its own results."""
+    rng = np.random.default_rng(78)
+    cfg = TINY_STREAM
+    network = random_network(rng, max_inputs=cfg.max_inputs, max_neurons=cfg.max_neurons,
+                             max_layers=2, max_timesteps=3)
+    d, t = device_stream, device_stream.transport
+    d.load(network)
+    images = random_pixels(rng, 3, network.n_inputs)
+    for image in images:                             # two run, the third waits: nobody reads
+        d.start(image)
+    t.run(5000)
+    word = t.read_word(4 * memmap.REG_STATUS)
+    assert word & memmap.STATUS_FULL and word & memmap.STATUS_QUEUED, hex(word)
+    d.load(network)
+    assert not t.read_word(4 * memmap.REG_STATUS) & 0x7E
+    check(d, network, images[::-1], "after CLEAR")

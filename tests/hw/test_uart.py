@@ -200,3 +200,19 @@ def test_loopback(divisor):
     sim.add_testbench(consumer)
     sim.run_until(1e-6 * (len(data) + 2) * 10 * divisor + 1e-4)
     assert got == data
+
+
+def test_12_mbaud_on_a_100_mhz_clock(line_for, decode_line):
+    """The Arty's 12 Mbaud build option: the divisor that ``divisor_for`` rounds to 1/256 cycle
+    (8.332 against the host's exact 8 1/3 cycles per bit, 156 ppm) takes a host sending at
+    exactly 12 Mbaud, back to back and 2 % fast or slow, and its transmitter's frames decode at
+    exactly 12 Mbaud. A 96 MHz clock gives the integer divisor 8 instead."""
+    divisor = divisor_for(100_000_000, 12_000_000)
+    assert divisor == Fraction(2133, 256) and divisor_for(96_000_000, 12_000_000) == 8
+    host = Fraction(100_000_000, 12_000_000)
+    data = [0x00, 0xFF, 0x55, 0xAA] + [random.Random(12).randrange(256) for _ in range(60)]
+    for period in (host, host * Fraction(98, 100), host * Fraction(102, 100)):
+        got, fe, ov = run_rx(divisor, line_for(data, divisor, period=float(period)))
+        assert got == data and not fe and not ov, float(period)
+    levels, _ = run_tx(divisor, data)
+    assert decode_line(levels, float(host)) == data

@@ -185,3 +185,36 @@ def test_conv_kernel_words_and_orders():
         conv, *orders[0]) != 0
     assert words[4 * memmap.layer_reg(2, memmap.LAYER_CONV)] == 0   # dense
     assert [words[4 * (memmap.REG_MEMBRANE_BASE + i)] for i in range(3)] == [0, 64, 72]
+
+
+def _decode_compact(words, n):
+    """Reference decoder of the compact input format (docs/memory-map.md, "Input queue")."""
+    image, pointer = np.zeros(n, np.int64), 0
+    for word in words:
+        for entry in (word & 0xFFFF, word >> 16):
+            pointer += entry >> 8
+            if pointer < n:
+                image[pointer] = entry & 0xFF
+            pointer += 1
+    return image
+
+
+def test_compact_input_round_trip():
+    """The compact format names every nonzero pixel once, ascending: decoded, it is the image,
+    for gaps longer than 255 pixels, an odd count, a full and an empty image."""
+    from sw.compiler import compact_words, compact_writes
+    config = Config.mnist(stream=True)
+    rng = np.random.default_rng(5)
+    sparse = np.zeros(784, np.uint8)
+    sparse[[0, 300, 301, 783]] = [7, 255, 1, 9]          # gaps of 299 and 481
+    cases = [sparse, np.zeros(784, np.uint8), np.full(784, 3, np.uint8),
+             (rng.random(784) < 0.2) * rng.integers(1, 256, 784)]
+    for image in cases:
+        words = compact_words(image, config, 784)
+        assert np.array_equal(_decode_compact(words, 784), image)
+        assert all(0 <= w < 1 << 32 for w in words)
+    assert len(compact_words(sparse, config)) == 3      # 4 entries and a filler per gap
+    assert compact_words(np.zeros(784, np.uint8), config) == []
+    full = compact_writes(np.full(784, 3, np.uint8), config)
+    assert [len(w) for _, w in full] == [32] * 12 + [8]
+    assert {a for a, _ in full} == {4 * memmap.REG_PIXEL_STREAM}

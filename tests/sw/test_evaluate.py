@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core import golden, modelfile
-from core.network import Layer, Network
+from core.network import Conv, Layer, Network, max_pool
 from sw import evaluate
 from sw.data import load_digits
 from sw.snn import SNN, LayerSpec, SNNConfig, to_network
@@ -129,3 +129,24 @@ def test_golden_model_progress_is_quiet_off_a_terminal(files, capsys):
     folder, _ = files
     evaluate.evaluate(folder / "m.snn", dataset="digits")
     assert capsys.readouterr().err == ""
+
+
+def test_statistics_of_a_conv_network_count_synops_per_event():
+    rng = np.random.default_rng(0)
+    net = Network([Layer(rng.integers(-3, 4, (3, 1, 3, 3)), threshold=20,
+                         conv=Conv(1, 6, 6, 3, 3, 1, 1)),
+                   max_pool(3, 6, 6, 2),
+                   Layer(rng.integers(-3, 4, (4, 27)), threshold=3)],
+                  timesteps=3, encoder="rate").validate()
+    pixels = rng.integers(0, 256, (20, 36)).astype(np.uint8)
+    stats = evaluate.statistics(net, pixels, np.zeros(20, np.int64), quiet=True)
+    trace = golden.run(net, pixels)
+    inputs = [golden.encode(net, pixels) != 0] + list(trace.spikes[:-1])
+
+    def synapses(layer):  # (n_out, n_in): which neurons an input reaches, zero weights too
+        if layer.conv is None:
+            return np.ones((layer.n_out, layer.n_in), np.int64)
+        return (Layer(np.ones_like(layer.weights), conv=layer.conv).dense_weights() != 0)
+    want = [float((e.astype(np.int64) @ synapses(l).T.astype(np.int64)).sum()) / 20
+            for e, l in zip(inputs, net.layers)]
+    assert np.allclose(stats["synops_per_layer"], want) and want[1] > 0

@@ -307,3 +307,87 @@ def test_distillation_trains_a_teacher_and_uses_it(monkeypatch, tmp_path):
     calls.clear()
     train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False)
     assert calls == []  # no teacher, no distillation term
+
+
+# -- convolutional networks (issue 14) ----------------------------------------------------------
+
+def test_parse_layer_entries():
+    assert train.parse_layer(128) == {"kind": "dense", "n_out": 128}
+    assert train.parse_layer("conv 16 5x5 pad 2") == {"kind": "conv", "n_out": 16, "kernel": 5,
+                                                     "padding": 2}
+    assert train.parse_layer("Conv 8 3x3 stride 2 pad 1") == {
+        "kind": "conv", "n_out": 8, "kernel": 3, "stride": 2, "padding": 1}
+    assert train.parse_layer("pool 2") == {"kind": "pool", "n_out": 0, "kernel": 2}
+    assert train.parse_layer("pool 3 stride 2")["stride"] == 2
+    for bad in ("conv 16 5x3", "conv 16", "pool", "pool 2 pad 1", "conv 8 3x3 pad", "dense 4",
+                "conv 8 3x3 pad 1 pad 1", "conv x 3x3", 2.5, True, "pool 2 stride 0"):
+        with pytest.raises(ValueError, match=r"network.hidden entry .*(write|stride must)"):
+            train.parse_layer(bad)
+
+
+@pytest.mark.parametrize("over,message", [
+    ({"network": {"hidden": ["conv 4 3x3", "pool 2", "conv 4 5x5"]}},
+     "[network]: layers[2]: a 5x5 conv does not fit the 3x3 map"),
+    ({"network": {"hidden": [16, "pool 2"]}}, "[network]: layers[1] is a pool layer after a dense"),
+    ({"network": {"hidden": ["conv 4 3x3"], "input_shape": [2, 8, 8]}},
+     "input_shape (2, 8, 8) holds 128 pixels, but n_inputs is 64"),
+    ({"network": {"hidden": ["conv 4 3x3"]}, "prune": {"sparsity": 0.5}},
+     "[prune] (STDP pairings per synapse) takes dense networks only"),
+    ({"network": {"hidden": ["conv 4 9x9"]}}, "kernel is 9; it must be in 1 .. 7"),
+])
+def test_conv_recipe_is_checked_before_training(monkeypatch, tmp_path, over, message):
+    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train.run(tiny(**over), tmp_path / "m.snn", tmp_path / "r", progress=False)
+
+
+def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):
+    """conv -> pool -> dense on the digits as 1 x 8 x 8 images: ANN (CNN) conversion, QAT,
+    timestep reduction 4 -> 2 (the pooling layer keeps threshold 1), export of both stages,
+    golden model == training model on every test image."""
+    config = tiny(network={"hidden": ["conv 6 3x3 pad 1", "pool 2", 24],
+                           "input_shape": [1, 8, 8]},
+                  ann={"epochs": 2}, train={"epochs": 2, "qat_start": 1},
+                  iir={"timesteps": [2], "epochs": 1, "lr": 1e-3},
+                  export={"also": [2], "name": "digits-cnn"})
+    summary = train.run(config, tmp_path / "c.snn", tmp_path / "r", progress=False)
+    assert [e["timesteps"] for e in summary["exports"]] == [4, 2]
+    for info in summary["exports"]:
+        assert info["agreement"] == 1.0
+        assert info["integer_accuracy"] > 0.5
+    net = modelfile.load(tmp_path / "c.snn")
+    assert [l.conv is not None for l in net.layers] == [True, True, False, False]
+    assert net.layers[0].weights.shape == (6, 1, 3, 3)
+    assert net.layers[1].threshold == 1 and net.layers[1].conv.groups == 6
+    assert net.sizes == [64, 384, 96, 24, 10]
+    # The per-epoch checkpoint (the T = 2 stage's last epoch) exports to the same network.
+    again = tmp_path / "again.snn"
+    assert train.main(["--from-checkpoint", str(tmp_path / "r" / "last.pt"), "--data", "digits",
+                       "--output", str(again), "--quiet"]) == 0
+    assert modelfile.load(again).layers == modelfile.load(tmp_path / "c_t2.snn").layers
+
+
+def test_resume_starts_from_a_checkpoint(monkeypatch, tmp_path):
+    """train.init (--resume): the weights, thresholds and leaks of a checkpoint instead of ANN
+    conversion; a checkpoint of another network is refused."""
+    first = tiny(network={"hidden": [16]}, ann={"epochs": 0}, train={"epochs": 1})
+    train.run(first, tmp_path / "a.snn", tmp_path / "r1", progress=False)
+    ckpt = tmp_path / "r1" / "last.pt"
+    saved = torch.load(ckpt, weights_only=False)["state_dict"]
+    seen = {}
+
+    def no_training(model, *args, **kwargs):
+        seen.update({k: v.clone() for k, v in model.state_dict().items()})
+        return model
+    monkeypatch.setattr(train, "train_snn", no_training)
+    monkeypatch.setattr(train, "train_ann", lambda *a, **k: pytest.fail("ANN trained"))
+    again = tiny(network={"hidden": [16]}, train={"epochs": 1, "init": str(ckpt)})
+    train.run(again, tmp_path / "b.snn", tmp_path / "r2", progress=False)
+    assert all(torch.equal(seen[k], saved[k]) for k in saved)
+    assert modelfile.load(tmp_path / "b.snn") == modelfile.load(tmp_path / "a.snn")
+    with pytest.raises(ValueError, match="holds another network"):
+        train.run(tiny(network={"hidden": [8]}, train={"init": str(ckpt)}), tmp_path / "c.snn",
+                  tmp_path / "r3", progress=False)
+    with pytest.raises(ValueError, match="train.init /nowhere.pt is not a file"):
+        train.run(tiny(train={"init": "/nowhere.pt"}), tmp_path / "c.snn", tmp_path / "r3",
+                  progress=False)
