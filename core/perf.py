@@ -57,6 +57,13 @@ def _update(chunks, last, output_layer):
     return max(1, chunks - OVERLAP_CHUNKS), min(OVERLAP_CHUNKS, chunks - 1)
 
 
+def _block_update(first, size, P, U, output_layer):
+    """:func:`_update` of the block of ``P`` neurons from ``first`` of a layer of ``size``
+    (in ``U``-neuron groups; the last block may be short)."""
+    return _update(-(-(min(first + P, size) - first) // U), last=first + P >= size,
+                   output_layer=output_layer)
+
+
 def _any_per_group(flags, size):
     """``flags`` (..., n) grouped along the last axis in ``size`` consecutive entries (the last
     group padded with False): whether any of each group's is set, (..., ceil(n / size))."""
@@ -157,9 +164,8 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
                         accum = _accum_replay(int((active & live[index][first // P]).sum()))
                     # ACCUM ends once that update is done too
                     total += max(accum, update_left)
-                    cycles, update_left = _update(
-                        -(-(min(first + P, layer.n_out) - first) // U),
-                        last=first + P >= layer.n_out, output_layer=index == L - 1)
+                    cycles, update_left = _block_update(first, layer.n_out, P, U,
+                                                        output_layer=index == L - 1)
                     total += cycles
         # READOUT (read, words, lane, the read-out's register, compare), FINISH
         total += network.n_classes + 5 + 1
@@ -283,9 +289,8 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                     else:
                         accum = _accum_replay(int(active.sum()))
                     total += max(accum, update_left)
-                    cycles, update_left = _update(
-                        -(-(min(start + P, outputs.size) - start) // U),
-                        last=start + P >= outputs.size, output_layer=index == L - 1)
+                    cycles, update_left = _block_update(start, outputs.size, P, U,
+                                                        output_layer=index == L - 1)
                     total += cycles
         total += network.n_classes + 5 + 1
         out[b] = total
