@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 from sw.data import DataError, load_mnist
 from sw.gan.images import latent
 from sw.gan.train import export, load_recipe, spike_stats, train
+from sw.recipe import parse_override
 from sw.options import (ArgumentParser, add_json, atomic_write, cli_main, fail, input_file,
                         output_file, positive_int)
 
@@ -32,16 +32,10 @@ PROG = "python -m sw.gantrain"
 
 def _override(text: str) -> dict:
     """``SECTION.KEY=VALUE`` (VALUE in TOML syntax) as a nested dict."""
-    key, sep, value = text.partition("=")
-    section, dot, name = key.strip().partition(".")
-    if not sep or not dot:
-        raise argparse.ArgumentTypeError(f"{text!r}: write SECTION.KEY=VALUE, e.g. "
-                                         f"train.steps=100")
     try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()      # a bare word is a string
-    return {section: {name: parsed}}
+        return parse_override(text, "train.steps=100")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parser() -> ArgumentParser:
@@ -70,7 +64,7 @@ def main(argv=None) -> int:
             over.setdefault(section, {}).update(values)
     try:
         config = load_recipe(args.recipe, over)
-    except (ValueError, tomllib.TOMLDecodeError) as error:
+    except ValueError as error:
         return fail(PROG, f"recipe: {error}")
     source = config["data"]["source"] or None
     try:

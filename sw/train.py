@@ -39,7 +39,6 @@ import logging
 import math
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,7 @@ from torch import nn
 from core import golden
 from core.modelfile import load as load_model
 
+from . import recipe
 from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, from_pixels,
                    load_dataset)
 from .evaluate import load_checkpoint
@@ -93,59 +93,10 @@ DEFAULTS = {
 }
 
 
-def _kind(default, value) -> str | None:
-    """What ``value`` must be to replace ``default`` (None: it is one)."""
-    if default is None:
-        return None
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "true or false"
-    if isinstance(default, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
-    if isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else "a number"
-    if isinstance(default, str):
-        return None if isinstance(value, str) else "a string"
-    if isinstance(default, list):
-        return None if isinstance(value, list) else "a list, e.g. [256]"
-    return None
-
-
-def _merge(base: dict, over: dict, where: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if key not in base:
-            raise ValueError(f"unknown recipe key '{where}{key}'; known keys: "
-                             f"{', '.join(sorted(base))}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise ValueError(f"recipe key {where}{key} must be a table")
-            out[key] = _merge(base[key], value, f"{where}{key}.")
-        else:
-            kind = _kind(DEFAULTS.get(where.split(".")[0], {}).get(key) if where else None,
-                         value)
-            if kind:
-                raise ValueError(f"recipe key {where}{key} is {value!r}; it must be {kind}")
-            out[key] = value
-    return out
-
-
 def load_config(path=None, overrides: dict | None = None) -> dict:
-    """Defaults, updated by a TOML file and then by ``overrides`` (nested dicts)."""
-    config = copy.deepcopy(DEFAULTS)
-    if path:
-        with open(path, "rb") as file:
-            try:
-                recipe = tomllib.load(file)
-            except tomllib.TOMLDecodeError as error:
-                raise ValueError(f"{path} is not valid TOML: {error}") from None
-        try:
-            config = _merge(config, recipe)
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
-    if overrides:
-        config = _merge(config, overrides)
-    return config
+    """:data:`DEFAULTS`, updated by a TOML file and then by ``overrides`` (nested dicts);
+    :func:`sw.recipe.load` says what it refuses."""
+    return recipe.load(DEFAULTS, path, overrides)
 
 
 def export_paths(config: dict, output) -> list:
@@ -744,15 +695,6 @@ def export_checkpoint(checkpoint, output, config: dict) -> dict:
 PROG = "python -m sw.train"
 
 
-def _value(text: str):
-    """A ``--set`` value: TOML (``[128]``, ``0.5``, ``true``, ``"rate"``), else the text as a
-    string (``--set network.encoder=rate``)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
 @cli_main(PROG)
 def main(argv=None) -> int:
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
@@ -804,11 +746,12 @@ def main(argv=None) -> int:
     if args.data:  # --data names the whole source; --dataset alone keeps the recipe's folder
         put("data", "source", str(folder) if folder else "")
     for item in args.set:
-        if "=" not in item or "." not in item.split("=", 1)[0]:
-            parser.error(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. network.hidden=[128]")
-        path, value = item.split("=", 1)
-        section, key = path.strip().split(".", 1)
-        put(section, key, _value(value.strip()))
+        try:
+            (section, values), = recipe.parse_override(item, "network.hidden=[128]").items()
+        except ValueError as error:
+            parser.error(f"--set {error}")
+        for key, value in values.items():
+            put(section, key, value)
     try:
         config = load_config(args.recipe, over)
         check_config(config, args.output)

@@ -18,9 +18,7 @@ generator (:class:`sw.gan.model.ANNGenerator`) for the benchmark.
 
 from __future__ import annotations
 
-import copy
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from core import golden
 from core.network import Network
 from core.numerics import NEVER
 
+from .. import recipe
 from ..options import progress as progress_bar
 from ..snn import SNN
 from ..snn.export import export as export_snn
@@ -68,36 +67,10 @@ DEFAULTS = {
 }
 
 
-def _merge(base: dict, over: dict, where: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if key not in base:
-            raise ValueError(f"unknown recipe key '{where}{key}'; known keys: "
-                             f"{', '.join(base)}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise ValueError(f"recipe key {where}{key} must be a table")
-            out[key] = _merge(base[key], value, f"{where}{key}.")
-        elif isinstance(base[key], float) and isinstance(value, int) and not isinstance(
-                value, bool):
-            out[key] = float(value)
-        elif type(value) is not type(base[key]):
-            raise ValueError(f"recipe key {where}{key} is {value!r}; it must be a "
-                             f"{type(base[key]).__name__}")
-        else:
-            out[key] = value
-    return out
-
-
 def load_recipe(path=None, overrides: dict | None = None) -> dict:
     """:data:`DEFAULTS` updated by the TOML file ``path`` and ``overrides`` (nested dicts).
     Raises ValueError naming an unknown key, a value of the wrong kind or out of range."""
-    config = copy.deepcopy(DEFAULTS)
-    if path is not None:
-        with open(path, "rb") as file:
-            config = _merge(config, tomllib.load(file))
-    if overrides:
-        config = _merge(config, overrides)
+    config = recipe.load(DEFAULTS, path, overrides)
     t = config["train"]
     if t["loss"] not in LOSSES:
         raise ValueError(f"train.loss is {t['loss']!r}; it must be one of "
