@@ -19,7 +19,7 @@ import time
 from sw.options import atomic_write
 
 from . import designs, toolchain
-from .cosim_run import read_result, write_job
+from .cosim_run import CHUNK, read_result, write_job
 
 __all__ = ["run_cosim", "summary_line", "rate_text", "CosimError"]
 
@@ -76,11 +76,12 @@ def _expected(design, sim: str, fast: bool, waves: bool, count: int) -> float | 
 
 def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | None = None,
               job: str = "cosim", fast: bool = False, driver_images: int = 0,
-              overlap: bool = False, say=None) -> dict:
+              overlap: bool = False, chunk: int = CHUNK, say=None) -> dict:
     """Run ``networks`` (each with its image array) on the simulated accelerator.
 
     Returns the result dict of :mod:`sim.cosim_run` plus ``wall_seconds`` (all of it, build
-    included). ``fast``, ``driver_images`` and ``overlap``: see :func:`sim.cosim_run.write_job`. ``say``,
+    included). ``fast``, ``driver_images``, ``overlap`` and ``chunk``: see
+    :func:`sim.cosim_run.write_job`. ``say``,
     when given, is called with a line before each step that can take long (a first build of
     the simulator model, the co-simulation itself with its expected duration).
     """
@@ -96,7 +97,7 @@ def run_cosim(networks, images, config, *, sim: str = "verilator", waves: str | 
         # the compiled model is shared (sim.toolchain.build). A failed run keeps its folder.
         with toolchain.run_folder(design, sim, job, waves=bool(waves)) as folder:
             write_job(folder, networks, images, fast=fast, driver_images=driver_images,
-                      overlap=overlap)
+                      overlap=overlap, chunk=chunk)
             toolchain.build(design, sim, waves=bool(waves))
             expected = _expected(design, sim, fast, bool(waves), count)
             if expected is None and count >= 100 or expected is not None and expected >= 10:

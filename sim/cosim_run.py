@@ -23,12 +23,19 @@ from core import golden, modelfile
 
 from .session import Session
 
-__all__ = ["write_job", "read_result"]
+__all__ = ["write_job", "read_result", "CHUNK"]
+
+#: Images whose golden and hardware traces are held at once. A convolutional network's trace
+#: is about a megabyte per image: 10,000 images at once would not fit in memory.
+CHUNK = 200
 
 
 def write_job(folder, networks, images, *, fast: bool = False, driver_images: int = 0,
-              overlap: bool = False) -> Path:
+              overlap: bool = False, chunk: int = CHUNK) -> Path:
     """Write a job: one model file and one image array per network.
+
+    The images are compared ``chunk`` at a time (their traces held at once); the outcome does
+    not depend on it.
 
     With ``fast`` the inferences run through :meth:`sim.session.Session.run`'s one-wake-up
     path; ``driver_images`` then also runs that many images of each network through the
@@ -44,7 +51,7 @@ def write_job(folder, networks, images, *, fast: bool = False, driver_images: in
         np.save(folder / f"pix{k}.npy", np.asarray(pixels, np.uint8))
     (folder / "job.json").write_text(json.dumps({"networks": len(networks), "fast": fast,
                                                  "driver_images": driver_images,
-                                                 "overlap": overlap}))
+                                                 "overlap": overlap, "chunk": chunk}))
     return folder
 
 
@@ -53,6 +60,29 @@ def read_result(folder) -> dict:
     if not path.exists():
         raise RuntimeError(f"the co-simulation wrote no result ({path}); see the log")
     return json.loads(path.read_text())
+
+
+
+async def _run_chunk(session, network, pixels, fast, result, k, start):
+    """Infer and compare the images ``pixels`` (from image ``start`` of network ``k``); add
+    the outcome to ``result``."""
+    started = time.monotonic()
+    expected = golden.run(network, pixels)
+    result["golden_seconds"] += time.monotonic() - started
+    report = await session.run(network, pixels, expected=expected, fast=fast)
+    result["seconds"] += report.seconds
+    result["inferences"] += len(report.inferences)
+    result["mismatches"] += len(report.failed)
+    result["cycles"] += report.cycles
+    result["classes"] += [inf.prediction for inf in report.inferences]
+    if report.failed and result["first"] is None:
+        bad = report.failed[0]
+        result["first"] = {"network": k, "image": start + bad.index,
+                           "differences": [str(m) for m in bad.mismatches[:10]],
+                           "what": bad.mismatches[0].what,
+                           "layer": bad.mismatches[0].layer,
+                           "step": bad.mismatches[0].step,
+                           "neuron": bad.mismatches[0].neuron}
 
 
 @cocotb.test()
@@ -70,18 +100,18 @@ async def cosim_job(dut):
         network = modelfile.load(folder / f"net{k}.snn")
         pixels = np.load(folder / f"pix{k}.npy")
         started = time.monotonic()
-        expected = golden.run(network, pixels)
-        result["golden_seconds"] += time.monotonic() - started
-        started = time.monotonic()
         await session.load(network)
         result["load_seconds"] += time.monotonic() - started
         if fast and job.get("driver_images"):
             part = pixels[:job["driver_images"]]
-            driver = await session.run(network, part, expected=expected[:len(part)])
+            driver = await session.run(network, part, expected=golden.run(network, part))
             result["driver_inferences"] += len(driver.inferences)
             result["driver_seconds"] += driver.seconds
             result["driver_mismatches"] += len(driver.failed)
         if job.get("overlap"):
+            started = time.monotonic()
+            expected = golden.run(network, pixels)
+            result["golden_seconds"] += time.monotonic() - started
             started = time.monotonic()
             over = await session.overlapped(network, pixels, expected=expected)
             result["seconds"] += time.monotonic() - started
@@ -95,20 +125,10 @@ async def cosim_job(dut):
                 result["first"] = {"network": k, "image": over["first"]["image"],
                                    "differences": over["first"]["differences"]}
             continue
-        report = await session.run(network, pixels, expected=expected, fast=fast)
-        result["seconds"] += report.seconds
-        result["inferences"] += len(report.inferences)
-        result["mismatches"] += len(report.failed)
-        result["cycles"] += report.cycles
-        result["classes"] += [inf.prediction for inf in report.inferences]
-        if report.failed and result["first"] is None:
-            bad = report.failed[0]
-            result["first"] = {"network": k, "image": bad.index,
-                               "differences": [str(m) for m in bad.mismatches[:10]],
-                               "what": bad.mismatches[0].what,
-                               "layer": bad.mismatches[0].layer,
-                               "step": bad.mismatches[0].step,
-                               "neuron": bad.mismatches[0].neuron}
+        chunk = job.get("chunk", CHUNK)
+        for start in range(0, len(pixels), chunk):
+            await _run_chunk(session, network, pixels[start:start + chunk], fast, result, k,
+                             start)
     result["flushes"] = session.harness.flushes
     result["sim_cycles"] = session.harness.cycle
     (folder / "result.json").write_text(json.dumps(result))

@@ -9,7 +9,10 @@ import pytest
 
 from cli import cosim
 from core import modelfile
-from sim.cosim import rate_text
+from core.config import resolve
+from core.randnet import random_pixels
+from sim.cosim import rate_text, run_cosim
+from sim.designs import random_fitting_network
 from core.network import Layer, Network
 from sim import toolchain
 
@@ -193,3 +196,18 @@ class TestWorkers:
         alone = capsys.readouterr().out
         assert cosim.main(args + ["--workers", "2"]) == 0
         assert capsys.readouterr().out == alone and SUMMARY.match(alone.strip())
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(not toolchain.available("verilator"), reason="verilator is not installed")
+def test_chunks_do_not_change_the_outcome():
+    """The images are compared a chunk at a time (a CNN's traces for 10,000 images do not fit
+    in memory at once): chunks of 2 give the same cycles and classes as one chunk."""
+    rng = np.random.default_rng(5)
+    config = resolve("tiny")
+    network = random_fitting_network(rng, config)
+    pixels = random_pixels(rng, 5, network.n_inputs)
+    one = run_cosim([network], [pixels], config, fast=True)
+    chunked = run_cosim([network], [pixels], config, fast=True, chunk=2)
+    assert (one["inferences"], one["mismatches"]) == (chunked["inferences"], 0) == (5, 0)
+    assert chunked["cycles"] == one["cycles"] and chunked["classes"] == one["classes"]
