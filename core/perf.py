@@ -79,7 +79,8 @@ def zero_words(network, config: Config) -> list:
     block of neurons ``b * P .. b * P + P - 1``, the layout of ``sw.compiler.weight_rows``
     (fields past ``n_out`` or ``n_in`` are zero padding)."""
     P, K = config.lanes, config.inputs_per_cycle
-    network.require_dense("the cycle model")
+    network.require_dense("the zero-word study", "cycle_counts counts a conv network's "
+                          "cycles without skipping")
     out = []
     for layer in network.layers:
         blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
@@ -116,7 +117,8 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     is the most that skipping zero words can save; the gateware does not do it."""
     if any(layer.conv is not None for layer in network.layers):
         if skip_zero_words:
-            network.require_dense("skipping zero words")
+            network.require_dense("skipping zero words", "count the conv network's cycles "
+                                  "without skip_zero_words")
         return _conv_cycle_counts(network, config, np.asarray(pixels))
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)

@@ -79,6 +79,13 @@ KEY = "snn_accel"
 #: other tools hold float32 values computed from the intended ones.
 _TOLERANCE = 1e-6
 
+#: Convolution and pooling: the accelerator runs them (``Config.conv``), this module's reader
+#: does not.
+_CONV_IMPORT = ("the NIR reader takes chains of Linear/Affine and IF/LIF nodes only, though the "
+                "accelerator runs convolutions (generated with --set conv=true): train the "
+                "network with python -m sw.train (network.hidden = [\"conv C KxK\", \"pool K\", "
+                "...]) or export Linear layers")
+
 #: Node kinds the accelerator cannot run, with the reason and what to export instead.
 _UNSUPPORTED = {
     "CubaLIF": "a current-based synapse (tau_syn) has no exact integer form on the accelerator; "
@@ -89,10 +96,10 @@ _UNSUPPORTED = {
           "set readout='max_membrane' on the imported network)",
     "I": "an integrator never fires; export IF neurons (for a membrane read-out set "
          "readout='max_membrane' on the imported network)",
-    "Conv1d": "the accelerator runs dense layers only; export Linear layers",
-    "Conv2d": "the accelerator runs dense layers only; export Linear layers",
-    "SumPool2d": "the accelerator runs dense layers only, without pooling",
-    "AvgPool2d": "the accelerator runs dense layers only, without pooling",
+    "Conv1d": "the accelerator has no 1-D convolution; export Linear layers",
+    "Conv2d": _CONV_IMPORT,
+    "SumPool2d": _CONV_IMPORT,
+    "AvgPool2d": _CONV_IMPORT,
     "Delay": "the accelerator has no synaptic delays",
     "Scale": "the accelerator has no scaling node; fold the scale into the weights",
     "Threshold": "the accelerator has no stateless threshold; export IF neurons",
@@ -150,7 +157,10 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
     ``input_scale`` leaves unchanged), one without a ``nir.Linear``.
     """
     import nir
-    network.validate().require_dense("the NIR export")
+    network.validate().require_dense(
+        "the NIR export", "the accelerator runs it (generated with --set conv=true) from its "
+        ".snn model file, which is how a conv network is exchanged; NIR's Conv2d is not "
+        "written yet")
     nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
     edges, prev = [], "input"
     for k, layer in enumerate(network.layers):

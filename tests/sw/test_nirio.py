@@ -275,6 +275,15 @@ UNSUPPORTED = {
     "Delay": (lambda n: nir.Delay(delay=np.ones(n)), "no synaptic delays"),
     "Scale": (lambda n: nir.Scale(scale=np.ones(n)), "fold the scale into the weights"),
     "Threshold": (lambda n: nir.Threshold(threshold=np.ones(n)), "export IF neurons"),
+    # The accelerator runs convolutions; the message must not say it does not (issue 14).
+    "Conv2d": (lambda n: nir.Conv2d(input_shape=(2, 2), weight=np.ones((1, 1, 1, 1)),
+                                    stride=1, padding=0, dilation=1, groups=1,
+                                    bias=np.zeros(1)),
+               "the NIR reader takes chains of Linear/Affine and IF/LIF nodes only, though the "
+               "accelerator runs convolutions (generated with --set conv=true)"),
+    "SumPool2d": (lambda n: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                          padding=np.array([0, 0])),
+                  "though the accelerator runs convolutions"),
 }
 
 
@@ -407,6 +416,7 @@ def test_convolutions_are_refused_with_one_message():
     c = Conv(1, 4, 4, 2, kernel=3)
     network = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
                               max_pool(2, 2, 2, 2), Layer(weights=np.ones((3, 2), int))])
-    with pytest.raises(NetworkError, match=r"layers\[0\] is a convolution; the NIR export "
-                       r"handles dense layers only"):
+    with pytest.raises(NetworkError, match=r"^layers\[0\] is a convolution; the NIR export "
+                       r"handles dense layers only: the accelerator runs it \(generated with "
+                       r"--set conv=true\) from its .snn model file"):
         to_nir(network)
