@@ -328,8 +328,18 @@ class Config:
         return cls.tiny(**base)
 
     @classmethod
+    def mnist_cnn(cls, **changes) -> "Config":
+        """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
+        (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
+        ``docs/architecture.md``, "Resources")."""
+        base = dict(conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
+                    max_neurons=14336, max_inputs=896, membrane_words=3072)
+        base.update(changes)
+        return cls(**base)
+
+    @classmethod
     def named(cls, name: str, **changes) -> "Config":
-        """The configuration called ``name`` (``"mnist"``, ``"tiny"`` or ``"tiny-conv"``)."""
+        """The configuration called ``name`` (a key of :data:`NAMED`)."""
         if name not in NAMED:
             raise ConfigError(f"configuration {name!r} is unknown; choose one of "
                               f"{', '.join(map(repr, NAMED))}")
@@ -602,7 +612,7 @@ class Config:
 
 
 #: The configuration names of ``--config`` and the :class:`Config` class methods they call.
-NAMED = {"mnist": "mnist", "tiny": "tiny", "tiny-conv": "tiny_conv"}
+NAMED = {"mnist": "mnist", "mnist-cnn": "mnist_cnn", "tiny": "tiny", "tiny-conv": "tiny_conv"}
 
 
 def parse_overrides(items: Iterable[str]) -> dict:
