@@ -44,8 +44,8 @@ def recipe_network(recipe: dict, pixels, n_classes: int = 10, *,
                    hidden_fraction: float = HIDDEN_FRACTION,
                    output_fraction: float = OUTPUT_FRACTION, seed: int = 0) -> Network:
     """The stand-in of ``recipe`` (a dict of :func:`sw.train.load_config`): its layers with
-    uniform random ``weight_bits``-bit weights (:func:`_weights`), thresholds :func:`calibrate`-d on ``pixels``
-    (B, n_in) uint8. Raises ``ValueError`` naming the recipe key when the shapes do not add
+    uniform random ``weight_bits``-bit weights (:func:`_weights`), thresholds
+    :func:`calibrate`-d on ``pixels`` (B, n_in) uint8. Raises ``ValueError`` naming the recipe key when the shapes do not add
     up (``input_shape`` against the images, a layer whose map is empty)."""
     n = recipe["network"]
     pixels = np.asarray(pixels)
