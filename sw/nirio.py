@@ -59,10 +59,10 @@ record them with ``warnings.catch_warnings(record=True)`` and print each ``str(w
   fields take the defaults of :class:`core.network.Layer` and :class:`core.network.Network`.
 
 Anything else (a current-based synapse, a nonzero ``v_leak`` or ``v_reset``, a parameter that
-is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and Flatten)
-raises :class:`NirError` naming the node, the field and what to export instead; ``read_float``
-folds ``v_leak``, per-neuron thresholds and instant synapses in exactly and refuses the rest
-the same way.
+is not finite, a branch, a cycle, a node kind other than Linear/Affine, Conv2d/SumPool2d,
+IF/LIF and Flatten) raises :class:`NirError` naming the node, the field and what to export
+instead; ``read_float`` folds ``v_leak``, per-neuron thresholds and instant synapses in exactly
+and refuses the rest the same way (convolutions too).
 """
 
 from __future__ import annotations
