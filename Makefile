@@ -11,7 +11,7 @@ BOARD ?= ulx3s
 .PHONY: setup demo test test-quick sim bench bench-scale bench-gan bench-link bench-board model prune-model robustness flash clean help
 
 help:
-	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator"
+	@echo "make demo   run the shipped MNIST model on the Verilator-simulated accelerator (MODEL=models/mnist_cnn.snn SAMPLES=10: the CNN)"
 	@echo "make test   unit, golden-model and co-simulation tests (CI runs this)"
 	@echo "make test-quick  the unit tests alone, without the external tools (minutes)"
 	@echo "make sim    the full cocotb co-simulation suite, Verilator and Icarus"
@@ -51,8 +51,12 @@ $(STAMP): requirements.txt pyproject.toml
 	  echo "setup: $$tool is missing; Verilator needs it: run 'sudo apt-get install g++ make perl'"; done
 	touch $@
 
+# make demo MODEL=models/mnist_cnn.snn SAMPLES=10: another model (the demo picks the named
+# configuration that holds it) or number of test images.
+MODEL ?= models/mnist.snn
+SAMPLES ?= 100
 demo: setup
-	$(PY) -m sw.demo
+	$(PY) -m sw.demo --model $(MODEL) --samples $(SAMPLES)
 
 test: setup
 	$(PY) -m pytest -q -m "not slow" tests sim

@@ -304,6 +304,12 @@ def _run(args) -> int:
         raise ValueError(f"{args.model} has {network.n_inputs} inputs but the {dataset} images "
                          f"have {PIXELS[dataset]} pixels; attack it on its own data set")
     classifiers = {}
+    if any(layer.conv is not None for layer in network.layers) and (args.ann or args.ann_epochs):
+        # before anything is trained: the same-size ANN would be an MLP of the maps' sizes
+        raise ValueError(f"{args.model} has convolution layers, but the same-size ANN of "
+                         f"sw.attack is a multilayer perceptron; give --ann-epochs 0 (and no "
+                         f"--ann) to attack the integer model and its float twin, which both "
+                         f"run the convolutions")
     if args.checkpoint:
         model = load_checkpoint(args.checkpoint)
         if model.config.n_inputs != network.n_inputs:

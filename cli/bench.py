@@ -18,6 +18,20 @@ the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
   (``Session.run(fast=True)``), and ``driver inf/s`` for the first ``--driver-samples`` images
   driven by the blocking host driver (about ten Python wake-ups per inference).
 
+and, for the MNIST CNN (``models/mnist_cnn.snn``, ``--cnn-model``; ``--no-cnn`` skips it) on the
+same images, in the ``mnist-cnn`` configuration that runs both networks
+(``Config.mnist_cnn()``: ``conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
+max_neurons=14336, max_inputs=896, membrane_words=3072``):
+
+* cycles per inference (median, max) from :func:`core.perf.cycle_counts`, the exact cycle
+  model, equal to the gateware's CYCLES on every network of ``tests/hw/test_accel_conv.py``
+  (no co-simulation), and their ratio to the event bound of :func:`core.perf.event_bounds`:
+  the cycles an ideal machine with the same lanes needs for the synaptic work alone, the sum
+  over steps of, per conv layer, each input event times the output positions it reaches times
+  ``ceil(out_channels / conv_lanes)``, and per dense layer ``events x ceil(n_out / P)``;
+* that configuration's Artix-7 resources, by the same Yosys path as the rows above (about
+  25 minutes the first time, cached; ``--no-synth`` skips every synthesis).
+
 It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
 >= 200 inferences/s; reported, not enforced) and writes ``results/bench.json`` (``--json FILE``
 for another file; ``--output`` is the old spelling). Synthesis results are cached per
@@ -39,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from boards.sweep import accelerator_resources
-from core import golden, modelfile
+from core import golden, modelfile, perf
 from core.config import Config, ConfigError, add_config_arguments, resolve
 from core.modelfile import ModelFileError
 from core.network import Layer, Network
@@ -57,18 +71,30 @@ TARGETS = {"cycles_median": 1000, "lut": 8000, "bram36": 32, "inferences_per_s":
 
 
 def event_bound(network, pixels, lanes: int, trace=None) -> np.ndarray:
-    """Per image, the sum over layers and steps of ``events x ceil(n_out / P)``.
+    """Per image, the sum over layers and steps of ``events x ceil(n_out / P)``
+    (:func:`core.perf.event_bounds`, which also counts conv layers).
 
     Layer 0's events at step ``t`` are its inputs with a nonzero magnitude (the encoder's
     output); layer ``l``'s are the spikes of layer ``l - 1`` at ``t``.
     """
-    pixels = np.asarray(pixels)
-    if trace is None:
-        trace = golden.run(network, pixels)
-    events = [(golden.encode(network, pixels) != 0).sum(axis=2)]  # (B, T)
-    events += [s.sum(axis=2) for s in trace.spikes[:-1]]
-    blocks = [math.ceil(layer.n_out / lanes) for layer in network.layers]
-    return sum(e.sum(axis=1) * b for e, b in zip(events, blocks)).astype(np.int64)
+    return perf.event_bounds(network, pixels, lanes, trace=trace)
+
+
+def cnn_row(network, pixels, config, trace=None) -> dict:
+    """The CNN's figures on ``config``: cycles per inference from :func:`core.perf.cycle_counts`
+    (the exact cycle model, equal to the gateware's ``CYCLES``: tests/hw/test_accel_conv.py),
+    median and max, and their ratio to :func:`core.perf.event_bounds` with ``config``'s lanes
+    and conv lanes."""
+    config.check_fits(network)
+    trace = golden.run(network, pixels) if trace is None else trace
+    cycles = perf.cycle_counts(network, config, pixels)
+    bound = perf.event_bounds(network, pixels, config.lanes, config.conv_lanes, trace)
+    ratio = cycles / np.maximum(bound, 1)
+    return {"images": int(len(pixels)), "cycles_median": float(np.median(cycles)),
+            "cycles_max": int(cycles.max()), "cycles_mean": float(cycles.mean()),
+            "event_bound_median": float(np.median(bound)),
+            "bound_ratio_median": float(np.median(ratio)), "bound_ratio_max": float(ratio.max()),
+            "spikes_per_layer_mean": trace.spike_counts.mean(axis=0).round(1).tolist()}
 
 
 def synthesize(config, *, timeout: float = 3600.0) -> dict:
@@ -166,6 +192,40 @@ def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+def _cnn(path, pixels, no_synth: bool) -> dict:
+    """The CNN row: :func:`cnn_row` of the model at ``path`` on the first images of
+    ``pixels`` in the ``mnist-cnn`` configuration (the one that runs both networks), and that
+    configuration's Artix-7 resources unless ``no_synth``; printed, and returned for the
+    JSON report (with ``error`` instead when the model cannot run)."""
+    config = Config.named("mnist-cnn")
+    entry = {"model": str(path), "config_name": "mnist-cnn", "config": repr(config)}
+    try:
+        network = modelfile.load(path)
+        if network.n_inputs != pixels.shape[1]:
+            raise ModelFileError(f"{path} takes {network.n_inputs} inputs; the benchmark's "
+                                 f"images have {pixels.shape[1]} pixels")
+        entry["cycles"] = cnn_row(network, pixels, config)
+    except (OSError, ModelFileError, ValueError) as error:
+        entry["error"] = set_advice(" ".join(str(error).split()))
+        print(f"bench: CNN {Path(path).name}: {entry['error']}")
+        return entry
+    if not no_synth:
+        try:
+            entry["resources"] = synthesize(config)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            entry["synth_error"] = str(error)[-500:]
+    c, r = entry["cycles"], entry.get("resources")
+    print(f"bench: CNN {Path(path).name} {network.sizes}, "
+          f"T={network.timesteps}, on mnist-cnn (P={config.lanes}, conv lanes "
+          f"{config.conv_lanes}), core.perf over {c['images']} images: cycles median "
+          f"{c['cycles_median']:.0f}, max {c['cycles_max']}, {c['bound_ratio_median']:.2f} x the "
+          f"event bound (median {c['event_bound_median']:.0f})")
+    if r:
+        print(f"bench: mnist-cnn configuration (runs the MLP and the CNN): {r['lut']} LUT, "
+              f"{r['ff']} FF, {r['bram36']:g} BRAM36, {r['dsp']} DSP")
+    return entry
+
+
 @cli_main(PROG)
 def main(argv=None) -> int:
     parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
@@ -181,7 +241,13 @@ def main(argv=None) -> int:
     parser.add_argument("--driver-samples", type=nonnegative_int, default=50,
                         help="images also run through the blocking host driver (speed and "
                              "checks of that path)")
-    parser.add_argument("--no-synth", action="store_true", help="skip the synthesis")
+    parser.add_argument("--cnn-model", type=input_file, metavar="FILE",
+                        default=str(ROOT / "models" / "mnist_cnn.snn"),
+                        help="the CNN of the CNN row (default models/mnist_cnn.snn), run on the "
+                             "mnist-cnn configuration")
+    parser.add_argument("--no-cnn", action="store_true", help="skip the CNN row")
+    parser.add_argument("--no-synth", action="store_true",
+                        help="skip the synthesis (the CNN configuration's takes about 25 min)")
     parser.add_argument("--no-cosim", action="store_true", help="skip the co-simulation")
     parser.add_argument("--json", "--output", type=output_file, metavar="FILE",
                         default=str(ROOT / "results" / "bench.json"),
@@ -267,6 +333,9 @@ def main(argv=None) -> int:
                 entry["synth_error"] = str(error)[-500:]
         print(_row(entry), flush=True)
         report["configurations"].append(entry)
+
+    if not args.no_cnn:
+        report["cnn"] = _cnn(args.cnn_model, pixels, args.no_synth)
 
     ref = report["configurations"][0] if report["configurations"] else {}
     checks = {}

@@ -1,22 +1,48 @@
-"""``make demo``: the shipped MNIST model on the simulated accelerator, through ``sw.run``.
+"""``make demo``: a shipped model on the simulated accelerator, through ``sw.run``.
 
 It does what a user does with a board, on a Verilator model of the whole board top level
 (UART pins included) bridged to a pseudo-terminal: identify the device, upload the model and
 verify its checksum, stream MNIST test images over the UARTBone link, and check every result
-against the integer golden model. The first run builds the Verilator model (a minute or two).
+against the integer golden model. The board is generated in the first named configuration
+that holds the model (:data:`CONFIGS`: ``mnist`` for the MLP, ``mnist-cnn`` for the CNN); the
+first run of a configuration builds its Verilator model (minutes).
 
-Usage: ``python -m sw.demo [--model FILE] [--samples N]``
+Usage: ``python -m sw.demo [--model FILE] [--samples N]`` (``make demo MODEL=models/mnist_cnn.snn
+SAMPLES=10``)
 """
 
 from __future__ import annotations
 
 import sys
 
-from sw.options import ArgumentParser, add_samples, cli_main, input_file
+from core.config import Config
+from core.modelfile import ModelFileError, load
+from sw.options import ArgumentParser, add_samples, cli_main, fail, input_file, set_advice
 
 from . import run
 
+__all__ = ["CONFIGS", "pick_config", "main"]
+
 PROG = "python -m sw.demo"
+
+#: The named configurations the demo may build, smallest first.
+CONFIGS = ("mnist", "mnist-cnn")
+
+
+def pick_config(network) -> str:
+    """The first of :data:`CONFIGS` that holds ``network``; ``ValueError`` saying why each
+    does not, and how to run it anyway, when none does."""
+    reasons = []
+    for name in CONFIGS:
+        try:
+            Config.named(name).check_fits(network)
+        except ValueError as error:
+            reasons.append(f"{name}: {set_advice(str(error))}")
+        else:
+            return name
+    raise ValueError(f"no configuration of the demo holds the model ({'; '.join(reasons)}); "
+                     f"run it with python -m sw.run --sim verilator --config NAME --set "
+                     f"FIELD=VALUE ...")
 
 
 @cli_main(PROG)
@@ -26,9 +52,16 @@ def main(argv=None) -> int:
                         help="model file (.snn)")
     add_samples(parser, default=100, help="MNIST test images to run")
     args = parser.parse_args(argv)
-    print(f"demo: {args.model} on a Verilator-simulated accelerator board over its UART "
-          f"(python -m sw.run --sim verilator); the first run builds the model")
-    return run.main(["--model", str(args.model), "--sim", "verilator",
+    try:
+        config = pick_config(load(args.model))
+    except (OSError, ModelFileError) as error:
+        return fail(PROG, " ".join(str(error).split()))
+    except ValueError as error:
+        return fail(PROG, str(error))
+    print(f"demo: {args.model} on a Verilator-simulated accelerator board (configuration "
+          f"{config}) over its UART (python -m sw.run --sim verilator --config {config}); the "
+          f"first run of a configuration builds its model")
+    return run.main(["--model", str(args.model), "--sim", "verilator", "--config", config,
                      "--samples", str(args.samples)])
 
 

@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: Command name -> (module whose ``main(argv)`` runs it, one line of help).
 COMMANDS = {
-    "demo": ("cli.demo", "the shipped MNIST model on the simulated board (make demo)"),
+    "demo": ("cli.demo", "a shipped MNIST model (MLP or CNN) on the simulated board (make demo)"),
     "cosim": ("cli.cosim", "co-simulate the accelerator against the golden model"),
     "run": ("cli.run", "run a model on a board or the simulated board, checked against the "
                        "golden model"),
@@ -36,6 +36,8 @@ COMMANDS = {
     "scalebench": ("cli.scalebench", "sw.cosim and sw.sweep on Ray workers against one "
                                      "process (results/scale.json)"),
     "bench": ("cli.bench", "cycles, FPGA resources and co-simulation speed (make bench)"),
+    "perf": ("cli.perf", "cycles per image and memories of a model or a recipe's untrained "
+                         "stand-in on a configuration"),
     "attack": ("cli.attack", "adversarial attacks on a model, its float SNN and an ANN"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
     "train": ("sw.train", "train a model and export it as a model file (make model)"),

@@ -7,10 +7,11 @@ message that names the field and the allowed range. :meth:`Config.check_fits` sa
 :class:`~core.network.Network` fits, and if not, what is too big and which generator option to
 raise.
 
-Three named configurations are provided: ``"mnist"`` (the default; 784-256-10 or
-784-256-128-10 with 4-bit weights on an Arty A7-35), ``"tiny-conv"`` (``"tiny"`` with
-convolution layers) and ``"tiny"`` (small memories, trace port
-on, for fast simulation tests).
+Named configurations (:data:`NAMED`): ``"mnist"`` (the default; 784-256-10 or
+784-256-128-10 with 4-bit weights on an Arty A7-35), ``"mnist-cnn"`` (``"mnist"`` with
+convolution layers: runs the MLP and the MNIST CNN), ``"cifar10-vgg"`` (the VGG-style CIFAR-10
+network of ``configs/cifar10_vgg.toml`` on an Artix-7 100T), ``"tiny"`` (small memories, trace
+port on, for fast simulation tests) and ``"tiny-conv"`` (``"tiny"`` with convolution layers).
 
 Every command line takes a configuration the same way, ``--config NAME`` and any number of
 ``--set FIELD=VALUE``: :func:`add_config_arguments` declares them and :func:`resolve` turns them
@@ -328,8 +329,33 @@ class Config:
         return cls.tiny(**base)
 
     @classmethod
+    def mnist_cnn(cls, **changes) -> "Config":
+        """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
+        (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
+        ``docs/architecture.md``, "Resources")."""
+        base = dict(conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
+                    max_neurons=14336, max_inputs=896, membrane_words=3072)
+        base.update(changes)
+        return cls(**base)
+
+    @classmethod
+    def cifar10_vgg(cls, **changes) -> "Config":
+        """The VGG-style CIFAR-10 network of ``configs/cifar10_vgg.toml`` (3 x 32 x 32, three
+        stages of two 3x3 convolutions and a pooling, 16-32-64 channels, dense 10) on an
+        Artix-7 100T: 32 lanes, all of them conv lanes (a conv layer's kernel words use
+        ``conv_lanes`` of a word's ``lanes`` weights, so wider words would be mostly empty),
+        the first map's 16,384 neurons, 4,096 weight words (4,068 needed) and 8,192 membrane
+        words (8,066 needed); about 108 BRAM36 of the 135 by ``hw.memories``'s estimate
+        (``python -m sw.perf --recipe configs/cifar10_vgg.toml --config cifar10-vgg``)."""
+        base = dict(lanes=32, conv=True, conv_lanes=32, conv_positions=1024, max_layers=10,
+                    max_neurons=16384, max_inputs=4096, weight_words=4096,
+                    membrane_words=8192)
+        base.update(changes)
+        return cls(**base)
+
+    @classmethod
     def named(cls, name: str, **changes) -> "Config":
-        """The configuration called ``name`` (``"mnist"``, ``"tiny"`` or ``"tiny-conv"``)."""
+        """The configuration called ``name`` (a key of :data:`NAMED`)."""
         if name not in NAMED:
             raise ConfigError(f"configuration {name!r} is unknown; choose one of "
                               f"{', '.join(map(repr, NAMED))}")
@@ -602,7 +628,8 @@ class Config:
 
 
 #: The configuration names of ``--config`` and the :class:`Config` class methods they call.
-NAMED = {"mnist": "mnist", "tiny": "tiny", "tiny-conv": "tiny_conv"}
+NAMED = {"mnist": "mnist", "mnist-cnn": "mnist_cnn", "cifar10-vgg": "cifar10_vgg", "tiny": "tiny",
+         "tiny-conv": "tiny_conv"}
 
 
 def parse_overrides(items: Iterable[str]) -> dict:

@@ -404,14 +404,15 @@ class Network:
                 f"{where}.weights has shape {shape}; a convolution needs (out_channels, "
                 f"in_channels // groups, kernel, kernel) = {c.weight_shape}")
 
-    def require_dense(self, what: str) -> "Network":
+    def require_dense(self, what: str, fix: str = "") -> "Network":
         """Raise :class:`NetworkError` if some layer is a convolution, which ``what`` (a
-        phrase such as ``"the compiler"``) cannot handle yet; return ``self`` otherwise."""
+        phrase such as ``"the NIR export"``) does not handle, with ``fix`` (what to do
+        instead) after the reason; return ``self`` otherwise. The accelerator itself runs conv
+        layers (``Config.conv``)."""
         for index, layer in enumerate(self.layers):
             if layer.conv is not None:
-                raise NetworkError(
-                    f"layers[{index}] is a convolution; {what} handles dense layers only, the "
-                    f"accelerator's convolution engine is not built yet (issue 14)")
+                raise NetworkError(f"layers[{index}] is a convolution; {what} handles dense "
+                                   f"layers only" + (f": {fix}" if fix else ""))
         return self
 
 

@@ -21,7 +21,8 @@ from .config import Config, map_orders
 from .schedule import (BOUND_CYCLES, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN, OVERLAP_CHUNKS,
                        PIPE_DRAIN, SETUP_CYCLES)
 
-__all__ = ["cycle_count", "cycle_counts", "zero_words", "sparsity", "zero_word_savings"]
+__all__ = ["cycle_count", "cycle_counts", "event_bounds", "zero_words", "sparsity",
+           "zero_word_savings"]
 
 
 def _accum_scan(row_events):
@@ -79,7 +80,8 @@ def zero_words(network, config: Config) -> list:
     block of neurons ``b * P .. b * P + P - 1``, the layout of ``sw.compiler.weight_rows``
     (fields past ``n_out`` or ``n_in`` are zero padding)."""
     P, K = config.lanes, config.inputs_per_cycle
-    network.require_dense("the cycle model")
+    network.require_dense("the zero-word study", "cycle_counts counts a conv network's "
+                          "cycles without skipping")
     out = []
     for layer in network.layers:
         blocks, groups = -(-layer.n_out // P), -(-layer.n_in // K)
@@ -116,7 +118,8 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     is the most that skipping zero words can save; the gateware does not do it."""
     if any(layer.conv is not None for layer in network.layers):
         if skip_zero_words:
-            network.require_dense("skipping zero words")
+            network.require_dense("skipping zero words", "count the conv network's cycles "
+                                  "without skip_zero_words")
         return _conv_cycle_counts(network, config, np.asarray(pixels))
     pixels = np.asarray(pixels)
     trace = golden.run(network, pixels)
@@ -173,16 +176,20 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     return out
 
 
+def _landing(conv, size, out):
+    """For each input row (or column) of a conv layer's map, ``size`` of them: how many kernel
+    rows (columns) land it on an output row (column) of the ``out``, int64 (size,)."""
+    n = np.arange(size)[:, None] + conv.padding - np.arange(conv.kernel)[None, :]
+    ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out)
+    return ok.sum(axis=1)
+
+
 def _conv_pairs(conv, inputs):
     """For each hardware index of a conv layer's input map: the output positions it reaches
     (rows times columns of the kernel positions that land, ``hw.convaddr``), int64."""
-    def landing(size, out):
-        n = np.arange(size)[:, None] + conv.padding - np.arange(conv.kernel)[None, :]
-        ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out)
-        return ok.sum(axis=1)
-    rows = landing(conv.height, conv.out_height)
+    rows = _landing(conv, conv.height, conv.out_height)
     cols = np.zeros(1 << inputs.w_bits, np.int64)
-    cols[:conv.width] = landing(conv.width, conv.out_width)
+    cols[:conv.width] = _landing(conv, conv.width, conv.out_width)
     h = np.arange(inputs.size)
     return rows[h >> (inputs.c_bits + inputs.w_bits)] * cols[(h >> inputs.c_bits)
                                                                & ((1 << inputs.w_bits) - 1)]
@@ -294,6 +301,42 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                     total += cycles
         total += network.n_classes + 5 + 1
         out[b] = total
+    return out
+
+
+def event_bounds(network, pixels, lanes: int, conv_lanes: int | None = None,
+                 trace=None) -> np.ndarray:
+    """The *event bound* of each image of ``pixels`` (B, n_in), int64 (B,): the cycles an
+    ideal event-driven machine with ``lanes`` neuron lanes (``conv_lanes`` output channels at
+    once in a conv layer, ``lanes`` unless given) needs for the synaptic work alone, one
+    event-to-lanes step per cycle and nothing else (no scan, no neuron update, no pipeline
+    fill). Summed over the steps and layers:
+
+    * a dense layer: each input event times ``ceil(n_out / lanes)``, its blocks of neurons;
+    * a conv layer: each input event times the output positions it reaches (the rows times the
+      columns of the kernel positions that land, the address generator's pairs,
+      ``docs/architecture.md``, "Convolution") times ``ceil(out_channels / conv_lanes)``.
+
+    Layer 0's events are its inputs with a nonzero magnitude (the encoder's output), layer
+    ``l``'s the spikes of layer ``l - 1`` (``trace``: the golden trace of ``pixels``, computed
+    when None). ``cycle_counts / event_bounds`` says how far the accelerator is from this
+    machine; with two inputs per cycle the dense ratio may fall below 1.
+    """
+    pixels = np.asarray(pixels)
+    if trace is None:
+        trace = golden.run(network, pixels)
+    conv_lanes = lanes if conv_lanes is None else conv_lanes
+    events = [golden.encode(network, pixels) != 0] + list(trace.spikes[:-1])  # (B, T, n_in)
+    out = np.zeros(len(pixels), np.int64)
+    for layer, fired in zip(network.layers, events):
+        conv = layer.conv
+        if conv is None:
+            out += fired.sum(axis=(1, 2), dtype=np.int64) * -(-layer.n_out // lanes)
+            continue
+        positions = np.outer(_landing(conv, conv.height, conv.out_height),
+                             _landing(conv, conv.width, conv.out_width)).ravel()
+        pairs = np.tile(positions, conv.in_channels)       # channel-major, row-major
+        out += (fired.sum(axis=1, dtype=np.int64) @ pairs) * -(-conv.out_channels // conv_lanes)
     return out
 
 

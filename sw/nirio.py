@@ -31,6 +31,16 @@ into the integer weights and biases. ``to_nir``'s mapping, per dense layer ``l``
   (snnTorch's convention). ``v_reset`` is 0;
 * graph edges ``input -> linear0 -> neuron0 -> linear1 -> ... -> output``.
 
+A convolution layer ``l`` (``Layer.conv``) is written as ``conv{l}``, a ``nir.Conv2d`` with
+the kernel ``(out, in / groups, K, K)``, its stride and padding and a bias per channel (a conv
+layer's bias must be the same at every position of a channel), followed by its neurons with
+parameter arrays of the map's shape ``(C, H, W)``; a pooling layer (a grouped convolution of
+ones: ``core.network.max_pool``, ``avg_pool``) as ``pool{l}``, a ``nir.SumPool2d``, since NIR
+infers a grouped Conv2d's input channels from its kernel; a dense layer after a map reads it
+through ``flatten{l}``, a ``nir.Flatten`` from dimension 0. The Input node then has the
+image's shape ``(C, H, W)``. ``from_nir`` reads these nodes back exactly (``read_float``, the
+quantizing reader, takes dense layers only).
+
 Everything NIR cannot say (weight bits, membrane bits, reset kind, fire-once, the exact leak
 code, T, encoder, seed, read-out, ``dt``, ``input_scale``) goes into the nodes' and the graph's
 ``metadata`` under the key ``"snn_accel"``, so that ``from_nir(to_nir(net)) == net`` exactly,
@@ -49,10 +59,10 @@ record them with ``warnings.catch_warnings(record=True)`` and print each ``str(w
   fields take the defaults of :class:`core.network.Layer` and :class:`core.network.Network`.
 
 Anything else (a current-based synapse, a nonzero ``v_leak`` or ``v_reset``, a parameter that
-is not finite, a branch, a cycle, a node kind other than Linear/Affine, IF/LIF and Flatten)
-raises :class:`NirError` naming the node, the field and what to export instead; ``read_float``
-folds ``v_leak``, per-neuron thresholds and instant synapses in exactly and refuses the rest
-the same way.
+is not finite, a branch, a cycle, a node kind other than Linear/Affine, Conv2d/SumPool2d,
+IF/LIF and Flatten) raises :class:`NirError` naming the node, the field and what to export
+instead; ``read_float`` folds ``v_leak``, per-neuron thresholds and instant synapses in exactly
+and refuses the rest the same way (convolutions too).
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ import numpy as np
 
 from core import golden
 from core.modelfile import MAGIC
-from core.network import Layer, Network, NetworkError
+from core.network import Conv, Layer, Network, NetworkError, check_conv
 
 __all__ = ["NirError", "NirWarning", "to_nir", "from_nir", "save_nir", "load_nir", "read_nir",
            "FloatLayer", "FloatNetwork", "FloatRun", "read_float", "nearest_leak", "Quantized",
@@ -79,6 +89,14 @@ KEY = "snn_accel"
 #: other tools hold float32 values computed from the intended ones.
 _TOLERANCE = 1e-6
 
+#: Convolution and pooling: the accelerator runs them (``Config.conv``) and ``from_nir`` reads
+#: integer Conv2d/SumPool2d graphs, but the quantizing reader does not.
+_CONV_IMPORT = ("the quantizing reader (python -m sw.nir import) takes chains of Linear/Affine "
+                "and IF/LIF nodes only, though the accelerator runs convolutions (generated "
+                "with --set conv=true): export a graph with integer weights for the exact "
+                "reader, train the network with python -m sw.train (network.hidden = "
+                "[\"conv C KxK\", \"pool K\", ...]), or export Linear layers")
+
 #: Node kinds the accelerator cannot run, with the reason and what to export instead.
 _UNSUPPORTED = {
     "CubaLIF": "a current-based synapse (tau_syn) has no exact integer form on the accelerator; "
@@ -89,10 +107,10 @@ _UNSUPPORTED = {
           "set readout='max_membrane' on the imported network)",
     "I": "an integrator never fires; export IF neurons (for a membrane read-out set "
          "readout='max_membrane' on the imported network)",
-    "Conv1d": "the accelerator runs dense layers only; export Linear layers",
-    "Conv2d": "the accelerator runs dense layers only; export Linear layers",
-    "SumPool2d": "the accelerator runs dense layers only, without pooling",
-    "AvgPool2d": "the accelerator runs dense layers only, without pooling",
+    "Conv1d": "the accelerator has no 1-D convolution; export Linear layers",
+    "Conv2d": _CONV_IMPORT,
+    "SumPool2d": _CONV_IMPORT,
+    "AvgPool2d": _CONV_IMPORT,
     "Delay": "the accelerator has no synaptic delays",
     "Scale": "the accelerator has no scaling node; fold the scale into the weights",
     "Threshold": "the accelerator has no stateless threshold; export IF neurons",
@@ -150,8 +168,10 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
     ``input_scale`` leaves unchanged), one without a ``nir.Linear``.
     """
     import nir
-    network.validate().require_dense("the NIR export")
-    nodes = {"input": nir.Input(input_type={"input": np.array([network.n_inputs])})}
+    network.validate()
+    first = network.layers[0].conv
+    shape = [first.in_channels, first.height, first.width] if first else [network.n_inputs]
+    nodes = {"input": nir.Input(input_type={"input": np.array(shape)})}
     edges, prev = [], "input"
     for k, layer in enumerate(network.layers):
         meta = {KEY: {f: (bool(v) if isinstance(v, (bool, np.bool_)) else v)
@@ -160,22 +180,52 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
         as_lif = layer.neuron == "lif" or if_as_lif
         gain = 1.0 - decay if r_one and layer.neuron == "lif" else 1.0  # dt/tau at r = 1
         w = np.asarray(layer.weights, dtype=np.float64) * (input_scale if k == 0 else 1.0) / gain
-        if layer.bias is None:
-            nodes[f"linear{k}"] = nir.Linear(weight=w, metadata=dict(meta))
+        conv = layer.conv
+        if conv is None and len(shape) == 3:   # a dense layer reads the map flattened
+            nodes[f"flatten{k}"] = nir.Flatten(input_type={"input": np.array(shape)},
+                                               start_dim=0)
+            edges.append((prev, f"flatten{k}"))
+            prev = f"flatten{k}"
+        if conv is not None and conv.groups > 1:
+            # pooling (core.network.max_pool, avg_pool): NIR infers a Conv2d's input channels
+            # as the kernel's, so a grouped convolution of ones is written as a SumPool2d
+            if not np.all(layer.weights == 1) or layer.bias is not None:
+                raise NirError(f"layers[{k}] is a grouped convolution other than pooling (its "
+                               f"weights are not all 1, or it has a bias), which NIR's Conv2d "
+                               f"cannot describe")
+            pool = [conv.kernel] * 2
+            nodes[f"pool{k}"] = nir.SumPool2d(kernel_size=np.array(pool),
+                                              stride=np.array([conv.stride] * 2),
+                                              padding=np.array([conv.padding] * 2),
+                                              metadata=dict(meta))
+            shape = [conv.out_channels, conv.out_height, conv.out_width]
+            synapse = f"pool{k}"
+        elif conv is not None:
+            nodes[f"conv{k}"] = nir.Conv2d(
+                input_shape=(conv.height, conv.width), weight=w, stride=conv.stride,
+                padding=conv.padding, dilation=1, groups=conv.groups,
+                bias=_channel_bias(k, layer) / gain, metadata=dict(meta))
+            shape = [conv.out_channels, conv.out_height, conv.out_width]
+            synapse = f"conv{k}"
         else:
-            nodes[f"linear{k}"] = nir.Affine(weight=w, bias=layer.bias.astype(np.float64) / gain,
-                                             metadata=dict(meta))
-        theta = np.full(layer.n_out, float(layer.threshold))
-        ones, zeros = np.ones(layer.n_out), np.zeros(layer.n_out)
+            shape = [layer.n_out]
+            synapse = f"linear{k}"
+            if layer.bias is None:
+                nodes[synapse] = nir.Linear(weight=w, metadata=dict(meta))
+            else:
+                nodes[synapse] = nir.Affine(weight=w, bias=layer.bias.astype(np.float64) / gain,
+                                            metadata=dict(meta))
+        theta = np.full(shape, float(layer.threshold))
+        ones, zeros = np.ones(shape), np.zeros(shape)
         if not as_lif:
             neuron = nir.IF(r=ones / dt, v_threshold=theta, v_reset=zeros, metadata=dict(meta))
         else:
-            tau = np.full(layer.n_out, dt / (1.0 - decay) if decay < 1 else dt * IF_TAU_STEPS)
+            tau = np.full(shape, dt / (1.0 - decay) if decay < 1 else dt * IF_TAU_STEPS)
             neuron = nir.LIF(tau=tau, r=ones if r_one else tau / dt, v_leak=zeros,
                              v_threshold=theta,
                              v_reset=zeros, metadata=dict(meta))
         nodes[f"neuron{k}"] = neuron
-        edges += [(prev, f"linear{k}"), (f"linear{k}", f"neuron{k}")]
+        edges += [(prev, synapse), (synapse, f"neuron{k}")]
         prev = f"neuron{k}"
     nodes["output"] = nir.Output(output_type={"output": np.array([network.n_classes])})
     edges.append((prev, "output"))
@@ -187,6 +237,19 @@ def to_nir(network: Network, *, dt: float = 1.0, input_scale: float = 1.0,
     if input_scale != 1.0:
         meta[KEY]["input_scale"] = float(input_scale)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _channel_bias(k: int, layer: Layer) -> np.ndarray:
+    """A conv layer's bias per output channel (NIR's ``Conv2d`` has one per channel), zeros
+    without a bias; :class:`NirError` when it differs between the positions of a channel."""
+    conv = layer.conv
+    if layer.bias is None:
+        return np.zeros(conv.out_channels)
+    bias = np.asarray(layer.bias, np.float64).reshape(conv.out_channels, -1)
+    if not np.all(bias == bias[:, :1]):
+        raise NirError(f"layers[{k}] is a convolution whose bias differs between the "
+                       f"positions of a channel; NIR's Conv2d has one bias per channel")
+    return bias[:, 0].copy()
 
 
 def export_notes(network: Network, *, if_as_lif: bool = False) -> list[str]:
@@ -207,6 +270,10 @@ def export_notes(network: Network, *, if_as_lif: bool = False) -> list[str]:
         if layer.neuron == "if" and not if_as_lif:
             notes.append(f"layer {k}: nir.IF, which snnTorch 1.0.0's import_from_nir turns "
                          f"into a Leaky with beta 0.9 (Norse and SpikingJelly read it as IF)")
+    if any(layer.conv is not None for layer in network.layers):
+        notes.append("convolutions: snnTorch 1.0.0's import_from_nir runs the graph one image "
+                     "at a time (it applies the Flatten node, from dimension 0 of the image, "
+                     "to the batch dimension too)")
     notes.append("the membrane's saturation at membrane_bits and the leak's integer rounding "
                  "are not in the graph: a float tool runs the same network without them")
     return notes
@@ -305,25 +372,28 @@ def _chain(graph, nir) -> tuple[list[str], str, str]:
     return chain, inputs[0], output
 
 
-def _pairs(graph, chain, nir, neurons: tuple, needed: str) -> list[tuple[str, str]]:
+def _pairs(graph, chain, nir, neurons: tuple, needed: str,
+           maps: bool = False) -> list[tuple[str, str]]:
     """The layers of ``chain`` as ``(Linear or Affine node, neuron node)`` name pairs, in order.
 
-    ``neurons`` are the NIR neuron classes this reader takes, ``needed`` says them in words.
+    ``neurons`` are the NIR neuron classes this reader takes, ``needed`` says them in words;
+    with ``maps`` a ``Conv2d`` or ``SumPool2d`` node may stand for the Linear one.
     ``Flatten`` nodes are skipped; anything else out of place raises :class:`NirError`
     naming the node and what the chain needs there.
     """
+    synapses = (nir.Linear, nir.Affine) + ((nir.Conv2d, nir.SumPool2d) if maps else ())
     pairs, pending = [], None
     for name in chain:
         node = graph.nodes[name]
         kind = _kind(node)
         if isinstance(node, nir.Flatten):
             continue
-        if pending is None and isinstance(node, (nir.Linear, nir.Affine)):
+        if pending is None and isinstance(node, synapses):
             pending = name
         elif pending is not None and isinstance(node, neurons):
             pairs.append((pending, name))
             pending = None
-        elif kind in _UNSUPPORTED:
+        elif kind in _UNSUPPORTED and not isinstance(node, synapses):
             raise NirError(f"node {name!r} is a {kind}: {_UNSUPPORTED[kind]}")
         else:
             need = "a Linear (or Affine) node" if pending is None else \
@@ -387,30 +457,83 @@ def _leak(name, node, tau, dt) -> tuple[dict, str]:
                    f"(lambda/256 for lambda 0 .. 255, or 1 - 2**-k); {fix}")
 
 
-def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str | None]:
-    """One layer from a Linear/Affine node and an IF/LIF node, and its note (or None)."""
-    weights = np.asarray(weight_node.weight, dtype=np.float64)
-    if weights.ndim != 2:
+def _square(name, node, field, value) -> int:
+    """One integer for both axes of a Conv2d/SumPool2d field (stride, padding, ...)."""
+    values = np.asarray(value).reshape(-1)
+    if values.dtype.kind not in "iuf" or values.size not in (1, 2) \
+            or not np.all(values == values[0]) or values[0] != int(values[0]):
+        raise NirError(f"node {name!r} ({_kind(node)}): {field} is {value!r}; the accelerator's "
+                       f"convolutions take one integer for both axes")
+    return int(values[0])
+
+
+def _geometry(name, node, shape: tuple, nir) -> Conv | None:
+    """The :class:`Conv` of a Conv2d or SumPool2d node reading a map of ``shape`` (C, H, W);
+    None for a Linear/Affine node."""
+    if not isinstance(node, (nir.Conv2d, nir.SumPool2d)):
+        return None
+    if len(shape) != 3:
+        raise NirError(f"node {name!r} ({_kind(node)}) reads {shape}, not a (channels, height, "
+                       f"width) map; give the Input node the image's 3-D shape")
+    C, H, W = shape
+    if isinstance(node, nir.SumPool2d):
+        k = _square(name, node, "kernel_size", node.kernel_size)
+        return Conv(C, H, W, C, k, _square(name, node, "stride", node.stride),
+                    _square(name, node, "padding", node.padding), groups=C)
+    weight = np.asarray(node.weight)
+    if weight.ndim != 4 or weight.shape[2] != weight.shape[3]:
+        raise NirError(f"node {name!r} (Conv2d): weight has shape {weight.shape}; the "
+                       f"accelerator's convolutions have square (out, in, K, K) kernels")
+    if _square(name, node, "dilation", node.dilation) != 1:
+        raise NirError(f"node {name!r} (Conv2d): dilation is {node.dilation!r}; the "
+                       f"accelerator's convolutions are not dilated")
+    groups = int(node.groups)
+    if weight.shape[1] * groups != C:
+        raise NirError(f"node {name!r} (Conv2d): {weight.shape[1]} input channels per group "
+                       f"times {groups} groups, but it reads {C} channels")
+    conv = Conv(C, H, W, int(weight.shape[0]), int(weight.shape[2]),
+                _square(name, node, "stride", node.stride),
+                _square(name, node, "padding", node.padding), groups)
+    try:
+        check_conv(conv, f"node {name!r} (Conv2d)")
+    except NetworkError as error:
+        raise NirError(str(error)) from None
+    return conv
+
+
+def _layer(k, weight_name, weight_node, name, node, dt, nir,
+           conv: Conv | None = None) -> tuple[Layer, str | None]:
+    """One layer from a Linear/Affine (or, with ``conv``, Conv2d/SumPool2d) node and an IF/LIF
+    node, and its note (or None)."""
+    if isinstance(weight_node, nir.SumPool2d):
+        weights = np.ones(conv.weight_shape)
+    else:
+        weights = np.asarray(weight_node.weight, dtype=np.float64)
+    n_out = conv.n_out if conv is not None else weights.shape[0]
+    if conv is None and weights.ndim != 2:
         raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weight has shape "
                        f"{weights.shape}; a dense layer needs a 2-D (outputs, inputs) matrix")
     if not np.all(np.isfinite(weights)):
         raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weight holds "
                        f"{weights[~np.isfinite(weights)][0]}; every weight must be finite")
     bias = None
-    if isinstance(weight_node, nir.Affine) and np.any(np.asarray(weight_node.bias) != 0):
+    if isinstance(weight_node, (nir.Affine, nir.Conv2d)) \
+            and np.any(np.asarray(weight_node.bias) != 0):
         bias = np.broadcast_to(np.asarray(weight_node.bias, dtype=np.float64),
                                weights.shape[:1]).copy()
         if not np.all(np.isfinite(bias)):
-            raise NirError(f"node {weight_name!r} (Affine): bias holds "
+            raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): bias holds "
                            f"{bias[~np.isfinite(bias)][0]}; every bias must be finite")
+        if conv is not None:  # one per channel: every position of the channel
+            bias = np.repeat(bias, conv.out_height * conv.out_width)
     lif = isinstance(node, nir.LIF)
     fields = ("r", "v_threshold", "v_reset") + (("tau", "v_leak") if lif else ())
     _finite(name, node, fields)
     for field in fields:
-        if np.asarray(getattr(node, field)).size not in (1, weights.shape[0]):
+        if np.asarray(getattr(node, field)).size not in (1, n_out):
             raise NirError(f"node {name!r} ({_kind(node)}): {field} has "
                            f"{np.asarray(getattr(node, field)).size} values for the "
-                           f"{weights.shape[0]} outputs of {weight_name!r}")
+                           f"{n_out} outputs of {weight_name!r}")
     if lif and np.any(np.asarray(node.v_leak) != 0):
         raise NirError(f"node {name!r} (LIF): v_leak is {_value(node.v_leak)}; the "
                        f"accelerator's membranes leak towards 0: export v_leak = 0")
@@ -424,23 +547,27 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
     gain = r * dt / tau if lif else r * dt
     what = "r*dt/tau" if lif else "r*dt"
     folded = not np.allclose(gain, 1.0, rtol=_TOLERANCE, atol=0)
+    if folded and conv is not None:   # a kernel is shared by its positions: one gain
+        gain = np.full(1, _uniform(name, node, what, gain))
     if folded:
-        scaled = weights * np.broadcast_to(gain, weights.shape[:1])[:, None]
+        scaled = weights * (gain[0] if conv is not None else
+                            np.broadcast_to(gain, weights.shape[:1])[:, None])
         if not _near_integers(scaled):
-            j, i = np.argwhere(~np.isclose(scaled, np.round(scaled), rtol=_TOLERANCE,
-                                           atol=1e-9))[0]
+            where = tuple(np.argwhere(~np.isclose(scaled, np.round(scaled), rtol=_TOLERANCE,
+                                                  atol=1e-9))[0])
             raise NirError(f"node {name!r} ({_kind(node)}): r = {_value(r)} is an input gain "
                            f"{what} = {_value(gain)} at dt = {dt:g}, which the accelerator can "
-                           f"only fold into integer weights, but weight [{j}, {i}] of "
-                           f"{weight_name!r} becomes {scaled[j, i]:g}; export r = "
-                           f"{'tau/dt' if lif else '1/dt'} (gain 1)")
+                           f"only fold into integer weights, but weight "
+                           f"[{', '.join(map(str, where))}] of {weight_name!r} becomes "
+                           f"{scaled[where]:g}; export r = {'tau/dt' if lif else '1/dt'} "
+                           f"(gain 1)")
         weights = scaled
         if bias is not None:
-            bias = bias * np.broadcast_to(gain, bias.shape)
+            bias = bias * (gain[0] if conv is not None else np.broadcast_to(gain, bias.shape))
     if bias is not None and not _near_integers(bias):
-        raise NirError(f"node {weight_name!r} (Affine): biases are not integers (e.g. "
-                       f"{bias[~np.isclose(bias, np.round(bias))][0]:g}); quantize the network "
-                       f"(python -m sw.nir import does) before an exact import")
+        raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): biases are not integers "
+                       f"(e.g. {bias[~np.isclose(bias, np.round(bias))][0]:g}); quantize the "
+                       f"network (python -m sw.nir import does) before an exact import")
     if not _near_integers(weights):
         raise NirError(f"node {weight_name!r} ({_kind(weight_node)}): weights are not integers "
                        f"(e.g. {weights[~np.isclose(weights, np.round(weights))][0]:g}); quantize "
@@ -481,7 +608,7 @@ def _layer(k, weight_name, weight_node, name, node, dt, nir) -> tuple[Layer, str
     note = (f"layer {k} ({weight_name!r} -> {name!r}): " + ", ".join(said)) if said else None
     if bias is not None:
         meta["bias"] = np.round(bias).astype(np.int64)
-    return Layer(weights=weights.astype(np.int16), **meta), note
+    return Layer(weights=weights.astype(np.int16), conv=conv, **meta), note
 
 
 def _from_nir(graph, dt) -> tuple[Network, list[str]]:
@@ -499,13 +626,18 @@ def _from_nir(graph, dt) -> tuple[Network, list[str]]:
     step = float(step)
     chain, first, _ = _chain(graph, nir)
     layers = []
-    for pending, name in _pairs(graph, chain, nir, (nir.IF, nir.LIF), "an IF or LIF neuron"):
+    shape = np.asarray(graph.nodes[first].input_type.get("input", [])).reshape(-1)
+    current = tuple(int(v) for v in shape)        # the map (C, H, W) a layer reads, if any
+    for pending, name in _pairs(graph, chain, nir, (nir.IF, nir.LIF), "an IF or LIF neuron",
+                                maps=True):
+        conv = _geometry(pending, graph.nodes[pending], current, nir)
         layer, note = _layer(len(layers), pending, graph.nodes[pending], name,
-                             graph.nodes[name], step, nir)
+                             graph.nodes[name], step, nir, conv)
         layers.append(layer)
+        current = ((conv.out_channels, conv.out_height, conv.out_width) if conv is not None
+                   else (layer.n_out,))
         if note:
             notes.append(note)
-    shape = np.asarray(graph.nodes[first].input_type.get("input", [])).reshape(-1)
     if shape.size and int(np.prod(shape)) != layers[0].n_in:
         raise NirError(f"Input {first!r} has shape {tuple(int(s) for s in shape)} but the first "
                        f"layer takes {layers[0].n_in} inputs")

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from core import golden
-from core.network import Network
+from core.network import Network, max_pool
 
 from .data import from_pixels
 from .options import atomic_write
@@ -79,34 +79,58 @@ class _IntegerSNN(SNN):
         return torch.ones(())
 
 
+def _twin_spec(k: int, layer) -> LayerSpec:
+    """The training model's layer for ``layer`` (the ``k``-th): dense, a full convolution or
+    a max pooling (``core.network.max_pool``, which it runs exactly); else ``ValueError``."""
+    options = dict(neuron=layer.neuron, leak_mode=layer.leak_mode,
+                   leak=(0.5 if layer.leak_mode == "factor" else layer.leak), train_leak=False,
+                   train_threshold=False, reset=layer.reset, fire_once=layer.fire_once)
+    conv = layer.conv
+    if conv is None:
+        return LayerSpec(layer.n_out, **options)
+    if conv.groups == 1:
+        return LayerSpec(conv.out_channels, kind="conv", kernel=conv.kernel, stride=conv.stride,
+                         padding=conv.padding, **options)
+    if layer == max_pool(conv.in_channels, conv.height, conv.width, conv.kernel, conv.stride,
+                         fire_once=layer.fire_once):
+        return LayerSpec(0, kind="pool", kernel=conv.kernel, stride=conv.stride,
+                         fire_once=layer.fire_once)
+    raise ValueError(f"layer {k} of the network is a grouped convolution other than max "
+                     f"pooling (an average pooling?); the training model (sw.snn) has dense, "
+                     f"convolution and max-pooling layers only, so it cannot be attacked "
+                     f"through gradients")
+
+
 def twin(network: Network) -> SNN:
     """The training model of an integer ``network``, for gradients through it.
 
     Its weights are the network's integers (scale 1), its thresholds and leak factors the
     network's, so that with ``quantized = True`` (the default) its forward pass rounds exactly
     as :func:`core.golden.run` does and gives the same classes, and with ``quantized = False``
-    it is the same network in float arithmetic. Raises ``ValueError`` for a network the
-    training model cannot express (per-neuron biases).
+    it is the same network in float arithmetic. Dense, convolution and max-pooling layers
+    (``core.network.max_pool``) have a form; raises ``ValueError`` for a network the training
+    model cannot express (per-neuron biases, other grouped convolutions such as average
+    pooling).
     """
-    network.require_dense("the attacks' training model (sw.snn)")
     for k, layer in enumerate(network.layers):
         if layer.bias is not None and np.any(layer.bias):
             raise ValueError(f"layer {k} of the network has a bias; the training model "
                              f"(sw.snn) has none, so it cannot be attacked through gradients")
-    layers = [LayerSpec(layer.n_out, neuron=layer.neuron, leak_mode=layer.leak_mode,
-                        leak=(0.5 if layer.leak_mode == "factor" else layer.leak),
-                        train_leak=False, train_threshold=False, reset=layer.reset,
-                        fire_once=layer.fire_once) for layer in network.layers]
+    layers = [_twin_spec(k, layer) for k, layer in enumerate(network.layers)]
+    first = network.layers[0].conv
+    shape = (first.in_channels, first.height, first.width) if first is not None else ()
     # One width for all layers: the widest holds every layer's integers unchanged (a 1-bit
     # network keeps 1, whose rounding is sign()).
     bits = max(layer.weight_bits for layer in network.layers)
     config = SNNConfig(n_inputs=network.n_inputs, layers=layers, timesteps=network.timesteps,
                        encoder=network.encoder, lfsr_seed=network.lfsr_seed,
                        readout=network.readout, membrane_bits=network.membrane_bits,
-                       weight_bits=bits)
+                       weight_bits=bits, input_shape=shape)
     model = _IntegerSNN(config)
     with torch.no_grad():
         for k, layer in enumerate(network.layers):
+            if layers[k].kind == "pool":  # fixed weights and threshold
+                continue
             model.weight[k].copy_(torch.from_numpy(np.asarray(layer.weights, np.float32)))
             model.set_threshold(k, layer.threshold * (1.0 / 255.0 if k == 0 else 1.0))
             if layer.neuron == "lif" and layer.leak_mode == "factor":

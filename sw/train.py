@@ -49,8 +49,8 @@ from core import golden
 from core.modelfile import load as load_model
 
 from . import recipe
-from .data import (DATA_SETS, DataError, add_data_arguments, data_arguments, from_pixels,
-                   load_dataset)
+from .data import (DATA_SETS, PIXELS, DataError, add_data_arguments, data_arguments,
+                   from_pixels, load_dataset)
 from .evaluate import load_checkpoint
 from .options import (ArgumentParser, add_samples, atomic_write, check_output_file, cli_main,
                       fail, input_file, nonnegative_int, output_dir, output_file, positive_int)
@@ -153,7 +153,7 @@ def check_config(config: dict, output=None) -> None:
                              f"an integer in 1 .. 255")
     # The network itself: SNNConfig refuses an unknown encoder, neuron, bit width, ...
     try:
-        model = build_model(config, 64 if d["dataset"] == "digits" else 784)
+        model = build_model(config, PIXELS[d["dataset"]])
     except ValueError as error:
         raise ValueError(f"[network]: {error}") from None
     if config["prune"]["sparsity"] and any(l.kind != "dense" for l in model.config.layers):

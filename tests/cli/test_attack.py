@@ -98,3 +98,34 @@ def test_bad_files_fail_cleanly(files, tmp_path, run_cli, fails_cleanly):
 def test_snn_accel_lists_attack(run_cli):
     result = run_cli("cli.main", "--help")
     assert "attack" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def conv_file(tmp_path_factory):
+    """A small CNN on the digits as 1 x 8 x 8 images: conv 4 3x3 pad 1, max pool 2, dense 10."""
+    folder = tmp_path_factory.mktemp("attack_conv")
+    cfg = SNNConfig(n_inputs=64, input_shape=(1, 8, 8), timesteps=2, weight_bits=4, layers=[
+        LayerSpec(4, kind="conv", kernel=3, padding=1, threshold=0.2),
+        LayerSpec(0, kind="pool", kernel=2), LayerSpec(10, reset="none", threshold=0.3)])
+    modelfile.save(to_network(SNN(cfg, seed=0)), folder / "c.snn")
+    return folder / "c.snn"
+
+
+def test_a_conv_network_is_attacked_through_its_twin(conv_file, tmp_path, run_cli):
+    """The integer CNN and its float twin are attacked (issue 14: robust.twin builds conv and
+    pooling layers); the same-size ANN, a multilayer perceptron, is refused before training."""
+    out = tmp_path / "r"
+    result = run_cli(MODULE, "--model", conv_file, "--ann-epochs", "0", "--attack", "fgsm",
+                     "--eps", "0.1", "--output", out, *FAST)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "c.json").read_text())
+    assert set(report["strongest"]) == {"snn_float", "snn_int"}
+
+
+def test_a_conv_network_with_an_ann_is_refused(conv_file, tmp_path, run_cli, fails_cleanly):
+    fails_cleanly(run_cli(MODULE, "--model", conv_file, "--data", "digits", "--output",
+                          tmp_path / "r"),
+                  "c.snn has convolution layers, but the same-size ANN of sw.attack is a "
+                  "multilayer perceptron; give --ann-epochs 0 (and no --ann) to attack the "
+                  "integer model and its float twin, which both run the convolutions",
+                  absent=[tmp_path / "r" / "c.json"])

@@ -11,10 +11,17 @@ no checkpoint of sw.train) and the recipes ``bad.toml`` (not TOML) and ``type.to
 where an integer belongs). None of the rows needs MNIST: they all fail before any data is read.
 """
 
+import json
+import struct
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+
+from core.modelfile import dumps
+from core.network import Conv, Layer, Network
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,6 +156,24 @@ TABLE = [
     pytest.param("sw.data", ["--limit", "3"], ["unrecognized arguments: --limit 3"], [],
                  id="data-unknown-option"),
 
+    # model files whose convolution geometry is bad: the field is named, whichever tool reads
+    # it (issue 14)
+    pytest.param("sw.evaluate", ["--model", "{tmp}/kernel.snn", *EVAL_JSON],
+                 ["kernel.snn", "layers[0].conv.kernel is 9; it must be in 1 .. 7"], OUT,
+                 id="evaluate-conv-kernel"),
+    pytest.param("sw.evaluate", ["--model", "{tmp}/padding.snn", *EVAL_JSON],
+                 ["layers[0].conv.padding is 3; it must be in 0 .. 2 (a padding of a whole "
+                  "kernel adds outputs that see only zeros)"], OUT, id="evaluate-conv-padding"),
+    pytest.param("sw.perf", ["--model", "{tmp}/stride.snn", "--json", "{tmp}/out/p.json"],
+                 ["layers[0].conv.stride is 0; it must be in 1 .. 3 (a stride past the kernel "
+                  "skips inputs)"], OUT, id="perf-conv-stride"),
+    pytest.param("sw.demo", ["--model", "{tmp}/groups.snn"],
+                 ["layers[0].conv.groups is 2; it must be 1 (a full convolution) or "
+                  "in_channels = out_channels = groups"], [], id="demo-conv-groups"),
+    pytest.param("sw.evaluate", ["--model", "{tmp}/width.snn", *EVAL_JSON],
+                 ["layers[0].conv.kernel is 3, larger than the padded width 2 (width 2 + 2 x "
+                  "padding 0), so the output map is empty"], OUT, id="evaluate-conv-empty-map"),
+
     # snn-accel
     pytest.param("cli.main", ["frobnicate"],
                  ["unknown command 'frobnicate'", "demo, cosim", "evaluate, train, data"], [],
@@ -162,9 +187,30 @@ TABLE = [
 ]
 
 
+def _conv_file(path, **geometry):
+    """A conv model file (2 x 5 x 5 -> conv 3 3x3 -> dense 2) whose header's geometry of
+    layers[0] is changed to ``geometry``, with a valid checksum, so that the loader reaches
+    the field check."""
+    c = Conv(2, 5, 5, 3, kernel=3)
+    network = Network([Layer(np.ones(c.weight_shape, np.int8), conv=c),
+                       Layer(np.ones((2, c.n_out), np.int8))])
+    data = dumps(network)
+    (length,) = struct.unpack_from("<I", data, 12)
+    header, payload = json.loads(data[16:16 + length]), data[16 + length:-4]
+    header["layers"][0]["conv"].update(geometry)
+    text = json.dumps(header).encode()
+    body = struct.pack("<8sII", b"SNNMODEL", 3, len(text)) + text + payload
+    path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+
+
 def _setup(folder):
     """The files the rows refer to, in the run's folder."""
     (folder / "file.txt").write_text("not a model, not a checkpoint, not a folder\n")
+    _conv_file(folder / "kernel.snn", kernel=9)
+    _conv_file(folder / "padding.snn", padding=3)
+    _conv_file(folder / "stride.snn", stride=0)
+    _conv_file(folder / "groups.snn", groups=2)
+    _conv_file(folder / "width.snn", width=2)
     (folder / "folder").mkdir()
     torch.save({"x": 1}, folder / "dict.pt")
     (folder / "bad.toml").write_text("[train\nepochs = 1\n")

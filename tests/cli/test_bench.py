@@ -10,9 +10,10 @@ import pytest
 from boards import sweep
 from cli import bench
 from cli.bench import _config, parse_spec
-from core import golden
+from core import golden, modelfile, perf
 from core.config import Config
 from core.network import Layer, Network
+from core.randnet import random_conv_network, random_pixels
 
 
 def test_parse_spec():
@@ -64,3 +65,67 @@ class TestBenchHelpers:
         assert bench.synthesize(config) == {
             "lut": 118, "ff": 105, "bram36": 8.5, "dsp": 2, "lut_memory": 4 * 4 + 2,
             "lut_logic": 100, "carry4": 10, "seconds": None}
+
+
+# -- the CNN row (issue 14) --------------------------------------------------------------------
+
+def _conv_network(seed=0):
+    """A random conv network (maps up to 4 x 8 x 8) that the tiny-conv configuration holds."""
+    rng = np.random.default_rng(seed)
+    while True:
+        network = random_conv_network(rng, max_neurons=6, weight_bits=4, max_timesteps=3,
+                                      encoders=("direct", "hybrid"), membrane_bits=16)
+        if Config.tiny_conv().fits(network):
+            return network, random_pixels(rng, 6, network.n_inputs)
+
+
+def _brute_force_bound(network, pixels, lanes, conv_lanes):
+    """The event bound counted from each layer's dense matrix: an event of input i costs,
+    per block of lanes, the output positions whose window holds it (the rows of column i of
+    the all-ones kernel's matrix, divided by the output channels it reaches)."""
+    trace = golden.run(network, pixels)
+    events = [golden.encode(network, pixels) != 0] + trace.spikes[:-1]
+    total = np.zeros(len(pixels), np.int64)
+    for layer, fired in zip(network.layers, events):
+        count = fired.sum(axis=1)                                      # (B, n_in)
+        if layer.conv is None:
+            total += count.sum(axis=1) * -(-layer.n_out // lanes)
+            continue
+        c = layer.conv
+        ones = Layer(np.ones(c.weight_shape, np.int64), conv=c)
+        reach = (ones.dense_weights() != 0).sum(axis=0) // (c.out_channels // c.groups)
+        total += count @ reach * -(-c.out_channels // conv_lanes)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_event_bound_of_a_conv_network(seed):
+    network, pixels = _conv_network(seed)
+    assert any(layer.conv is not None for layer in network.layers)
+    for lanes, conv_lanes in ((8, 4), (2, 1)):
+        assert perf.event_bounds(network, pixels, lanes, conv_lanes).tolist() == \
+            _brute_force_bound(network, pixels, lanes, conv_lanes).tolist()
+
+
+def test_cnn_row_reports_the_cycle_model_and_the_bound():
+    network, pixels = _conv_network(1)
+    config = Config.tiny_conv()
+    row = bench.cnn_row(network, pixels, config)
+    cycles = perf.cycle_counts(network, config, pixels)
+    bound = perf.event_bounds(network, pixels, config.lanes, config.conv_lanes)
+    assert row["images"] == 6 and row["cycles_max"] == cycles.max()
+    assert row["cycles_median"] == np.median(cycles)
+    assert row["bound_ratio_median"] == pytest.approx(np.median(cycles / np.maximum(bound, 1)))
+    assert row["bound_ratio_median"] >= 1      # the accelerator is no faster than the ideal
+
+
+def test_cnn_entry_names_what_does_not_fit(tmp_path, capsys):
+    network = Network([Layer(np.ones((2, 784), np.int8)) for _ in range(1)]
+                      + [Layer(np.ones((2, 2), np.int8)) for _ in range(5)])
+    modelfile.save(network, tmp_path / "six.snn")
+    entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 784), np.uint8), no_synth=True)
+    assert entry["error"] == ("the number of layers is 6, this hardware allows 5: regenerate "
+                              "the gateware with --set max_layers=6 or shrink the network")
+    assert "bench: CNN six.snn: the number of layers is 6" in capsys.readouterr().out
+    entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 64), np.uint8), no_synth=True)
+    assert entry["error"].endswith("takes 784 inputs; the benchmark's images have 64 pixels")

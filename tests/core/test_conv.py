@@ -435,10 +435,12 @@ class TestValidation:
 
     def test_require_dense(self):
         assert net_of(Layer(weights=np.ones((2, 3), int))).require_dense("the compiler")
-        with pytest.raises(NetworkError, match=r"layers\[0\] is a convolution; the compiler "
-                           r"handles dense layers only, the accelerator's convolution engine "
-                           r"is not built yet \(issue 14\)"):
+        with pytest.raises(NetworkError, match=r"^layers\[0\] is a convolution; the compiler "
+                           r"handles dense layers only$"):
             small().require_dense("the compiler")
+        with pytest.raises(NetworkError, match=r"^layers\[0\] is a convolution; X handles dense "
+                           r"layers only: do Y$"):
+            small().require_dense("X", "do Y")
 
 
 def net_of(*layers):
@@ -447,10 +449,9 @@ def net_of(*layers):
 
 
 class TestNotYetSupported:
-    """What cannot run a convolution yet refuses it with one message instead of crashing."""
+    """What cannot run a convolution refuses it with one message instead of crashing."""
 
-    MESSAGE = (r"layers\[0\] is a convolution; {} handles dense layers only, the accelerator's "
-               r"convolution engine is not built yet \(issue 14\)")
+    MESSAGE = r"^layers\[0\] is a convolution; {} handles dense layers only: {}$"
 
     def test_check_fits(self):
         # the conv hardware is a generator option (cnn14hw: core.config)
@@ -466,5 +467,12 @@ class TestNotYetSupported:
         # the cycles of conv layers are counted (cnn14hw: core.perf, checked against the
         # gateware in tests/hw/test_accel_conv.py); the zero-word study is dense only
         assert perf.cycle_counts(small(), Config.tiny_conv(), np.zeros((1, 36), np.uint8))[0] > 0
-        with pytest.raises(NetworkError, match=self.MESSAGE.format("the cycle model")):
+        with pytest.raises(NetworkError, match=self.MESSAGE.format(
+                "the zero-word study", "cycle_counts counts a conv network's cycles without "
+                "skipping")):
             perf.sparsity(small(), Config())
+        with pytest.raises(NetworkError, match=self.MESSAGE.format(
+                "skipping zero words", "count the conv network's cycles without "
+                "skip_zero_words")):
+            perf.cycle_counts(small(), Config.tiny_conv(), np.zeros((1, 36), np.uint8),
+                              skip_zero_words=True)

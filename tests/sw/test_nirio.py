@@ -3,6 +3,7 @@ with a message naming the node, and every value a graph does not state is report
 
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,12 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from core import golden, modelfile  # noqa: E402
-from core.network import Conv, Layer, Network, NetworkError, max_pool  # noqa: E402
+from core.network import Conv, Layer, Network, max_pool  # noqa: E402
 from core.randnet import random_network, random_pixels  # noqa: E402
-from sw.nirio import NirError, NirWarning, from_nir, load_nir, save_nir, to_nir  # noqa: E402
+from sw.nirio import (NirError, NirWarning, export_notes, from_nir, load_nir,  # noqa: E402
+                      read_float, save_nir, to_nir)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -403,10 +407,72 @@ def test_load_reports_defaults(tmp_path):
     assert any("fire_once=True" in str(w.message) for w in caught)
 
 
-def test_convolutions_are_refused_with_one_message():
-    c = Conv(1, 4, 4, 2, kernel=3)
-    network = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
-                              max_pool(2, 2, 2, 2), Layer(weights=np.ones((3, 2), int))])
-    with pytest.raises(NetworkError, match=r"layers\[0\] is a convolution; the NIR export "
-                       r"handles dense layers only"):
-        to_nir(network)
+def _conv_network(bias=None):
+    c = Conv(1, 4, 4, 2, kernel=3, padding=1)
+    first = Layer(weights=np.arange(-9, 9).reshape(c.weight_shape), weight_bits=5, threshold=3,
+                  conv=c, bias=bias)
+    return Network(layers=[first, max_pool(2, 4, 4, 2), Layer(weights=np.ones((3, 8), int))],
+                   timesteps=2)
+
+
+@pytest.mark.parametrize("options", [{}, {"dt": 1e-4, "input_scale": 255.0}, {"r_one": True},
+                                     {"if_as_lif": True}])
+def test_convolutions_are_written_and_read_back_exactly(options):
+    """conv -> max pool -> dense: Conv2d, SumPool2d, Flatten nodes and 3-D neuron parameters
+    (issue 14), read back unchanged, without a warning."""
+    network = _conv_network(bias=np.repeat([2, -1], 16))
+    graph = to_nir(network, **options)
+    assert [type(graph.nodes[n]).__name__ for n in ("conv0", "pool1", "flatten2", "linear2")] \
+        == ["Conv2d", "SumPool2d", "Flatten", "Linear"]
+    assert graph.nodes["input"].input_type["input"].tolist() == [1, 4, 4]
+    assert graph.nodes["neuron0"].v_threshold.shape == (2, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert from_nir(graph) == network
+
+
+def test_random_conv_networks_are_read_back_exactly():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        network = random_network(rng, conv=True)
+        assert from_nir(to_nir(network)) == network
+
+
+def test_the_shipped_cnn_through_a_nir_file(tmp_path):
+    network = modelfile.load(ROOT / "models" / "mnist_cnn.snn")
+    save_nir(network, tmp_path / "cnn.nir")
+    assert load_nir(tmp_path / "cnn.nir") == network
+
+
+def test_a_conv_bias_that_differs_within_a_channel_is_refused():
+    with pytest.raises(NirError, match=r"^layers\[0\] is a convolution whose bias differs "
+                       r"between the positions of a channel; NIR's Conv2d has one bias per "
+                       r"channel$"):
+        to_nir(_conv_network(bias=np.arange(32)))
+
+
+def test_the_quantizing_reader_refuses_convolutions_with_one_message():
+    graph = to_nir(_conv_network())
+    with pytest.raises(NirError, match=r"^node 'conv0' is a Conv2d: the quantizing reader "
+                       r"\(python -m sw.nir import\) takes chains of Linear/Affine and IF/LIF "
+                       r"nodes only, though the accelerator runs convolutions"):
+        read_float(graph, dt=1.0)
+
+
+def test_a_bad_conv_node_is_named():
+    graph = to_nir(_conv_network())
+    graph.nodes["conv0"].dilation = np.array([2, 2])
+    with pytest.raises(NirError, match=r"node 'conv0' \(Conv2d\): dilation is .*; the "
+                       r"accelerator's convolutions are not dilated"):
+        from_nir(graph)
+    graph = to_nir(_conv_network())
+    graph.nodes["conv0"].stride = np.array([1, 2])
+    with pytest.raises(NirError, match=r"node 'conv0' \(Conv2d\): stride is .*; the "
+                       r"accelerator's convolutions take one integer for both axes"):
+        from_nir(graph)
+
+
+def test_export_notes_of_a_conv_network():
+    assert any("one image at a time" in note for note in export_notes(_conv_network()))
+    assert not any("one image at a time" in note
+                   for note in export_notes(Network([Layer(weights=np.ones((2, 3), int))])))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import golden
-from core.network import Conv, Layer, Network
+from core.network import Conv, Layer, Network, avg_pool
 from sw import robust
 from sw.snn import SNN, LayerSpec, SNNConfig, readout, spike_time_membrane_loss
 from sw.snn.ann import ANN
@@ -128,12 +128,32 @@ def test_twin_refuses_a_network_with_a_bias():
         robust.twin(network)
 
 
-def test_twin_refuses_a_convolution():
+@pytest.mark.parametrize("encoder, neuron", [("hybrid", "if"), ("direct", "lif")])
+def test_twin_of_a_convolutional_network_gives_the_golden_models_classes(encoder, neuron):
+    # conv 4 3x3 pad 1 - max pool 2 - conv 4 3x3 - dense 10 on 1 x 8 x 8 images (issue 14)
+    cfg = SNNConfig(n_inputs=64, input_shape=(1, 8, 8), timesteps=3, encoder=encoder,
+                    weight_bits=4, layers=[
+                        LayerSpec(4, kind="conv", kernel=3, padding=1, neuron=neuron,
+                                  threshold=0.2),
+                        LayerSpec(0, kind="pool", kernel=2),
+                        LayerSpec(4, kind="conv", kernel=3, neuron=neuron, threshold=0.2),
+                        LayerSpec(10, neuron=neuron, reset="none", threshold=0.3)])
+    network = to_network(SNN(cfg, seed=2))
+    assert [layer.conv is not None for layer in network.layers] == [True, True, True, False]
+    pixels = np.random.default_rng(3).integers(0, 256, (200, 64)).astype(np.uint8)
+    expected = golden.predict(network, pixels)
+    assert len(np.unique(expected)) > 1        # the classes depend on the image
+    twin = robust.twin(network)
+    assert (robust.SNNClassifier(twin, quantized=True).predict(pixels) == expected).all()
+
+
+def test_twin_refuses_an_average_pooling():
     c = Conv(1, 4, 4, 2, kernel=3)
     network = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
-                              Layer(weights=np.ones((3, 8), int))])
-    with pytest.raises(ValueError, match=r"layers\[0\] is a convolution; the attacks' training "
-                       r"model \(sw.snn\) handles dense layers only"):
+                              avg_pool(2, 2, 2, 2), Layer(weights=np.ones((3, 2), int))])
+    with pytest.raises(ValueError, match=r"^layer 1 of the network is a grouped convolution "
+                       r"other than max pooling \(an average pooling\?\); the training model "
+                       r"\(sw.snn\) has dense, convolution and max-pooling layers only"):
         robust.twin(network)
 
 

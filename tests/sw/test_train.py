@@ -13,6 +13,8 @@ from core import golden, modelfile
 from sw import train
 from sw.data import load_digits
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def tiny(**sections):
     over = {"data": {"dataset": "digits"}, "network": {"hidden": [32]},
@@ -339,6 +341,18 @@ def test_conv_recipe_is_checked_before_training(monkeypatch, tmp_path, over, mes
     monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(ValueError, match=re.escape(message)):
         train.run(tiny(**over), tmp_path / "m.snn", tmp_path / "r", progress=False)
+
+
+def test_the_cifar10_recipe_is_checked_with_cifar10_images(tmp_path):
+    """configs/cifar10_vgg.toml passes the checks made before any data is read (its network
+    takes CIFAR-10's 3,072 pixels, not MNIST's 784), and the same network on MNIST does not."""
+    config = train.load_config(ROOT / "configs" / "cifar10_vgg.toml")
+    train.check_config(config, tmp_path / "c.snn")
+    assert train.build_model(config, 3072).shapes[-1] == (10,)
+    config["data"]["dataset"] = "mnist"
+    with pytest.raises(ValueError, match=re.escape("input_shape (3, 32, 32) holds 3072 pixels, "
+                                                   "but n_inputs is 784")):
+        train.check_config(config)
 
 
 def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):

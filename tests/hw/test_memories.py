@@ -1,0 +1,65 @@
+"""hw.memories: the memories it lists are those the gateware builds, and its BRAM36 estimate."""
+
+import pytest
+from amaranth.hdl import Fragment, Shape
+from amaranth.hdl._mem import MemoryInstance
+
+from core.config import Config
+from hw.accel import Accelerator
+from hw.memories import bram36, memories
+
+
+def built(config):
+    """(name, depth, width) of every memory in the elaborated ``Accelerator(config)``."""
+    found = []
+
+    def walk(fragment, name):
+        if isinstance(fragment, MemoryInstance):
+            found.append((name, fragment._data.depth, Shape.cast(fragment._data.shape).width))
+            return
+        for sub, sub_name, *_ in fragment.subfragments:
+            walk(sub, str(sub_name))
+    walk(Fragment.get(Accelerator(config), None), "top")
+    return found
+
+
+@pytest.mark.parametrize("config", [
+    Config.tiny(), Config.tiny(stream=True, spike_count=True),
+    Config.tiny_conv(bias=True, spike_count=True), Config.tiny(weight_words=2048)],
+    ids=["tiny", "stream", "conv-bias-count", "deep-weights"])
+def test_the_listed_memories_are_the_built_ones(config):
+    listed = memories(config)
+    memories_built = built(config)
+    columns = [(d, w) for name, d, w in memories_built if name.startswith("column")]
+    others = sorted((d, w) for name, d, w in memories_built if not name.startswith("column"))
+    weights = listed[0]
+    assert weights.name == "weights" and weights.columns == len(columns)
+    assert {d for d, _ in columns} == {weights.depth}
+    assert sum(w for _, w in columns) == weights.width == config.word_bits
+    assert sorted((m.depth, m.width) for m in listed[1:]) == others
+
+
+def test_bram36_rule():
+    assert bram36(2048, 9) == 0.5            # one RAMB18 at 2K x 9
+    assert bram36(2048, 10) == 1.0           # two
+    assert bram36(512, 72) == 1.0            # 512 x 36 twice
+    assert bram36(1024, 704) == 20.0         # 40 RAMB18 of 1K x 18 (the MNIST CNN's currents)
+    assert bram36(4096, 136) == 17.0         # 34 of 4K x 4
+    assert bram36(32768, 22) == 22.0         # 16K x 1, two deep, 22 wide
+
+
+@pytest.mark.parametrize("changes, yosys", [
+    ({}, 31.5), ({"stream": True}, 32.5), ({"bias": True, "spike_count": True}, 33.5)])
+def test_the_estimate_is_yosys_count_on_measured_configurations(changes, yosys):
+    # Yosys's BRAM36 of these configurations (README, "Results": synth_xilinx -widemux 5).
+    assert sum(m.bram36 for m in memories(Config(**changes))) == yosys
+
+
+def test_the_estimate_of_the_mnist_cnn_configuration():
+    # Yosys measured 94.5 BRAM36 (docs/architecture.md); the estimate is the memories' rule,
+    # 2.5 above: it never splits a memory's depth into blocks of two aspects.
+    listed = {m.name: m for m in memories(Config.named("mnist-cnn"))}
+    assert {name: m.bram36 for name, m in listed.items()} == {
+        "weights": 28.5, "pixels": 0.0, "membrane": 17.0, "results": 9.5, "event buffer": 22.0,
+        "currents": 20.0}
+    assert listed["pixels"].lutram
