@@ -2,11 +2,12 @@
 
 ::
 
-    python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps 3000] [--samples 2000]
+    python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps N] [--ann-steps N] [--samples 2000]
 
-Trains, at one budget (--steps of the same batch size, one thread), the spiking generator with
-plain TTFS and with Aggressive TTFS and the same-size ANN generator (Aggressive TTFS, the same
-discriminator); trains a small MLP classifier on MNIST's training digits; and measures on
+Trains (batches of the recipe's size, one thread) the spiking generator with plain TTFS and with
+Aggressive TTFS (--steps adversarial steps; with the recipe's warm start, after its ANN teacher
+and distillation, docs/gan.md) and the same-size ANN generator (Aggressive TTFS, the same
+discriminator, --ann-steps: by default the teacher's budget, so that it is the teacher); trains a small MLP classifier on MNIST's training digits; and measures on
 --samples generated digits (the spiking ones from the exported integer networks, golden model):
 
 * the Frechet distance to MNIST's test digits on the classifier's hidden features (with two
@@ -54,8 +55,13 @@ def parser() -> ArgumentParser:
                        epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--recipe", type=input_file, default=Path("configs/mnist_gan.toml"),
                    metavar="FILE", help="TOML recipe (default configs/mnist_gan.toml)")
-    p.add_argument("--steps", type=positive_int, default=3000,
-                   help="training steps of every generator (default 3000)")
+    p.add_argument("--steps", type=positive_int,
+                   help="adversarial steps of the spiking generators (train.steps; after a "
+                        "warm start, its fine-tuning; default: the recipe's)")
+    p.add_argument("--ann-steps", type=positive_int,
+                   help="steps of the ANN generator (default: train.teacher_steps when the "
+                        "recipe distills, so that it is the spiking generator's teacher; "
+                        "else --steps)")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="generated digits per generator (default 2000)")
     p.add_argument("--json", type=output_file, default=Path("results/gan.json"),
@@ -75,9 +81,12 @@ def _quality(clf, images, real_features) -> dict:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        config = load_recipe(args.recipe, {"train": {"steps": args.steps}})
+        config = load_recipe(args.recipe)
     except ValueError as error:
         return fail(PROG, f"recipe: {error}")
+    t = config["train"]
+    steps = args.steps or t["steps"]
+    ann_steps = args.ann_steps or (t["teacher_steps"] if t["distill_steps"] else steps)
     try:
         mnist = load_mnist(quiet=True)
     except DataError as error:
@@ -88,8 +97,10 @@ def main(argv=None) -> int:
     clf = train_classifier(train_x, mnist["train"].labels)
     test_feats, test_probs = features(clf, test.pixels / 255.0)
     report = {
-        "budget": {"steps": args.steps, "batch_size": config["train"]["batch_size"],
-                   "threads": config["train"]["threads"]},
+        "budget": {"steps": steps, "ann_steps": ann_steps, "batch_size": config["train"]["batch_size"],
+                   "threads": config["train"]["threads"],
+                   "teacher_steps": config["train"]["teacher_steps"],
+                   "distill_steps": config["train"]["distill_steps"]},
         "samples": args.samples,
         "classifier_test_accuracy": float((test_probs.argmax(1) == test.labels).mean()),
         "reference": {
@@ -102,7 +113,7 @@ def main(argv=None) -> int:
     hw = Config.mnist(max_neurons=784)
     grids = {}
     for loss in ("ttfs", "aggressive"):
-        cfg = load_recipe(args.recipe, {"train": {"steps": args.steps, "loss": loss}})
+        cfg = load_recipe(args.recipe, {"train": {"steps": steps, "loss": loss}})
         model, history = train(cfg, train_x, "snn", progress=True)
         with tempfile.TemporaryDirectory() as folder:
             net, _ = export(model, Path(folder) / "g.snn", cfg)
@@ -110,11 +121,14 @@ def main(argv=None) -> int:
         grids[loss] = images[:64]
         cycles = cycle_counts(net, hw, z[:200])
         report[f"snn_{loss}"] = {"train_seconds": history["seconds"],
+                                 **{k: history[k] for k in ("teacher_seconds",
+                                                            "distill_seconds") if k in history},
                                  **_quality(clf, images, test_feats),
                                  **spike_stats(net, z),
                                  "cycles_per_image": float(np.mean(cycles))}
         print(f"snn {loss}: {json.dumps(report[f'snn_{loss}'])}", flush=True)
-    model, history = train(config, train_x, "ann", progress=True)
+    model, history = train(load_recipe(args.recipe, {"train": {"steps": ann_steps}}),
+                           train_x, "ann", progress=True)
     images = sample_ann(model, z)
     report["ann_aggressive"] = {"train_seconds": history["seconds"],
                                 **_quality(clf, images, test_feats)}

@@ -71,14 +71,20 @@ def main(argv=None) -> int:
         pixels = load_mnist(Path(source) if source else None, quiet=True)["train"].pixels
     except DataError as error:
         return fail(PROG, str(error))
-    print(f"training the spiking generator: {config['train']['steps']} steps of "
-          f"{config['train']['batch_size']}, {config['train']['loss']} loss", flush=True)
+    t = config["train"]
+    warm = (f" after a warm start ({t['teacher_steps']} steps of the ANN teacher, "
+            f"{t['distill_steps']} of distillation)" if t["distill_steps"] else "")
+    print(f"training the spiking generator: {t['steps']} adversarial steps of "
+          f"{t['batch_size']}, {t['loss']} loss{warm}", flush=True)
     model, history = train(config, pixels, "snn")
     net, check = export(model, args.output, config)
     stats = spike_stats(net, latent(1000, config["generator"]["latent_dim"], seed=2))
     print(f"model        : {args.output} {net.sizes}, T={net.timesteps}, {net.encoder}; golden "
           f"= training model on {check['samples']} latent vectors")
-    print(f"training     : {history['seconds']:.0f} s ({history['steps']} steps)")
+    split = (f"; teacher {history['teacher_seconds']:.0f} s, distillation "
+             f"{history['distill_seconds']:.0f} s" if "teacher_seconds" in history else "")
+    print(f"training     : {history['seconds']:.0f} s ({history['steps']} adversarial "
+          f"steps{split})")
     print(f"spikes       : {stats['spikes_per_sample']:.1f} per sample "
           f"({stats['output_spikes_per_sample']:.1f} output), mean output spike step "
           f"{stats['mean_output_spike_time']:.2f}")

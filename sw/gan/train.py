@@ -14,6 +14,12 @@ weights, 16-bit membranes by default), so :func:`export` writes the very network
 trained, and checks that :func:`core.golden.run` gives the training model's first-spike times on
 every output neuron of a batch of latent vectors. The same loop trains the same-size ANN
 generator (:class:`sw.gan.model.ANNGenerator`) for the benchmark.
+
+With ``train.distill_steps`` set, the spiking generator gets a warm start first: that ANN
+generator is trained as a GAN (the teacher), the spiking generator is taught its images
+(:func:`distill`), and the adversarial loop then fine-tunes it against the teacher's
+discriminator (trained from scratch, the spiking generator collapses onto one digit;
+docs/gan.md).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from .images import intensity, latent, quantize_pixels
 from .loss import FAKE, LOSSES, REAL, ttfs_loss
 from .model import ANNGenerator, Discriminator, generate, generator
 
-__all__ = ["DEFAULTS", "load_recipe", "build_generator", "train", "first_times",
+__all__ = ["DEFAULTS", "load_recipe", "build_generator", "train", "distill", "first_times",
            "spike_stats", "export", "sample_snn", "sample_ann"]
 
 #: Every recipe key and its default (docs/gan.md describes them).
@@ -56,6 +62,11 @@ DEFAULTS = {
         "loss": "aggressive",               # "ttfs" (plain) or "aggressive"
         "margin": 1.0,                      # gamma of the TTFS targets
         "diversity": 0.3,                   # weight of the mode-seeking term (0: off)
+        "teacher_steps": 1500,              # adversarial steps of the ANN teacher
+        "distill_steps": 0,                 # warm start on the teacher's images (0: none)
+        "lr_distill": 1e-3,
+        "lr_finetune": 5e-5,                # the generator's Adam step after the warm start
+        "anchor": 1.0,                      # weight of the teacher's images after it
         "steps": 3000,
         "batch_size": 64,
         "lr_generator": 5e-4,
@@ -75,6 +86,10 @@ def load_recipe(path=None, overrides: dict | None = None) -> dict:
     if t["loss"] not in LOSSES:
         raise ValueError(f"train.loss is {t['loss']!r}; it must be one of "
                          f"{', '.join(map(repr, LOSSES))}")
+    if t["distill_steps"] < 0 or (t["distill_steps"] and t["teacher_steps"] < 1):
+        raise ValueError(f"train.distill_steps is {t['distill_steps']} and train.teacher_steps "
+                         f"{t['teacher_steps']}; distill_steps must be 0 (no warm start) or "
+                         f"positive with teacher_steps at least 1")
     for section, key in (("train", "steps"), ("train", "batch_size"), ("train", "threads"),
                          ("generator", "latent_dim"), ("generator", "timesteps")):
         if config[section][key] < 1:
@@ -94,33 +109,73 @@ def build_generator(config: dict) -> SNN:
 
 def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = True,
           log=None) -> tuple:
-    """Train a generator of ``kind`` (``"snn"`` or ``"ann"``) against a fresh discriminator
-    on ``pixels`` (uint8 (N, 784)); return ``(generator, history)``.
+    """Train a generator of ``kind`` (``"snn"`` or ``"ann"``) on ``pixels`` (uint8 (N, 784));
+    return ``(generator, history)``.
 
-    ``history``: ``seconds``, ``steps``, the losses every 100 steps."""
+    The ANN generator: ``train.steps`` adversarial steps against a fresh discriminator. The
+    spiking generator, with ``train.distill_steps`` 0: the same. With ``train.distill_steps``
+    set, a warm start first (:func:`distill`): a same-size ANN generator is trained for
+    ``train.teacher_steps`` adversarial steps, the spiking generator learns to draw the
+    teacher's images for the same latent vectors for ``distill_steps`` steps, and then it is
+    trained adversarially for ``train.steps`` steps against the teacher's discriminator.
+
+    ``history``: ``seconds`` (all phases), ``steps``, ``teacher_seconds``,
+    ``distill_seconds``, the losses every 100 steps of each phase."""
     t = config["train"]
     torch.set_num_threads(t["threads"])
     torch.manual_seed(t["seed"])
     T = config["generator"]["timesteps"]
+    g = config["generator"]
+    history = {"kind": kind, "loss": t["loss"], "steps": t["steps"], "log": []}
+    start = time.monotonic()
+    disc, teacher, lr = None, None, t["lr_generator"]
     if kind == "snn":
         gen = build_generator(config)
         real_all = torch.from_numpy(quantize_pixels(pixels, T).astype(np.float32))
+        if t["distill_steps"]:
+            teacher = ANNGenerator(g["latent_dim"], tuple(g["hidden"]), seed=t["seed"])
+            disc = _discriminator(config)
+            real_ann = torch.from_numpy(pixels.astype(np.float32) / 255.0)
+            _adversarial(teacher, "ann", disc, real_ann, config, t["teacher_steps"], history,
+                         "teacher", progress, log, lr=lr)
+            history["teacher_seconds"] = time.monotonic() - start
+            distill(gen, teacher, config, history, progress, log)
+            history["distill_seconds"] = time.monotonic() - start - history["teacher_seconds"]
+            lr = t["lr_finetune"]
     elif kind == "ann":
-        g = config["generator"]
         gen = ANNGenerator(g["latent_dim"], tuple(g["hidden"]), seed=t["seed"])
         real_all = torch.from_numpy(pixels.astype(np.float32) / 255.0)
     else:
         raise ValueError(f"kind is {kind!r}; it must be 'snn' or 'ann'")
+    if disc is None:
+        disc = _discriminator(config)
+    _adversarial(gen, kind, disc, real_all, config, t["steps"], history, kind, progress, log,
+                 start, lr, teacher)
+    history["seconds"] = time.monotonic() - start
+    return gen, history
+
+
+def _discriminator(config: dict) -> Discriminator:
     d = config["discriminator"]
-    disc = Discriminator(d["hidden"], d["minibatch_std"], seed=t["seed"])
-    opt_g = torch.optim.Adam(gen.parameters(), lr=t["lr_generator"], betas=(0.5, 0.999))
+    return Discriminator(d["hidden"], d["minibatch_std"], seed=config["train"]["seed"])
+
+
+def _adversarial(gen, kind: str, disc: Discriminator, real_all: torch.Tensor, config: dict,
+                 steps: int, history: dict, phase: str, progress: bool, log,
+                 start: float | None = None, lr: float = 1e-3, teacher=None):
+    """``steps`` adversarial steps of ``gen`` (of ``kind``) against ``disc`` (both trained
+    in place, fresh Adam states; the generator's step size ``lr``); with a ``teacher``, the
+    generator's loss has ``train.anchor`` times the squared difference to the teacher's
+    images of the same latent bits added. The losses every 100 steps go to
+    ``history["log"]``."""
+    t = config["train"]
+    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=t["lr_discriminator"], betas=(0.5, 0.999))
     aggressive, gamma = t["loss"] == "aggressive", t["margin"]
     B, Z = t["batch_size"], config["generator"]["latent_dim"]
     rng = torch.Generator().manual_seed(t["seed"])
-    history = {"kind": kind, "loss": t["loss"], "steps": t["steps"], "log": []}
-    start = time.monotonic()
-    for step in progress_bar(range(t["steps"]), desc=f"{kind} {t['loss']}", unit="step",
+    start = time.monotonic() if start is None else start
+    for step in progress_bar(range(steps), desc=f"{phase} {t['loss']}", unit="step",
                              quiet=not progress):
         real = real_all[torch.randint(len(real_all), (B,), generator=rng)]
         z = torch.randint(0, 2, (B, Z), generator=rng).to(torch.float32) * 255.0  # as latent()
@@ -134,18 +189,48 @@ def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = 
         g_loss = ttfs_loss(disc(fake), REAL, gamma, aggressive)
         if t["diversity"]:
             g_loss = g_loss - t["diversity"] * _diversity(fake, z)
+        if teacher is not None and t["anchor"]:
+            with torch.no_grad():
+                target = teacher(z)
+            g_loss = g_loss + t["anchor"] * ((fake - target) ** 2).mean()
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
-        if step % 100 == 0 or step == t["steps"] - 1:
-            entry = {"step": step, "d": round(d_loss.item(), 4), "g": round(g_loss.item(), 4),
-                     "mean": round(fake.mean().item(), 3),
+        if step % 100 == 0 or step == steps - 1:
+            entry = {"phase": phase, "step": step, "d": round(d_loss.item(), 4),
+                     "g": round(g_loss.item(), 4), "mean": round(fake.mean().item(), 3),
                      "seconds": round(time.monotonic() - start, 1)}
             history["log"].append(entry)
             if log is not None:
                 log(entry)
-    history["seconds"] = time.monotonic() - start
-    return gen, history
+
+
+def distill(gen: SNN, teacher: ANNGenerator, config: dict, history: dict | None = None,
+            progress: bool = False, log=None):
+    """Warm start of the spiking generator ``gen`` (in place): ``train.distill_steps`` steps
+    of Adam (``train.lr_distill``) on the squared difference between its images (the decoded
+    first-spike times, quantization-aware, through the surrogate) and the ANN ``teacher``'s
+    for the same random latent bits."""
+    t = config["train"]
+    opt = torch.optim.Adam(gen.parameters(), lr=t["lr_distill"])
+    B, Z = t["batch_size"], config["generator"]["latent_dim"]
+    rng = torch.Generator().manual_seed(t["seed"] + 1)
+    start = time.monotonic()
+    for step in progress_bar(range(t["distill_steps"]), desc="distill", unit="step",
+                             quiet=not progress):
+        z = torch.randint(0, 2, (B, Z), generator=rng).to(torch.float32) * 255.0
+        with torch.no_grad():
+            target = teacher(z)
+        loss = ((generate(gen, z)[0] - target) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if history is not None and (step % 100 == 0 or step == t["distill_steps"] - 1):
+            entry = {"phase": "distill", "step": step, "mse": round(loss.item(), 5),
+                     "seconds": round(time.monotonic() - start, 1)}
+            history["log"].append(entry)
+            if log is not None:
+                log(entry)
 
 
 def _diversity(images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,9 @@ from core.numerics import NEVER
 from sw.gan.images import grid, intensity, latent, quantize_pixels, to_pixels
 from sw.gan.loss import FAKE, REAL, ttfs_loss, ttfs_targets
 from sw.gan.metrics import class_view, frechet
-from sw.gan.train import export, first_times, load_recipe, spike_stats, train
+from sw.gan.model import ANNGenerator, generate
+from sw.gan.train import (build_generator, distill, export, first_times, load_recipe,
+                          spike_stats, train)
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -80,11 +82,11 @@ def test_both_losses_push_a_late_correct_neuron_ahead():
 
 # -- training and export --------------------------------------------------------------------
 
-def _tiny(tmp_path, steps=4, loss="aggressive"):
+def _tiny(tmp_path, steps=4, loss="aggressive", **train_keys):
     config = load_recipe(overrides={
         "generator": {"latent_dim": 8, "hidden": [16], "timesteps": 4},
         "discriminator": {"hidden": 16},
-        "train": {"steps": steps, "batch_size": 8, "loss": loss},
+        "train": {"steps": steps, "batch_size": 8, "loss": loss, **train_keys},
         "export": {"name": "tiny_gan", "check_samples": 32}})
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (64, 784), dtype=np.uint8)
@@ -124,7 +126,37 @@ def test_spike_stats_count_the_golden_spikes(tmp_path):
     assert stats["spikes_per_sample"] >= stats["output_spikes_per_sample"]
 
 
+def test_warm_start_trains_teacher_distills_and_exports_bit_exactly(tmp_path):
+    _, model, net, check, history = _tiny(tmp_path, steps=3, distill_steps=4, teacher_steps=3)
+    assert check == {"samples": 32, "disagree": 0}
+    phases = [entry["phase"] for entry in history["log"]]
+    assert phases.count("teacher") == 2 and phases.count("distill") == 2
+    assert phases.count("snn") == 2 and phases.index("snn") > phases.index("distill")
+    assert 0 < history["teacher_seconds"] and 0 < history["distill_seconds"]
+    z = latent(40, 8, seed=9)
+    assert np.array_equal(golden.run(net, z).first_time, first_times(model, z))
+
+
+def test_distillation_brings_the_images_closer_to_the_teachers():
+    config = load_recipe(overrides={
+        "generator": {"latent_dim": 8, "hidden": [32], "timesteps": 4},
+        "train": {"batch_size": 32, "distill_steps": 40, "lr_distill": 3e-3}})
+    teacher = ANNGenerator(8, (16,), seed=5)
+    student = build_generator(config)
+    z = torch.from_numpy(latent(64, 8, seed=4).astype(np.float32))
+
+    def error():
+        with torch.no_grad():
+            return ((generate(student, z)[0] - teacher(z)) ** 2).mean().item()
+
+    before = error()
+    distill(student, teacher, config)
+    assert error() < 0.7 * before
+
+
 def test_recipe_errors_name_the_key():
+    with pytest.raises(ValueError, match="train.distill_steps"):
+        load_recipe(overrides={"train": {"distill_steps": 5, "teacher_steps": 0}})
     with pytest.raises(ValueError, match="train.loss"):
         load_recipe(overrides={"train": {"loss": "fast"}})
     with pytest.raises(ValueError, match="unknown recipe key 'train.speed'"):
