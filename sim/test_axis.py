@@ -11,6 +11,7 @@ images and writes ``result.json`` there: cycles from the first H2C frame to the 
 record, the inferences' cycles and the mismatches (``sw.linkbench --pcie-stream``).
 """
 
+import dataclasses
 import inspect
 import json
 import os
@@ -20,6 +21,9 @@ from pathlib import Path
 import cocotb
 import numpy as np
 import pytest
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from cocotb.clock import Clock
 from cocotb.task import bridge
 from cocotb.triggers import Timer
@@ -28,6 +32,10 @@ from core import golden, memmap
 from core.config import Config
 from core.modelfile import load
 from core.perf import cycle_counts
+from hw import bus
+from hw.accel import Accelerator
+from hw.axis import AXISBridge
+from hw.busarbiter import BusArbiter
 from sw.compiler import compact_words
 from sw.device import Device
 
@@ -39,54 +47,43 @@ DATA_WIDTH = 128          # XDMA's AXI-Stream width on a Gen2 x4 link
 CLOCK_NS = 8              # 125 MHz (the period does not change the cycle counts)
 
 
-def make_top(config, data_width):
+class Top(wiring.Component):
     """Accelerator + AXISBridge + BusArbiter, with flat AXI-Stream pins for cocotbext-axi."""
-    from amaranth import Module
-    from amaranth.lib import wiring
-    from amaranth.lib.wiring import In, Out
 
-    from hw import bus
-    from hw.accel import Accelerator
-    from hw.axis import AXISBridge
-    from hw.busarbiter import BusArbiter
+    def __init__(self, config, data_width):
+        self.config, w = config, data_width
+        super().__init__({
+            "bus": In(bus.Signature(config.addr_width)), "irq": Out(1),
+            "h2c_tdata": In(w), "h2c_tkeep": In(w // 8), "h2c_tlast": In(1),
+            "h2c_tvalid": In(1), "h2c_tready": Out(1),
+            "c2h_tdata": Out(w), "c2h_tkeep": Out(w // 8), "c2h_tlast": Out(1),
+            "c2h_tvalid": Out(1), "c2h_tready": In(1)})
 
-    class Top(wiring.Component):
-        def __init__(self):
-            w = data_width
-            super().__init__({
-                "bus": In(bus.Signature(config.addr_width)), "irq": Out(1),
-                "h2c_tdata": In(w), "h2c_tkeep": In(w // 8), "h2c_tlast": In(1),
-                "h2c_tvalid": In(1), "h2c_tready": Out(1),
-                "c2h_tdata": Out(w), "c2h_tkeep": Out(w // 8), "c2h_tlast": Out(1),
-                "c2h_tvalid": Out(1), "c2h_tready": In(1)})
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.accel = accel = Accelerator(config)
-            m.submodules.bridge = br = AXISBridge(config, data_width)
-            m.submodules.arbiter = arb = BusArbiter(config.addr_width)
-            wiring.connect(m, wiring.flipped(self.bus), arb.a)
-            wiring.connect(m, br.bus, arb.b)
-            wiring.connect(m, arb.target, accel.bus)
-            m.d.comb += [self.irq.eq(accel.irq),
-                         br.h2c.p.data.eq(self.h2c_tdata), br.h2c.p.keep.eq(self.h2c_tkeep),
-                         br.h2c.p.last.eq(self.h2c_tlast), br.h2c.valid.eq(self.h2c_tvalid),
-                         self.h2c_tready.eq(br.h2c.ready),
-                         self.c2h_tdata.eq(br.c2h.p.data), self.c2h_tkeep.eq(br.c2h.p.keep),
-                         self.c2h_tlast.eq(br.c2h.p.last), self.c2h_tvalid.eq(br.c2h.valid),
-                         br.c2h.ready.eq(self.c2h_tready)]
-            return m
-
-    return Top()
+    def elaborate(self, platform):
+        m = Module()
+        config, w = self.config, len(self.h2c_tdata)
+        m.submodules.accel = accel = Accelerator(config)
+        m.submodules.bridge = br = AXISBridge(config, w)
+        m.submodules.arbiter = arb = BusArbiter(config.addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), arb.a)
+        wiring.connect(m, br.bus, arb.b)
+        wiring.connect(m, arb.target, accel.bus)
+        m.d.comb += [self.irq.eq(accel.irq),
+                     br.h2c.p.data.eq(self.h2c_tdata), br.h2c.p.keep.eq(self.h2c_tkeep),
+                     br.h2c.p.last.eq(self.h2c_tlast), br.h2c.valid.eq(self.h2c_tvalid),
+                     self.h2c_tready.eq(br.h2c.ready),
+                     self.c2h_tdata.eq(br.c2h.p.data), self.c2h_tkeep.eq(br.c2h.p.keep),
+                     self.c2h_tlast.eq(br.c2h.p.last), self.c2h_tvalid.eq(br.c2h.valid),
+                     br.c2h.ready.eq(self.c2h_tready)]
+        return m
 
 
 def design(config=None, data_width=DATA_WIDTH):
     """:class:`sim.toolchain.Design` of the bench's top (default ``Config.tiny(stream=True)``)."""
-    import dataclasses
     config = (config or Config.tiny(stream=True)).replace(trace=False)
     return toolchain.prepare(
-        lambda: make_top(config, data_width),
-        f"axis {data_width}\n{config!r}\n{inspect.getsource(make_top)}",
+        lambda: Top(config, data_width),
+        f"axis {data_width}\n{config!r}\n{inspect.getsource(Top)}",
         name="axis", info={"config": dataclasses.asdict(config), "data_width": data_width},
         modules=["hw.accel", "hw.axis", "hw.busarbiter"], pins=True)
 

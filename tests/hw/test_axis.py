@@ -233,13 +233,12 @@ def test_frames_without_stall():
     assert [r[1:] for r in records] == [expected(model, f) for f in frames]
 
 
-def test_arbiter_serves_both():
+def test_arbiter_serves_both(regfile):
     """Two initiators writing and reading a stand-in register file at random: every transfer
     reaches the target once, with its own data, and each gets its own answers."""
-    from tests.hw.conftest import RegFile
     m = Module()
     m.submodules.arb = arb = BusArbiter(6)
-    m.submodules.regs = regs = RegFile(6, latency=2)
+    m.submodules.regs = regs = regfile(6, latency=2)
     wiring.connect(m, arb.target, regs.bus)
     got = {0: [], 1: []}
 
