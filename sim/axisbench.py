@@ -44,6 +44,7 @@ def stream_throughput(network, pixels, config: Config | None = None, *,
             "clock_hz": ACLK_HZ, "total_cycles": total,
             "images_per_s": ACLK_HZ * result["images"] / total,
             "median_inference_cycles": median, "bound_images_per_s": ACLK_HZ / median,
+            "mean_inference_cycles": float(cycles.mean()),
             "busy_fraction": float(cycles.sum()) / total,
             "mismatches": result["mismatches"], "first_mismatch": result["first"],
             "wall_seconds": results.seconds}
