@@ -100,7 +100,7 @@ def xdma_tcl(*, bar_mb: int = 1, device_id: str = "7024") -> str:
     return textwrap.dedent(f"""\
         # Xilinx DMA/Bridge Subsystem for PCI Express (PG195): Gen2 x4 endpoint, AXI-Lite
         # master on its own BAR ({bar_mb} MB) for the accelerator's registers; DMA as
-        # AXI-Stream, tied off in the design.
+        # AXI-Stream (hw.axis.AXISBridge with the input queue, else tied off in the design).
         create_ip -name xdma -vendor xilinx.com -library ip -module_name xdma_0
         set_property -dict [list \\
             CONFIG.mode_selection {{Advanced}} \\

@@ -36,8 +36,11 @@ C2H_DEVICE = "/dev/xdma0_c2h_0"
 
 
 def frame(pixels, config, network) -> bytes:
-    """One H2C frame: the image's compact words (``sw.compiler.compact_words``), little-endian."""
-    return np.asarray(compact_words(pixels, config, network.n_inputs), "<u4").tobytes()
+    """One H2C frame: the image's compact words (``sw.compiler.compact_words``), little-endian.
+    An image without a nonzero pixel is the word 0 (two entries that write pixels 0 and 1 as
+    zero): a DMA transfer is never empty."""
+    words = compact_words(pixels, config, network.n_inputs) or [0]
+    return np.asarray(words, "<u4").tobytes()
 
 
 def parse_record(data: bytes, config, n: int) -> Result:
@@ -52,6 +55,9 @@ def parse_record(data: bytes, config, n: int) -> Result:
     status, outputs, cycles, cls = words[:4]
     if outputs != n:
         raise DeviceError(f"a result record has {outputs} outputs, the network {n}")
+    if not status & memmap.STATUS_READY:
+        raise DeviceError(f"a result record without STATUS.READY (status {status:#x}): it "
+                          f"is not a result")
     if status & memmap.STATUS_REJECTED:
         raise DeviceError(f"the device rejected a write (status {status:#x}); the results "
                           f"are not trustworthy")

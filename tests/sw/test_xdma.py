@@ -28,7 +28,7 @@ def test_stream_through_golden_card(spike_count):
     config = Config.tiny(stream=True, spike_count=spike_count)
     pixels = rng.integers(0, 256, (9, network.n_inputs), dtype=np.uint8)
     pixels[rng.random(pixels.shape) < 0.7] = 0
-    pixels[4] = 0                                   # an empty image: an empty frame
+    pixels[4] = 0                                   # no nonzero pixel: the frame is one word
     card = GoldenCard(network, config)
     link = XDMAStream(card.h2c, card.c2h)
     device = SimpleNamespace(config=config, network=network)
@@ -61,6 +61,9 @@ def test_parse_record():
         parse_record(_record(config, 3)[:40], config, 3)
     with pytest.raises(DeviceError, match="a result record has 4 outputs, the network 3"):
         parse_record(_record(config, 3, outputs=4), config, 3)
+    with pytest.raises(DeviceError, match=r"a result record without STATUS.READY \(status "
+                                          r"0x1\): it is not a result"):
+        parse_record(_record(config, 3, memmap.STATUS_BUSY), config, 3)
     with pytest.raises(DeviceError, match=r"the device rejected a write \(status 0x28\)"):
         parse_record(_record(config, 3, memmap.STATUS_READY | memmap.STATUS_REJECTED),
                      config, 3)
@@ -72,6 +75,7 @@ def test_frame_is_compact_words():
     x = np.zeros(network.n_inputs, np.uint8)
     x[[0, 5]] = [9, 200]
     assert frame(x, config, network) == np.asarray([9 | (4 << 8 | 200) << 16], "<u4").tobytes()
+    assert frame(x * 0, config, network) == bytes(4)
 
 
 def test_refusals(tmp_path):
