@@ -119,14 +119,13 @@ class AXISBridge(wiring.Component):
                 m.d.comb += addr.eq(memmap.REG_STATUS)
             with m.Case(1):
                 m.d.comb += addr.eq(memmap.REG_LAYER_BASE + memmap.LAYER_N_OUT
-                                    + ((layers - 1) << 3))
+                                    + (layers - 1) * memmap.LAYER_STRIDE)
             with m.Case(2):
                 m.d.comb += addr.eq(memmap.REG_CYCLES + j)
             with m.Default():
                 m.d.comb += addr.eq(memmap.result_base(R) + ((run - 3) << (R - 2)) + j)
         run_end = j == run_len - 1
         record_end = run_end & (run == 2 + arrays)
-        assert memmap.LAYER_STRIDE == 8
 
         keep_mask = Signal(self.data_width // 8)
         m.d.comb += keep_mask.eq(Cat(Const(0xF, 4) if k == 0 else (w >= k).replicate(4)
