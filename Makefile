@@ -18,7 +18,7 @@ help:
 	@echo "make bench  whole-test-set runs, resource counts, sweeps (writes results/*.json)"
 	@echo "make bench-scale  sw.cosim and sw.sweep on 2 Ray workers against one process (results/scale.json)"
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
-	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), and the input queue's utilisation over 1,000 MNIST images in Verilator"
+	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), the input queue's utilisation over 1,000 MNIST images in Verilator, and the simulated PCIe stream (results/pcie-stream.json)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
 	@echo "make model  retrain models/mnist.snn, the GAN generator mnist_gan.snn and the CNN mnist_cnn.snn from scratch"
 	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
@@ -82,6 +82,7 @@ bench-gan: setup
 bench-link: setup
 	$(PY) -m sw.linkbench --model models/mnist_t4.snn --samples 1000 --data mnist --json results/link.json
 	$(PY) -m sw.cosim --model models/mnist_t4.snn --samples 1000 --set stream=true --overlap -v
+	$(PY) -m sw.linkbench --model models/mnist_t4.snn --samples 1000 --data mnist --pcie-stream --json results/pcie-stream.json
 
 bench-board: setup
 	$(PY) -c "import json, boards.build; print(json.dumps(boards.build.bench(board='ulx3s', config='mnist'), indent=1))"

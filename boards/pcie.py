@@ -9,8 +9,13 @@ by Vivado from the ``create_ip`` commands this module puts in the build plan
 one ``hw.bus`` transfer to the accelerator. The accelerator runs in XDMA's ``axi_aclk`` domain
 (125 MHz for a Gen2 x4 link with a 128-bit datapath) and is reset by ``axi_aresetn``.
 
-XDMA's DMA channels are configured as AXI-Stream and tied off (C2H never valid, H2C always
-ready and discarded); only the register BAR is used.
+XDMA's DMA channels are configured as AXI-Stream. With an accelerator built with the input
+queue (``Config.stream``), ``hw.axis.AXISBridge`` serves them: H2C frames are images (compact
+words, the frame's end queues the image), C2H frames are result records
+(``docs/memory-map.md``, "AXI-Stream frames"; ``sw.xdma`` on the host), and
+``hw.busarbiter.BusArbiter`` shares the accelerator's bus between the bridge and the BAR.
+Without the queue they are tied off (C2H never valid, H2C always ready and discarded) and only
+the register BAR is used.
 
 amaranth-boards 0.0.21's ``nitefury.py`` is usable with Amaranth 0.5 for a blinky, but its
 ``pcie`` resource declares PERST# as an output and puts an IOSTANDARD on the transceiver pins,
@@ -30,6 +35,8 @@ from amaranth_boards.nitefury import LitefuryPlatform, NitefuryIIPlatform
 
 from core import memmap
 from hw.axil import AXILiteSlave
+from hw.axis import AXISBridge
+from hw.busarbiter import BusArbiter
 from hw.soc import BusChecksum, checksum_ranges
 
 from .arty import VIVADO_HINT
@@ -67,7 +74,7 @@ XDMA_PORTS = [
     ("o", "m_axis_h2c_tvalid_0", 1), ("i", "m_axis_h2c_tready_0", 1),
     ("o", "m_axis_h2c_tkeep_0", XDMA_DATA_BITS // 8),
 ]
-# Unused DMA streams: nothing to send to the host, and whatever the host sends is dropped
+# DMA streams without the input queue: nothing to send to the host, and whatever the host sends is dropped
 # (ready held high) so that a stray DMA write cannot hang the engine.
 XDMA_TIE_OFFS = {"s_axis_c2h_tdata_0": 0, "s_axis_c2h_tlast_0": 0, "s_axis_c2h_tvalid_0": 0,
                  "s_axis_c2h_tkeep_0": 0, "m_axis_h2c_tready_0": 1, "usr_irq_req": 0}
@@ -93,7 +100,7 @@ def xdma_tcl(*, bar_mb: int = 1, device_id: str = "7024") -> str:
     return textwrap.dedent(f"""\
         # Xilinx DMA/Bridge Subsystem for PCI Express (PG195): Gen2 x4 endpoint, AXI-Lite
         # master on its own BAR ({bar_mb} MB) for the accelerator's registers; DMA as
-        # AXI-Stream, tied off in the design.
+        # AXI-Stream (hw.axis.AXISBridge with the input queue, else tied off in the design).
         create_ip -name xdma -vendor xilinx.com -library ip -module_name xdma_0
         set_property -dict [list \\
             CONFIG.mode_selection {{Advanced}} \\
@@ -195,13 +202,29 @@ class PCIeBoardTop(Elaboratable):
         m.submodules.axil = axil = AXILiteSlave(addr_width + 2)
         m.submodules.core = core
         config = getattr(core, "config", None)
+        target = core.bus
+        streams = {}
+        if config is not None and config.stream:
+            # The DMA streams feed the input queue; the bridge and the BAR share the bus.
+            m.submodules.axis = bridge = AXISBridge(config, XDMA_DATA_BITS)
+            m.submodules.arbiter = arbiter = BusArbiter(addr_width)
+            wiring.connect(m, arbiter.target, core.bus)
+            wiring.connect(m, bridge.bus, arbiter.b)
+            target = arbiter.a
+            streams = {
+                "m_axis_h2c_tdata_0": bridge.h2c.p.data, "m_axis_h2c_tkeep_0": bridge.h2c.p.keep,
+                "m_axis_h2c_tlast_0": bridge.h2c.p.last, "m_axis_h2c_tvalid_0": bridge.h2c.valid,
+                "m_axis_h2c_tready_0": bridge.h2c.ready,
+                "s_axis_c2h_tdata_0": bridge.c2h.p.data, "s_axis_c2h_tkeep_0": bridge.c2h.p.keep,
+                "s_axis_c2h_tlast_0": bridge.c2h.p.last, "s_axis_c2h_tvalid_0": bridge.c2h.valid,
+                "s_axis_c2h_tready_0": bridge.c2h.ready}
         if config is not None:
             m.submodules.checksum = checksum = BusChecksum(addr_width, memmap.REG_CHECKSUM,
                                                            checksum_ranges(config))
             wiring.connect(m, axil.bus, checksum.initiator)
-            wiring.connect(m, checksum.target, core.bus)
+            wiring.connect(m, checksum.target, target)
         else:
-            wiring.connect(m, axil.bus, core.bus)
+            wiring.connect(m, axil.bus, target)
 
         link_up, aresetn = Signal(), Signal()
         connections = {
@@ -210,6 +233,7 @@ class PCIeBoardTop(Elaboratable):
             "pci_exp_txp": pcie.tx.p, "pci_exp_txn": pcie.tx.n,
             "user_lnk_up": link_up, "axi_aclk": ClockSignal("sync"), "axi_aresetn": aresetn,
         }
+        connections.update(streams)
         if hasattr(core, "irq"):
             connections["usr_irq_req"] = core.irq
         for name in _AXIL_TO_SLAVE:

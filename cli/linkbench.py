@@ -13,6 +13,14 @@ the pixel window) and with it (``--set stream=true``: the compact input, the nex
 while the current one computes), and prints images per second at 115,200 baud, 1, 3 and
 12 Mbaud (:func:`sw.runner.link_rate`: 10 bits a byte, both directions at once) beside what
 the accelerator computes at ``--clock`` from the cycle model (``core.perf``).
+
+With ``--pcie-stream`` it runs the images instead through the simulated PCIe stream
+(``sim.axisbench``: Verilator, the accelerator built with ``stream=true`` behind the AXI-Stream
+bridge of the Litefury/Nitefury top, cocotbext-axi playing XDMA's H2C and C2H channels, every
+result checked against the golden model) and prints images/s at 125 MHz from the first H2C
+frame to the last C2H record, against the accelerator's bound (125 MHz over the median
+inference cycles) and the busy fraction. ``--pause P`` makes the simulated link pause with
+probability ``P`` per cycle.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from sw.data import DataError
 from sw.options import (ArgumentParser, add_json, add_samples, atomic_write, cli_main, fail,
                         input_file, positive_float)
 from sw.runner import link_bytes, link_rate, open_images
+from sim.axisbench import stream_throughput
 
 __all__ = ["main", "BAUDS"]
 
@@ -48,8 +57,16 @@ def main(argv=None) -> int:
     add_samples(parser, default=1000)
     parser.add_argument("--clock", type=positive_float, default=100.0, metavar="MHZ",
                         help="accelerator clock for the compute bound (default 100)")
+    parser.add_argument("--pcie-stream", action="store_true",
+                        help="run the images through the simulated PCIe AXI-Stream path "
+                             "(Verilator) instead of counting UART bytes")
+    parser.add_argument("--pause", type=float, default=0.0, metavar="P",
+                        help="with --pcie-stream: pause probability of the simulated H2C "
+                             "and C2H per cycle (default 0: the link keeps up)")
     add_json(parser)
     args = parser.parse_args(argv)
+    if not 0 <= args.pause < 1:
+        parser.error(f"--pause must be in [0, 1), not {args.pause}")
     try:
         network = modelfile.load(args.model)
         images = open_images(args.data, network.n_inputs, args.samples)
@@ -58,6 +75,8 @@ def main(argv=None) -> int:
         pixels = np.concatenate([p for p, _ in images.chunks()])
     except (ModelFileError, DataError) as error:
         return fail(PROG, str(error))
+    if args.pcie_stream:
+        return _pcie_stream(args, network, images, pixels)
     base = Config.for_network(network)
     cycles = float(cycle_counts(network, base, pixels).mean())
     compute = args.clock * 1e6 / cycles
@@ -82,6 +101,23 @@ def main(argv=None) -> int:
         with atomic_write(args.json) as file:
             file.write(json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _pcie_stream(args, network, images, pixels) -> int:
+    report = stream_throughput(network, pixels, Config.mnist(), pause=args.pause)
+    report.update(model=str(args.model), data=images.description)
+    print(f"{images.description}, {report['images']} images through the simulated PCIe "
+          f"stream (Verilator, pause {args.pause:g}): {report['total_cycles']:,} cycles "
+          f"from the first H2C frame to the last C2H record")
+    print(f"  {report['images_per_s']:,.0f} images/s at 125 MHz; accelerator bound "
+          f"{report['bound_images_per_s']:,.0f} images/s (median "
+          f"{report['median_inference_cycles']:.0f} cycles); accelerator busy "
+          f"{100 * report['busy_fraction']:.1f} % of the time; "
+          f"{report['mismatches']} results differ from the golden model")
+    if args.json:
+        with atomic_write(args.json) as file:
+            file.write(json.dumps(report, indent=1) + "\n")
+    return 0 if not report["mismatches"] else 1
 
 
 if __name__ == "__main__":

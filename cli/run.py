@@ -4,6 +4,7 @@
 
     python -m sw.run --model models/mnist.snn --port /dev/ttyUSB1 [--baud 115200] --samples 100
     python -m sw.run --model models/mnist.snn --pcie 0000:01:00.0 --samples 1000
+    python -m sw.run --model models/mnist_t4.snn --pcie 0000:01:00.0 --stream --samples 1000
     python -m sw.run --model models/mnist.snn --sim verilator --samples 20
     python -m sw.run --model models/mnist.snn --port /dev/pts/7   # after python -m sw.simboard
 
@@ -20,7 +21,10 @@ print accuracy, agreement, accelerator cycles per inference and end-to-end image
 are needed, so any --samples works), a folder of the MNIST IDX files, or an .npy file of uint8
 images. The link's waits follow what is in flight (the bytes ahead of an answer at the baud
 rate, plus --timeout); the simulated board of sw.simboard is recognized on its pty and given
-more time. Ctrl-C prints the summary of the images done so far.
+more time. --stream (with --pcie, a card built with --set stream=true) sends the images and
+reads the results over XDMA's DMA streams, /dev/xdma0_h2c_0 and /dev/xdma0_c2h_0 (another
+prefix than /dev/xdma0 as its value), instead of the register BAR (sw.xdma). Ctrl-C prints
+the summary of the images done so far.
 
 Exit status: 0 all agree; 1 a disagreement; 2 a bad argument, or the model does not fit or is
 unreadable, or the images cannot be had; 3 the upload checksum does not match; 4 the link or
@@ -44,6 +48,7 @@ from sw.options import (EXIT_INTERRUPTED, ArgumentParser, add_samples, cli_main,
 from sw.pcie import PCIeTransport
 from sw.runner import DEFAULT_SAMPLES, ChecksumMismatch, RunReport, open_images, run
 from sw.uart import DEFAULT_BAUD, UARTTransport
+from sw.xdma import XDMAStream
 
 __all__ = ["main", "open_link", "MAX_DIVISOR"]
 
@@ -89,6 +94,9 @@ def parser() -> ArgumentParser:
                       help="serial port of the board (or the simulated board's pty)")
     link.add_argument("--pcie", metavar="BDF", help="PCIe device (0000:01:00.0) or BAR file")
     link.add_argument("--sim", choices=["verilator"], help="start the simulated board")
+    p.add_argument("--stream", nargs="?", const="/dev/xdma0", default=None, metavar="PREFIX",
+                   help="with --pcie: images and results over the XDMA streams PREFIX_h2c_0 "
+                        "and PREFIX_c2h_0 (default /dev/xdma0)")
     p.add_argument("--baud", type=positive_int, default=DEFAULT_BAUD,
                    help=f"baud rate of --port (default {DEFAULT_BAUD})")
     p.add_argument("--timeout", type=positive_float, default=2.0, metavar="SECONDS",
@@ -117,6 +125,8 @@ def main(argv=None) -> int:
         resolve(args.config, args.overrides)
     except ConfigError as error:
         p.error(f"argument --config/--set: {error}")
+    if args.stream and not args.pcie:
+        p.error("argument --stream: only with --pcie (the DMA streams of a PCIe card)")
 
     try:
         network = load(args.model)
@@ -134,7 +144,13 @@ def main(argv=None) -> int:
     try:
         transport, board = open_link(args)
         with transport:
-            run(transport, network, images=images, report=report)
+            dma = XDMAStream(f"{args.stream}_h2c_0", f"{args.stream}_c2h_0") \
+                if args.stream else None
+            try:
+                run(transport, network, images=images, report=report, dma=dma)
+            finally:
+                if dma is not None:
+                    dma.close()
     except KeyboardInterrupt:
         if report.samples:
             for line in report.lines():

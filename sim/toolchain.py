@@ -285,7 +285,7 @@ def kick_comb(text: str) -> str:
 
 def prepare(make_component, description, *, cmd_depth: int = 4096,
             name: str = "", info: dict | None = None, modules=None,
-            top: str | None = None) -> Design:
+            top: str | None = None, pins: bool = False) -> Design:
     """Generate (once) the Verilog of a component and its simulation wrapper.
 
     Parameters
@@ -310,11 +310,15 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
         A complete Verilog module ``sim_top`` that instantiates the component as module
         ``core``, for benches that drive the component's own pins (a UART, an AXI port)
         instead of the bus-sequencer wrapper; the component then needs no ``bus`` port.
+    pins : bool
+        The wrapper with its other ports as signals of ``sim_top`` and the clock driven by the
+        bench (:func:`sim.wrapper.generate`).
     """
     if not isinstance(cmd_depth, int) or cmd_depth < 16:
         raise ValueError(f"cmd_depth must be an integer >= 16, not {cmd_depth!r}")
     digest = hashlib.sha256(
-        f"{description}\0{cmd_depth}\0{top}\0{_sources_digest(modules)}".encode()).hexdigest()
+        (f"{description}\0{cmd_depth}\0{top}\0{_sources_digest(modules)}"
+         + ("\0pins" if pins else "")).encode()).hexdigest()
     directory = BUILD_ROOT / ((name + "-" if name else "") + digest[:16])
     meta_path = directory / "meta.json"
     _prune(directory)
@@ -323,7 +327,7 @@ def prepare(make_component, description, *, cmd_depth: int = 4096,
             return Design(directory, json.loads(meta_path.read_text()))
         component = make_component()
         if top is None:
-            core, top, meta = wrapper.generate(component, cmd_depth=cmd_depth)
+            core, top, meta = wrapper.generate(component, cmd_depth=cmd_depth, pins=pins)
         else:
             from amaranth.back import verilog
             core, meta = verilog.convert(component, name="core"), {}

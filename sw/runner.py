@@ -249,11 +249,16 @@ class ChecksumMismatch(RuntimeError):
         self.expected, self.got = expected, got
 
 
-def stream(device, transport, pixels, *, poll: int = 1):
-    """Run every image; yield :class:`sw.device.Result`. With a transport that has ``batch``
+def stream(device, transport, pixels, *, poll: int = 1, dma=None):
+    """Run every image; yield :class:`sw.device.Result`. With ``dma`` (an
+    :class:`sw.xdma.XDMAStream`) the images and results go over the PCIe DMA streams, one
+    frame each way per image. With a transport that has ``batch``
     (UART), each image costs one round trip: its pixels, start, ``poll`` reads of STATUS and
     the result reads go out together; if the last STATUS still shows busy, the results are
     read again after waiting, and ``poll`` grows so that the next image needs no second trip."""
+    if dma is not None:
+        yield from dma.stream(device, pixels)
+        return
     if not hasattr(transport, "batch"):
         yield from device.infer_batch(pixels) if device.config.stream else \
             (device.infer(row) for row in pixels)
@@ -362,12 +367,14 @@ def _expected(network, images: Images):
 
 def run(transport, network, *, samples: int | None = None, data: str | None = None,
         images: Images | None = None, out=print, fail_fast: bool = False,
-        report: RunReport | None = None) -> RunReport:
+        report: RunReport | None = None, dma=None) -> RunReport:
     """Identify, check the fit, upload and verify, stream the images (``images``, else
     ``samples`` of ``data``, :func:`open_images`); return the report. Raises
     :class:`core.config.FitError` (before any write), :class:`ChecksumMismatch` or
     :class:`sw.data.DataError`. Pass ``report`` to keep what was done when the run is
-    interrupted (``KeyboardInterrupt``): it holds the images compared so far."""
+    interrupted (``KeyboardInterrupt``): it holds the images compared so far. ``dma``: an
+    :class:`sw.xdma.XDMAStream` that carries the images and results (the upload still goes
+    over ``transport``)."""
     if images is None:
         images = open_images(data, network.n_inputs, samples)
     report = RunReport() if report is None else report
@@ -394,7 +401,7 @@ def run(transport, network, *, samples: int | None = None, data: str | None = No
     start = time.monotonic()
     sent = getattr(transport, "bytes_sent", None)   # request bytes on a UART
     try:
-        results = progress(stream(device, transport, rows()), total=images.count,
+        results = progress(stream(device, transport, rows(), dma=dma), total=images.count,
                            desc="images", unit="image")
         for k, result in enumerate(results):
             _, label, (cls, first_time, first_potential, membrane, count) = pending.popleft()

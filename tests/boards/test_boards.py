@@ -19,6 +19,8 @@ from boards.clocking import (ECP5PLL, PLLError, ResetGenerator, XilinxMMCM, ecp5
                              mmcm_params)
 from boards.pcie import PCIeBoardTop, XDMA_PORTS, bar_megabytes, xdma_blackbox, xdma_tcl
 from boards.reports import ReportError, format_table, nextpnr_report
+from core.config import Config
+from hw.accel import Accelerator
 
 # Constructors that raise leave half-built elaboratables behind; the warning about them comes
 # whenever the garbage collector runs.
@@ -344,3 +346,18 @@ def test_uart_divisor_and_the_boards_fastest_rate():
     with pytest.raises(ValueError, match=r"too fast for a 25 MHz clock"):
         arty.uart_divisor(12_000_000, 25_000_000)
     assert get_board("litefury").max_baud is None
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_pcie_streams(stream):
+    """With the input queue the XDMA streams reach hw.axis.AXISBridge (behind an arbiter
+    shared with the BAR); without it they stay tied off."""
+    board = get_board("litefury")
+    core = Accelerator(Config.tiny(stream=stream))
+    plan = board.platform().build(PCIeBoardTop(board, core), name="top", do_build=False,
+                                  **board.build_options(core))
+    verilog = plan.files["top.v"]
+    tied = re.search(r"\.m_axis_h2c_tready_0\(1'h1\)", verilog)
+    assert bool(tied) != stream
+    assert ("module \\top.axis" in verilog) == stream
+    assert ("module \\top.arbiter" in verilog) == stream

@@ -59,6 +59,11 @@ TABLE = [
      ["serial port /dev/ttyUSB_missing_19 does not exist", "sw.simboard"]),
     (RUN, ["--model", "{model}", "--pcie", "7f:1f.7", "--data", "random"],
      ["PCIe device 0000:7f:1f.7 does not exist"]),
+    (RUN, ["--model", "{model}", *PORT, "--stream"],
+     ["argument --stream: only with --pcie"]),
+    (RUN, ["--model", "{model}", "--pcie", "{tmp}/bar0", "--stream", "{tmp}/xdma9",
+           "--data", "random"],
+     ["cannot open the XDMA stream devices", "xdma9_h2c_0", "xdma driver loaded"]),
     (BOARD, ["--divisor", "1"], ["--divisor", "1 is outside 4 .. 256"]),
     (BOARD, ["--divisor", "eight"], ["--divisor", "'eight' is not an integer"]),
     (BOARD, ["--config", "bogus"], ["--config", "'bogus' is unknown"]),
@@ -75,6 +80,7 @@ def bad_files(tmp_path):
     np.save(tmp_path / "small.npy", np.zeros((4, 8, 8), np.uint8))
     np.save(tmp_path / "three.npy", np.zeros((3, 28, 28), np.uint8))
     (tmp_path / "empty").mkdir()
+    (tmp_path / "bar0").write_bytes(bytes(1 << 16))   # a BAR file (sw.pcie reads it as one)
     return tmp_path
 
 

@@ -32,3 +32,5 @@ def test_linkbench_counts_both_formats(run_cli, fails_cleanly, tmp_path):
     busier = max(plain["request"], plain["answer"])      # full duplex: the busier direction
     assert rate == min(12e6 / 10 / busier, data["compute_images_per_s"])
     fails_cleanly(run_cli("sw.linkbench", "--model", tmp_path / "none.snn"), "none.snn")
+    fails_cleanly(run_cli("sw.linkbench", "--model", model, "--pcie-stream", "--pause", "1.5"),
+                  "--pause must be in [0, 1), not 1.5")
