@@ -47,6 +47,8 @@ REG_CFG_OPTIONS = 0x14           # OPTION_* bits: the generator options built in
 
 REG_CFG_CONV_LANES = 0x15        # PC, output channels of a conv layer at once (with conv)
 REG_CFG_CONV_POSITIONS = 0x16    # depth of the current memory (with conv)
+REG_CFG_MAX_CLASSES = 0x17       # most output-layer neurons (the result memory)
+REG_CFG_CONV_ACC_BITS = 0x18     # width of a sum of the current memory (with conv)
 
 OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
 OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
@@ -178,6 +180,8 @@ def identification(config) -> dict:
         REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
         REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
         REG_CFG_DSP_LANES: config.dsp_lanes, REG_CFG_OPTIONS: options(config),
+        REG_CFG_MAX_CLASSES: config.max_classes,
         **({REG_CFG_CONV_LANES: config.conv_lanes,
-            REG_CFG_CONV_POSITIONS: config.conv_positions} if config.conv else {}),
+            REG_CFG_CONV_POSITIONS: config.conv_positions,
+            REG_CFG_CONV_ACC_BITS: config.conv_acc_bits} if config.conv else {}),
     }
