@@ -8,9 +8,9 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
 
 * ``0 .. 2**R - 1``: registers (this module's ``REG_*`` and the per-layer blocks).
 * ``1 << R``: pixel window, four 8-bit pixels per word, pixel ``4w + q`` in bits ``8q+7:8q``.
-* ``2 << R``: result window, four arrays of ``Q = 2**(R-2)`` words: first spike times,
-  first potentials, final membranes and spike counts (``Config.spike_count``) of the output
-  neurons.
+* ``2 << R``: result window, four arrays of ``Q = 2**(R-2)`` words (``Q >=
+  Config.max_classes``): first spike times, first potentials, final membranes and spike
+  counts (``Config.spike_count``) of the output neurons.
 * ``3 << R``: bias window (``Config.bias``): neuron ``j`` of layer ``l`` at
   ``(3 << R) + l * Config.bias_stride + j`` (with ``Config.conv``: at the layer's membrane
   base times ``U``, ``bias_address``).
