@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "ENCODER_CODES",
+__all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "conv_current_bits",
+           "ENCODER_CODES",
            "READOUT_CODES", "NAMED", "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
@@ -62,6 +63,19 @@ def _has_bias(layer) -> bool:
 def _conv(layer):
     """The ``core.network.Conv`` geometry of a layer, None for a dense layer."""
     return getattr(layer, "conv", None)
+
+
+def conv_current_bits(layer, first: bool) -> int:
+    """Width of a signed sum that holds any current of conv ``layer`` (a
+    ``core.network.Layer``) exactly: an output position's current is the sum over the kernel
+    of ``magnitude * w``, the magnitudes 0 .. 255 in layer 0 (``first``) and 0 or 1 after it,
+    so that it lies between the most negative and the most positive sum of one output
+    channel's weights, times 255 in layer 0."""
+    weights = np.asarray(layer.weights, dtype=np.int64).reshape(len(layer.weights), -1)
+    magnitude = 255 if first else 1
+    high = int(np.clip(weights, 0, None).sum(axis=1).max()) * magnitude
+    low = int(np.clip(weights, None, 0).sum(axis=1).min()) * magnitude
+    return max(high.bit_length(), (-low - 1).bit_length() if low < 0 else 0) + 1
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,18 @@ class Config:
         shared by the layers from the bases the compiler gives them (``NET_MEMBRANE_BASE``),
         since a network's maps differ in size by orders of magnitude. Without ``conv`` each
         layer has ``chunks_per_layer`` words of its own and this field is not used.
+    max_classes : int, 1 .. max_neurons, or None (``max_neurons``)
+        Most neurons of the output layer: the depth of the result memory (and of the count
+        memory of ``spike_count``), ``ceil(max_classes / U)`` words rounded up to a power of
+        two, and the length of the result window's arrays. Only the output layer's neurons
+        are ever written there, so a network whose hidden layers are large (a conv map) does
+        not need a result memory of ``max_neurons``.
+    conv_acc_bits : int, 2 .. acc_bits, or None (``acc_bits``)
+        With ``conv``: width of a sum in the current memory (``conv_lanes * conv_acc_bits``
+        bits per word). A conv layer's current at a position is bounded by its kernel's
+        weights: ``check_fits`` refuses a network whose bound (``Config.conv_current_bits``)
+        needs more bits. Sums wrap modulo ``2**conv_acc_bits`` while partial, so only the
+        final sum must fit.
     stream : bool
         Overlap the host link with the computation (``docs/memory-map.md``, "Input queue"):
         a pixel memory of two halves (the host writes one while an inference reads the
@@ -235,6 +261,8 @@ class Config:
     conv_lanes: int | None = None
     conv_positions: int = 1024
     membrane_words: int | None = None
+    max_classes: int | None = None
+    conv_acc_bits: int | None = None
     stream: bool = False
 
     def __post_init__(self):
@@ -295,6 +323,18 @@ class Config:
         if self.membrane_words is None:
             object.__setattr__(self, "membrane_words", self.max_layers * self.chunks_per_layer)
         integer("membrane_words", 1, 65536)
+        if self.max_classes is None:
+            object.__setattr__(self, "max_classes", self.max_neurons)
+        integer("max_classes", 1, 65535)
+        if self.max_classes > self.max_neurons:
+            raise ConfigError(f"max_classes is {self.max_classes}; it must not exceed "
+                              f"max_neurons ({self.max_neurons})")
+        if self.conv_acc_bits is None:
+            object.__setattr__(self, "conv_acc_bits", self.acc_bits)
+        integer("conv_acc_bits", 2, 64)
+        if self.conv_acc_bits > self.acc_bits:
+            raise ConfigError(f"conv_acc_bits is {self.conv_acc_bits}; it must not exceed "
+                              f"acc_bits ({self.acc_bits})")
         if self.conv and self.inputs_per_cycle != 1:
             raise ConfigError(f"inputs_per_cycle is {self.inputs_per_cycle}; conv needs 1 (a "
                               f"conv event is one input)")
@@ -332,9 +372,15 @@ class Config:
     def mnist_cnn(cls, **changes) -> "Config":
         """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
         (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
-        ``docs/architecture.md``, "Resources")."""
+        ``docs/architecture.md``, "Resources"). The CNN's first map (28 x 32 x 16 in the
+        hardware order) sets ``max_neurons`` and ``conv_positions``, its layers
+        ``max_layers`` and ``membrane_words``; the result memory holds the 10 classes, the
+        current memory 16-bit sums (the CNN's conv layers need 16 and 11 bits,
+        :func:`conv_current_bits`); 77 DSP lanes leave the Arty's UART bridge its DSP48
+        within the xc7a35t's 90."""
         base = dict(conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
-                    max_neurons=14336, max_inputs=896, membrane_words=3072)
+                    max_neurons=14336, max_inputs=896, membrane_words=3072, max_classes=10,
+                    conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
         return cls(**base)
 
@@ -345,7 +391,7 @@ class Config:
         Artix-7 100T: 32 lanes, all of them conv lanes (a conv layer's kernel words use
         ``conv_lanes`` of a word's ``lanes`` weights, so wider words would be mostly empty),
         the first map's 16,384 neurons, 4,096 weight words (4,068 needed) and 8,192 membrane
-        words (8,066 needed); about 108 BRAM36 of the 135 by ``hw.memories``'s estimate
+        words (8,066 needed); about 92 BRAM36 of the 135 by ``hw.memories``'s estimate
         (``python -m sw.perf --recipe configs/cifar10_vgg.toml --config cifar10-vgg``)."""
         base = dict(lanes=32, conv=True, conv_lanes=32, conv_positions=1024, max_layers=10,
                     max_neurons=16384, max_inputs=4096, weight_words=4096,
@@ -373,6 +419,7 @@ class Config:
             membrane_bits=network.membrane_bits,
             max_layers=len(network.layers),
             max_neurons=max(outputs.size for _, outputs in orders),
+            max_classes=orders[-1][1].size,
             max_inputs=orders[0][0].size,
             max_timesteps=max(network.timesteps, 1),
             weight_words=max(sum(probe.weight_rows(network)), 1),
@@ -383,11 +430,21 @@ class Config:
             base.update(conv=True, conv_positions=1 << _clog2(max(
                 c.out_height << _clog2(c.out_width) for c in convs)),
                 membrane_words=sum(-(-outputs.size // probe.neuron_units)
-                                   for _, outputs in orders))
+                                   for _, outputs in orders),
+                conv_acc_bits=max(conv_current_bits(layer, index == 0)
+                                  for index, layer in enumerate(network.layers)
+                                  if _conv(layer) is not None))
         base.update(changes)
         return cls(**base)
 
     def replace(self, **changes) -> "Config":
+        """A copy with ``changes``. ``max_classes`` and ``conv_acc_bits``, when they still
+        have the value computed by default (``max_neurons``, ``acc_bits``) and are not
+        changed, are computed again from the new fields."""
+        for name, computed in (("max_classes", self.max_neurons),
+                               ("conv_acc_bits", self.acc_bits)):
+            if name not in changes and getattr(self, name) == computed:
+                changes[name] = None
         return dataclasses.replace(self, **changes)
 
     # -- derived quantities -----------------------------------------------------------------
@@ -411,6 +468,19 @@ class Config:
     def event_bits(self) -> int:
         """Width of an input or neuron index."""
         return max(1, _clog2(max(self.max_inputs, self.max_neurons)))
+
+    @property
+    def event_entries(self) -> int:
+        """Entries of one half of the event buffer (a power of two): the most a layer writes,
+        ``max_inputs`` events of layer 0 or one spike entry per update cycle of ``U`` neurons
+        (``ceil(max_neurons / U)``)."""
+        return 1 << _clog2(max(self.max_inputs, -(-self.max_neurons // self.neuron_units)))
+
+    @property
+    def result_chunks(self) -> int:
+        """Words of ``U`` output neurons in the result memory (and the count memory): the
+        output layer's ``max_classes`` neurons, a power of two."""
+        return 1 << _clog2(-(-self.max_classes // self.neuron_units))
 
     @property
     def conv_map_bits(self) -> int:
@@ -481,7 +551,7 @@ class Config:
     @property
     def region_bits(self) -> int:
         """log2 of the size, in words, of the register, pixel, result and bias regions."""
-        need = max(256, -(-self.max_inputs // 4), 4 * self.max_neurons)
+        need = max(256, -(-self.max_inputs // 4), 4 * self.max_classes)
         if self.bias:
             need = max(need, self.bias_words)
         return max(8, _clog2(need))
@@ -558,6 +628,10 @@ class Config:
         if rows > self.weight_words:
             too_big("the weight memory the network needs (words)", rows, self.weight_words,
                     "--weight-words")
+        if orders[-1][1].size > self.max_classes:
+            raise FitError(f"the output layer has {orders[-1][1].size} neurons, the result "
+                           f"memory holds {self.max_classes}: regenerate the gateware with "
+                           f"--set max_classes={orders[-1][1].size} or use fewer classes")
         if self.conv:
             words = sum(-(-outputs.size // self.neuron_units) for _, outputs in orders)
             if words > self.membrane_words:
@@ -586,6 +660,11 @@ class Config:
                 raise FitError(f"layers[{index}] is a grouped convolution, whose kernel words "
                                f"hold zeros, which 1-bit weight memories cannot: regenerate "
                                f"the gateware with --weight-bits 2")
+            need = conv_current_bits(layer, index == 0)
+            if need > self.conv_acc_bits:
+                raise FitError(f"layers[{index}]'s currents need {need} bits, the current "
+                               f"memory holds {self.conv_acc_bits}: regenerate the gateware "
+                               f"with --set conv_acc_bits={need} or use smaller weights")
             positions = conv.out_height << _clog2(conv.out_width)
             if positions > self.conv_positions:
                 raise FitError(f"layers[{index}]'s output map needs {positions} positions of "

@@ -8,9 +8,9 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
 
 * ``0 .. 2**R - 1``: registers (this module's ``REG_*`` and the per-layer blocks).
 * ``1 << R``: pixel window, four 8-bit pixels per word, pixel ``4w + q`` in bits ``8q+7:8q``.
-* ``2 << R``: result window, four arrays of ``Q = 2**(R-2)`` words: first spike times,
-  first potentials, final membranes and spike counts (``Config.spike_count``) of the output
-  neurons.
+* ``2 << R``: result window, four arrays of ``Q = 2**(R-2)`` words (``Q >=
+  Config.max_classes``): first spike times, first potentials, final membranes and spike
+  counts (``Config.spike_count``) of the output neurons.
 * ``3 << R``: bias window (``Config.bias``): neuron ``j`` of layer ``l`` at
   ``(3 << R) + l * Config.bias_stride + j`` (with ``Config.conv``: at the layer's membrane
   base times ``U``, ``bias_address``).
@@ -47,6 +47,8 @@ REG_CFG_OPTIONS = 0x14           # OPTION_* bits: the generator options built in
 
 REG_CFG_CONV_LANES = 0x15        # PC, output channels of a conv layer at once (with conv)
 REG_CFG_CONV_POSITIONS = 0x16    # depth of the current memory (with conv)
+REG_CFG_MAX_CLASSES = 0x17       # most output-layer neurons (the result memory)
+REG_CFG_CONV_ACC_BITS = 0x18     # width of a sum of the current memory (with conv)
 
 OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
 OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
@@ -178,6 +180,8 @@ def identification(config) -> dict:
         REG_CFG_WEIGHT_BASE: config.weight_base, REG_CFG_WEIGHT_STRIDE: config.weight_stride,
         REG_CFG_INPUTS_PER_CYCLE: config.inputs_per_cycle, REG_CFG_TRACE: int(config.trace),
         REG_CFG_DSP_LANES: config.dsp_lanes, REG_CFG_OPTIONS: options(config),
+        REG_CFG_MAX_CLASSES: config.max_classes,
         **({REG_CFG_CONV_LANES: config.conv_lanes,
-            REG_CFG_CONV_POSITIONS: config.conv_positions} if config.conv else {}),
+            REG_CFG_CONV_POSITIONS: config.conv_positions,
+            REG_CFG_CONV_ACC_BITS: config.conv_acc_bits} if config.conv else {}),
     }

@@ -136,7 +136,8 @@ class Accelerator(wiring.Component):
         v_rd = vmem.read_port()
         v_wr = vmem.write_port()
         m.submodules.results = rmem = Memory(
-            shape=data.ArrayLayout(result_word(cfg.max_timesteps, M), U), depth=CPL, init=[])
+            shape=data.ArrayLayout(result_word(cfg.max_timesteps, M), U),
+            depth=cfg.result_chunks, init=[])
         r_rd = rmem.read_port()
         r_wr = rmem.write_port(granularity=1)
 
@@ -507,7 +508,7 @@ class Accelerator(wiring.Component):
         cfg = self.config
         U, R = cfg.neuron_units, cfg.region_bits
         m.submodules.counts = cmem = Memory(shape=count_word(cfg.count_bits, U),
-                                            depth=cfg.chunks_per_layer, init=[])
+                                            depth=cfg.result_chunks, init=[])
         c_rd = cmem.read_port()
         c_wr = cmem.write_port()
         bus_chunk = self.bus.addr[:R - 2][_clog2(U):]

@@ -15,6 +15,10 @@ class CurrentMemory(wiring.Component):
     """``conv_positions`` words of ``conv_lanes`` signed sums: read-modify-write by the
     integration's slots, read and zeroed by the conv update, cleared while idle.
 
+    A sum is stored in ``conv_acc_bits`` bits and read back sign-extended to ``acc_bits``:
+    the additions wrap modulo ``2**conv_acc_bits``, which leaves the final sum exact when it
+    fits (``Config.check_fits`` refuses a network whose currents may not).
+
     A slot's products arrive in the cycle after the integration pipeline named its position
     (``read_position``), together with the word read there; their sum is written back in the
     same cycle. The read port is transparent for the write port, so that a slot whose position
@@ -71,12 +75,13 @@ class CurrentMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        A, PC, depth = cfg.acc_bits, cfg.conv_lanes, cfg.conv_positions
-        m.submodules.memory = memory = Memory(shape=data.ArrayLayout(signed(A), PC),
+        CA, PC, depth = cfg.conv_acc_bits, cfg.conv_lanes, cfg.conv_positions
+        m.submodules.memory = memory = Memory(shape=data.ArrayLayout(signed(CA), PC),
                                               depth=depth, init=[])
         wr = memory.write_port()
         rd = memory.read_port(transparent_for=(wr,))
-        m.d.comb += self.word.eq(rd.data)
+        for k in range(PC):
+            m.d.comb += self.word[k].eq(rd.data[k])   # sign-extended to acc_bits
 
         # Cleared after a reset (the register's reset value) and after `clear`.
         clearing = Signal(init=1)
@@ -98,7 +103,7 @@ class CurrentMemory(wiring.Component):
             m.d.comb += [rd.addr.eq(self.read_position), rd.en.eq(1),
                          wr.addr.eq(self.slot_position), wr.en.eq(self.slot_valid)]
             for k in range(PC):
-                m.d.comb += wr.data[k].eq(rd.data[k] + self.acc[k])
+                m.d.comb += wr.data[k].eq(rd.data[k] + self.acc[k])  # modulo 2**CA
         with m.If(self.clear):
             m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
         return m

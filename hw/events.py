@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from core.config import Config
+from core.config import Config, _clog2
 
 from .layouts import event_entry, input_event
 from .picker import LowestFirst, any_per_group
@@ -15,7 +15,8 @@ __all__ = ["EventBuffer"]
 
 class EventBuffer(wiring.Component):
     """Two halves of events, one for the layer in integration and one for the next, with the
-    replay that turns the current half's entries back into one event per cycle.
+    replay that turns the current half's entries back into one event per cycle. A half holds
+    ``Config.event_entries`` entries, the most a layer writes.
 
     An entry is (index, payload) (:func:`hw.layouts.event_entry`): for layer 0 one event
     (input group, ``K`` magnitudes), written as the encoder scan emits it, so that the other
@@ -91,12 +92,15 @@ class EventBuffer(wiring.Component):
         # multiple of U / K) when U / K >= 2, else a field of its own.
         flag_in_index = UG >= 2
         entry = event_entry(EB, PW, flag_in_index)
-        m.submodules.memory = memory = Memory(shape=entry, depth=1 << (EB + 1), init=[])
+        # A half holds the most entries a layer writes (Config.event_entries), EN bits of
+        # address.
+        EN = _clog2(cfg.event_entries)
+        m.submodules.memory = memory = Memory(shape=entry, depth=2 << EN, init=[])
         wr = memory.write_port()
         rd = memory.read_port(transparent_for=(wr,))
 
         cur_sel = Signal()            # the current half
-        count = Array(Signal(EB + 1, name=f"count{i}") for i in range(2))
+        count = Array(Signal(EN + 1, name=f"count{i}") for i in range(2))
 
         # -- writes ---------------------------------------------------------------------------
         write = Signal()
@@ -110,7 +114,7 @@ class EventBuffer(wiring.Component):
         with m.If(self.scan.valid):
             m.d.comb += [write.eq(1), write_sel.eq(cur_sel), write_group.eq(self.scan.p.group),
                          write_payload.eq(self.scan.p.magnitudes)]
-        m.d.sync += [wr.addr.eq(Cat(count[write_sel][:EB], write_sel)),
+        m.d.sync += [wr.addr.eq(Cat(count[write_sel][:EN], write_sel)),
                      wr.data.index.eq(write_group | (write_one if flag_in_index else 0)),
                      wr.data.payload.eq(write_payload), wr.en.eq(write)]
         if not flag_in_index:
@@ -120,7 +124,7 @@ class EventBuffer(wiring.Component):
                 m.d.sync += count[i].eq(count[i] + 1)
 
         # -- replay -------------------------------------------------------------------------
-        ptr = Signal(EB + 1)          # next entry to read
+        ptr = Signal(EN + 1)          # next entry to read
         have_next = Signal()          # the read port holds the next entry
         have = Signal()               # `held` holds an entry being expanded
         held = Signal(EB + PW)
@@ -129,7 +133,7 @@ class EventBuffer(wiring.Component):
         last = Signal()
         # Entries still to read after ptr's: counted down, so that the decision to read does
         # not compare ptr with the count.
-        todo = Signal(EB + 1)
+        todo = Signal(EN + 1)
         current = count[cur_sel]
         spikes = held[EB:EB + U]
         m.submodules.picker = picker = LowestFirst(UG)
@@ -156,7 +160,7 @@ class EventBuffer(wiring.Component):
         with m.If(self.block):
             m.d.sync += [ptr.eq(1), have_next.eq(self.replay & (current != 0)),
                          todo.eq(current - 1), have.eq(0)]
-            m.d.comb += [read_addr.eq(Cat(Const(0, EB), cur_sel)), read_en.eq(1)]
+            m.d.comb += [read_addr.eq(Cat(Const(0, EN), cur_sel)), read_en.eq(1)]
         with m.If(self.run):
             with m.If(have & ~last):
                 m.d.sync += last.eq(picker.last_after)
@@ -170,7 +174,7 @@ class EventBuffer(wiring.Component):
                     with m.If(~self.layer0):  # the index without the flag
                         m.d.sync += held[0].eq(0)
                 with m.If(have_next & (todo != 0)):
-                    m.d.comb += [read_addr.eq(Cat(ptr[:EB], cur_sel)), read_en.eq(1)]
+                    m.d.comb += [read_addr.eq(Cat(ptr[:EN], cur_sel)), read_en.eq(1)]
                     m.d.sync += [ptr.eq(ptr + 1), todo.eq(todo - 1)]
                 with m.Else():
                     m.d.sync += have_next.eq(0)

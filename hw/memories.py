@@ -112,17 +112,17 @@ def memories(config: Config) -> list[Memory]:
     else:
         out.append(_memory("pixels", config.pixel_rows, 8 * S, distributed=True))
     out.append(_memory("membrane", config.membrane_depth, U * Shape.cast(membrane_word(M)).width))
-    out.append(_memory("results", config.chunks_per_layer,
+    out.append(_memory("results", config.result_chunks,
                        U * Shape.cast(result_word(config.max_timesteps, M)).width))
     entry = event_entry(EB, max(8 * K, U), U // K >= 2)
-    out.append(_memory("event buffer", 1 << (EB + 1), Shape.cast(entry).width))
+    out.append(_memory("event buffer", 2 * config.event_entries, Shape.cast(entry).width))
     if config.bias:
         out.append(_memory("biases", config.membrane_depth,
                            Shape.cast(bias_word(M, U)).width))
     if config.spike_count:
-        out.append(_memory("counts", config.chunks_per_layer,
+        out.append(_memory("counts", config.result_chunks,
                            Shape.cast(count_word(config.count_bits, U)).width))
     if config.conv:
         out.append(_memory("currents", config.conv_positions,
-                           config.conv_lanes * config.acc_bits))
+                           config.conv_lanes * config.conv_acc_bits))
     return out

@@ -57,8 +57,8 @@ class ReadoutScan(wiring.Component):
         The read-out starts (clears the previous class).
     run : 1, in
         The sequencer's READOUT state: read the next neuron.
-    read_chunk : chunk_bits, out
-        The memories' address while ``run`` (0 otherwise).
+    read_chunk : max(1, log2(result_chunks)), out
+        The memories' address while ``run`` (0 otherwise): the output layer's chunk.
     done : 1, out
         Every neuron was read and compared: ``cls`` is final.
     cls : 16, out
@@ -88,7 +88,7 @@ class ReadoutScan(wiring.Component):
             "results": In(data.ArrayLayout(result_word(config.max_timesteps, M), U)),
             "n_classes": In(16), "max_membrane": In(1),
             "init": In(1), "start": In(1), "run": In(1),
-            "read_chunk": Out(_clog2(config.chunks_per_layer)), "done": Out(1),
+            "read_chunk": Out(max(1, _clog2(config.result_chunks))), "done": Out(1),
             "cls": Out(16),
             "time": Out(8), "potential": Out(signed(M)), "final": Out(signed(M)),
         }

@@ -82,6 +82,8 @@ def config_from_registers(words: dict[int, int]) -> Config:
         weight_words=words[memmap.REG_CFG_WEIGHT_WORDS],
         dsp_lanes=words[memmap.REG_CFG_DSP_LANES],
         encoders=encoders, trace=bool(words[memmap.REG_CFG_TRACE]),
+        # 0 on bitstreams built before the register: the result memory had max_neurons
+        max_classes=words.get(memmap.REG_CFG_MAX_CLASSES, 0) or None,
         **_options(words.get(memmap.REG_CFG_OPTIONS, 0), words))
 
 
@@ -93,7 +95,8 @@ def _options(options: int, words: dict) -> dict:
               "stream": bool(options & memmap.OPTION_STREAM)}
     if options & memmap.OPTION_CONV:
         fields.update(conv=True, conv_lanes=words[memmap.REG_CFG_CONV_LANES],
-                      conv_positions=words[memmap.REG_CFG_CONV_POSITIONS])
+                      conv_positions=words[memmap.REG_CFG_CONV_POSITIONS],
+                      conv_acc_bits=words.get(memmap.REG_CFG_CONV_ACC_BITS, 0) or None)
     return fields
 
 
@@ -139,7 +142,7 @@ class Device:
                               f"driver speaks {memmap.VERSION >> 16}.x: update sw or the "
                               f"bitstream")
         first = memmap.REG_CFG_LANES
-        last = memmap.REG_CFG_CONV_POSITIONS
+        last = memmap.REG_CFG_CONV_ACC_BITS
         values = self.transport.read(4 * first, last - first + 1)
         words = {first + i: v for i, v in enumerate(values)}
         self.config = config_from_registers(words)

@@ -1,13 +1,17 @@
 """core.config: every parameter check, the derived widths, and the network fit check."""
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core.config import (Config, ConfigError, FitError, add_config_arguments, map_orders,
-                         resolve)
+from core import modelfile
+from core.config import (Config, ConfigError, FitError, add_config_arguments,
+                         conv_current_bits, map_orders, resolve)
 from core.network import Conv, Layer, Network, max_pool
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -47,6 +51,11 @@ from core.network import Conv, Layer, Network, max_pool
     (dict(conv_positions=1000), "conv_positions is 1000; it must be a power of two"),
     (dict(conv_positions=1 << 17), "conv_positions is 131072; it must be in 1 .. 65536"),
     (dict(membrane_words=0), "membrane_words is 0; it must be in 1 .. 65536"),
+    (dict(max_classes=0), "max_classes is 0; it must be in 1 .. 65535"),
+    (dict(max_classes=257), "max_classes is 257; it must not exceed max_neurons (256)"),
+    (dict(max_classes=True), "max_classes is True; it must be an integer"),
+    (dict(conv_acc_bits=1), "conv_acc_bits is 1; it must be in 2 .. 64"),
+    (dict(conv_acc_bits=23), "conv_acc_bits is 23; it must not exceed acc_bits (22)"),
     (dict(conv=True, inputs_per_cycle=2),
      "inputs_per_cycle is 2; conv needs 1 (a conv event is one input)"),
     (dict(stream=1), "stream is 1; it must be True or False"),
@@ -77,7 +86,7 @@ def test_named():
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
         conv=True, conv_lanes=32, conv_positions=1024, max_layers=5, max_neurons=14336,
-        max_inputs=896, membrane_words=3072)
+        max_inputs=896, membrane_words=3072, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
@@ -109,7 +118,7 @@ class TestResolve:
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
               "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions, "
-              "membrane_words, stream")
+              "membrane_words, max_classes, conv_acc_bits, stream")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', "
@@ -318,3 +327,76 @@ class TestConv:
         net = Network(layers=[Layer(weights=np.ones(c.weight_shape, int), conv=c),
                               Layer(weights=np.ones((2, c.n_out), int))], encoder="rate")
         Config.tiny(conv=True).check_fits(net)
+
+
+class TestSizes:
+    """The memories sized by what a network can write: the event buffer's halves, the result
+    memory (max_classes) and the current memory's sums (conv_acc_bits)."""
+
+    def test_event_entries(self):
+        # layer 0's inputs, or one spike entry per update cycle of U neurons
+        assert Config().event_entries == 1024                        # 784 inputs
+        assert Config(max_inputs=100, max_neurons=4096).event_entries == 512   # 4096 / 8
+        assert Config.tiny().event_entries == 32
+        assert Config.named("mnist-cnn").event_entries == 2048        # 14336 / 8 = 1792
+
+    def test_result_chunks(self):
+        assert Config().result_chunks == Config().chunks_per_layer == 32
+        assert Config(max_classes=10).result_chunks == 2
+        assert Config(max_classes=1).result_chunks == 1
+        # the result window's arrays hold the output layer's neurons only
+        assert Config(max_classes=10).region_bits == 8 and Config().region_bits == 10
+
+    def test_replace_recomputes_defaults(self):
+        config = Config.tiny(conv=True, max_neurons=64)
+        assert config.replace(max_neurons=60).max_classes == 60
+        assert config.replace(max_inputs=4).conv_acc_bits == config.replace(max_inputs=4).acc_bits
+        fixed = config.replace(max_classes=3, conv_acc_bits=9)
+        assert (fixed.replace(max_neurons=60).max_classes,
+                fixed.replace(max_inputs=4).conv_acc_bits) == (3, 9)
+
+    def test_classes_refused(self):
+        network = _network([784, 256, 10])
+        Config(max_classes=10).check_fits(network)
+        with pytest.raises(FitError) as info:
+            Config(max_classes=8).check_fits(network)
+        assert str(info.value) == ("the output layer has 10 neurons, the result memory holds "
+                                   "8: regenerate the gateware with --set max_classes=10 or "
+                                   "use fewer classes")
+        assert Config.for_network(network).max_classes == 10
+
+    def test_current_bits(self):
+        c = Conv(2, 4, 4, 3, kernel=3)
+        weights = np.zeros(c.weight_shape, int)
+        weights[0] = 7                                # 18 x 7 x 255 = 32,130 < 2**15
+        weights[1, 0, 0, 0] = -8
+        weights[2] = -8                               # 18 x -8 x 255 = -36,720 >= -2**16
+        layer = Layer(weights=weights, conv=c)
+        assert conv_current_bits(layer, first=True) == 17
+        weights[2] = 0
+        assert conv_current_bits(Layer(weights=weights, conv=c), first=True) == 16
+        # later layers: spikes of magnitude 1
+        assert conv_current_bits(Layer(weights=weights, conv=c), first=False) == 8
+        # -16 fits 5 signed bits, +16 needs 6
+        small = Conv(1, 4, 4, 1, kernel=2)
+        assert conv_current_bits(Layer(weights=np.full(small.weight_shape, -4), conv=small),
+                                 first=False) == 5
+        assert conv_current_bits(Layer(weights=np.full(small.weight_shape, 4), conv=small),
+                                 first=False) == 6
+
+    def test_current_bits_refused(self):
+        net = TestConv.cnn()                          # conv 3 x 3 of ones: 9 x 255 = 2,295
+        config = Config.tiny(conv=True, max_inputs=48, max_neurons=64, conv_positions=16)
+        config.replace(conv_acc_bits=13).check_fits(net)
+        with pytest.raises(FitError) as info:
+            config.replace(conv_acc_bits=12).check_fits(net)
+        assert str(info.value) == ("layers[0]'s currents need 13 bits, the current memory "
+                                   "holds 12: regenerate the gateware with --set "
+                                   "conv_acc_bits=13 or use smaller weights")
+        assert Config.for_network(net, lanes=8, neuron_units=4).conv_acc_bits == 13
+
+    def test_mnist_cnn_holds_both_shipped_networks(self):
+        config = Config.named("mnist-cnn")
+        for path in ("models/mnist.snn", "models/mnist_cnn.snn"):
+            config.check_fits(modelfile.load(REPO / path))
+        assert (config.max_classes, config.conv_acc_bits, config.dsp_lanes) == (10, 16, 77)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core import golden
-from core.config import Config
+from core.config import Config, conv_current_bits
 from core.network import Conv, Layer, Network, max_pool
 from core.perf import cycle_count
 from core.randnet import random_pixels
@@ -31,6 +31,7 @@ def device():
 
 
 def check(driver, network, images, label):
+    config = driver.config
     driver.load(network)
     for pixels in np.asarray(images):
         driver.transport.trace.clear()
@@ -40,9 +41,9 @@ def check(driver, network, images, label):
         read = {"class": result.cls, "first_time": result.first_time,
                 "first_potential": result.first_potential, "final_membrane": result.membrane}
         errors = [str(e) for e in compare(records, expected, network,
-                                          lanes=CONV.neuron_units,
-                                          membrane_bits=CONV.membrane_bits, result=read)]
-        want = cycle_count(network, CONV, pixels)
+                                          lanes=config.neuron_units,
+                                          membrane_bits=config.membrane_bits, result=read)]
+        want = cycle_count(network, config, pixels)
         if result.cycles != want:
             errors.append(f"cycles {result.cycles}, core.perf {want}")
         assert not errors, (f"{label}: {errors[:3]}\n{network.sizes} "
@@ -95,3 +96,29 @@ def test_rate_encoder_on_an_unpadded_image(device):
     network = Network([conv, pool, dense], timesteps=4, encoder="rate",
                       lfsr_seed=0x1234).validate()
     check(device, network, random_pixels(rng, 2, network.n_inputs), "rate")
+
+
+def test_memories_sized_by_the_network():
+    """The result memory sized by max_classes (4 classes in 1 word of U = 4) and the current
+    memory's sums by conv_acc_bits: a full-scale image under kernels of all 127 and all -128
+    reaches the bound of ``conv_current_bits`` exactly (20 bits: 9 x -128 x 255) at the
+    interior positions; partial sums of a mixed kernel wrap in between."""
+    rng = np.random.default_rng(13)
+    c = Conv(1, 6, 8, 4, kernel=3, padding=1)
+    weights = rng.integers(-128, 128, size=c.weight_shape)
+    weights[0], weights[1] = 127, -128
+    conv = Layer(weights=weights, weight_bits=8, threshold=1 << 20, conv=c, fire_once=False,
+                 reset="zero")
+    pool = max_pool(4, c.out_height, c.out_width, 2)
+    dense = Layer(weights=rng.integers(-8, 8, size=(4, pool.n_out)), weight_bits=4,
+                  threshold=2)
+    network = Network([conv, pool, dense], timesteps=2, encoder="direct",
+                      membrane_bits=32).validate()
+    config = Config.tiny_conv(max_classes=4, conv_acc_bits=20)
+    assert config.result_chunks == 1 and conv_current_bits(conv, True) == 20
+    images = np.concatenate([np.full((1, network.n_inputs), 255), random_pixels(rng, 1,
+                                                                             network.n_inputs)])
+    with AmaranthSimTransport(config) as transport:
+        driver = Device(transport, timeout=300)
+        assert driver.identify() == config
+        check(driver, network, images, "sized memories")

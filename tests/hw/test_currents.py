@@ -18,9 +18,14 @@ def _signed(value, bits):
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def test_sums_match_reference():
-    dut = CurrentMemory(CONFIG)
-    PC, A, P = CONFIG.conv_lanes, CONFIG.acc_bits, CONFIG.lanes
+@pytest.mark.parametrize("conv_acc_bits", [None, 12])
+def test_sums_match_reference(conv_acc_bits):
+    """With conv_acc_bits narrower than the products' sums, they wrap modulo
+    2**conv_acc_bits and are read back sign-extended to acc_bits."""
+    config = CONFIG.replace(conv_acc_bits=conv_acc_bits)
+    dut = CurrentMemory(config)
+    PC, A, P = config.conv_lanes, config.acc_bits, config.lanes
+    CA = config.conv_acc_bits
     rng = np.random.default_rng(SEED)
     # slots: mostly repeats of the last position or one of the two before (the hazards)
     positions = [int(rng.integers(0, 16))]
@@ -70,9 +75,12 @@ def test_sums_match_reference():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert set(got) == {p for p, v in want.items() if v.any()}
+    wrapped = {p: np.array([_signed(int(x), CA) for x in v]) for p, v in want.items()}
+    assert set(got) == {p for p, v in wrapped.items() if v.any()}
     for p, v in got.items():
-        assert (v == want[p]).all(), (p, v, want[p])
+        assert (v == wrapped[p]).all(), (p, v, wrapped[p])
+    if conv_acc_bits:     # some sums did wrap
+        assert any((wrapped[p] != want[p]).any() for p in want)
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -131,6 +131,9 @@ CONFIGS = {
     "U2-K2": Config.tiny(neuron_units=2, inputs_per_cycle=2),   # the flag in a field
     "U1-K1": Config.tiny(neuron_units=1),
     "U8-K1": Config.tiny(neuron_units=8),
+    # spike entries set the halves' depth (Config.event_entries: 16 here, from 64 / 4), which
+    # a layer's update fills completely
+    "U4-K1-spikes": Config.tiny(max_inputs=8, max_neurons=64),
 }
 
 
@@ -153,7 +156,8 @@ def test_replay_matches_model(name):
                 ctx.set(dut.layer0, layer == 0)
                 last = layer == layers - 1
                 # the spikes this layer's updates write for the next layer
-                d.pending = [] if last else _spike_entries(rng, cfg, int(rng.integers(0, 5)))
+                n = int(rng.integers(0, 5)) if rng.integers(0, 3) else cfg.chunks_per_layer
+                d.pending = [] if last else _spike_entries(rng, cfg, n)
                 d.hold_last = bool(rng.integers(0, 2))
                 blocks = int(rng.integers(1, 4))
                 for b in range(blocks):

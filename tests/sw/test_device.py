@@ -118,3 +118,16 @@ def test_driver_on_simulated_gateware():
                               trace.membrane[-1][:, -1])
         assert all(r.cycles > 0 for r in results)
         assert device.predict(x).tolist() == trace.prediction.tolist()
+
+
+def test_identify_sizes():
+    """CFG_MAX_CLASSES and CFG_CONV_ACC_BITS give the result memory's and the current
+    memory's sizes; a bitstream without them reads 0 there (the computed defaults)."""
+    config = Config.tiny_conv(max_classes=5, conv_acc_bits=12)
+    transport = FakeTransport(config)
+    transport.memory.update(memmap.identification(config))
+    assert Device(transport).identify() == config
+    older = FakeTransport(Config.tiny_conv())
+    older.memory.update(memmap.identification(Config.tiny_conv()))
+    del older.memory[memmap.REG_CFG_MAX_CLASSES], older.memory[memmap.REG_CFG_CONV_ACC_BITS]
+    assert Device(older).identify() == Config.tiny_conv()
