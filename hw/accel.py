@@ -247,13 +247,14 @@ class Accelerator(wiring.Component):
         start_pending = Signal()
         # Skipping (docs/architecture.md, "Skipping neurons that cannot change"): per layer,
         # whether its last update left a neuron that may fire without current (then the next
-        # step visits every position), accumulated over the layer's commits.
+        # step visits the positions written before too), accumulated over its commits.
         pending = Signal(L)
         pend_acc = Signal()
         if cfg.conv:
-            cgen, cur, walk, touched = self._conv_wiring(m, events, integ, upd, c_conv, c_geom, c_out_h,
-                                                c_out_w, c_block, c_n_out, conv_updating,
-                                                conv_block, abort)
+            cgen, cur, walk, touched = self._conv_wiring(
+                m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block, c_n_out,
+                conv_updating, conv_block, abort)
+            # the seen positions take the touched ones in the step's last block of the layer
             last_block = ((c_block + 1) << _clog2(cfg.conv_lanes)) >= (1 << c_geom.out_c_bits)
             m.d.comb += [walk.skip.eq(c_geom.skip), touched.layer.eq(layer),
                          touched.pending.eq(pending.bit_select(layer, 1)),

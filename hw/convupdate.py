@@ -40,8 +40,8 @@ class ConvWalk(wiring.Component):
     start : 1, in
         Walk the map (from the next cycle on).
     skip : 1, in
-        With ``start``: walk only the positions that the picker offers (``hw.touched``, the
-        positions the block's events touched) instead of every position.
+        With ``start``: walk only the positions that the picker offers (``hw.touched``: those
+        the block's events touched, and those of pending neurons) instead of every position.
     pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
     pick_empty : 1, in; pick_fresh : 1, in
         The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
@@ -61,7 +61,7 @@ class ConvWalk(wiring.Component):
         membrane word is left from an earlier inference and reads as zero).
 
     Throughput: one chunk per cycle; a map costs ``out_height * out_width * min(PC,
-    2**out_c_bits) / U`` cycles, or with ``skip`` that many per touched position after the
+    2**out_c_bits) / U`` cycles, or with ``skip`` that many per position offered after the
     picker's ``CONV_SKIP_START`` cycles (``core.schedule``).
     """
 
