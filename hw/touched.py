@@ -135,8 +135,9 @@ class TouchedPositions(wiring.Component):
         b_load = picking & ~b_next.any()
         a_load = picking & (~a_have | b_load)
         m.d.sync += b_bits.eq(b_next)
-        row = Signal(NG)              # the seen groups of the layer walked
-        m.d.comb += row.eq(seen_any[layer])
+        # The seen groups of the layer walked, in a register of their own from `start` on
+        # (and written back from it), so that no group's bit has logic per layer.
+        row = Signal(NG)
         touched = Mux((any_ >> a_grp)[0], pick_rd.data, 0)
         was_seen = Mux((row >> a_grp)[0], seen_rd.data, 0)
         with m.If(b_load & a_have):
@@ -145,20 +146,23 @@ class TouchedPositions(wiring.Component):
             with m.If(last_block):
                 m.d.comb += [seen_wr.addr.eq(seen_rd.addr), seen_wr.data.eq(was_seen | touched),
                              seen_wr.en.eq(1)]
-                m.d.sync += seen_any[layer].eq(row | (1 << a_grp))
+                m.d.sync += row.eq(row | (1 << a_grp))
         pick = lowest(left)
         with m.If(a_load):
             m.d.sync += [a_have.eq(left.any()), a_grp.eq(_encode(pick)),
                          left.eq(left & ~pick)]
         with m.If(self.mark):
             m.d.sync += any_.eq(any_ | (1 << group))
+        with m.If(picking & last_block):
+            m.d.sync += seen_any[layer].eq(row)
         with m.If(self.start):
             # the groups to visit: the touched ones, and with `pending` the seen ones
+            start_row = seen_any[self.layer]
             m.d.sync += [picking.eq(1), layer.eq(self.layer), pend.eq(self.pending),
-                         last_block.eq(self.last_block),
-                         left.eq(any_ | Mux(self.pending, seen_any[self.layer], 0))]
+                         last_block.eq(self.last_block), row.eq(start_row),
+                         left.eq(any_ | Mux(self.pending, start_row, 0))]
         with m.If(self.clear):
             m.d.sync += [any_.eq(0), left.eq(0), picking.eq(0), a_have.eq(0), b_bits.eq(0)]
         with m.If(self.new_inference):
-            m.d.sync += [seen_any[l].eq(0) for l in range(L)]
+            m.d.sync += [seen_any[l].eq(0) for l in range(L)] + [row.eq(0)]
         return m
