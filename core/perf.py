@@ -217,20 +217,6 @@ def _pending(layer, spikes, membrane):
     return live.any(axis=2)
 
 
-def _visits(touched, pending):
-    """Positions a skipping conv update visits, int64 (B, T), from the positions each step's
-    events touch (B, T, positions) and the layer's pending flags (B, T): the touched ones,
-    and after a step that left a neuron pending, also every one written before in the
-    inference (the touched ones of the earlier steps)."""
-    out = np.zeros(touched.shape[:2], np.int64)
-    seen = np.zeros((touched.shape[0], touched.shape[2]), bool)
-    for t in range(touched.shape[1]):
-        visit = touched[:, t] | (seen & pending[:, t - 1, None]) if t else touched[:, t]
-        out[:, t] = visit.sum(axis=1)
-        seen |= touched[:, t]
-    return out
-
-
 def _log2(value):
     return max(0, (value - 1).bit_length())
 
@@ -301,12 +287,12 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     # The skipping walks (docs/architecture.md, "Skipping neurons that cannot change"): the
     # positions each step's events touch, and whether the step before left a neuron pending.
     logical = [golden.encode(network, pixels) != 0] + list(trace.spikes[:-1])
+    touched = [_touched(layer.conv, events).reshape(B, T, -1).sum(axis=2)
+               if conv_skips(layer) else None
+               for layer, events in zip(network.layers, logical)]
     pending = [_pending(layer, spikes, membrane) if conv_skips(layer) else None
                for layer, spikes, membrane in zip(network.layers, trace.spikes,
                                                   trace.membrane)]
-    visits = [_visits(_touched(layer.conv, events).reshape(B, T, -1), pending[index])
-              if conv_skips(layer) else None
-              for index, (layer, events) in enumerate(zip(network.layers, logical))]
     out = np.zeros(B, np.int64)
     for b in range(B):
         total, bound_ready = SETUP_CYCLES, 0
@@ -330,9 +316,9 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                     events = pairs[index][events]
                     chunks = min(PC, 1 << max(outputs.c_bits, 0)) // U
                     walk = conv.out_height * conv.out_width * chunks + CONV_UPDATE_DRAIN
-                    if visits[index] is not None:
-                        # only the positions to visit: none at all costs the picker's start
-                        reached = int(visits[index][b, t])
+                    if touched[index] is not None and t and not pending[index][b, t - 1]:
+                        # only the touched positions: none at all costs the picker's start
+                        reached = int(touched[index][b, t])
                         walk = CONV_SKIP_START + (reached * chunks + CONV_UPDATE_DRAIN
                                                   if reached else 0)
                     for _ in range(config.conv_blocks(layer)):

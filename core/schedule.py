@@ -33,7 +33,7 @@ CONV_SLOT_STAGES = 6
 #: and the neuron update's stages 2 to 5 (its spikes' entry committed), then the state's exit.
 CONV_UPDATE_DRAIN = 6
 
-#: Cycles of a conv block's CONV_UPDATE that walks only the positions to visit
+#: Cycles of a conv block's CONV_UPDATE that walks only the touched positions
 #: (``hw.touched``), before its first chunk read: the picker's group register, then its
 #: position register; a walk with no position to visit ends after this many cycles.
 CONV_SKIP_START = 2
@@ -43,8 +43,7 @@ def conv_skips(layer) -> bool:
     """Whether the update of conv layer ``layer`` may skip the positions that no event touched
     (``docs/architecture.md``, "Skipping neurons that cannot change"): an ``if`` layer
     without biases, whose neuron without current keeps ``v`` and spikes only if
-    ``v >= theta`` already (after such a step the update also visits the positions written
-    before in the inference). The compiler sets ``LAYER_CONV.SKIP`` from it and
-    ``core.perf`` counts with it."""
+    ``v >= theta`` already (after such a step the update visits every position of the
+    layer). The compiler sets ``LAYER_CONV.SKIP`` from it and ``core.perf`` counts with it."""
     return (layer.conv is not None and layer.neuron == "if"
             and not layer.bias_or_zero().any())

@@ -247,18 +247,14 @@ class Accelerator(wiring.Component):
         start_pending = Signal()
         # Skipping (docs/architecture.md, "Skipping neurons that cannot change"): per layer,
         # whether its last update left a neuron that may fire without current (then the next
-        # step visits the positions written before too), accumulated over its commits.
+        # step visits every position), accumulated over the layer's commits.
         pending = Signal(L)
         pend_acc = Signal()
         if cfg.conv:
-            cgen, cur, walk, touched = self._conv_wiring(
+            cgen, cur, walk = self._conv_wiring(
                 m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block, c_n_out,
                 conv_updating, conv_block, abort)
-            # the seen positions take the touched ones in the step's last block of the layer
-            last_block = ((c_block + 1) << _clog2(cfg.conv_lanes)) >= (1 << c_geom.out_c_bits)
-            m.d.comb += [walk.skip.eq(c_geom.skip), touched.layer.eq(layer),
-                         touched.pending.eq(pending.bit_select(layer, 1)),
-                         touched.last_block.eq(last_block), touched.new_inference.eq(scan.init)]
+            m.d.comb += walk.skip.eq(c_geom.skip & (t != 0) & ~pending.bit_select(layer, 1))
             m.d.sync += pend_acc.eq(pend_acc | upd.pending)
         m.d.comb += regs.status.eq(Cat(busy | start_pending, done, aborted, rejected))
 
@@ -442,7 +438,7 @@ class Accelerator(wiring.Component):
         generator into the integration, whose slots the current memory sums (and mark their
         positions touched), and the walk that feeds the neuron update from it, over every
         position or the touched ones (``walk.skip``, driven by the caller). Returns the
-        address generator, the current memory, the walk and the touched positions."""
+        address generator, the current memory and the walk."""
         cfg = self.config
         m.submodules.conv_address = cgen = ConvAddress(
             index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
@@ -471,12 +467,11 @@ class Accelerator(wiring.Component):
             touched.clear.eq(conv_block | abort), touched.start.eq(walk.start & walk.skip),
             walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),
             touched.take.eq(walk.pick_take), walk.pick_empty.eq(touched.empty),
-            walk.pick_fresh.eq(touched.fresh), upd.feed_fresh.eq(walk.feed_fresh),
             upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
             upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),
             upd.feed_mask.eq(walk.feed_mask), upd.feed_current.eq(walk.feed_current),
         ]
-        return cgen, cur, walk, touched
+        return cgen, cur, walk
 
     def _input_queue(self, m, regs, inq, ro, busy, done, result_class, cycles):
         """``Config.stream``: the input queue between the register file and the scan, and

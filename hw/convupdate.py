@@ -40,12 +40,12 @@ class ConvWalk(wiring.Component):
     start : 1, in
         Walk the map (from the next cycle on).
     skip : 1, in
-        With ``start``: walk only the positions that the picker offers (``hw.touched``: those
-        the block's events touched, and those of pending neurons) instead of every position.
+        With ``start``: walk only the positions that the picker offers (``hw.touched``, the
+        positions the block's events touched) instead of every position.
     pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
-    pick_empty : 1, in; pick_fresh : 1, in
+    pick_empty : 1, in
         The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
-        nothing is left; the offered position was not written in this inference.
+        nothing is left.
     abort : 1, in
         Stop walking.
     running : 1, out
@@ -56,12 +56,11 @@ class ConvWalk(wiring.Component):
         The current memory's read (``hw.currents``, ``update_*``).
     word : ArrayLayout(signed(acc_bits), conv_lanes), in
         The current memory's word.
-    feed_valid, feed_chunk, feed_first, feed_mask, feed_current, feed_fresh : out
-        The chunk for the update (``hw.update``), a cycle after its read (``feed_fresh``: its
-        membrane word is left from an earlier inference and reads as zero).
+    feed_valid, feed_chunk, feed_first, feed_mask, feed_current : out
+        The chunk for the update (``hw.update``), a cycle after its read.
 
     Throughput: one chunk per cycle; a map costs ``out_height * out_width * min(PC,
-    2**out_c_bits) / U`` cycles, or with ``skip`` that many per position offered after the
+    2**out_c_bits) / U`` cycles, or with ``skip`` that many per touched position after the
     picker's ``CONV_SKIP_START`` cycles (``core.schedule``).
     """
 
@@ -78,13 +77,12 @@ class ConvWalk(wiring.Component):
             "block": In(16),
             "n_out": In(16), "start": In(1), "skip": In(1), "abort": In(1), "running": Out(1),
             "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
-            "pick_take": Out(1), "pick_empty": In(1), "pick_fresh": In(1),
+            "pick_take": Out(1), "pick_empty": In(1),
             "read_chunk": Out(chunk_bits), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
             "word": In(data.ArrayLayout(signed(A), config.conv_lanes)),
             "feed_valid": Out(1), "feed_chunk": Out(chunk_bits), "feed_first": Out(17),
             "feed_mask": Out(U), "feed_current": Out(data.ArrayLayout(signed(A), U)),
-            "feed_fresh": Out(1),
         })
 
     def elaborate(self, platform):
@@ -147,7 +145,6 @@ class ConvWalk(wiring.Component):
         # The feed, a cycle after the read.
         feed_j = Signal.like(j)
         m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(first >> ub),
-                     self.feed_fresh.eq(skipping & self.pick_fresh),
                      self.feed_first.eq(first), feed_j.eq(j),
                      self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
         for k in range(U):

@@ -128,8 +128,7 @@ class NeuronUpdate(wiring.Component):
     feed_current : ArrayLayout(signed(acc_bits), U), in
         Only with ``config.conv``: a chunk whose membrane word is at the read port this cycle
         (read by the conv update the cycle before), its first neuron, its real lanes and
-        their currents; ``feed_fresh``: its membrane word was not written in this inference
-        (the conv update skipped it so far) and reads as zero, as at step 0.
+        their currents.
 
     Latency: a chunk commits five cycles after its read. Throughput: ``U`` neurons per cycle.
     """
@@ -167,7 +166,7 @@ class NeuronUpdate(wiring.Component):
             members["trace"] = Out(TraceSignature(config))
         if config.conv:
             members.update(conv=In(1), pending=Out(1), feed_valid=In(1),
-                           feed_chunk=In(chunk_bits), feed_fresh=In(1),
+                           feed_chunk=In(chunk_bits),
                            feed_first=In(17), feed_mask=In(U),
                            feed_current=In(data.ArrayLayout(signed(A), U)))
         super().__init__(members)
@@ -246,11 +245,6 @@ class NeuronUpdate(wiring.Component):
                              s2_first.eq(self.feed_first), s2_mask.eq(self.feed_mask)]
         else:
             m.d.comb += mask.eq(lane_real)
-        # Membrane and fired state read as zero at step 0, and for a conv chunk not yet
-        # written in this inference.
-        zero_state = first_step
-        if cfg.conv:
-            zero_state = first_step | (self.conv & self.feed_fresh)
         for k in range(U):
             unit = NeuronUnit(M, cfg.acc_bits, latency=4, has_bias=cfg.bias)
             m.submodules[f"unit{k}"] = unit
@@ -258,8 +252,8 @@ class NeuronUpdate(wiring.Component):
                 m.d.comb += unit.neuron_bias.eq(self.biases[k])
             old = self.membrane[k]
             m.d.comb += [
-                unit.v.eq(Mux(zero_state, 0, old.v)),
-                unit.fired.eq(~zero_state & old.fired),
+                unit.v.eq(Mux(first_step, 0, old.v)),
+                unit.fired.eq(~first_step & old.fired),
                 unit.current.eq(current[k]),
                 unit.valid.eq(mask[k]),
                 unit.scale.eq(scale), unit.bias.eq(bias),

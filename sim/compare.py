@@ -5,7 +5,7 @@ cycle: ``layer``, ``step``, ``index`` (neuron of lane 0), ``mask`` (lanes that h
 neurons), ``spikes`` and ``membrane`` (``U`` lanes of ``M`` bits, signed). :func:`assemble`
 turns the records of one inference into per-layer ``(T, n_out)`` arrays, checking that every
 neuron of every layer and step is reported exactly once; :func:`compare` (where a conv layer's
-update skipped a neuron, it has no record: it takes its value of the step before, 0 at step 0,
+update skipped a neuron after step 0, it has no record: it takes its value of the step before,
 without a spike, which the golden model must agree with) checks them, the final
 membranes and the class against one sample of a :class:`core.golden.Trace` and returns the
 differences in causal order (step, then layer, then neuron), so the first one is where the
@@ -208,16 +208,13 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
     for l, layer in enumerate(network.layers):
         if layer.conv is None:
             continue
-        # The update of a conv layer skips the positions whose neurons cannot change
-        # (docs/architecture.md): a neuron without a record kept its value (0 at step 0) and
-        # did not spike, which the golden model must agree with below.
-        for t in range(T):
+        # The update of a conv layer skips, after step 0, the positions whose neurons cannot
+        # change (docs/architecture.md): a neuron without a record kept its value and did not
+        # spike, which the golden model must agree with below.
+        for t in range(1, T):
             skipped = seen[l][t] == 0
-            if t:
-                membrane[l][t, skipped] = membrane[l][t - 1, skipped]
-                seen[l][t, skipped] = seen[l][t - 1, skipped] > 0
-            else:
-                seen[l][t, skipped] = 1     # v = 0, as every neuron starts
+            membrane[l][t, skipped] = membrane[l][t - 1, skipped]
+            seen[l][t, skipped] = seen[l][t - 1, skipped] > 0
     for t in range(T):
         for l, n in enumerate(sizes):
             g_s = golden.spikes[l][0, t]
