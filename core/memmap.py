@@ -112,6 +112,7 @@ CONV_C_BITS_SHIFT = 10      # 4 bits: the input map's channel field width (hardw
 CONV_W_BITS_SHIFT = 14      # 4 bits: the input map's column field width
 CONV_OUT_W_BITS_SHIFT = 18  # 4 bits: the output map's column field width
 CONV_OUT_C_BITS_SHIFT = 22  # 4 bits: the output map's channel field width
+CONV_SKIP = 1 << 26         # the update may skip untouched positions (core.schedule.conv_skips)
 
 MODE_LIF = 1 << 0        # 0: if, 1: lif
 MODE_FACTOR = 1 << 1     # 0: shift leak, 1: factor leak

@@ -18,8 +18,8 @@ import numpy as np
 
 from . import golden
 from .config import Config, map_orders
-from .schedule import (BOUND_CYCLES, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN, OVERLAP_CHUNKS,
-                       PIPE_DRAIN, SETUP_CYCLES)
+from .schedule import (BOUND_CYCLES, CONV_SKIP_START, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN,
+                       OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES, conv_skips)
 
 __all__ = ["cycle_count", "cycle_counts", "event_bounds", "zero_words", "sparsity",
            "zero_word_savings"]
@@ -195,6 +195,35 @@ def _conv_pairs(conv, inputs):
                                                                & ((1 << inputs.w_bits) - 1)]
 
 
+def _touched(conv, events):
+    """Which output positions a conv layer's events reach, per step: ``events`` (B, T, n_in)
+    in the logical order, the result bool (B, T, out_height, out_width). A position is
+    touched by an event on any channel (the current memory's word holds all of a block's
+    channels, and a depthwise layer's zero weights still take their slot)."""
+    k, s, p = conv.kernel, conv.stride, conv.padding
+    shape = events.shape[:2]
+    image = events.reshape(shape + (conv.in_channels, conv.height, conv.width)).any(axis=2)
+    padded = np.zeros(shape + (conv.height + 2 * p, conv.width + 2 * p), bool)
+    padded[..., p:p + conv.height, p:p + conv.width] = image
+    out = np.zeros(shape + (conv.out_height, conv.out_width), bool)
+    for ky in range(k):
+        for kx in range(k):
+            out |= padded[..., ky:ky + s * (conv.out_height - 1) + 1:s,
+                          kx:kx + s * (conv.out_width - 1) + 1:s]
+    return out
+
+
+def _pending(layer, spikes, membrane):
+    """After each step, whether some neuron of ``layer`` may fire in the next step without
+    current (``v >= theta`` and not silenced by fire-once): bool (B, T) from the golden
+    trace's (B, T, n) spikes and membranes."""
+    fired = np.logical_or.accumulate(spikes, axis=1)
+    live = membrane >= layer.threshold
+    if layer.fire_once:
+        live &= ~fired
+    return live.any(axis=2)
+
+
 def _log2(value):
     return max(0, (value - 1).bit_length())
 
@@ -262,6 +291,15 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     scan_events = padded.reshape(B, T, rows, S).sum(axis=3)
     pairs = [_conv_pairs(layer.conv, order) if layer.conv is not None else None
              for layer, (order, _) in zip(network.layers, orders)]
+    # The skipping walks (docs/architecture.md, "Skipping neurons that cannot change"): the
+    # positions each step's events touch, and whether the step before left a neuron pending.
+    logical = [golden.encode(network, pixels) != 0] + list(trace.spikes[:-1])
+    touched = [_touched(layer.conv, events).reshape(B, T, -1).sum(axis=2)
+               if conv_skips(layer) else None
+               for layer, events in zip(network.layers, logical)]
+    pending = [_pending(layer, spikes, membrane) if conv_skips(layer) else None
+               for layer, spikes, membrane in zip(network.layers, trace.spikes,
+                                                  trace.membrane)]
     out = np.zeros(B, np.int64)
     for b in range(B):
         total, bound_ready = SETUP_CYCLES, 0
@@ -283,10 +321,15 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         block = (events & ((1 << inputs_order.c_bits) - 1)) >> _log2(PC)
                         events = events[np.argsort(block, kind="stable")]
                     events = pairs[index][events]
-                    channels = 1 << max(outputs.c_bits, 0)
-                    walk = conv.out_height * conv.out_width * (min(PC, channels) // U)
+                    chunks = min(PC, 1 << max(outputs.c_bits, 0)) // U
+                    walk = conv.out_height * conv.out_width * chunks + CONV_UPDATE_DRAIN
+                    if touched[index] is not None and t and not pending[index][b, t - 1]:
+                        # only the touched positions: none at all costs the picker's start
+                        reached = int(touched[index][b, t])
+                        walk = CONV_SKIP_START + (reached * chunks + CONV_UPDATE_DRAIN
+                                                  if reached else 0)
                     for _ in range(config.conv_blocks(layer)):
-                        total += 1 + _accum_conv(events.tolist()) + walk + CONV_UPDATE_DRAIN
+                        total += 1 + _accum_conv(events.tolist()) + walk
                     continue
                 update_left = 0
                 for start in range(0, outputs.size, P):

@@ -5,7 +5,7 @@ counts with them, so that both read them from one place.
 """
 
 __all__ = ["SETUP_CYCLES", "OVERLAP_CHUNKS", "PIPE_DRAIN", "BOUND_CYCLES", "CONV_SLOT_STAGES",
-           "CONV_UPDATE_DRAIN"]
+           "CONV_UPDATE_DRAIN", "CONV_SKIP_START", "conv_skips"]
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``core.perf`` counts them).
@@ -32,3 +32,18 @@ CONV_SLOT_STAGES = 6
 #: Cycles of a conv block's CONV_UPDATE after the walk's last chunk read: the feed register
 #: and the neuron update's stages 2 to 5 (its spikes' entry committed), then the state's exit.
 CONV_UPDATE_DRAIN = 6
+
+#: Cycles of a conv block's CONV_UPDATE that walks only the touched positions
+#: (``hw.touched``), before its first chunk read: the picker's group register, then its
+#: position register; a walk with no position to visit ends after this many cycles.
+CONV_SKIP_START = 2
+
+
+def conv_skips(layer) -> bool:
+    """Whether the update of conv layer ``layer`` may skip the positions that no event touched
+    (``docs/architecture.md``, "Skipping neurons that cannot change"): an ``if`` layer
+    without biases, whose neuron without current keeps ``v`` and spikes only if
+    ``v >= theta`` already (after such a step the update visits every position of the
+    layer). The compiler sets ``LAYER_CONV.SKIP`` from it and ``core.perf`` counts with it."""
+    return (layer.conv is not None and layer.neuron == "if"
+            and not layer.bias_or_zero().any())

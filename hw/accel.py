@@ -62,6 +62,7 @@ from .layouts import CONV_MODE, LAYER_MODE, bias_word, count_word, membrane_word
 from .readout import ReadoutScan
 from .registers import RegisterFile
 from .scan import EncoderScan
+from .touched import TouchedPositions
 from .update import NeuronUpdate, TraceSignature
 from .weights import WeightMemory
 
@@ -243,11 +244,19 @@ class Accelerator(wiring.Component):
         c_out_w = Signal(16)
         c_block = Signal(16)
         conv_updating = Signal()
+        conv_block = Signal()         # BLOCK of a conv layer's block: forget its touched
         start_pending = Signal()
+        # Skipping (docs/architecture.md, "Skipping neurons that cannot change"): per layer,
+        # whether its last update left a neuron that may fire without current (then the next
+        # step visits every position), accumulated over the layer's commits.
+        pending = Signal(L)
+        pend_acc = Signal()
         if cfg.conv:
-            cgen, cur, walk = self._conv_wiring(m, events, integ, upd, c_conv, c_geom, c_out_h,
-                                                c_out_w, c_block, c_n_out, conv_updating,
-                                                abort)
+            cgen, cur, walk = self._conv_wiring(
+                m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block, c_n_out,
+                conv_updating, conv_block, abort)
+            m.d.comb += walk.skip.eq(c_geom.skip & (t != 0) & ~pending.bit_select(layer, 1))
+            m.d.sync += pend_acc.eq(pend_acc | upd.pending)
         m.d.comb += regs.status.eq(Cat(busy | start_pending, done, aborted, rejected))
 
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
@@ -292,7 +301,7 @@ class Accelerator(wiring.Component):
             if cfg.conv:
                 # a conv block's kernel words: k * k per input channel of the padded map
                 geometry = params.conv
-                m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry),
+                m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry), pend_acc.eq(0),
                              c_base.eq(regs.membrane_base[index]),
                              c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
                              c_block.eq(0),
@@ -359,7 +368,7 @@ class Accelerator(wiring.Component):
                 # Start integrating one block: its clear enters the pipeline, the scan feeds
                 # the step's first block and the event buffer replays for the others.
                 m.d.comb += [integ.clear.eq(1), scan.block.eq(1), events.block.eq(1),
-                             events.replay.eq(~scan.first_block)]
+                             events.replay.eq(~scan.first_block), conv_block.eq(1)]
                 m.next = "ACCUM"
                 abortable()
             with m.State("ACCUM"):
@@ -392,6 +401,7 @@ class Accelerator(wiring.Component):
                                          row_base.eq(row_base + c_groups)]
                             m.next = "BLOCK"
                         with m.Else():
+                            m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
                             layer_done()
                     abortable()
             with m.State("UPDATE"):
@@ -424,15 +434,18 @@ class Accelerator(wiring.Component):
         return m
 
     def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block,
-                     c_n_out, conv_updating, abort):
+                     c_n_out, conv_updating, conv_block, abort):
         """The conv hardware (``Config.conv``): the replayed events through the address
-        generator into the integration, whose slots the current memory sums, and the walk
-        that feeds the neuron update from it. Returns the three components."""
+        generator into the integration, whose slots the current memory sums (and mark their
+        positions touched), and the walk that feeds the neuron update from it, over every
+        position or the touched ones (``walk.skip``, driven by the caller). Returns the
+        address generator, the current memory and the walk."""
         cfg = self.config
         m.submodules.conv_address = cgen = ConvAddress(
             index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
         m.submodules.currents = cur = CurrentMemory(cfg)
         m.submodules.conv_walk = walk = ConvWalk(cfg)
+        m.submodules.touched = touched = TouchedPositions(cfg)
         g = cgen.geometry
         m.d.comb += [
             g.kernel.eq(c_geom.kernel), g.stride.eq(c_geom.stride),
@@ -451,6 +464,10 @@ class Accelerator(wiring.Component):
             walk.out_w_bits.eq(c_geom.out_w_bits),
             walk.out_c_bits.eq(c_geom.out_c_bits), walk.block.eq(c_block),
             walk.n_out.eq(c_n_out), walk.word.eq(cur.word),
+            touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
+            touched.clear.eq(conv_block | abort), touched.start.eq(walk.start & walk.skip),
+            walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),
+            touched.take.eq(walk.pick_take), walk.pick_empty.eq(touched.empty),
             upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
             upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),
             upd.feed_mask.eq(walk.feed_mask), upd.feed_current.eq(walk.feed_current),

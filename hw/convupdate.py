@@ -39,6 +39,13 @@ class ConvWalk(wiring.Component):
         Neurons of the layer in hardware order.
     start : 1, in
         Walk the map (from the next cycle on).
+    skip : 1, in
+        With ``start``: walk only the positions that the picker offers (``hw.touched``, the
+        positions the block's events touched) instead of every position.
+    pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
+    pick_empty : 1, in
+        The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
+        nothing is left.
     abort : 1, in
         Stop walking.
     running : 1, out
@@ -53,7 +60,8 @@ class ConvWalk(wiring.Component):
         The chunk for the update (``hw.update``), a cycle after its read.
 
     Throughput: one chunk per cycle; a map costs ``out_height * out_width * min(PC,
-    2**out_c_bits) / U`` cycles.
+    2**out_c_bits) / U`` cycles, or with ``skip`` that many per touched position after the
+    picker's ``CONV_SKIP_START`` cycles (``core.schedule``).
     """
 
     def __init__(self, config: Config):
@@ -67,7 +75,9 @@ class ConvWalk(wiring.Component):
         super().__init__({
             "out_height": In(16), "out_width": In(16), "out_w_bits": In(4), "out_c_bits": In(4),
             "block": In(16),
-            "n_out": In(16), "start": In(1), "abort": In(1), "running": Out(1),
+            "n_out": In(16), "start": In(1), "skip": In(1), "abort": In(1), "running": Out(1),
+            "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
+            "pick_take": Out(1), "pick_empty": In(1),
             "read_chunk": Out(chunk_bits), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
             "word": In(data.ArrayLayout(signed(A), config.conv_lanes)),
@@ -101,31 +111,40 @@ class ConvWalk(wiring.Component):
         m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.out_height - 1)]
 
         first = Signal(17)            # hardware index of the chunk's lane 0
-        m.d.comb += [q.eq((oy << self.out_w_bits) | ox),
-                     first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub))]
+        # Walking the touched positions only (hw.touched): the position comes from the
+        # picker, and a chunk is read only while it offers one.
+        skipping = Signal()
+        emit = Signal()
+        m.d.comb += [q.eq(Mux(skipping, self.pick_position, (oy << self.out_w_bits) | ox)),
+                     first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
+                     emit.eq(running & (~skipping | self.pick_valid))]
         m.d.comb += self.position.eq(q)
-        with m.If(running):
+        with m.If(emit):
             # the read port's address is an OR of its users': 0 unless reading
             m.d.comb += [self.read_chunk.eq(first >> ub), self.read_en.eq(1),
                          self.position_read.eq(j == 0)]
             with m.If(j == last_j):
                 m.d.sync += j.eq(0)
-                with m.If(ox == last_x):
-                    m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
-                    with m.If(oy == last_y):
-                        m.d.sync += running.eq(0)
-                with m.Else():
-                    m.d.sync += ox.eq(ox + 1)
+                m.d.comb += self.pick_take.eq(skipping)
+                with m.If(~skipping):
+                    with m.If(ox == last_x):
+                        m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+                        with m.If(oy == last_y):
+                            m.d.sync += running.eq(0)
+                    with m.Else():
+                        m.d.sync += ox.eq(ox + 1)
             with m.Else():
                 m.d.sync += j.eq(j + 1)
+        with m.If(running & skipping & self.pick_empty):
+            m.d.sync += running.eq(0)
         with m.If(self.start):
-            m.d.sync += [running.eq(1), oy.eq(0), ox.eq(0), j.eq(0)]
+            m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0)]
         with m.If(self.abort):
             m.d.sync += running.eq(0)
 
         # The feed, a cycle after the read.
         feed_j = Signal.like(j)
-        m.d.sync += [self.feed_valid.eq(running), self.feed_chunk.eq(first >> ub),
+        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(first >> ub),
                      self.feed_first.eq(first), feed_j.eq(j),
                      self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
         for k in range(U):

@@ -101,6 +101,7 @@ CONV_MODE = data.StructLayout({
     "w_bits": 4,        # the input map's column field
     "out_w_bits": 4,    # the output map's column field
     "out_c_bits": 4,    # the output map's channel field (>= log2 U)
+    "skip": 1,          # an `if` layer without biases: its update may skip untouched positions
 })
 
 

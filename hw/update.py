@@ -120,6 +120,10 @@ class NeuronUpdate(wiring.Component):
     conv : 1, in
         Only with ``config.conv``: the layer is a convolution; its chunks come from the conv
         update's ``feed_*`` instead of a block's accumulators (``start`` is not used).
+    pending : 1, out
+        Only with ``config.conv``: the chunk committed this cycle leaves a neuron with
+        ``v >= threshold`` that fire-once does not silence (it may fire in the next step
+        without any current).
     feed_valid : 1, in; feed_chunk : chunk_bits, in; feed_first : 17, in; feed_mask : U, in;
     feed_current : ArrayLayout(signed(acc_bits), U), in
         Only with ``config.conv``: a chunk whose membrane word is at the read port this cycle
@@ -161,7 +165,8 @@ class NeuronUpdate(wiring.Component):
         if config.trace:
             members["trace"] = Out(TraceSignature(config))
         if config.conv:
-            members.update(conv=In(1), feed_valid=In(1), feed_chunk=In(chunk_bits),
+            members.update(conv=In(1), pending=Out(1), feed_valid=In(1),
+                           feed_chunk=In(chunk_bits),
                            feed_first=In(17), feed_mask=In(U),
                            feed_current=In(data.ArrayLayout(signed(A), U)))
         super().__init__(members)
@@ -272,6 +277,11 @@ class NeuronUpdate(wiring.Component):
             m.d.comb += self.result_en.eq(Mux(first_step, Const(-1, U), first_fire))
         if cfg.spike_count:
             self._count(m, commit, spikes, first_step, s4[1])
+        if cfg.conv:
+            # A committed neuron that may fire in the next step without any current.
+            m.d.comb += self.pending.eq(commit & Cat(
+                s5_mask[k] & (self.write_word[k].v >= self.threshold)
+                & ~(self.mode.fire_once & self.write_word[k].fired) for k in range(U)).any())
         m.d.sync += [self.spikes_valid.eq(commit & ~self.last & (spikes != 0)),
                      self.spikes_group.eq(s5_first >> _clog2(K)), self.spikes.eq(spikes),
                      self.spikes_one.eq(at_most_one(any_per_group(spikes, K)))]

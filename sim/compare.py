@@ -4,7 +4,9 @@ The accelerator's ``trace`` port (``hw.accel.TraceSignature``) emits one record 
 cycle: ``layer``, ``step``, ``index`` (neuron of lane 0), ``mask`` (lanes that hold real
 neurons), ``spikes`` and ``membrane`` (``U`` lanes of ``M`` bits, signed). :func:`assemble`
 turns the records of one inference into per-layer ``(T, n_out)`` arrays, checking that every
-neuron of every layer and step is reported exactly once; :func:`compare` checks them, the final
+neuron of every layer and step is reported exactly once; :func:`compare` (where a conv layer's
+update skipped a neuron after step 0, it has no record: it takes its value of the step before,
+without a spike, which the golden model must agree with) checks them, the final
 membranes and the class against one sample of a :class:`core.golden.Trace` and returns the
 differences in causal order (step, then layer, then neuron), so the first one is where the
 hardware first went wrong.
@@ -203,6 +205,16 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
             out.append(Mismatch("padding spike", l, int(t), int(j), 0, 1))
         spikes[l], membrane[l], seen[l] = (a[:, index] for a in (spikes[l], membrane[l],
                                                                   seen[l]))
+    for l, layer in enumerate(network.layers):
+        if layer.conv is None:
+            continue
+        # The update of a conv layer skips, after step 0, the positions whose neurons cannot
+        # change (docs/architecture.md): a neuron without a record kept its value and did not
+        # spike, which the golden model must agree with below.
+        for t in range(1, T):
+            skipped = seen[l][t] == 0
+            membrane[l][t, skipped] = membrane[l][t - 1, skipped]
+            seen[l][t, skipped] = seen[l][t - 1, skipped] > 0
     for t in range(T):
         for l, n in enumerate(sizes):
             g_s = golden.spikes[l][0, t]

@@ -24,6 +24,7 @@ import numpy as np
 from core import memmap
 from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError, map_orders
 from core.network import Network
+from core.schedule import conv_skips
 
 __all__ = ["FitError", "compile_network", "weight_rows", "kernel_rows", "hardware_weights",
            "conv_register", "bias_writes", "pixel_writes", "compact_words", "compact_writes",
@@ -97,7 +98,8 @@ def conv_register(layer, inputs, outputs) -> int:
             | conv.stride << memmap.CONV_STRIDE_SHIFT | conv.padding << memmap.CONV_PADDING_SHIFT
             | inputs.c_bits << memmap.CONV_C_BITS_SHIFT | inputs.w_bits << memmap.CONV_W_BITS_SHIFT
             | outputs.w_bits << memmap.CONV_OUT_W_BITS_SHIFT
-            | outputs.c_bits << memmap.CONV_OUT_C_BITS_SHIFT)
+            | outputs.c_bits << memmap.CONV_OUT_C_BITS_SHIFT
+            | (memmap.CONV_SKIP if conv_skips(layer) else 0))
 
 
 def _pack(lanes, config: Config) -> np.ndarray:

@@ -31,8 +31,11 @@ def device():
 
 
 def check(driver, network, images, label):
+    """Every image against the golden model and the cycle model; returns the trace records
+    of each image (dicts)."""
     config = driver.config
     driver.load(network)
+    traces = []
     for pixels in np.asarray(images):
         driver.transport.trace.clear()
         result = driver.infer(pixels)
@@ -49,6 +52,8 @@ def check(driver, network, images, label):
         assert not errors, (f"{label}: {errors[:3]}\n{network.sizes} "
                             f"{[l.conv for l in network.layers]} {network.encoder} "
                             f"T={network.timesteps}")
+        traces.append(records)
+    return traces
 
 
 def test_identification(device):
@@ -122,3 +127,43 @@ def test_memories_sized_by_the_network():
         driver = Device(transport, timeout=300)
         assert driver.identify() == config
         check(driver, network, images, "sized memories")
+
+
+def test_skipping_untouched_positions(device):
+    """The updates of `if` layers without biases visit, after step 0, only the positions that
+    the step's events touched (hw.touched), unless the step before left a neuron pending:
+    a conv layer without fire-once that never resets (a neuron over the threshold fires at
+    every step, so the walk visits every position), then fire-once max pooling, a conv layer
+    of two channel blocks whose later steps see few events (or none), and a biased one that
+    always visits every position. Hybrid input, T = 5: the steps after 0 carry a few events."""
+    rng = np.random.default_rng(21)
+    c1 = Conv(1, 8, 8, 4, kernel=3, padding=1)
+    conv1 = Layer(weights=rng.integers(-6, 8, size=c1.weight_shape), weight_bits=4,
+                  threshold=6000, conv=c1, fire_once=False, reset="none")
+    pool = max_pool(4, 8, 8, 2)
+    c2 = Conv(4, 4, 4, 12, kernel=2, stride=1)
+    conv2 = Layer(weights=rng.integers(-8, 8, size=c2.weight_shape), weight_bits=4,
+                  threshold=5, conv=c2, fire_once=False, reset="subtract")
+    c3 = Conv(12, 3, 3, 4, kernel=1)
+    conv3 = Layer(weights=rng.integers(-8, 8, size=c3.weight_shape), weight_bits=4,
+                  threshold=2, conv=c3, bias=rng.integers(-1, 2, size=c3.n_out))
+    dense = Layer(weights=rng.integers(-8, 8, size=(3, conv3.n_out)), weight_bits=4,
+                  threshold=4)
+    network = Network([conv1, pool, conv2, conv3, dense], timesteps=5,
+                      encoder="hybrid").validate()
+    assert CONV.conv_blocks(conv2) == 2
+    images = random_pixels(rng, 2, network.n_inputs)
+    images[0, :24] = 0                                  # the top rows blank
+    images[1, rng.random(network.n_inputs) < 0.8] = 0   # a sparse image
+    chunks = {}
+    for records in check(device, network, images, "skipping"):
+        for r in records:
+            key = (r["layer"], r["step"])
+            chunks[key] = chunks.get(key, 0) + 1
+    # step 0 visits every position; the biased layer always does, the others skip some later
+    assert all(chunks[(3, t)] == chunks[(3, 0)] for t in range(1, 5))
+    for l in range(3):
+        assert min(chunks.get((l, t), 0) for t in range(1, 5)) < chunks[(l, 0)], l
+    # conv1 has pending neurons in some steps of an image and not in others
+    pending = (golden.run(network, images).membrane[0] >= conv1.threshold).any(axis=2)
+    assert pending[:, :4].any() and not pending[:, :4].all()

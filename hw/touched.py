@@ -1,0 +1,127 @@
+"""The touched positions of a conv block: which output positions the block's events reached,
+and their expansion lowest first for the conv update (``docs/architecture.md``, "Skipping
+neurons that cannot change")."""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from core.config import Config, _clog2
+
+from .picker import lowest
+
+__all__ = ["TouchedPositions"]
+
+
+def _encode(onehot):
+    """Index of the set bit of a one-hot (or zero) vector."""
+    return Cat(Cat(onehot[i] for i in range(len(onehot)) if i >> j & 1).any()
+               for j in range(max(1, _clog2(len(onehot)))))
+
+
+class TouchedPositions(wiring.Component):
+    """A bitmap of ``conv_positions`` bits, set by the current memory's writes and expanded,
+    lowest position first, into one position at a time for the conv update.
+
+    The bits lie in groups of ``G = min(8, conv_positions)`` positions (position ``q`` is bit
+    ``q mod G`` of group ``q div G``): the groups' words in distributed RAM, and a register of
+    one *any* bit per group. A group whose any bit is clear holds no position, whatever its
+    word: a mark writes the word afresh there (the new bit alone) and ORs it into the word
+    only where the any bit is set, so that ``clear`` (every any bit, in one cycle) empties the
+    bitmap and taking a group needs no write.
+
+    Picking (from ``start`` until ``empty``) has two registers: the lowest group with its any
+    bit set (whose any bit is then cleared), and the positions left of the group being
+    emitted, read from its word; each advances in the cycle the one after it takes from it,
+    so that a position a cycle is offered without a bubble between groups. Marks and picking
+    never overlap (the sequencer walks a block only after its integration has drained).
+
+    Parameters
+    ----------
+    config : core.config.Config
+        With ``conv``.
+
+    Ports
+    -----
+    mark : 1, in; mark_position : conv_position_bits, in
+        A current-memory write at this position (``hw.currents``'s slot): set its bit.
+    clear : 1, in
+        Empty the bitmap and stop picking (a block starts, or an abort).
+    start : 1, in
+        Start picking (from the next cycle on).
+    valid : 1, out; position : conv_position_bits, out
+        A position is offered (combinational, from registers).
+    take : 1, in
+        The offered position is taken this cycle.
+    empty : 1, out
+        Picking and nothing left to offer (no group left, none in the registers).
+
+    Latency: the first position two cycles after ``start``. Throughput: one position per cycle.
+    """
+
+    def __init__(self, config: Config):
+        if not isinstance(config, Config):
+            raise TypeError(f"config must be a core.config.Config, not {type(config).__name__}")
+        if not config.conv:
+            raise ValueError("the touched positions exist only with conv")
+        self.config = config
+        PB = config.conv_position_bits
+        super().__init__({
+            "mark": In(1), "mark_position": In(PB), "clear": In(1), "start": In(1),
+            "valid": Out(1), "position": Out(PB), "take": In(1), "empty": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self.config.conv_positions
+        G = min(8, depth)
+        NG = depth // G
+        gb = _clog2(G)
+        m.submodules.words = words = Memory(shape=G, depth=NG, init=[],
+                                            attrs={"ram_style": "distributed"})
+        wr = words.write_port()
+        mark_rd = words.read_port(domain="comb")
+        pick_rd = words.read_port(domain="comb")
+        any_ = Signal(NG)
+
+        # Marks: the word read and written in one cycle (the next mark of the group reads it).
+        group = self.mark_position[gb:] if NG > 1 else 0
+        bit = (1 << self.mark_position[:gb]) if G > 1 else 1
+        old = Mux((any_ >> group)[0], mark_rd.data, 0)
+        m.d.comb += [mark_rd.addr.eq(group), wr.addr.eq(group),
+                     wr.data.eq(old | bit), wr.en.eq(self.mark)]
+
+        # Picking: A holds the next group (one-hot), B the positions left of the group emitted.
+        picking = Signal()
+        a_have = Signal()
+        a_grp = Signal(range(max(2, NG)))
+        b_bits = Signal(G)
+        b_grp = Signal.like(a_grp)
+        first = lowest(b_bits)
+        m.d.comb += [pick_rd.addr.eq(a_grp),
+                     self.valid.eq(b_bits.any()),
+                     self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
+                     self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
+        # B takes A's group once its last position is taken (or when empty); A takes the
+        # lowest group left whenever it is empty or hands its group over.
+        b_next = b_bits & ~Mux(self.take, first, 0)
+        b_load = picking & ~b_next.any()
+        a_load = picking & (~a_have | b_load)
+        m.d.sync += b_bits.eq(b_next)
+        with m.If(b_load & a_have):
+            m.d.sync += [b_bits.eq(pick_rd.data), b_grp.eq(a_grp)]
+        pick = lowest(any_)
+        clear_pick = Signal(NG)
+        with m.If(a_load):
+            m.d.sync += [a_have.eq(any_.any()), a_grp.eq(_encode(pick))]
+            m.d.comb += clear_pick.eq(pick)
+        with m.If(self.mark):
+            m.d.sync += any_.eq(any_ | (1 << group))
+        with m.Else():
+            m.d.sync += any_.eq(any_ & ~clear_pick)
+        with m.If(self.start):
+            m.d.sync += picking.eq(1)
+        with m.If(self.clear):
+            m.d.sync += [any_.eq(0), picking.eq(0), a_have.eq(0), b_bits.eq(0)]
+        return m

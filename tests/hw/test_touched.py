@@ -1,0 +1,89 @@
+"""hw.touched: the touched positions of a conv block, marked as the current memory's writes
+come (repeats back to back, as the channels of one input position produce them) and picked
+lowest first, one per cycle, against a Python set; a clear forgets everything, including the
+words of groups marked before it."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from core.config import Config
+from core.schedule import CONV_SKIP_START
+from hw.touched import TouchedPositions
+
+SEED = 20261204
+
+
+def _run(config, rounds):
+    """Each round: clear, mark its positions (one per cycle), start, then take every offered
+    position (``take_every`` cycles apart). Returns, per round, the positions offered in order
+    with the cycle (after start) of each, and the cycle at which ``empty`` rose."""
+    dut = TouchedPositions(config)
+    out = []
+
+    async def bench(ctx):
+        for marks, take_every in rounds:
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            for p in marks:
+                ctx.set(dut.mark, 1)
+                ctx.set(dut.mark_position, p)
+                await ctx.tick()
+            ctx.set(dut.mark, 0)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            got, cycle, wait = [], 1, 0
+            while not ctx.get(dut.empty):
+                assert cycle < 10 * (len(marks) + 5), "picking does not end"
+                take = False
+                if ctx.get(dut.valid):
+                    take, wait = wait == 0, (wait + 1) % take_every
+                    if take:
+                        got.append((ctx.get(dut.position), cycle))
+                ctx.set(dut.take, take)
+                await ctx.tick()
+                ctx.set(dut.take, 0)
+                cycle += 1
+            out.append((got, cycle))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return out
+
+
+def _marks(rng, depth, count):
+    marks = [int(rng.integers(0, depth))]
+    for _ in range(count - 1):
+        marks.append(marks[-1] if rng.random() < 0.4 else int(rng.integers(0, depth)))
+    return marks
+
+
+@pytest.mark.parametrize("depth", [64, 8, 2])
+def test_picks_every_touched_position_lowest_first(depth):
+    config = Config.tiny_conv(conv_positions=depth)
+    rng = np.random.default_rng(SEED + depth)
+    rounds = [(_marks(rng, depth, n), every)
+              for n, every in ((20, 1), (5, 1), (0, 1), (30, 3), (1, 1), (depth, 2))]
+    rounds.append(([depth - 1, 0], 1))
+    for (marks, every), (got, empty_at) in zip(rounds, _run(config, rounds)):
+        want = sorted(set(marks))
+        assert [p for p, _ in got] == want, (marks, got)
+        if every == 1 and want:
+            # the first position after the picker's start, then one per cycle
+            assert [c for _, c in got] == list(range(CONV_SKIP_START + 1,
+                                                     CONV_SKIP_START + 1 + len(want)))
+            assert empty_at == CONV_SKIP_START + len(want) + 1
+        if not want:
+            assert empty_at == 1
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_needs_conv():
+    with pytest.raises(ValueError, match=r"^the touched positions exist only with conv$"):
+        TouchedPositions(Config.tiny())
+    with pytest.raises(TypeError, match=r"^config must be a core.config.Config, not int$"):
+        TouchedPositions(3)
