@@ -125,4 +125,8 @@ def memories(config: Config) -> list[Memory]:
     if config.conv:
         out.append(_memory("currents", config.conv_positions,
                            config.conv_lanes * config.conv_acc_bits))
+        # hw.touched: one bit per position, in groups of 8, in LUT RAM
+        group = min(8, config.conv_positions)
+        out.append(_memory("touched positions", config.conv_positions // group, group,
+                           distributed=True))
     return out

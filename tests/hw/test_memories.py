@@ -63,5 +63,5 @@ def test_the_estimate_of_the_mnist_cnn_configuration():
     listed = {m.name: m for m in memories(Config.named("mnist-cnn"))}
     assert {name: m.bram36 for name, m in listed.items()} == {
         "weights": 28.5, "pixels": 0.0, "membrane": 17.0, "results": 0.0, "event buffer": 3.0,
-        "currents": 14.5}
+        "currents": 14.5, "touched positions": 0.0}
     assert listed["pixels"].lutram and listed["results"].lutram
