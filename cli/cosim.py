@@ -44,7 +44,7 @@ import numpy as np
 
 from core import modelfile
 from core.config import (Config, ConfigError, FitError, add_config_arguments, parse_overrides,
-                         resolve)
+                         resolve, shipped_for)
 from core.modelfile import ModelFileError
 from core.randnet import random_pixels
 from sim.cosim import CosimError, rate_text, run_cosim, summary_line
@@ -76,9 +76,12 @@ def _config(name: str | None, lanes: int | None, network=None, inputs_per_cycle:
                 raise FitError(f"the model does not fit configuration {name!r}: "
                                f"{set_advice(str(error))}; or leave --config out to size the "
                                f"accelerator for the model") from None
-        config = Config.for_network(network, **{
-            **parse_overrides(overrides), "trace": True, "inputs_per_cycle": inputs_per_cycle,
-            **({"lanes": lanes} if lanes is not None else {})})
+        changes = {**parse_overrides(overrides), "trace": True,
+                   "inputs_per_cycle": inputs_per_cycle,
+                   **({"lanes": lanes} if lanes is not None else {})}
+        shipped = shipped_for(network, **changes)
+        config = (Config.named(shipped, **changes) if shipped is not None
+                  else Config.for_network(network, **changes))
     return config
 
 
@@ -183,7 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random networks and pixels")
     add_config_arguments(p, default=None,
                          default_help="mnist for --model, tiny for --random; a model that does "
-                                      "not fit gets a configuration made for it")
+                                      "not fit gets mnist-cnn if it fits that, else a "
+                                      "configuration made for it")
     p.add_argument("--lanes", type=positive_int, metavar="P",
                    help="override the lanes P of the config")
     p.add_argument("--inputs-per-cycle", type=int, choices=(1, 2), default=1, metavar="K",

@@ -4,7 +4,7 @@ It does what a user does with a board, on a Verilator model of the whole board t
 (UART pins included) bridged to a pseudo-terminal: identify the device, upload the model and
 verify its checksum, stream MNIST test images over the UARTBone link, and check every result
 against the integer golden model. The board is generated in the first named configuration
-that holds the model (:data:`CONFIGS`: ``mnist`` for the MLP, ``mnist-cnn`` for the CNN); the
+that holds the model (:data:`core.config.SHIPPED`: ``mnist`` for the MLP, ``mnist-cnn`` for the CNN); the
 first run of a configuration builds its Verilator model (minutes).
 
 Usage: ``python -m sw.demo [--model FILE] [--samples N]`` (``make demo MODEL=models/mnist_cnn.snn
@@ -15,31 +15,28 @@ from __future__ import annotations
 
 import sys
 
-from core.config import Config
+from core.config import SHIPPED, Config, shipped_for
 from core.modelfile import ModelFileError, load
 from sw.options import ArgumentParser, add_samples, cli_main, fail, input_file, set_advice
 
 from . import run
 
-__all__ = ["CONFIGS", "pick_config", "main"]
+__all__ = ["pick_config", "main"]
 
 PROG = "python -m sw.demo"
 
-#: The named configurations the demo may build, smallest first.
-CONFIGS = ("mnist", "mnist-cnn")
-
-
 def pick_config(network) -> str:
-    """The first of :data:`CONFIGS` that holds ``network``; ``ValueError`` saying why each
-    does not, and how to run it anyway, when none does."""
+    """The first of :data:`core.config.SHIPPED` that holds ``network``; ``ValueError`` saying
+    why each does not, and how to run it anyway, when none does."""
+    name = shipped_for(network)
+    if name is not None:
+        return name
     reasons = []
-    for name in CONFIGS:
+    for name in SHIPPED:
         try:
             Config.named(name).check_fits(network)
         except ValueError as error:
             reasons.append(f"{name}: {set_advice(str(error))}")
-        else:
-            return name
     raise ValueError(f"no configuration of the demo holds the model ({'; '.join(reasons)}); "
                      f"run it with python -m sw.run --sim verilator --config NAME --set "
                      f"FIELD=VALUE ...")

@@ -711,6 +711,20 @@ NAMED = {"mnist": "mnist", "mnist-cnn": "mnist_cnn", "cifar10-vgg": "cifar10_vgg
          "tiny-conv": "tiny_conv"}
 
 
+#: The configurations of the shipped models, smallest first: a model that does not fit the
+#: default runs on the first of these that holds it (``sw.demo``, ``sw.cosim --model``).
+SHIPPED = ("mnist", "mnist-cnn")
+
+
+def shipped_for(network, **changes) -> str | None:
+    """The first name of :data:`SHIPPED` whose configuration (with ``changes``) holds
+    ``network``, or None."""
+    for name in SHIPPED:
+        if Config.named(name, **changes).fits(network):
+            return name
+    return None
+
+
 def parse_overrides(items: Iterable[str]) -> dict:
     """Keyword arguments of :class:`Config` from ``--set`` items.
 

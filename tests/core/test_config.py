@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core import modelfile
-from core.config import (Config, ConfigError, FitError, add_config_arguments,
+from core.config import (Config, ConfigError, FitError, add_config_arguments, shipped_for,
                          conv_current_bits, map_orders, resolve)
 from core.network import Conv, Layer, Network, max_pool
 
@@ -400,3 +400,11 @@ class TestSizes:
         for path in ("models/mnist.snn", "models/mnist_cnn.snn"):
             config.check_fits(modelfile.load(REPO / path))
         assert (config.max_classes, config.conv_acc_bits, config.dsp_lanes) == (10, 16, 77)
+
+
+def test_shipped_for_picks_the_smallest_shipped_configuration_that_holds_a_model():
+    assert shipped_for(modelfile.load("models/mnist.snn")) == "mnist"
+    assert shipped_for(modelfile.load("models/mnist_cnn.snn")) == "mnist-cnn"
+    big = Network([Layer(weights=np.zeros((10, 5000), int), weight_bits=4, threshold=1)],
+                  timesteps=2)
+    assert shipped_for(big) is None
