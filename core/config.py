@@ -391,11 +391,12 @@ class Config:
         Artix-7 100T: 32 lanes, all of them conv lanes (a conv layer's kernel words use
         ``conv_lanes`` of a word's ``lanes`` weights, so wider words would be mostly empty),
         the first map's 16,384 neurons, 4,096 weight words (4,068 needed) and 8,192 membrane
-        words (8,066 needed); about 92 BRAM36 of the 135 by ``hw.memories``'s estimate
+        words (8,066 needed), results for 10 classes; about 82.5 BRAM36 of the 135 by
+        ``hw.memories``'s estimate
         (``python -m sw.perf --recipe configs/cifar10_vgg.toml --config cifar10-vgg``)."""
         base = dict(lanes=32, conv=True, conv_lanes=32, conv_positions=1024, max_layers=10,
                     max_neurons=16384, max_inputs=4096, weight_words=4096,
-                    membrane_words=8192)
+                    membrane_words=8192, max_classes=10)
         base.update(changes)
         return cls(**base)
 
