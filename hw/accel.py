@@ -274,6 +274,10 @@ class Accelerator(wiring.Component):
         if cfg.spike_count:
             self._count_memory(m, regs, upd, ro, busy)
         res_index = addr[:R - 2]
+        # The output layer's chunk a result-window read names, widened to a membrane chunk
+        # index: the window (sized by max_classes) may be narrower than a layer's chunks.
+        bus_chunk = Signal(chunk_bits)
+        m.d.comb += bus_chunk.eq(res_index[_clog2(U):])
         with m.If(busy):
             m.d.comb += [
                 wmem.r_addr.eq(integ.weight_addr),
@@ -285,7 +289,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [
                 wmem.r_addr.eq(addr[:cfg.addr_width - 1][_clog2(cfg.weight_stride):]),
                 p_rd.addr.eq(addr[_clog2(S // 4):R]),
-                v_rd.addr.eq(output_address(res_index[_clog2(U):][:chunk_bits])),
+                v_rd.addr.eq(output_address(bus_chunk)),
                 r_rd.addr.eq(res_index[_clog2(U):]),
             ]
 

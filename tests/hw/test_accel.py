@@ -564,3 +564,21 @@ def test_input_queue_clear_forgets_what_was_left(device_stream):
     d.load(network)
     assert not t.read_word(4 * memmap.REG_STATUS) & 0x7E
     check(d, network, images[::-1], "after CLEAR")
+
+
+def test_result_window_of_few_classes_among_many_neurons():
+    """``max_classes`` far below ``max_neurons`` narrows the result window (``region_bits``)
+    below a layer's chunk index: the final membranes, read from the membrane memory through
+    that window, still come from the output layer's chunks (they once came from a later
+    layer's address, the chunk field being narrower than the memory's)."""
+    config = Config.tiny(max_neurons=256, max_classes=4, lanes=8, neuron_units=4)
+    assert config.region_bits - 2 - 2 < (config.chunks_per_layer - 1).bit_length()
+    rng = np.random.default_rng(7000)
+    hidden = Layer(weights=np.full((4, 16), 3), weight_bits=4, threshold=20)
+    # An output layer that never fires: its final membranes are the sums, all different.
+    output = Layer(weights=rng.integers(-7, 8, size=(3, 4)), weight_bits=4, threshold=30000)
+    network = Network([hidden, output], timesteps=2, encoder="direct").validate()
+    pixels = random_pixels(rng, 2, network.n_inputs)
+    assert np.abs(golden.run(network, pixels).membrane[-1][:, -1]).min() > 0
+    with open_device(config) as driver:
+        check(driver, network, pixels, "few classes")
