@@ -74,7 +74,7 @@ bench: setup
 	$(PY) -m sw.cosim --model models/mnist_t4.snn --sim verilator --samples 10000 --fast
 
 bench-scale: setup
-	$(PY) -m sw.scalebench --workers 2 --images 300 --sweep-samples 10000
+	$(PY) -m sw.scalebench --workers 2 --images 1000 --sweep-samples 10000
 
 bench-gan: setup
 	$(PY) -m sw.ganbench
