@@ -8,7 +8,7 @@ and write the accelerator's networks as NIR graphs.
     python -m sw.nir export MODEL.snn --output GRAPH.nir [--dt 1e-4] [--input unit|pixels]
 
 ``import`` reads a chain of Linear/Affine and IF/LIF/CubaLIF nodes with float parameters,
-quantizes it (``sw.nirio.read_float`` and ``quantize``: a per-layer integer scale for
+quantizes it (``sw.nirfloat.read_float`` and ``quantize``: a per-layer integer scale for
 ``--weight-bits``, thresholds and biases scaled with it, the leak mapped to the nearest shift
 or factor, each layer's scale chosen on calibration images), and compares the integer model
 with a float simulation of the graph: it prints the float graph's accuracy, the integer
@@ -40,8 +40,8 @@ from core.config import Config, ConfigError, FitError, add_config_arguments, res
 from core.modelfile import ModelFileError
 from core.network import READOUTS, NetworkError
 from sw import data
-from sw.nirio import (RESETS, NirError, agreement, export_notes, from_nir, is_exported,
-                      quantize, read_float, read_nir, save_nir)
+from sw.nirfloat import RESETS, agreement, quantize, read_float
+from sw.nirio import NirError, export_notes, from_nir, is_exported, read_nir, save_nir
 from sw.options import (ArgumentParser, add_json, atomic_write, cli_main, fail, input_file,
                         int_range, output_file, positive_float, positive_int, set_advice)
 

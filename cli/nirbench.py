@@ -7,7 +7,7 @@
 It trains the issue's network in snnTorch (784-128-10, ``snn.Leaky`` neurons with beta 0.875
 and zero reset, the image as an analog input current at each of T = 8 steps, biases, class by
 spike count) on MNIST (``sw.data``), exports it with ``snntorch.export_nir.export_to_nir``,
-imports the graph with 8-bit weights (``sw.nirio.read_float`` and ``quantize``, calibrated on
+imports the graph with 8-bit weights (``sw.nirfloat.read_float`` and ``quantize``, calibrated on
 validation images) and compares, on the first ``--samples`` MNIST test images, snnTorch's own
 predictions with the integer golden model's. It prints both accuracies and the agreement and
 writes ``nir.json``, ``nir_mnist.nir`` and ``nir_mnist.snn`` into the output folder.
@@ -26,7 +26,7 @@ import numpy as np
 
 from core import golden, modelfile
 from sw import data
-from sw.nirio import agreement, quantize, read_float
+from sw.nirfloat import agreement, quantize, read_float
 from sw.options import (ArgumentParser, atomic_write, cli_main, fail, output_dir, positive_int,
                         progress)
 

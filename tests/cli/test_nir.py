@@ -174,7 +174,8 @@ def test_snn_accel_lists_nir(run_cli):
 
 def test_exported_graph_keeps_the_classes(run_cli, graph, tmp_path):
     """The exported graph, simulated in float by the importer, classifies as the model."""
-    from sw.nirio import read_float, read_nir
+    from sw.nirfloat import read_float
+    from sw.nirio import read_nir
     assert run_cli(MODULE, "import", graph, "--output", tmp_path / "a.snn", "--timesteps",
                    8).returncode == 0
     assert run_cli(MODULE, "export", tmp_path / "a.snn", "--output", tmp_path / "a.nir",

@@ -1,5 +1,5 @@
 """A round trip through snnTorch itself: a small network trained here on the digits, exported
-with snnTorch's ``export_to_nir``, imported and quantized by sw.nirio, and classifying like
+with snnTorch's ``export_to_nir``, imported and quantized by sw.nirfloat, and classifying like
 snnTorch; and a model exported by sw.nirio, loaded with snnTorch's ``import_from_nir`` and run
 there, classifying like the golden model."""
 
@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 from cli import nirbench  # noqa: E402
 from core import golden  # noqa: E402
 from sw import data  # noqa: E402
-from sw.nirio import agreement, quantize, read_float, to_nir  # noqa: E402
+from sw.nirfloat import agreement, quantize, read_float  # noqa: E402
+from sw.nirio import to_nir  # noqa: E402
 
 T = 8
 

@@ -1,4 +1,4 @@
-"""sw.nirio's float path: graphs in the shapes snnTorch, Norse and SpikingJelly write are read
+"""sw.nirfloat, the quantizing reader: graphs in the shapes snnTorch, Norse and SpikingJelly write are read
 in each tool's time-step convention, simulated, quantized to integers that classify like the
 float graph, and bad graphs are refused with a message naming the node and the fix."""
 
@@ -11,8 +11,8 @@ nir = pytest.importorskip("nir")
 
 from core import golden  # noqa: E402
 from core.randnet import random_pixels  # noqa: E402
-from sw.nirio import (NirError, NirWarning, agreement, from_nir, nearest_leak,  # noqa: E402
-                      quantize, read_float, to_nir)
+from sw.nirfloat import agreement, nearest_leak, quantize, read_float  # noqa: E402
+from sw.nirio import NirError, NirWarning, from_nir, to_nir  # noqa: E402
 
 F32 = np.float32
 

@@ -13,8 +13,9 @@ nir = pytest.importorskip("nir")
 from core import golden, modelfile  # noqa: E402
 from core.network import Conv, Layer, Network, max_pool  # noqa: E402
 from core.randnet import random_network, random_pixels  # noqa: E402
+from sw.nirfloat import read_float  # noqa: E402
 from sw.nirio import (NirError, NirWarning, export_notes, from_nir, load_nir,  # noqa: E402
-                      read_float, save_nir, to_nir)
+                      save_nir, to_nir)
 
 ROOT = Path(__file__).resolve().parents[2]
 
