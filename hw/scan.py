@@ -8,15 +8,10 @@ from core.config import ENCODER_CODES, Config, _clog2
 
 from .encoder import HybridBound, PixelFilter
 from .layouts import input_event
-from .picker import LowestFirst, any_per_group, at_most_one, lowest
+from .picker import LowestFirst, any_per_group, at_most_one
+from .rows import RowQueue
 
 __all__ = ["EncoderScan"]
-
-
-def _encode(onehot):
-    """Index of the set bit of a one-hot (or zero) vector."""
-    return Cat(Cat(onehot[i] for i in range(len(onehot)) if i >> j & 1).any()
-               for j in range(max(1, _clog2(len(onehot)))))
 
 
 class EncoderScan(wiring.Component):
@@ -29,11 +24,8 @@ class EncoderScan(wiring.Component):
     D and E run ahead of X, and X takes a new row in the cycle it emits its last event.
 
     Rows are visited only where the host wrote a nonzero pixel (``row_nonzero``), except for
-    the rate encoder, whose LFSR advances for every pixel. They are found in groups of 8 (row
-    = 8 * group + bit): F's next row comes from the rest of its group, or else from the next
-    group with a row to visit, which is prefetched, so that no priority encoder spans all the
-    rows. The first row is computed in register stages from the mask, which only changes while
-    idle, so that none of that logic sits on a timing path of the inference (the sequencer's
+    the rate encoder, whose LFSR advances for every pixel. F is a :class:`hw.rows.RowQueue`:
+    it finds them in groups of 8, and the first row in registers while idle (the sequencer's
     SETUP waits for them).
 
     The hybrid encoder's interval of the next step (:class:`hw.encoder.HybridBound`) is
@@ -119,65 +111,25 @@ class EncoderScan(wiring.Component):
         with m.If(self.init):
             m.d.sync += [lfsr.eq(self.seed), hyb_lo.eq(0), hyb_hi.eq(0)]
 
-        # -- rows to visit, and the first, in registers while idle ----------------------------
-        # Rows within N_IN, as a thermometer code in a register of its own.
+        # -- rows to visit: within N_IN (a thermometer code in a register of its own) and, but
+        # for the rate encoder, with a nonzero pixel
         scan_rows = Signal(range(rows + 1))
         m.d.sync += scan_rows.eq((self.n_in + S - 1) >> _clog2(S))
         rows_valid = Signal(rows)
         m.d.sync += rows_valid.eq(Cat(scan_rows > r for r in range(rows)))
-        mask_d = Mux(self.encoder == ENCODER_CODES["rate"], rows_valid,
-                     rows_valid & self.row_nonzero)
-        GS = 8
-        NG = -(-rows // GS)
-        scan_mask = Signal(rows)
-        grp_any = Signal(NG)          # groups with a row to visit
-        m.d.sync += [scan_mask.eq(mask_d),
-                     grp_any.eq(Cat(mask_d[g * GS:(g + 1) * GS].any() for g in range(NG)))]
-        words = [Signal(GS, name=f"scan_word{g}") for g in range(NG)]
-        m.d.comb += [words[g].eq(scan_mask[g * GS:(g + 1) * GS]) for g in range(NG)]
-
-        def select(onehot):
-            """The word of the group whose bit is set in ``onehot`` (an AND-OR multiplexer)."""
-            return Cat(Cat(onehot[g] & words[g][b] for g in range(NG)).any() for b in range(GS))
-
-        b_g0 = Signal(NG)
-        b_g1 = Signal(NG)
-        b_left = Signal(NG)
-        rest0 = grp_any & ~lowest(grp_any)
-        m.d.sync += [b_g0.eq(lowest(grp_any)), b_g1.eq(lowest(rest0)),
-                     b_left.eq(rest0 & ~lowest(rest0))]
-        b_bits0 = select(b_g0)
-        first_low = lowest(b_bits0)
-        first_row = Signal(range(max(2, rows)))
-        first_any = Signal()
-        init_cur = Signal(GS)
-        init_grp = Signal(range(max(2, NG)))
-        init_nxt = Signal(GS)
-        init_nxt_grp = Signal.like(init_grp)
-        init_nxt_have = Signal()
-        init_left = Signal(NG)
-        m.d.sync += [first_row.eq(Cat(_encode(first_low), _encode(b_g0))),
-                     first_any.eq(b_g0.any()), init_cur.eq(b_bits0 & ~first_low),
-                     init_grp.eq(_encode(b_g0)), init_nxt.eq(select(b_g1)),
-                     init_nxt_grp.eq(_encode(b_g1)), init_nxt_have.eq(b_g1.any()),
-                     init_left.eq(b_left)]
+        m.submodules.rows = queue = RowQueue(rows)
+        m.d.comb += queue.mask.eq(Mux(self.encoder == ENCODER_CODES["rate"], rows_valid,
+                                      rows_valid & self.row_nonzero))
 
         # -- the stages -------------------------------------------------------------------
-        f_row = Signal.like(first_row)    # F: next row to fetch
-        f_have = Signal()
-        f_cur = Signal(GS)                # rows of F's group after f_row still to fetch
-        f_grp = Signal.like(init_grp)
-        f_nxt = Signal(GS)                # rows of the next group with any (prefetched)
-        f_nxt_grp = Signal.like(init_grp)
-        f_nxt_have = Signal()
-        f_left = Signal(NG)               # groups after that one with rows to fetch
-        d_row = Signal.like(first_row)    # D: the pixel read port holds row d_row
+        f_row, f_have = queue.row, queue.have  # F: next row to fetch
+        d_row = Signal.like(f_row)        # D: the pixel read port holds row d_row
         d_have = Signal()
-        e_row = Signal.like(first_row)    # E: the filter's results for row e_row
+        e_row = Signal.like(f_row)    # E: the filter's results for row e_row
         e_have = Signal()
         e_match = Signal(G)
         e_mag = Signal(8 * S)
-        x_row = Signal.like(first_row)    # X: row whose events are emitted
+        x_row = Signal.like(f_row)    # X: row whose events are emitted
         x_have = Signal()
         x_match = Signal(G)               # groups of the row with an event
         x_mag = Signal(8 * S)
@@ -198,18 +150,9 @@ class EncoderScan(wiring.Component):
         # The address is F's row whether or not it is fetched (only the read enable depends
         # on the decision), so that it starts from a register.
         m.d.comb += [self.pixel_addr.eq(f_row), self.pixel_en.eq(fetch)]
+        m.d.comb += queue.next.eq(fetch)
         with m.If(fetch):
-            m.d.sync += [d_have.eq(f_have), d_row.eq(f_row),
-                         f_have.eq(f_cur.any() | f_nxt_have)]
-            with m.If(f_cur.any()):
-                m.d.sync += [f_row.eq(Cat(_encode(lowest(f_cur)), f_grp)),
-                             f_cur.eq(f_cur & ~lowest(f_cur))]
-            with m.Elif(f_nxt_have):
-                m.d.sync += [f_row.eq(Cat(_encode(lowest(f_nxt)), f_nxt_grp)),
-                             f_cur.eq(f_nxt & ~lowest(f_nxt)), f_grp.eq(f_nxt_grp),
-                             f_nxt.eq(select(lowest(f_left))),
-                             f_nxt_grp.eq(_encode(lowest(f_left))),
-                             f_nxt_have.eq(f_left.any()), f_left.eq(f_left & ~lowest(f_left))]
+            m.d.sync += [d_have.eq(f_have), d_row.eq(f_row)]
 
         # D -> E: the filter. Only the last row can be partial: compare row numbers, not pixel
         # indices.
@@ -276,10 +219,8 @@ class EncoderScan(wiring.Component):
                 m.d.sync += [hyb_lo.eq(hyb_hi), hyb_hi.eq(bound.bound)]
             with m.If(hybrid & self.more_steps):
                 m.d.comb += bound.start.eq(1)
-            m.d.sync += [first_block.eq(1),
-                         f_row.eq(first_row), f_have.eq(first_any), f_cur.eq(init_cur),
-                         f_grp.eq(init_grp), f_nxt.eq(init_nxt), f_nxt_grp.eq(init_nxt_grp),
-                         f_nxt_have.eq(init_nxt_have), f_left.eq(init_left)]
+            m.d.comb += queue.load.eq(1)
+            m.d.sync += first_block.eq(1)
         with m.If(self.block):
             m.d.sync += [first_block.eq(0), scan_active.eq(first_block),
                          x_have.eq(0), x_left.eq(0), e_have.eq(0)]
