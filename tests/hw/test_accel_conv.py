@@ -226,9 +226,10 @@ def test_bands_of_rows(device, banded, make, seed, bands):
     assert check(banded, network, images, "bands") == whole
 
 
-@pytest.mark.parametrize("seed", [0] + [pytest.param(s, marks=pytest.mark.slow)
-                                       for s in range(1, 6)])
+@pytest.mark.parametrize("seed", [4] + [pytest.param(s, marks=pytest.mark.slow)
+                                       for s in (0, 1, 2, 3, 5)])
 def test_random_networks_in_bands(banded, seed):
+    """Random networks (seed 4: a conv layer in 2 bands) on the hardware of 8 positions."""
     rng = np.random.default_rng(6000 + seed)
     network = random_fitting_network(rng, BANDED, max_timesteps=3)
     check(banded, network, random_pixels(rng, 1, network.n_inputs), f"seed {6000 + seed}")
