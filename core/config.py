@@ -375,12 +375,13 @@ class Config:
         """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
         (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
         ``docs/architecture.md``, "Resources"). The CNN's first map (28 x 32 x 16 in the
-        hardware order) sets ``max_neurons`` and ``conv_positions``, its layers
-        ``max_layers`` and ``membrane_words``; the result memory holds the 10 classes, the
-        current memory 16-bit sums (the CNN's conv layers need 16 and 11 bits,
-        :func:`conv_current_bits`); 77 DSP lanes leave the Arty's UART bridge its DSP48
+        hardware order) sets ``max_neurons``, its layers ``max_layers`` and
+        ``membrane_words``; the current memory holds half of that map's 896 positions, so
+        that conv1 runs in two bands of 16 and 12 rows (:meth:`conv_bands`), and 16-bit sums
+        (the CNN's conv layers need 16 and 11 bits, :func:`conv_current_bits`); the result
+        memory holds the 10 classes; 77 DSP lanes leave the Arty's UART bridge its DSP48
         within the xc7a35t's 90."""
-        base = dict(conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
+        base = dict(conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
                     max_neurons=14336, max_inputs=896, membrane_words=3072, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
