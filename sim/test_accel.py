@@ -304,7 +304,9 @@ ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 
 #: The hardware configurations the benches run on: the small default, two inputs per cycle,
 #: both generator options (biases, spike counts and the spike_count read-out), and
-#: convolution layers (random conv and dense networks on one design).
+#: convolution layers (random conv and dense networks on one design, whose current memory of
+#: 16 positions holds the maps of up to 16 padded positions whole and integrates the larger
+#: ones, up to 8 x 8, in bands of rows: docs/architecture.md, "Bands of output rows").
 DESIGNS = ("k1", "k2", "options", "conv")
 #: What the conv design checks (its memories are sized for conv maps, not for the edge cases'
 #: widest dense layers), in Verilator; Icarus runs random_networks alone.
@@ -320,7 +322,7 @@ OPTIONS_ICARUS_ENV = {"COSIM_NETWORKS": 2, "COSIM_IMAGES": 2}
 def _config(design):
     return {"k1": Config.tiny(), "k2": Config.tiny(inputs_per_cycle=2),
             "options": Config.tiny(bias=True, spike_count=True),
-            "conv": Config.tiny_conv()}[design]
+            "conv": Config.tiny_conv(conv_positions=16)}[design]
 
 
 def _subset(sim, design, sim_all):
