@@ -87,9 +87,12 @@ def report(network, config: Config, pixels, device: str = "xc7a100t") -> dict:
         "max_neurons": max(outputs.size for _, outputs in orders),
         "max_inputs": orders[0][0].size,
         "membrane_words": sum(-(-outputs.size // config.neuron_units) for _, outputs in orders),
-        # the current memory's words: a map's rows times its width padded to a power of two
+        # the current memory's words for whole maps: a map's rows times its width padded to a
+        # power of two; in bands of rows (Config.conv_bands), one padded row at least
         "conv_positions": max((c.out_height << max(0, (c.out_width - 1).bit_length())
-                               for c in convs), default=None)}
+                               for c in convs), default=None),
+        "conv_row_positions": max((1 << max(0, (c.out_width - 1).bit_length())
+                                   for c in convs), default=None)}
     if out["fits"]:
         trace = golden.run(network, pixels)
         cycles = perf.cycle_counts(network, config, pixels)
@@ -122,7 +125,8 @@ def _print(out: dict, config_name: str) -> None:
     n = out["needs"]
     print(f"perf: the network needs {n['weight_words']} weight words, {n['max_neurons']} "
           f"neurons in its largest layer, {n['max_inputs']} inputs"
-          + (f", {n['membrane_words']} membrane words, {n['conv_positions']} conv positions"
+          + (f", {n['membrane_words']} membrane words, {n['conv_positions']} conv positions "
+             f"for whole maps ({n['conv_row_positions']} in bands of rows)"
              if n["conv_positions"] else ""))
 
 

@@ -215,8 +215,10 @@ class Config:
         ``PC``: output channels of a conv layer integrated at once (the first ``PC`` lanes);
         the width of the current memory's words (``PC * acc_bits`` bits).
     conv_positions : int, power of two, 1 .. 65536
-        Depth of the current memory: the most output positions of a conv layer, counted in
-        the hardware order (``out_height * 2**ceil(log2(out_width))``).
+        Depth of the current memory: the output positions of a conv layer integrated at once,
+        counted in the hardware order (``out_height * 2**ceil(log2(out_width))`` for a whole
+        map). A larger map is integrated in bands of ``conv_positions >> out_w_bits`` rows
+        (:meth:`conv_bands`), each replaying the step's events; one padded row must fit.
     membrane_words : int, 1 .. 65536, or None (``max_layers * chunks_per_layer``)
         With ``conv``: depth of the membrane memory in words of ``neuron_units`` neurons,
         shared by the layers from the bases the compiler gives them (``NET_MEMBRANE_BASE``),
@@ -373,12 +375,13 @@ class Config:
         """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
         (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
         ``docs/architecture.md``, "Resources"). The CNN's first map (28 x 32 x 16 in the
-        hardware order) sets ``max_neurons`` and ``conv_positions``, its layers
-        ``max_layers`` and ``membrane_words``; the result memory holds the 10 classes, the
-        current memory 16-bit sums (the CNN's conv layers need 16 and 11 bits,
-        :func:`conv_current_bits`); 77 DSP lanes leave the Arty's UART bridge its DSP48
+        hardware order) sets ``max_neurons``, its layers ``max_layers`` and
+        ``membrane_words``; the current memory holds half of that map's 896 positions, so
+        that conv1 runs in two bands of 16 and 12 rows (:meth:`conv_bands`), and 16-bit sums
+        (the CNN's conv layers need 16 and 11 bits, :func:`conv_current_bits`); the result
+        memory holds the 10 classes; 77 DSP lanes leave the Arty's UART bridge its DSP48
         within the xc7a35t's 90."""
-        base = dict(conv=True, conv_lanes=32, conv_positions=1024, max_layers=5,
+        base = dict(conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
                     max_neurons=14336, max_inputs=896, membrane_words=3072, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
@@ -591,6 +594,21 @@ class Config:
         channels = 1 << max(_clog2(_conv(layer).out_channels), _clog2(self.neuron_units))
         return max(1, channels // self.conv_lanes)
 
+    def conv_bands(self, layer) -> list[tuple[int, int]]:
+        """The bands of output rows a conv layer is integrated in (``docs/architecture.md``,
+        "Bands of output rows"): ``(first row, rows)`` of each, top to bottom. A band is
+        ``R = conv_positions >> out_w_bits`` rows (what the current memory holds of the
+        map's padded rows, ``out_w_bits = ceil(log2(out_width))``), the last one what is
+        left; a map that fits the current memory is one band. ``check_fits`` refuses a map
+        whose padded row alone exceeds the memory (``R == 0``)."""
+        conv = _conv(layer)
+        rows = self.conv_positions >> _clog2(conv.out_width)
+        if rows < 1:
+            raise FitError(f"an output row of {1 << _clog2(conv.out_width)} positions does "
+                           f"not fit the current memory of {self.conv_positions}")
+        return [(first, min(rows, conv.out_height - first))
+                for first in range(0, conv.out_height, rows)]
+
     def check_fits(self, network) -> None:
         """Raise :class:`FitError` naming the first thing of ``network`` that is too big."""
         network.validate()
@@ -666,12 +684,14 @@ class Config:
                 raise FitError(f"layers[{index}]'s currents need {need} bits, the current "
                                f"memory holds {self.conv_acc_bits}: regenerate the gateware "
                                f"with --set conv_acc_bits={need} or use smaller weights")
-            positions = conv.out_height << _clog2(conv.out_width)
-            if positions > self.conv_positions:
-                raise FitError(f"layers[{index}]'s output map needs {positions} positions of "
+            row = 1 << _clog2(conv.out_width)
+            if row > self.conv_positions:
+                # a map larger than the memory is integrated in bands of rows (conv_bands),
+                # but a band holds at least one whole padded row
+                raise FitError(f"layers[{index}]'s output rows need {row} positions each of "
                                f"the current memory, this hardware has {self.conv_positions}: "
-                               f"regenerate the gateware with --set conv_positions="
-                               f"{1 << _clog2(positions)} or shrink the map")
+                               f"regenerate the gateware with --set conv_positions={row} or "
+                               f"narrow the map")
         first = map_orders(network, self.neuron_units)[0][0]
         if network.encoder == "rate" and not first.identity:
             raise FitError("the rate encoder draws its LFSR values in pixel order, which a "

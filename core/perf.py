@@ -176,18 +176,21 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     return out
 
 
-def _landing(conv, size, out):
+def _landing(conv, size, out, first=0):
     """For each input row (or column) of a conv layer's map, ``size`` of them: how many kernel
-    rows (columns) land it on an output row (column) of the ``out``, int64 (size,)."""
+    rows (columns) land it on an output row (column) ``first .. out - 1``, int64 (size,)."""
     n = np.arange(size)[:, None] + conv.padding - np.arange(conv.kernel)[None, :]
-    ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out)
+    ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out) & (
+        n // conv.stride >= first)
     return ok.sum(axis=1)
 
 
-def _conv_pairs(conv, inputs):
+def _conv_pairs(conv, inputs, band=None):
     """For each hardware index of a conv layer's input map: the output positions it reaches
-    (rows times columns of the kernel positions that land, ``hw.convaddr``), int64."""
-    rows = _landing(conv, conv.height, conv.out_height)
+    (rows times columns of the kernel positions that land, ``hw.convaddr``), int64; in the
+    band ``(first row, rows)`` of output rows only, when given."""
+    first, count = (0, conv.out_height) if band is None else band
+    rows = _landing(conv, conv.height, first + count, first)
     cols = np.zeros(1 << inputs.w_bits, np.int64)
     cols[:conv.width] = _landing(conv, conv.width, conv.out_width)
     h = np.arange(inputs.size)
@@ -211,6 +214,13 @@ def _touched(conv, events):
             out |= padded[..., ky:ky + s * (conv.out_height - 1) + 1:s,
                           kx:kx + s * (conv.out_width - 1) + 1:s]
     return out
+
+
+def _band_sums(touched, bands):
+    """Of :func:`_touched`'s (B, T, out_height, out_width) positions, how many lie in each
+    band ``(first row, rows)``: a list of (B, T) int64."""
+    rows = touched.sum(axis=3, dtype=np.int64)
+    return [rows[:, :, first:first + count].sum(axis=2) for first, count in bands]
 
 
 def _pending(layer, spikes, membrane):
@@ -264,9 +274,10 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     """:func:`cycle_counts` of a network with conv layers (``docs/architecture.md``,
     "Convolution"): every map in the gateware's order (``core.config.map_orders``); a conv
     layer 0's scan only fills the event buffer (BLOCK and the scan's ACCUM); each conv block
-    is BLOCK, the replay through the address generator (:func:`_accum_conv`) and the walk over
-    the map's positions, a chunk per cycle, with the update's five stages after it. Dense
-    layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
+    is, for each band of output rows (``Config.conv_bands``), BLOCK, the replay of the step's
+    events through the address generator (:func:`_accum_conv`, the pairs in the band) and the
+    walk over the band's positions, a chunk per cycle, with the update's five stages after
+    it. Dense layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
     trace = golden.run(network, pixels)
     orders = map_orders(network, config.neuron_units)
     P, U, S, PC = config.lanes, config.neuron_units, config.pixels_per_cycle, config.conv_lanes
@@ -289,14 +300,18 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     padded = np.zeros((B, T, rows * S), bool)
     padded[..., :first.size] = inputs[0]
     scan_events = padded.reshape(B, T, rows, S).sum(axis=3)
-    pairs = [_conv_pairs(layer.conv, order) if layer.conv is not None else None
-             for layer, (order, _) in zip(network.layers, orders)]
+    bands = [config.conv_bands(layer) if layer.conv is not None else None
+             for layer in network.layers]
+    pairs = [[_conv_pairs(layer.conv, order, band) for band in bands[index]]
+             if layer.conv is not None else None
+             for index, (layer, (order, _)) in enumerate(zip(network.layers, orders))]
     # The skipping walks (docs/architecture.md, "Skipping neurons that cannot change"): the
     # positions each step's events touch, and whether the step before left a neuron pending.
     logical = [golden.encode(network, pixels) != 0] + list(trace.spikes[:-1])
-    touched = [_touched(layer.conv, events).reshape(B, T, -1).sum(axis=2)
+    # per band: (B, T) positions touched in its rows
+    touched = [_band_sums(_touched(layer.conv, events), bands[index])
                if conv_skips(layer) else None
-               for layer, events in zip(network.layers, logical)]
+               for index, (layer, events) in enumerate(zip(network.layers, logical))]
     pending = [_pending(layer, spikes, membrane) if conv_skips(layer) else None
                for layer, spikes, membrane in zip(network.layers, trace.spikes,
                                                   trace.membrane)]
@@ -320,16 +335,18 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         inputs_order = orders[index][0]
                         block = (events & ((1 << inputs_order.c_bits) - 1)) >> _log2(PC)
                         events = events[np.argsort(block, kind="stable")]
-                    events = pairs[index][events]
                     chunks = min(PC, 1 << max(outputs.c_bits, 0)) // U
-                    walk = conv.out_height * conv.out_width * chunks + CONV_UPDATE_DRAIN
-                    if touched[index] is not None and t and not pending[index][b, t - 1]:
-                        # only the touched positions: none at all costs the picker's start
-                        reached = int(touched[index][b, t])
-                        walk = CONV_SKIP_START + (reached * chunks + CONV_UPDATE_DRAIN
-                                                  if reached else 0)
-                    for _ in range(config.conv_blocks(layer)):
-                        total += 1 + _accum_conv(events.tolist()) + walk
+                    skip = touched[index] is not None and t and not pending[index][b, t - 1]
+                    cost = 0   # of one block: for each band, BLOCK, ACCUM and the walk
+                    for n, (_, rows) in enumerate(bands[index]):
+                        walk = rows * conv.out_width * chunks + CONV_UPDATE_DRAIN
+                        if skip:
+                            # only the touched positions: none at all costs the picker's start
+                            reached = int(touched[index][n][b, t])
+                            walk = CONV_SKIP_START + (reached * chunks + CONV_UPDATE_DRAIN
+                                                      if reached else 0)
+                        cost += 1 + _accum_conv(pairs[index][n][events].tolist()) + walk
+                    total += config.conv_blocks(layer) * cost
                     continue
                 update_left = 0
                 for start in range(0, outputs.size, P):

@@ -243,6 +243,11 @@ class Accelerator(wiring.Component):
         c_out_h = Signal(16)
         c_out_w = Signal(16)
         c_block = Signal(16)
+        # The band of output rows being integrated (docs/architecture.md, "Bands of output
+        # rows"): its index, first row and rows; one band of all rows when the map fits.
+        c_band = Signal(16)
+        c_band_first = Signal(16)
+        c_band_rows = Signal(16)
         conv_updating = Signal()
         conv_block = Signal()         # BLOCK of a conv layer's block: forget its touched
         start_pending = Signal()
@@ -253,8 +258,8 @@ class Accelerator(wiring.Component):
         pend_acc = Signal()
         if cfg.conv:
             cgen, cur, walk = self._conv_wiring(
-                m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block, c_n_out,
-                conv_updating, conv_block, abort)
+                m, events, integ, upd, c_conv, c_geom, c_out_w, c_block, c_n_out,
+                (c_band, c_band_first, c_band_rows), conv_updating, conv_block, abort)
             m.d.comb += walk.skip.eq(c_geom.skip & (t != 0) & ~pending.bit_select(layer, 1))
             m.d.sync += pend_acc.eq(pend_acc | upd.pending)
         m.d.comb += regs.status.eq(Cat(busy | start_pending, done, aborted, rejected))
@@ -294,6 +299,12 @@ class Accelerator(wiring.Component):
             ]
 
         # -- sequencer ----------------------------------------------------------------------
+        def band_rows(height, first, out_w_bits):
+            """The rows of the band from row ``first`` of a map of ``height`` rows: the
+            current memory's rows (``conv_positions >> out_w_bits``) or what is left."""
+            full = Const(cfg.conv_positions, 17) >> out_w_bits
+            return Mux(height - first > full, full, height - first)
+
         def load_layer(index):
             params = regs.layers[index]
             m.d.comb += [upd.load.eq(1), upd.n_out.eq(params.n_out)]
@@ -308,7 +319,9 @@ class Accelerator(wiring.Component):
                 m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry), pend_acc.eq(0),
                              c_base.eq(regs.membrane_base[index]),
                              c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
-                             c_block.eq(0),
+                             c_block.eq(0), c_band.eq(0), c_band_first.eq(0),
+                             c_band_rows.eq(band_rows(params.out_height, 0,
+                                                      geometry.out_w_bits)),
                              c_groups.eq((geometry.kernel * geometry.kernel)
                                          << geometry.c_bits)]
                 with m.If(~geometry.conv):
@@ -398,11 +411,21 @@ class Accelerator(wiring.Component):
             if cfg.conv:
                 with m.State("CONV_UPDATE"):
                     m.d.comb += conv_updating.eq(1)
+                    next_first = c_band_first + c_band_rows
                     with m.If(~walk.running & ~walk.feed_valid & upd.drained):
-                        with m.If(((c_block + 1) << _clog2(cfg.conv_lanes))
-                                  < (1 << c_geom.out_c_bits)):
+                        with m.If(next_first < c_out_h):
+                            # the block's next band of rows: the step's events again
+                            m.d.sync += [c_band.eq(c_band + 1), c_band_first.eq(next_first),
+                                         c_band_rows.eq(band_rows(c_out_h, next_first,
+                                                                  c_geom.out_w_bits))]
+                            m.next = "BLOCK"
+                        with m.Elif(((c_block + 1) << _clog2(cfg.conv_lanes))
+                                    < (1 << c_geom.out_c_bits)):
                             m.d.sync += [c_block.eq(c_block + 1),
-                                         row_base.eq(row_base + c_groups)]
+                                         row_base.eq(row_base + c_groups),
+                                         c_band.eq(0), c_band_first.eq(0),
+                                         c_band_rows.eq(band_rows(c_out_h, 0,
+                                                                  c_geom.out_w_bits))]
                             m.next = "BLOCK"
                         with m.Else():
                             m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
@@ -437,14 +460,16 @@ class Accelerator(wiring.Component):
             self._input_queue(m, regs, inq, ro, busy, done, result_class, cycles)
         return m
 
-    def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_h, c_out_w, c_block,
-                     c_n_out, conv_updating, conv_block, abort):
+    def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_w, c_block,
+                     c_n_out, band, conv_updating, conv_block, abort):
         """The conv hardware (``Config.conv``): the replayed events through the address
         generator into the integration, whose slots the current memory sums (and mark their
         positions touched), and the walk that feeds the neuron update from it, over every
         position or the touched ones (``walk.skip``, driven by the caller). Returns the
-        address generator, the current memory and the walk."""
+        address generator, the current memory and the walk. ``band``: the band's index,
+        first row and rows."""
         cfg = self.config
+        c_band, c_band_first, c_band_rows = band
         m.submodules.conv_address = cgen = ConvAddress(
             index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
         m.submodules.currents = cur = CurrentMemory(cfg)
@@ -455,7 +480,8 @@ class Accelerator(wiring.Component):
             g.kernel.eq(c_geom.kernel), g.stride.eq(c_geom.stride),
             g.padding.eq(c_geom.padding), g.c_bits.eq(c_geom.c_bits),
             g.w_bits.eq(c_geom.w_bits), g.out_w_bits.eq(c_geom.out_w_bits),
-            g.out_height.eq(c_out_h), g.out_width.eq(c_out_w),
+            g.band_first.eq(c_band_first), g.band_rows.eq(c_band_rows),
+            g.out_width.eq(c_out_w),
             cgen.event.valid.eq(events.event.valid & c_conv), cgen.event.p.eq(events.event.p),
             cgen.pair.ready.eq(1), cgen.flush.eq(abort), walk.abort.eq(abort),
             integ.conv.eq(c_conv), integ.pair.valid.eq(cgen.pair.valid),
@@ -464,7 +490,7 @@ class Accelerator(wiring.Component):
             cur.slot_position.eq(integ.slot_position), cur.acc.eq(integ.acc),
             cur.update.eq(conv_updating), cur.update_read.eq(walk.position_read),
             cur.update_position.eq(walk.position), cur.clear.eq(abort),
-            walk.out_height.eq(c_out_h), walk.out_width.eq(c_out_w),
+            walk.band_rows.eq(c_band_rows), walk.band.eq(c_band), walk.out_width.eq(c_out_w),
             walk.out_w_bits.eq(c_geom.out_w_bits),
             walk.out_c_bits.eq(c_geom.out_c_bits), walk.block.eq(c_block),
             walk.n_out.eq(c_n_out), walk.word.eq(cur.word),

@@ -38,10 +38,13 @@ class ConvAddress(wiring.Component):
 
     An event at ``(c, y, x)`` (its index in the input map's hardware order, ``((y << w_bits) |
     x) << c_bits | c``) reaches output ``(oy, ox)`` through kernel position ``(ky, kx)`` when
-    ``oy * s + ky - p == y`` and ``ox * s + kx - p == x``, ``0 <= ky, kx < k``, ``0 <= oy <
-    OH`` and ``0 <= ox < OW``. The pairs come lowest ``ky`` first and, within a row, lowest
-    ``kx`` first; a kernel position that does not land costs no cycle, and neither does an
-    event that reaches nothing.
+    ``oy * s + ky - p == y`` and ``ox * s + kx - p == x``, ``0 <= ky, kx < k``, ``0 <= ox <
+    OW`` and ``oy`` in the band of output rows being integrated, ``band_first <= oy <
+    band_first + band_rows`` (the whole map, ``0 .. OH - 1``, when it fits the current
+    memory; ``docs/architecture.md``, "Bands of output rows"); its position address is
+    relative to the band, ``((oy - band_first) << out_w_bits) | ox``. The pairs come lowest
+    ``ky`` first and, within a row, lowest ``kx`` first; a kernel position that does not land
+    costs no cycle, and neither does an event that reaches nothing in the band.
 
     Four stages with a ready chain, so that the next event is prepared while the current one
     emits its pairs: S0 splits the index into ``c``, ``y``, ``x`` (shifts by the field
@@ -65,12 +68,12 @@ class ConvAddress(wiring.Component):
     geometry : conv_geometry(map_bits), in
         The layer's registers (``hw.layouts.conv_geometry``); static while events flow.
         ``kernel`` 1 .. 7, ``stride`` 1 .. 7, ``padding`` 0 .. 6; ``out_width <= 2 **
-        out_w_bits``.
+        out_w_bits``; ``band_first + band_rows`` at most the map's height.
     event : stream.Signature(input_event(index_bits, 1)), in
         ``p.group``: the event's index; ``p.magnitudes[0]``: its magnitude.
     pair : stream.Signature(conv_pair(map_bits, kernel_bits)), out
-        ``kernel``: ``(c * k + ky) * k + kx``; ``position``: ``(oy << out_w_bits) | ox``;
-        ``magnitude``: the event's.
+        ``kernel``: ``(c * k + ky) * k + kx``; ``position``: ``((oy - band_first) <<
+        out_w_bits) | ox``; ``magnitude``: the event's.
     idle : 1, out
         No event is in any stage.
     flush : 1, in
@@ -125,18 +128,20 @@ class ConvAddress(wiring.Component):
 
         # -- S1: (y + p) and (x + p) divided by the stride; c * k * k -----------------------
         recip = Array(Const(reciprocal(max(1, v), MB), F + 1) for v in range(8))[s]
-        q1y, q1x = Signal(NB, name="q1y"), Signal(NB, name="q1x")
+        # the row quotient relative to the band's first row (negative above the band)
+        q1y, q1x = Signal(signed(NB + 1), name="q1y"), Signal(NB, name="q1x")
         r1y, r1x = Signal(3, name="r1y"), Signal(3, name="r1x")
         ckk1 = Signal(KB)
         with m.If(ready1):
             m.d.sync += [valid1.eq(valid0), mag1.eq(mag0), ckk1.eq(c0 * (k * k))]
-            for coord, q, r in ((y0, q1y, r1y), (x0, q1x, r1x)):
+            for coord, q, r, base in ((y0, q1y, r1y, g.band_first), (x0, q1x, r1x, 0)):
                 n = Signal(NB, name=f"n_{q.name[-1]}")
                 quotient = Signal(NB, name=f"quot_{q.name[-1]}")
                 m.d.comb += [n.eq(coord + p), quotient.eq((n * recip) >> F)]
-                m.d.sync += [q.eq(quotient), r.eq(n - quotient * s)]
+                m.d.sync += [q.eq(quotient - base), r.eq(n - quotient * s)]
 
-        # -- S2: the kernel rows and columns that land, and their output rows and columns ---
+        # -- S2: the kernel rows and columns that land, and their output rows (in the band)
+        # and columns -------------------------------------------------------------------------
         def lands(q, r, limit, name):
             """The mask of kernel rows (columns) that land, and each one's output row."""
             mask = Signal(KM, name=f"{name}_mask")
@@ -151,12 +156,12 @@ class ConvAddress(wiring.Component):
                             if hit:
                                 with m.Case(rem | stride << 3):
                                     m.d.comb += [ok.eq(1), delta.eq(offset)]
-                target = Signal(signed(NB + 2), name=f"{name}{kk}_target")
+                target = Signal(signed(NB + 3), name=f"{name}{kk}_target")
                 m.d.comb += [target.eq(q + delta), out[kk].eq(target),
                              mask[kk].eq(ok & (kk < k) & (target >= 0) & (target < limit))]
             return mask, out
 
-        rows1, oy1 = lands(q1y, r1y, g.out_height, "row")
+        rows1, oy1 = lands(q1y, r1y, g.band_rows, "row")
         cols1, ox1 = lands(q1x, r1x, g.out_width, "col")
         rows2, cols2 = Signal(KM), Signal(KM)
         oy2, ox2 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy2", "ox2"))

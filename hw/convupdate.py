@@ -11,14 +11,18 @@ __all__ = ["ConvWalk"]
 
 
 class ConvWalk(wiring.Component):
-    """Walks the positions of a conv layer's output map for one block of ``PC`` channels and
-    feeds the neuron update one chunk of ``U`` neurons per cycle.
+    """Walks the positions of a band of a conv layer's output map for one block of ``PC``
+    channels and feeds the neuron update one chunk of ``U`` neurons per cycle.
 
     The neurons of position ``q`` (``(oy << out_w_bits) | ox``) in the block are the hardware
     indices ``(q << out_c_bits) | (block * PC + lane)``; chunk ``j`` of the position holds lanes
     ``j * U .. j * U + U - 1``, so its membrane word is ``((q << out_c_bits) | block * PC | j *
     U) / U``. Each position's current word is read with its first chunk's membrane word and
-    stays at the current memory's port for its other chunks. In the cycle after a read the
+    stays at the current memory's port for its other chunks. The current memory holds one
+    band of rows (``docs/architecture.md``, "Bands of output rows"): band ``n``'s positions
+    are its words ``q_band = ((oy - first row) << out_w_bits) | ox``, and ``q = (n <<
+    log2(conv_positions)) | q_band`` (a band is ``conv_positions >> out_w_bits`` rows), so
+    that the neuron's index needs no adder. In the cycle after a read the
     chunk is fed to the update (``hw.update``, ``feed_*``), with its currents and its real
     lanes (hardware index below ``n_out``).
 
@@ -29,10 +33,12 @@ class ConvWalk(wiring.Component):
 
     Ports
     -----
-    out_height : 16, in; out_width : 16, in; out_w_bits : 4, in; out_c_bits : 4, in
-        The output map (``LAYER_CONV_OUT``, ``LAYER_CONV``); static while walking. The
-        positions of the padding columns (``ox >= out_width``) are not visited: their
-        neurons have no current, no bias and never spike.
+    band_rows : 16, in; out_width : 16, in; out_w_bits : 4, in; out_c_bits : 4, in
+        The band's rows and the output map (``LAYER_CONV_OUT``, ``LAYER_CONV``); static while
+        walking. The positions of the padding columns (``ox >= out_width``) are not visited:
+        their neurons have no current, no bias and never spike.
+    band : 16, in
+        The band's index (0 for a map that fits the current memory).
     block : 16, in
         The block of channels.
     n_out : 16, in
@@ -41,7 +47,7 @@ class ConvWalk(wiring.Component):
         Walk the map (from the next cycle on).
     skip : 1, in
         With ``start``: walk only the positions that the picker offers (``hw.touched``, the
-        positions the block's events touched) instead of every position.
+        positions the block's events touched in the band) instead of every position.
     pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
     pick_empty : 1, in
         The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
@@ -59,7 +65,7 @@ class ConvWalk(wiring.Component):
     feed_valid, feed_chunk, feed_first, feed_mask, feed_current : out
         The chunk for the update (``hw.update``), a cycle after its read.
 
-    Throughput: one chunk per cycle; a map costs ``out_height * out_width * min(PC,
+    Throughput: one chunk per cycle; a band costs ``band_rows * out_width * min(PC,
     2**out_c_bits) / U`` cycles, or with ``skip`` that many per touched position after the
     picker's ``CONV_SKIP_START`` cycles (``core.schedule``).
     """
@@ -73,8 +79,8 @@ class ConvWalk(wiring.Component):
         U, A = config.neuron_units, config.acc_bits
         chunk_bits = _clog2(config.chunks_per_layer)
         super().__init__({
-            "out_height": In(16), "out_width": In(16), "out_w_bits": In(4), "out_c_bits": In(4),
-            "block": In(16),
+            "band_rows": In(16), "out_width": In(16), "out_w_bits": In(4),
+            "out_c_bits": In(4), "block": In(16), "band": In(16),
             "n_out": In(16), "start": In(1), "skip": In(1), "abort": In(1), "running": Out(1),
             "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
             "pick_take": Out(1), "pick_empty": In(1),
@@ -108,15 +114,18 @@ class ConvWalk(wiring.Component):
         # (ox >= out_width) hold no neuron that can change, so the walk skips them.
         last_x = Signal(16)
         last_y = Signal(16)
-        m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.out_height - 1)]
+        m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.band_rows - 1)]
 
         first = Signal(17)            # hardware index of the chunk's lane 0
+        cpb = _clog2(cfg.conv_positions)
+        map_q = Signal(17)            # the position in the map: the band's, then q's bits
+        m.d.comb += map_q.eq(Cat(q[:cpb], self.band) if cpb else self.band)
         # Walking the touched positions only (hw.touched): the position comes from the
         # picker, and a chunk is read only while it offers one.
         skipping = Signal()
         emit = Signal()
         m.d.comb += [q.eq(Mux(skipping, self.pick_position, (oy << self.out_w_bits) | ox)),
-                     first.eq((q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
+                     first.eq((map_q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
                      emit.eq(running & (~skipping | self.pick_valid))]
         m.d.comb += self.position.eq(q)
         with m.If(emit):

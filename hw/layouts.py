@@ -107,11 +107,12 @@ CONV_MODE = data.StructLayout({
 
 def conv_geometry(map_bits):
     """What the address generator (``hw.convaddr``) reads of a conv layer: the
-    :data:`CONV_MODE` fields it needs and the output map's height and width (a map side is at
-    most ``2**map_bits``)."""
+    :data:`CONV_MODE` fields it needs, the output map's width and the band of output rows
+    being integrated (its first row and its rows; a map side is at most ``2**map_bits``)."""
     return data.StructLayout({
         "kernel": 3, "stride": 3, "padding": 3, "c_bits": 4, "w_bits": 4,
-        "out_height": map_bits + 1, "out_width": map_bits + 1, "out_w_bits": 4,
+        "band_first": map_bits + 1, "band_rows": map_bits + 1, "out_width": map_bits + 1,
+        "out_w_bits": 4,
     })
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from core import golden, memmap
 from core.config import Config
-from core.network import Layer, Network
+from core.network import Conv, Layer, Network, max_pool
 from core.randnet import random_pixels, random_weights
 
 from . import toolchain
@@ -224,6 +224,33 @@ async def back_to_back(dut):
 
 
 @cocotb.test()
+async def bands(dut):
+    """A conv network whose maps exceed the current memory of the conv design (8 positions),
+    integrated in bands of output rows (docs/architecture.md, "Bands of output rows"): an
+    8 x 8 map in 8 bands of one row with skipping, 2 x 2 max pooling (2 bands), a conv layer
+    of two channel blocks in 2 bands, leaky and biased (every position at every step)."""
+    session = await _session(dut)
+    config = session.config
+    rng = np.random.default_rng(SEED + 3)
+    c1 = Conv(1, 8, 8, 4, kernel=3, padding=1)
+    conv1 = Layer(weights=rng.integers(-6, 8, size=c1.weight_shape), weight_bits=4,
+                  threshold=3000, conv=c1, fire_once=False)
+    pool = max_pool(4, 8, 8, 2)
+    c2 = Conv(4, 4, 4, 12, kernel=2)
+    conv2 = Layer(weights=rng.integers(-8, 8, size=c2.weight_shape), weight_bits=4,
+                  threshold=6, conv=c2, neuron="lif", leak_mode="shift", leak=2,
+                  fire_once=False, bias=rng.integers(-1, 2, size=c2.n_out) if config.bias
+                  else None)
+    dense = Layer(weights=rng.integers(-8, 8, size=(3, conv2.n_out)), weight_bits=4,
+                  threshold=4)
+    network = Network([conv1, pool, conv2, dense], timesteps=3, encoder="hybrid").validate()
+    assert all(len(config.conv_bands(layer)) > 1 for layer in network.layers[:-1])
+    assert config.conv_blocks(conv2) == 2
+    await _check(session, network, random_pixels(rng, 2, network.n_inputs),
+                 f"bands of rows; {_reproduce('bands', SEED)}")
+
+
+@cocotb.test()
 async def abort_and_reset(dut):
     """An abort and a reset in the middle of an inference, then clean inferences."""
     session = await _session(dut)
@@ -297,6 +324,8 @@ async def detects_a_difference(dut):
 
 TESTS = ("random_networks", "edge_cases", "back_to_back", "abort_and_reset",
          "detects_a_difference")
+#: The benches of the conv design alone.
+CONV_ONLY = ("bands",)
 #: What an Icarus run checks without --sim-all (it simulates ~50x slower than Verilator).
 ICARUS_SMOKE = ("random_networks", "back_to_back")
 ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
@@ -304,11 +333,13 @@ ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 
 #: The hardware configurations the benches run on: the small default, two inputs per cycle,
 #: both generator options (biases, spike counts and the spike_count read-out), and
-#: convolution layers (random conv and dense networks on one design).
+#: convolution layers (random conv and dense networks on one design, whose current memory of
+#: 8 positions holds the maps of up to 8 padded positions whole and integrates the larger
+#: ones, up to 8 x 8, in bands of rows: docs/architecture.md, "Bands of output rows").
 DESIGNS = ("k1", "k2", "options", "conv")
 #: What the conv design checks (its memories are sized for conv maps, not for the edge cases'
-#: widest dense layers), in Verilator; Icarus runs random_networks alone.
-CONV_TESTS = ("random_networks", "back_to_back", "abort_and_reset")
+#: widest dense layers), in Verilator; Icarus runs random_networks and bands.
+CONV_TESTS = ("random_networks", "back_to_back", "abort_and_reset", "bands")
 CONV_ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 1}
 #: What the K = 2 and the options designs check without --sim-all (in Verilator only).
 K2_SMOKE = ("random_networks", "edge_cases", "back_to_back")
@@ -320,7 +351,7 @@ OPTIONS_ICARUS_ENV = {"COSIM_NETWORKS": 2, "COSIM_IMAGES": 2}
 def _config(design):
     return {"k1": Config.tiny(), "k2": Config.tiny(inputs_per_cycle=2),
             "options": Config.tiny(bias=True, spike_count=True),
-            "conv": Config.tiny_conv()}[design]
+            "conv": Config.tiny_conv(conv_positions=8)}[design]
 
 
 def _subset(sim, design, sim_all):
@@ -328,7 +359,7 @@ def _subset(sim, design, sim_all):
     --sim-all, else a smoke subset (Icarus simulates ~50x slower than Verilator)."""
     if design == "conv":
         if sim == "icarus":
-            return ["random_networks"], ({} if sim_all else dict(CONV_ICARUS_ENV))
+            return ["random_networks", "bands"], ({} if sim_all else dict(CONV_ICARUS_ENV))
         return list(CONV_TESTS), {}
     if sim_all:
         return list(TESTS), {}
@@ -365,11 +396,13 @@ def accel_runs(sim_all, cosim_seed):
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-@pytest.mark.parametrize("testcase", TESTS)
+@pytest.mark.parametrize("testcase", TESTS + CONV_ONLY)
 @pytest.mark.parametrize("sim", toolchain.SIMULATORS)
 def test_accel(sim, testcase, design, accel_runs, sim_all):
     if not toolchain.available(sim):
         pytest.skip(f"{sim} is not installed")
+    if testcase in CONV_ONLY and design != "conv":
+        pytest.skip(f"{testcase} runs on the conv design only")
     if testcase not in _subset(sim, design, sim_all)[0]:
         pytest.skip(f"{sim} runs a smoke subset of the {design} design; use --sim-all for the "
                     f"whole suite")

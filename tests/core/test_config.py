@@ -85,7 +85,7 @@ def test_named():
     assert Config.named("mnist") == Config()
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
-        conv=True, conv_lanes=32, conv_positions=1024, max_layers=5, max_neurons=14336,
+        conv=True, conv_lanes=32, conv_positions=512, max_layers=5, max_neurons=14336,
         max_inputs=896, membrane_words=3072, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
@@ -286,10 +286,10 @@ class TestConv:
         assert config.weight_rows(net) == [9, 16, 16]
 
     @pytest.mark.parametrize("changes, net, message", [
-        (dict(conv_positions=8), None, r"^layers\[0\]'s output map needs 16 positions of the "
-                                       r"current memory, this hardware has 8: regenerate the "
-                                       r"gateware with --set conv_positions=16 or shrink the "
-                                       r"map$"),
+        (dict(conv_positions=2), None, r"^layers\[0\]'s output rows need 4 positions each of "
+                                       r"the current memory, this hardware has 2: regenerate "
+                                       r"the gateware with --set conv_positions=4 or narrow "
+                                       r"the map$"),
         (dict(max_inputs=40), None, r"^layer 0's input count \(in the hardware's padded "
                                     r"order\) is 48, this hardware allows 40"),
         (dict(max_neurons=60), None, r"^layer 0's neuron count \(in the hardware's padded "
@@ -301,6 +301,25 @@ class TestConv:
                              conv_positions=16).replace(**changes)
         with pytest.raises(FitError, match=message):
             config.check_fits(self.cnn(encoder=net or "hybrid"))
+
+    def test_bands_of_rows(self):
+        """A map larger than the current memory is integrated in bands of whole padded rows
+        (conv_positions >> out_w_bits of them, the last band what is left)."""
+        net = self.cnn()
+        conv = net.layers[0]                                  # 4 x 4 positions
+        config = Config.tiny(conv=True, max_inputs=48, max_neurons=64, conv_positions=16)
+        assert config.conv_bands(conv) == [(0, 4)]
+        assert config.replace(conv_positions=64).conv_bands(conv) == [(0, 4)]
+        assert config.replace(conv_positions=8).conv_bands(conv) == [(0, 2), (2, 2)]
+        assert config.replace(conv_positions=4).conv_bands(conv) == [(0, 1), (1, 1), (2, 1),
+                                                                    (3, 1)]
+        config.replace(conv_positions=4).check_fits(net)
+        c = Conv(1, 7, 5, 2, kernel=3, padding=1)             # 7 rows of 8 padded columns
+        layer = Layer(weights=np.ones(c.weight_shape, int), conv=c)
+        assert config.conv_bands(layer) == [(0, 2), (2, 2), (4, 2), (6, 1)]
+        with pytest.raises(FitError, match=r"^an output row of 8 positions does not fit the "
+                                           r"current memory of 4$"):
+            config.replace(conv_positions=4).conv_bands(layer)
 
     def test_membrane_bases(self):
         net = self.cnn()

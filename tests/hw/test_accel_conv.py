@@ -20,14 +20,26 @@ from sim.pysim import AmaranthSimTransport
 from sw.device import Device
 
 CONV = Config.tiny_conv(bias=True)
+#: A current memory of 8 positions: a map of 3 or more padded rows of 4 (or of 2 rows of 8) is
+#: integrated in bands of rows (docs/architecture.md, "Bands of output rows").
+BANDED = CONV.replace(conv_positions=8)
+
+
+def _device(config):
+    with AmaranthSimTransport(config) as transport:
+        driver = Device(transport, timeout=300)
+        driver.identify()
+        yield driver
 
 
 @pytest.fixture(scope="module")
 def device():
-    with AmaranthSimTransport(CONV) as transport:
-        driver = Device(transport, timeout=300)
-        driver.identify()
-        yield driver
+    yield from _device(CONV)
+
+
+@pytest.fixture(scope="module")
+def banded():
+    yield from _device(BANDED)
 
 
 def check(driver, network, images, label):
@@ -68,11 +80,10 @@ def test_random_networks(device, seed):
     check(device, network, random_pixels(rng, 1, network.n_inputs), f"seed {5000 + seed}")
 
 
-def test_pooling_and_channel_blocks(device):
+def pooling_network(rng):
     """A conv layer with more output channels than conv_lanes (two blocks of lanes), stride 2
     and padding, then 2 x 2 max pooling with stride 2 (one output per input), then a dense
     layer over the padded map; hybrid input over the image in the hardware order."""
-    rng = np.random.default_rng(7)
     c = Conv(2, 7, 6, 12, kernel=3, stride=2, padding=1)
     conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4,
                  threshold=300, conv=c, fire_once=False)
@@ -81,14 +92,18 @@ def test_pooling_and_channel_blocks(device):
                   threshold=3)
     network = Network([conv, pool, dense], timesteps=3, encoder="hybrid").validate()
     assert CONV.conv_blocks(conv) == 2
-    check(device, network, random_pixels(rng, 2, network.n_inputs), "two blocks")
+    return network, random_pixels(rng, 2, network.n_inputs)
 
 
-def test_rate_encoder_on_an_unpadded_image(device):
+def test_pooling_and_channel_blocks(device):
+    """:func:`pooling_network`."""
+    check(device, *pooling_network(np.random.default_rng(7)), "two blocks")
+
+
+def rate_network(rng):
     """The rate encoder's LFSR draws follow the pixel order, which a one-channel image of a
     power-of-two width keeps in the hardware order; a 1x1 convolution with stride 1 and a
     leaky, biased average pool after it."""
-    rng = np.random.default_rng(11)
     c = Conv(1, 5, 8, 3, kernel=1)
     conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4,
                  threshold=200, conv=c, fire_once=False, reset="zero")
@@ -100,7 +115,12 @@ def test_rate_encoder_on_an_unpadded_image(device):
                   threshold=4)
     network = Network([conv, pool, dense], timesteps=4, encoder="rate",
                       lfsr_seed=0x1234).validate()
-    check(device, network, random_pixels(rng, 2, network.n_inputs), "rate")
+    return network, random_pixels(rng, 2, network.n_inputs)
+
+
+def test_rate_encoder_on_an_unpadded_image(device):
+    """:func:`rate_network`."""
+    check(device, *rate_network(np.random.default_rng(11)), "rate")
 
 
 def test_memories_sized_by_the_network():
@@ -129,14 +149,13 @@ def test_memories_sized_by_the_network():
         check(driver, network, images, "sized memories")
 
 
-def test_skipping_untouched_positions(device):
+def skipping_network(rng):
     """The updates of `if` layers without biases visit, after step 0, only the positions that
     the step's events touched (hw.touched), unless the step before left a neuron pending:
     a conv layer without fire-once that never resets (a neuron over the threshold fires at
     every step, so the walk visits every position), then fire-once max pooling, a conv layer
     of two channel blocks whose later steps see few events (or none), and a biased one that
     always visits every position. Hybrid input, T = 5: the steps after 0 carry a few events."""
-    rng = np.random.default_rng(21)
     c1 = Conv(1, 8, 8, 4, kernel=3, padding=1)
     conv1 = Layer(weights=rng.integers(-6, 8, size=c1.weight_shape), weight_bits=4,
                   threshold=6000, conv=c1, fire_once=False, reset="none")
@@ -155,6 +174,13 @@ def test_skipping_untouched_positions(device):
     images = random_pixels(rng, 2, network.n_inputs)
     images[0, :24] = 0                                  # the top rows blank
     images[1, rng.random(network.n_inputs) < 0.8] = 0   # a sparse image
+    return network, images
+
+
+def test_skipping_untouched_positions(device):
+    """:func:`skipping_network`: fewer chunks after step 0 where the layer may skip."""
+    network, images = skipping_network(np.random.default_rng(21))
+    conv1 = network.layers[0]
     chunks = {}
     for records in check(device, network, images, "skipping"):
         for r in records:
@@ -167,3 +193,43 @@ def test_skipping_untouched_positions(device):
     # conv1 has pending neurons in some steps of an image and not in others
     pending = (golden.run(network, images).membrane[0] >= conv1.threshold).any(axis=2)
     assert pending[:, :4].any() and not pending[:, :4].all()
+
+
+def three_bands_network(rng):
+    """A 6 x 4 map of 3 bands of 2 rows (on BANDED), leaky and biased (every position at every
+    step), then 2 x 2 average pooling with stride 2 and padding 1 (a 4 x 3 map: 2 bands)."""
+    c = Conv(2, 6, 4, 8, kernel=3, padding=1)
+    conv = Layer(weights=rng.integers(-8, 8, size=c.weight_shape), weight_bits=4,
+                 threshold=150, conv=c, neuron="lif", leak_mode="shift", leak=2,
+                 reset="subtract", fire_once=False, bias=rng.integers(-3, 4, size=c.n_out))
+    p = Conv(8, 6, 4, 8, kernel=2, stride=2, padding=1, groups=8)
+    pool = Layer(weights=np.ones(p.weight_shape, np.int64), weight_bits=2, threshold=2,
+                 conv=p, fire_once=False)
+    dense = Layer(weights=rng.integers(-8, 8, size=(3, pool.n_out)), weight_bits=4,
+                  threshold=3)
+    network = Network([conv, pool, dense], timesteps=3, encoder="hybrid").validate()
+    return network, random_pixels(rng, 2, network.n_inputs)
+
+
+@pytest.mark.parametrize("make, seed, bands", [
+    (pooling_network, 7, [2, 1]), (three_bands_network, 3, [3, 2]),
+    (rate_network, 11, [5, 4]), (skipping_network, 21, [8, 2, 2, 2])])
+def test_bands_of_rows(device, banded, make, seed, bands):
+    """Maps larger than the current memory integrated in bands of rows (each band replaying
+    the step's events): the same trace records, in the same order, as on the hardware that
+    holds every map whole, and the cycles that core.perf counts for each band (stride 2,
+    padding, pooling, two channel blocks, skipping on and off)."""
+    network, images = make(np.random.default_rng(seed))
+    assert [len(BANDED.conv_bands(layer)) for layer in network.layers[:-1]] == bands
+    assert all(len(CONV.conv_bands(layer)) == 1 for layer in network.layers[:-1])
+    whole = check(device, network, images, "whole maps")
+    assert check(banded, network, images, "bands") == whole
+
+
+@pytest.mark.parametrize("seed", [4] + [pytest.param(s, marks=pytest.mark.slow)
+                                       for s in (0, 1, 2, 3, 5)])
+def test_random_networks_in_bands(banded, seed):
+    """Random networks (seed 4: a conv layer in 2 bands) on the hardware of 8 positions."""
+    rng = np.random.default_rng(6000 + seed)
+    network = random_fitting_network(rng, BANDED, max_timesteps=3)
+    check(banded, network, random_pixels(rng, 1, network.n_inputs), f"seed {6000 + seed}")

@@ -14,20 +14,26 @@ def _clog2(n):
     return max(0, (n - 1).bit_length())
 
 
-def reference_pairs(c, y, x, *, kernel, stride, padding, out_h, out_w, out_w_bits):
+def reference_pairs(c, y, x, *, kernel, stride, padding, out_h, out_w, out_w_bits,
+                    band_first=0, band_rows=None):
     """The (kernel word offset, position address) pairs of an input event at (c, y, x), in the
-    generator's order: ascending ky, then kx (docs/architecture.md, "Convolution")."""
+    generator's order: ascending ky, then kx (docs/architecture.md, "Convolution"); only the
+    output rows of the band ``band_first .. band_first + band_rows - 1`` (all by default), at
+    positions relative to the band."""
+    band_rows = out_h - band_first if band_rows is None else band_rows
     pairs = []
     for ky in range(kernel):
         ny = y + padding - ky
         if ny < 0 or ny % stride or not 0 <= ny // stride < out_h:
+            continue
+        if not band_first <= ny // stride < band_first + band_rows:
             continue
         for kx in range(kernel):
             nx = x + padding - kx
             if nx < 0 or nx % stride or not 0 <= nx // stride < out_w:
                 continue
             pairs.append(((c * kernel + ky) * kernel + kx,
-                          (ny // stride) << out_w_bits | nx // stride))
+                          (ny // stride - band_first) << out_w_bits | nx // stride))
     return pairs
 
 
@@ -61,7 +67,8 @@ def _run(dut, geometry, events, *, event_gaps, ready_rate, seed):
         g = dut.geometry
         for name in ("kernel", "stride", "padding", "c_bits", "w_bits", "out_w_bits"):
             ctx.set(getattr(g, name), geometry[name])
-        ctx.set(g.out_height, geometry["out_h"])
+        ctx.set(g.band_first, geometry.get("band_first", 0))
+        ctx.set(g.band_rows, geometry.get("band_rows", geometry["out_h"]))
         ctx.set(g.out_width, geometry["out_w"])
         for index, magnitude in events:
             while event_gaps and rng.random() < event_gaps:
@@ -109,7 +116,8 @@ def _events(rng, geometry, count):
         events.append((index, magnitude))
         want += [pair + (magnitude,) for pair in reference_pairs(
             c, y, x, **{k: geometry[k] for k in ("kernel", "stride", "padding", "out_h",
-                                                 "out_w", "out_w_bits")})]
+                                                 "out_w", "out_w_bits", "band_first",
+                                                 "band_rows") if k in geometry})]
     return events, want
 
 
@@ -138,6 +146,26 @@ def test_pairs_match_enumeration(case):
     rng = np.random.default_rng(SEED + case)
     map_bits = 4
     geometry = random_geometry(rng, map_bits)
+    events, want = _events(rng, geometry, 30)
+    dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10)
+    got, _ = _run(dut, geometry, events, event_gaps=0.3, ready_rate=0.7, seed=SEED + case)
+    assert got == want, geometry
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_pairs_in_a_band(case):
+    """Only the output rows of a band of the map, at positions relative to its first row
+    (docs/architecture.md, "Bands of output rows"); an event that reaches nothing in the band
+    emits nothing."""
+    rng = np.random.default_rng(SEED + 100 + case)
+    map_bits = 4
+    while True:
+        geometry = random_geometry(rng, map_bits)
+        if geometry["out_h"] >= 2:
+            break
+    first = int(rng.integers(0, geometry["out_h"]))
+    geometry.update(band_first=first,
+                    band_rows=int(rng.integers(1, geometry["out_h"] - first + 1)))
     events, want = _events(rng, geometry, 30)
     dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10)
     got, _ = _run(dut, geometry, events, event_gaps=0.3, ready_rate=0.7, seed=SEED + case)
