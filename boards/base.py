@@ -155,9 +155,13 @@ class Board:
         return [(var, command, hint) for var, (command, hint) in self.required_tools().items()
                 if var not in env or not (shutil.which(env[var]) or Path(env[var]).exists())]
 
-    def build_options(self, core=None) -> dict:
-        """Extra keyword arguments for ``platform.build`` (toolchain overrides) for ``core``."""
+    def build_options(self, core=None, seed: int | None = None) -> dict:
+        """Extra keyword arguments for ``platform.build`` (toolchain overrides) for ``core``;
+        ``seed``: the placer's seed, on boards whose flow takes one (:attr:`takes_seed`)."""
         return {}
+
+    #: Whether :meth:`build_options` passes a placement seed to the flow (nextpnr does).
+    takes_seed = False
 
     # -- programming ------------------------------------------------------------------------
 

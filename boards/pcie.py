@@ -299,7 +299,7 @@ class _FuryBoard(Board):
     def required_tools(self):
         return {"VIVADO": ("vivado", VIVADO_HINT)}
 
-    def build_options(self, core=None):
+    def build_options(self, core=None, seed: int | None = None):
         # The refclk constraint is in pcie.xdc (added by platform()); XDMA's own constraints
         # come with the IP.
         byte_addr_width = len(core.bus.addr) + 2 if core is not None else 20

@@ -62,6 +62,9 @@ def _parser():
                         help="exit 0 and allow --program even when timing is not met")
     parser.add_argument("--no-estimate", action="store_true",
                         help="skip the Yosys Artix-7 resource count on Xilinx boards")
+    parser.add_argument("--seed", type=int_range(0, 2**31 - 1, "seed"), metavar="N",
+                        help="nextpnr's placement seed (ULX3S; default: nextpnr's own); the "
+                             "achieved clock moves by several MHz from seed to seed")
     parser.add_argument("--nice", type=int_range(0, 19, "niceness"), default=0,
                         help="niceness of the build tools (default 0)")
     parser.add_argument("--results", default="results", metavar="DIR",
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         result = build(board, config=config, config_label=label, model=args.model,
                        design=args.design, clk_freq=clk_freq, baudrate=args.baud,
                        output=args.output, dry_run=args.dry_run,
-                       estimate=not args.no_estimate, nice=args.nice,
+                       estimate=not args.no_estimate, nice=args.nice, seed=args.seed,
                        results_dir=args.results)
         for table in result.tables:
             print(table)

@@ -241,3 +241,28 @@ def test_arty_at_12_mbaud(tmp_path, capsys):
                  str(bad), *SMALL]) == EXIT_USAGE
     assert "faster than the Digilent Arty A7-35T" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_seed_reaches_nextpnr(tmp_path, capsys):
+    """--seed goes into the ULX3S build script's nextpnr line and the report; a board whose
+    flow takes no seed refuses it, writing nothing."""
+    out = tmp_path / "ulx3s"
+    assert main(["--board", "ulx3s", "--design", "echo", "--dry-run", "--seed", "7",
+                 "--output", str(out), "--results", str(tmp_path / "results")]) == 0
+    nextpnr = [line for line in (out / "build_top.sh").read_text().splitlines()
+               if "NEXTPNR_ECP5" in line and "--json" in line]
+    assert len(nextpnr) == 1 and " --seed 7 " in nextpnr[0] + " "
+    assert json.loads((out / "report.json").read_text())["seed"] == 7
+    plain = tmp_path / "plain"
+    assert main(["--board", "ulx3s", "--design", "echo", "--dry-run", "--output", str(plain),
+                 "--results", str(tmp_path / "results")]) == 0
+    assert "--seed" not in (plain / "build_top.sh").read_text()
+    assert "seed" not in json.loads((plain / "report.json").read_text())
+    capsys.readouterr()
+    refused = tmp_path / "arty"
+    assert main(["--board", "arty", "--design", "echo", "--dry-run", "--seed", "7",
+                 "--output", str(refused)]) == EXIT_USAGE
+    assert capsys.readouterr().err.strip().endswith(
+        "--seed sets nextpnr's placement seed; Digilent Arty A7-35T (xc7a35ticsg324-1L) builds "
+        "with vivado, which this tool gives no seed: leave --seed out")
+    assert not refused.exists()
