@@ -22,9 +22,12 @@ class ConvWalk(wiring.Component):
     band of rows (``docs/architecture.md``, "Bands of output rows"): band ``n``'s positions
     are its words ``q_band = ((oy - first row) << out_w_bits) | ox``, and ``q = (n <<
     log2(conv_positions)) | q_band`` (a band is ``conv_positions >> out_w_bits`` rows), so
-    that the neuron's index needs no adder. In the cycle after a read the
-    chunk is fed to the update (``hw.update``, ``feed_*``), with its currents and its real
-    lanes (hardware index below ``n_out``).
+    that the neuron's index needs no adder. The membrane memory stores the map without its
+    padding columns (``core.config.membrane_index``): the chunk's word, from the band's first
+    word (the caller's), is ``((oy - first row) * out_width + ox) * 2**out_c_bits / U + (block
+    * PC + j * U) / U``, the product made of shifts and adds (no multiplier). In the cycle
+    after a read the chunk is fed to the update (``hw.update``, ``feed_*``), with its currents
+    and its real lanes (hardware index below ``n_out``).
 
     Parameters
     ----------
@@ -57,7 +60,8 @@ class ConvWalk(wiring.Component):
     running : 1, out
         Chunks are still to be read.
     read_chunk : chunk_bits, out; read_en : 1, out
-        The membrane memory's read port (and the bias memory's); 0 while not running.
+        The membrane memory's read port (and the bias memory's), the word from the band's
+        first; 0 while not running.
     position : conv_position_bits, out; position_read : 1, out
         The current memory's read (``hw.currents``, ``update_*``).
     word : ArrayLayout(signed(acc_bits), conv_lanes), in
@@ -128,9 +132,21 @@ class ConvWalk(wiring.Component):
                      first.eq((map_q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
                      emit.eq(running & (~skipping | self.pick_valid))]
         m.d.comb += self.position.eq(q)
+        # The chunk's membrane word from the band's first: the position without the padding
+        # columns, row * out_width + column (< conv_positions), by shifts and adds, since the
+        # device's DSPs are all taken.
+        row = Signal(cpb + 1)
+        column = Signal(cpb + 1)
+        compact = Signal(cpb + 1)
+        word = Signal(17)
+        m.d.comb += [row.eq(q >> self.out_w_bits), column.eq(q - (row << self.out_w_bits))]
+        product = sum(Mux(self.out_width[i], row << i, 0) for i in range(cpb + 1))
+        m.d.comb += [compact.eq(product + column),
+                     word.eq(((compact << self.out_c_bits) | (self.block << pcb) | (j << ub))
+                             >> ub)]
         with m.If(emit):
             # the read port's address is an OR of its users': 0 unless reading
-            m.d.comb += [self.read_chunk.eq(first >> ub), self.read_en.eq(1),
+            m.d.comb += [self.read_chunk.eq(word), self.read_en.eq(1),
                          self.position_read.eq(j == 0)]
             with m.If(j == last_j):
                 m.d.sync += j.eq(0)
@@ -153,7 +169,7 @@ class ConvWalk(wiring.Component):
 
         # The feed, a cycle after the read.
         feed_j = Signal.like(j)
-        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(first >> ub),
+        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(word),
                      self.feed_first.eq(first), feed_j.eq(j),
                      self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
         for k in range(U):
