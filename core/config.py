@@ -408,7 +408,7 @@ class Config:
         memory holds the 10 classes; 77 DSP lanes leave the Arty's UART bridge its DSP48
         within the xc7a35t's 90."""
         base = dict(conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
-                    max_neurons=14336, max_inputs=896, membrane_words=3072, max_classes=10,
+                    max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
         return cls(**base)
