@@ -505,6 +505,8 @@ class Accelerator(wiring.Component):
             touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
             touched.clear.eq(conv_block | abort), touched.start.eq(walk.start & walk.skip),
             walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),
+            walk.pick_compact.eq(touched.compact), touched.out_width.eq(c_out_w),
+            touched.out_w_bits.eq(c_geom.out_w_bits),
             touched.take.eq(walk.pick_take), walk.pick_empty.eq(touched.empty),
             upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
             upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),

@@ -25,7 +25,8 @@ class ConvWalk(wiring.Component):
     that the neuron's index needs no adder. The membrane memory stores the map without its
     padding columns (``core.config.membrane_index``): the chunk's word, from the band's first
     word (the caller's), is ``((oy - first row) * out_width + ox) * 2**out_c_bits / U + (block
-    * PC + j * U) / U``, the product made of shifts and adds (no multiplier). In the cycle
+    * PC + j * U) / U``: the compact position counts the positions walked, or comes from the
+    picker (``pick_compact``), no multiplier on the read address's path. In the cycle
     after a read the chunk is fed to the update (``hw.update``, ``feed_*``), with its currents
     and its real lanes (hardware index below ``n_out``).
 
@@ -51,10 +52,10 @@ class ConvWalk(wiring.Component):
     skip : 1, in
         With ``start``: walk only the positions that the picker offers (``hw.touched``, the
         positions the block's events touched in the band) instead of every position.
-    pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
-    pick_empty : 1, in
-        The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
-        nothing is left.
+    pick_valid : 1, in; pick_position : conv_position_bits, in; pick_compact :
+    conv_position_bits, in; pick_take : 1, out; pick_empty : 1, in
+        The picker (``hw.touched``): a position is offered (and its compact one), taken with
+        its last chunk's read; nothing is left.
     abort : 1, in
         Stop walking.
     running : 1, out
@@ -87,6 +88,7 @@ class ConvWalk(wiring.Component):
             "out_c_bits": In(4), "block": In(16), "band": In(16),
             "n_out": In(16), "start": In(1), "skip": In(1), "abort": In(1), "running": Out(1),
             "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
+            "pick_compact": In(config.conv_position_bits),
             "pick_take": Out(1), "pick_empty": In(1),
             "read_chunk": Out(chunk_bits), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
@@ -133,15 +135,11 @@ class ConvWalk(wiring.Component):
                      emit.eq(running & (~skipping | self.pick_valid))]
         m.d.comb += self.position.eq(q)
         # The chunk's membrane word from the band's first: the position without the padding
-        # columns, row * out_width + column (< conv_positions), by shifts and adds, since the
-        # device's DSPs are all taken.
-        row = Signal(cpb + 1)
-        column = Signal(cpb + 1)
+        # columns, row * out_width + column, counted (walked) or the picker's.
+        walked = Signal(cpb + 1)
         compact = Signal(cpb + 1)
         word = Signal(17)
-        m.d.comb += [row.eq(q >> self.out_w_bits), column.eq(q - (row << self.out_w_bits))]
-        product = sum(Mux(self.out_width[i], row << i, 0) for i in range(cpb + 1))
-        m.d.comb += [compact.eq(product + column),
+        m.d.comb += [compact.eq(Mux(skipping, self.pick_compact, walked)),
                      word.eq(((compact << self.out_c_bits) | (self.block << pcb) | (j << ub))
                              >> ub)]
         with m.If(emit):
@@ -149,7 +147,7 @@ class ConvWalk(wiring.Component):
             m.d.comb += [self.read_chunk.eq(word), self.read_en.eq(1),
                          self.position_read.eq(j == 0)]
             with m.If(j == last_j):
-                m.d.sync += j.eq(0)
+                m.d.sync += [j.eq(0), walked.eq(walked + 1)]
                 m.d.comb += self.pick_take.eq(skipping)
                 with m.If(~skipping):
                     with m.If(ox == last_x):
@@ -163,7 +161,8 @@ class ConvWalk(wiring.Component):
         with m.If(running & skipping & self.pick_empty):
             m.d.sync += running.eq(0)
         with m.If(self.start):
-            m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0)]
+            m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0),
+                         walked.eq(0)]
         with m.If(self.abort):
             m.d.sync += running.eq(0)
 
