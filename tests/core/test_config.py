@@ -87,7 +87,7 @@ def test_named():
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
         conv=True, conv_lanes=32, conv_positions=512, max_layers=5, max_neurons=14336,
-        max_inputs=896, membrane_words=3072, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
+        max_inputs=896, membrane_words=2560, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
