@@ -110,10 +110,8 @@ class TouchedPositions(wiring.Component):
         low = _encode(first)[:gb] if G > 1 else Const(0, 1)
         m.d.comb += [pick_rd.addr.eq(a_grp),
                      self.valid.eq(b_bits.any()),
-                     self.position.eq(Cat(low, b_grp[:_clog2(NG)])),
+                     self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
                      self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
-        # B takes A's group once its last position is taken (or when empty); A takes the
-        # lowest group left whenever it is empty or hands its group over.
         # The compact position: the group's first one's (b_base, registered with b_grp), plus
         # the offset of the position in the group, whose rows (a group spans several of a map
         # narrower than G) are at most G / 2 of at most 4 columns.
@@ -129,6 +127,8 @@ class TouchedPositions(wiring.Component):
         m.d.comb += [group_first.eq(a_grp << gb),
                      a_base.eq(times_width(group_first >> wb, PB + 1) + (group_first & mask))]
         m.d.comb += self.compact.eq(b_base + times_width(low >> wb, gb + 1) + (low & mask))
+        # B takes A's group once its last position is taken (or when empty); A takes the
+        # lowest group left whenever it is empty or hands its group over.
         b_next = b_bits & ~Mux(self.take, first, 0)
         b_load = picking & ~b_next.any()
         a_load = picking & (~a_have | b_load)
