@@ -86,7 +86,7 @@ def report(network, config: Config, pixels, device: str = "xc7a100t") -> dict:
         "weight_words": sum(config.weight_rows(network)),
         "max_neurons": max(outputs.size for _, outputs in orders),
         "max_inputs": orders[0][0].size,
-        "membrane_words": sum(-(-outputs.size // config.neuron_units) for _, outputs in orders),
+        "membrane_words": sum(config.membrane_sizes(network)),
         # the current memory's words for whole maps: a map's rows times its width padded to a
         # power of two; in bands of rows (Config.conv_bands), one padded row at least
         "conv_positions": max((c.out_height << max(0, (c.out_width - 1).bit_length())

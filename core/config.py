@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "conv_current_bits",
-           "ENCODER_CODES",
+__all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "membrane_index",
+           "conv_current_bits", "ENCODER_CODES",
            "READOUT_CODES", "NAMED", "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
@@ -119,6 +119,32 @@ class MapOrder:
         c, y, x = np.meshgrid(np.arange(channels), np.arange(height), np.arange(width),
                               indexing="ij")
         return (((y << self.w_bits) | x) << self.c_bits | c).reshape(-1).astype(np.int64)
+
+
+def membrane_index(layer, outputs: MapOrder) -> np.ndarray:
+    """Where each of ``layer``'s neurons (logical order) lies in the membrane memory (and the
+    bias memory) with ``Config.conv``, counted in neurons from the layer's first word times
+    ``U`` (``docs/architecture.md``, "Convolution"), int64 (n,).
+
+    A conv or pool layer's output map (``outputs``, from :func:`map_orders`) is stored without
+    its padding columns: neuron ``(c, y, x)`` at ``((y * W + x) << c_bits) | c``, so that chunk
+    ``cc`` of position ``(y, x)`` is word ``(y * W + x) * 2**c_bits / U + cc``. A dense layer's
+    neurons lie at their hardware index. The layer's words are ``ceil((max + 1) / U)``
+    (:meth:`Config.membrane_sizes`)."""
+    if _conv(layer) is None:
+        return outputs.hardware_index()
+    channels, height, width = outputs.shape
+    c, y, x = np.meshgrid(np.arange(channels), np.arange(height), np.arange(width),
+                          indexing="ij")
+    return ((y * width + x) << outputs.c_bits | c).reshape(-1).astype(np.int64)
+
+
+def _membrane_neurons(layer, outputs: MapOrder) -> int:
+    """Neurons of the membrane memory's words of ``layer`` (:func:`membrane_index`), padding
+    included."""
+    if _conv(layer) is None:
+        return outputs.size
+    return outputs.shape[1] * outputs.shape[2] << outputs.c_bits
 
 
 def map_orders(network, units: int) -> list[tuple[MapOrder, MapOrder]]:
@@ -382,7 +408,7 @@ class Config:
         memory holds the 10 classes; 77 DSP lanes leave the Arty's UART bridge its DSP48
         within the xc7a35t's 90."""
         base = dict(conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
-                    max_neurons=14336, max_inputs=896, membrane_words=3072, max_classes=10,
+                    max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
         return cls(**base)
@@ -433,8 +459,7 @@ class Config:
         if convs:
             base.update(conv=True, conv_positions=1 << _clog2(max(
                 c.out_height << _clog2(c.out_width) for c in convs)),
-                membrane_words=sum(-(-outputs.size // probe.neuron_units)
-                                   for _, outputs in orders),
+                membrane_words=sum(probe.membrane_sizes(network)),
                 conv_acc_bits=max(conv_current_bits(layer, index == 0)
                                   for index, layer in enumerate(network.layers)
                                   if _conv(layer) is not None))
@@ -543,14 +568,21 @@ class Config:
     def membrane_bases(self, network) -> list[int]:
         """The first membrane-memory word of each layer: ``l * chunks_per_layer``, or with
         ``conv`` the layers one after the other (``ceil(n_out / U)`` words each, in the
-        hardware order of :func:`map_orders`)."""
+        layout of :func:`membrane_index`)."""
         if not self.conv:
             return [index * self.chunks_per_layer for index in range(len(network.layers))]
         bases, word = [], 0
-        for _, outputs in map_orders(network, self.neuron_units):
+        for words in self.membrane_sizes(network):
             bases.append(word)
-            word += -(-outputs.size // self.neuron_units)
+            word += words
         return bases
+
+    def membrane_sizes(self, network) -> list[int]:
+        """With ``conv``: the membrane-memory words of each layer, ``ceil(neurons / U)`` of
+        :func:`membrane_index`'s layout (a conv layer's map without its padding columns)."""
+        return [-(-_membrane_neurons(layer, outputs) // self.neuron_units)
+                for layer, (_, outputs) in zip(network.layers,
+                                               map_orders(network, self.neuron_units))]
 
     @property
     def region_bits(self) -> int:
@@ -652,7 +684,7 @@ class Config:
                            f"memory holds {self.max_classes}: regenerate the gateware with "
                            f"--set max_classes={orders[-1][1].size} or use fewer classes")
         if self.conv:
-            words = sum(-(-outputs.size // self.neuron_units) for _, outputs in orders)
+            words = sum(self.membrane_sizes(network))
             if words > self.membrane_words:
                 raise FitError(f"the membrane memory the network needs (words) is {words}, "
                                f"this hardware allows {self.membrane_words}: regenerate the "

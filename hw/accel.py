@@ -173,7 +173,8 @@ class Accelerator(wiring.Component):
         start, abort = (inq.go if cfg.stream else regs.start), regs.abort
         # The membrane memory's word of chunk `c` of the current layer, and of the output
         # layer (for the bus while idle): a block of chunks_per_layer words per layer, or with
-        # conv from each layer's base (NET_MEMBRANE_BASE), the maps being of any size.
+        # conv from each layer's base (NET_MEMBRANE_BASE), the maps being of any size; for a
+        # conv layer from its band's first word (the walk's chunks count from there).
         c_base = Signal(16)
         if cfg.conv:
             def membrane_address(chunk):
@@ -414,8 +415,14 @@ class Accelerator(wiring.Component):
                     next_first = c_band_first + c_band_rows
                     with m.If(~walk.running & ~walk.feed_valid & upd.drained):
                         with m.If(next_first < c_out_h):
-                            # the block's next band of rows: the step's events again
+                            # the block's next band of rows: the step's events again; its
+                            # words follow the band's (conv_positions >> out_w_bits rows of
+                            # out_width positions of 2**out_c_bits / U words)
+                            stride = ((c_out_w << _clog2(cfg.conv_positions))
+                                      >> c_geom.out_w_bits) << (
+                                c_geom.out_c_bits - _clog2(U)).as_unsigned()
                             m.d.sync += [c_band.eq(c_band + 1), c_band_first.eq(next_first),
+                                         c_base.eq(c_base + stride),
                                          c_band_rows.eq(band_rows(c_out_h, next_first,
                                                                   c_geom.out_w_bits))]
                             m.next = "BLOCK"
@@ -423,6 +430,7 @@ class Accelerator(wiring.Component):
                                     < (1 << c_geom.out_c_bits)):
                             m.d.sync += [c_block.eq(c_block + 1),
                                          row_base.eq(row_base + c_groups),
+                                         c_base.eq(regs.membrane_base[layer]),
                                          c_band.eq(0), c_band_first.eq(0),
                                          c_band_rows.eq(band_rows(c_out_h, 0,
                                                                   c_geom.out_w_bits))]
@@ -497,6 +505,8 @@ class Accelerator(wiring.Component):
             touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
             touched.clear.eq(conv_block | abort), touched.start.eq(walk.start & walk.skip),
             walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),
+            walk.pick_compact.eq(touched.compact), touched.out_width.eq(c_out_w),
+            touched.out_w_bits.eq(c_geom.out_w_bits),
             touched.take.eq(walk.pick_take), walk.pick_empty.eq(touched.empty),
             upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
             upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),

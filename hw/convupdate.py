@@ -22,9 +22,13 @@ class ConvWalk(wiring.Component):
     band of rows (``docs/architecture.md``, "Bands of output rows"): band ``n``'s positions
     are its words ``q_band = ((oy - first row) << out_w_bits) | ox``, and ``q = (n <<
     log2(conv_positions)) | q_band`` (a band is ``conv_positions >> out_w_bits`` rows), so
-    that the neuron's index needs no adder. In the cycle after a read the
-    chunk is fed to the update (``hw.update``, ``feed_*``), with its currents and its real
-    lanes (hardware index below ``n_out``).
+    that the neuron's index needs no adder. The membrane memory stores the map without its
+    padding columns (``core.config.membrane_index``): the chunk's word, from the band's first
+    word (the caller's), is ``((oy - first row) * out_width + ox) * 2**out_c_bits / U + (block
+    * PC + j * U) / U``: the compact position counts the positions walked, or comes from the
+    picker (``pick_compact``), no multiplier on the read address's path. In the cycle
+    after a read the chunk is fed to the update (``hw.update``, ``feed_*``), with its currents
+    and its real lanes (hardware index below ``n_out``).
 
     Parameters
     ----------
@@ -48,16 +52,17 @@ class ConvWalk(wiring.Component):
     skip : 1, in
         With ``start``: walk only the positions that the picker offers (``hw.touched``, the
         positions the block's events touched in the band) instead of every position.
-    pick_valid : 1, in; pick_position : conv_position_bits, in; pick_take : 1, out;
-    pick_empty : 1, in
-        The picker (``hw.touched``): a position is offered, taken with its last chunk's read;
-        nothing is left.
+    pick_valid : 1, in; pick_position : conv_position_bits, in; pick_compact :
+    conv_position_bits, in; pick_take : 1, out; pick_empty : 1, in
+        The picker (``hw.touched``): a position is offered (and its compact one), taken with
+        its last chunk's read; nothing is left.
     abort : 1, in
         Stop walking.
     running : 1, out
         Chunks are still to be read.
     read_chunk : chunk_bits, out; read_en : 1, out
-        The membrane memory's read port (and the bias memory's); 0 while not running.
+        The membrane memory's read port (and the bias memory's), the word from the band's
+        first; 0 while not running.
     position : conv_position_bits, out; position_read : 1, out
         The current memory's read (``hw.currents``, ``update_*``).
     word : ArrayLayout(signed(acc_bits), conv_lanes), in
@@ -83,6 +88,7 @@ class ConvWalk(wiring.Component):
             "out_c_bits": In(4), "block": In(16), "band": In(16),
             "n_out": In(16), "start": In(1), "skip": In(1), "abort": In(1), "running": Out(1),
             "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
+            "pick_compact": In(config.conv_position_bits),
             "pick_take": Out(1), "pick_empty": In(1),
             "read_chunk": Out(chunk_bits), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
@@ -128,12 +134,20 @@ class ConvWalk(wiring.Component):
                      first.eq((map_q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
                      emit.eq(running & (~skipping | self.pick_valid))]
         m.d.comb += self.position.eq(q)
+        # The chunk's membrane word from the band's first: the position without the padding
+        # columns, row * out_width + column, counted (walked) or the picker's.
+        walked = Signal(cpb + 1)
+        compact = Signal(cpb + 1)
+        word = Signal(17)
+        m.d.comb += [compact.eq(Mux(skipping, self.pick_compact, walked)),
+                     word.eq(((compact << self.out_c_bits) | (self.block << pcb) | (j << ub))
+                             >> ub)]
         with m.If(emit):
             # the read port's address is an OR of its users': 0 unless reading
-            m.d.comb += [self.read_chunk.eq(first >> ub), self.read_en.eq(1),
+            m.d.comb += [self.read_chunk.eq(word), self.read_en.eq(1),
                          self.position_read.eq(j == 0)]
             with m.If(j == last_j):
-                m.d.sync += j.eq(0)
+                m.d.sync += [j.eq(0), walked.eq(walked + 1)]
                 m.d.comb += self.pick_take.eq(skipping)
                 with m.If(~skipping):
                     with m.If(ox == last_x):
@@ -147,13 +161,14 @@ class ConvWalk(wiring.Component):
         with m.If(running & skipping & self.pick_empty):
             m.d.sync += running.eq(0)
         with m.If(self.start):
-            m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0)]
+            m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0),
+                         walked.eq(0)]
         with m.If(self.abort):
             m.d.sync += running.eq(0)
 
         # The feed, a cycle after the read.
         feed_j = Signal.like(j)
-        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(first >> ub),
+        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(word),
                      self.feed_first.eq(first), feed_j.eq(j),
                      self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
         for k in range(U):

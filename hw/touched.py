@@ -2,7 +2,7 @@
 and their expansion lowest first for the conv update (``docs/architecture.md``, "Skipping
 neurons that cannot change")."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -52,6 +52,13 @@ class TouchedPositions(wiring.Component):
         Start picking (from the next cycle on).
     valid : 1, out; position : conv_position_bits, out
         A position is offered (combinational, from registers).
+    out_width : 16, in; out_w_bits : 4, in
+        The output map's width and its column field (static while picking).
+    compact : conv_position_bits, out
+        The offered position without the padding columns, ``row * out_width + column``
+        (``position = (row << out_w_bits) | column``): the membrane memory's position
+        (``core.config.membrane_index``). The group's part is a register, computed by shifts
+        and adds when the group is taken (no multiplier on the read address's path).
     take : 1, in
         The offered position is taken this cycle.
     empty : 1, out
@@ -70,6 +77,7 @@ class TouchedPositions(wiring.Component):
         super().__init__({
             "mark": In(1), "mark_position": In(PB), "clear": In(1), "start": In(1),
             "valid": Out(1), "position": Out(PB), "take": In(1), "empty": Out(1),
+            "out_width": In(16), "out_w_bits": In(4), "compact": Out(PB),
         })
 
     def elaborate(self, platform):
@@ -99,10 +107,26 @@ class TouchedPositions(wiring.Component):
         b_bits = Signal(G)
         b_grp = Signal.like(a_grp)
         first = lowest(b_bits)
+        low = _encode(first)[:gb] if G > 1 else Const(0, 1)
         m.d.comb += [pick_rd.addr.eq(a_grp),
                      self.valid.eq(b_bits.any()),
                      self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
                      self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
+        # The compact position: the group's first one's (b_base, registered with b_grp), plus
+        # the offset of the position in the group, whose rows (a group spans several of a map
+        # narrower than G) are at most G / 2 of at most 4 columns.
+        PB, wb, width = self.config.conv_position_bits, self.out_w_bits, self.out_width
+        mask = (Const(1, PB + 2) << wb) - 1
+
+        def times_width(value, bits):
+            return sum(Mux(width[i], value << i, 0) for i in range(bits))
+
+        group_first = Signal(PB + 1)
+        a_base = Signal(PB + 1)
+        b_base = Signal(PB + 1)
+        m.d.comb += [group_first.eq(a_grp << gb),
+                     a_base.eq(times_width(group_first >> wb, PB + 1) + (group_first & mask))]
+        m.d.comb += self.compact.eq(b_base + times_width(low >> wb, gb + 1) + (low & mask))
         # B takes A's group once its last position is taken (or when empty); A takes the
         # lowest group left whenever it is empty or hands its group over.
         b_next = b_bits & ~Mux(self.take, first, 0)
@@ -110,7 +134,7 @@ class TouchedPositions(wiring.Component):
         a_load = picking & (~a_have | b_load)
         m.d.sync += b_bits.eq(b_next)
         with m.If(b_load & a_have):
-            m.d.sync += [b_bits.eq(pick_rd.data), b_grp.eq(a_grp)]
+            m.d.sync += [b_bits.eq(pick_rd.data), b_grp.eq(a_grp), b_base.eq(a_base)]
         pick = lowest(any_)
         clear_pick = Signal(NG)
         with m.If(a_load):

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from core import memmap
-from core.config import ENCODER_CODES, READOUT_CODES, Config, FitError, map_orders
+from core.config import (ENCODER_CODES, READOUT_CODES, Config, FitError, map_orders,
+                         membrane_index)
 from core.network import Network
 from core.schedule import conv_skips
 
@@ -184,9 +185,17 @@ def bias_writes(network: Network, config: Config) -> list[tuple[int, list[int]]]
     orders = map_orders(network, config.neuron_units)
     bases = config.membrane_bases(network)
     for index, (layer, (_, outputs)) in enumerate(zip(network.layers, orders)):
-        bias = np.zeros(outputs.size, np.int64)  # at the hardware indices, 0 for padding
+        # at the membrane memory's neurons (a conv map without its padding columns with
+        # conv, else the hardware indices), 0 for padding
+        if config.conv:
+            where = membrane_index(layer, outputs)
+            bias = np.zeros(config.membrane_sizes(network)[index] * config.neuron_units,
+                            np.int64)
+        else:
+            where = outputs.hardware_index()
+            bias = np.zeros(outputs.size, np.int64)
         if layer.bias is not None:
-            bias[outputs.hardware_index()] = np.asarray(layer.bias, np.int64)
+            bias[where] = np.asarray(layer.bias, np.int64)
         writes.append((4 * memmap.bias_address(config, index, membrane_base=bases[index]),
                        (bias & 0xFFFFFFFF).tolist()))
     return writes

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core import modelfile
-from core.config import (Config, ConfigError, FitError, add_config_arguments, shipped_for,
+from core.config import (Config, ConfigError, FitError, add_config_arguments, membrane_index,
+                         shipped_for,
                          conv_current_bits, map_orders, resolve)
 from core.network import Conv, Layer, Network, max_pool
 
@@ -86,7 +87,7 @@ def test_named():
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
         conv=True, conv_lanes=32, conv_positions=512, max_layers=5, max_neurons=14336,
-        max_inputs=896, membrane_words=3072, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
+        max_inputs=896, membrane_words=2560, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
@@ -333,6 +334,40 @@ class TestConv:
                                            r"gateware with --set membrane_words=21"):
             config.replace(membrane_words=20).check_fits(net)
         assert Config.for_network(net, neuron_units=4, lanes=8).membrane_words == 21
+
+    def test_membrane_index_drops_padding_columns(self):
+        # a 5 x 5 map (width padded to 8 in the hardware order), 2 channels padded to U = 4,
+        # pooled to 2 x 2 (its own width a power of two), then a dense layer
+        net, U = self.cnn(side=7), 4
+        orders = map_orders(net, U)
+        expected_words = []
+        for layer, (_, outputs) in zip(net.layers, orders):
+            index = membrane_index(layer, outputs)
+            if layer.conv is None:
+                assert (index == outputs.hardware_index()).all()
+                expected_words.append(-(-outputs.size // U))
+                continue
+            C, H, W = outputs.shape
+            CC = (1 << outputs.c_bits) // U
+            logical = 0
+            for c in range(C):          # numerics' order: (c * H + y) * W + x
+                for y in range(H):
+                    for x in range(W):
+                        word = (y * W + x) * CC + c // U
+                        assert index[logical] == word * U + c % U, (c, y, x)
+                        logical += 1
+            expected_words.append(H * W * CC)
+        assert orders[0][1].size // U > expected_words[0]   # padding columns dropped
+        config = Config.tiny(conv=True, max_inputs=64, max_neurons=160, conv_positions=64,
+                             membrane_words=64)
+        assert config.membrane_sizes(net) == expected_words
+        assert config.membrane_bases(net) == [0, expected_words[0],
+                                              expected_words[0] + expected_words[1]]
+        need = sum(expected_words)
+        with pytest.raises(FitError, match=rf"^the membrane memory the network needs \(words\) "
+                                           rf"is {need}, this hardware allows {need - 1}:"):
+            config.replace(membrane_words=need - 1).check_fits(net)
+        config.replace(membrane_words=need).check_fits(net)
 
     def test_conv_output_layer_is_refused(self):
         c = Conv(1, 4, 4, 2, kernel=3)

@@ -61,7 +61,9 @@ def test_the_estimate_of_the_mnist_cnn_configuration():
     # 14.5 of them in it by this estimate, 63 in all); the estimate is the memories' rule, 5
     # above: it never splits a memory's depth into blocks of two aspects (the membranes' 3,072
     # words: 12 BRAM36 in Yosys, 17 at 4K x 4). With conv1 in two bands of rows the current
-    # memory holds 512 positions: 56 estimated, 51 measured.
+    # memory holds 512 positions: 56 estimated, 51 measured. The membranes without the maps'
+    # padding columns, 2,560 words, are still 17 at 4K x 4 by the estimate (10 in Yosys: 49
+    # measured in all).
     listed = {m.name: m for m in memories(Config.named("mnist-cnn"))}
     assert {name: m.bram36 for name, m in listed.items()} == {
         "weights": 28.5, "pixels": 0.0, "membrane": 17.0, "results": 0.0, "event buffer": 3.0,

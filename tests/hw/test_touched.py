@@ -14,14 +14,19 @@ from hw.touched import TouchedPositions
 SEED = 20261204
 
 
-def _run(config, rounds):
+def _run(config, rounds, width=None):
     """Each round: clear, mark its positions (one per cycle), start, then take every offered
     position (``take_every`` cycles apart). Returns, per round, the positions offered in order
-    with the cycle (after start) of each, and the cycle at which ``empty`` rose."""
+    with the cycle (after start) of each, and the cycle at which ``empty`` rose. With
+    ``width`` (of a map whose rows are ``2**ceil(log2(width))`` positions) the offered
+    positions' compact ones too, as (position, compact) pairs."""
     dut = TouchedPositions(config)
     out = []
 
     async def bench(ctx):
+        if width is not None:
+            ctx.set(dut.out_width, width)
+            ctx.set(dut.out_w_bits, (width - 1).bit_length())
         for marks, take_every in rounds:
             ctx.set(dut.clear, 1)
             await ctx.tick()
@@ -41,7 +46,10 @@ def _run(config, rounds):
                 if ctx.get(dut.valid):
                     take, wait = wait == 0, (wait + 1) % take_every
                     if take:
-                        got.append((ctx.get(dut.position), cycle))
+                        position = ctx.get(dut.position)
+                        if width is not None:
+                            position = (position, ctx.get(dut.compact))
+                        got.append((position, cycle))
                 ctx.set(dut.take, take)
                 await ctx.tick()
                 ctx.set(dut.take, 0)
@@ -79,6 +87,21 @@ def test_picks_every_touched_position_lowest_first(depth):
             assert empty_at == CONV_SKIP_START + len(want) + 1
         if not want:
             assert empty_at == 1
+
+
+@pytest.mark.parametrize("depth, width", [(64, 5), (64, 3), (64, 1), (64, 16), (8, 3), (2, 1)])
+def test_compact_position_drops_padding_columns(depth, width):
+    # a map of `width` columns padded to a power of two: row * width + column of each offered
+    # position, whether its group of 8 positions lies in one row or spans several
+    config = Config.tiny_conv(conv_positions=depth)
+    wb = (width - 1).bit_length()
+    rng = np.random.default_rng(SEED + 7 * width)
+    real = [p for p in range(depth) if p & ((1 << wb) - 1) < width]
+    rounds = [([int(p) for p in rng.choice(real, size=min(12, len(real)))], 1), (real, 1)]
+    for (marks, _), (got, _) in zip(rounds, _run(config, rounds, width)):
+        assert [p for (p, _), _ in got] == sorted(set(marks))
+        assert [c for (_, c), _ in got] == [(p >> wb) * width + (p & ((1 << wb) - 1))
+                                             for (p, _), _ in got]
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -184,7 +184,40 @@ def test_conv_kernel_words_and_orders():
     assert words[4 * memmap.layer_reg(0, memmap.LAYER_CONV)] == conv_register(
         conv, *orders[0]) != 0
     assert words[4 * memmap.layer_reg(2, memmap.LAYER_CONV)] == 0   # dense
-    assert [words[4 * (memmap.REG_MEMBRANE_BASE + i)] for i in range(3)] == [0, 64, 72]
+    # the membranes without the maps' padding columns: 4 x 5 positions of 8 channels (U = 4),
+    # then 2 x 2 of 8 (64 and 72 with the conv map's columns padded to 8)
+    assert config.neuron_units == 4
+    assert [words[4 * (memmap.REG_MEMBRANE_BASE + i)] for i in range(3)] == [0, 40, 48]
+
+
+def test_conv_biases_at_the_membrane_memory_places():
+    """A conv layer's biases follow its membranes, the map without its padding columns: the
+    bias of neuron (c, y, x) at word (y * W + x) * CC + c // U of the layer, lane c % U (a
+    direct enumeration); zeros for the padding channels."""
+    config = Config.tiny_conv(bias=True)
+    U = config.neuron_units
+    c = Conv(1, 4, 5, 3, kernel=3, padding=1)     # 3 x 4 x 5 map: columns padded to 8
+    rng = np.random.default_rng(5)
+    conv = Layer(weights=rng.integers(-2, 3, c.weight_shape), conv=c,
+                 bias=rng.integers(-9, 10, c.n_out))
+    dense = Layer(weights=rng.integers(-2, 3, (3, c.n_out)))
+    net = Network(layers=[conv, dense]).validate()
+    memory = {}
+    for address, words in compile_network(net, config):
+        memory.update({address // 4 + i: word for i, word in enumerate(words)})
+    CC = max(4, U) // U                            # 3 channels padded to 4
+    base = 3 << config.region_bits
+    want = {}
+    for ch in range(3):
+        for y in range(4):
+            for x in range(5):
+                word = (y * 5 + x) * CC + ch // U
+                want[base + word * U + ch % U] = int(conv.bias[(ch * 4 + y) * 5 + x])
+    words = 4 * 5 * CC
+    assert config.membrane_bases(net) == [0, words]
+    for a in range(base, base + words * U):
+        got = memory[a] - (1 << 32) if memory[a] >> 31 else memory[a]
+        assert got == want.get(a, 0), a
 
 
 def _decode_compact(words, n):
