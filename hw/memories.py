@@ -9,14 +9,16 @@ which memory a larger network would overflow. On the default configuration the e
 Yosys's 31.5 BRAM36 exactly (tests/hw/test_memories.py).
 
 The rule (7-series block RAM in simple dual-port mode, UG473): a RAMB18 is ``16K x 1``,
-``8K x 2``, ``4K x 4``, ``2K x 9``, ``1K x 18`` or ``512 x 36``; a memory takes
-``ceil(width / w)`` of them at the narrowest aspect ``w`` that is deep enough, times
-``ceil(depth / 16K)`` for deeper ones, and two RAMB18 make a BRAM36. Memories marked
+``8K x 2``, ``4K x 4``, ``2K x 9``, ``1K x 18`` or ``512 x 36``; a memory's words are split
+into blocks of these depths and each block's bits into columns of these widths (or of a
+RAMB36's, ``4K x 9`` .. ``512 x 72``, which counts as two RAMB18), in the split that takes
+fewest, times ``ceil(depth / 16K)`` for deeper ones; two RAMB18 make a BRAM36. Memories marked
 ``ram_style = "distributed"`` and those of at most :data:`LUTRAM_DEPTH` words are LUT RAM.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from amaranth.hdl import Shape
@@ -40,9 +42,36 @@ RAMB18_ASPECTS = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512,
 def bram36(depth: int, width: int) -> float:
     """Estimated BRAM36 of a ``depth`` x ``width``-bit memory in block RAM (see the module)."""
     cascade = -(-depth // RAMB18_ASPECTS[0][0])
-    rows = -(-depth // cascade)
-    aspect = max(w for d, w in RAMB18_ASPECTS if d >= rows)
-    return cascade * -(-width // aspect) / 2
+    return cascade * _halves(-(-depth // cascade), width) / 2
+
+
+#: Block RAM aspects as (depth, width, RAMB18 halves): a RAMB18's, and a RAMB36's, which
+#: counts as two (its 4K x 9 holds what two RAMB18 at 4K x 4 cannot).
+_ASPECTS = tuple((d, w, 1) for d, w in RAMB18_ASPECTS) + tuple(
+    (2 * d, w, 2) for d, w in RAMB18_ASPECTS) + ((512, 72, 2),)
+
+
+@functools.lru_cache(maxsize=None)
+def _halves(depth: int, width: int) -> int:
+    """The fewest RAMB18 (halves of a BRAM36) of a ``depth`` x ``width`` memory: its words in
+    blocks of an aspect's depth (the last block: an aspect deep enough for the rest), each
+    block's bits in columns of aspects at least that deep (as Yosys does: 3,072 x 136 is
+    2K x 9 and 1K x 18, 24 RAMB18; 4,096 x 22 two RAMB36 at 4K x 9 and a RAMB18 at 4K x 4)."""
+    best = _columns(depth, width)
+    for d, _, _ in _ASPECTS:
+        if d < depth:
+            best = min(best, _columns(d, width) + _halves(depth - d, width))
+    return best
+
+
+@functools.lru_cache(maxsize=None)
+def _columns(depth: int, width: int) -> int:
+    """The fewest RAMB18 halves of ``width`` bits at ``depth`` words, in columns."""
+    aspects = [(w, h) for d, w, h in _ASPECTS if d >= depth]
+    best = [0] + [width] * width          # best[b]: halves for b bits
+    for b in range(1, width + 1):
+        best[b] = min(h + best[max(0, b - w)] for w, h in aspects)
+    return best[width]
 
 
 @dataclass(frozen=True)
