@@ -23,7 +23,9 @@ discriminator, --ann-steps: by default the teacher's budget, so that it is the t
 * accelerator cycles per image on the default configuration with max_neurons = 784 (core.perf,
   the cycle model that the co-simulation checks).
 
---losses names the two generator losses compared (default ttfs,aggressive; e.g.
+With --discriminator spiking both spiking generators start from one warm start (the recipe's
+teacher, trained with train.teacher_loss or train.loss, and its distillation), so that they
+differ only by the fine-tuning's loss. --losses names the two generator losses compared (default ttfs,aggressive; e.g.
 s4nn,s4nn_aggressive); --set overrides a recipe key for the spiking runs (repeatable).
 Writes --json (results/gan.json) and --grid (results/gan_grid.png: spiking generator's samples,
 Aggressive TTFS) with results/gan_grid_ann.png beside it. A benchmark, not a test: minutes.
@@ -48,7 +50,7 @@ from sw.gan.loss import LOSSES
 from sw.gan.metrics import class_view, features, frechet, train_classifier
 from sw.gan.spiking import discriminator_stats, spike_trains
 from sw.gan.train import (DISCRIMINATORS, export, load_recipe, sample_ann, sample_snn,
-                          spike_stats, train, train_gan)
+                          spike_stats, train, train_gan, warm_start)
 from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file, output_file,
                         positive_int)
 from sw.recipe import parse_override
@@ -133,7 +135,12 @@ def main(argv=None) -> int:
     try:
         config = load_recipe(args.recipe, over)
         for loss in args.losses:
-            load_recipe(args.recipe, _with(over, {"train": {"loss": loss}}))
+            if config["discriminator"]["kind"] == "spiking":    # the shared warm start's
+                loss_keys = {"loss": loss, "teacher_loss": (config["train"]["teacher_loss"]
+                                                            or config["train"]["loss"])}
+            else:
+                loss_keys = {"loss": loss}
+            load_recipe(args.recipe, _with(over, {"train": loss_keys}))
     except ValueError as error:
         return fail(PROG, f"recipe: {error}")
     spiking = config["discriminator"]["kind"] == "spiking"
@@ -168,9 +175,19 @@ def main(argv=None) -> int:
     real_spikes = spike_trains(spike_times(quantize_pixels(test.pixels[:args.samples], T), T), T)
     hw = Config.mnist(max_neurons=784)
     grids = {}
+    warm = None
+    if spiking and t["distill_steps"]:
+        # One warm start for both (the teacher learns with the recipe's teacher_loss or
+        # loss against an ANN): the two generators differ only by their fine-tuning's loss.
+        warm = warm_start(config, train_x, progress=True)
+        report["warm_start"] = {"teacher_loss": t["teacher_loss"] or t["loss"],
+                                "teacher_seconds": warm["teacher_seconds"],
+                                "distill_seconds": warm["distill_seconds"]}
     for loss in args.losses:
         cfg = load_recipe(args.recipe, _with(over, {"train": {"steps": steps, "loss": loss}}))
-        model, disc, history = train_gan(cfg, train_x, "snn", progress=True)
+        if warm is not None:
+            cfg["train"]["teacher_loss"] = report["warm_start"]["teacher_loss"]
+        model, disc, history = train_gan(cfg, train_x, "snn", progress=True, warm=warm)
         with tempfile.TemporaryDirectory() as folder:
             net, _ = export(model, Path(folder) / "g.snn", cfg)
         images = sample_snn(net, z)

@@ -28,6 +28,7 @@ docs/gan.md).
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ from .model import ANNGenerator, Discriminator, generate, generator
 from .spiking import SpikingDiscriminator, spike_trains
 
 __all__ = ["DEFAULTS", "DISCRIMINATORS", "load_recipe", "build_generator",
-           "build_discriminator", "train", "train_gan", "distill", "first_times",
+           "build_discriminator", "train", "train_gan", "warm_start", "distill", "first_times",
            "spike_stats", "export", "sample_snn", "sample_ann"]
 
 #: ``discriminator.kind``: a float ANN read as times, or fire-once IF neurons (TTFS).
@@ -78,6 +79,7 @@ DEFAULTS = {
     "train": {
         "loss": "aggressive",               # the generator's: one of sw.gan.loss.LOSSES
         "discriminator_loss": "ttfs",       # the discriminator's
+        "teacher_loss": "",                 # the warm start's ANN teacher's (empty: loss)
         "margin": 1.0,                      # gamma of the TTFS targets
         "diversity": 0.3,                   # weight of the mode-seeking term (0: off)
         "teacher_steps": 1500,              # adversarial steps of the ANN teacher
@@ -112,6 +114,14 @@ def load_recipe(path=None, overrides: dict | None = None) -> dict:
         raise ValueError(f"discriminator.timesteps is {d['timesteps']}; the spiking "
                          f"discriminator's window must be at least generator.timesteps "
                          f"({config['generator']['timesteps']}), or it misses input spikes")
+    if t["teacher_loss"] not in ("", *LOSSES):
+        raise ValueError(f"train.teacher_loss is {t['teacher_loss']!r}; it must be empty (the "
+                         f"generator's loss) or one of {', '.join(map(repr, LOSSES))}")
+    teacher = t["teacher_loss"] or t["loss"]
+    if t["distill_steps"] and teacher in WINDOW_LOSSES:
+        raise ValueError(f"the warm start's teacher would learn with {teacher!r}, which needs "
+                         f"a spiking discriminator, but the teacher's is an ANN; set "
+                         f"train.teacher_loss to 'ttfs' or 'aggressive'")
     for key in ("loss", "discriminator_loss"):
         if t[key] in WINDOW_LOSSES and d["kind"] != "spiking":
             raise ValueError(f"train.{key} is {t[key]!r}, which needs a window of spike "
@@ -158,21 +168,20 @@ def train(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = 
 
 
 def train_gan(config: dict, pixels: np.ndarray, kind: str = "snn", progress: bool = True,
-              log=None) -> tuple:
-    """Train a generator of ``kind`` (``"snn"`` or ``"ann"``) on ``pixels`` (uint8 (N, 784));
-    return ``(generator, history)``.
+              log=None, warm: dict | None = None) -> tuple:
+    """Train a generator of ``kind`` (``"snn"`` or ``"ann"``) on ``pixels`` (uint8 (N, 784)).
 
     The ANN generator: ``train.steps`` adversarial steps against a fresh discriminator. The
     spiking generator, with ``train.distill_steps`` 0: the same. With ``train.distill_steps``
-    set, a warm start first (:func:`distill`): a same-size ANN generator is trained for
-    ``train.teacher_steps`` adversarial steps, the spiking generator learns to draw the
-    teacher's images for the same latent vectors for ``distill_steps`` steps, and then it is
-    trained adversarially for ``train.steps`` steps against the teacher's discriminator (an
-    ANN; with ``discriminator.kind = "spiking"`` the teacher still learns against an ANN, and
-    the spiking generator is fine-tuned against a fresh spiking discriminator).
+    set, the warm start of :func:`warm_start` first (or a copy of ``warm``, one computed
+    before, so that several fine-tunings start from the same network), and then ``train.steps``
+    adversarial steps against the teacher's discriminator (an ANN; with
+    ``discriminator.kind = "spiking"`` against a fresh spiking discriminator, after
+    ``discriminator.warmup_steps`` steps of it alone).
 
-    Returns ``(generator, discriminator, history)``; ``history``: ``seconds`` (all phases), ``steps``, ``teacher_seconds``,
-    ``distill_seconds``, the losses every 100 steps of each phase."""
+    Returns ``(generator, discriminator, history)``; ``history``: ``seconds`` (all phases),
+    ``steps``, ``teacher_seconds``, ``distill_seconds``, the losses every 100 steps of each
+    phase."""
     t = config["train"]
     torch.set_num_threads(t["threads"])
     torch.manual_seed(t["seed"])
@@ -186,17 +195,15 @@ def train_gan(config: dict, pixels: np.ndarray, kind: str = "snn", progress: boo
         gen = build_generator(config)
         real_all = torch.from_numpy(quantize_pixels(pixels, T).astype(np.float32))
         if t["distill_steps"]:
-            teacher = ANNGenerator(g["latent_dim"], tuple(g["hidden"]), seed=t["seed"])
-            disc = build_discriminator(config, "ann")
-            real_ann = torch.from_numpy(pixels.astype(np.float32) / 255.0)
-            _adversarial(teacher, "ann", disc, real_ann, config, t["teacher_steps"], history,
-                         "teacher", progress, log, lr=lr)
-            history["teacher_seconds"] = time.monotonic() - start
-            distill(gen, teacher, config, history, progress, log)
-            history["distill_seconds"] = time.monotonic() - start - history["teacher_seconds"]
+            if warm is None:
+                warm = warm_start(config, pixels, progress, log)
+            gen, teacher = copy.deepcopy(warm["generator"]), warm["teacher"]
+            disc = None if spiking else copy.deepcopy(warm["discriminator"])
+            history["log"] += warm["log"]
+            for key in ("teacher_seconds", "distill_seconds"):
+                history[key] = warm[key]
+            start -= warm["teacher_seconds"] + warm["distill_seconds"]
             lr = t["lr_finetune"]
-            if spiking:
-                disc = None     # the teacher's is an ANN: a fresh spiking one below
     elif kind == "ann":
         if spiking:
             raise ValueError("the ANN generator draws intensities, not spikes; train it with "
@@ -213,6 +220,33 @@ def train_gan(config: dict, pixels: np.ndarray, kind: str = "snn", progress: boo
     return gen, disc, history
 
 
+def warm_start(config: dict, pixels: np.ndarray, progress: bool = True, log=None) -> dict:
+    """The warm start of the spiking generator: a same-size ANN generator (the teacher) trained
+    for ``train.teacher_steps`` adversarial steps against an ANN discriminator, with
+    ``train.teacher_loss`` (empty: ``train.loss``), then the spiking generator taught its
+    images for ``train.distill_steps`` steps (:func:`distill`).
+
+    Returns a dict: ``generator`` (the distilled spiking generator), ``teacher``,
+    ``discriminator`` (the teacher's), ``teacher_seconds``, ``distill_seconds``, ``log``."""
+    t, g = config["train"], config["generator"]
+    torch.manual_seed(t["seed"])
+    history = {"log": []}
+    start = time.monotonic()
+    gen = build_generator(config)
+    teacher = ANNGenerator(g["latent_dim"], tuple(g["hidden"]), seed=t["seed"])
+    disc = build_discriminator(config, "ann")
+    real_ann = torch.from_numpy(pixels.astype(np.float32) / 255.0)
+    _adversarial(teacher, "ann", disc, real_ann, config, t["teacher_steps"], history,
+                 "teacher", progress, log, lr=t["lr_generator"],
+                 loss=t["teacher_loss"] or t["loss"])
+    teacher_seconds = time.monotonic() - start
+    distill(gen, teacher, config, history, progress, log)
+    return {"generator": gen, "teacher": teacher, "discriminator": disc,
+            "teacher_seconds": teacher_seconds,
+            "distill_seconds": time.monotonic() - start - teacher_seconds,
+            "log": history["log"]}
+
+
 def _inputs(disc, images: torch.Tensor, out, timesteps: int) -> torch.Tensor:
     """What ``disc`` sees of a batch: the images (ANN), or spike trains (spiking): the
     generator's output spikes ``out.out_spikes`` as they are, or (``out`` None, real
@@ -227,7 +261,7 @@ def _inputs(disc, images: torch.Tensor, out, timesteps: int) -> torch.Tensor:
 def _adversarial(gen, kind: str, disc, real_all: torch.Tensor, config: dict,
                  steps: int, history: dict, phase: str, progress: bool, log,
                  start: float | None = None, lr: float = 1e-3, teacher=None,
-                 warmup: int = 0):
+                 warmup: int = 0, loss: str | None = None):
     """``warmup`` discriminator-only steps, then ``steps`` adversarial steps of ``gen`` (of ``kind``) against ``disc`` (both trained
     in place, fresh Adam states; the generator's step size ``lr``); with a ``teacher``, the
     generator's loss has ``train.anchor`` times the squared difference to the teacher's
@@ -237,12 +271,13 @@ def _adversarial(gen, kind: str, disc, real_all: torch.Tensor, config: dict,
     opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=t["lr_discriminator"], betas=(0.5, 0.999))
     gamma, T = t["margin"], config["generator"]["timesteps"]
+    loss = loss or t["loss"]
     spiking = isinstance(disc, SpikingDiscriminator)
     t_max = float(disc.timesteps) if spiking else None
     B, Z = t["batch_size"], config["generator"]["latent_dim"]
     rng = torch.Generator().manual_seed(t["seed"])
     start = time.monotonic() if start is None else start
-    for step in progress_bar(range(-warmup, steps), desc=f"{phase} {t['loss']}", unit="step",
+    for step in progress_bar(range(-warmup, steps), desc=f"{phase} {loss}", unit="step",
                              quiet=not progress):
         real = real_all[torch.randint(len(real_all), (B,), generator=rng)]
         z = torch.randint(0, 2, (B, Z), generator=rng).to(torch.float32) * 255.0  # as latent()
@@ -260,7 +295,7 @@ def _adversarial(gen, kind: str, disc, real_all: torch.Tensor, config: dict,
         if step < 0:    # warm-up: the discriminator alone
             continue
         d_gen = disc(fake_in)
-        g_loss = gan_loss(d_gen, REAL, t["loss"], gamma, t_max)
+        g_loss = gan_loss(d_gen, REAL, loss, gamma, t_max)
         if t["diversity"]:
             g_loss = g_loss - t["diversity"] * _diversity(fake, z)
         if teacher is not None and t["anchor"]:
