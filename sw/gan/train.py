@@ -202,7 +202,8 @@ def train_gan(config: dict, pixels: np.ndarray, kind: str = "snn", progress: boo
             history["log"] += warm["log"]
             for key in ("teacher_seconds", "distill_seconds"):
                 history[key] = warm[key]
-            start -= warm["teacher_seconds"] + warm["distill_seconds"]
+            # the training time counts the warm start, computed here or before
+            start = time.monotonic() - warm["teacher_seconds"] - warm["distill_seconds"]
             lr = t["lr_finetune"]
     elif kind == "ann":
         if spiking:

@@ -11,7 +11,7 @@ from sw.gan.images import intensity, latent, spike_times
 from sw.gan.loss import FAKE, REAL, gan_loss, s4nn_loss, s4nn_targets
 from sw.gan.spiking import SpikingDiscriminator, discriminator_stats, spike_trains
 from sw.gan.train import (build_discriminator, build_generator, export, first_times,
-                          load_recipe, train_gan)
+                          load_recipe, train_gan, warm_start)
 from core import golden
 
 
@@ -152,6 +152,33 @@ def test_tiny_gan_with_a_spiking_discriminator_trains_and_exports(tmp_path):
     assert 0 <= stats["decision_time"] <= 5 and stats["spikes_per_sample"] >= 0
     with pytest.raises(ValueError, match="ANN generator draws intensities"):
         train_gan(config, pixels, "ann", progress=False)
+
+
+def test_one_warm_start_serves_two_fine_tunings():
+    config = load_recipe(overrides={
+        "generator": {"latent_dim": 8, "hidden": [16], "timesteps": 4},
+        "discriminator": {"kind": "spiking", "hidden": 16, "timesteps": 4},
+        "train": {"steps": 2, "batch_size": 8, "distill_steps": 2, "teacher_steps": 2,
+                  "teacher_loss": "aggressive"}})
+    pixels = np.random.default_rng(1).integers(0, 256, (32, 784), dtype=np.uint8)
+    warm = warm_start(config, pixels, progress=False)
+    before = [w.detach().clone() for w in warm["generator"].weight]
+    runs = {}
+    for loss in ("s4nn", "s4nn_aggressive"):
+        config["train"]["loss"] = loss
+        runs[loss] = train_gan(config, pixels, "snn", progress=False, warm=warm)
+    # The shared start is copied, not trained in place, and both runs moved away from it.
+    assert all(torch.equal(a, b) for a, b in zip(before, warm["generator"].weight))
+    for gen, _, history in runs.values():
+        assert not torch.equal(gen.weight[1], before[1])
+        assert history["teacher_seconds"] == warm["teacher_seconds"]
+    with pytest.raises(ValueError) as error:
+        load_recipe(overrides={"discriminator": {"kind": "spiking"},
+                               "train": {"loss": "s4nn", "distill_steps": 10}})
+    assert str(error.value) == (
+        "the warm start's teacher would learn with 's4nn', which needs a spiking "
+        "discriminator, but the teacher's is an ANN; set train.teacher_loss to 'ttfs' or "
+        "'aggressive'")
 
 
 def test_ganbench_flags():
