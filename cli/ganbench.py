@@ -184,9 +184,10 @@ def main(argv=None) -> int:
                                 "teacher_seconds": warm["teacher_seconds"],
                                 "distill_seconds": warm["distill_seconds"]}
     for loss in args.losses:
-        cfg = load_recipe(args.recipe, _with(over, {"train": {"steps": steps, "loss": loss}}))
+        keys = {"steps": steps, "loss": loss}
         if warm is not None:
-            cfg["train"]["teacher_loss"] = report["warm_start"]["teacher_loss"]
+            keys["teacher_loss"] = report["warm_start"]["teacher_loss"]
+        cfg = load_recipe(args.recipe, _with(over, {"train": keys}))
         model, disc, history = train_gan(cfg, train_x, "snn", progress=True, warm=warm)
         with tempfile.TemporaryDirectory() as folder:
             net, _ = export(model, Path(folder) / "g.snn", cfg)
