@@ -1,4 +1,5 @@
-"""The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS.
+"""The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS (and both with
+S4NN's targets).
 
 Spiking-GAN (Kotariya and Ganguly 2021) trains with a temporal loss on the first-spike times of
 a two-neuron output (``real``, ``fake``): the neuron of the correct answer should fire first.
