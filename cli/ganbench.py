@@ -3,6 +3,7 @@
 ::
 
     python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps N] [--ann-steps N] [--samples 2000]
+                          [--discriminator ann|spiking] [--losses PLAIN,AGGRESSIVE] [--set S.K=V]
 
 Trains (batches of the recipe's size, one thread) the spiking generator with plain TTFS and with
 Aggressive TTFS (--steps adversarial steps; with the recipe's warm start, after its ANN teacher
@@ -15,9 +16,17 @@ discriminator, --ann-steps: by default the teacher's budget, so that it is the t
 * the fraction of samples the classifier labels with confidence above 0.9, and the entropy of
   its predicted-class histogram;
 * mean output spike step, output spikes and all spikes per sample (spiking generators);
+* with --discriminator spiking (the spiking generators trained against a spiking
+  discriminator of fire-once IF neurons that takes their output spikes, docs/gan.md): each
+  one's discriminator's decision time (the step of its first output spike) and spikes per
+  sample, on the generator's samples and on real test digits;
 * accelerator cycles per image on the default configuration with max_neurons = 784 (core.perf,
   the cycle model that the co-simulation checks).
 
+With --discriminator spiking both spiking generators start from one warm start (the recipe's
+teacher, trained with train.teacher_loss or train.loss, and its distillation), so that they
+differ only by the fine-tuning's loss. --losses names the two generator losses compared (default ttfs,aggressive; e.g.
+s4nn,s4nn_aggressive); --set overrides a recipe key for the spiking runs (repeatable).
 Writes --json (results/gan.json) and --grid (results/gan_grid.png: spiking generator's samples,
 Aggressive TTFS) with results/gan_grid_ann.png beside it. A benchmark, not a test: minutes.
 """
@@ -36,11 +45,15 @@ import numpy as np
 from core.config import Config
 from core.perf import cycle_counts
 from sw.data import DataError, load_mnist
-from sw.gan.images import latent, quantize_pixels
+from sw.gan.images import latent, quantize_pixels, spike_times
+from sw.gan.loss import LOSSES
 from sw.gan.metrics import class_view, features, frechet, train_classifier
-from sw.gan.train import export, load_recipe, sample_ann, sample_snn, spike_stats, train
+from sw.gan.spiking import discriminator_stats, spike_trains
+from sw.gan.train import (DISCRIMINATORS, export, load_recipe, sample_ann, sample_snn,
+                          spike_stats, train, train_gan, warm_start)
 from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file, output_file,
                         positive_int)
+from sw.recipe import parse_override
 
 from .gan import write_grid
 
@@ -64,12 +77,46 @@ def parser() -> ArgumentParser:
                         "else --steps)")
     p.add_argument("--samples", type=positive_int, default=2000,
                    help="generated digits per generator (default 2000)")
+    p.add_argument("--discriminator", choices=DISCRIMINATORS,
+                   help="the spiking generators' discriminator (default: the recipe's "
+                        "discriminator.kind); the ANN generator always has an ANN one")
+    p.add_argument("--losses", type=_losses, default=("ttfs", "aggressive"),
+                   metavar="PLAIN,AGGRESSIVE",
+                   help="the two generator losses compared (default ttfs,aggressive)")
+    p.add_argument("--set", type=_override, action="append", default=[], dest="overrides",
+                   metavar="SECTION.KEY=VALUE",
+                   help="override a recipe value of the spiking runs (repeatable)")
     p.add_argument("--json", type=output_file, default=Path("results/gan.json"),
                    metavar="FILE", help="the report (default results/gan.json)")
     p.add_argument("--grid", type=output_file, default=Path("results/gan_grid.png"),
                    metavar="PNG", help="the spiking generator's samples (default "
                                        "results/gan_grid.png)")
     return p
+
+
+def _losses(text: str) -> tuple:
+    """``PLAIN,AGGRESSIVE``: two losses of :data:`sw.gan.loss.LOSSES`."""
+    names = tuple(name.strip() for name in text.split(","))
+    if len(names) != 2 or any(name not in LOSSES for name in names) or names[0] == names[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give two different losses, PLAIN,AGGRESSIVE, of "
+            f"{', '.join(LOSSES)} (e.g. ttfs,aggressive)")
+    return names
+
+
+def _override(text: str) -> dict:
+    try:
+        return parse_override(text, "train.margin=2")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _with(base: dict, over: dict) -> dict:
+    """Nested dicts ``base`` updated by ``over`` (a copy)."""
+    out = {k: dict(v) for k, v in base.items()}
+    for section, values in over.items():
+        out.setdefault(section, {}).update(values)
+    return out
 
 
 def _quality(clf, images, real_features) -> dict:
@@ -80,10 +127,23 @@ def _quality(clf, images, real_features) -> dict:
 @cli_main(PROG)
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    over: dict = {}
+    for item in args.overrides:
+        over = _with(over, item)
+    if args.discriminator:
+        over = _with(over, {"discriminator": {"kind": args.discriminator}})
     try:
-        config = load_recipe(args.recipe)
+        config = load_recipe(args.recipe, over)
+        for loss in args.losses:
+            if config["discriminator"]["kind"] == "spiking":    # the shared warm start's
+                loss_keys = {"loss": loss, "teacher_loss": (config["train"]["teacher_loss"]
+                                                            or config["train"]["loss"])}
+            else:
+                loss_keys = {"loss": loss}
+            load_recipe(args.recipe, _with(over, {"train": loss_keys}))
     except ValueError as error:
         return fail(PROG, f"recipe: {error}")
+    spiking = config["discriminator"]["kind"] == "spiking"
     t = config["train"]
     steps = args.steps or t["steps"]
     ann_steps = args.ann_steps or (t["teacher_steps"] if t["distill_steps"] else steps)
@@ -97,10 +157,12 @@ def main(argv=None) -> int:
     clf = train_classifier(train_x, mnist["train"].labels)
     test_feats, test_probs = features(clf, test.pixels / 255.0)
     report = {
-        "budget": {"steps": steps, "ann_steps": ann_steps, "batch_size": config["train"]["batch_size"],
-                   "threads": config["train"]["threads"],
-                   "teacher_steps": config["train"]["teacher_steps"],
-                   "distill_steps": config["train"]["distill_steps"]},
+        "budget": {"steps": steps, "ann_steps": ann_steps, "batch_size": t["batch_size"],
+                   "threads": t["threads"], "teacher_steps": t["teacher_steps"],
+                   "distill_steps": t["distill_steps"]},
+        "discriminator": config["discriminator"],
+        "losses": list(args.losses),
+        "overrides": over,
         "samples": args.samples,
         "classifier_test_accuracy": float((test_probs.argmax(1) == test.labels).mean()),
         "reference": {
@@ -110,44 +172,75 @@ def main(argv=None) -> int:
         },
     }
     z = latent(args.samples, Z, seed=2)
+    real_spikes = spike_trains(spike_times(quantize_pixels(test.pixels[:args.samples], T), T), T)
     hw = Config.mnist(max_neurons=784)
     grids = {}
-    for loss in ("ttfs", "aggressive"):
-        cfg = load_recipe(args.recipe, {"train": {"steps": steps, "loss": loss}})
-        model, history = train(cfg, train_x, "snn", progress=True)
+    warm = None
+    if spiking and t["distill_steps"]:
+        # One warm start for both (the teacher learns with the recipe's teacher_loss or
+        # loss against an ANN): the two generators differ only by their fine-tuning's loss.
+        warm = warm_start(config, train_x, progress=True)
+        report["warm_start"] = {"teacher_loss": t["teacher_loss"] or t["loss"],
+                                "teacher_seconds": warm["teacher_seconds"],
+                                "distill_seconds": warm["distill_seconds"]}
+    for loss in args.losses:
+        keys = {"steps": steps, "loss": loss}
+        if warm is not None:
+            keys["teacher_loss"] = report["warm_start"]["teacher_loss"]
+        cfg = load_recipe(args.recipe, _with(over, {"train": keys}))
+        model, disc, history = train_gan(cfg, train_x, "snn", progress=True, warm=warm)
         with tempfile.TemporaryDirectory() as folder:
             net, _ = export(model, Path(folder) / "g.snn", cfg)
         images = sample_snn(net, z)
         grids[loss] = images[:64]
         cycles = cycle_counts(net, hw, z[:200])
-        report[f"snn_{loss}"] = {"train_seconds": history["seconds"],
-                                 **{k: history[k] for k in ("teacher_seconds",
-                                                            "distill_seconds") if k in history},
-                                 **_quality(clf, images, test_feats),
-                                 **spike_stats(net, z),
-                                 "cycles_per_image": float(np.mean(cycles))}
-        print(f"snn {loss}: {json.dumps(report[f'snn_{loss}'])}", flush=True)
-    model, history = train(load_recipe(args.recipe, {"train": {"steps": ann_steps}}),
-                           train_x, "ann", progress=True)
+        entry = {"train_seconds": history["seconds"],
+                 **{k: history[k] for k in ("teacher_seconds", "distill_seconds")
+                    if k in history},
+                 **_quality(clf, images, test_feats),
+                 **spike_stats(net, z),
+                 "cycles_per_image": float(np.mean(cycles))}
+        if spiking:
+            # The golden generator's output spike times, as spike trains, into its own
+            # discriminator; and real test digits on the T + 1 levels.
+            fake_spikes = spike_trains(spike_times(images, T), T)
+            fake = discriminator_stats(disc, fake_spikes)
+            entry["discriminator_fake"] = fake
+            entry["discriminator_real"] = discriminator_stats(disc, real_spikes)
+            entry["decision_time"] = fake["decision_time"]
+            entry["discriminator_spikes_per_sample"] = fake["spikes_per_sample"]
+        report[f"snn_{loss}"] = entry
+        print(f"snn {loss}: {json.dumps(entry)}", flush=True)
+    ann_cfg = load_recipe(args.recipe, {"train": {"steps": ann_steps},
+                                        "discriminator": {"kind": "ann"}})
+    model, history = train(ann_cfg, train_x, "ann", progress=True)
     images = sample_ann(model, z)
     report["ann_aggressive"] = {"train_seconds": history["seconds"],
                                 **_quality(clf, images, test_feats)}
     print(f"ann aggressive: {json.dumps(report['ann_aggressive'])}", flush=True)
-    plain, aggr = report["snn_ttfs"], report["snn_aggressive"]
+    plain, aggr = (report[f"snn_{loss}"] for loss in args.losses)
+    keys = ["mean_output_spike_time", "spikes_per_sample", "output_spikes_per_sample",
+            "frechet", "cycles_per_image"]
+    if spiking:
+        keys += ["decision_time", "discriminator_spikes_per_sample"]
     report["aggressive_vs_plain_percent"] = {
         key: 100.0 * (aggr[key] - plain[key]) / plain[key] if plain[key] else None
-        for key in ("mean_output_spike_time", "spikes_per_sample", "output_spikes_per_sample",
-                    "frechet", "cycles_per_image")}
+        for key in keys}
     report["frechet_ratio_snn_to_ann"] = aggr["frechet"] / report["ann_aggressive"]["frechet"]
     report["seconds"] = time.monotonic() - started
     with atomic_write(args.json) as file:
         json.dump(report, file, indent=1)
-    write_grid(args.grid, grids["aggressive"])
+    write_grid(args.grid, grids[args.losses[1]])
     write_grid(args.grid.with_name(args.grid.stem + "_ann.png"), images[:64])
-    write_grid(args.grid.with_name(args.grid.stem + "_ttfs.png"), grids["ttfs"])
-    print(f"ganbench: FD snn {aggr['frechet']:.2f} (aggressive), {plain['frechet']:.2f} "
-          f"(plain), ann {report['ann_aggressive']['frechet']:.2f}; ratio "
-          f"{report['frechet_ratio_snn_to_ann']:.2f}; {args.json}")
+    write_grid(args.grid.with_name(args.grid.stem + f"_{args.losses[0]}.png"),
+               grids[args.losses[0]])
+    percent = report["aggressive_vs_plain_percent"]
+    print(f"ganbench: FD snn {aggr['frechet']:.2f} ({args.losses[1]}), {plain['frechet']:.2f} "
+          f"({args.losses[0]}), ann {report['ann_aggressive']['frechet']:.2f}; ratio "
+          f"{report['frechet_ratio_snn_to_ann']:.2f}; {args.losses[1]} vs {args.losses[0]}: "
+          + ", ".join(f"{key} {value:+.1f} %" for key, value in percent.items()
+                      if value is not None)
+          + f"; {args.json}")
     return 0
 
 

@@ -5,7 +5,8 @@
     python -m sw.gantrain --recipe configs/mnist_gan.toml --output models/mnist_gan.snn
     python -m sw.gantrain --recipe configs/mnist_gan.toml --set train.loss="ttfs" --output g.snn
 
-Trains (sw.gan.train) against an ANN discriminator on MNIST's 50,000 training digits, exports
+Trains (sw.gan.train) against the recipe's discriminator (discriminator.kind: an ANN, or
+"spiking": fire-once IF neurons fed the generator's spikes) on MNIST's training digits, exports
 the integer network, checks that the golden model gives the training model's first-spike time
 on every output neuron of 256 latent vectors, and prints the training time and the generator's
 spike statistics. --json FILE writes them as JSON as well.

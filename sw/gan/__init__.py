@@ -5,6 +5,8 @@
 * :mod:`sw.gan.loss`: the plain and the Aggressive TTFS losses
 * :mod:`sw.gan.model`: the spiking generator (a :class:`sw.snn.SNN`), the ANN discriminator and
   the same-size ANN generator
+* :mod:`sw.gan.spiking`: the spiking discriminator (fire-once IF neurons, TTFS), fed the
+  generator's output spikes
 * :mod:`sw.gan.train`: the recipe (``configs/mnist_gan.toml``), adversarial training and export
 
 ``docs/gan.md`` describes the method and its numbers. The package imports nothing itself, so

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["intensity", "to_pixels", "quantize_pixels", "latent", "grid"]
+__all__ = ["intensity", "spike_times", "to_pixels", "quantize_pixels", "latent", "grid"]
 
 
 def intensity(first_time, timesteps: int):
@@ -41,6 +41,15 @@ def intensity(first_time, timesteps: int):
         return (timesteps - t) / timesteps
     t = np.minimum(np.asarray(first_time, dtype=np.float64), timesteps)
     return (timesteps - t) / timesteps
+
+
+def spike_times(intensities, timesteps: int) -> np.ndarray:
+    """The inverse of :func:`intensity` on the ``T + 1`` grey levels: the first-spike step
+    (int64, same shape) that draws each intensity in ``[0, 1]``, ``T - round(T x)``: white
+    fires in step 0, the darkest grey ``1/T`` in step ``T - 1``, black (``T``) never. How the
+    spiking discriminator sees real digits (:mod:`sw.gan.spiking`)."""
+    x = np.clip(np.asarray(intensities, dtype=np.float64), 0.0, 1.0)
+    return (timesteps - np.round(x * timesteps)).astype(np.int64)
 
 
 def to_pixels(first_time, timesteps: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS.
+"""The adversarial losses on first-spike times: plain TTFS and Aggressive TTFS (and both with
+S4NN's targets).
 
 Spiking-GAN (Kotariya and Ganguly 2021) trains with a temporal loss on the first-spike times of
 a two-neuron output (``real``, ``fake``): the neuron of the correct answer should fire first.
@@ -15,10 +16,18 @@ With ``t_k`` the output times of one sample and ``c`` the correct neuron:
   (Kheradpisheh and Masquelier 2020) ask only ``T_c = tau``; moving the target before ``tau``
   is what the paper calls aggressive, and it reports faster inference and fewer spikes.
 
-Here the discriminator is an ANN (:class:`sw.gan.model.Discriminator`), so its two outputs
-``o_k`` stand for first-spike times through ``t_k = -o_k``: a ReLU unit converted to
-time-to-first-spike coding fires the earlier the larger its activation. The discriminator
-learns with plain TTFS (``real`` first for real digits, ``fake`` first for generated ones); the
+**S4NN targets** (``s4nn``, ``s4nn_aggressive``; the paper's formulation taken more
+literally, for the spiking discriminator, whose times lie in a window ``[0, T_max]``):
+``1/2 sum_k (t_k - T_k)^2`` with absolute targets for the wrong neurons, ``T_k = T_max``
+(never), and for the correct one ``tau`` (S4NN) or ``tau - gamma`` (aggressive: the target
+never rests at the earliest output, :func:`s4nn_targets`), no cross-entropy.
+
+With the ANN discriminator (:class:`sw.gan.model.Discriminator`) the two outputs ``o_k``
+stand for first-spike times through ``t_k = -o_k``: a ReLU unit converted to
+time-to-first-spike coding fires the earlier the larger its activation. With the spiking
+discriminator (:class:`sw.gan.spiking.SpikingDiscriminator`) the ``t_k`` are its output
+neurons' differentiable first-spike times. The discriminator
+learns with ``train.discriminator_loss`` (plain TTFS by default) (``real`` first for real digits, ``fake`` first for generated ones); the
 generator, through the discriminator, with the loss chosen (``real`` first). This is our
 reading of the paper, whose full text was not at hand: the form of the targets follows its
 description, the constants and the cross-entropy base are ours (``docs/gan.md``).
@@ -29,9 +38,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "REAL", "FAKE", "ttfs_targets", "ttfs_loss"]
+__all__ = ["LOSSES", "WINDOW_LOSSES", "REAL", "FAKE", "ttfs_targets", "ttfs_loss",
+           "s4nn_targets", "s4nn_loss", "gan_loss"]
 
-LOSSES = ("ttfs", "aggressive")
+LOSSES = ("ttfs", "aggressive", "s4nn", "s4nn_aggressive")
+#: The losses whose targets need the window ``T_max`` (a spiking discriminator).
+WINDOW_LOSSES = ("s4nn", "s4nn_aggressive")
 REAL, FAKE = 0, 1   # output neurons of the discriminator
 
 
@@ -66,3 +78,35 @@ def ttfs_loss(times: torch.Tensor, correct, gamma: float = 1.0,
         t_c = times.gather(1, correct.view(-1, 1))
         loss = loss + 0.5 * ((t_c - target.gather(1, correct.view(-1, 1))) ** 2).mean()
     return loss
+
+
+def s4nn_targets(times: torch.Tensor, correct: torch.Tensor, t_max: float, gamma: float = 1.0,
+                 aggressive: bool = False) -> torch.Tensor:
+    """S4NN-style target times (B, K), detached: ``t_max`` for every wrong neuron; for the
+    correct one ``tau = min_k t_k`` or, ``aggressive``, ``tau - gamma``."""
+    t = times.detach()
+    tau = t.min(dim=1, keepdim=True).values
+    target = torch.full_like(t, float(t_max))
+    return target.scatter(1, correct.view(-1, 1), tau - gamma if aggressive else tau)
+
+
+def s4nn_loss(times: torch.Tensor, correct, t_max: float, gamma: float = 1.0,
+              aggressive: bool = False) -> torch.Tensor:
+    """``mean_b 1/2 sum_k (t_k - T_k)^2`` with the targets of :func:`s4nn_targets`."""
+    if not isinstance(correct, torch.Tensor):
+        correct = torch.full((times.shape[0],), int(correct), dtype=torch.int64)
+    target = s4nn_targets(times, correct, t_max, gamma, aggressive)
+    return 0.5 * ((times - target) ** 2).sum(dim=1).mean()
+
+
+def gan_loss(times: torch.Tensor, correct, kind: str, gamma: float = 1.0,
+             t_max: float | None = None) -> torch.Tensor:
+    """The loss ``kind`` (one of :data:`LOSSES`) of output times (B, K); ``t_max`` (the
+    discriminator's window) is needed by the S4NN losses."""
+    if kind in ("ttfs", "aggressive"):
+        return ttfs_loss(times, correct, gamma, aggressive=kind == "aggressive")
+    if kind in WINDOW_LOSSES:
+        if t_max is None:
+            raise ValueError(f"the {kind!r} loss needs the discriminator's window t_max")
+        return s4nn_loss(times, correct, t_max, gamma, aggressive=kind == "s4nn_aggressive")
+    raise ValueError(f"loss is {kind!r}; it must be one of {', '.join(map(repr, LOSSES))}")
