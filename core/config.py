@@ -129,8 +129,8 @@ def membrane_index(layer, outputs: MapOrder) -> np.ndarray:
     A conv or pool layer's output map (``outputs``, from :func:`map_orders`) is stored without
     its padding columns: neuron ``(c, y, x)`` at ``((y * W + x) << c_bits) | c``, so that chunk
     ``cc`` of position ``(y, x)`` is word ``(y * W + x) * 2**c_bits / U + cc``. A dense layer's
-    neurons lie at their hardware index. The layer's words are ``ceil((max + 1) / U)``
-    (:meth:`Config.membrane_sizes`)."""
+    neurons lie at their hardware index. A conv layer's words are ``H * W * 2**c_bits / U``,
+    every position's chunks (:meth:`Config.membrane_sizes`)."""
     if _conv(layer) is None:
         return outputs.hardware_index()
     channels, height, width = outputs.shape

@@ -300,11 +300,12 @@ class Accelerator(wiring.Component):
             ]
 
         # -- sequencer ----------------------------------------------------------------------
-        def band_rows(height, first, out_w_bits):
-            """The rows of the band from row ``first`` of a map of ``height`` rows: the
-            current memory's rows (``conv_positions >> out_w_bits``) or what is left."""
+        def enter_band(band, first, height, out_w_bits):
+            """Band ``band`` of a map of ``height`` rows, from row ``first``: its rows are the
+            current memory's (``conv_positions >> out_w_bits``) or what is left."""
             full = Const(cfg.conv_positions, 17) >> out_w_bits
-            return Mux(height - first > full, full, height - first)
+            return [c_band.eq(band), c_band_first.eq(first),
+                    c_band_rows.eq(Mux(height - first > full, full, height - first))]
 
         def load_layer(index):
             params = regs.layers[index]
@@ -320,9 +321,8 @@ class Accelerator(wiring.Component):
                 m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry), pend_acc.eq(0),
                              c_base.eq(regs.membrane_base[index]),
                              c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
-                             c_block.eq(0), c_band.eq(0), c_band_first.eq(0),
-                             c_band_rows.eq(band_rows(params.out_height, 0,
-                                                      geometry.out_w_bits)),
+                             c_block.eq(0),
+                             *enter_band(0, 0, params.out_height, geometry.out_w_bits),
                              c_groups.eq((geometry.kernel * geometry.kernel)
                                          << geometry.c_bits)]
                 with m.If(~geometry.conv):
@@ -421,19 +421,16 @@ class Accelerator(wiring.Component):
                             stride = ((c_out_w << _clog2(cfg.conv_positions))
                                       >> c_geom.out_w_bits) << (
                                 c_geom.out_c_bits - _clog2(U)).as_unsigned()
-                            m.d.sync += [c_band.eq(c_band + 1), c_band_first.eq(next_first),
-                                         c_base.eq(c_base + stride),
-                                         c_band_rows.eq(band_rows(c_out_h, next_first,
-                                                                  c_geom.out_w_bits))]
+                            m.d.sync += [c_base.eq(c_base + stride),
+                                         *enter_band(c_band + 1, next_first, c_out_h,
+                                                     c_geom.out_w_bits)]
                             m.next = "BLOCK"
                         with m.Elif(((c_block + 1) << _clog2(cfg.conv_lanes))
                                     < (1 << c_geom.out_c_bits)):
                             m.d.sync += [c_block.eq(c_block + 1),
                                          row_base.eq(row_base + c_groups),
                                          c_base.eq(regs.membrane_base[layer]),
-                                         c_band.eq(0), c_band_first.eq(0),
-                                         c_band_rows.eq(band_rows(c_out_h, 0,
-                                                                  c_geom.out_w_bits))]
+                                         *enter_band(0, 0, c_out_h, c_geom.out_w_bits)]
                             m.next = "BLOCK"
                         with m.Else():
                             m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)

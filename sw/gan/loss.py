@@ -70,8 +70,7 @@ def ttfs_loss(times: torch.Tensor, correct, gamma: float = 1.0,
     of ``softmax(-t)``; ``aggressive`` adds ``mean_b 1/2 (t_c - T_c)^2`` with the Aggressive
     target ``T_c = tau - gamma`` of :func:`ttfs_targets`.
     """
-    if not isinstance(correct, torch.Tensor):
-        correct = torch.full((times.shape[0],), int(correct), dtype=torch.int64)
+    correct = _per_sample(times, correct)
     loss = F.cross_entropy(-times, correct)
     if aggressive:
         target = ttfs_targets(times, correct, gamma, aggressive=True)
@@ -93,10 +92,15 @@ def s4nn_targets(times: torch.Tensor, correct: torch.Tensor, t_max: float, gamma
 def s4nn_loss(times: torch.Tensor, correct, t_max: float, gamma: float = 1.0,
               aggressive: bool = False) -> torch.Tensor:
     """``mean_b 1/2 sum_k (t_k - T_k)^2`` with the targets of :func:`s4nn_targets`."""
-    if not isinstance(correct, torch.Tensor):
-        correct = torch.full((times.shape[0],), int(correct), dtype=torch.int64)
-    target = s4nn_targets(times, correct, t_max, gamma, aggressive)
+    target = s4nn_targets(times, _per_sample(times, correct), t_max, gamma, aggressive)
     return 0.5 * ((times - target) ** 2).sum(dim=1).mean()
+
+
+def _per_sample(times: torch.Tensor, correct) -> torch.Tensor:
+    """``correct`` as int64 (B,): one neuron for every sample of ``times`` when an int."""
+    if isinstance(correct, torch.Tensor):
+        return correct
+    return torch.full((times.shape[0],), int(correct), dtype=torch.int64)
 
 
 def gan_loss(times: torch.Tensor, correct, kind: str, gamma: float = 1.0,

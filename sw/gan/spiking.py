@@ -25,7 +25,6 @@ the losses of :mod:`sw.gan.loss` take.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -39,8 +38,7 @@ __all__ = ["SpikingDiscriminator", "spike_trains", "discriminator_stats"]
 def spike_trains(times, window: int) -> torch.Tensor:
     """One-hot spike trains float32 (B, window, N) of first-spike steps ``times`` (B, N)
     (numpy or torch, integers; any value ``>= window`` is no spike)."""
-    t = torch.as_tensor(np.asarray(times) if not isinstance(times, torch.Tensor) else times)
-    t = t.to(torch.int64)
+    t = torch.as_tensor(times).to(torch.int64)
     steps = torch.arange(window).view(1, window, 1)
     return (t.unsqueeze(1) == steps).to(torch.float32)
 
