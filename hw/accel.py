@@ -15,8 +15,10 @@ the same timestep. Membrane and fired state read as zero at step 0, so nothing c
 from one inference to the next and an abort simply returns to idle. ``core.perf`` gives the
 exact cycle count of an inference from the golden model.
 
-This module holds the sequencer and the wiring of the components:
+This module wires the components:
 
+* :class:`hw.sequencer.Sequencer`: the inference's steps, layers and blocks, the current
+  layer's registers, the status flags, CYCLES and CLASS;
 * :class:`hw.registers.RegisterFile`: the bus, the network and layer registers, the reads;
 * :class:`hw.scan.EncoderScan`: layer 0's events from the pixel memory, one per cycle;
 * :class:`hw.events.EventBuffer`: the events between layers and their replay;
@@ -43,13 +45,12 @@ block-major then group-major: field ``j * P + k`` (bits ``(j*P + k)*wb ..``, two
 ``W[b*P + k, g*K + j]``. With ``K = 1`` this is word ``WEIGHT_ROW + b * n_in + i``, lane ``k``.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from core.config import Config, _clog2
-from core.schedule import SETUP_CYCLES
 
 from . import bus
 from .convaddr import ConvAddress
@@ -58,10 +59,11 @@ from .currents import CurrentMemory
 from .events import EventBuffer
 from .inputs import InputQueue
 from .integration import IntegrationPipeline
-from .layouts import CONV_MODE, LAYER_MODE, bias_word, count_word, membrane_word, result_word
+from .layouts import bias_word, count_word, membrane_word, result_word
 from .readout import ReadoutScan
 from .registers import RegisterFile
 from .scan import EncoderScan
+from .sequencer import Sequencer, join
 from .touched import TouchedPositions
 from .update import NeuronUpdate, TraceSignature
 from .weights import WeightMemory
@@ -107,13 +109,12 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        U, S, K = cfg.neuron_units, cfg.pixels_per_cycle, cfg.inputs_per_cycle
-        M, R, L = cfg.membrane_bits, cfg.region_bits, cfg.max_layers
-        CPL = cfg.chunks_per_layer
-        chunk_bits = _clog2(CPL)
+        U, S, M, R = cfg.neuron_units, cfg.pixels_per_cycle, cfg.membrane_bits, cfg.region_bits
+        chunk_bits = _clog2(cfg.chunks_per_layer)
 
         # -- components and memories --------------------------------------------------------
         m.submodules.registers = regs = RegisterFile(cfg)
+        m.submodules.sequencer = seq = Sequencer(cfg)
         m.submodules.scan = scan = EncoderScan(cfg)
         m.submodules.event_buffer = events = EventBuffer(cfg)
         m.submodules.integration = integ = IntegrationPipeline(cfg)
@@ -146,124 +147,78 @@ class Accelerator(wiring.Component):
         wiring.connect(m, regs.pixel_write, p_wr)
         net = regs.network
         addr = self.bus.addr
-
-        # -- sequencer state ----------------------------------------------------------------
-        busy = Signal()
-        done = Signal()
-        aborted = Signal()
-        rejected = Signal()
-        cycles = Signal(32)
-        result_class = Signal(16)
-        t = Signal(8)
-        # A step follows step t (t + 1 < T): a register, set where t is, so that the decision
-        # to read out does not wait for a comparison.
-        more_steps = Signal()
-        layer = Signal(max(1, _clog2(L)))
-        vmax = Signal(signed(M))
-        vmin = Signal(signed(M))
-        # The current layer's registers.
-        c_groups = Signal(16)         # ceil(n_in / K): weight words per block
-        c_n_out = Signal(16)
-        c_theta = Signal(signed(M))
-        c_mode = Signal(LAYER_MODE)
-        c_leak = Signal(8)
-        c_last = Signal()             # the output layer
-        row_base = Signal(16)         # weight row of the current block
-        setup_wait = Signal(range(SETUP_CYCLES))
-        start, abort = (inq.go if cfg.stream else regs.start), regs.abort
+        busy, abort = seq.busy, regs.abort
         # The membrane memory's word of chunk `c` of the current layer, and of the output
         # layer (for the bus while idle): a block of chunks_per_layer words per layer, or with
         # conv from each layer's base (NET_MEMBRANE_BASE), the maps being of any size; for a
         # conv layer from its band's first word (the walk's chunks count from there).
-        c_base = Signal(16)
         if cfg.conv:
             def membrane_address(chunk):
-                return c_base + chunk
+                return seq.band_base + chunk
 
             def output_address(chunk):
                 return regs.membrane_base[(net.layers - 1)[:len(net.layers)]] + chunk
         else:
             def membrane_address(chunk):
-                return Cat(chunk, layer)
+                return Cat(chunk, seq.layer)
 
             def output_address(chunk):
                 return Cat(chunk, net.layers - 1)
 
-        m.d.comb += [self.irq.eq(inq.ready if cfg.stream else done), self.busy.eq(busy)]
-        with m.If(regs.clear):
-            m.d.sync += [done.eq(0), aborted.eq(0), rejected.eq(0)]
-        with m.If(regs.reject):
-            m.d.sync += rejected.eq(1)
-        with m.If(busy):
-            m.d.sync += cycles.eq(cycles + 1)
-
         # -- the components' wiring ---------------------------------------------------------
         layer0 = regs.layers[0]
         m.d.comb += [
+            self.irq.eq(inq.ready if cfg.stream else seq.done), self.busy.eq(busy),
+
+            seq.start.eq(inq.go if cfg.stream else regs.start), seq.abort.eq(abort),
+            seq.clear.eq(regs.clear), seq.reject.eq(regs.reject),
+            seq.network.eq(net), seq.layers.eq(regs.layers),
+
             regs.busy.eq(busy), regs.weight_word.eq(wmem.r_data), regs.pixel_word.eq(p_rd.data),
             regs.result_time.eq(ro.time), regs.result_potential.eq(ro.potential),
             regs.result_membrane.eq(ro.final),
-            regs.cycles.eq(cycles), regs.cls.eq(result_class),
+            regs.cycles.eq(seq.cycles), regs.cls.eq(seq.result_class),
+            regs.status.eq(seq.status),
             wmem.w_addr.eq(regs.weight_addr), wmem.w_data.eq(regs.weight_data),
             wmem.w_en.eq(regs.weight_en),
 
             scan.encoder.eq(net.encoder), scan.n_in.eq(layer0.n_in), scan.seed.eq(net.seed),
             scan.timesteps.eq(net.timesteps),
             scan.row_nonzero.eq(inq.row_nonzero if cfg.stream else regs.row_nonzero),
-            scan.t.eq(t), scan.more_steps.eq(more_steps), scan.abort.eq(abort),
+            scan.t.eq(seq.t), scan.more_steps.eq(seq.more_steps), scan.abort.eq(abort),
             scan.pixels.eq(p_rd.data),
 
-            events.busy.eq(busy), events.layer0.eq(layer == 0),
+            events.busy.eq(busy), events.layer0.eq(seq.layer == 0),
             events.spikes_valid.eq(upd.spikes_valid), events.spikes_group.eq(upd.spikes_group),
             events.spikes.eq(upd.spikes), events.spikes_one.eq(upd.spikes_one),
 
             # The block integrates the scan's events or the replayed ones, never both.
             integ.event.valid.eq(scan.event.valid | events.event.valid),
             integ.event.p.eq(Mux(scan.active, scan.event.p, events.event.p)),
-            integ.row_base.eq(row_base), integ.weights.eq(wmem.r_data),
+            integ.row_base.eq(seq.row_base), integ.weights.eq(wmem.r_data),
 
-            upd.acc.eq(integ.acc), upd.membrane.eq(v_rd.data), upd.layer.eq(layer),
-            upd.t.eq(t), upd.mode.eq(c_mode), upd.leak.eq(c_leak), upd.threshold.eq(c_theta),
-            upd.last.eq(c_last), upd.vmin.eq(vmin), upd.vmax.eq(vmax), upd.busy.eq(busy),
-            upd.abort.eq(abort),
+            upd.acc.eq(integ.acc), upd.membrane.eq(v_rd.data), upd.layer.eq(seq.layer),
+            upd.t.eq(seq.t), upd.mode.eq(seq.mode), upd.leak.eq(seq.leak),
+            upd.threshold.eq(seq.threshold), upd.last.eq(seq.last), upd.vmin.eq(seq.vmin),
+            upd.vmax.eq(seq.vmax), upd.busy.eq(busy), upd.abort.eq(abort),
             v_wr.addr.eq(membrane_address(upd.write_chunk)), v_wr.data.eq(upd.write_word),
             v_wr.en.eq(upd.write_en),
             r_wr.addr.eq(upd.write_chunk), r_wr.data.eq(upd.result), r_wr.en.eq(upd.result_en),
 
             ro.busy.eq(busy), ro.bus_lane.eq(addr), ro.membrane.eq(v_rd.data),
-            ro.results.eq(r_rd.data), ro.n_classes.eq(c_n_out),
+            ro.results.eq(r_rd.data), ro.n_classes.eq(seq.n_out),
             ro.max_membrane.eq(net.readout[0]),
         ]
         m.d.comb += events.scan.valid.eq(scan.event.valid), events.scan.p.eq(scan.event.p)
+        # The sequencer starts and waits for each component through a handshake.
+        for handshake, component in [(seq.scan, scan), (seq.events, events),
+                                     (seq.integration, integ), (seq.update, upd),
+                                     (seq.readout, ro)]:
+            join(m, handshake, component)
         if cfg.trace:
             wiring.connect(m, wiring.flipped(self.trace), upd.trace)
-        # The conv hardware (docs/architecture.md, "Convolution"): the current layer's conv
-        # registers, and the address generator, the current memory and the walk wired in.
-        c_conv = Signal()
-        c_geom = Signal(CONV_MODE)
-        c_out_h = Signal(16)
-        c_out_w = Signal(16)
-        c_block = Signal(16)
-        # The band of output rows being integrated (docs/architecture.md, "Bands of output
-        # rows"): its index, first row and rows; one band of all rows when the map fits.
-        c_band = Signal(16)
-        c_band_first = Signal(16)
-        c_band_rows = Signal(16)
-        conv_updating = Signal()
-        conv_block = Signal()         # BLOCK of a conv layer's block: forget its touched
-        start_pending = Signal()
-        # Skipping (docs/architecture.md, "Skipping neurons that cannot change"): per layer,
-        # whether its last update left a neuron that may fire without current (then the next
-        # step visits every position), accumulated over the layer's commits.
-        pending = Signal(L)
-        pend_acc = Signal()
         if cfg.conv:
-            cgen, cur, walk = self._conv_wiring(
-                m, events, integ, upd, c_conv, c_geom, c_out_w, c_block, c_n_out,
-                (c_band, c_band_first, c_band_rows), conv_updating, conv_block, abort)
-            m.d.comb += walk.skip.eq(c_geom.skip & (t != 0) & ~pending.bit_select(layer, 1))
-            m.d.sync += pend_acc.eq(pend_acc | upd.pending)
-        m.d.comb += regs.status.eq(Cat(busy | start_pending, done, aborted, rejected))
+            walk = self._conv_wiring(m, regs, seq, events, integ, upd, abort)
 
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
         # The membrane memory's word of chunk `c` of the current layer.
@@ -298,228 +253,67 @@ class Accelerator(wiring.Component):
                 v_rd.addr.eq(output_address(bus_chunk)),
                 r_rd.addr.eq(res_index[_clog2(U):]),
             ]
-
-        # -- sequencer ----------------------------------------------------------------------
-        def enter_band(band, first, height, out_w_bits):
-            """Band ``band`` of a map of ``height`` rows, from row ``first``: its rows are the
-            current memory's (``conv_positions >> out_w_bits``) or what is left."""
-            full = Const(cfg.conv_positions, 17) >> out_w_bits
-            return [c_band.eq(band), c_band_first.eq(first),
-                    c_band_rows.eq(Mux(height - first > full, full, height - first))]
-
-        def load_layer(index):
-            params = regs.layers[index]
-            m.d.comb += [upd.load.eq(1), upd.n_out.eq(params.n_out)]
-            m.d.sync += [
-                c_groups.eq((params.n_in + K - 1) >> _clog2(K)), c_n_out.eq(params.n_out),
-                c_theta.eq(params.threshold), c_mode.eq(params.mode), c_leak.eq(params.leak),
-                c_last.eq(index == net.layers - 1), row_base.eq(params.row),
-            ]
-            if cfg.conv:
-                # a conv block's kernel words: k * k per input channel of the padded map
-                geometry = params.conv
-                m.d.sync += [c_conv.eq(geometry.conv), c_geom.eq(geometry), pend_acc.eq(0),
-                             c_base.eq(regs.membrane_base[index]),
-                             c_out_h.eq(params.out_height), c_out_w.eq(params.out_width),
-                             c_block.eq(0),
-                             *enter_band(0, 0, params.out_height, geometry.out_w_bits),
-                             c_groups.eq((geometry.kernel * geometry.kernel)
-                                         << geometry.c_bits)]
-                with m.If(~geometry.conv):
-                    m.d.sync += c_groups.eq((params.n_in + K - 1) >> _clog2(K))
-
-        def layer_done():
-            """The layer's last block is done: next layer, next step or the read-out, whose
-            parameters and events wait for the whole pipeline."""
-            with m.If(~c_last):
-                m.d.comb += events.next_layer.eq(1)
-                m.d.sync += layer.eq(layer + 1)
-                load_layer(layer + 1)
-                m.next = "BLOCK"
-            with m.Elif(more_steps):
-                m.d.sync += [t.eq(t + 1), more_steps.eq(t + 2 < net.timesteps)]
-                m.next = "STEP"
-            with m.Else():
-                m.d.comb += ro.start.eq(1)
-                m.next = "READOUT"
-
-        def abortable():
-            # CONTROL.ABORT: back to idle from any state; the next start reinitializes all.
-            # Called last in every state, so that it overrides the state's own transition.
-            with m.If(abort):
-                m.next = "IDLE"
-
-        with m.FSM(name="seq"):
-            with m.State("IDLE"):
-                go = start
-                if cfg.conv:
-                    # After a reset or an abort the current memory is cleared first; a START
-                    # meanwhile waits (and reads as BUSY).
-                    go = start | start_pending
-                    m.d.sync += start_pending.eq(go & cur.clearing)
-                with m.If(go & (~cur.clearing if cfg.conv else 1)):
-                    # 2**(M-1) - 1 and its complement, as a thermometer code
-                    upper = Cat(Const(i) < net.membrane_bits - 1 for i in range(M))
-                    m.d.comb += [scan.init.eq(1), ro.init.eq(1)]
-                    m.d.sync += [busy.eq(1), done.eq(0), aborted.eq(0), rejected.eq(0),
-                                 cycles.eq(0), t.eq(0), more_steps.eq(net.timesteps > 1),
-                                 vmax.eq(upper), vmin.eq(~upper),
-                                 setup_wait.eq(SETUP_CYCLES - 1)]
-                    m.next = "SETUP"
-            with m.State("SETUP"):
-                # Let the registers derived from the network and the pixels (the scan's mask
-                # and first row) settle after the host's last write.
-                m.d.sync += setup_wait.eq(setup_wait - 1)
-                with m.If(setup_wait == 0):
-                    m.next = "STEP"
-                abortable()
-            with m.State("STEP"):
-                # A new timestep: layer 0, event buffers empty, once the hybrid interval of
-                # this step is known (it was searched during the previous step).
-                with m.If(scan.ready):
-                    m.d.comb += [scan.step.eq(1), events.step.eq(1)]
-                    m.d.sync += layer.eq(0)
-                    load_layer(0)
-                    m.next = "BLOCK"
-                abortable()
-            with m.State("BLOCK"):
-                # Start integrating one block: its clear enters the pipeline, the scan feeds
-                # the step's first block and the event buffer replays for the others.
-                m.d.comb += [integ.clear.eq(1), scan.block.eq(1), events.block.eq(1),
-                             events.replay.eq(~scan.first_block), conv_block.eq(1)]
-                m.next = "ACCUM"
-                abortable()
-            with m.State("ACCUM"):
-                m.d.comb += events.run.eq(~scan.active)
-                source_done = Mux(scan.active, scan.done, events.done)
-                dense = ~c_conv if cfg.conv else 1
-                with m.If(dense & source_done & integ.empty & ~upd.running):
-                    m.d.comb += [scan.finish.eq(1), upd.start.eq(1)]
-                    m.next = "UPDATE"
-                if cfg.conv:
-                    with m.If(c_conv):
-                        # The replay waits for the address generator; a conv layer 0's scan
-                        # only fills the event buffer (its blocks all replay).
-                        m.d.comb += events.run.eq(~scan.active & cgen.event.ready)
-                        with m.If(scan.active):
-                            with m.If(scan.done):
-                                m.d.comb += scan.finish.eq(1)
-                                m.next = "BLOCK"
-                        with m.Elif(events.done & cgen.idle & integ.conv_empty):
-                            m.d.comb += walk.start.eq(1)
-                            m.next = "CONV_UPDATE"
-                abortable()
-            if cfg.conv:
-                with m.State("CONV_UPDATE"):
-                    m.d.comb += conv_updating.eq(1)
-                    next_first = c_band_first + c_band_rows
-                    with m.If(~walk.running & ~walk.feed_valid & upd.drained):
-                        with m.If(next_first < c_out_h):
-                            # the block's next band of rows: the step's events again; its
-                            # words follow the band's (conv_positions >> out_w_bits rows of
-                            # out_width positions of 2**out_c_bits / U words)
-                            stride = ((c_out_w << _clog2(cfg.conv_positions))
-                                      >> c_geom.out_w_bits) << (
-                                c_geom.out_c_bits - _clog2(U)).as_unsigned()
-                            m.d.sync += [c_base.eq(c_base + stride),
-                                         *enter_band(c_band + 1, next_first, c_out_h,
-                                                     c_geom.out_w_bits)]
-                            m.next = "BLOCK"
-                        with m.Elif(((c_block + 1) << _clog2(cfg.conv_lanes))
-                                    < (1 << c_geom.out_c_bits)):
-                            m.d.sync += [c_block.eq(c_block + 1),
-                                         row_base.eq(row_base + c_groups),
-                                         c_base.eq(regs.membrane_base[layer]),
-                                         *enter_band(0, 0, c_out_h, c_geom.out_w_bits)]
-                            m.next = "BLOCK"
-                        with m.Else():
-                            m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
-                            layer_done()
-                    abortable()
-            with m.State("UPDATE"):
-                with m.If(upd.more_blocks):
-                    # The next block of the layer starts while the update finishes this one's
-                    # last chunks (the accumulators keep its sums until the next block's clear
-                    # reaches them; the chunks carry their own addresses).
-                    with m.If(upd.near_end):
-                        m.d.sync += row_base.eq(row_base + c_groups)
-                        m.next = "BLOCK"
-                with m.Elif(upd.drained):
-                    # The layer's last block done (the output layer's last chunk commits in
-                    # this cycle, another layer's spikes are written).
-                    layer_done()
-                abortable()
-            with m.State("READOUT"):
-                m.d.comb += ro.run.eq(1)
-                with m.If(ro.done):
-                    m.next = "FINISH"
-                abortable()
-            with m.State("FINISH"):
-                m.d.sync += [result_class.eq(ro.cls), busy.eq(0), done.eq(1)]
-                m.next = "IDLE"
-                abortable()
-
-        with m.If(abort):
-            m.d.sync += [busy.eq(0), aborted.eq(1), done.eq(0)]
         if cfg.stream:
-            self._input_queue(m, regs, inq, ro, busy, done, result_class, cycles)
+            self._input_queue(m, regs, inq, ro, seq)
         return m
 
-    def _conv_wiring(self, m, events, integ, upd, c_conv, c_geom, c_out_w, c_block,
-                     c_n_out, band, conv_updating, conv_block, abort):
+    def _conv_wiring(self, m, regs, seq, events, integ, upd, abort):
         """The conv hardware (``Config.conv``): the replayed events through the address
         generator into the integration, whose slots the current memory sums (and mark their
         positions touched), and the walk that feeds the neuron update from it, over every
-        position or the touched ones (``walk.skip``, driven by the caller). Returns the
-        address generator, the current memory and the walk. ``band``: the band's index,
-        first row and rows."""
+        position or the touched ones (``walk.skip``, the sequencer's); the sequencer's conv
+        ports. Returns the walk."""
         cfg = self.config
-        c_band, c_band_first, c_band_rows = band
         m.submodules.conv_address = cgen = ConvAddress(
             index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
         m.submodules.currents = cur = CurrentMemory(cfg)
         m.submodules.conv_walk = walk = ConvWalk(cfg)
         m.submodules.touched = touched = TouchedPositions(cfg)
-        g = cgen.geometry
+        g, geom = cgen.geometry, seq.geometry
         m.d.comb += [
-            g.kernel.eq(c_geom.kernel), g.stride.eq(c_geom.stride),
-            g.padding.eq(c_geom.padding), g.c_bits.eq(c_geom.c_bits),
-            g.w_bits.eq(c_geom.w_bits), g.out_w_bits.eq(c_geom.out_w_bits),
-            g.band_first.eq(c_band_first), g.band_rows.eq(c_band_rows),
-            g.out_width.eq(c_out_w),
-            cgen.event.valid.eq(events.event.valid & c_conv), cgen.event.p.eq(events.event.p),
+            seq.layer_bases.eq(regs.membrane_base), seq.address_ready.eq(cgen.event.ready),
+            seq.address_idle.eq(cgen.idle), seq.clearing.eq(cur.clearing),
+            g.kernel.eq(geom.kernel), g.stride.eq(geom.stride),
+            g.padding.eq(geom.padding), g.c_bits.eq(geom.c_bits),
+            g.w_bits.eq(geom.w_bits), g.out_w_bits.eq(geom.out_w_bits),
+            g.band_first.eq(seq.band_first), g.band_rows.eq(seq.band_rows),
+            g.out_width.eq(seq.out_width),
+            cgen.event.valid.eq(events.event.valid & seq.conv),
+            cgen.event.p.eq(events.event.p),
             cgen.pair.ready.eq(1), cgen.flush.eq(abort), walk.abort.eq(abort),
-            integ.conv.eq(c_conv), integ.pair.valid.eq(cgen.pair.valid),
+            integ.conv.eq(seq.conv), integ.pair.valid.eq(cgen.pair.valid),
             integ.pair.p.eq(cgen.pair.p),
             cur.read_position.eq(integ.read_position), cur.slot_valid.eq(integ.slot_valid),
             cur.slot_position.eq(integ.slot_position), cur.acc.eq(integ.acc),
-            cur.update.eq(conv_updating), cur.update_read.eq(walk.position_read),
+            cur.update.eq(seq.updating), cur.update_read.eq(walk.position_read),
             cur.update_position.eq(walk.position), cur.clear.eq(abort),
-            walk.band_rows.eq(c_band_rows), walk.band.eq(c_band), walk.out_width.eq(c_out_w),
-            walk.out_w_bits.eq(c_geom.out_w_bits),
-            walk.out_c_bits.eq(c_geom.out_c_bits), walk.block.eq(c_block),
-            walk.n_out.eq(c_n_out), walk.word.eq(cur.word),
+            walk.band_rows.eq(seq.band_rows), walk.band.eq(seq.band),
+            walk.out_width.eq(seq.out_width), walk.out_w_bits.eq(geom.out_w_bits),
+            walk.out_c_bits.eq(geom.out_c_bits), walk.block.eq(seq.block),
+            walk.n_out.eq(seq.n_out), walk.word.eq(cur.word),
             touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
-            touched.clear.eq(conv_block | abort), touched.start.eq(walk.start & walk.skip),
+            touched.clear.eq(seq.block_start | abort),
+            touched.start.eq(walk.start & walk.skip),
             walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),
-            walk.pick_compact.eq(touched.compact), touched.out_width.eq(c_out_w),
-            touched.out_w_bits.eq(c_geom.out_w_bits),
+            walk.pick_compact.eq(touched.compact), touched.out_width.eq(seq.out_width),
+            touched.out_w_bits.eq(geom.out_w_bits),
             touched.take.eq(walk.pick_take), walk.pick_empty.eq(touched.empty),
-            upd.conv.eq(c_conv), upd.feed_valid.eq(walk.feed_valid),
+            upd.conv.eq(seq.conv), upd.feed_valid.eq(walk.feed_valid),
             upd.feed_chunk.eq(walk.feed_chunk), upd.feed_first.eq(walk.feed_first),
             upd.feed_mask.eq(walk.feed_mask), upd.feed_current.eq(walk.feed_current),
         ]
-        return cgen, cur, walk
+        join(m, seq.walk, walk)
+        return walk
 
-    def _input_queue(self, m, regs, inq, ro, busy, done, result_class, cycles):
+    def _input_queue(self, m, regs, inq, ro, seq):
         """``Config.stream``: the input queue between the register file and the scan, and
         the result slots that the bus reads in place of the read-out's lanes."""
         cfg = self.config
         m.d.comb += [
             inq.stream_en.eq(regs.stream_en), inq.stream_data.eq(regs.stream_data),
             inq.queue.eq(regs.queue), inq.pop.eq(regs.pop), inq.clear.eq(regs.clear),
-            inq.busy.eq(busy),
-            inq.done.eq(done), inq.cls.eq(result_class), inq.cycles.eq(cycles),
+            inq.busy.eq(seq.busy),
+            inq.done.eq(seq.done), inq.cls.eq(seq.result_class), inq.cycles.eq(seq.cycles),
             regs.input_hold.eq(inq.hold), regs.input_block.eq(inq.block),
             regs.input_reject.eq(inq.reject),
             inq.result_index.eq(self.bus.addr[:InputQueue.index_bits(cfg)]),
