@@ -3,8 +3,9 @@ and the read multiplexer over every region (``docs/memory-map.md``)."""
 
 import operator
 from functools import reduce
+from typing import NamedTuple
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
@@ -20,6 +21,21 @@ _STREAM_SHIFT = (memmap.PIXEL_STREAM_WORDS - 1).bit_length()
 assert memmap.REG_PIXEL_STREAM % memmap.PIXEL_STREAM_WORDS == 0
 
 __all__ = ["RegisterFile"]
+
+
+class _Write(NamedTuple):
+    """A write taken by :class:`RegisterFile`, registered (one cycle after its acknowledge)
+    with its decode."""
+    pending: Value      # a write is pending (wr)
+    addr: Value         # its address (waddr) and data (wdata)
+    data: Value
+    control: Value      # it is a CONTROL write
+    pixels: Value       # it is in the pixel window
+    nonzero: Value      # its data is not 0
+    lo: Value           # the pixel word index, as two one-hot halves of lo_bits and the rest
+    hi: Value
+    lo_bits: int
+    drop: Value | None  # an input write to drop (config.stream only)
 
 
 class RegisterFile(wiring.Component):
@@ -173,26 +189,44 @@ class RegisterFile(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.config
-        R, S = cfg.region_bits, cfg.pixels_per_cycle
-        b = self.bus
-        addr = b.addr
-        busy = self.busy
-        window = self._window
+        write, wr, read_wait, read_done = self._handshake(m)
+        w = self._registered_write(m, write, wr, read_wait)
+        self._control(m, w)
+        fields = self._param_writes(m, write, w)
+        self._pixel_writes(m, w)
+        self._weight_writes(m, write, w)
+        if self.config.bias:
+            self._bias_writes(m, write, w.addr, w.data)
+        self._reads(m, fields, read_done)
+        return m
 
-        # -- handshake ----------------------------------------------------------------------
+    def _handshake(self, m):
+        """The bus's acknowledge: a write's at once (without ``config.stream``; with it
+        :meth:`_stream_writes` drives ``write``, since a write may wait), a read's in its
+        fourth cycle, and a read waits while a write is pending. Returns the strobes ``write``
+        (a write is taken), ``wr`` (it is pending: registered), ``read_wait`` and
+        ``read_done`` (a read's first and last cycles)."""
+        b = self.bus
         read_wait = Signal()
         read_sel = Signal()
         read_done = Signal()
         write = Signal()
-        if not cfg.stream:
+        if not self.config.stream:
             m.d.comb += write.eq(b.cyc & b.we & ~read_wait)
         wr = Signal()                 # a write is pending
         read_first = b.cyc & ~b.we & ~read_wait & ~read_sel & ~read_done & ~wr
         m.d.sync += [read_wait.eq(read_first), read_sel.eq(read_wait), read_done.eq(read_sel)]
         m.d.comb += b.ack.eq(write | read_done)
+        return write, wr, read_wait, read_done
 
-        # -- writes: registered, with their decode -----------------------------------------
+    def _registered_write(self, m, write, wr, read_wait):
+        """The write taken, registered with its decode: its address and data, CONTROL and the
+        pixel window's strobes, and the pixel word index (:class:`_Write`)."""
+        cfg = self.config
+        R = cfg.region_bits
+        b = self.bus
+        addr = b.addr
+        window = self._window
         waddr = Signal.like(addr, reset_less=True)
         wdata = Signal(32, reset_less=True)
         # CONTROL's decode is registered too (START and ABORT reach the sequencer's state from
@@ -200,11 +234,11 @@ class RegisterFile(wiring.Component):
         # the many pixel flags' write enables is one gate.
         wr_control = Signal()
         wr_pixels = Signal()
-        wr_weights = Signal()
         wr_nonzero = Signal()
         lo_bits = min(4, R)
         wr_lo = Signal(1 << lo_bits)
         wr_hi = Signal(1 << (R - lo_bits))
+        input_drop = None
         if cfg.stream:
             input_drop = self._stream_writes(m, write, read_wait, addr, wdata)
         m.d.sync += [wr.eq(write), waddr.eq(addr), wdata.eq(b.w_data),
@@ -212,86 +246,133 @@ class RegisterFile(wiring.Component):
                      wr_pixels.eq(write & window(addr, 1)),
                      wr_nonzero.eq(b.w_data != 0),
                      wr_lo.eq(1 << addr[:lo_bits]), wr_hi.eq(1 << addr[lo_bits:R])]
-        in_regs = window(waddr, 0)
-        in_results = window(waddr, 2)
-        reg = waddr[:R]
+        return _Write(wr, waddr, wdata, wr_control, wr_pixels, wr_nonzero, wr_lo, wr_hi,
+                      lo_bits, input_drop)
 
-        with m.If(wr_control):
-            m.d.comb += [self.start.eq(wdata[0] & ~busy), self.abort.eq(wdata[1] & busy),
-                         self.clear.eq(wdata[2])]
-        param_write = wr & ~(in_regs & (reg < memmap.REG_NET_LAYERS)) & ~in_results
-        if cfg.stream:
+    def _control(self, m, w):
+        """CONTROL's START, ABORT and CLEAR, and the ``reject`` flag of a write while busy."""
+        busy = self.busy
+        in_regs = self._window(w.addr, 0)
+        in_results = self._window(w.addr, 2)
+        reg = w.addr[:self.config.region_bits]
+        with m.If(w.control):
+            m.d.comb += [self.start.eq(w.data[0] & ~busy), self.abort.eq(w.data[1] & busy),
+                         self.clear.eq(w.data[2])]
+        param_write = w.pending & ~(in_regs & (reg < memmap.REG_NET_LAYERS)) & ~in_results
+        if self.config.stream:
             # Input writes are taken while busy (they go to the input half); one dropped
             # because an image waits for a result slot, or a refused START, is flagged.
             in_stream = reg[_STREAM_SHIFT:] == memmap.REG_PIXEL_STREAM >> _STREAM_SHIFT
-            param_write &= ~wr_pixels & ~(in_regs & in_stream)
-            m.d.comb += self.reject.eq(param_write & busy | input_drop & wr
+            param_write &= ~w.pixels & ~(in_regs & in_stream)
+            m.d.comb += self.reject.eq(param_write & busy | w.drop & w.pending
                                        | self.input_reject)
         else:
             m.d.comb += self.reject.eq(param_write & busy)
 
-        # The network and layer registers: write enables decoded with the write's other
-        # strobes, one bit per register, so that each register's enable is one gate.
+    def _param_writes(self, m, write, w):
+        """The network and layer registers: write enables decoded with the write's other
+        strobes, one bit per register, so that each register's enable is one gate. Returns the
+        registers by address (:meth:`_fields`)."""
+        addr = self.bus.addr
+        R = self.config.region_bits
         fields = self._fields()
         wr_param = Signal(len(fields))
-        m.d.sync += wr_param.eq(Cat(write & window(addr, 0) & (addr[:R] == address)
+        m.d.sync += wr_param.eq(Cat(write & self._window(addr, 0) & (addr[:R] == address)
                                     for address in fields))
         for i, field in enumerate(fields.values()):
-            with m.If(wr_param[i] & ~busy):
-                m.d.sync += field.eq(wdata)
+            with m.If(wr_param[i] & ~self.busy):
+                m.d.sync += field.eq(w.data)
+        return fields
 
-        # Pixel writes go straight to the memory's write port, 4 pixels per bus word.
-        pix_sub = S // 4
+    def _pixel_writes(self, m, w):
+        """Pixel writes go straight to the memory's write port, 4 pixels per bus word."""
+        cfg = self.config
+        pix_sub = cfg.pixels_per_cycle // 4
         pix_sub_bits = _clog2(pix_sub)
         pw = self.pixel_write
-        m.d.comb += [pw.addr.eq(waddr[pix_sub_bits:R]), pw.data.eq(wdata.replicate(pix_sub))]
-        with m.If(wr_pixels & (~input_drop if cfg.stream else ~busy)):
-            m.d.comb += pw.en.eq(1 << waddr[:pix_sub_bits] if pix_sub > 1 else 1)
+        m.d.comb += [pw.addr.eq(w.addr[pix_sub_bits:cfg.region_bits]),
+                     pw.data.eq(w.data.replicate(pix_sub))]
+        with m.If(w.pixels & (~w.drop if cfg.stream else ~self.busy)):
+            m.d.comb += pw.en.eq(1 << w.addr[:pix_sub_bits] if pix_sub > 1 else 1)
         if not cfg.stream:
-            self._pixel_flags(m, wr_pixels, wr_nonzero, wr_lo, wr_hi, lo_bits)
+            self._pixel_flags(m, w.pixels, w.nonzero, w.lo, w.hi, w.lo_bits)
 
-        # A weight word is written whole when its last 32-bit slice arrives.
+    def _weight_writes(self, m, write, w):
+        """A weight word is written whole when its last 32-bit slice arrives (the earlier
+        slices wait in ``staging``)."""
+        cfg = self.config
+        addr = self.bus.addr
         w_subs = cfg.word_bits // 32
         w_sub_bits = _clog2(cfg.weight_stride)
-        w_off = waddr[:cfg.addr_width - 1]
+        w_off = w.addr[:cfg.addr_width - 1]
         staging = Signal(max(1, cfg.word_bits - 32))
         m.d.comb += [self.weight_addr.eq(w_off[w_sub_bits:]),
-                     self.weight_data.eq(Cat(staging, wdata) if w_subs > 1 else wdata)]
+                     self.weight_data.eq(Cat(staging, w.data) if w_subs > 1 else w.data)]
+        wr_weights = Signal()
         wr_sub = Signal(max(1, w_subs))
         m.d.sync += [wr_weights.eq(write & addr[cfg.addr_width - 1]
                                    & (addr[w_sub_bits:cfg.addr_width - 1] < cfg.weight_words)),
                      wr_sub.eq(1 << addr[:w_sub_bits] if w_sub_bits else 1)]
-        with m.If(wr_weights & ~busy):
+        with m.If(wr_weights & ~self.busy):
             for sub in range(w_subs - 1):
                 with m.If(wr_sub[sub]):
-                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(wdata)
+                    m.d.sync += staging[32 * sub:32 * (sub + 1)].eq(w.data)
             m.d.comb += self.weight_en.eq(wr_sub[w_subs - 1] if w_subs > 1 else 1)
 
-        if cfg.bias:
-            self._bias_writes(m, write, waddr, wdata)
-
-        # -- reads --------------------------------------------------------------------------
-        read_addr = Signal.like(addr)
-        m.d.sync += read_addr.eq(addr)
+    def _reads(self, m, fields, read_done):
+        """The read multiplexer: one word per region, registered (a read's third cycle), and
+        the region's word returned with the acknowledge (``read_done``)."""
+        cfg = self.config
+        read_addr = Signal.like(self.bus.addr)
+        m.d.sync += read_addr.eq(self.bus.addr)
         ra = read_addr
         # One word per region, registered in read_sel; read_done picks the region's.
         rd_w, rd_reg, rd_pix, rd_res = (Signal(32, name=f"rd_{n}")
                                         for n in ("w", "reg", "pix", "res"))
+        self._weight_read(m, ra, rd_w)
+        self._register_read(m, ra, fields, rd_reg, rd_res)
+        pix_sub = cfg.pixels_per_cycle // 4
+        pixels = self.pixel_word.as_value()
+        m.d.sync += rd_pix.eq(pixels.word_select(ra[:_clog2(pix_sub)], 32) if pix_sub > 1
+                              else pixels[:32])
+        self._result_read(m, ra, rd_res)
+        # The region of the word read: weights, registers, pixels, results or biases (or none).
+        words = [rd_w, rd_reg, rd_pix, rd_res]
+        if cfg.bias:
+            words.append(self._bias_read(m, ra))
+        region = Signal(len(words))
+        m.d.sync += region.eq(Cat(ra[cfg.addr_width - 1],
+                                  *(self._window(ra, n) for n in range(len(words) - 1))))
+        rdata = Signal(32)
+        m.d.comb += rdata.eq(reduce(operator.or_, (Mux(region[i], word, 0)
+                                                   for i, word in enumerate(words))))
+        m.d.comb += self.bus.r_data.eq(Mux(read_done, rdata, 0))
+
+    def _weight_read(self, m, ra, rd_w):
+        """The 32-bit slice of the weight word read into ``rd_w`` (0 past the word's slices)."""
+        cfg = self.config
+        w_subs = cfg.word_bits // 32
+        w_sub_bits = _clog2(cfg.weight_stride)
         sub = ra[:w_sub_bits] if w_sub_bits else Const(0, 1)
         weights = self.weight_word
         m.d.sync += rd_w.eq(weights.word_select(sub, 32) if w_subs > 1 else weights[:32])
         if w_subs > 1 and w_subs != cfg.weight_stride:
             with m.If(sub >= w_subs):
                 m.d.sync += rd_w.eq(0)
-        # The registers' word in two steps: the constants and the variables are selected apart
-        # (read_wait), then combined (read_sel). Unassigned addresses read as 0. The variables'
-        # address is decoded as it is registered (one bit per register), so that their word
-        # is an AND-OR of the registers, not a decoder and a multiplexer in one cycle.
+
+    def _register_read(self, m, ra, fields, rd_reg, rd_res):
+        """The registers' word into ``rd_reg``, in two steps: the constants and the variables
+        are selected apart (``read_wait``), then combined (``read_sel``). Unassigned addresses
+        read as 0. The variables' address is decoded as it is registered (one bit per
+        register), so that their word is an AND-OR of the registers, not a decoder and a
+        multiplexer in one cycle. Also sets ``rd_res``'s default (0)."""
+        R = self.config.region_bits
+        addr = self.bus.addr
         rd_ident = Signal(32)
         rd_var = Signal(32)
         m.d.sync += [rd_ident.eq(0), rd_res.eq(0), rd_reg.eq(rd_ident | rd_var)]
         with m.Switch(ra[:R]):
-            for address, value in memmap.identification(cfg).items():
+            for address, value in memmap.identification(self.config).items():
                 if value:   # a zero needs no case: unassigned addresses read 0
                     with m.Case(address):
                         m.d.sync += rd_ident.eq(value)
@@ -301,9 +382,10 @@ class RegisterFile(wiring.Component):
         m.d.sync += [var_sel.eq(Cat(addr[:R] == address for address in variables)),
                      rd_var.eq(reduce(operator.or_, (Mux(var_sel[i], value, 0) for i, value
                                                      in enumerate(variables.values()))))]
-        pixels = self.pixel_word.as_value()
-        m.d.sync += rd_pix.eq(pixels.word_select(ra[:pix_sub_bits], 32) if pix_sub > 1
-                              else pixels[:32])
+
+    def _result_read(self, m, ra, rd_res):
+        """The result word read (by the address's two top region bits) into ``rd_res``."""
+        R = self.config.region_bits
         with m.Switch(ra[R - 2:R]):
             with m.Case(memmap.RESULT_FIRST_TIME):
                 m.d.sync += rd_res.eq(self.result_time)
@@ -311,21 +393,9 @@ class RegisterFile(wiring.Component):
                 m.d.sync += rd_res.eq(self.result_potential)
             with m.Case(memmap.RESULT_FINAL_MEMBRANE):
                 m.d.sync += rd_res.eq(self.result_membrane)
-            if cfg.spike_count:
+            if self.config.spike_count:
                 with m.Case(memmap.RESULT_SPIKE_COUNT):
                     m.d.sync += rd_res.eq(self.result_count)
-        # The region of the word read: weights, registers, pixels, results or biases (or none).
-        words = [rd_w, rd_reg, rd_pix, rd_res]
-        if cfg.bias:
-            words.append(self._bias_read(m, ra))
-        region = Signal(len(words))
-        m.d.sync += region.eq(Cat(ra[cfg.addr_width - 1],
-                                  *(window(ra, n) for n in range(len(words) - 1))))
-        rdata = Signal(32)
-        m.d.comb += rdata.eq(reduce(operator.or_, (Mux(region[i], word, 0)
-                                                   for i, word in enumerate(words))))
-        m.d.comb += b.r_data.eq(Mux(read_done, rdata, 0))
-        return m
 
     def _pixel_flags(self, m, wr_pixels, wr_nonzero, wr_lo, wr_hi, lo_bits):
         """One flag per pixel word, set when the host writes it nonzero (``row_nonzero``)."""
