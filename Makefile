@@ -20,7 +20,7 @@ help:
 	@echo "make bench-gan  the Spiking-GAN generator's quality and spikes (results/gan.json, tens of minutes)"
 	@echo "make bench-link  UART bytes and images/s, pixel window vs compact input (results/link.json), the input queue's utilisation over 1,000 MNIST images in Verilator, and the simulated PCIe stream (results/pcie-stream.json)"
 	@echo "make bench-board  the ULX3S place-and-route of the default configuration (tens of minutes)"
-	@echo "make model  retrain models/mnist.snn, the GAN generator mnist_gan.snn and the CNN mnist_cnn.snn from scratch"
+	@echo "make model  retrain models/mnist.snn, the GAN generator mnist_gan.snn and the CNN mnist_cnn.snn (T=1) and mnist_cnn_t4.snn from scratch"
 	@echo "make prune-model  retrain the pruned models (STDP and magnitude, 80 % zeros, 4 levels)"
 	@echo "make robustness  adversarial attacks: encoders, IF/LIF, T=1,2,4 (about 40 min; results/robustness)"
 	@echo "make flash  build (and with ARGS=--program, program) BOARD=ulx3s|arty|arty-a7-100|litefury|nitefury"

@@ -8,8 +8,8 @@ The accelerator's cycles depend on the spikes, not on the weights' values, so th
 gives the cycles per image and the memories of a network of that size before anyone trains
 it (``python -m sw.perf --recipe configs/cifar10_vgg.toml``). Its classes mean nothing.
 
-The default fractions are those of the shipped MNIST CNN (``models/mnist_cnn.snn``, 50 test
-images): 16 % of each convolution's neurons spike in an inference (fire-once), and about one
+The default fractions are those of the shipped MNIST CNN at T = 4 (``models/mnist_cnn_t4.snn``,
+50 test images): 16 % of each convolution's neurons spike in an inference (fire-once), and about one
 output neuron in ten.
 """
 
@@ -24,7 +24,7 @@ from .train import parse_layer
 
 __all__ = ["HIDDEN_FRACTION", "OUTPUT_FRACTION", "recipe_network", "calibrate"]
 
-#: Fraction of a hidden layer's neurons that spike in an inference, as in models/mnist_cnn.snn.
+#: Fraction of a hidden layer's neurons that spike in an inference, as in models/mnist_cnn_t4.snn.
 HIDDEN_FRACTION = 0.16
 #: Fraction of the output neurons that spike (one class in ten).
 OUTPUT_FRACTION = 0.1

@@ -18,7 +18,8 @@ Pipeline (each step an option of the TOML recipe, ``--recipe configs/mnist.toml`
    older ``train.prune`` sets a fraction of each layer's weights to 0 once, at
    ``train.prune_epoch``.
 4. **Iterative timestep reduction** (IIR-SNN, ``[iir] timesteps = [3, 2, 1]``): retrain at
-   each smaller ``T``, each stage starting from the previous one.
+   each smaller ``T``, each stage starting from the previous one; with ``iir.epochs = 0``
+   each stage is the previous one's weights run at the smaller ``T``, not retrained.
    With ``[distill] weight > 0`` every stage also learns from a float teacher network
    (knowledge distillation, :func:`train_teacher`).
 5. **Export** of the integer weights, thresholds and leaks (:mod:`sw.snn.export`) to
@@ -128,8 +129,8 @@ def check_config(config: dict, output=None) -> None:
     if t["init"] and not Path(t["init"]).is_file():
         raise ValueError(f"train.init {t['init']} is not a file; give a checkpoint that "
                          f"sw.train wrote (<results>/last.pt or <results>/<model>.pt), or \"\"")
-    if i["timesteps"]:
-        at_least("iir", "epochs", 1, " when iir.timesteps is set")
+    # iir.epochs = 0: each smaller T runs the previous stage's weights as they are
+    at_least("iir", "epochs", 0)
     if x["weight"]:
         at_least("distill", "epochs", 1, " when distill.weight is set")
         at_least("distill", "batch_size", 1)
@@ -636,9 +637,10 @@ def run(config: dict, output, results="results/train", progress: bool = True) ->
             log.info("T=%d: hidden thresholds scaled by %s to keep the spike counts", T,
                      [round(f, 3) for f in factors])
         model.config.timesteps = T
-        train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"], f"T={T}",
-                  history, vset, progress, first_epoch=t["epochs"], teacher=teacher,
-                  pruner=pruner, checkpoint=last)
+        if config["iir"]["epochs"]:
+            train_snn(model, config, x, y, config["iir"]["epochs"], config["iir"]["lr"],
+                      f"T={T}", history, vset, progress, first_epoch=t["epochs"],
+                      teacher=teacher, pruner=pruner, checkpoint=last)
         stages[T] = copy.deepcopy(model.state_dict())
     output = Path(output)
     exports = export_paths(config, output)
@@ -710,8 +712,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=positive_int, metavar="N", help="override train.epochs")
     parser.add_argument("--ann-epochs", type=nonnegative_int, metavar="N",
                         help="override ann.epochs (0: no ANN conversion, random start)")
-    parser.add_argument("--iir-epochs", type=positive_int, metavar="N",
-                        help="override iir.epochs")
+    parser.add_argument("--iir-epochs", type=nonnegative_int, metavar="N",
+                        help="override iir.epochs (0: each smaller T runs the previous "
+                             "stage's weights, not retrained)")
     parser.add_argument("--resume", type=input_file, metavar="CKPT",
                         help="start from the weights, thresholds and leaks of CKPT (a .pt of "
                              "sw.train of the same network, e.g. <results>/last.pt) instead of "

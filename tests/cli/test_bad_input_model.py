@@ -88,8 +88,8 @@ TABLE = [
     # sw.train: counts, refused before any training
     pytest.param("sw.train", ["--epochs", "0", *TRAIN_OUT],
                  ["--epochs", "0 is not a positive integer"], OUT, id="train-epochs-zero"),
-    pytest.param("sw.train", ["--iir-epochs", "0", *TRAIN_OUT],
-                 ["--iir-epochs", "0 is not a positive integer"], OUT, id="train-iir-epochs-zero"),
+    pytest.param("sw.train", ["--iir-epochs", "-1", *TRAIN_OUT],
+                 ["--iir-epochs", "-1 is negative"], OUT, id="train-iir-epochs-negative"),
     pytest.param("sw.train", ["--ann-epochs", "-1", *TRAIN_OUT],
                  ["--ann-epochs", "-1 is negative"], OUT, id="train-ann-epochs-negative"),
     pytest.param("sw.train", ["--subset", "0", *TRAIN_OUT],

@@ -451,7 +451,7 @@ class TestSizes:
 
     def test_mnist_cnn_holds_both_shipped_networks(self):
         config = Config.named("mnist-cnn")
-        for path in ("models/mnist.snn", "models/mnist_cnn.snn"):
+        for path in ("models/mnist.snn", "models/mnist_cnn.snn", "models/mnist_cnn_t4.snn"):
             config.check_fits(modelfile.load(REPO / path))
         assert (config.max_classes, config.conv_acc_bits, config.dsp_lanes) == (10, 16, 77)
 

@@ -1,6 +1,7 @@
 """sw.train: the whole pipeline on the digits set (conversion, BPTT, QAT, pruning, timestep
 reduction, export checked by the golden model, plots), the config and the CLI."""
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -89,6 +90,21 @@ def test_timestep_reduction_starts_from_the_previous_stage(monkeypatch, tmp_path
     assert not torch.equal(starts[2][2], starts[3][2])
 
 
+def test_iir_without_epochs_exports_the_previous_stage_at_fewer_steps(tmp_path):
+    """``iir.epochs = 0``: the T=1 file is the T=4 file's network, weights, thresholds and
+    leaks unchanged, run at one step (how ``models/mnist_cnn.snn`` is made)."""
+    config = tiny(ann={"epochs": 1}, train={"epochs": 1},
+                  iir={"timesteps": [1], "epochs": 0, "rebalance": False},
+                  export={"timesteps": 1, "also": [4], "name": "digits"})
+    summary = train.run(config, tmp_path / "m.snn", tmp_path / "r", progress=False)
+    assert [e["timesteps"] for e in summary["exports"]] == [1, 4]
+    one, four = modelfile.load(tmp_path / "m.snn"), modelfile.load(tmp_path / "m_t4.snn")
+    assert (one.timesteps, four.timesteps) == (1, 4)
+    assert len(summary["history"]) == 1              # the T=4 epoch only
+    assert modelfile.dumps(dataclasses.replace(four, timesteps=1, name=one.name)) == \
+        modelfile.dumps(one)
+
+
 def test_rebalance_keeps_spike_counts_when_steps_shrink(tmp_path):
     config = tiny(ann={"epochs": 2}, train={"epochs": 1})
     digits = load_digits()
@@ -159,7 +175,7 @@ def test_config_errors(tmp_path):
 @pytest.mark.parametrize("over,message", [
     ({"train": {"epochs": 0}}, "train.epochs is 0; it must be 1 or more"),
     ({"data": {"subset": -1}}, "data.subset is -1"),
-    ({"iir": {"timesteps": [2], "epochs": 0}}, "iir.epochs is 0"),
+    ({"iir": {"timesteps": [2], "epochs": -1}}, "iir.epochs is -1; it must be 0 or more"),
     ({"train": {"lr": 0.0}}, "train.lr is 0.0; it must be above 0"),
     ({"train": {"prune": 1.0}}, "train.prune is 1.0"),
     ({"data": {"dataset": "cifar"}}, "data.dataset is 'cifar'"),
