@@ -42,13 +42,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 
 from core import golden, perf
 from core.config import Config, ConfigError, FitError
 from core.network import NetworkError, weight_range
 from core.resources import XC7_SYNTH, xc7
-from hw.accel import Accelerator
+from hw.synth import verilog
 from sim.cluster import ray_session
 from sim.toolchain import ROOT, module_files
 from sw.options import atomic_write
@@ -174,10 +173,11 @@ def _count(config, folder: Path, cached: Path, timeout: float, say):
         if say is not None:
             say(f"estimating Artix-7 resources of P={config.lanes} with Yosys (minutes; "
                 f"cached afterwards) ...")
-        (folder / "accel.v").write_text(verilog.convert(Accelerator(config), name="accel",
-                                                        emit_src=False))
+        # The Verilog of `python -m hw.generate --resources`, text for text: Yosys's mapping
+        # depends on the module's name and attributes (a LUT more or less), not only its logic.
+        (folder / "top.v").write_text(verilog(config, "top"))
         started = time.monotonic()
-        cells = dict(xc7_synthesize(["accel.v"], top="accel", workdir=folder,
+        cells = dict(xc7_synthesize(["top.v"], top="top", workdir=folder,
                                     timeout=timeout).cells)
         seconds = round(time.monotonic() - started, 1)
         with atomic_write(cached) as file:
