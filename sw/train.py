@@ -123,14 +123,13 @@ def check_config(config: dict, output=None) -> None:
     at_least("train", "epochs", 1, " (with 0 the network would be exported untrained)")
     for section, key in (("train", "batch_size"), ("ann", "batch_size"), ("train", "threads")):
         at_least(section, key, 1)
-    for section, key in (("ann", "epochs"), ("data", "subset"), ("train", "shift"),
-                         ("train", "qat_start"), ("train", "prune_epoch")):
+    # iir.epochs = 0: each smaller T runs the previous stage's weights as they are
+    for section, key in (("ann", "epochs"), ("iir", "epochs"), ("data", "subset"),
+                         ("train", "shift"), ("train", "qat_start"), ("train", "prune_epoch")):
         at_least(section, key, 0)
     if t["init"] and not Path(t["init"]).is_file():
         raise ValueError(f"train.init {t['init']} is not a file; give a checkpoint that "
                          f"sw.train wrote (<results>/last.pt or <results>/<model>.pt), or \"\"")
-    # iir.epochs = 0: each smaller T runs the previous stage's weights as they are
-    at_least("iir", "epochs", 0)
     if x["weight"]:
         at_least("distill", "epochs", 1, " when distill.weight is set")
         at_least("distill", "batch_size", 1)
