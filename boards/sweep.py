@@ -57,7 +57,7 @@ from .build import FlashError, build
 from .reports import ReportError, xc7_synthesize
 
 __all__ = ["AXES", "METRICS", "SweepError", "points", "fit_network", "point_config",
-           "accelerator_resources", "evaluate", "sweep", "pareto", "plot"]
+           "accelerator_cells", "accelerator_resources", "evaluate", "sweep", "pareto", "plot"]
 
 #: The axes of a sweep, with the default value of each (``None``: the model's own).
 AXES = {"board": "arty", "lanes": 128, "inputs_per_cycle": 1, "weight_bits": None,
@@ -146,12 +146,12 @@ def _digest(config) -> str:
     return h.hexdigest()[:16]
 
 
-def accelerator_resources(config, *, timeout: float = 3600.0, say=None) -> dict:
-    """Artix-7 resources of ``hw.accel.Accelerator(config)`` (no trace port):
-    :func:`boards.reports.xc7_synthesize`'s counts as ``lut``, ``ff``, ``bram36``, ``dsp``,
-    ``lut_memory``, plus ``lut_logic``, ``carry4`` and ``seconds`` (None when cached). Yosys's
-    cell count is cached per configuration and gateware source under ``build/synth-*``;
-    ``say`` is called with a line before a synthesis of minutes."""
+def accelerator_cells(config, *, timeout: float = 3600.0, say=None) -> tuple[dict, float | None]:
+    """Yosys's Artix-7 cell count of ``hw.accel.Accelerator(config)`` (no trace port):
+    :func:`boards.reports.xc7_synthesize` on :func:`hw.synth.verilog` ``(config, "top")``, and
+    the seconds it took (None when cached). Cached per configuration and gateware source under
+    ``build/synth-*`` (``SNN_BUILD_DIR``); ``say`` is called with a line before a synthesis of
+    minutes. The one count behind ``hw.generate --resources``, ``sw.bench`` and ``sw.sweep``."""
     config = config.replace(trace=False)
     folder = _build_root() / f"synth-{_digest(config)}"
     cached = folder / "cells.json"
@@ -160,7 +160,14 @@ def accelerator_resources(config, *, timeout: float = 3600.0, say=None) -> dict:
     # the second waits for the first's count instead of writing the same files beside it.
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        cells, seconds = _count(config, folder, cached, timeout, say)
+        return _count(config, folder, cached, timeout, say)
+
+
+def accelerator_resources(config, *, timeout: float = 3600.0, say=None) -> dict:
+    """Artix-7 resources of ``hw.accel.Accelerator(config)`` (:func:`accelerator_cells`,
+    counted by :func:`core.resources.xc7`) as ``lut``, ``ff``, ``bram36``, ``dsp``,
+    ``lut_memory``, plus ``lut_logic``, ``carry4`` and ``seconds`` (None when cached)."""
+    cells, seconds = accelerator_cells(config, timeout=timeout, say=say)
     counts = xc7(cells)
     return {**counts.as_dict(), "lut_logic": counts.lut - counts.lut_memory,
             "carry4": cells.get("CARRY4", 0), "seconds": seconds}
@@ -173,8 +180,8 @@ def _count(config, folder: Path, cached: Path, timeout: float, say):
         if say is not None:
             say(f"estimating Artix-7 resources of P={config.lanes} with Yosys (minutes; "
                 f"cached afterwards) ...")
-        # The Verilog of `python -m hw.generate --resources`, text for text: Yosys's mapping
-        # depends on the module's name and attributes (a LUT more or less), not only its logic.
+        # The Verilog of `hw.generate --output` with the module named top, as the boards'
+        # estimates write it: Yosys maps by name and attributes too (a LUT more or less).
         (folder / "top.v").write_text(verilog(config, "top"))
         started = time.monotonic()
         cells = dict(xc7_synthesize(["top.v"], top="top", workdir=folder,

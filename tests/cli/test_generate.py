@@ -24,7 +24,7 @@ def test_bad_option(capsys):
 
 def test_set_and_field_options_are_the_same(capsys):
     # The resources of this command are tested with the other report paths in
-    # tests/core/test_resources.py.
+    # tests/cli/test_resources.py.
     assert main(["--config", "tiny", "--set", "max_inputs=20", "--lanes", "4",
                  "--set", "dsp_lanes=2"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
