@@ -198,6 +198,37 @@ class Sequencer(wiring.Component):
             with m.If(~geometry.conv):
                 m.d.sync += groups.eq((params.n_in + K - 1) >> _clog2(K))
 
+    def _conv_update(self, m, groups, out_height, pending, pend_acc, layer_done):
+        """CONV_UPDATE: once the walk and the update are drained, the block's next band of
+        rows, else the layer's next block of output channels, else the layer's end
+        (``layer_done``), recording whether the layer left a neuron pending."""
+        cfg, U, layer = self.config, self.config.neuron_units, self.layer
+        m.d.comb += self.updating.eq(1)
+        geometry, out_width = self.geometry, self.out_width
+        next_first = self.band_first + self.band_rows
+        with m.If(~self.walk.running & ~self.walk.feed_valid & self.update.drained):
+            with m.If(next_first < out_height):
+                # the block's next band of rows: the step's events again; its words follow
+                # the band's (conv_positions >> out_w_bits rows of out_width positions of
+                # 2**out_c_bits / U words)
+                stride = ((out_width << _clog2(cfg.conv_positions))
+                          >> geometry.out_w_bits) << (
+                    geometry.out_c_bits - _clog2(U)).as_unsigned()
+                m.d.sync += [self.band_base.eq(self.band_base + stride),
+                             *self._enter_band(self.band + 1, next_first, out_height,
+                                               geometry.out_w_bits)]
+                m.next = "BLOCK"
+            with m.Elif(((self.block + 1) << _clog2(cfg.conv_lanes))
+                        < (1 << geometry.out_c_bits)):
+                m.d.sync += [self.block.eq(self.block + 1),
+                             self.row_base.eq(self.row_base + groups),
+                             self.band_base.eq(self.layer_bases[layer]),
+                             *self._enter_band(0, 0, out_height, geometry.out_w_bits)]
+                m.next = "BLOCK"
+            with m.Else():
+                m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
+                layer_done()
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
@@ -316,32 +347,7 @@ class Sequencer(wiring.Component):
                 abortable()
             if cfg.conv:
                 with m.State("CONV_UPDATE"):
-                    m.d.comb += self.updating.eq(1)
-                    geometry, out_width = self.geometry, self.out_width
-                    next_first = self.band_first + self.band_rows
-                    with m.If(~self.walk.running & ~self.walk.feed_valid & upd.drained):
-                        with m.If(next_first < out_height):
-                            # the block's next band of rows: the step's events again; its
-                            # words follow the band's (conv_positions >> out_w_bits rows of
-                            # out_width positions of 2**out_c_bits / U words)
-                            stride = ((out_width << _clog2(cfg.conv_positions))
-                                      >> geometry.out_w_bits) << (
-                                geometry.out_c_bits - _clog2(U)).as_unsigned()
-                            m.d.sync += [self.band_base.eq(self.band_base + stride),
-                                         *self._enter_band(self.band + 1, next_first,
-                                                           out_height, geometry.out_w_bits)]
-                            m.next = "BLOCK"
-                        with m.Elif(((self.block + 1) << _clog2(cfg.conv_lanes))
-                                    < (1 << geometry.out_c_bits)):
-                            m.d.sync += [self.block.eq(self.block + 1),
-                                         self.row_base.eq(self.row_base + groups),
-                                         self.band_base.eq(self.layer_bases[layer]),
-                                         *self._enter_band(0, 0, out_height,
-                                                           geometry.out_w_bits)]
-                            m.next = "BLOCK"
-                        with m.Else():
-                            m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
-                            layer_done()
+                    self._conv_update(m, groups, out_height, pending, pend_acc, layer_done)
                     abortable()
             with m.State("UPDATE"):
                 with m.If(upd.more_blocks):
