@@ -58,14 +58,16 @@ SAMPLES ?= 100
 demo: setup
 	$(PY) -m sw.demo --model $(MODEL) --samples $(SAMPLES)
 
+# pytest-xdist: one worker per core (WORKERS=0: the one pytest process, in order).
+WORKERS ?= auto
 test: setup
-	$(PY) -m pytest -q -m "not slow" tests sim
+	$(PY) -m pytest -q -n $(WORKERS) -m "not slow" tests sim
 
 test-quick: setup
-	$(PY) -m pytest -q -m "not slow and not tools" tests
+	$(PY) -m pytest -q -n $(WORKERS) -m "not slow and not tools" tests
 
 sim: setup
-	$(PY) -m pytest -q sim --sim-all
+	$(PY) -m pytest -q -n $(WORKERS) sim --sim-all
 
 bench: setup
 	$(PY) -m sw.bench

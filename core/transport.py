@@ -28,6 +28,10 @@ class Transport:
 
     #: Most words one read or write request may carry (UARTBone: 255).
     max_burst = 255
+    #: Seconds the driver waits for one inference before it calls the device hung
+    #: (``sw.device.Device``'s default): milliseconds on hardware; a simulator's clock runs
+    #: slower by orders of magnitude, and more so on a loaded machine.
+    inference_timeout = 10.0
 
     def read(self, addr: int, count: int = 1) -> list[int]:
         """Read ``count`` consecutive 32-bit words starting at byte address ``addr``."""

@@ -190,6 +190,9 @@ class CocotbTransport(Transport):
 
     max_burst = 1 << 16
 
+    #: Seconds of wall clock for one inference in simulation (a hang guard only).
+    inference_timeout = 3600.0
+
     def __init__(self, harness: Harness, *, poll_cycles: int = 256, posted: bool = True):
         if not isinstance(poll_cycles, int) or poll_cycles < 0:
             raise ValueError(f"poll_cycles must be a non-negative integer, not {poll_cycles!r}")

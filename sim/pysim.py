@@ -49,6 +49,9 @@ class AmaranthSimTransport(Transport):
 
     max_burst = 255
 
+    #: Seconds of wall clock for one inference in simulation (a hang guard only).
+    inference_timeout = 3600.0
+
     def __init__(self, config: Config, vcd: str | None = None):
         self.config = config
         self.dut = Accelerator(config)

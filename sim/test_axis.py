@@ -99,7 +99,7 @@ async def stream(dut, harness, config, network, pixels, pause):
     from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
     transport = CocotbTransport(harness, poll_cycles=256)
-    device = Device(transport, timeout=3600.0)
+    device = Device(transport)
     await bridge(device.identify)()
     await bridge(device.load)(network)
     await harness.flush()   # the transport queues writes until a read: run them now

@@ -106,16 +106,17 @@ class Device:
     Parameters
     ----------
     transport : core.transport.Transport
-    timeout : float
-        Seconds an inference may take before :class:`DeviceError` (a hung device).
+    timeout : float or None
+        Seconds an inference may take before :class:`DeviceError` (a hung device); None:
+        the transport's ``inference_timeout`` (10 s, an hour for a simulator).
     """
 
-    def __init__(self, transport: Transport, timeout: float = 10.0):
+    def __init__(self, transport: Transport, timeout: float | None = None):
         if not isinstance(transport, Transport):
             raise TypeError(f"transport must be a core.transport.Transport, not "
                             f"{type(transport).__name__}")
         self.transport = transport
-        self.timeout = timeout
+        self.timeout = transport.inference_timeout if timeout is None else timeout
         self.config: Config | None = None
         self.network: Network | None = None
 

@@ -27,7 +27,7 @@ BANDED = CONV.replace(conv_positions=8)
 
 def _device(config):
     with AmaranthSimTransport(config) as transport:
-        driver = Device(transport, timeout=300)
+        driver = Device(transport)
         driver.identify()
         yield driver
 
@@ -144,7 +144,7 @@ def test_memories_sized_by_the_network():
     images = np.concatenate([np.full((1, network.n_inputs), 255), random_pixels(rng, 1,
                                                                              network.n_inputs)])
     with AmaranthSimTransport(config) as transport:
-        driver = Device(transport, timeout=300)
+        driver = Device(transport)
         assert driver.identify() == config
         check(driver, network, images, "sized memories")
 

@@ -9,6 +9,7 @@ from core.config import Config, FitError
 from core.network import Layer, Network
 from core.randnet import random_network, random_pixels
 from core.transport import Transport
+from sim.harness import CocotbTransport
 from sim.pysim import AmaranthSimTransport
 from sw.device import Device, DeviceError
 
@@ -50,6 +51,15 @@ class FakeTransport(Transport):
 
 def test_identify():
     assert Device(FakeTransport()).identify() == Config.tiny()
+
+
+def test_timeout_comes_from_the_transport_unless_given():
+    """A board answers in milliseconds (10 s means hung); a simulator may take minutes of wall
+    clock on a loaded machine, so its transports ask for an hour."""
+    assert Device(FakeTransport()).timeout == 10.0
+    assert Device(FakeTransport(), timeout=0.5).timeout == 0.5
+    assert AmaranthSimTransport.inference_timeout == 3600.0
+    assert CocotbTransport.inference_timeout == 3600.0
 
 
 def test_identify_options():
