@@ -156,6 +156,8 @@ def check_config(config: dict, output=None) -> None:
         model = build_model(config, PIXELS[d["dataset"]])
     except ValueError as error:
         raise ValueError(f"[network]: {error}") from None
+    if x["weight"]:
+        teacher_network(config, PIXELS[d["dataset"]])
     if config["prune"]["sparsity"] and any(l.kind != "dense" for l in model.config.layers):
         raise ValueError("prune.sparsity is set, but [prune] (STDP pairings per synapse) "
                          "takes dense networks only; use train.prune (magnitude) for conv "
@@ -246,6 +248,11 @@ def parse_layer(item, where: str = "network.hidden") -> dict:
 
 def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
     """The :class:`SNN` of a config's ``[network]`` table."""
+    return SNN(network_config(config, n_inputs, n_classes), seed=config["train"]["seed"])
+
+
+def network_config(config: dict, n_inputs: int, n_classes: int = 10) -> SNNConfig:
+    """The :class:`SNNConfig` of a config's ``[network]`` table (raises ``ValueError``)."""
     n = config["network"]
 
     def spec(fields, neuron, reset, fire_once):
@@ -261,7 +268,7 @@ def build_model(config: dict, n_inputs: int, n_classes: int = 10) -> SNN:
                     membrane_bits=n["membrane_bits"], weight_bits=n["weight_bits"],
                     surrogate=n["surrogate"], gamma=n["gamma"], width=n["width"],
                     alpha=n["alpha"], beta=n["beta"], input_shape=tuple(n["input_shape"]))
-    return SNN(cfg, seed=config["train"]["seed"])
+    return cfg
 
 
 def _batches(n, batch_size, gen):
@@ -320,16 +327,36 @@ def train_ann(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True)
     return ann
 
 
-def train_teacher(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True):
-    """A float ReLU multilayer perceptron (biases, dropout) to distil from (``[distill]``),
-    trained on the same augmented images; returned in eval mode."""
+def teacher_network(config: dict, n_inputs: int, n_classes: int = 10) -> nn.Module:
+    """The untrained teacher of ``[distill]``: for ``hidden`` of integers a ReLU multilayer
+    perceptron with biases and dropout; with layer entries as in ``network.hidden``
+    (``"conv 32 5x5 pad 2"``, ``"pool 2"``) the bias-free ReLU CNN of those layers
+    (:class:`sw.snn.ann.ANN`, the conversion's network) on ``network.input_shape``.
+    Raises ``ValueError`` naming ``distill.hidden``."""
     d = config["distill"]
-    torch.manual_seed(config["train"]["seed"] + 1)
-    sizes = [x.shape[1]] + list(d["hidden"])
+    hidden = list(d["hidden"])
+    if any(isinstance(h, str) for h in hidden):
+        network = {**config["network"], "hidden": hidden}
+        try:
+            return ANN(network_config({**config, "network": network}, n_inputs, n_classes))
+        except ValueError as error:
+            raise ValueError(f"distill.hidden: {error}") from None
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise ValueError(f"distill.hidden is {hidden!r}; give layer sizes (integers 1 or more) "
+                         f"or layer entries as in network.hidden")
+    sizes = [n_inputs] + hidden
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(d["dropout"])]
-    teacher = nn.Sequential(*layers, nn.Linear(sizes[-1], int(y.max()) + 1))
+    return nn.Sequential(*layers, nn.Linear(sizes[-1], n_classes))
+
+
+def train_teacher(config: dict, x: np.ndarray, y: np.ndarray, progress: bool = True):
+    """The float network to distil from (``[distill]``, :func:`teacher_network`), trained on
+    the same augmented images (cosine learning rate); returned in eval mode."""
+    d = config["distill"]
+    torch.manual_seed(config["train"]["seed"] + 1)
+    teacher = teacher_network(config, x.shape[1], int(y.max()) + 1)
     opt = torch.optim.Adam(teacher.parameters(), lr=d["lr"])
     xt, yt = torch.from_numpy(np.asarray(x)), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(config["train"]["seed"] + 1)

@@ -327,6 +327,42 @@ def test_distillation_trains_a_teacher_and_uses_it(monkeypatch, tmp_path):
     assert calls == []  # no teacher, no distillation term
 
 
+def test_a_cnn_teacher_from_layer_entries():
+    """distill.hidden with network.hidden's layer entries: the teacher is the ReLU CNN of those
+    layers on network.input_shape, trained like the MLP teacher; integers keep the MLP."""
+    config = tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
+                  distill={"weight": 1.0, "hidden": ["conv 8 3x3 pad 1", "pool 2", 16],
+                           "epochs": 1})
+    train.check_config(config)
+    net = train.teacher_network(config, 64)
+    assert [type(l).__name__ for l in net.layers] == ["Conv2d", "MaxPool2d", "Linear", "Linear"]
+    assert net.layers[0].out_channels == 8 and net.layers[2].in_features == 8 * 4 * 4
+    digits = load_digits()
+    x, y = digits["train"].pixels[:512], digits["train"].labels[:512]
+    before = net.layers[0].weight.detach().clone()
+    teacher = train.train_teacher(config, x, y, progress=False)
+    assert not teacher.training and teacher(torch.zeros(3, 64)).shape == (3, 10)
+    assert not torch.allclose(teacher.layers[0].weight, before)   # trained
+    mlp = train.teacher_network(tiny(distill={"hidden": [16]}), 64)
+    assert [type(l).__name__ for l in mlp] == ["Linear", "ReLU", "Dropout", "Linear"]
+
+
+@pytest.mark.parametrize("hidden, message", [
+    (["conv 8 9x9"], "distill.hidden: layers[0].kernel is 9; it must be in 1 .. 7"),
+    ([16, "pool 3"], "distill.hidden: layers[1] is a pool layer after a dense layer; conv and "
+                     "pool layers come before the dense layers"),
+    ([0], "distill.hidden is [0]; give layer sizes (integers 1 or more) or layer entries as in "
+          "network.hidden"),
+])
+def test_a_bad_teacher_is_refused_before_training(hidden, message):
+    config = tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
+                  distill={"weight": 1.0, "hidden": hidden})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train.check_config(config)
+    train.check_config(tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
+                            distill={"weight": 0.0, "hidden": hidden}))   # no teacher: unused
+
+
 # -- convolutional networks (issue 14) ----------------------------------------------------------
 
 def test_parse_layer_entries():
