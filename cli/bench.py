@@ -31,7 +31,9 @@ dsp_lanes=77``):
   over steps of, per conv layer, each input event times the output positions it reaches times
   ``ceil(out_channels / conv_lanes)``, and per dense layer ``events x ceil(n_out / P)``;
 * that configuration's Artix-7 resources, by the same Yosys path as the rows above (about
-  25 minutes the first time, cached; ``--no-synth`` skips every synthesis).
+  25 minutes the first time, cached; ``--no-synth`` skips every synthesis);
+* the same two for ``mnist-cnn-fast`` (``Config.mnist_cnn_fast()``: eight banks of the
+  current memory on 16 conv lanes, a kernel row a cycle; more LUTs than the Arty A7-35 has).
 
 It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
 >= 200 inferences/s; reported, not enforced) and writes ``results/bench.json`` (``--json FILE``
@@ -193,13 +195,14 @@ def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def _cnn(path, pixels, no_synth: bool) -> dict:
-    """The CNN row: :func:`cnn_row` of the model at ``path`` on the first images of
-    ``pixels`` in the ``mnist-cnn`` configuration (the one that runs both networks), and that
-    configuration's Artix-7 resources unless ``no_synth``; printed, and returned for the
-    JSON report (with ``error`` instead when the model cannot run)."""
-    config = Config.named("mnist-cnn")
-    entry = {"model": str(path), "config_name": "mnist-cnn", "config": repr(config)}
+def _cnn(path, pixels, no_synth: bool, name: str = "mnist-cnn") -> dict:
+    """A CNN row: :func:`cnn_row` of the model at ``path`` on the first images of ``pixels``
+    in the configuration ``name`` (``mnist-cnn``, the one that runs both networks on the
+    Arty A7-35, or ``mnist-cnn-fast``, its banked current memory), and that configuration's
+    Artix-7 resources unless ``no_synth``; printed, and returned for the JSON report (with
+    ``error`` instead when the model cannot run)."""
+    config = Config.named(name)
+    entry = {"model": str(path), "config_name": name, "config": repr(config)}
     try:
         network = modelfile.load(path)
         if network.n_inputs != pixels.shape[1]:
@@ -208,7 +211,7 @@ def _cnn(path, pixels, no_synth: bool) -> dict:
         entry["cycles"] = cnn_row(network, pixels, config)
     except (OSError, ModelFileError, ValueError) as error:
         entry["error"] = set_advice(" ".join(str(error).split()))
-        print(f"bench: CNN {Path(path).name}: {entry['error']}")
+        print(f"bench: CNN {Path(path).name} on {name}: {entry['error']}")
         return entry
     if not no_synth:
         try:
@@ -217,12 +220,12 @@ def _cnn(path, pixels, no_synth: bool) -> dict:
             entry["synth_error"] = str(error)[-500:]
     c, r = entry["cycles"], entry.get("resources")
     print(f"bench: CNN {Path(path).name} {network.sizes}, "
-          f"T={network.timesteps}, on mnist-cnn (P={config.lanes}, conv lanes "
-          f"{config.conv_lanes}), core.perf over {c['images']} images: cycles median "
+          f"T={network.timesteps}, on {name} (P={config.lanes}, conv lanes "
+          f"{config.conv_lanes}, banks {config.conv_banks}), core.perf over {c['images']} images: cycles median "
           f"{c['cycles_median']:.0f}, max {c['cycles_max']}, {c['bound_ratio_median']:.2f} x the "
           f"event bound (median {c['event_bound_median']:.0f})")
     if r:
-        print(f"bench: mnist-cnn configuration (runs the MLP and the CNN): {r['lut']} LUT, "
+        print(f"bench: {name} configuration (runs the MLP and the CNN): {r['lut']} LUT, "
               f"{r['ff']} FF, {r['bram36']:g} BRAM36, {r['dsp']} DSP")
     return entry
 
@@ -337,6 +340,7 @@ def main(argv=None) -> int:
 
     if not args.no_cnn:
         report["cnn"] = _cnn(args.cnn_model, pixels, args.no_synth)
+        report["cnn_fast"] = _cnn(args.cnn_model, pixels, args.no_synth, "mnist-cnn-fast")
 
     ref = report["configurations"][0] if report["configurations"] else {}
     checks = {}

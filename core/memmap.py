@@ -20,7 +20,7 @@ Regions (``R = Config.region_bits``; every base is readable from an ID register)
 from .config import ENCODER_CODES
 
 MAGIC = 0x534E4E41        # "SNNA"
-VERSION = 0x00010000      # major 1, minor 0
+VERSION = 0x00010001      # major 1, minor 1 (CFG_CONV_BANKS)
 
 # -- identification (read only) -----------------------------------------------------------
 REG_MAGIC = 0x00
@@ -49,6 +49,7 @@ REG_CFG_CONV_LANES = 0x15        # PC, output channels of a conv layer at once (
 REG_CFG_CONV_POSITIONS = 0x16    # depth of the current memory (with conv)
 REG_CFG_MAX_CLASSES = 0x17       # most output-layer neurons (the result memory)
 REG_CFG_CONV_ACC_BITS = 0x18     # width of a sum of the current memory (with conv)
+REG_CFG_CONV_BANKS = 0x19        # banks of the current memory (with conv)
 
 OPTION_BIAS = 1 << 0         # the bias memory and window (Config.bias)
 OPTION_SPIKE_COUNT = 1 << 1  # spike counts and the spike_count read-out (Config.spike_count)
@@ -184,5 +185,6 @@ def identification(config) -> dict:
         REG_CFG_MAX_CLASSES: config.max_classes,
         **({REG_CFG_CONV_LANES: config.conv_lanes,
             REG_CFG_CONV_POSITIONS: config.conv_positions,
-            REG_CFG_CONV_ACC_BITS: config.conv_acc_bits} if config.conv else {}),
+            REG_CFG_CONV_ACC_BITS: config.conv_acc_bits,
+            REG_CFG_CONV_BANKS: config.conv_banks} if config.conv else {}),
     }

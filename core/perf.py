@@ -176,23 +176,31 @@ def cycle_counts(network, config: Config, pixels, skip_zero_words: bool = False)
     return out
 
 
-def _landing(conv, size, out, first=0):
+def _landing(conv, size, out, first=0, banks=1):
     """For each input row (or column) of a conv layer's map, ``size`` of them: how many kernel
-    rows (columns) land it on an output row (column) ``first .. out - 1``, int64 (size,)."""
-    n = np.arange(size)[:, None] + conv.padding - np.arange(conv.kernel)[None, :]
+    rows (columns) land it on an output row (column) ``first .. out - 1``, int64 (size,); with
+    ``banks``, how many groups of ``banks`` consecutive kernel columns (``kx // banks``, a
+    kernel word's, ``Config.conv_banks``) hold one that lands."""
+    kernel = np.arange(conv.kernel)
+    n = np.arange(size)[:, None] + conv.padding - kernel[None, :]
     ok = (n >= 0) & (n % conv.stride == 0) & (n // conv.stride < out) & (
         n // conv.stride >= first)
-    return ok.sum(axis=1)
+    if banks == 1:
+        return ok.sum(axis=1)
+    groups = np.zeros((size, -(-conv.kernel // banks)), bool)
+    np.logical_or.at(groups, (slice(None), kernel // banks), ok)
+    return groups.sum(axis=1)
 
 
-def _conv_pairs(conv, inputs, band=None):
-    """For each hardware index of a conv layer's input map: the output positions it reaches
-    (rows times columns of the kernel positions that land, ``hw.convaddr``), int64; in the
-    band ``(first row, rows)`` of output rows only, when given."""
+def _conv_pairs(conv, inputs, band=None, banks=1):
+    """For each hardware index of a conv layer's input map: the address generator's slots
+    (``hw.convaddr``), the kernel rows that land times the groups of ``banks`` kernel
+    columns with one that lands (the output positions reached when ``banks`` is 1), int64;
+    in the band ``(first row, rows)`` of output rows only, when given."""
     first, count = (0, conv.out_height) if band is None else band
     rows = _landing(conv, conv.height, first + count, first)
     cols = np.zeros(1 << inputs.w_bits, np.int64)
-    cols[:conv.width] = _landing(conv, conv.width, conv.out_width)
+    cols[:conv.width] = _landing(conv, conv.width, conv.out_width, banks=banks)
     h = np.arange(inputs.size)
     return rows[h >> (inputs.c_bits + inputs.w_bits)] * cols[(h >> inputs.c_bits)
                                                                & ((1 << inputs.w_bits) - 1)]
@@ -239,10 +247,11 @@ def _log2(value):
 
 
 def _accum_conv(pairs):
-    """Cycles of a conv block's ACCUM state for events reaching ``pairs`` output positions
-    each, in replay order: the replay offers an event per cycle from the second on, the
-    address generator's four stages take it through their ready chain (an event that reaches
-    nothing is dropped in S2) and emit a pair per cycle, and the state ends once the replay,
+    """Cycles of a conv block's ACCUM state for events of ``pairs`` slots each (the output
+    positions they reach with one bank, :func:`_conv_pairs`), in replay order: the replay
+    offers an event per cycle from the second on, the address generator's four stages take it
+    through their ready chain (an event that reaches nothing is dropped in S2) and emit a
+    slot per cycle, and the state ends once the replay,
     the generator and the integration's six slot stages are empty."""
     n, i = len(pairs), 0
     valid, count, left = [False] * 4, [0] * 4, 0
@@ -277,7 +286,7 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     is, for each band of output rows (``Config.conv_bands``), BLOCK, the replay of the step's
     events through the address generator (:func:`_accum_conv`, the pairs in the band) and the
     walk over the band's positions, a chunk per cycle, with the update's five stages after
-    it. Dense layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
+    it; a slot is a kernel row and a word of ``conv_banks`` of its columns. Dense layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
     trace = golden.run(network, pixels)
     orders = map_orders(network, config.neuron_units)
     P, U, S, PC = config.lanes, config.neuron_units, config.pixels_per_cycle, config.conv_lanes
@@ -302,7 +311,7 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     scan_events = padded.reshape(B, T, rows, S).sum(axis=3)
     bands = [config.conv_bands(layer) if layer.conv is not None else None
              for layer in network.layers]
-    pairs = [[_conv_pairs(layer.conv, order, band) for band in bands[index]]
+    pairs = [[_conv_pairs(layer.conv, order, band, config.conv_banks) for band in bands[index]]
              if layer.conv is not None else None
              for index, (layer, (order, _)) in enumerate(zip(network.layers, orders))]
     # The skipping walks (docs/architecture.md, "Skipping neurons that cannot change"): the
@@ -336,7 +345,9 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         block = (events & ((1 << inputs_order.c_bits) - 1)) >> _log2(PC)
                         events = events[np.argsort(block, kind="stable")]
                     chunks = min(PC, 1 << max(outputs.c_bits, 0)) // U
-                    skip = touched[index] is not None and t and not pending[index][b, t - 1]
+                    # after step 0, or at step 0 when it is the only one
+                    skip = touched[index] is not None and (
+                        (t and not pending[index][b, t - 1]) or T == 1)
                     cost = 0   # of one block: for each band, BLOCK, ACCUM and the walk
                     for n, (_, rows) in enumerate(bands[index]):
                         walk = rows * conv.out_width * chunks + CONV_UPDATE_DRAIN
@@ -380,7 +391,8 @@ def event_bounds(network, pixels, lanes: int, conv_lanes: int | None = None,
     Layer 0's events are its inputs with a nonzero magnitude (the encoder's output), layer
     ``l``'s the spikes of layer ``l - 1`` (``trace``: the golden trace of ``pixels``, computed
     when None). ``cycle_counts / event_bounds`` says how far the accelerator is from this
-    machine; with two inputs per cycle the dense ratio may fall below 1.
+    machine; with two inputs per cycle the dense ratio may fall below 1, and with banks of
+    the current memory (``Config.conv_banks``, several positions a cycle) the conv ratio.
     """
     pixels = np.asarray(pixels)
     if trace is None:

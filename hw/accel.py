@@ -265,7 +265,8 @@ class Accelerator(wiring.Component):
         ports. Returns the walk."""
         cfg = self.config
         m.submodules.conv_address = cgen = ConvAddress(
-            index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16)
+            index_bits=cfg.event_bits, map_bits=cfg.conv_map_bits, kernel_bits=16,
+            banks=cfg.conv_banks)
         m.submodules.currents = cur = CurrentMemory(cfg)
         m.submodules.conv_walk = walk = ConvWalk(cfg)
         m.submodules.touched = touched = TouchedPositions(cfg)
@@ -284,7 +285,8 @@ class Accelerator(wiring.Component):
             integ.conv.eq(seq.conv), integ.pair.valid.eq(cgen.pair.valid),
             integ.pair.p.eq(cgen.pair.p),
             cur.read_position.eq(integ.read_position), cur.slot_valid.eq(integ.slot_valid),
-            cur.slot_position.eq(integ.slot_position), cur.acc.eq(integ.acc),
+            cur.slot_position.eq(integ.slot_position), cur.slot_run.eq(integ.slot_run),
+            cur.acc.eq(integ.acc),
             cur.update.eq(seq.updating), cur.update_read.eq(walk.position_read),
             cur.update_position.eq(walk.position), cur.clear.eq(abort),
             walk.band_rows.eq(seq.band_rows), walk.band.eq(seq.band),
@@ -292,6 +294,7 @@ class Accelerator(wiring.Component):
             walk.out_c_bits.eq(geom.out_c_bits), walk.block.eq(seq.block),
             walk.n_out.eq(seq.n_out), walk.word.eq(cur.word),
             touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
+            touched.mark_run.eq(integ.slot_run),
             touched.clear.eq(seq.block_start | abort),
             touched.start.eq(walk.start & walk.skip),
             walk.pick_valid.eq(touched.valid), walk.pick_position.eq(touched.position),

@@ -34,7 +34,8 @@ def landing(r: int, stride: int, k: int):
 
 class ConvAddress(wiring.Component):
     """For each input event of a conv layer, the kernel positions that land inside the output
-    map: one (kernel word offset, output position address) pair per cycle.
+    map: one *slot* per cycle, a kernel word and the output positions of its kernel columns
+    that land (one (kernel position, output position) pair with ``banks`` 1).
 
     An event at ``(c, y, x)`` (its index in the input map's hardware order, ``((y << w_bits) |
     x) << c_bits | c``) reaches output ``(oy, ox)`` through kernel position ``(ky, kx)`` when
@@ -42,9 +43,17 @@ class ConvAddress(wiring.Component):
     OW`` and ``oy`` in the band of output rows being integrated, ``band_first <= oy <
     band_first + band_rows`` (the whole map, ``0 .. OH - 1``, when it fits the current
     memory; ``docs/architecture.md``, "Bands of output rows"); its position address is
-    relative to the band, ``((oy - band_first) << out_w_bits) | ox``. The pairs come lowest
-    ``ky`` first and, within a row, lowest ``kx`` first; a kernel position that does not land
-    costs no cycle, and neither does an event that reaches nothing in the band.
+    relative to the band, ``((oy - band_first) << out_w_bits) | ox``.
+
+    A kernel word holds ``B = banks`` kernel columns (``kx = j * B + g``, ``g`` in 0 .. B -
+    1, ``Config.conv_banks``); a slot is a kernel row ``ky`` and a word ``j`` of it that
+    has a column that lands. The columns of a word that land reach consecutive output
+    columns of one row (``ox`` falls by one for each ``stride`` columns of ``kx``), at most
+    ``B`` of them, so their positions lie in distinct banks of the current memory (position
+    modulo ``B``): the slot names the lowest position, the run of positions from it, and for
+    each bank the column ``g`` whose position it holds. The slots come lowest ``ky`` first
+    and, within a row, lowest ``j`` first; a word with no column that lands costs no cycle,
+    and neither does an event that reaches nothing in the band.
 
     Four stages with a ready chain, so that the next event is prepared while the current one
     emits its pairs: S0 splits the index into ``c``, ``y``, ``x`` (shifts by the field
@@ -52,7 +61,7 @@ class ConvAddress(wiring.Component):
     (:func:`reciprocal`, from a table of the stride; no divider) and forms ``c * k * k``; S2
     turns quotient and remainder into the masks of the kernel rows and columns that land and
     their output rows and columns (:func:`landing`, a small table per row); S3 emits the
-    pairs, and takes the next event in the cycle it emits the last pair of this one.
+    slots, and takes the next event in the cycle it emits the last slot of this one.
 
     Parameters
     ----------
@@ -61,7 +70,9 @@ class ConvAddress(wiring.Component):
     map_bits : int
         Width of a map coordinate (a map side is at most ``2 ** map_bits``), 1 .. 12.
     kernel_bits : int
-        Width of a kernel word offset (``c * k * k + ky * k + kx``).
+        Width of a kernel word offset (``(c * k + ky) * KW + j``).
+    banks : int
+        ``B``, kernel columns a word holds and banks of the current memory: 1, 2, 4 or 8.
 
     Ports
     -----
@@ -71,29 +82,34 @@ class ConvAddress(wiring.Component):
         out_w_bits``; ``band_first + band_rows`` at most the map's height.
     event : stream.Signature(input_event(index_bits, 1)), in
         ``p.group``: the event's index; ``p.magnitudes[0]``: its magnitude.
-    pair : stream.Signature(conv_pair(map_bits, kernel_bits)), out
-        ``kernel``: ``(c * k + ky) * k + kx``; ``position``: ``((oy - band_first) <<
-        out_w_bits) | ox``; ``magnitude``: the event's.
+    pair : stream.Signature(conv_pair(map_bits, kernel_bits, banks)), out
+        ``kernel``: ``(c * k + ky) * KW + j``, ``KW = ceil(k / B)``; ``position``: the lowest
+        ``((oy - band_first) << out_w_bits) | ox`` of the slot; ``run``, ``select``
+        (``hw.layouts.conv_pair``); ``magnitude``: the event's.
     idle : 1, out
         No event is in any stage.
     flush : 1, in
         Drop every event in the stages (an abort).
 
-    Latency: an event's first pair is on ``pair`` three cycles after the event is taken (when
-    the stages before it are empty). Throughput: one pair per cycle, events back to back.
+    Latency: an event's first slot is on ``pair`` three cycles after the event is taken (when
+    the stages before it are empty). Throughput: one slot per cycle, events back to back.
     """
 
-    def __init__(self, *, index_bits: int, map_bits: int = 10, kernel_bits: int = 16):
+    def __init__(self, *, index_bits: int, map_bits: int = 10, kernel_bits: int = 16,
+                 banks: int = 1):
         for name, value, lo, hi in (("index_bits", index_bits, 1, 32),
                                     ("map_bits", map_bits, 1, 12),
                                     ("kernel_bits", kernel_bits, 1, 32)):
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError(f"{name} is {value!r}; it must be an integer in {lo} .. {hi}")
+        if banks not in (1, 2, 4, 8) or isinstance(banks, bool):
+            raise ValueError(f"banks is {banks!r}; it must be 1, 2, 4 or 8")
         self.index_bits, self.map_bits, self.kernel_bits = index_bits, map_bits, kernel_bits
+        self.banks = banks
         super().__init__({
             "geometry": In(conv_geometry(map_bits)),
             "event": In(stream.Signature(input_event(index_bits, 1))),
-            "pair": Out(stream.Signature(conv_pair(map_bits, kernel_bits))),
+            "pair": Out(stream.Signature(conv_pair(map_bits, kernel_bits, banks))),
             "idle": Out(1), "flush": In(1),
         })
 
@@ -105,6 +121,11 @@ class ConvAddress(wiring.Component):
         F = reciprocal_shift(MB)
         g = self.geometry
         k, s, p = g.kernel, g.stride, g.padding
+        B = self.banks
+        bB = B.bit_length() - 1
+        JM = -(-KM // B)                  # words of the widest kernel row
+        kw = Signal(3)                    # KW = ceil(k / B), words of this layer's rows
+        m.d.comb += kw.eq((k + (B - 1)) >> bB)
 
         # -- S0: the coordinates ------------------------------------------------------------
         valid0, valid1, valid2, valid3 = (Signal(name=f"valid{n}") for n in range(4))
@@ -133,7 +154,7 @@ class ConvAddress(wiring.Component):
         r1y, r1x = Signal(3, name="r1y"), Signal(3, name="r1x")
         ckk1 = Signal(KB)
         with m.If(ready1):
-            m.d.sync += [valid1.eq(valid0), mag1.eq(mag0), ckk1.eq(c0 * (k * k))]
+            m.d.sync += [valid1.eq(valid0), mag1.eq(mag0), ckk1.eq(c0 * (k * kw))]
             for coord, q, r, base in ((y0, q1y, r1y, g.band_first), (x0, q1x, r1x, 0)):
                 n = Signal(NB, name=f"n_{q.name[-1]}")
                 quotient = Signal(NB, name=f"quot_{q.name[-1]}")
@@ -172,41 +193,69 @@ class ConvAddress(wiring.Component):
                          cols2.eq(cols1), oy2.eq(oy1), ox2.eq(ox1), ckk2.eq(ckk1),
                          mag2.eq(mag1)]
 
-        # -- S3: one pair per cycle -----------------------------------------------------------
+        # -- S3: one slot per cycle -----------------------------------------------------------
         rows3 = Signal(KM)                # rows not yet done (the current one included)
         cols3 = Signal(KM)                # the event's columns
-        cur3 = Signal(KM)                 # columns of the current row not yet emitted
+        words3 = Signal(JM)               # the event's words (a column of theirs lands)
+        cur3 = Signal(JM)                 # words of the current row not yet emitted
         oy3, ox3 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy3", "ox3"))
         ckk3 = Signal(KB)
 
         def index_of(bits, name):
             """The index of the lowest set bit (a priority chain)."""
-            out = Signal(range(KM), name=name)
-            for i in reversed(range(KM)):
+            out = Signal(range(max(2, len(bits))), name=name)
+            for i in reversed(range(len(bits))):
                 with m.If(bits[i]):
                     m.d.comb += out.eq(i)
             return out
 
-        ky, kx = index_of(rows3, "ky"), index_of(cur3, "kx")
-        row_offset = Array(Const(i, 3) * k for i in range(KM))[ky]
-        last_col = at_most_one(cur3)
+        def words_of(cols):
+            return Cat(cols[j * B:(j + 1) * B].any() for j in range(JM))
+
+        ky, j = index_of(rows3, "ky"), index_of(cur3, "j")
+        row_offset = Array(Const(i, 3) * kw for i in range(KM))[ky]
+        last_word = at_most_one(cur3)
         last_row = at_most_one(rows3)
         out = self.pair.p
+        # The word's columns g (kx = j * B + g) that land and their positions, consecutive and
+        # falling with g: the lowest is the last g that lands.
+        row_base = Signal(2 * MB)
+        m.d.comb += row_base.eq(oy3[ky] << g.out_w_bits)
+        lands, positions = [], []
+        for gg in range(B):
+            kx = [j_ * B + gg for j_ in range(JM)]
+            hit = Signal(name=f"hit{gg}")
+            position = Signal(2 * MB, name=f"position{gg}")
+            m.d.comb += [
+                hit.eq(Array(cols3[x] if x < KM else Const(0) for x in kx)[j]),
+                position.eq(row_base | Array(ox3[x] if x < KM else Const(0, MB)
+                                             for x in kx)[j]),
+            ]
+            lands.append(hit)
+            positions.append(position)
+            with m.If(hit):
+                m.d.comb += out.position.eq(position)
+        m.d.comb += out.run.eq((Const(1, B + 1) << sum(lands)) - 1)
+        if B > 1:
+            for bank in range(B):
+                for gg in range(B):
+                    with m.If(lands[gg] & (positions[gg][:bB] == bank)):
+                        m.d.comb += out.select[bank].eq(gg)
         m.d.comb += [
             self.pair.valid.eq(valid3),
-            out.kernel.eq(ckk3 + row_offset + kx),
-            out.position.eq((oy3[ky] << g.out_w_bits) | ox3[kx]),
+            out.kernel.eq(ckk3 + row_offset + j),
             out.magnitude.eq(mag3),
-            ready3.eq(~valid3 | (self.pair.ready & last_col & last_row)),
+            ready3.eq(~valid3 | (self.pair.ready & last_word & last_row)),
             self.idle.eq(~(valid0 | valid1 | valid2 | valid3)),
         ]
         with m.If(self.pair.valid & self.pair.ready):
-            with m.If(last_col):
-                m.d.sync += [rows3.eq(rows3 & ~lowest(rows3)), cur3.eq(cols3)]
+            with m.If(last_word):
+                m.d.sync += [rows3.eq(rows3 & ~lowest(rows3)), cur3.eq(words3)]
             with m.Else():
                 m.d.sync += cur3.eq(cur3 & ~lowest(cur3))
         with m.If(ready3):
-            m.d.sync += [valid3.eq(valid2), rows3.eq(rows2), cols3.eq(cols2), cur3.eq(cols2),
+            m.d.sync += [valid3.eq(valid2), rows3.eq(rows2), cols3.eq(cols2),
+                         words3.eq(words_of(cols2)), cur3.eq(words_of(cols2)),
                          oy3.eq(oy2), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
         with m.If(self.flush):
             m.d.sync += [valid0.eq(0), valid1.eq(0), valid2.eq(0), valid3.eq(0)]

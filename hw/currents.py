@@ -1,7 +1,7 @@
 """The current memory of conv layers: the sums of the output positions a block's events reach
 (``docs/architecture.md``, "Convolution")."""
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -15,12 +15,18 @@ class CurrentMemory(wiring.Component):
     """``conv_positions`` words of ``conv_lanes`` signed sums: read-modify-write by the
     integration's slots, read and zeroed by the conv update, cleared while idle.
 
+    With ``conv_banks = B > 1`` the words lie in ``B`` banks of ``conv_positions / B`` words
+    in distributed RAM, position ``q`` at word ``q div B`` of bank ``q mod B``: a slot writes
+    up to ``B`` consecutive positions (``slot_run``), one in each bank, bank ``b`` adding the
+    lanes ``b * conv_lanes ..`` (``hw.integration`` routes each bank's kernel column there).
+
     A sum is stored in ``conv_acc_bits`` bits and read back sign-extended to ``acc_bits``:
     the additions wrap modulo ``2**conv_acc_bits``, which leaves the final sum exact when it
     fits (``Config.check_fits`` refuses a network whose currents may not).
 
     A slot's products arrive in the cycle after the integration pipeline named its position
-    (``read_position``), together with the word read there; their sum is written back in the
+    (``read_position``), together with the word read there (banks in distributed RAM register
+    the address and read in that cycle); their sum is written back in the
     same cycle. The read port is transparent for the write port, so that a slot whose position
     is the one being written in the cycle it reads (the slot just before it: the channels of
     one input position reach the same output positions back to back) reads the new sum; no
@@ -41,9 +47,11 @@ class CurrentMemory(wiring.Component):
     -----
     read_position : conv_position_bits, in
         The integration's position read this cycle (``hw.integration``, stage B).
-    slot_valid : 1, in; slot_position : conv_position_bits, in
+    slot_valid : 1, in; slot_position : conv_position_bits, in; slot_run : conv_banks, in
     acc : ArrayLayout(signed(acc_bits), lanes), in
-        A slot's products (lanes ``0 .. conv_lanes - 1`` are added), its position.
+        A slot's products (lanes ``b * conv_lanes .. (b + 1) * conv_lanes - 1`` are added at
+        the position of bank ``b``), its lowest position, and which of the positions from it
+        it writes (bit ``i``: ``slot_position + i``).
     update : 1, in
         The conv update owns the read port (no slot is in flight).
     update_read : 1, in; update_position : conv_position_bits, in
@@ -66,6 +74,7 @@ class CurrentMemory(wiring.Component):
         A, PC, PB = config.acc_bits, config.conv_lanes, config.conv_position_bits
         super().__init__({
             "read_position": In(PB), "slot_valid": In(1), "slot_position": In(PB),
+            "slot_run": In(config.conv_banks),
             "acc": In(data.ArrayLayout(signed(A), config.lanes)),
             "update": In(1), "update_read": In(1), "update_position": In(PB),
             "word": Out(data.ArrayLayout(signed(A), PC)),
@@ -75,13 +84,33 @@ class CurrentMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        CA, PC, depth = cfg.conv_acc_bits, cfg.conv_lanes, cfg.conv_positions
-        m.submodules.memory = memory = Memory(shape=data.ArrayLayout(signed(CA), PC),
-                                              depth=depth, init=[])
-        wr = memory.write_port()
-        rd = memory.read_port(transparent_for=(wr,))
-        for k in range(PC):
-            m.d.comb += self.word[k].eq(rd.data[k])   # sign-extended to acc_bits
+        CA, PC, B = cfg.conv_acc_bits, cfg.conv_lanes, cfg.conv_banks
+        bB = B.bit_length() - 1
+        depth = cfg.conv_positions // B
+        reads, writes = [], []
+        for b in range(B):
+            if B == 1:
+                memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[])
+                m.submodules.memory = memory
+                writes.append(memory.write_port())
+                reads.append(memory.read_port(transparent_for=(writes[-1],)))
+            else:
+                # Distributed RAM reads asynchronously: the address is registered instead of
+                # the data, so that a read follows the write of the cycle before it without
+                # a bypass (the transparency of one bank's block RAM port).
+                memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[],
+                                attrs={"ram_style": "distributed"})
+                m.submodules[f"bank{b}"] = memory
+                writes.append(memory.write_port())
+                reads.append(memory.read_port(domain="comb"))
+
+        def bank_word(position, b):
+            """The word of bank ``b`` among the ``B`` consecutive positions from
+            ``position``, and which of them it is (``i``, its offset from ``position``)."""
+            if B == 1:
+                return position, 0
+            low = position[:bB]
+            return (position >> bB) + (low > b), (b - low)[:bB]
 
         # Cleared after a reset (the register's reset value) and after `clear`.
         clearing = Signal(init=1)
@@ -92,18 +121,59 @@ class CurrentMemory(wiring.Component):
         m.d.sync += [zero_next.eq(self.update & self.update_read),
                      zero_addr.eq(self.update_position)]
         with m.If(clearing):
-            m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
             m.d.sync += clear_addr.eq(clear_addr + 1)
             with m.If(clear_addr == depth - 1):
                 m.d.sync += clearing.eq(0)
-        with m.Elif(self.update):
-            m.d.comb += [rd.addr.eq(self.update_position), rd.en.eq(self.update_read),
-                         wr.addr.eq(zero_addr), wr.en.eq(zero_next)]
-        with m.Else():
-            m.d.comb += [rd.addr.eq(self.read_position), rd.en.eq(1),
-                         wr.addr.eq(self.slot_position), wr.en.eq(self.slot_valid)]
+        for b, (rd, wr) in enumerate(zip(reads, writes)):
+            read_addr, _ = bank_word(self.read_position, b)
+            write_addr, offset = bank_word(self.slot_position, b)
+            if B > 1:
+                address = Signal(range(depth), name=f"read_addr{b}")
+                m.d.comb += rd.addr.eq(address)
+            with m.If(clearing):
+                m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
+            with m.Elif(self.update):
+                if B == 1:
+                    m.d.comb += [rd.addr.eq(self.update_position), rd.en.eq(self.update_read)]
+                else:
+                    with m.If(self.update_read):
+                        m.d.sync += address.eq(self.update_position >> bB)
+                m.d.comb += [wr.addr.eq(zero_addr >> bB),
+                             wr.en.eq(zero_next & (zero_addr[:bB] == b if B > 1 else 1))]
+            with m.Else():
+                if B == 1:
+                    m.d.comb += [rd.addr.eq(read_addr), rd.en.eq(1)]
+                else:
+                    m.d.sync += address.eq(read_addr)
+                m.d.comb += [wr.addr.eq(write_addr),
+                             wr.en.eq(self.slot_valid & self.slot_run.bit_select(offset, 1))]
+            # The sum, modulo 2**CA. The zeros of the clear and of the update come out of the
+            # same adder, as the word plus its two's complement (~word + 1), so that the
+            # adder's LUT takes the choice and no gate follows it.
+            adding = ~clearing & ~self.update
             for k in range(PC):
-                m.d.comb += wr.data[k].eq(rd.data[k] + self.acc[k])  # modulo 2**CA
+                word = rd.data[k].as_unsigned()
+                other = Mux(adding, self.acc[b * PC + k][:CA], ~word)
+                m.d.comb += wr.data[k].eq(word + other + ~adding)
         with m.If(self.clear):
             m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
+
+        # The word the update read, from the cycle after its read until the next read: one
+        # bank's port, whose word is zeroed in that cycle, then a register of it.
+        if B == 1:
+            for k in range(PC):   # sign-extended to acc_bits
+                m.d.comb += self.word[k].eq(reads[0].data[k])
+        else:
+            update_bank = Signal(bB)
+            fresh = Signal()
+            held = Signal(data.ArrayLayout(signed(CA), PC))
+            read = Signal(data.ArrayLayout(signed(CA), PC))
+            m.d.sync += fresh.eq(self.update & self.update_read)
+            with m.If(self.update & self.update_read):
+                m.d.sync += update_bank.eq(self.update_position[:bB])
+            m.d.comb += read.eq(Array(rd.data for rd in reads)[update_bank])
+            with m.If(fresh):
+                m.d.sync += held.eq(read)
+            for k in range(PC):
+                m.d.comb += self.word[k].eq(Mux(fresh, read[k], held[k]))
         return m

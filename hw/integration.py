@@ -1,6 +1,6 @@
 """The integration pipeline: events to weight reads to the accumulator lanes."""
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,14 +54,17 @@ class IntegrationPipeline(wiring.Component):
         ``event``, and each lane's accumulator holds its slot's product alone (restart),
         which the current memory adds at the slot's position (``hw.currents``). Static while
         events flow.
-    pair : stream.Signature(conv_pair(map_bits, 16), always_ready=True), in
-        Only with ``config.conv``: the address generator's pairs.
+    pair : stream.Signature(conv_pair(map_bits, 16, conv_banks), always_ready=True), in
+        Only with ``config.conv``: the address generator's slots. With ``conv_banks = B >
+        1`` the lanes ``b * conv_lanes ..`` of bank ``b`` take the weights of the word's
+        column ``select[b]`` (a multiplexer before the lane groups' registers), so that each
+        bank's products lie on its own lanes.
     read_position : conv_position_bits, out
-        Only with ``config.conv``: the position of the slot whose products are formed this
-        cycle (the current memory reads it, so that its word arrives with them).
-    slot_valid : 1, out; slot_position : conv_position_bits, out
+        Only with ``config.conv``: the lowest position of the slot whose products are formed
+        this cycle (the current memory reads its banks, so that their words arrive with them).
+    slot_valid : 1, out; slot_position : conv_position_bits, out; slot_run : conv_banks, out
         Only with ``config.conv``: a slot's products are in ``acc`` this cycle, for the
-        output position ``slot_position``.
+        output positions ``slot_position + i`` of the set bits ``i`` of ``slot_run``.
     conv_empty : 1, out
         Only with ``config.conv``: no slot is in any stage (the current memory has every
         sum).
@@ -90,10 +93,12 @@ class IntegrationPipeline(wiring.Component):
         if config.conv:
             members.update(
                 conv=In(1),
-                pair=In(stream.Signature(conv_pair(config.conv_map_bits, 16),
+                pair=In(stream.Signature(conv_pair(config.conv_map_bits, 16,
+                                                   config.conv_banks),
                                          always_ready=True)),
                 read_position=Out(config.conv_position_bits), slot_valid=Out(1),
-                slot_position=Out(config.conv_position_bits), conv_empty=Out(1))
+                slot_position=Out(config.conv_position_bits),
+                slot_run=Out(config.conv_banks), conv_empty=Out(1))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -112,8 +117,9 @@ class IntegrationPipeline(wiring.Component):
                      valid_a.eq(valid_e), mag_a.eq(mag_e), clear_a.eq(clear_e),
                      valid_w.eq(valid_a), mag_w.eq(mag_a), clear_w.eq(clear_a),
                      valid_g.eq(valid_w | clear_w)]
+        weights = self.weights
         if cfg.conv:
-            self._conv_slots(m, valid_e, w_addr_e, mag_e, valid_w)
+            weights = self._conv_slots(m, valid_e, w_addr_e, mag_e, valid_w)
         m.d.comb += self.weight_addr.eq(w_addr_e)
         stages = [valid_e | clear_e, valid_a | clear_a, valid_w | clear_w, valid_g]
         assert len(stages) + 1 == self.depth  # and B, whose product the update may overlap
@@ -134,7 +140,7 @@ class IntegrationPipeline(wiring.Component):
             m.d.comb += [
                 group.mag.eq(mag_w), group.valid.eq(valid_w), group.clear.eq(clear_w),
                 # Input j of the event: lane l's weight is field j * P + l of the word.
-                group.weights.eq(Cat(self.weights[(j * P + lane) * WB:(j * P + lane + 1) * WB]
+                group.weights.eq(Cat(weights[(j * P + lane) * WB:(j * P + lane + 1) * WB]
                                      for j in range(K) for lane in lanes)),
             ]
             for k, lane in enumerate(lanes):
@@ -143,21 +149,41 @@ class IntegrationPipeline(wiring.Component):
 
     def _conv_slots(self, m, valid_e, w_addr_e, mag_e, valid_w):
         """A conv layer's slots: the pair's kernel word and magnitude enter stage E instead of
-        an event's, and its position travels beside the stages to the cycle its products are
+        an event's, and its positions travel beside the stages to the cycle its products are
         in the accumulators (E, A, W, G, B, C: the lane group registers ``valid`` twice
-        before its product and accumulates it a cycle later)."""
+        before its product and accumulates it a cycle later); its banks' columns reach the
+        weight word in stage W. Returns the word the lanes take."""
+        cfg = self.config
         pair = self.pair
         with m.If(self.conv):
             m.d.sync += [valid_e.eq(pair.valid), w_addr_e.eq(self.row_base + pair.p.kernel),
                          mag_e.eq(pair.p.magnitude)]
         names = "eawgbc"
         assert len(names) == CONV_SLOT_STAGES  # the cycle model counts the same stages
-        valid = {n: Signal(name=f"slot_valid_{n}") for n in names}
-        position = {n: Signal(self.config.conv_position_bits, name=f"slot_position_{n}")
-                    for n in names}
-        m.d.sync += [valid["e"].eq(pair.valid & self.conv), position["e"].eq(pair.p.position)]
+        slot = data.StructLayout({"valid": 1, "position": cfg.conv_position_bits,
+                                  "run": cfg.conv_banks})
+        stage = {n: Signal(slot, name=f"slot_{n}") for n in names}
+        m.d.sync += [stage["e"].valid.eq(pair.valid & self.conv),
+                     stage["e"].position.eq(pair.p.position), stage["e"].run.eq(pair.p.run)]
         for before, after in zip(names, names[1:]):
-            m.d.sync += [valid[after].eq(valid[before]), position[after].eq(position[before])]
-        m.d.comb += [self.read_position.eq(position["b"]), self.slot_valid.eq(valid["c"]),
-                     self.slot_position.eq(position["c"]),
-                     self.conv_empty.eq(~Cat(valid.values()).any())]
+            m.d.sync += stage[after].eq(stage[before])
+        m.d.comb += [self.read_position.eq(stage["b"].position),
+                     self.slot_valid.eq(stage["c"].valid),
+                     self.slot_position.eq(stage["c"].position),
+                     self.slot_run.eq(stage["c"].run),
+                     self.conv_empty.eq(~Cat(s.valid for s in stage.values()).any())]
+        B, PC, WB = cfg.conv_banks, cfg.conv_lanes, cfg.weight_bits
+        if B == 1:
+            return self.weights
+        # Bank b's lanes take the column select[b] of the word: the selects of stages E, A, W.
+        select = {n: Signal.like(pair.p.select, name=f"select_{n}") for n in "eaw"}
+        m.d.sync += [select["e"].eq(pair.p.select), select["a"].eq(select["e"]),
+                     select["w"].eq(select["a"])]
+        column = PC * WB
+        columns = [self.weights[g * column:(g + 1) * column] for g in range(B)]
+        routed = Signal(cfg.word_bits)
+        m.d.comb += routed.eq(self.weights)
+        with m.If(self.conv):
+            m.d.comb += routed[:B * column].eq(
+                Cat(Array(columns)[select["w"][b]] for b in range(B)))
+        return routed

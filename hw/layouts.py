@@ -116,9 +116,16 @@ def conv_geometry(map_bits):
     })
 
 
-def conv_pair(map_bits, kernel_bits):
-    """One output of the address generator: the kernel word's offset within the layer's block
-    (``(c * k + ky) * k + kx``), the output position address (``(oy << out_w_bits) | ox``)
-    and the event's magnitude."""
-    return data.StructLayout({"kernel": kernel_bits, "position": 2 * map_bits,
-                              "magnitude": 8})
+def conv_pair(map_bits, kernel_bits, banks=1):
+    """One output of the address generator, a *slot*: the kernel word's offset within the
+    layer's block (``(c * k + ky) * KW + j``, ``KW = ceil(k / banks)`` words a kernel row),
+    the lowest output position address of the slot (``(oy << out_w_bits) | ox``), ``run``
+    (bit ``i``: position ``position + i`` is written; the positions of a slot are
+    consecutive), ``select`` (with ``banks > 1``: for bank ``b``, the kernel column ``g`` of
+    the word, lanes ``g * conv_lanes ..``, whose position lies in bank ``b``) and the
+    event's magnitude."""
+    fields = {"kernel": kernel_bits, "position": 2 * map_bits, "run": banks}
+    if banks > 1:
+        fields["select"] = data.ArrayLayout(banks.bit_length() - 1, banks)
+    fields["magnitude"] = 8
+    return data.StructLayout(fields)

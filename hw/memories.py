@@ -152,8 +152,13 @@ def memories(config: Config) -> list[Memory]:
         out.append(_memory("counts", config.result_chunks,
                            Shape.cast(count_word(config.count_bits, U)).width))
     if config.conv:
-        out.append(_memory("currents", config.conv_positions,
-                           config.conv_lanes * config.conv_acc_bits))
+        # with banks, conv_banks of them in distributed RAM (hw.currents)
+        banks = config.conv_banks
+        for b in range(banks):
+            out.append(_memory("currents" if banks == 1 else f"currents bank {b}",
+                               config.conv_positions // banks,
+                               config.conv_lanes * config.conv_acc_bits,
+                               distributed=banks > 1))
         # hw.touched: one bit per position, in groups of 8, in LUT RAM
         group = min(8, config.conv_positions)
         out.append(_memory("touched positions", config.conv_positions // group, group,

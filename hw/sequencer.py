@@ -187,14 +187,17 @@ class Sequencer(wiring.Component):
             self.row_base.eq(params.row),
         ]
         if cfg.conv:
-            # a conv block's kernel words: k * k per input channel of the padded map
+            # a conv block's kernel words: k * KW per input channel of the padded map, KW =
+            # ceil(k / conv_banks) words a kernel row (Config.kernel_row_words)
             geometry = params.conv
+            B = cfg.conv_banks
+            row_words = (geometry.kernel + (B - 1)) >> _clog2(B)
             m.d.sync += [self.conv.eq(geometry.conv), self.geometry.eq(geometry),
                          pend_acc.eq(0), self.band_base.eq(self.layer_bases[index]),
                          out_height.eq(params.out_height), self.out_width.eq(params.out_width),
                          self.block.eq(0),
                          *self._enter_band(0, 0, params.out_height, geometry.out_w_bits),
-                         groups.eq((geometry.kernel * geometry.kernel) << geometry.c_bits)]
+                         groups.eq((geometry.kernel * row_words) << geometry.c_bits)]
             with m.If(~geometry.conv):
                 m.d.sync += groups.eq((params.n_in + K - 1) >> _clog2(K))
 
@@ -257,7 +260,9 @@ class Sequencer(wiring.Component):
         with m.If(busy):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         if cfg.conv:
-            m.d.comb += self.walk.skip.eq(self.geometry.skip & (t != 0)
+            # Not at step 0, whose update reads v as 0 and writes every position for step 1
+            # to read, unless it is the only step (then nothing reads what it leaves).
+            m.d.comb += self.walk.skip.eq(self.geometry.skip & ((t != 0) | ~self.more_steps)
                                           & ~pending.bit_select(layer, 1))
             m.d.sync += pend_acc.eq(pend_acc | upd.pending)
 
@@ -295,7 +300,7 @@ class Sequencer(wiring.Component):
                     upper = Cat(Const(i) < net.membrane_bits - 1 for i in range(M))
                     m.d.comb += [scan.init.eq(1), ro.init.eq(1)]
                     m.d.sync += [busy.eq(1), done.eq(0), aborted.eq(0), rejected.eq(0),
-                                 self.cycles.eq(0), t.eq(0),
+                                 self.cycles.eq(0), t.eq(0), pending.eq(0),
                                  self.more_steps.eq(net.timesteps > 1),
                                  self.vmax.eq(upper), self.vmin.eq(~upper),
                                  setup_wait.eq(SETUP_CYCLES - 1)]

@@ -2,7 +2,7 @@
 and their expansion lowest first for the conv update (``docs/architecture.md``, "Skipping
 neurons that cannot change")."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -29,7 +29,9 @@ class TouchedPositions(wiring.Component):
     one *any* bit per group. A group whose any bit is clear holds no position, whatever its
     word: a mark writes the word afresh there (the new bit alone) and ORs it into the word
     only where the any bit is set, so that ``clear`` (every any bit, in one cycle) empties the
-    bitmap and taking a group needs no write.
+    bitmap and taking a group needs no write. With ``conv_banks > 1`` a mark sets a run of up
+    to ``conv_banks`` consecutive positions, which may end in the next group: the groups'
+    words then lie in two memories, even and odd groups, each marked in the same cycle.
 
     Picking (from ``start`` until ``empty``) has two registers: the lowest group with its any
     bit set (whose any bit is then cleared), and the positions left of the group being
@@ -44,8 +46,9 @@ class TouchedPositions(wiring.Component):
 
     Ports
     -----
-    mark : 1, in; mark_position : conv_position_bits, in
-        A current-memory write at this position (``hw.currents``'s slot): set its bit.
+    mark : 1, in; mark_position : conv_position_bits, in; mark_run : conv_banks, in
+        A current-memory write at the positions ``mark_position + i`` of the set bits ``i``
+        of ``mark_run`` (``hw.currents``'s slot): set their bits.
     clear : 1, in
         Empty the bitmap and stop picking (a block starts, or an abort).
     start : 1, in
@@ -75,7 +78,8 @@ class TouchedPositions(wiring.Component):
         self.config = config
         PB = config.conv_position_bits
         super().__init__({
-            "mark": In(1), "mark_position": In(PB), "clear": In(1), "start": In(1),
+            "mark": In(1), "mark_position": In(PB), "mark_run": In(config.conv_banks),
+            "clear": In(1), "start": In(1),
             "valid": Out(1), "position": Out(PB), "take": In(1), "empty": Out(1),
             "out_width": In(16), "out_w_bits": In(4), "compact": Out(PB),
         })
@@ -86,20 +90,37 @@ class TouchedPositions(wiring.Component):
         G = min(8, depth)
         NG = depth // G
         gb = _clog2(G)
-        m.submodules.words = words = Memory(shape=G, depth=NG, init=[],
-                                            attrs={"ram_style": "distributed"})
-        wr = words.write_port()
-        mark_rd = words.read_port(domain="comb")
-        pick_rd = words.read_port(domain="comb")
+        # A run of B positions from mark_position touches its group and, past the group's
+        # end, the next one: even and odd groups in two memories, each written once a cycle.
+        parts = 2 if NG > 1 and self.config.conv_banks > 1 else 1
+        pb = parts.bit_length() - 1
+        mark_rds, pick_rds, wrs = [], [], []
+        for part in range(parts):
+            words = Memory(shape=G, depth=NG // parts, init=[],
+                           attrs={"ram_style": "distributed"})
+            m.submodules[f"words{part}" if parts > 1 else "words"] = words
+            wrs.append(words.write_port())
+            mark_rds.append(words.read_port(domain="comb"))
+            pick_rds.append(words.read_port(domain="comb"))
         any_ = Signal(NG)
 
-        # Marks: the word read and written in one cycle (the next mark of the group reads it).
-        group = self.mark_position[gb:] if NG > 1 else 0
-        bit = (1 << self.mark_position[:gb]) if G > 1 else 1
-        old = Mux((any_ >> group)[0], mark_rd.data, 0)
-        m.d.comb += [mark_rd.addr.eq(group), wr.addr.eq(group),
-                     wr.data.eq(old | bit), wr.en.eq(self.mark)]
-
+        # Marks: each word read and written in one cycle (the next mark of the group reads it).
+        group = self.mark_position[gb:] if NG > 1 else Const(0, 1)
+        window = Signal(2 * G)
+        m.d.comb += window.eq(self.mark_run << (self.mark_position[:gb] if G > 1 else 0))
+        halves = (window[:G], window[G:])     # bits of `group` and of `group + 1`
+        marked = Signal(NG)
+        for part, (mark_rd, wr) in enumerate(zip(mark_rds, wrs)):
+            # the group of this part among `group` and `group + 1`, and its bits
+            second = (group[0] != part) if parts > 1 else Const(0)
+            target = Signal(range(max(2, NG)), name=f"target{part}")
+            bits = Signal(G, name=f"bits{part}")
+            m.d.comb += [target.eq(group + second), bits.eq(Mux(second, halves[1], halves[0]))]
+            old = Mux((any_ >> target)[0], mark_rd.data, 0)
+            m.d.comb += [mark_rd.addr.eq(target >> pb), wr.addr.eq(target >> pb),
+                         wr.data.eq(old | bits), wr.en.eq(self.mark & bits.any())]
+            with m.If(self.mark & bits.any()):
+                m.d.comb += marked.bit_select(target, 1).eq(1)
         # Picking: A holds the next group (one-hot), B the positions left of the group emitted.
         picking = Signal()
         a_have = Signal()
@@ -108,7 +129,10 @@ class TouchedPositions(wiring.Component):
         b_grp = Signal.like(a_grp)
         first = lowest(b_bits)
         low = _encode(first)[:gb] if G > 1 else Const(0, 1)
-        m.d.comb += [pick_rd.addr.eq(a_grp),
+        for pick_rd in pick_rds:
+            m.d.comb += pick_rd.addr.eq(a_grp >> pb)
+        pick_data = Array(rd.data for rd in pick_rds)[a_grp[:pb] if parts > 1 else 0]
+        m.d.comb += [
                      self.valid.eq(b_bits.any()),
                      self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
                      self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
@@ -134,14 +158,14 @@ class TouchedPositions(wiring.Component):
         a_load = picking & (~a_have | b_load)
         m.d.sync += b_bits.eq(b_next)
         with m.If(b_load & a_have):
-            m.d.sync += [b_bits.eq(pick_rd.data), b_grp.eq(a_grp), b_base.eq(a_base)]
+            m.d.sync += [b_bits.eq(pick_data), b_grp.eq(a_grp), b_base.eq(a_base)]
         pick = lowest(any_)
         clear_pick = Signal(NG)
         with m.If(a_load):
             m.d.sync += [a_have.eq(any_.any()), a_grp.eq(_encode(pick))]
             m.d.comb += clear_pick.eq(pick)
         with m.If(self.mark):
-            m.d.sync += any_.eq(any_ | (1 << group))
+            m.d.sync += any_.eq(any_ | marked)
         with m.Else():
             m.d.sync += any_.eq(any_ & ~clear_pick)
         with m.If(self.start):

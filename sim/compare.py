@@ -5,9 +5,10 @@ cycle: ``layer``, ``step``, ``index`` (neuron of lane 0), ``mask`` (lanes that h
 neurons), ``spikes`` and ``membrane`` (``U`` lanes of ``M`` bits, signed). :func:`assemble`
 turns the records of one inference into per-layer ``(T, n_out)`` arrays, checking that every
 neuron of every layer and step is reported exactly once; :func:`compare` (where a conv layer's
-update skipped a neuron after step 0, it has no record: it takes its value of the step before,
-without a spike, which the golden model must agree with) checks them, the final
-membranes and the class against one sample of a :class:`core.golden.Trace` and returns the
+update skipped a neuron, after step 0 or at the only step, it has no record: it takes its value
+of the step before, 0 before step 0, without a spike, which the golden model must agree with)
+checks them, the final membranes and the class against one sample of a
+:class:`core.golden.Trace` and returns the
 differences in causal order (step, then layer, then neuron), so the first one is where the
 hardware first went wrong.
 
@@ -208,13 +209,14 @@ def compare(records, golden, network, *, lanes: int, membrane_bits: int, result=
     for l, layer in enumerate(network.layers):
         if layer.conv is None:
             continue
-        # The update of a conv layer skips, after step 0, the positions whose neurons cannot
-        # change (docs/architecture.md): a neuron without a record kept its value and did not
-        # spike, which the golden model must agree with below.
-        for t in range(1, T):
+        # The update of a conv layer skips, after step 0 (and at step 0 when it is the only
+        # step), the positions whose neurons cannot change (docs/architecture.md): a neuron
+        # without a record kept its value (0 before step 0) and did not spike, which the
+        # golden model must agree with below.
+        for t in range(0 if T == 1 else 1, T):
             skipped = seen[l][t] == 0
-            membrane[l][t, skipped] = membrane[l][t - 1, skipped]
-            seen[l][t, skipped] = seen[l][t - 1, skipped] > 0
+            membrane[l][t, skipped] = membrane[l][t - 1, skipped] if t else 0
+            seen[l][t, skipped] = seen[l][t - 1, skipped] > 0 if t else 1
     for t in range(T):
         for l, n in enumerate(sizes):
             g_s = golden.spikes[l][0, t]

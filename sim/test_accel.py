@@ -335,8 +335,10 @@ ICARUS_ENV = {"COSIM_NETWORKS": 3, "COSIM_IMAGES": 2}
 #: both generator options (biases, spike counts and the spike_count read-out), and
 #: convolution layers (random conv and dense networks on one design, whose current memory of
 #: 8 positions holds the maps of up to 8 padded positions whole and integrates the larger
-#: ones, up to 8 x 8, in bands of rows: docs/architecture.md, "Bands of output rows").
-DESIGNS = ("k1", "k2", "options", "conv")
+#: ones, up to 8 x 8, in bands of rows: docs/architecture.md, "Bands of output rows"), and
+#: the same with four banks of the current memory (docs/architecture.md, "Banks of the
+#: current memory"): four kernel columns a cycle, on 16 lanes, 16 positions.
+DESIGNS = ("k1", "k2", "options", "conv", "banks")
 #: What the conv design checks (its memories are sized for conv maps, not for the edge cases'
 #: widest dense layers), in Verilator; Icarus runs random_networks and bands.
 CONV_TESTS = ("random_networks", "back_to_back", "abort_and_reset", "bands")
@@ -351,7 +353,9 @@ OPTIONS_ICARUS_ENV = {"COSIM_NETWORKS": 2, "COSIM_IMAGES": 2}
 def _config(design):
     return {"k1": Config.tiny(), "k2": Config.tiny(inputs_per_cycle=2),
             "options": Config.tiny(bias=True, spike_count=True),
-            "conv": Config.tiny_conv(conv_positions=8)}[design]
+            "conv": Config.tiny_conv(conv_positions=8),
+            "banks": Config.tiny_conv(lanes=16, conv_lanes=4, conv_banks=4,
+                                      conv_positions=16)}[design]
 
 
 def _subset(sim, design, sim_all):
@@ -361,6 +365,9 @@ def _subset(sim, design, sim_all):
         if sim == "icarus":
             return ["random_networks", "bands"], ({} if sim_all else dict(CONV_ICARUS_ENV))
         return list(CONV_TESTS), {}
+    if design == "banks":
+        return ["random_networks"], ({} if sim_all or sim != "icarus" else
+                                     dict(CONV_ICARUS_ENV))
     if sim_all:
         return list(TESTS), {}
     if sim == "icarus":
@@ -383,7 +390,7 @@ def accel_runs(sim_all, cosim_seed):
             env.update(extra)
             if sim_all:
                 env.update(COSIM_NETWORKS=200, COSIM_IMAGES=4)
-                if design == "conv":   # conv maps take about ten times the cycles
+                if design in ("conv", "banks"):   # conv maps take about ten times the cycles
                     env.update(COSIM_NETWORKS=20 if sim == "icarus" else 100)
             # the options design shares its build with `sw.cosim --random --set bias=true
             # --set spike_count=true` (same name and configuration)

@@ -68,26 +68,29 @@ def hardware_weights(layer, inputs, outputs) -> np.ndarray:
 
 def kernel_rows(layer, inputs, outputs, config: Config) -> np.ndarray:
     """A conv layer's kernel words (docs/architecture.md, "Convolution"), as
-    :func:`weight_rows`: word ``b * (k * k << c_bits) + (c * k + ky) * k + kx`` holds
-    ``w[o, c, ky, kx]`` of output channel ``o = b * conv_lanes + lane`` in field ``lane``, the
-    kernel expanded over the groups (zero where input channel ``c`` is not in ``o``'s
-    group), zero for padding channels and lanes."""
+    :func:`weight_rows`: with ``B = conv_banks`` and ``KW = ceil(k / B)`` words per kernel
+    row, word ``b * (k * KW << c_bits) + (c * k + ky) * KW + j`` holds ``w[o, c, ky, kx]`` of
+    output channel ``o = b * conv_lanes + lane`` and kernel column ``kx = j * B + g`` in
+    field ``g * conv_lanes + lane``, the kernel expanded over the groups (zero where input
+    channel ``c`` is not in ``o``'s group), zero for padding channels, columns and lanes."""
     conv = layer.conv
-    k, PC = conv.kernel, config.conv_lanes
+    k, PC, B = conv.kernel, config.conv_lanes, config.conv_banks
+    KW = config.kernel_row_words(k)
     channels_in = 1 << inputs.c_bits
     blocks = config.conv_blocks(layer)
-    full = np.zeros((blocks * PC, channels_in, k, k), np.int64)
+    full = np.zeros((blocks * PC, channels_in, k, KW * B), np.int64)
     per_group_in = conv.in_channels // conv.groups
     per_group_out = conv.out_channels // conv.groups
     w = np.asarray(layer.weights, np.int64)
     for o in range(conv.out_channels):
         first = o // per_group_out * per_group_in
-        full[o, first:first + per_group_in] = w[o]
-    # (blocks, PC, c, ky, kx) -> words (block, c, ky, kx), lanes PC padded to P
-    words = full.reshape(blocks, PC, channels_in * k * k).transpose(0, 2, 1)
-    lanes = np.zeros(words.shape[:2] + (config.lanes,), np.int64)
-    lanes[..., :PC] = words
-    return _pack(lanes.reshape(-1, config.lanes), config)
+        full[o, first:first + per_group_in, :, :k] = w[o]
+    # (blocks, PC, c, ky, j, g) -> words (block, c, ky, j), fields (g, lane), padded to P
+    words = full.reshape(blocks, PC, channels_in, k, KW, B).transpose(0, 2, 3, 4, 5, 1)
+    words = words.reshape(-1, B * PC)
+    lanes = np.zeros((len(words), config.lanes), np.int64)
+    lanes[:, :B * PC] = words
+    return _pack(lanes, config)
 
 
 def conv_register(layer, inputs, outputs) -> int:

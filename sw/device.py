@@ -96,7 +96,9 @@ def _options(options: int, words: dict) -> dict:
     if options & memmap.OPTION_CONV:
         fields.update(conv=True, conv_lanes=words[memmap.REG_CFG_CONV_LANES],
                       conv_positions=words[memmap.REG_CFG_CONV_POSITIONS],
-                      conv_acc_bits=words.get(memmap.REG_CFG_CONV_ACC_BITS, 0) or None)
+                      conv_acc_bits=words.get(memmap.REG_CFG_CONV_ACC_BITS, 0) or None,
+                      # 0 on bitstreams built before the banks: one
+                      conv_banks=words.get(memmap.REG_CFG_CONV_BANKS, 0) or 1)
     return fields
 
 
@@ -143,7 +145,7 @@ class Device:
                               f"driver speaks {memmap.VERSION >> 16}.x: update sw or the "
                               f"bitstream")
         first = memmap.REG_CFG_LANES
-        last = memmap.REG_CFG_CONV_ACC_BITS
+        last = memmap.REG_CFG_CONV_BANKS
         values = self.transport.read(4 * first, last - first + 1)
         words = {first + i: v for i, v in enumerate(values)}
         self.config = config_from_registers(words)

@@ -126,6 +126,6 @@ def test_cnn_entry_names_what_does_not_fit(tmp_path, capsys):
     entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 784), np.uint8), no_synth=True)
     assert entry["error"] == ("the number of layers is 6, this hardware allows 5: regenerate "
                               "the gateware with --set max_layers=6 or shrink the network")
-    assert "bench: CNN six.snn: the number of layers is 6" in capsys.readouterr().out
+    assert "bench: CNN six.snn on mnist-cnn: the number of layers is 6" in capsys.readouterr().out
     entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 64), np.uint8), no_synth=True)
     assert entry["error"].endswith("takes 784 inputs; the benchmark's images have 64 pixels")

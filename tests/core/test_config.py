@@ -50,6 +50,13 @@ REPO = Path(__file__).resolve().parents[2]
     (dict(conv_lanes=256), "conv_lanes is 256; it must be in neuron_units (8) .. lanes (128)"),
     (dict(conv_lanes=4), "conv_lanes is 4; it must be in neuron_units (8) .. lanes (128)"),
     (dict(conv_positions=1000), "conv_positions is 1000; it must be a power of two"),
+    (dict(conv_banks=3), "conv_banks is 3; it must be a power of two"),
+    (dict(conv_banks=16), "conv_banks is 16; it must be in 1 .. 8"),
+    (dict(conv_banks=True), "conv_banks is True; it must be an integer"),
+    (dict(conv_lanes=32, conv_banks=8),
+     "conv_banks is 8; conv_banks * conv_lanes (256) must not exceed lanes (128)"),
+    (dict(conv_banks=4, conv_positions=2), "conv_positions is 2; it must be at least "
+                                           "conv_banks (4)"),
     (dict(conv_positions=1 << 17), "conv_positions is 131072; it must be in 1 .. 65536"),
     (dict(membrane_words=0), "membrane_words is 0; it must be in 1 .. 65536"),
     (dict(max_classes=0), "max_classes is 0; it must be in 1 .. 65535"),
@@ -88,12 +95,14 @@ def test_named():
     assert Config.named("mnist-cnn") == Config(
         conv=True, conv_lanes=32, conv_positions=512, max_layers=5, max_neurons=14336,
         max_inputs=896, membrane_words=2560, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
+    assert Config.named("mnist-cnn-fast") == Config.named("mnist-cnn").replace(
+        conv_lanes=16, conv_banks=8)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
     assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
-                                          "'mnist', 'mnist-cnn', 'cifar10-vgg', 'tiny', 'tiny-conv'"):
+                                          "'mnist', 'mnist-cnn', 'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'"):
         Config.named("huge")
 
 
@@ -118,12 +127,13 @@ class TestResolve:
 
     FIELDS = ("lanes, neuron_units, pixels_per_cycle, inputs_per_cycle, weight_bits, "
               "membrane_bits, max_layers, max_neurons, max_inputs, max_timesteps, weight_words, "
-              "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_positions, "
+              "dsp_lanes, encoders, trace, bias, spike_count, conv, conv_lanes, conv_banks, "
+              "conv_positions, "
               "membrane_words, max_classes, conv_acc_bits, stream")
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', "
-                     "'cifar10-vgg', 'tiny', 'tiny-conv'"),
+                     "'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'"),
         (None, ["speed=3"], "--set 'speed=3': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes"], "--set 'lanes': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes=many"], "--set 'lanes=many': lanes is an integer"),
@@ -285,6 +295,10 @@ class TestConv:
         # map, padded to U = 4 channels; dense: 16 inputs (2 x 2 x 2 padded to 4 channels) x
         # 1 block
         assert config.weight_rows(net) == [9, 16, 16]
+        # two banks: a kernel row of 3 columns in two words, of 2 columns in one
+        banked = config.replace(conv_lanes=4, conv_banks=2)
+        banked.check_fits(net)
+        assert banked.weight_rows(net) == [6, 8, 16]
 
     @pytest.mark.parametrize("changes, net, message", [
         (dict(conv_positions=2), None, r"^layers\[0\]'s output rows need 4 positions each of "

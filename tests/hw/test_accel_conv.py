@@ -195,6 +195,29 @@ def test_skipping_untouched_positions(device):
     assert pending[:, :4].any() and not pending[:, :4].all()
 
 
+def one_step_network(rng):
+    """:func:`skipping_network` at T = 1: its one step is step 0, which skips too (nothing
+    reads what it leaves in the membrane memory)."""
+    network, images = skipping_network(rng)
+    return Network(network.layers, timesteps=1, encoder="hybrid").validate(), images
+
+
+def test_skipping_at_the_only_step(device):
+    """:func:`one_step_network`: the `if` layers without biases visit fewer chunks than their
+    maps hold at step 0, the biased one all of them; the trace and the cycles as checked."""
+    network, images = one_step_network(np.random.default_rng(21))
+    chunks = {}
+    for records in check(device, network, images, "one step"):
+        for r in records:
+            chunks[r["layer"]] = chunks.get(r["layer"], 0) + 1
+    full = {l: CONV.conv_blocks(layer) * layer.conv.out_height * layer.conv.out_width
+            * min(CONV.conv_lanes, 1 << (layer.conv.out_channels - 1).bit_length())
+            // CONV.neuron_units * len(images)
+            for l, layer in enumerate(network.layers[:-1])}
+    assert chunks[3] == full[3]
+    assert all(chunks.get(l, 0) < full[l] for l in range(3)), (chunks, full)
+
+
 def three_bands_network(rng):
     """A 6 x 4 map of 3 bands of 2 rows (on BANDED), leaky and biased (every position at every
     step), then 2 x 2 average pooling with stride 2 and padding 1 (a 4 x 3 map: 2 bands)."""
@@ -233,3 +256,43 @@ def test_random_networks_in_bands(banded, seed):
     rng = np.random.default_rng(6000 + seed)
     network = random_fitting_network(rng, BANDED, max_timesteps=3)
     check(banded, network, random_pixels(rng, 1, network.n_inputs), f"seed {6000 + seed}")
+
+
+#: Banks of the current memory (docs/architecture.md, "Banks of the current memory"): two
+#: banks of 4 lanes on 8; four of 4 lanes on 16 with 16 positions (bands of rows too); two of
+#: 8 lanes on 16, whose positions hold two chunks of the update's 4 neurons.
+BANKS2 = CONV.replace(conv_lanes=4, conv_banks=2)
+BANKS4 = CONV.replace(lanes=16, conv_lanes=4, conv_banks=4, conv_positions=16)
+BANKS2_WIDE = CONV.replace(lanes=16, conv_lanes=8, conv_banks=2)
+
+
+@pytest.fixture(scope="module", params=[BANKS2, BANKS4, BANKS2_WIDE],
+                ids=["banks2", "banks4", "banks2-wide"])
+def banked_device(request):
+    yield from _device(request.param)
+
+
+@pytest.mark.parametrize("make, seed", [
+    (pooling_network, 7), (three_bands_network, 3), (rate_network, 11),
+    (skipping_network, 21), (one_step_network, 21)])
+def test_banks(banked_device, make, seed):
+    """Several kernel columns a cycle, one in each bank: against the golden model and the
+    cycles that core.perf counts (stride 2, padding, pooling, channel blocks, skipping,
+    bands), and fewer cycles than one bank takes where a kernel row reaches several output
+    columns (stride 1; with stride 2 the columns of a word that land are one in two)."""
+    network, images = make(np.random.default_rng(seed))
+    check(banked_device, network, images, f"{banked_device.config.conv_banks} banks")
+    if any(layer.conv.kernel > 1 and layer.conv.stride == 1 for layer in network.layers
+           if layer.conv is not None):
+        one = banked_device.config.replace(conv_banks=1)
+        assert sum(cycle_count(network, banked_device.config, x) for x in images) < sum(
+            cycle_count(network, one, x) for x in images)
+
+
+@pytest.mark.parametrize("seed", [0, 1] + [pytest.param(s, marks=pytest.mark.slow)
+                                          for s in range(2, 6)])
+def test_random_networks_on_banks(banked_device, seed):
+    rng = np.random.default_rng(7000 + seed)
+    network = random_fitting_network(rng, banked_device.config, max_timesteps=3)
+    check(banked_device, network, random_pixels(rng, 1, network.n_inputs),
+          f"seed {7000 + seed}, {banked_device.config.conv_banks} banks")

@@ -37,6 +37,25 @@ def reference_pairs(c, y, x, *, kernel, stride, padding, out_h, out_w, out_w_bit
     return pairs
 
 
+def reference_slots(c, y, x, *, kernel, banks=1, **geometry):
+    """:func:`reference_pairs` in slots of ``banks`` kernel columns (``kx = j * banks + g``),
+    as the generator emits them: (kernel word ``(c * k + ky) * KW + j``, lowest position, run
+    of positions from it, the selected column ``g`` of each bank that a position lies in)."""
+    kw = -(-kernel // banks)
+    slots = {}
+    for word, position in reference_pairs(c, y, x, kernel=kernel, **geometry):
+        ky, kx = divmod(word - c * kernel * kernel, kernel)
+        j, g = divmod(kx, banks)
+        slots.setdefault((c * kernel + ky) * kw + j, []).append((position, g))
+    out = []
+    for word, hits in slots.items():
+        low = min(position for position, _ in hits)
+        assert sorted(position for position, _ in hits) == list(range(low, low + len(hits)))
+        select = tuple(sorted((position % banks, g) for position, g in hits))
+        out.append((word, low, (1 << len(hits)) - 1, select if banks > 1 else ()))
+    return out
+
+
 def random_geometry(rng, map_bits):
     """A conv layer's geometry within numerics' ranges (stride <= kernel, padding < kernel)
     and the map size, with its hardware-order field widths."""
@@ -89,8 +108,13 @@ def _run(dut, geometry, events, *, event_gaps, ready_rate, seed):
             if valid and ready:
                 if got:
                     idle_between.append(quiet)
-                got.append((ctx.get(dut.pair.p.kernel), ctx.get(dut.pair.p.position),
-                            ctx.get(dut.pair.p.magnitude)))
+                p = dut.pair.p
+                run = ctx.get(p.run)
+                positions = [ctx.get(p.position) + i for i in range(dut.banks) if run >> i & 1]
+                select = tuple(sorted((q % dut.banks, ctx.get(p.select[q % dut.banks]))
+                                      for q in positions)) if dut.banks > 1 else ()
+                got.append((ctx.get(p.kernel), ctx.get(p.position), run, select,
+                            ctx.get(p.magnitude)))
                 quiet = 0
             elif not valid:
                 quiet += 1
@@ -104,8 +128,8 @@ def _run(dut, geometry, events, *, event_gaps, ready_rate, seed):
     return got, sum(idle_between)
 
 
-def _events(rng, geometry, count):
-    """Random events in hardware order, with their reference pairs."""
+def _events(rng, geometry, count, banks=1):
+    """Random events in hardware order, with their reference slots."""
     events, want = [], []
     for _ in range(count):
         c = int(rng.integers(0, geometry["channels"]))
@@ -114,10 +138,10 @@ def _events(rng, geometry, count):
         magnitude = int(rng.integers(1, 256))
         index = ((y << geometry["w_bits"]) | x) << geometry["c_bits"] | c
         events.append((index, magnitude))
-        want += [pair + (magnitude,) for pair in reference_pairs(
-            c, y, x, **{k: geometry[k] for k in ("kernel", "stride", "padding", "out_h",
-                                                 "out_w", "out_w_bits", "band_first",
-                                                 "band_rows") if k in geometry})]
+        want += [slot + (magnitude,) for slot in reference_slots(
+            c, y, x, banks=banks, **{k: geometry[k] for k in (
+                "kernel", "stride", "padding", "out_h", "out_w", "out_w_bits", "band_first",
+                "band_rows") if k in geometry})]
     return events, want
 
 
@@ -141,19 +165,21 @@ def test_landing_table():
                     assert offset * stride == r - k
 
 
-@pytest.mark.parametrize("case", range(12))
-def test_pairs_match_enumeration(case):
-    rng = np.random.default_rng(SEED + case)
+@pytest.mark.parametrize("banks", [1, 2, 4, 8])
+@pytest.mark.parametrize("case", range(6))
+def test_pairs_match_enumeration(case, banks):
+    rng = np.random.default_rng(SEED + case + 17 * banks)
     map_bits = 4
     geometry = random_geometry(rng, map_bits)
-    events, want = _events(rng, geometry, 30)
-    dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10)
+    events, want = _events(rng, geometry, 30, banks)
+    dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10, banks=banks)
     got, _ = _run(dut, geometry, events, event_gaps=0.3, ready_rate=0.7, seed=SEED + case)
     assert got == want, geometry
 
 
-@pytest.mark.parametrize("case", range(6))
-def test_pairs_in_a_band(case):
+@pytest.mark.parametrize("banks", [1, 4])
+@pytest.mark.parametrize("case", range(4))
+def test_pairs_in_a_band(case, banks):
     """Only the output rows of a band of the map, at positions relative to its first row
     (docs/architecture.md, "Bands of output rows"); an event that reaches nothing in the band
     emits nothing."""
@@ -166,8 +192,8 @@ def test_pairs_in_a_band(case):
     first = int(rng.integers(0, geometry["out_h"]))
     geometry.update(band_first=first,
                     band_rows=int(rng.integers(1, geometry["out_h"] - first + 1)))
-    events, want = _events(rng, geometry, 30)
-    dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10)
+    events, want = _events(rng, geometry, 30, banks)
+    dut = ConvAddress(index_bits=12, map_bits=map_bits, kernel_bits=10, banks=banks)
     got, _ = _run(dut, geometry, events, event_gaps=0.3, ready_rate=0.7, seed=SEED + case)
     assert got == want, geometry
 
@@ -193,7 +219,7 @@ def test_one_pair_per_cycle(kernel, stride, padding, size):
                                 out_h=out, out_w=out, out_w_bits=geometry["out_w_bits"])
         if pairs:
             reach.append((index, magnitude))
-            want += [pair + (magnitude,) for pair in pairs]
+            want += [(word, position, 1, (), magnitude) for word, position in pairs]
     got, idle = _run(dut, geometry, reach, event_gaps=0, ready_rate=1.0, seed=SEED)
     assert got == want
     assert idle == 0
@@ -230,3 +256,5 @@ def test_parameters_are_checked():
         ConvAddress(index_bits=True)
     with pytest.raises(ValueError, match=r"^kernel_bits is 40"):
         ConvAddress(index_bits=8, kernel_bits=40)
+    with pytest.raises(ValueError, match=r"^banks is 3; it must be 1, 2, 4 or 8$"):
+        ConvAddress(index_bits=8, banks=3)

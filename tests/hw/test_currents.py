@@ -18,24 +18,39 @@ def _signed(value, bits):
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-@pytest.mark.parametrize("conv_acc_bits", [None, 12])
-def test_sums_match_reference(conv_acc_bits):
+@pytest.mark.parametrize("conv_acc_bits, changes", [
+    (None, {}), (12, {}), (None, dict(conv_lanes=4, conv_banks=2)),
+    (12, dict(lanes=16, conv_lanes=4, conv_banks=4))])
+def test_sums_match_reference(conv_acc_bits, changes):
     """With conv_acc_bits narrower than the products' sums, they wrap modulo
-    2**conv_acc_bits and are read back sign-extended to acc_bits."""
-    config = CONFIG.replace(conv_acc_bits=conv_acc_bits)
+    2**conv_acc_bits and are read back sign-extended to acc_bits. With banks, a slot adds
+    bank b's lanes at the position of its run that lies in bank b."""
+    config = CONFIG.replace(conv_acc_bits=conv_acc_bits, **changes)
     dut = CurrentMemory(config)
-    PC, A, P = config.conv_lanes, config.acc_bits, config.lanes
+    PC, A, P, B = config.conv_lanes, config.acc_bits, config.lanes, config.conv_banks
     CA = config.conv_acc_bits
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + B)
+
+    def run_from(low):
+        return int(rng.integers(1, min(B, 16 - low) + 1))
+
     # slots: mostly repeats of the last position or one of the two before (the hazards)
     positions = [int(rng.integers(0, 16))]
+    runs = [run_from(positions[0])]
     for _ in range(300):
-        positions.append(positions[-int(rng.integers(1, 3))] if rng.random() < 0.6
-                         else int(rng.integers(0, 16)))
+        if rng.random() < 0.6:
+            back = int(rng.integers(1, 3))
+            positions.append(positions[-back])
+            runs.append(runs[-back])
+        else:
+            positions.append(int(rng.integers(0, 16)))
+            runs.append(run_from(positions[-1]))
     products = rng.integers(-(1 << 12), 1 << 12, size=(len(positions), P))
     want = {}
-    for p, a in zip(positions, products):
-        want[p] = want.get(p, np.zeros(PC, np.int64)) + a[:PC]
+    for low, run, a in zip(positions, runs, products):
+        for p in range(low, low + run):
+            lanes = a[p % B * PC:(p % B + 1) * PC]
+            want[p] = want.get(p, np.zeros(PC, np.int64)) + lanes
     got = {}
 
     async def bench(ctx):
@@ -47,6 +62,7 @@ def test_sums_match_reference(conv_acc_bits):
             if n:
                 ctx.set(dut.slot_valid, 1)
                 ctx.set(dut.slot_position, positions[n - 1])
+                ctx.set(dut.slot_run, (1 << runs[n - 1]) - 1)
                 for k in range(P):
                     ctx.set(dut.acc[k], int(products[n - 1][k]))
             await ctx.tick()

@@ -31,9 +31,11 @@ def _run(config, rounds, width=None):
             ctx.set(dut.clear, 1)
             await ctx.tick()
             ctx.set(dut.clear, 0)
-            for p in marks:
+            for mark in marks:   # a position, or (lowest position, run length)
+                p, run = mark if isinstance(mark, tuple) else (mark, 1)
                 ctx.set(dut.mark, 1)
                 ctx.set(dut.mark_position, p)
+                ctx.set(dut.mark_run, (1 << run) - 1)
                 await ctx.tick()
             ctx.set(dut.mark, 0)
             ctx.set(dut.start, 1)
@@ -87,6 +89,33 @@ def test_picks_every_touched_position_lowest_first(depth):
             assert empty_at == CONV_SKIP_START + len(want) + 1
         if not want:
             assert empty_at == 1
+
+
+@pytest.mark.parametrize("banks, depth", [(2, 64), (8, 64), (4, 8), (8, 16)])
+def test_runs_of_positions_with_banks(banks, depth):
+    """With banks a mark is a run of up to ``banks`` positions, which may cross into the next
+    group of 8 (the even and odd groups' memories)."""
+    config = Config.tiny_conv(lanes=8 * banks, conv_lanes=8, conv_banks=banks,
+                              conv_positions=depth)
+    rng = np.random.default_rng(SEED + banks + depth)
+
+    def runs(count):
+        out = []
+        for _ in range(count):
+            if out and rng.random() < 0.4:
+                out.append(out[-1])
+                continue
+            low = int(rng.integers(0, depth))
+            out.append((low, int(rng.integers(1, min(banks, depth - low) + 1))))
+        return out
+    rounds = [(runs(n), every) for n, every in ((20, 1), (3, 1), (12, 2), (40, 1))]
+    rounds.append(([(6, banks)] if depth >= 6 + banks else [(0, banks)], 1))
+    for (marks, every), (got, empty_at) in zip(rounds, _run(config, rounds)):
+        want = sorted({p for low, run in marks for p in range(low, low + run)})
+        assert [p for p, _ in got] == want, (marks, got)
+        if every == 1:
+            assert [c for _, c in got] == list(range(CONV_SKIP_START + 1,
+                                                     CONV_SKIP_START + 1 + len(want)))
 
 
 @pytest.mark.parametrize("depth, width", [(64, 5), (64, 3), (64, 1), (64, 16), (8, 3), (2, 1)])

@@ -169,6 +169,16 @@ def test_conv_kernel_words_and_orders():
     pool_rows = kernel_rows(pool, *orders[1], config)  # depthwise: zeros off the diagonal
     assert _field(pool_rows[(1 * 2 + 0) * 2 + 1], 1, 4) == 1
     assert _field(pool_rows[(1 * 2 + 0) * 2 + 1], 2, 4) == 0
+    # two banks: a kernel row of 3 columns in 2 words, column kx = 2j + g in fields g * 4 + lane
+    banked = config.replace(conv_banks=2)
+    rows = kernel_rows(conv, *orders[0], banked)
+    assert len(rows) == 2 * 24 == banked.weight_rows(net)[0]
+    for o, ci, ky, kx in [(0, 0, 0, 0), (5, 2, 2, 1), (3, 1, 1, 2), (4, 0, 2, 2), (7, 1, 0, 1)]:
+        b, lane = divmod(o, 4)
+        j, g = divmod(kx, 2)
+        want = conv.weights[o, ci, ky, kx] if o < 6 else 0
+        assert _field(rows[b * 24 + (ci * 3 + ky) * 2 + j], g * 4 + lane, 4) == want
+    assert _field(rows[(0 * 3 + 1) * 2 + 1], 4 + 2, 4) == 0      # column 3: padding
     # the dense layer's column of logical input (c, y, x) = (5, 1, 0) is its hardware index
     w = hardware_weights(dense, *orders[2])
     assert w.shape == (3, orders[2][0].size) == (3, 2 * 2 * 8)   # 2 x 2 map, 8 channels

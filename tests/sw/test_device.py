@@ -131,13 +131,14 @@ def test_driver_on_simulated_gateware():
 
 
 def test_identify_sizes():
-    """CFG_MAX_CLASSES and CFG_CONV_ACC_BITS give the result memory's and the current
-    memory's sizes; a bitstream without them reads 0 there (the computed defaults)."""
-    config = Config.tiny_conv(max_classes=5, conv_acc_bits=12)
+    """CFG_MAX_CLASSES, CFG_CONV_ACC_BITS and CFG_CONV_BANKS give the result memory's and the
+    current memory's sizes; a bitstream without them reads 0 there (the computed defaults)."""
+    config = Config.tiny_conv(max_classes=5, conv_acc_bits=12, conv_lanes=4, conv_banks=2)
     transport = FakeTransport(config)
     transport.memory.update(memmap.identification(config))
     assert Device(transport).identify() == config
     older = FakeTransport(Config.tiny_conv())
     older.memory.update(memmap.identification(Config.tiny_conv()))
     del older.memory[memmap.REG_CFG_MAX_CLASSES], older.memory[memmap.REG_CFG_CONV_ACC_BITS]
+    del older.memory[memmap.REG_CFG_CONV_BANKS]
     assert Device(older).identify() == Config.tiny_conv()
