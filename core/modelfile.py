@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .network import Conv, Layer, Network, NetworkError, check_conv, weight_range
+from .network import Conv, Layer, Network, NetworkError, check_conv
 
 __all__ = ["MAGIC", "VERSION", "VERSIONS", "ModelFileError", "pack_weights", "unpack_weights",
            "dumps", "loads", "save", "load"]

@@ -11,7 +11,7 @@ golden model all call it, so that no code ever runs on an inconsistent network.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["TransportError", "LinkTimeout", "Transport"]
+__all__ = ["TransportError", "LinkTimeout", "Transport", "SIMULATOR_TIMEOUT"]
 
 
 class TransportError(IOError):
@@ -21,6 +21,11 @@ class TransportError(IOError):
 
 class LinkTimeout(TransportError):
     """The device did not answer in time (wrong baud rate, silent port, hung bridge)."""
+
+
+#: :attr:`Transport.inference_timeout` of the simulators' transports: an hour of wall clock,
+#: a hang guard only.
+SIMULATOR_TIMEOUT = 3600.0
 
 
 class Transport:

@@ -25,12 +25,14 @@ class CurrentMemory(wiring.Component):
     fits (``Config.check_fits`` refuses a network whose currents may not).
 
     A slot's products arrive in the cycle after the integration pipeline named its position
-    (``read_position``), together with the word read there (banks in distributed RAM register
-    the address and read in that cycle); their sum is written back in the
-    same cycle. The read port is transparent for the write port, so that a slot whose position
-    is the one being written in the cycle it reads (the slot just before it: the channels of
-    one input position reach the same output positions back to back) reads the new sum; no
-    other slot is in flight between a read and its write.
+    (``read_position``), together with the word read there; their sum is written back in the
+    same cycle. The read sees the write of the cycle it reads, so that a slot whose position
+    is the one being written then (the slot just before it: the channels of one input
+    position reach the same output positions back to back) reads the new sum; no other slot
+    is in flight between a read and its write. One bank is block RAM with a read port
+    transparent for the write port; banks in distributed RAM register the address and read
+    asynchronously in the next cycle, after the write (a block RAM's read-during-write
+    without the bypass that Yosys would build for a transparent distributed-RAM port).
 
     The conv update reads a word (``update_read``), which stays on ``word`` until its next
     read, and zeroes it the cycle after, so that the memory is zero again for the next block

@@ -235,7 +235,7 @@ class Sequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        U, M, L = cfg.neuron_units, cfg.membrane_bits, cfg.max_layers
+        M, L = cfg.membrane_bits, cfg.max_layers
         net, layer, t, abort = self.network, self.layer, self.t, self.abort
         scan, events, integ, upd, ro = (self.scan, self.events, self.integration, self.update,
                                         self.readout)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cocotb.task import resume
 
-from core.transport import Transport, TransportError
+from core.transport import SIMULATOR_TIMEOUT, Transport, TransportError
 
 from .wrapper import OPS, decode_record
 
@@ -190,8 +190,7 @@ class CocotbTransport(Transport):
 
     max_burst = 1 << 16
 
-    #: Seconds of wall clock for one inference in simulation (a hang guard only).
-    inference_timeout = 3600.0
+    inference_timeout = SIMULATOR_TIMEOUT
 
     def __init__(self, harness: Harness, *, poll_cycles: int = 256, posted: bool = True):
         if not isinstance(poll_cycles, int) or poll_cycles < 0:

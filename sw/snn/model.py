@@ -24,7 +24,7 @@ spikes of the same step. The spike's gradient comes from :func:`sw.snn.surrogate
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from typing import NamedTuple
 
 import numpy as np

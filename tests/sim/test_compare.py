@@ -5,7 +5,6 @@ import pytest
 
 from core import golden
 from core.config import Config
-from core.network import Layer, Network
 from core.randnet import random_network, random_pixels
 from hw.accel import Accelerator
 from sim.compare import Mismatch, RawTrace, assemble, compare, split_lanes

