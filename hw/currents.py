@@ -114,9 +114,14 @@ class CurrentMemory(wiring.Component):
             low = position[:bB]
             return (position >> bB) + (low > b), (b - low)[:bB]
 
-        # Cleared after a reset (the register's reset value) and after `clear`.
+        # Cleared after a reset (the register's reset value) and after `clear`: each word is
+        # written as itself plus its complement plus one (the adder below), read first. A
+        # block RAM's port reads a cycle ahead, so one bank writes word `clear_addr - 1`; a
+        # four-state simulator (Icarus) sees no undefined port data that way, only the
+        # memory's zero initial contents or what an aborted inference left.
         clearing = Signal(init=1)
-        clear_addr = Signal(range(depth))
+        clear_addr = Signal(range(depth + 1))
+        last_clear = depth if B == 1 else depth - 1
         m.d.comb += self.clearing.eq(clearing)
         zero_next = Signal()          # the update's word read last cycle is zeroed now
         zero_addr = Signal.like(self.update_position)
@@ -124,7 +129,7 @@ class CurrentMemory(wiring.Component):
                      zero_addr.eq(self.update_position)]
         with m.If(clearing):
             m.d.sync += clear_addr.eq(clear_addr + 1)
-            with m.If(clear_addr == depth - 1):
+            with m.If(clear_addr == last_clear):
                 m.d.sync += clearing.eq(0)
         for b, (rd, wr) in enumerate(zip(reads, writes)):
             read_addr, _ = bank_word(self.read_position, b)
@@ -133,7 +138,11 @@ class CurrentMemory(wiring.Component):
                 address = Signal(range(depth), name=f"read_addr{b}")
                 m.d.comb += rd.addr.eq(address)
             with m.If(clearing):
-                m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
+                if B == 1:
+                    m.d.comb += [rd.addr.eq(clear_addr), rd.en.eq(clear_addr != depth),
+                                 wr.addr.eq(clear_addr - 1), wr.en.eq(clear_addr != 0)]
+                else:
+                    m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
             with m.Elif(self.update):
                 if B == 1:
                     m.d.comb += [rd.addr.eq(self.update_position), rd.en.eq(self.update_read)]
