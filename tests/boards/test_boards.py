@@ -18,7 +18,7 @@ from boards.bringup import UARTEcho
 from boards.clocking import (ECP5PLL, PLLError, ResetGenerator, XilinxMMCM, ecp5_pll_params,
                              mmcm_params)
 from boards.pcie import PCIeBoardTop, XDMA_PORTS, bar_megabytes, xdma_blackbox, xdma_tcl
-from boards.reports import ReportError, format_table, nextpnr_report
+from boards.reports import ReportError, format_table, nextpnr_report, xc7_synthesize
 from core.config import Config
 from hw.accel import Accelerator
 
@@ -361,3 +361,19 @@ def test_pcie_streams(stream):
     assert bool(tied) != stream
     assert ("module \\top.axis" in verilog) == stream
     assert ("module \\top.arbiter" in verilog) == stream
+
+
+def test_a_resource_count_past_its_time_limit_is_one_clear_error(tmp_path):
+    """Yosys stopped at the limit (a loaded machine): a ReportError that says so (sw.flash
+    turns it into its tool exit), and the count's scratch folder removed."""
+    slow = tmp_path / "slow-yosys"
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "top.v").write_text("module top; endmodule\n")
+    with pytest.raises(ReportError, match=r"^the Artix-7 resource count \(synth_xilinx .*\) "
+                                          r"did not finish in 1 s and was stopped; Yosys runs "
+                                          r"on one core"):
+        xc7_synthesize(["top.v"], top="top", workdir=work, yosys=str(slow), timeout=1)
+    assert [p.name for p in work.iterdir()] == ["top.v"]
