@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ConfigError", "FitError", "Config", "MapOrder", "map_orders", "membrane_index",
-           "conv_current_bits", "ENCODER_CODES",
+           "conv_current_bits", "kernel_row_words", "ENCODER_CODES",
            "READOUT_CODES", "NAMED", "parse_overrides", "resolve", "add_config_arguments"]
 
 #: Encoder names and the codes of the ``NET_ENCODER`` register.
@@ -48,6 +48,14 @@ class FitError(ValueError):
 
 def _pow2(value: int) -> bool:
     return value >= 1 and value & (value - 1) == 0
+
+
+def kernel_row_words(kernel, banks: int):
+    """``ceil(kernel / banks)``, the weight-memory words of a kernel row of ``kernel`` columns
+    with ``banks`` (a power of two) columns a word (``Config.conv_banks``). A shift and an
+    add, so that ``kernel`` may also be a gateware value (the address generator's and the
+    sequencer's register)."""
+    return (kernel + (banks - 1)) >> _clog2(banks)
 
 
 def _clog2(value: int) -> int:
@@ -651,8 +659,8 @@ class Config:
 
     def kernel_row_words(self, kernel: int) -> int:
         """Weight-memory words of one kernel row of ``kernel`` columns: ``conv_banks`` columns
-        in each (``ceil(kernel / conv_banks)``)."""
-        return -(-kernel // self.conv_banks)
+        in each (:func:`kernel_row_words`)."""
+        return kernel_row_words(kernel, self.conv_banks)
 
     def conv_blocks(self, layer) -> int:
         """Blocks of ``conv_lanes`` output channels of a conv layer: of its channels padded

@@ -5,6 +5,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from core.config import kernel_row_words
+
 from .layouts import MAX_KERNEL, conv_geometry, conv_pair, input_event
 from .picker import at_most_one, lowest
 
@@ -125,7 +127,7 @@ class ConvAddress(wiring.Component):
         bB = B.bit_length() - 1
         JM = -(-KM // B)                  # words of the widest kernel row
         kw = Signal(3)                    # KW = ceil(k / B), words of this layer's rows
-        m.d.comb += kw.eq((k + (B - 1)) >> bB)
+        m.d.comb += kw.eq(kernel_row_words(k, B))
 
         # -- S0: the coordinates ------------------------------------------------------------
         valid0, valid1, valid2, valid3 = (Signal(name=f"valid{n}") for n in range(4))

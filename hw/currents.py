@@ -91,20 +91,15 @@ class CurrentMemory(wiring.Component):
         depth = cfg.conv_positions // B
         reads, writes = [], []
         for b in range(B):
-            if B == 1:
-                memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[])
-                m.submodules.memory = memory
-                writes.append(memory.write_port())
-                reads.append(memory.read_port(transparent_for=(writes[-1],)))
-            else:
-                # Distributed RAM reads asynchronously: the address is registered instead of
-                # the data, so that a read follows the write of the cycle before it without
-                # a bypass (the transparency of one bank's block RAM port).
-                memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[],
-                                attrs={"ram_style": "distributed"})
-                m.submodules[f"bank{b}"] = memory
-                writes.append(memory.write_port())
-                reads.append(memory.read_port(domain="comb"))
+            memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[],
+                            attrs=None if B == 1 else {"ram_style": "distributed"})
+            m.submodules["memory" if B == 1 else f"bank{b}"] = memory
+            writes.append(memory.write_port())
+            # Distributed RAM reads asynchronously: the address is registered instead of the
+            # data, so that a read follows the write of the cycle before it without a bypass
+            # (the transparency of one bank's block RAM port).
+            reads.append(memory.read_port(transparent_for=(writes[-1],)) if B == 1 else
+                         memory.read_port(domain="comb"))
 
         def bank_word(position, b):
             """The word of bank ``b`` among the ``B`` consecutive positions from

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from core.config import Config, _clog2
+from core.config import Config, _clog2, kernel_row_words
 from core.schedule import SETUP_CYCLES
 
 from .layouts import CONV_MODE, LAYER_MODE, layer_params, network_params
@@ -190,8 +190,7 @@ class Sequencer(wiring.Component):
             # a conv block's kernel words: k * KW per input channel of the padded map, KW =
             # ceil(k / conv_banks) words a kernel row (Config.kernel_row_words)
             geometry = params.conv
-            B = cfg.conv_banks
-            row_words = (geometry.kernel + (B - 1)) >> _clog2(B)
+            row_words = kernel_row_words(geometry.kernel, cfg.conv_banks)
             m.d.sync += [self.conv.eq(geometry.conv), self.geometry.eq(geometry),
                          pend_acc.eq(0), self.band_base.eq(self.layer_bases[index]),
                          out_height.eq(params.out_height), self.out_width.eq(params.out_width),
