@@ -20,7 +20,8 @@ def _signed(value, bits):
 
 @pytest.mark.parametrize("conv_acc_bits, changes", [
     (None, {}), (12, {}), (None, dict(conv_lanes=4, conv_banks=2)),
-    (12, dict(lanes=16, conv_lanes=4, conv_banks=4))])
+    (12, dict(lanes=16, conv_lanes=4, conv_banks=4)),
+    (None, dict(lanes=32, conv_lanes=4, conv_banks=8))])
 def test_sums_match_reference(conv_acc_bits, changes):
     """With conv_acc_bits narrower than the products' sums, they wrap modulo
     2**conv_acc_bits and are read back sign-extended to acc_bits. With banks, a slot adds
