@@ -20,9 +20,9 @@ the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
 
 and, for the MNIST CNN (``models/mnist_cnn.snn``, ``--cnn-model``; ``--no-cnn`` skips it) on the
 same images, in the ``mnist-cnn`` configuration that runs both networks
-(``Config.mnist_cnn()``: ``conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
-max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10, conv_acc_bits=16,
-dsp_lanes=77``):
+(``Config.mnist_cnn()``: ``conv=True, conv_lanes=16, conv_banks=8, conv_positions=256,
+max_layers=5, max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
+conv_acc_bits=16, dsp_lanes=77``):
 
 * cycles per inference (median, max) from :func:`core.perf.cycle_counts`, the exact cycle
   model, equal to the gateware's CYCLES on every network of ``tests/hw/test_accel_conv.py``
@@ -31,9 +31,7 @@ dsp_lanes=77``):
   over steps of, per conv layer, each input event times the output positions it reaches times
   ``ceil(out_channels / conv_lanes)``, and per dense layer ``events x ceil(n_out / P)``;
 * that configuration's Artix-7 resources, by the same Yosys path as the rows above (about
-  25 minutes the first time, cached; ``--no-synth`` skips every synthesis);
-* the same two for ``mnist-cnn-fast`` (``Config.mnist_cnn_fast()``: eight banks of the
-  current memory on 16 conv lanes, a kernel row a cycle; more LUTs than the Arty A7-35 has).
+  10 minutes the first time, cached; ``--no-synth`` skips every synthesis).
 
 It prints a table, checks the targets (median <= 1000 cycles, <= 8000 LUT, <= 32 BRAM36,
 >= 200 inferences/s; reported, not enforced) and writes ``results/bench.json`` (``--json FILE``
@@ -194,12 +192,12 @@ def _say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def _cnn(path, pixels, no_synth: bool, name: str = "mnist-cnn") -> dict:
+def _cnn(path, pixels, no_synth: bool) -> dict:
     """A CNN row: :func:`cnn_row` of the model at ``path`` on the first images of ``pixels``
-    in the configuration ``name`` (``mnist-cnn``, the one that runs both networks on the
-    Arty A7-35, or ``mnist-cnn-fast``, its banked current memory), and that configuration's
-    Artix-7 resources unless ``no_synth``; printed, and returned for the JSON report (with
-    ``error`` instead when the model cannot run)."""
+    in the configuration ``mnist-cnn`` (the one that runs both networks on the Arty A7-35),
+    and that configuration's Artix-7 resources unless ``no_synth``; printed, and returned
+    for the JSON report (with ``error`` instead when the model cannot run)."""
+    name = "mnist-cnn"
     config = Config.named(name)
     entry = {"model": str(path), "config_name": name, "config": repr(config)}
     try:
@@ -339,7 +337,6 @@ def main(argv=None) -> int:
 
     if not args.no_cnn:
         report["cnn"] = _cnn(args.cnn_model, pixels, args.no_synth)
-        report["cnn_fast"] = _cnn(args.cnn_model, pixels, args.no_synth, "mnist-cnn-fast")
 
     ref = report["configurations"][0] if report["configurations"] else {}
     checks = {}

@@ -424,29 +424,19 @@ class Config:
     def mnist_cnn(cls, **changes) -> "Config":
         """:meth:`mnist` with convolution layers: one configuration that runs both the MLP
         (``models/mnist.snn``) and the MNIST CNN (``models/mnist_cnn.snn``,
-        ``docs/architecture.md``, "Resources"). The CNN's first map (28 x 32 x 16 in the
-        hardware order) sets ``max_neurons``, its layers ``max_layers`` and
-        ``membrane_words``; the current memory holds half of that map's 896 positions, so
-        that conv1 runs in two bands of 16 and 12 rows (:meth:`conv_bands`), and 16-bit sums
-        (the CNN's conv layers need 16 and 11 bits, :func:`conv_current_bits`); the result
-        memory holds the 10 classes; 77 DSP lanes leave the Arty's UART bridge its DSP48
-        within the xc7a35t's 90."""
-        base = dict(conv=True, conv_lanes=32, conv_positions=512, max_layers=5,
+        ``docs/architecture.md``, "Resources") on an Arty A7-35. The CNN's first map (28 x 32
+        x 16 in the hardware order) sets ``max_neurons``, its layers ``max_layers`` and
+        ``membrane_words``; eight banks of the current memory on 16 conv lanes (8 x 16 of
+        the 128 lanes, "Banks of the current memory") take a kernel row of an event a cycle;
+        the banks hold 256 positions in distributed RAM, so that conv1 runs in four bands of
+        8, 8, 8 and 4 rows (:meth:`conv_bands`), and 16-bit sums (the CNN's conv layers need
+        16 and 11 bits, :func:`conv_current_bits`); the result memory holds the 10 classes;
+        77 DSP lanes leave the Arty's UART bridge its DSP48 within the xc7a35t's 90."""
+        base = dict(conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=5,
                     max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)
         return cls(**base)
-
-    @classmethod
-    def mnist_cnn_fast(cls, **changes) -> "Config":
-        """:meth:`mnist_cnn` with eight banks of the current memory (``docs/architecture.md``,
-        "Banks of the current memory"): a kernel row of up to eight columns a cycle, on 16
-        conv lanes (8 x 16 of the 128 lanes), so that the MNIST CNN takes under 10,000 cycles
-        an image; the banks are distributed RAM, more LUTs than an Arty A7-35 has
-        (an Artix-7 100T, the ULX3S's ECP5-85F)."""
-        base = dict(conv_lanes=16, conv_banks=8)
-        base.update(changes)
-        return cls.mnist_cnn(**base)
 
     @classmethod
     def cifar10_vgg(cls, **changes) -> "Config":
@@ -802,8 +792,8 @@ class Config:
 
 
 #: The configuration names of ``--config`` and the :class:`Config` class methods they call.
-NAMED = {"mnist": "mnist", "mnist-cnn": "mnist_cnn", "mnist-cnn-fast": "mnist_cnn_fast",
-         "cifar10-vgg": "cifar10_vgg", "tiny": "tiny", "tiny-conv": "tiny_conv"}
+NAMED = {"mnist": "mnist", "mnist-cnn": "mnist_cnn", "cifar10-vgg": "cifar10_vgg",
+         "tiny": "tiny", "tiny-conv": "tiny_conv"}
 
 
 #: The configurations of the shipped models, smallest first: a model that does not fit the

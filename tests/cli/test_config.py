@@ -33,5 +33,5 @@ def test_unknown_name_is_one_clear_error(argv):
     done = subprocess.run([sys.executable, "-m", *argv, "--config", "huge"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert ("configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', 'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'"
+    assert ("configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', 'cifar10-vgg', 'tiny', 'tiny-conv'"
             in done.stderr)

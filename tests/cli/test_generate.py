@@ -18,7 +18,7 @@ def test_bad_option(capsys):
     assert "lanes is 12; it must be a power of two" in capsys.readouterr().err
 
     assert main(["--config", "huge"]) == 2
-    assert "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', 'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'" in \
+    assert "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', 'cifar10-vgg', 'tiny', 'tiny-conv'" in \
         capsys.readouterr().err
 
 

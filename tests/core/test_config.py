@@ -93,16 +93,15 @@ def test_named():
     assert Config.named("mnist") == Config()
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
-        conv=True, conv_lanes=32, conv_positions=512, max_layers=5, max_neurons=14336,
-        max_inputs=896, membrane_words=2560, max_classes=10, conv_acc_bits=16, dsp_lanes=77)
-    assert Config.named("mnist-cnn-fast") == Config.named("mnist-cnn").replace(
-        conv_lanes=16, conv_banks=8)
+        conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=5,
+        max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
+        conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
     assert Config().encoders == ("direct", "hybrid")  # rate is opt-in (--encoders)
     assert Config.named("tiny").trace
     assert Config.named("tiny").encoders == ("direct", "hybrid", "rate")
     with pytest.raises(ConfigError, match="configuration 'huge' is unknown; choose one of "
-                                          "'mnist', 'mnist-cnn', 'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'"):
+                                          "'mnist', 'mnist-cnn', 'cifar10-vgg', 'tiny', 'tiny-conv'"):
         Config.named("huge")
 
 
@@ -133,7 +132,7 @@ class TestResolve:
 
     @pytest.mark.parametrize("name, overrides, message", [
         ("huge", [], "configuration 'huge' is unknown; choose one of 'mnist', 'mnist-cnn', "
-                     "'mnist-cnn-fast', 'cifar10-vgg', 'tiny', 'tiny-conv'"),
+                     "'cifar10-vgg', 'tiny', 'tiny-conv'"),
         (None, ["speed=3"], "--set 'speed=3': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes"], "--set 'lanes': write FIELD=VALUE with FIELD one of " + FIELDS),
         (None, ["lanes=many"], "--set 'lanes=many': lanes is an integer"),
@@ -159,7 +158,7 @@ class TestResolve:
         assert parser.parse_args([]).overrides == []
         text = parser.format_help()
         # argparse may wrap a line at a name's hyphen: compare without the whitespace
-        assert ("namedhardwareconfiguration:mnist,mnist-cnn,mnist-cnn-fast,cifar10-vgg,tiny,"
+        assert ("namedhardwareconfiguration:mnist,mnist-cnn,cifar10-vgg,tiny,"
                 "tiny-conv(default:tiny)") in "".join(text.split())
 
 

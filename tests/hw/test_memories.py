@@ -61,12 +61,13 @@ def test_the_estimate_is_yosys_count_on_measured_configurations(changes, yosys):
 
 
 def test_the_estimate_of_the_mnist_cnn_configuration():
-    # Yosys measured 49 BRAM36 (docs/architecture.md: the current memory of 512 positions, conv1
-    # in two bands of rows; the membranes without the maps' padding columns, 2,560 words): the
-    # estimate is 48.5, each memory as Yosys splits it (12 + 2.5 measured with 3,072 membrane
-    # words, as estimated then).
+    # Yosys measured 41.5 BRAM36 (docs/architecture.md: eight banks of the current memory in
+    # distributed RAM, 256 positions; the membranes without the maps' padding columns, 2,560
+    # words): the estimate is 41.0, each memory as Yosys splits it.
     listed = {m.name: m for m in memories(Config.named("mnist-cnn"))}
+    banks = {f"currents bank {b}": 0.0 for b in range(8)}
     assert {name: m.bram36 for name, m in listed.items()} == {
         "weights": 28.5, "pixels": 0.0, "membrane": 10.0, "results": 0.0, "event buffer": 2.5,
-        "currents": 7.5, "touched positions": 0.0}
+        **banks, "touched positions": 0.0}
+    assert all(listed[name].lutram and listed[name].depth == 32 for name in banks)
     assert listed["pixels"].lutram and listed["results"].lutram
