@@ -260,14 +260,16 @@ def test_random_networks_in_bands(banded, seed):
 
 #: Banks of the current memory (docs/architecture.md, "Banks of the current memory"): two
 #: banks of 4 lanes on 8; four of 4 lanes on 16 with 16 positions (bands of rows too); two of
-#: 8 lanes on 16, whose positions hold two chunks of the update's 4 neurons.
+#: 8 lanes on 16, whose positions hold two chunks of the update's 4 neurons; eight of 4 lanes
+#: on 32 (the shipped mnist-cnn's eight banks, each of 4 words).
 BANKS2 = CONV.replace(conv_lanes=4, conv_banks=2)
 BANKS4 = CONV.replace(lanes=16, conv_lanes=4, conv_banks=4, conv_positions=16)
 BANKS2_WIDE = CONV.replace(lanes=16, conv_lanes=8, conv_banks=2)
+BANKS8 = CONV.replace(lanes=32, conv_lanes=4, conv_banks=8, conv_positions=32)
 
 
-@pytest.fixture(scope="module", params=[BANKS2, BANKS4, BANKS2_WIDE],
-                ids=["banks2", "banks4", "banks2-wide"])
+@pytest.fixture(scope="module", params=[BANKS2, BANKS4, BANKS2_WIDE, BANKS8],
+                ids=["banks2", "banks4", "banks2-wide", "banks8"])
 def banked_device(request):
     yield from _device(request.param)
 
