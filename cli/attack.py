@@ -48,7 +48,8 @@ from sw.robust import (ATTACKS, MODEL_NAMES, MODELS, ANNClassifier, IntegerClass
                        SNNClassifier, Setting, least, load_ann, parse_eps, row_label, run_attacks,
                        save_ann, strongest, twin)
 from sw.snn import SURROGATES
-from sw.train import load_config, train_ann
+from sw.snnrecipe import load_config
+from sw.train import train_ann
 
 __all__ = ["main", "summarize"]
 

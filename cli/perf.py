@@ -46,7 +46,7 @@ from sw.data import DataError, labelled_data, load_dataset
 from sw.options import (ArgumentParser, add_json, add_samples, atomic_write, cli_main, fail,
                         input_file, set_advice)
 from sw.recipenet import HIDDEN_FRACTION, OUTPUT_FRACTION, recipe_network
-from sw.train import load_config
+from sw.snnrecipe import load_config
 
 __all__ = ["report", "main"]
 

@@ -20,7 +20,7 @@ import numpy as np
 from core import golden
 from core.network import Conv, Layer, Network, max_pool
 
-from .train import parse_layer
+from .snnrecipe import parse_layer
 
 __all__ = ["HIDDEN_FRACTION", "OUTPUT_FRACTION", "recipe_network", "calibrate"]
 
@@ -43,7 +43,7 @@ def _weights(rng, n_out: int, n_in: int, bits: int) -> np.ndarray:
 def recipe_network(recipe: dict, pixels, n_classes: int = 10, *,
                    hidden_fraction: float = HIDDEN_FRACTION,
                    output_fraction: float = OUTPUT_FRACTION, seed: int = 0) -> Network:
-    """The stand-in of ``recipe`` (a dict of :func:`sw.train.load_config`): its layers with
+    """The stand-in of ``recipe`` (a dict of :func:`sw.snnrecipe.load_config`): its layers with
     uniform random ``weight_bits``-bit weights (:func:`_weights`), thresholds
     :func:`calibrate`-d on ``pixels`` (B, n_in) uint8. Raises ``ValueError`` naming the recipe key when the shapes do not add
     up (``input_shape`` against the images, a layer whose map is empty)."""

@@ -11,7 +11,7 @@ from core import golden, modelfile, perf
 from core.config import Config
 from hw.memories import memories
 from sw.recipenet import calibrate, recipe_network
-from sw.train import load_config
+from sw.snnrecipe import load_config
 
 RECIPE = """
 [network]

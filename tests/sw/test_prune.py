@@ -11,7 +11,7 @@ import torch
 
 from core import golden, modelfile, perf
 from core.config import Config
-from sw import train
+from sw import snnrecipe, train
 from sw.data import load_digits
 from sw.snn import quant
 from sw.snn.prune import (Pruner, fit_levels, keep_mask, schedule, stdp_pairings,
@@ -126,7 +126,7 @@ def tiny(**prune):
             "train": {"epochs": 3, "batch_size": 64, "lr": 3e-3},
             "prune": {"sparsity": 0.8, "levels": 4, "start": 1, "interval": 1, "ramp": 2,
                       **prune}}
-    return train.load_config(None, over)
+    return snnrecipe.load_config(None, over)
 
 
 @pytest.fixture(scope="module", params=["stdp", "magnitude"])
@@ -171,7 +171,7 @@ def test_stdp_and_magnitude_prune_differently(pruned, tmp_path):
 
 
 def test_levels_start_at_levels_from():
-    model = train.build_model(tiny(), 64)
+    model = snnrecipe.build_model(tiny(), 64)
     pruner = Pruner("magnitude", 0.5, levels=4, ramp=2, levels_from=2)
     first = pruner.epoch_end(model)
     assert first["sparsity"] == pytest.approx(0.5 * (1 - 0.5 ** 3))
@@ -206,12 +206,12 @@ def test_old_train_prune_key_still_works_alone(monkeypatch, tmp_path):
     config = tiny()
     config["train"]["prune"] = 0.3
     with pytest.raises(ValueError, match=r"train.prune is 0.3 and prune.sparsity 0.8: give one"):
-        train.check_config(config)
+        snnrecipe.check_config(config)
     config["prune"]["sparsity"] = 0.0
-    train.check_config(config)  # the one-shot magnitude pruning of before
+    snnrecipe.check_config(config)  # the one-shot magnitude pruning of before
 
 
 def test_bad_prune_type_is_refused():
     with pytest.raises(ValueError, match="recipe key prune.levels is 'four'; it must be an "
                                          "integer"):
-        train.load_config(None, {"prune": {"levels": "four"}})
+        snnrecipe.load_config(None, {"prune": {"levels": "four"}})

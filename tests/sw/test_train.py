@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core import golden, modelfile
-from sw import train
+from sw import snnrecipe, train
 from sw.data import load_digits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def tiny(**sections):
             "train": {"epochs": 3, "batch_size": 64, "lr": 3e-3}}
     for section, values in sections.items():
         over.setdefault(section, {}).update(values)
-    return train.load_config(None, over)
+    return snnrecipe.load_config(None, over)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_iir_without_epochs_exports_the_previous_stage_at_fewer_steps(tmp_path):
 def test_rebalance_keeps_spike_counts_when_steps_shrink(tmp_path):
     config = tiny(ann={"epochs": 2}, train={"epochs": 1})
     digits = load_digits()
-    model = train.build_model(config, 64)
+    model = snnrecipe.build_model(config, 64)
     x = digits["train"].pixels[:300]
     xt = torch.from_numpy(x)
 
@@ -160,16 +160,16 @@ def test_augment_shifts_images():
 
 def test_config_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown recipe key 'network.hiden'"):
-        train.load_config(None, {"network": {"hiden": [1]}})
+        snnrecipe.load_config(None, {"network": {"hiden": [1]}})
     with pytest.raises(ValueError, match="recipe key train.epochs is 'ten'; it must be an integer"):
-        train.load_config(None, {"train": {"epochs": "ten"}})
+        snnrecipe.load_config(None, {"train": {"epochs": "ten"}})
     with pytest.raises(ValueError, match="recipe key network.fire_once is 1; it must be true or"):
-        train.load_config(None, {"network": {"fire_once": 1}})
-    train.load_config(None, {"ann": {"percentile": 60}})  # an integer is a number
+        snnrecipe.load_config(None, {"network": {"fire_once": 1}})
+    snnrecipe.load_config(None, {"ann": {"percentile": 60}})  # an integer is a number
     bad = tmp_path / "bad.toml"
     bad.write_text("[train\n")
     with pytest.raises(ValueError, match="bad.toml is not valid TOML"):
-        train.load_config(bad)
+        snnrecipe.load_config(bad)
 
 
 @pytest.mark.parametrize("over,message", [
@@ -199,7 +199,7 @@ def test_outputs_are_checked_before_training(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="cannot write .*m_t1.snn: it is a folder"):
         train.run(tiny(iir={"timesteps": [1]}, export={"also": [1]}), tmp_path / "m.snn",
                   tmp_path / "r", progress=False)
-    assert train.export_paths(tiny(export={"also": [1, 2]}), "a/m.snn") == [
+    assert snnrecipe.export_paths(tiny(export={"also": [1, 2]}), "a/m.snn") == [
         (4, Path("a/m.snn")), (1, Path("a/m_t1.snn")), (2, Path("a/m_t2.snn"))]
 
 
@@ -269,7 +269,7 @@ def test_progress_is_quiet_off_a_terminal(capsys):
     """sw.options.progress: bars on a terminal only, nothing in logs (capsys is no tty)."""
     digits = load_digits()
     config = tiny(ann={"epochs": 1}, train={"epochs": 1})
-    model = train.build_model(config, 64)
+    model = snnrecipe.build_model(config, 64)
     x, y = digits["train"].pixels[:128], digits["train"].labels[:128]
     train.train_ann(config, x, y, progress=True)
     train.train_snn(model, config, x, y, 1, 3e-3, "T=4", [], progress=True)
@@ -290,7 +290,7 @@ def test_ema_ends_the_stage_with_the_average(monkeypatch):
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
     config = tiny(ann={"epochs": 0}, train={"epochs": 1, "ema": 0.5})
     torch.manual_seed(0)
-    model = train.build_model(config, 64)
+    model = snnrecipe.build_model(config, 64)
     start = model.weight[0].detach().clone()
     train.train_snn(model, config, x, y, 1, 3e-3, "T=4", [], progress=False)
     want = start
@@ -318,7 +318,7 @@ def test_distillation_trains_a_teacher_and_uses_it(monkeypatch, tmp_path):
     x, y = digits["train"].pixels, digits["train"].labels
     teacher = train.train_teacher(config, x, y, progress=False)
     assert not teacher.training
-    model = train.build_model(config, 64)
+    model = snnrecipe.build_model(config, 64)
     train.train_snn(model, config, x[:128], y[:128], 1, 3e-3, "T=4", [], progress=False,
                     teacher=teacher)
     assert calls == [torch.Size([64, 10])] * 2
@@ -333,8 +333,8 @@ def test_a_cnn_teacher_from_layer_entries():
     config = tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
                   distill={"weight": 1.0, "hidden": ["conv 8 3x3 pad 1", "pool 2", 16],
                            "epochs": 1})
-    train.check_config(config)
-    net = train.teacher_network(config, 64)
+    snnrecipe.check_config(config)
+    net = snnrecipe.teacher_network(config, 64)
     assert [type(l).__name__ for l in net.layers] == ["Conv2d", "MaxPool2d", "Linear", "Linear"]
     assert net.layers[0].out_channels == 8 and net.layers[2].in_features == 8 * 4 * 4
     digits = load_digits()
@@ -343,7 +343,7 @@ def test_a_cnn_teacher_from_layer_entries():
     teacher = train.train_teacher(config, x, y, progress=False)
     assert not teacher.training and teacher(torch.zeros(3, 64)).shape == (3, 10)
     assert not torch.allclose(teacher.layers[0].weight, before)   # trained
-    mlp = train.teacher_network(tiny(distill={"hidden": [16]}), 64)
+    mlp = snnrecipe.teacher_network(tiny(distill={"hidden": [16]}), 64)
     assert [type(l).__name__ for l in mlp] == ["Linear", "ReLU", "Dropout", "Linear"]
 
 
@@ -358,25 +358,25 @@ def test_a_bad_teacher_is_refused_before_training(hidden, message):
     config = tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
                   distill={"weight": 1.0, "hidden": hidden})
     with pytest.raises(ValueError, match=re.escape(message)):
-        train.check_config(config)
-    train.check_config(tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
+        snnrecipe.check_config(config)
+    snnrecipe.check_config(tiny(network={"hidden": ["conv 4 3x3"], "input_shape": [1, 8, 8]},
                             distill={"weight": 0.0, "hidden": hidden}))   # no teacher: unused
 
 
 # -- convolutional networks (issue 14) ----------------------------------------------------------
 
 def test_parse_layer_entries():
-    assert train.parse_layer(128) == {"kind": "dense", "n_out": 128}
-    assert train.parse_layer("conv 16 5x5 pad 2") == {"kind": "conv", "n_out": 16, "kernel": 5,
+    assert snnrecipe.parse_layer(128) == {"kind": "dense", "n_out": 128}
+    assert snnrecipe.parse_layer("conv 16 5x5 pad 2") == {"kind": "conv", "n_out": 16, "kernel": 5,
                                                      "padding": 2}
-    assert train.parse_layer("Conv 8 3x3 stride 2 pad 1") == {
+    assert snnrecipe.parse_layer("Conv 8 3x3 stride 2 pad 1") == {
         "kind": "conv", "n_out": 8, "kernel": 3, "stride": 2, "padding": 1}
-    assert train.parse_layer("pool 2") == {"kind": "pool", "n_out": 0, "kernel": 2}
-    assert train.parse_layer("pool 3 stride 2")["stride"] == 2
+    assert snnrecipe.parse_layer("pool 2") == {"kind": "pool", "n_out": 0, "kernel": 2}
+    assert snnrecipe.parse_layer("pool 3 stride 2")["stride"] == 2
     for bad in ("conv 16 5x3", "conv 16", "pool", "pool 2 pad 1", "conv 8 3x3 pad", "dense 4",
                 "conv 8 3x3 pad 1 pad 1", "conv x 3x3", 2.5, True, "pool 2 stride 0"):
         with pytest.raises(ValueError, match=r"network.hidden entry .*(write|stride must)"):
-            train.parse_layer(bad)
+            snnrecipe.parse_layer(bad)
 
 
 @pytest.mark.parametrize("over,message", [
@@ -398,13 +398,13 @@ def test_conv_recipe_is_checked_before_training(monkeypatch, tmp_path, over, mes
 def test_the_cifar10_recipe_is_checked_with_cifar10_images(tmp_path):
     """configs/cifar10_vgg.toml passes the checks made before any data is read (its network
     takes CIFAR-10's 3,072 pixels, not MNIST's 784), and the same network on MNIST does not."""
-    config = train.load_config(ROOT / "configs" / "cifar10_vgg.toml")
-    train.check_config(config, tmp_path / "c.snn")
-    assert train.build_model(config, 3072).shapes[-1] == (10,)
+    config = snnrecipe.load_config(ROOT / "configs" / "cifar10_vgg.toml")
+    snnrecipe.check_config(config, tmp_path / "c.snn")
+    assert snnrecipe.build_model(config, 3072).shapes[-1] == (10,)
     config["data"]["dataset"] = "mnist"
     with pytest.raises(ValueError, match=re.escape("input_shape (3, 32, 32) holds 3072 pixels, "
                                                    "but n_inputs is 784")):
-        train.check_config(config)
+        snnrecipe.check_config(config)
 
 
 def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):
