@@ -86,37 +86,13 @@ class CurrentMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        CA, PC, B = cfg.conv_acc_bits, cfg.conv_lanes, cfg.conv_banks
-        bB = B.bit_length() - 1
-        depth = cfg.conv_positions // B
-        reads, writes = [], []
-        for b in range(B):
-            memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[],
-                            attrs=None if B == 1 else {"ram_style": "distributed"})
-            m.submodules["memory" if B == 1 else f"bank{b}"] = memory
-            writes.append(memory.write_port())
-            # Distributed RAM reads asynchronously: the address is registered instead of the
-            # data, so that a read follows the write of the cycle before it without a bypass
-            # (the transparency of one bank's block RAM port).
-            reads.append(memory.read_port(transparent_for=(writes[-1],)) if B == 1 else
-                         memory.read_port(domain="comb"))
-
-        def bank_word(position, b):
-            """The word of bank ``b`` among the ``B`` consecutive positions from
-            ``position``, and which of them it is (``i``, its offset from ``position``)."""
-            if B == 1:
-                return position, 0
-            low = position[:bB]
-            return (position >> bB) + (low > b), (b - low)[:bB]
+        depth = cfg.conv_positions // cfg.conv_banks
 
         # Cleared after a reset (the register's reset value) and after `clear`: each word is
-        # written as itself plus its complement plus one (the adder below), read first. A
-        # block RAM's port reads a cycle ahead, so one bank writes word `clear_addr - 1`; a
-        # four-state simulator (Icarus) sees no undefined port data that way, only the
-        # memory's zero initial contents or what an aborted inference left.
+        # written as itself plus its complement plus one (`_sum`), read first.
         clearing = Signal(init=1)
         clear_addr = Signal(range(depth + 1))
-        last_clear = depth if B == 1 else depth - 1
+        last_clear = depth if cfg.conv_banks == 1 else depth - 1
         m.d.comb += self.clearing.eq(clearing)
         zero_next = Signal()          # the update's word read last cycle is zeroed now
         zero_addr = Signal.like(self.update_position)
@@ -126,72 +102,115 @@ class CurrentMemory(wiring.Component):
             m.d.sync += clear_addr.eq(clear_addr + 1)
             with m.If(clear_addr == last_clear):
                 m.d.sync += clearing.eq(0)
-        for b, (rd, wr) in enumerate(zip(reads, writes)):
-            read_addr, _ = bank_word(self.read_position, b)
-            write_addr, offset = bank_word(self.slot_position, b)
-            if B > 1:
-                address = Signal(range(depth), name=f"read_addr{b}")
-                m.d.comb += rd.addr.eq(address)
-            with m.If(clearing):
-                if B == 1:
-                    m.d.comb += [rd.addr.eq(clear_addr), rd.en.eq(clear_addr != depth),
-                                 wr.addr.eq(clear_addr - 1), wr.en.eq(clear_addr != 0)]
-                else:
-                    m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
-            with m.Elif(self.update):
-                if B == 1:
-                    m.d.comb += [rd.addr.eq(self.update_position), rd.en.eq(self.update_read)]
-                else:
-                    with m.If(self.update_read):
-                        m.d.sync += address.eq(self.update_position >> bB)
-                m.d.comb += [wr.addr.eq(zero_addr >> bB),
-                             wr.en.eq(zero_next & (zero_addr[:bB] == b if B > 1 else 1))]
-            with m.Else():
-                if B == 1:
-                    m.d.comb += [rd.addr.eq(read_addr), rd.en.eq(1)]
-                else:
-                    m.d.sync += address.eq(read_addr)
-                m.d.comb += [wr.addr.eq(write_addr),
-                             wr.en.eq(self.slot_valid & self.slot_run.bit_select(offset, 1))]
-            # The sum, modulo 2**CA. The zeros of the clear and of the update come out of the
-            # same adder, as the word plus its two's complement (~word + 1), so that the
-            # adder's LUT takes the choice and no gate follows it. The addend is a named
-            # signal: unnamed, Yosys made it the adder's first operand, whose bit the carry
-            # chain's DI input takes, a LUT of its own; named, the memory's word goes there
-            # (eight banks of 16 lanes: 6,900 -> 4,852 LUT).
-            adding = ~clearing & ~self.update
-            for k in range(PC):
-                word = rd.data[k].as_unsigned()
-                addend = Signal(CA, name=f"addend{b}_{k}")
-                m.d.comb += [addend.eq(Mux(adding, self.acc[b * PC + k][:CA], ~word)),
-                             wr.data[k].eq(word + addend + ~adding)]
+        if cfg.conv_banks == 1:
+            self._block_ram(m, depth, clearing, clear_addr, zero_next, zero_addr)
+        else:
+            self._banks(m, depth, clearing, clear_addr, zero_next, zero_addr)
         with m.If(self.clear):
             m.d.sync += [clearing.eq(1), clear_addr.eq(0)]
-
-        # The word the update read, from the cycle after its read until the next read: one
-        # bank's port, whose word is zeroed in that cycle, then a register of it.
-        if B == 1:
-            for k in range(PC):   # sign-extended to acc_bits
-                m.d.comb += self.word[k].eq(reads[0].data[k])
-        else:
-            update_bank = Signal(bB)
-            fresh = Signal()
-            held = Signal(data.ArrayLayout(signed(CA), PC))
-            read = Signal(data.ArrayLayout(signed(CA), PC))
-            m.d.sync += fresh.eq(self.update & self.update_read)
-            with m.If(self.update & self.update_read):
-                m.d.sync += update_bank.eq(self.update_position[:bB])
-            # Four banks in a LUT6 each, then the last choice in one LUT with `fresh`'s: Yosys
-            # builds a multiplexer of eight from four LUT3s, MUXF7s and a MUXF8, a LUT a bit
-            # more.
-            quads = []
-            for q in range(0, B, 4):
-                quad = Signal(data.ArrayLayout(signed(CA), PC), name=f"quad{q // 4}")
-                m.d.comb += quad.eq(Array(rd.data for rd in reads[q:q + 4])[update_bank[:2]])
-                quads.append(quad)
-            m.d.comb += read.eq(quads[0] if B <= 4 else Array(quads)[update_bank[2:]])
-            with m.If(fresh):
-                m.d.sync += held.eq(read)
-            for k in range(PC):
-                m.d.comb += self.word[k].eq(Mux(fresh, read[k], held[k]))
         return m
+
+    def _sum(self, m, read, write, b, clearing):
+        """Bank ``b``'s sums, modulo ``2**conv_acc_bits``: its word (``read``'s data) plus the
+        slot's products, or zero while clearing and updating, onto ``write``'s data."""
+        CA, PC = self.config.conv_acc_bits, self.config.conv_lanes
+        # The zeros of the clear and of the update come out of the same adder, as the word
+        # plus its two's complement (~word + 1), so that the adder's LUT takes the choice and
+        # no gate follows it. Yosys puts the operand whose wire name sorts first on the carry
+        # chain's DI inputs: the memory's word, free there, as long as the read port's data
+        # keeps Amaranth's `$` name and the addend has a name; the other way round each bit
+        # takes a LUT more (eight banks of 16 lanes: 6,900 against 4,852 LUT;
+        # tests/boards/test_lut_mapping.py).
+        adding = ~clearing & ~self.update
+        for k in range(PC):
+            word = read.data[k].as_unsigned()
+            addend = Signal(CA, name=f"addend{b}_{k}")
+            m.d.comb += [addend.eq(Mux(adding, self.acc[b * PC + k][:CA], ~word)),
+                         write.data[k].eq(word + addend + ~adding)]
+
+    def _block_ram(self, m, depth, clearing, clear_addr, zero_next, zero_addr):
+        """One bank: a block RAM whose read port is transparent for its write port. The port
+        reads a cycle ahead, so the clear writes word ``clear_addr - 1``; a four-state
+        simulator (Icarus) sees no undefined port data that way, only the memory's zero
+        initial contents or what an aborted inference left."""
+        cfg = self.config
+        memory = Memory(shape=data.ArrayLayout(signed(cfg.conv_acc_bits), cfg.conv_lanes),
+                        depth=depth, init=[])
+        m.submodules.memory = memory
+        wr = memory.write_port()
+        rd, = [memory.read_port(transparent_for=(wr,))]   # unnamed, as `_sum` needs it
+        with m.If(clearing):
+            m.d.comb += [rd.addr.eq(clear_addr), rd.en.eq(clear_addr != depth),
+                         wr.addr.eq(clear_addr - 1), wr.en.eq(clear_addr != 0)]
+        with m.Elif(self.update):
+            m.d.comb += [rd.addr.eq(self.update_position), rd.en.eq(self.update_read),
+                         wr.addr.eq(zero_addr), wr.en.eq(zero_next)]
+        with m.Else():
+            m.d.comb += [rd.addr.eq(self.read_position), rd.en.eq(1),
+                         wr.addr.eq(self.slot_position),
+                         wr.en.eq(self.slot_valid & self.slot_run[0])]
+        self._sum(m, rd, wr, 0, clearing)
+        # The word the update read, from the cycle after its read until the next read (the
+        # port holds it while disabled), sign-extended to acc_bits.
+        for k in range(cfg.conv_lanes):
+            m.d.comb += self.word[k].eq(rd.data[k])
+
+    def _banks(self, m, depth, clearing, clear_addr, zero_next, zero_addr):
+        """``conv_banks`` banks in distributed RAM. A bank registers its address and reads
+        asynchronously in the next cycle, after the write of the cycle before: the
+        transparency of one bank's block RAM port, without the bypass that Yosys would build
+        for a transparent distributed-RAM port."""
+        CA, PC, B = self.config.conv_acc_bits, self.config.conv_lanes, self.config.conv_banks
+        bB = B.bit_length() - 1
+        reads = []
+        for b in range(B):
+            memory = Memory(shape=data.ArrayLayout(signed(CA), PC), depth=depth, init=[],
+                            attrs={"ram_style": "distributed"})
+            m.submodules[f"bank{b}"] = memory
+            wr = memory.write_port()
+            reads.append(memory.read_port(domain="comb"))   # unnamed, as `_sum` needs it
+            rd = reads[-1]
+
+            def bank_word(position):
+                """The word of bank ``b`` among the ``B`` consecutive positions from
+                ``position``, and which of them it is (its offset from ``position``)."""
+                low = position[:bB]
+                return (position >> bB) + (low > b), (b - low)[:bB]
+
+            address = Signal(range(depth), name=f"read_addr{b}")
+            m.d.comb += rd.addr.eq(address)
+            with m.If(clearing):
+                m.d.comb += [wr.addr.eq(clear_addr), wr.en.eq(1)]
+            with m.Elif(self.update):
+                with m.If(self.update_read):
+                    m.d.sync += address.eq(self.update_position >> bB)
+                m.d.comb += [wr.addr.eq(zero_addr >> bB),
+                             wr.en.eq(zero_next & (zero_addr[:bB] == b))]
+            with m.Else():
+                write_addr, offset = bank_word(self.slot_position)
+                m.d.sync += address.eq(bank_word(self.read_position)[0])
+                m.d.comb += [wr.addr.eq(write_addr),
+                             wr.en.eq(self.slot_valid & self.slot_run.bit_select(offset, 1))]
+            self._sum(m, rd, wr, b, clearing)
+
+        # The word the update read, from the cycle after its read until the next read: the
+        # bank's port, whose word is zeroed in that cycle, then a register of it.
+        update_bank = Signal(bB)
+        fresh = Signal()
+        held = Signal(data.ArrayLayout(signed(CA), PC))
+        read = Signal(data.ArrayLayout(signed(CA), PC))
+        m.d.sync += fresh.eq(self.update & self.update_read)
+        with m.If(self.update & self.update_read):
+            m.d.sync += update_bank.eq(self.update_position[:bB])
+        # Four banks in a LUT6 each, then the last choice in one LUT with `fresh`'s: Yosys
+        # builds a multiplexer of eight from four LUT3s, MUXF7s and a MUXF8, a LUT a bit more.
+        quads = []
+        for q in range(0, B, 4):
+            quad = Signal(data.ArrayLayout(signed(CA), PC), name=f"quad{q // 4}")
+            m.d.comb += quad.eq(Array(rd.data for rd in reads[q:q + 4])[update_bank[:2]])
+            quads.append(quad)
+        m.d.comb += read.eq(quads[0] if B <= 4 else Array(quads)[update_bank[2:]])
+        with m.If(fresh):
+            m.d.sync += held.eq(read)
+        for k in range(PC):
+            m.d.comb += self.word[k].eq(Mux(fresh, read[k], held[k]))
