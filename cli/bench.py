@@ -218,9 +218,10 @@ def _cnn(path, pixels, no_synth: bool) -> dict:
     c, r = entry["cycles"], entry.get("resources")
     print(f"bench: CNN {Path(path).name} {network.sizes}, "
           f"T={network.timesteps}, on {name} (P={config.lanes}, conv lanes "
-          f"{config.conv_lanes}, banks {config.conv_banks}), core.perf over {c['images']} images: cycles median "
-          f"{c['cycles_median']:.0f}, max {c['cycles_max']}, {c['bound_ratio_median']:.2f} x the "
-          f"event bound (median {c['event_bound_median']:.0f})")
+          f"{config.conv_lanes}, banks {config.conv_banks}), core.perf over {c['images']} "
+          f"images: cycles median {c['cycles_median']:.0f}, max {c['cycles_max']}, "
+          f"{c['bound_ratio_median']:.2f} x the event bound (median "
+          f"{c['event_bound_median']:.0f})")
     if r:
         print(f"bench: {name} configuration (runs the MLP and the CNN): {r['lut']} LUT, "
               f"{r['ff']} FF, {r['bram36']:g} BRAM36, {r['dsp']} DSP")

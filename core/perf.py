@@ -251,8 +251,8 @@ def _accum_conv(pairs):
     positions they reach with one bank, :func:`_conv_pairs`), in replay order: the replay
     offers an event per cycle from the second on, the address generator's four stages take it
     through their ready chain (an event that reaches nothing is dropped in S2) and emit a
-    slot per cycle, and the state ends once the replay,
-    the generator and the integration's six slot stages are empty."""
+    slot per cycle, and the state ends once the replay, the generator and the integration's
+    six slot stages are empty."""
     n, i = len(pairs), 0
     valid, count, left = [False] * 4, [0] * 4, 0
     cycle, last_pair = 1, -CONV_SLOT_STAGES - 1
@@ -286,7 +286,8 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
     is, for each band of output rows (``Config.conv_bands``), BLOCK, the replay of the step's
     events through the address generator (:func:`_accum_conv`, the pairs in the band) and the
     walk over the band's positions, a chunk per cycle, with the update's five stages after
-    it; a slot is a kernel row and a word of ``conv_banks`` of its columns. Dense layers count as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
+    it; a slot is a kernel row and a word of ``conv_banks`` of its columns. Dense layers count
+    as in :func:`cycle_counts`; ``inputs_per_cycle`` is 1."""
     trace = golden.run(network, pixels)
     orders = map_orders(network, config.neuron_units)
     P, U, S, PC = config.lanes, config.neuron_units, config.pixels_per_cycle, config.conv_lanes

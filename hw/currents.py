@@ -11,6 +11,13 @@ from core.config import Config
 __all__ = ["CurrentMemory"]
 
 
+def _bank_word(position, b: int, bank_bits: int):
+    """Of the ``2**bank_bits`` consecutive positions from ``position``, the one in bank ``b``
+    (position modulo the banks): its word in the bank, and its offset from ``position``."""
+    low = position[:bank_bits]
+    return (position >> bank_bits) + (low > b), (b - low)[:bank_bits]
+
+
 class CurrentMemory(wiring.Component):
     """``conv_positions`` words of ``conv_lanes`` signed sums: read-modify-write by the
     integration's slots, read and zeroed by the conv update, cleared while idle.
@@ -170,13 +177,6 @@ class CurrentMemory(wiring.Component):
             wr = memory.write_port()
             reads.append(memory.read_port(domain="comb"))   # unnamed, as `_sum` needs it
             rd = reads[-1]
-
-            def bank_word(position):
-                """The word of bank ``b`` among the ``B`` consecutive positions from
-                ``position``, and which of them it is (its offset from ``position``)."""
-                low = position[:bB]
-                return (position >> bB) + (low > b), (b - low)[:bB]
-
             address = Signal(range(depth), name=f"read_addr{b}")
             m.d.comb += rd.addr.eq(address)
             with m.If(clearing):
@@ -187,8 +187,8 @@ class CurrentMemory(wiring.Component):
                 m.d.comb += [wr.addr.eq(zero_addr >> bB),
                              wr.en.eq(zero_next & (zero_addr[:bB] == b))]
             with m.Else():
-                write_addr, offset = bank_word(self.slot_position)
-                m.d.sync += address.eq(bank_word(self.read_position)[0])
+                write_addr, offset = _bank_word(self.slot_position, b, bB)
+                m.d.sync += address.eq(_bank_word(self.read_position, b, bB)[0])
                 m.d.comb += [wr.addr.eq(write_addr),
                              wr.en.eq(self.slot_valid & self.slot_run.bit_select(offset, 1))]
             self._sum(m, rd, wr, b, clearing)

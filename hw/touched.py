@@ -132,8 +132,7 @@ class TouchedPositions(wiring.Component):
         for pick_rd in pick_rds:
             m.d.comb += pick_rd.addr.eq(a_grp >> pb)
         pick_data = Array(rd.data for rd in pick_rds)[a_grp[:pb] if parts > 1 else 0]
-        m.d.comb += [
-                     self.valid.eq(b_bits.any()),
+        m.d.comb += [self.valid.eq(b_bits.any()),
                      self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
                      self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
         # The compact position: the group's first one's (b_base, registered with b_grp), plus
