@@ -18,7 +18,8 @@ import numpy as np
 
 from . import golden
 from .config import Config, map_orders
-from .schedule import (BOUND_CYCLES, CONV_SKIP_START, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN,
+from .schedule import (BOUND_CYCLES, CONV_ADDRESS_STAGES, CONV_PAIR_REGISTERS,
+                       CONV_SKIP_NONE, CONV_SKIP_START, CONV_SLOT_STAGES, CONV_UPDATE_DRAIN,
                        OVERLAP_CHUNKS, PIPE_DRAIN, SETUP_CYCLES, conv_skips)
 
 __all__ = ["cycle_count", "cycle_counts", "event_bounds", "zero_words", "sparsity",
@@ -249,30 +250,31 @@ def _log2(value):
 def _accum_conv(pairs):
     """Cycles of a conv block's ACCUM state for events of ``pairs`` slots each (the output
     positions they reach with one bank, :func:`_conv_pairs`), in replay order: the replay
-    offers an event per cycle from the second on, the address generator's four stages take it
-    through their ready chain (an event that reaches nothing is dropped in S2) and emit a
-    slot per cycle, and the state ends once the replay, the generator and the integration's
-    six slot stages are empty."""
-    n, i = len(pairs), 0
-    valid, count, left = [False] * 4, [0] * 4, 0
-    cycle, last_pair = 1, -CONV_SLOT_STAGES - 1
+    offers an event per cycle from the second on, the address generator's stages S0 .. S3
+    (``CONV_ADDRESS_STAGES``) take it through their ready chain (an event that reaches
+    nothing is dropped as it enters S2) and S3 chooses a slot per cycle, and the state ends
+    once the replay, the generator (its output register too) and the integration's six slot
+    stages are empty."""
+    n, i, last_stage = len(pairs), 0, CONV_ADDRESS_STAGES - 1
+    valid, count, left = [False] * CONV_ADDRESS_STAGES, [0] * CONV_ADDRESS_STAGES, 0
+    drain = CONV_PAIR_REGISTERS + CONV_SLOT_STAGES    # cycles of a slot after S3
+    cycle, last_pair = 1, -drain - 1
     while True:
-        if i == n and not any(valid) and cycle - last_pair > CONV_SLOT_STAGES:
+        if i == n and not any(valid) and cycle - last_pair > drain:
             return cycle
-        last = valid[3] and left == 1
-        ready3 = not valid[3] or last
-        ready2 = not valid[2] or ready3
-        ready1 = not valid[1] or ready2
-        ready0 = not valid[0] or ready1
-        if valid[3]:
+        ready = [False] * CONV_ADDRESS_STAGES
+        ready[last_stage] = not valid[last_stage] or left == 1
+        for k in reversed(range(last_stage)):
+            ready[k] = not valid[k] or ready[k + 1]
+        if valid[last_stage]:
             last_pair, left = cycle, left - 1
-        if ready3:
-            valid[3], left = valid[2], count[2]
-        if ready2:
-            valid[2], count[2] = valid[1] and count[1] > 0, count[1]
-        if ready1:
-            valid[1], count[1] = valid[0], count[0]
-        if ready0:
+        if ready[last_stage]:
+            valid[last_stage], left = valid[last_stage - 1], count[last_stage - 1]
+        for k in reversed(range(1, last_stage)):
+            if ready[k]:
+                reaches = count[k - 1] > 0 or k != last_stage - 1    # S2 drops
+                valid[k], count[k] = valid[k - 1] and reaches, count[k - 1]
+        if ready[0]:
             offer = i < n and cycle >= 2
             valid[0], count[0] = offer, (pairs[i] if offer else 0)
             i += offer
@@ -355,8 +357,8 @@ def _conv_cycle_counts(network, config: Config, pixels) -> np.ndarray:
                         if skip:
                             # only the touched positions: none at all costs the picker's start
                             reached = int(touched[index][n][b, t])
-                            walk = CONV_SKIP_START + (reached * chunks + CONV_UPDATE_DRAIN
-                                                      if reached else 0)
+                            walk = (CONV_SKIP_START + reached * chunks + CONV_UPDATE_DRAIN
+                                    if reached else CONV_SKIP_NONE)
                         cost += 1 + _accum_conv(pairs[index][n][events].tolist()) + walk
                     total += config.conv_blocks(layer) * cost
                     continue

@@ -5,7 +5,8 @@ counts with them, so that both read them from one place.
 """
 
 __all__ = ["SETUP_CYCLES", "OVERLAP_CHUNKS", "PIPE_DRAIN", "BOUND_CYCLES", "CONV_SLOT_STAGES",
-           "CONV_UPDATE_DRAIN", "CONV_SKIP_START", "conv_skips"]
+           "CONV_ADDRESS_STAGES", "CONV_PAIR_REGISTERS", "CONV_UPDATE_DRAIN", "CONV_SKIP_START",
+           "CONV_SKIP_NONE", "conv_skips"]
 
 #: Cycles between START and the first step, for the registers derived from the network and the
 #: pixels to settle after the host's last write (``core.perf`` counts them).
@@ -29,14 +30,29 @@ BOUND_CYCLES = 11
 #: (E, A, W, G, B, C: ``hw.integration``); a conv block's ACCUM ends when none is occupied.
 CONV_SLOT_STAGES = 6
 
-#: Cycles of a conv block's CONV_UPDATE after the walk's last chunk read: the feed register
-#: and the neuron update's stages 2 to 5 (its spikes' entry committed), then the state's exit.
-CONV_UPDATE_DRAIN = 6
+#: Stages of the conv address generator that hold an event, S0 (fields), S1a (products), S1b
+#: (quotients), S2 (landing masks) and S3 (the slots, one per cycle: ``hw.convaddr``), with a
+#: ready chain; an event that reaches nothing is dropped as it enters S2.
+CONV_ADDRESS_STAGES = 5
+
+#: Registers of a conv slot between the address generator's choice (S3) and its ``pair``
+#: (S4: ``hw.convaddr``).
+CONV_PAIR_REGISTERS = 1
+
+#: Cycles of a conv block's CONV_UPDATE after the walk chooses its last chunk: the reads'
+#: register, the feed register and the neuron update's stages 2 to 5 (its spikes' entry
+#: committed), then the state's exit.
+CONV_UPDATE_DRAIN = 7
 
 #: Cycles of a conv block's CONV_UPDATE that walks only the touched positions
-#: (``hw.touched``), before its first chunk read: the picker's group register, then its
-#: position register; a walk with no position to visit ends after this many cycles.
-CONV_SKIP_START = 2
+#: (``hw.touched``), before the walk chooses its first chunk: the picker's group register,
+#: the register of the group's word and base, its positions register and its offered
+#: position's register.
+CONV_SKIP_START = 4
+
+#: Cycles of a conv block's CONV_UPDATE that walks only the touched positions when no
+#: position was touched: the picker's group register finds none, then the state's exit.
+CONV_SKIP_NONE = 2
 
 
 def conv_skips(layer) -> bool:

@@ -221,17 +221,23 @@ class Accelerator(wiring.Component):
             walk = self._conv_wiring(m, regs, seq, events, integ, upd, abort)
 
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
-        # The membrane memory's word of chunk `c` of the current layer.
-        seq_v_chunk = Signal(chunk_bits)
+        # The membrane memory's word of chunk `c` of the current layer, or the conv walk's
+        # (a register, the band's base added).
+        seq_v_addr = Signal(range(cfg.membrane_depth))
         seq_v_en = Signal()
         if cfg.conv:
-            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk | walk.read_chunk),
+            # each user's address is 0 unless it reads; the update's and the walk's carry the
+            # band's base already (the adder before their multiplexers)
+            ro_addr = Signal.like(seq_v_addr)
+            with m.If(ro.run):
+                m.d.comb += ro_addr.eq(membrane_address(ro.read_chunk))
+            m.d.comb += [seq_v_addr.eq(upd.read_address | ro_addr | walk.read_address),
                          seq_v_en.eq(upd.read_en | ro.run | walk.read_en)]
         else:
-            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
+            m.d.comb += [seq_v_addr.eq(membrane_address(upd.read_chunk | ro.read_chunk)),
                          seq_v_en.eq(upd.read_en | ro.run)]
         if cfg.bias:
-            self._bias_memory(m, regs, upd, membrane_address(seq_v_chunk), seq_v_en, busy)
+            self._bias_memory(m, regs, upd, seq_v_addr, seq_v_en, busy)
         if cfg.spike_count:
             self._count_memory(m, regs, upd, ro, busy)
         res_index = addr[:R - 2]
@@ -243,7 +249,7 @@ class Accelerator(wiring.Component):
             m.d.comb += [
                 wmem.r_addr.eq(integ.weight_addr),
                 p_rd.addr.eq(scan.pixel_addr), p_rd.en.eq(scan.pixel_en),
-                v_rd.addr.eq(membrane_address(seq_v_chunk)), v_rd.en.eq(seq_v_en),
+                v_rd.addr.eq(seq_v_addr), v_rd.en.eq(seq_v_en),
                 r_rd.addr.eq(ro.read_chunk),
             ]
         with m.Else():
@@ -292,7 +298,8 @@ class Accelerator(wiring.Component):
             walk.band_rows.eq(seq.band_rows), walk.band.eq(seq.band),
             walk.out_width.eq(seq.out_width), walk.out_w_bits.eq(geom.out_w_bits),
             walk.out_c_bits.eq(geom.out_c_bits), walk.block.eq(seq.block),
-            walk.n_out.eq(seq.n_out), walk.word.eq(cur.word),
+            walk.n_out.eq(seq.n_out), walk.word.eq(cur.word), walk.base.eq(seq.band_base),
+            upd.base.eq(seq.band_base),
             touched.mark.eq(integ.slot_valid), touched.mark_position.eq(integ.slot_position),
             touched.mark_run.eq(integ.slot_run),
             touched.clear.eq(seq.block_start | abort),

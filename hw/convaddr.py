@@ -1,14 +1,15 @@
 """The address generator of a convolution layer: an input event to the output positions it
 reaches (``docs/architecture.md``, "Convolution")."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from core.config import kernel_row_words
+from core.schedule import CONV_ADDRESS_STAGES
 
 from .layouts import MAX_KERNEL, conv_geometry, conv_pair, input_event
-from .picker import at_most_one, lowest
+from .picker import at_most_one, lowest, one_hot_select
 
 __all__ = ["ConvAddress", "reciprocal_shift", "reciprocal", "landing"]
 
@@ -57,13 +58,15 @@ class ConvAddress(wiring.Component):
     and, within a row, lowest ``j`` first; a word with no column that lands costs no cycle,
     and neither does an event that reaches nothing in the band.
 
-    Four stages with a ready chain, so that the next event is prepared while the current one
+    Five stages with a ready chain, so that the next event is prepared while the current one
     emits its pairs: S0 splits the index into ``c``, ``y``, ``x`` (shifts by the field
     widths); S1 divides ``y + p`` and ``x + p`` by the stride with a reciprocal product
     (:func:`reciprocal`, from a table of the stride; no divider) and forms ``c * k * k``; S2
     turns quotient and remainder into the masks of the kernel rows and columns that land and
-    their output rows and columns (:func:`landing`, a small table per row); S3 emits the
-    slots, and takes the next event in the cycle it emits the last slot of this one.
+    their output rows and columns (:func:`landing`, a small table per row); S3 chooses the
+    slots one per cycle, and takes the next event in the cycle it hands the last slot of this
+    one on; S4 holds the slot on ``pair`` (a register, so that the slot's positions and
+    kernel word reach the integration from flip-flops).
 
     Parameters
     ----------
@@ -93,7 +96,7 @@ class ConvAddress(wiring.Component):
     flush : 1, in
         Drop every event in the stages (an abort).
 
-    Latency: an event's first slot is on ``pair`` three cycles after the event is taken (when
+    Latency: an event's first slot is on ``pair`` four cycles after the event is taken (when
     the stages before it are empty). Throughput: one slot per cycle, events back to back.
     """
 
@@ -136,11 +139,16 @@ class ConvAddress(wiring.Component):
         x0 = Signal(MB)
         mag0, mag1, mag2, mag3 = (Signal(8, name=f"mag{n}") for n in range(4))
         index = self.event.p.group
+        valid1a = Signal()
+        mag1a = Signal(8)
         ready3 = Signal()                 # S3 takes S2's event this cycle (or has none)
         ready2 = ~valid2 | ready3
         ready1 = ~valid1 | ready2
-        ready0 = ~valid0 | ready1
+        ready1a = ~valid1a | ready1
+        ready0 = ~valid0 | ready1a
         m.d.comb += self.event.ready.eq(ready0)
+        # the cycle model (core.perf) counts the same stages before the slots' S4
+        assert len((valid0, valid1a, valid1, valid2, valid3)) == CONV_ADDRESS_STAGES
         with m.If(ready0):
             field = lambda value, bits: value & ((Const(1, EB + 1) << bits) - 1)  # noqa: E731
             m.d.sync += [valid0.eq(self.event.valid),
@@ -149,19 +157,33 @@ class ConvAddress(wiring.Component):
                          y0.eq(index >> (g.c_bits + g.w_bits)),
                          mag0.eq(self.event.p.magnitudes[0])]
 
-        # -- S1: (y + p) and (x + p) divided by the stride; c * k * k -----------------------
+        # -- S1a: y + p and x + p and their reciprocal products; c * k * KW -----------------
         recip = Array(Const(reciprocal(max(1, v), MB), F + 1) for v in range(8))[s]
+        kkw = Signal(6)                   # k * KW, static
+        m.d.sync += kkw.eq(k * kw)
+        n1 = {a: Signal(NB, name=f"n1{a}") for a in "yx"}
+        prod1 = {a: Signal(NB + F + 1, name=f"prod1{a}") for a in "yx"}
+        ckk1a = Signal(KB)
+        with m.If(ready1a):
+            m.d.sync += [valid1a.eq(valid0), mag1a.eq(mag0), ckk1a.eq(c0 * kkw)]
+            for a, coord in (("y", y0), ("x", x0)):
+                n = coord + p
+                m.d.sync += [n1[a].eq(n), prod1[a].eq(n * recip)]
+
+        # -- S1b: the quotients and remainders ----------------------------------------------
         # the row quotient relative to the band's first row (negative above the band)
         q1y, q1x = Signal(signed(NB + 1), name="q1y"), Signal(NB, name="q1x")
         r1y, r1x = Signal(3, name="r1y"), Signal(3, name="r1x")
         ckk1 = Signal(KB)
         with m.If(ready1):
-            m.d.sync += [valid1.eq(valid0), mag1.eq(mag0), ckk1.eq(c0 * (k * kw))]
-            for coord, q, r, base in ((y0, q1y, r1y, g.band_first), (x0, q1x, r1x, 0)):
-                n = Signal(NB, name=f"n_{q.name[-1]}")
-                quotient = Signal(NB, name=f"quot_{q.name[-1]}")
-                m.d.comb += [n.eq(coord + p), quotient.eq((n * recip) >> F)]
-                m.d.sync += [q.eq(quotient - base), r.eq(n - quotient * s)]
+            m.d.sync += [valid1.eq(valid1a), mag1.eq(mag1a), ckk1.eq(ckk1a)]
+            for a, q, r, base in (("y", q1y, r1y, g.band_first), ("x", q1x, r1x, 0)):
+                quotient = Signal(NB, name=f"quot_{a}")
+                m.d.comb += quotient.eq(prod1[a] >> F)
+                # r = n - quotient * s < s <= 7: three bits of each suffice (shifts and
+                # adds, no multiplier)
+                times_s = sum(Mux(s[i], quotient[:3] << i, 0) for i in range(3))
+                m.d.sync += [q.eq(quotient - base), r.eq(n1[a][:3] - times_s)]
 
         # -- S2: the kernel rows and columns that land, and their output rows (in the band)
         # and columns -------------------------------------------------------------------------
@@ -200,65 +222,89 @@ class ConvAddress(wiring.Component):
         cols3 = Signal(KM)                # the event's columns
         words3 = Signal(JM)               # the event's words (a column of theirs lands)
         cur3 = Signal(JM)                 # words of the current row not yet emitted
-        oy3, ox3 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy3", "ox3"))
+        # each row's first position, (oy - band_first) << out_w_bits, and each column's ox
+        rowpos3 = Signal(data.ArrayLayout(2 * MB, KM))
+        ox3 = Signal(data.ArrayLayout(MB, KM))
+        runs3 = Signal(data.ArrayLayout(B, JM))     # each word's run of positions
         ckk3 = Signal(KB)
-
-        def index_of(bits, name):
-            """The index of the lowest set bit (a priority chain)."""
-            out = Signal(range(max(2, len(bits))), name=name)
-            for i in reversed(range(len(bits))):
-                with m.If(bits[i]):
-                    m.d.comb += out.eq(i)
-            return out
 
         def words_of(cols):
             return Cat(cols[j * B:(j + 1) * B].any() for j in range(JM))
 
-        ky, j = index_of(rows3, "ky"), index_of(cur3, "j")
-        row_offset = Array(Const(i, 3) * kw for i in range(KM))[ky]
+        def runs_of(cols):
+            """Each word's run: as many consecutive positions as it has columns that land."""
+            return Cat(((Const(1, B + 1) << sum(cols[x] if x < KM else 0
+                                                 for x in range(j * B, (j + 1) * B))) - 1)[:B]
+                       for j in range(JM))
+
+        # The slot: the lowest row left and its lowest word left, one-hot registers beside
+        # rows3 and cur3 (no priority logic or encoder before the selections).
+        ky1, j1 = Signal(KM), Signal(JM)
+        j = Signal(range(max(2, JM)))
+        for i in reversed(range(JM)):
+            with m.If(cur3[i]):
+                m.d.comb += j.eq(i)
+        row_offset = one_hot_select(ky1, [Const(i, 3) * kw for i in range(KM)])
         last_word = at_most_one(cur3)
-        last_row = at_most_one(rows3)
-        out = self.pair.p
+        last3 = Signal()                  # at_most_one(rows3) & last_word
+        # S4: the slot in a register, so that the integration's stage E (the weight address's
+        # adder) starts from one instead of this stage's choices.
+        out = Signal.like(self.pair.p)
+        out4 = Signal.like(self.pair.p)
+        valid4 = Signal()
+        ready4 = ~valid4 | self.pair.ready           # S4 takes S3's slot this cycle
         # The word's columns g (kx = j * B + g) that land and their positions, consecutive and
         # falling with g: the lowest is the last g that lands.
         row_base = Signal(2 * MB)
-        m.d.comb += row_base.eq(oy3[ky] << g.out_w_bits)
+        m.d.comb += row_base.eq(one_hot_select(ky1, list(rowpos3)))
         lands, positions = [], []
         for gg in range(B):
             kx = [j_ * B + gg for j_ in range(JM)]
             hit = Signal(name=f"hit{gg}")
             position = Signal(2 * MB, name=f"position{gg}")
             m.d.comb += [
-                hit.eq(Array(cols3[x] if x < KM else Const(0) for x in kx)[j]),
-                position.eq(row_base | Array(ox3[x] if x < KM else Const(0, MB)
-                                             for x in kx)[j]),
+                hit.eq(one_hot_select(j1, [cols3[x] if x < KM else Const(0) for x in kx])),
+                position.eq(row_base | one_hot_select(
+                    j1, [ox3[x] if x < KM else Const(0, MB) for x in kx])),
             ]
             lands.append(hit)
             positions.append(position)
             with m.If(hit):
                 m.d.comb += out.position.eq(position)
-        m.d.comb += out.run.eq((Const(1, B + 1) << sum(lands)) - 1)
+        m.d.comb += out.run.eq(one_hot_select(j1, list(runs3)))
         if B > 1:
             for bank in range(B):
                 for gg in range(B):
                     with m.If(lands[gg] & (positions[gg][:bB] == bank)):
                         m.d.comb += out.select[bank].eq(gg)
         m.d.comb += [
-            self.pair.valid.eq(valid3),
             out.kernel.eq(ckk3 + row_offset + j),
             out.magnitude.eq(mag3),
-            ready3.eq(~valid3 | (self.pair.ready & last_word & last_row)),
-            self.idle.eq(~(valid0 | valid1 | valid2 | valid3)),
+            ready3.eq(~valid3 | (ready4 & last3)),
+            self.pair.valid.eq(valid4),
+            self.pair.p.eq(out4),
+            self.idle.eq(~(valid0 | valid1a | valid1 | valid2 | valid3 | valid4)),
         ]
-        with m.If(self.pair.valid & self.pair.ready):
+        with m.If(ready4):
+            m.d.sync += [valid4.eq(valid3), out4.eq(out)]
+        # The rows and words left after this cycle, and whether the slot then in S3 is its
+        # event's last (a register: the ready chain back to the event buffer starts from it).
+        rows_next, cur_next = Signal.like(rows3), Signal.like(cur3)
+        m.d.comb += [rows_next.eq(rows3), cur_next.eq(cur3)]
+        with m.If(valid3 & ready4):
             with m.If(last_word):
-                m.d.sync += [rows3.eq(rows3 & ~lowest(rows3)), cur3.eq(words3)]
+                m.d.comb += [rows_next.eq(rows3 & ~lowest(rows3)), cur_next.eq(words3)]
             with m.Else():
-                m.d.sync += cur3.eq(cur3 & ~lowest(cur3))
+                m.d.comb += cur_next.eq(cur3 & ~lowest(cur3))
         with m.If(ready3):
-            m.d.sync += [valid3.eq(valid2), rows3.eq(rows2), cols3.eq(cols2),
-                         words3.eq(words_of(cols2)), cur3.eq(words_of(cols2)),
-                         oy3.eq(oy2), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
+            m.d.comb += [rows_next.eq(rows2), cur_next.eq(words_of(cols2))]
+            m.d.sync += [valid3.eq(valid2), cols3.eq(cols2), words3.eq(words_of(cols2)),
+                         runs3.eq(runs_of(cols2)), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
+            m.d.sync += [rowpos3[kk].eq(oy2[kk] << g.out_w_bits) for kk in range(KM)]
+        m.d.sync += [rows3.eq(rows_next), cur3.eq(cur_next), ky1.eq(lowest(rows_next)),
+                     j1.eq(lowest(cur_next)),
+                     last3.eq(at_most_one(rows_next) & at_most_one(cur_next))]
         with m.If(self.flush):
-            m.d.sync += [valid0.eq(0), valid1.eq(0), valid2.eq(0), valid3.eq(0)]
+            m.d.sync += [valid0.eq(0), valid1a.eq(0), valid1.eq(0), valid2.eq(0), valid3.eq(0),
+                         valid4.eq(0)]
         return m

@@ -26,9 +26,12 @@ class ConvWalk(wiring.Component):
     padding columns (``core.config.membrane_index``): the chunk's word, from the band's first
     word (the caller's), is ``((oy - first row) * out_width + ox) * 2**out_c_bits / U + (block
     * PC + j * U) / U``: the compact position counts the positions walked, or comes from the
-    picker (``pick_compact``), no multiplier on the read address's path. In the cycle
-    after a read the chunk is fed to the update (``hw.update``, ``feed_*``), with its currents
-    and its real lanes (hardware index below ``n_out``).
+    picker (``pick_compact``), no multiplier on the read address's path. The membrane
+    memory's read is registered (stage R: the word's address, ``base`` added), so that the
+    walk's choice and the block RAM's address sit in different cycles; the current memory
+    is read with the choice and its word registered in stage R. In the cycle after stage R
+    the chunk is fed to the update (``hw.update``, ``feed_*``), with its currents and its
+    real lanes (hardware index below ``n_out``).
 
     Parameters
     ----------
@@ -60,16 +63,21 @@ class ConvWalk(wiring.Component):
         Stop walking.
     running : 1, out
         Chunks are still to be read.
-    read_chunk : chunk_bits, out; read_en : 1, out
-        The membrane memory's read port (and the bias memory's), the word from the band's
-        first; 0 while not running.
+    base : 16, in
+        The membrane memory's word of the band's first chunk (static while walking).
+    read_address : 16, out; read_en : 1, out
+        The membrane memory's read port (and the bias memory's), registers; the address is
+        0 while not reading.
     position : conv_position_bits, out; position_read : 1, out
-        The current memory's read (``hw.currents``, ``update_*``).
+        The current memory's read (``hw.currents``, ``update_*``), with the choice.
     word : ArrayLayout(signed(acc_bits), conv_lanes), in
         The current memory's word.
     feed_valid, feed_chunk, feed_first, feed_mask, feed_current : out
-        The chunk for the update (``hw.update``), a cycle after its read.
+        The chunk for the update (``hw.update``), a cycle after its read; ``feed_chunk``
+        counts from ``base``.
 
+    Latency: a chunk's membrane read a cycle after the walk chooses it (its current
+    memory's read with the choice), its feed a cycle later.
     Throughput: one chunk per cycle; a band costs ``band_rows * out_width * min(PC,
     2**out_c_bits) / U`` cycles, or with ``skip`` that many per touched position after the
     picker's ``CONV_SKIP_START`` cycles (``core.schedule``).
@@ -90,7 +98,7 @@ class ConvWalk(wiring.Component):
             "pick_valid": In(1), "pick_position": In(config.conv_position_bits),
             "pick_compact": In(config.conv_position_bits),
             "pick_take": Out(1), "pick_empty": In(1),
-            "read_chunk": Out(chunk_bits), "read_en": Out(1),
+            "base": In(16), "read_address": Out(16), "read_en": Out(1),
             "position": Out(config.conv_position_bits), "position_read": Out(1),
             "word": In(data.ArrayLayout(signed(A), config.conv_lanes)),
             "feed_valid": Out(1), "feed_chunk": Out(chunk_bits), "feed_first": Out(17),
@@ -108,7 +116,6 @@ class ConvWalk(wiring.Component):
         q = Signal(cfg.conv_position_bits + 1)
         j = Signal(range(max(2, chunks)))
         running = Signal()
-        m.d.comb += self.running.eq(running)
 
         # Chunks of a position: min(PC, 2**out_c_bits) / U (out_c_bits >= log2 U).
         last_j = Signal.like(j)
@@ -120,7 +127,9 @@ class ConvWalk(wiring.Component):
         # (ox >= out_width) hold no neuron that can change, so the walk skips them.
         last_x = Signal(16)
         last_y = Signal(16)
-        m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.band_rows - 1)]
+        row_step = Signal(16)         # 1 << out_w_bits: a row's positions
+        m.d.sync += [last_x.eq(self.out_width - 1), last_y.eq(self.band_rows - 1),
+                     row_step.eq(1 << self.out_w_bits)]
 
         first = Signal(17)            # hardware index of the chunk's lane 0
         cpb = _clog2(cfg.conv_positions)
@@ -130,10 +139,10 @@ class ConvWalk(wiring.Component):
         # picker, and a chunk is read only while it offers one.
         skipping = Signal()
         emit = Signal()
-        m.d.comb += [q.eq(Mux(skipping, self.pick_position, (oy << self.out_w_bits) | ox)),
+        row_q = Signal.like(q)        # oy << out_w_bits, counted
+        m.d.comb += [q.eq(Mux(skipping, self.pick_position, row_q | ox)),
                      first.eq((map_q << self.out_c_bits) | (self.block << pcb) | (j << ub)),
                      emit.eq(running & (~skipping | self.pick_valid))]
-        m.d.comb += self.position.eq(q)
         # The chunk's membrane word from the band's first: the position without the padding
         # columns, row * out_width + column, counted (walked) or the picker's.
         walked = Signal(cpb + 1)
@@ -143,15 +152,12 @@ class ConvWalk(wiring.Component):
                      word.eq(((compact << self.out_c_bits) | (self.block << pcb) | (j << ub))
                              >> ub)]
         with m.If(emit):
-            # the read port's address is an OR of its users': 0 unless reading
-            m.d.comb += [self.read_chunk.eq(word), self.read_en.eq(1),
-                         self.position_read.eq(j == 0)]
             with m.If(j == last_j):
                 m.d.sync += [j.eq(0), walked.eq(walked + 1)]
                 m.d.comb += self.pick_take.eq(skipping)
                 with m.If(~skipping):
                     with m.If(ox == last_x):
-                        m.d.sync += [ox.eq(0), oy.eq(oy + 1)]
+                        m.d.sync += [ox.eq(0), oy.eq(oy + 1), row_q.eq(row_q + row_step)]
                         with m.If(oy == last_y):
                             m.d.sync += running.eq(0)
                     with m.Else():
@@ -162,17 +168,29 @@ class ConvWalk(wiring.Component):
             m.d.sync += running.eq(0)
         with m.If(self.start):
             m.d.sync += [running.eq(1), skipping.eq(self.skip), oy.eq(0), ox.eq(0), j.eq(0),
-                         walked.eq(0)]
+                         row_q.eq(0), walked.eq(0)]
         with m.If(self.abort):
             m.d.sync += running.eq(0)
 
-        # The feed, a cycle after the read.
+        # R: the membrane memory's read, from registers (its address is an OR of its users':
+        # 0 unless reading).
+        r_chunk, r_first = Signal.like(word), Signal.like(first)
+        r_j = Signal.like(j)
+        m.d.sync += [self.read_en.eq(emit & ~self.abort), r_chunk.eq(word), r_first.eq(first),
+                     r_j.eq(j), self.read_address.eq(Mux(emit, self.base + word, 0))]
+        m.d.comb += self.running.eq(running | self.read_en)
+        # The current memory is read with the choice (it registers the address itself); its
+        # word, a cycle later, is registered here for the feed.
+        word_r = Signal.like(self.word)
+        m.d.comb += [self.position.eq(q), self.position_read.eq(emit & (j == 0))]
+        m.d.sync += word_r.eq(self.word)
+        # The feed, a cycle after the reads.
         feed_j = Signal.like(j)
-        m.d.sync += [self.feed_valid.eq(emit), self.feed_chunk.eq(word),
-                     self.feed_first.eq(first), feed_j.eq(j),
-                     self.feed_mask.eq(Cat(first + k < self.n_out for k in range(U)))]
+        m.d.sync += [self.feed_valid.eq(self.read_en), self.feed_chunk.eq(r_chunk),
+                     self.feed_first.eq(r_first), feed_j.eq(r_j),
+                     self.feed_mask.eq(Cat(r_first + k < self.n_out for k in range(U)))]
         for k in range(U):
-            lanes = [self.word[c * U + k] for c in range(chunks)]
+            lanes = [word_r[c * U + k] for c in range(chunks)]
             if chunks == 1:
                 m.d.comb += self.feed_current[k].eq(lanes[0])
             else:

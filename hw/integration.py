@@ -175,8 +175,11 @@ class IntegrationPipeline(wiring.Component):
         B, PC, WB = cfg.conv_banks, cfg.conv_lanes, cfg.weight_bits
         if B == 1:
             return self.weights
-        # Bank b's lanes take the column select[b] of the word: the selects of stages E, A, W.
-        select = {n: Signal.like(pair.p.select, name=f"select_{n}") for n in "eaw"}
+        # Bank b's lanes take the column select[b] of the word: the selects of stages E, A, W,
+        # plain bits (an ArrayLayout register's elements are named `select_w[b]`, which
+        # Yosys 0.70's abc9 takes for bit b of `select_w` when both meet at its boundary).
+        sb = (B - 1).bit_length()
+        select = {n: Signal(B * sb, name=f"select_{n}") for n in "eaw"}
         m.d.sync += [select["e"].eq(pair.p.select), select["a"].eq(select["e"]),
                      select["w"].eq(select["a"])]
         column = PC * WB
@@ -185,5 +188,5 @@ class IntegrationPipeline(wiring.Component):
         m.d.comb += routed.eq(self.weights)
         with m.If(self.conv):
             m.d.comb += routed[:B * column].eq(
-                Cat(Array(columns)[select["w"][b]] for b in range(B)))
+                Cat(Array(columns)[select["w"][b * sb:(b + 1) * sb]] for b in range(B)))
         return routed

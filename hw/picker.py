@@ -11,7 +11,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["LowestFirst", "at_most_one", "at_most_two", "any_per_group", "lowest"]
+__all__ = ["LowestFirst", "at_most_one", "at_most_two", "any_per_group", "lowest",
+           "one_hot_select"]
 
 
 def _count_to_three(bits):
@@ -45,6 +46,15 @@ def any_per_group(bits, size):
 def lowest(bits):
     """The lowest set bit of ``bits`` alone (one-hot, or zero)."""
     return (bits & -bits)[:len(bits)]
+
+
+def one_hot_select(onehot, values):
+    """The value of the set bit of a one-hot (or zero: 0) vector ``onehot``: an AND-OR,
+    about log4 of ``len(values)`` LUT levels, no encoder and no multiplexer chain."""
+    out = 0
+    for bit, value in zip(onehot, values, strict=True):
+        out = out | Mux(bit, value, 0)
+    return out
 
 
 class LowestFirst(wiring.Component):

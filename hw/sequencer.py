@@ -82,7 +82,9 @@ class Sequencer(wiring.Component):
         The current layer is a convolution, its geometry, its output map's width and its
         block of output channels.
     band, band_first, band_rows : 16, out (only with ``config.conv``)
-        The band of output rows being integrated: its index, first row and rows.
+        The band of output rows being integrated: its index, first row and rows (the rows a
+        cycle after the first row: a band's walk starts in the cycle after its BLOCK at the
+        earliest and registers its last row a cycle later).
     band_base : 16, out (only with ``config.conv``)
         The membrane memory's word of the band's first chunk.
     updating : 1, out (only with ``config.conv``)
@@ -167,16 +169,47 @@ class Sequencer(wiring.Component):
                 walk=Out(_handshake(dict(start=1, skip=1), dict(running=1, feed_valid=1))))
         super().__init__(members)
 
-    def _enter_band(self, band, first, height, out_w_bits):
-        """Band ``band`` of a map of ``height`` rows, from row ``first``: its rows are the
-        current memory's (``conv_positions >> out_w_bits``) or what is left."""
-        full = Const(self.config.conv_positions, 17) >> out_w_bits
-        return [self.band.eq(band), self.band_first.eq(first),
-                self.band_rows.eq(Mux(height - first > full, full, height - first))]
+    def _band_registers(self, m, out_height):
+        """The band's rows and what the next band needs, in registers derived every cycle
+        from the band's first row and the layer's registers: ``band_rows`` a cycle after
+        ``band_first`` changes (the walk's last row, a register of it, is read two cycles
+        after a band's BLOCK at the earliest, when its ACCUM has no event), the others a cycle
+        later, read once the band's walk has drained, so that no adder or comparison of them
+        sits in a state's transition.
+        Returns ``(next_first, more_rows, stride, more_blocks, groups)``, ``groups`` the
+        weight words of a block (a cycle after the layer's geometry)."""
+        cfg, U = self.config, self.config.neuron_units
+        geometry = self.geometry
+        # a band's rows: the current memory's (conv_positions >> out_w_bits) or what is left
+        full = Const(cfg.conv_positions, 17) >> geometry.out_w_bits
+        left = Signal(16)
+        next_first, stride, groups = Signal(16), Signal(16), Signal(16)
+        more_rows, more_blocks = Signal(), Signal()
+        m.d.comb += left.eq(out_height - self.band_first)
+        m.d.sync += [
+            self.band_rows.eq(Mux(left > full, full, left)),
+            next_first.eq(self.band_first + self.band_rows),
+            more_rows.eq(left > self.band_rows),
+            # the next band's words follow the band's (conv_positions >> out_w_bits rows of
+            # out_width positions of 2**out_c_bits / U words)
+            stride.eq(((self.out_width << _clog2(cfg.conv_positions)) >> geometry.out_w_bits)
+                      << (geometry.out_c_bits - _clog2(U)).as_unsigned()),
+            more_blocks.eq(((self.block + 1) << _clog2(cfg.conv_lanes))
+                           < (1 << geometry.out_c_bits)),
+            # a conv block's kernel words: k * KW per input channel of the padded map, KW =
+            # ceil(k / conv_banks) words a kernel row (Config.kernel_row_words)
+            groups.eq((geometry.kernel * kernel_row_words(geometry.kernel, cfg.conv_banks))
+                      << geometry.c_bits),
+        ]
+        return next_first, more_rows, stride, more_blocks, groups
+
+    def _enter_band(self, band, first):
+        """Band ``band``, from output row ``first`` (its rows follow, ``_band_registers``)."""
+        return [self.band.eq(band), self.band_first.eq(first)]
 
     def _load_layer(self, m, index, groups, out_height, pend_acc):
         """Layer ``index``'s registers into the current layer's; ``groups``: the weight words
-        of a block; ``out_height``: the output map's height (conv)."""
+        of a dense layer's block; ``out_height``: the output map's height (conv)."""
         cfg, K = self.config, self.config.inputs_per_cycle
         params = self.layers[index]
         m.d.comb += [self.update.load.eq(1), self.update.n_out.eq(params.n_out)]
@@ -187,45 +220,32 @@ class Sequencer(wiring.Component):
             self.row_base.eq(params.row),
         ]
         if cfg.conv:
-            # a conv block's kernel words: k * KW per input channel of the padded map, KW =
-            # ceil(k / conv_banks) words a kernel row (Config.kernel_row_words)
             geometry = params.conv
-            row_words = kernel_row_words(geometry.kernel, cfg.conv_banks)
             m.d.sync += [self.conv.eq(geometry.conv), self.geometry.eq(geometry),
                          pend_acc.eq(0), self.band_base.eq(self.layer_bases[index]),
                          out_height.eq(params.out_height), self.out_width.eq(params.out_width),
                          self.block.eq(0),
-                         *self._enter_band(0, 0, params.out_height, geometry.out_w_bits),
-                         groups.eq((geometry.kernel * row_words) << geometry.c_bits)]
-            with m.If(~geometry.conv):
-                m.d.sync += groups.eq((params.n_in + K - 1) >> _clog2(K))
+                         *self._enter_band(0, 0)]
 
-    def _conv_update(self, m, groups, out_height, pending, pend_acc, layer_done):
+    def _conv_update(self, m, band_next, pending, pend_acc, layer_done):
         """CONV_UPDATE: once the walk and the update are drained, the block's next band of
         rows, else the layer's next block of output channels, else the layer's end
-        (``layer_done``), recording whether the layer left a neuron pending."""
-        cfg, U, layer = self.config, self.config.neuron_units, self.layer
+        (``layer_done``), recording whether the layer left a neuron pending. ``band_next``:
+        ``_band_registers``'s."""
+        next_first, more_rows, stride, more_blocks, groups = band_next
+        layer = self.layer
         m.d.comb += self.updating.eq(1)
-        geometry, out_width = self.geometry, self.out_width
-        next_first = self.band_first + self.band_rows
         with m.If(~self.walk.running & ~self.walk.feed_valid & self.update.drained):
-            with m.If(next_first < out_height):
-                # the block's next band of rows: the step's events again; its words follow
-                # the band's (conv_positions >> out_w_bits rows of out_width positions of
-                # 2**out_c_bits / U words)
-                stride = ((out_width << _clog2(cfg.conv_positions))
-                          >> geometry.out_w_bits) << (
-                    geometry.out_c_bits - _clog2(U)).as_unsigned()
+            with m.If(more_rows):
+                # the block's next band of rows: the step's events again
                 m.d.sync += [self.band_base.eq(self.band_base + stride),
-                             *self._enter_band(self.band + 1, next_first, out_height,
-                                               geometry.out_w_bits)]
+                             *self._enter_band(self.band + 1, next_first)]
                 m.next = "BLOCK"
-            with m.Elif(((self.block + 1) << _clog2(cfg.conv_lanes))
-                        < (1 << geometry.out_c_bits)):
+            with m.Elif(more_blocks):
                 m.d.sync += [self.block.eq(self.block + 1),
                              self.row_base.eq(self.row_base + groups),
                              self.band_base.eq(self.layer_bases[layer]),
-                             *self._enter_band(0, 0, out_height, geometry.out_w_bits)]
+                             *self._enter_band(0, 0)]
                 m.next = "BLOCK"
             with m.Else():
                 m.d.sync += pending.bit_select(layer, 1).eq(pend_acc)
@@ -264,6 +284,7 @@ class Sequencer(wiring.Component):
             m.d.comb += self.walk.skip.eq(self.geometry.skip & ((t != 0) | ~self.more_steps)
                                           & ~pending.bit_select(layer, 1))
             m.d.sync += pend_acc.eq(pend_acc | upd.pending)
+            band_next = self._band_registers(m, out_height)
 
         def layer_done():
             """The layer's last block is done: next layer, next step or the read-out, whose
@@ -351,7 +372,7 @@ class Sequencer(wiring.Component):
                 abortable()
             if cfg.conv:
                 with m.State("CONV_UPDATE"):
-                    self._conv_update(m, groups, out_height, pending, pend_acc, layer_done)
+                    self._conv_update(m, band_next, pending, pend_acc, layer_done)
                     abortable()
             with m.State("UPDATE"):
                 with m.If(upd.more_blocks):

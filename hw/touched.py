@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from core.config import Config, _clog2
 
-from .picker import lowest
+from .picker import lowest, one_hot_select
 
 __all__ = ["TouchedPositions"]
 
@@ -33,11 +33,12 @@ class TouchedPositions(wiring.Component):
     to ``conv_banks`` consecutive positions, which may end in the next group: the groups'
     words then lie in two memories, even and odd groups, each marked in the same cycle.
 
-    Picking (from ``start`` until ``empty``) has two registers: the lowest group with its any
-    bit set (whose any bit is then cleared), and the positions left of the group being
-    emitted, read from its word; each advances in the cycle the one after it takes from it,
-    so that a position a cycle is offered without a bubble between groups. Marks and picking
-    never overlap (the sequencer walks a block only after its integration has drained).
+    Picking (from ``start`` until ``empty``) has four registers: the lowest group with its
+    any bit set (whose any bit is then cleared), that group with its word and the partial
+    sums of its compact base, the positions left of the group being emitted, and the
+    position offered; each advances in the cycle the one after it takes from it, so that a
+    position a cycle is offered without a bubble between groups. Marks and picking never
+    overlap (the sequencer walks a block only after its integration has drained).
 
     Parameters
     ----------
@@ -54,20 +55,22 @@ class TouchedPositions(wiring.Component):
     start : 1, in
         Start picking (from the next cycle on).
     valid : 1, out; position : conv_position_bits, out
-        A position is offered (combinational, from registers).
+        A position is offered (registers).
     out_width : 16, in; out_w_bits : 4, in
         The output map's width and its column field (static while picking).
     compact : conv_position_bits, out
         The offered position without the padding columns, ``row * out_width + column``
         (``position = (row << out_w_bits) | column``): the membrane memory's position
-        (``core.config.membrane_index``). The group's part is a register, computed by shifts
-        and adds when the group is taken (no multiplier on the read address's path).
+        (``core.config.membrane_index``), a register: the group's part is computed by shifts
+        and adds when the group is taken, the position's offset in the group comes from a
+        register per position of a group (no multiplier on the read address's path).
     take : 1, in
         The offered position is taken this cycle.
     empty : 1, out
         Picking and nothing left to offer (no group left, none in the registers).
 
-    Latency: the first position two cycles after ``start``. Throughput: one position per cycle.
+    Latency: the first position four cycles after ``start``; ``empty`` a cycle after
+    ``start`` when nothing is marked. Throughput: one position per cycle.
     """
 
     def __init__(self, config: Config):
@@ -121,43 +124,74 @@ class TouchedPositions(wiring.Component):
                          wr.data.eq(old | bits), wr.en.eq(self.mark & bits.any())]
             with m.If(self.mark & bits.any()):
                 m.d.comb += marked.bit_select(target, 1).eq(1)
-        # Picking: A holds the next group (one-hot), B the positions left of the group emitted.
+        # Picking: A holds the next group, C the group after B's with its word and base, B the
+        # positions left of the group being emitted, O the position offered (registers: the
+        # walk's address logic starts from flip-flops instead of the lowest-first search).
+        PB = self.config.conv_position_bits
         picking = Signal()
         a_have = Signal()
         a_grp = Signal(range(max(2, NG)))
         b_bits = Signal(G)
         b_grp = Signal.like(a_grp)
+        o_valid = Signal()
+        o_position = Signal.like(self.position)
+        o_compact = Signal.like(self.compact)
+        c_have = Signal()                 # C: A's group, with its word and compact base
+        c_grp = Signal.like(a_grp)
+        c_bits = Signal(G)
+        c_column = Signal(PB + 1)
         first = lowest(b_bits)
-        low = _encode(first)[:gb] if G > 1 else Const(0, 1)
         for pick_rd in pick_rds:
             m.d.comb += pick_rd.addr.eq(a_grp >> pb)
         pick_data = Array(rd.data for rd in pick_rds)[a_grp[:pb] if parts > 1 else 0]
-        m.d.comb += [self.valid.eq(b_bits.any()),
-                     self.position.eq(Cat(_encode(first)[:gb], b_grp[:_clog2(NG)])),
-                     self.empty.eq(picking & ~a_have & ~b_bits.any() & ~any_.any())]
-        # The compact position: the group's first one's (b_base, registered with b_grp), plus
-        # the offset of the position in the group, whose rows (a group spans several of a map
-        # narrower than G) are at most G / 2 of at most 4 columns.
-        PB, wb, width = self.config.conv_position_bits, self.out_w_bits, self.out_width
+        m.d.comb += [self.valid.eq(o_valid), self.position.eq(o_position),
+                     self.compact.eq(o_compact),
+                     self.empty.eq(picking & ~a_have & ~c_have & ~b_bits.any() & ~any_.any()
+                                   & ~o_valid)]
+        # The compact position: the group's first one's (b_base: from A's group, in two
+        # cycles, through C), plus the offset of the position in the group, whose rows (a
+        # group spans several of a map narrower than G) are at most G / 2 of at most 4
+        # columns: a register per position of a group, derived in two cycles from the map's
+        # width (static while picking).
+        wb, width = self.out_w_bits, self.out_width
         mask = (Const(1, PB + 2) << wb) - 1
 
         def times_width(value, bits):
             return sum(Mux(width[i], value << i, 0) for i in range(bits))
 
+        offsets = [Signal(PB, name=f"offset{i}") for i in range(G)]
+        for i, offset in enumerate(offsets):
+            row, column = Signal(gb + 1, name=f"row{i}"), Signal(gb + 1, name=f"column{i}")
+            m.d.sync += [row.eq(Const(i, gb + 1) >> wb), column.eq(i & mask),
+                         offset.eq(times_width(row, gb + 1) + column)]
+        # A's group's compact base, (first >> out_w_bits) * out_width + (first & mask), as
+        # three partial sums of the product in C and their total in B.
         group_first = Signal(PB + 1)
-        a_base = Signal(PB + 1)
+        m.d.comb += group_first.eq(a_grp << gb)
+        terms = [Mux(width[i], (group_first >> wb) << i, 0) for i in range(PB + 1)]
+        parts = [sum(terms[i::3]) for i in range(min(3, len(terms)))]
+        c_parts = [Signal(PB + 1, name=f"c_part{i}") for i in range(len(parts))]
         b_base = Signal(PB + 1)
-        m.d.comb += [group_first.eq(a_grp << gb),
-                     a_base.eq(times_width(group_first >> wb, PB + 1) + (group_first & mask))]
-        m.d.comb += self.compact.eq(b_base + times_width(low >> wb, gb + 1) + (low & mask))
-        # B takes A's group once its last position is taken (or when empty); A takes the
-        # lowest group left whenever it is empty or hands its group over.
-        b_next = b_bits & ~Mux(self.take, first, 0)
+        # O takes B's lowest position whenever it is empty or its position is taken; B takes
+        # C's group once its last position is in O (or when empty); C takes A's, and A the
+        # lowest group left, whenever it is empty or hands its group over.
+        o_load = ~o_valid | self.take
+        with m.If(o_load):
+            m.d.sync += [o_valid.eq(b_bits.any()),
+                         o_position.eq(Cat(_encode(first)[:gb] if G > 1 else Const(0, 1),
+                                           b_grp[:_clog2(NG)])),
+                         o_compact.eq(b_base + one_hot_select(first, offsets))]
+        b_next = b_bits & ~Mux(o_load, first, 0)
         b_load = picking & ~b_next.any()
-        a_load = picking & (~a_have | b_load)
+        c_load = picking & (~c_have | b_load)
+        a_load = picking & (~a_have | c_load)
         m.d.sync += b_bits.eq(b_next)
-        with m.If(b_load & a_have):
-            m.d.sync += [b_bits.eq(pick_data), b_grp.eq(a_grp), b_base.eq(a_base)]
+        with m.If(b_load & c_have):
+            m.d.sync += [b_bits.eq(c_bits), b_grp.eq(c_grp), b_base.eq(sum(c_parts) + c_column)]
+        with m.If(c_load):
+            m.d.sync += [c_have.eq(a_have), c_bits.eq(pick_data), c_grp.eq(a_grp),
+                         c_column.eq(group_first & mask),
+                         *(c.eq(part) for c, part in zip(c_parts, parts))]
         pick = lowest(any_)
         clear_pick = Signal(NG)
         with m.If(a_load):
@@ -170,5 +204,6 @@ class TouchedPositions(wiring.Component):
         with m.If(self.start):
             m.d.sync += picking.eq(1)
         with m.If(self.clear):
-            m.d.sync += [any_.eq(0), picking.eq(0), a_have.eq(0), b_bits.eq(0)]
+            m.d.sync += [any_.eq(0), picking.eq(0), a_have.eq(0), c_have.eq(0), b_bits.eq(0),
+                         o_valid.eq(0)]
         return m

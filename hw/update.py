@@ -120,6 +120,11 @@ class NeuronUpdate(wiring.Component):
     conv : 1, in
         Only with ``config.conv``: the layer is a convolution; its chunks come from the conv
         update's ``feed_*`` instead of a block's accumulators (``start`` is not used).
+    base : 16, in; read_address : 16, out
+        Only with ``config.conv``: the membrane memory's word of the layer's (or band's)
+        first chunk, static while a block updates, and ``base + read_chunk`` (0 while not
+        reading), both sums formed from registers before the multiplexer that ``start``
+        drives, so that no adder follows the sequencer's decision.
     pending : 1, out
         Only with ``config.conv``: the chunk committed this cycle leaves a neuron with
         ``v >= threshold`` that fire-once does not silence (it may fire in the next step
@@ -165,7 +170,8 @@ class NeuronUpdate(wiring.Component):
         if config.trace:
             members["trace"] = Out(TraceSignature(config))
         if config.conv:
-            members.update(conv=In(1), pending=Out(1), feed_valid=In(1),
+            members.update(conv=In(1), pending=Out(1), base=In(16), read_address=Out(16),
+                           feed_valid=In(1),
                            feed_chunk=In(chunk_bits),
                            feed_first=In(17), feed_mask=In(U),
                            feed_current=In(data.ArrayLayout(signed(A), U)))
@@ -307,6 +313,14 @@ class NeuronUpdate(wiring.Component):
                 with m.If(more_blocks):
                     m.d.sync += [chunk_base.eq(chunk_base + chunks_per_block),
                                  neuron_base.eq(neuron_base + P), n_left.eq(n_left - P)]
+        if cfg.conv:
+            first_address, next_address = Signal(16), Signal(16)
+            m.d.comb += [first_address.eq(self.base + chunk_base),
+                         next_address.eq(self.base + v_next)]
+            with m.If(upd_have & (upd_left != 0)):
+                m.d.comb += self.read_address.eq(next_address)
+            with m.If(self.start):
+                m.d.comb += self.read_address.eq(first_address)
         with m.If(self.start):
             m.d.comb += [self.read_chunk.eq(chunk_base), self.read_en.eq(1)]
             # ceil(n / U) - 1 chunks after the first, for the block's n neurons

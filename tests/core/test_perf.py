@@ -78,13 +78,13 @@ def test_no_zero_words_no_savings():
 
 def test_conv_accum_timing():
     """A conv block's ACCUM (core.perf._accum_conv, equal to the gateware's in
-    tests/hw/test_accel_conv.py): the first event two cycles in, four address-generator stages,
+    tests/hw/test_accel_conv.py): the first event two cycles in, six address-generator stages,
     a pair per cycle, six slot stages to drain; an event that reaches nothing costs the
     pair stream a cycle only when nothing else is ready behind it."""
     _accum_conv = perf._accum_conv  # a private helper, tested alone
     assert _accum_conv([]) == 1
-    assert _accum_conv([1] * 10) == 10 + 12          # one pair per event, back to back
-    assert _accum_conv([25]) == 25 + 12
-    assert _accum_conv([25, 25]) == 50 + 12           # the second event waits in S0 .. S2
+    assert _accum_conv([1] * 10) == 10 + 14          # one pair per event, back to back
+    assert _accum_conv([25]) == 25 + 14
+    assert _accum_conv([25, 25]) == 50 + 14           # the second event waits in S0 .. S2
     assert _accum_conv([1, 0, 1]) == _accum_conv([1, 1]) + 1
     assert _accum_conv([4, 0, 4]) == _accum_conv([4, 4])

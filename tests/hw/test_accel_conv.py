@@ -218,6 +218,31 @@ def test_skipping_at_the_only_step(device):
     assert all(chunks.get(l, 0) < full[l] for l in range(3)), (chunks, full)
 
 
+def silent_layer_network(rng):
+    """A conv layer of 3 x 3 outputs that never spikes (its threshold out of reach), then a
+    conv layer of one output position: the second layer's blocks have no event, so that its
+    walk starts in the cycle after its ACCUM starts, and its map's one row must have replaced
+    the 3 rows of the layer before by then (a walk of the earlier layer's rows repeats the
+    position)."""
+    c1 = Conv(2, 5, 4, 3, kernel=4, stride=2, padding=1)
+    conv1 = Layer(weights=rng.integers(-8, 8, size=c1.weight_shape), weight_bits=4,
+                  threshold=30000, conv=c1, neuron="lif", leak_mode="shift", leak=2)
+    c2 = Conv(3, 2, 2, 1, kernel=2, stride=1)
+    conv2 = Layer(weights=rng.integers(-8, 8, size=c2.weight_shape), weight_bits=4,
+                  threshold=3, conv=c2)
+    dense = Layer(weights=rng.integers(-8, 8, size=(3, conv2.n_out)), weight_bits=4,
+                  threshold=3)
+    network = Network([conv1, conv2, dense], timesteps=2, encoder="direct").validate()
+    return network, random_pixels(rng, 1, network.n_inputs)
+
+
+def test_a_block_without_events_after_a_taller_map(device):
+    """:func:`silent_layer_network`: the trace and the cycles as checked."""
+    network, images = silent_layer_network(np.random.default_rng(22))
+    assert golden.run(network, images).spikes[0].sum() == 0
+    check(device, network, images, "silent layer")
+
+
 def three_bands_network(rng):
     """A 6 x 4 map of 3 bands of 2 rows (on BANDED), leaky and biased (every position at every
     step), then 2 x 2 average pooling with stride 2 and padding 1 (a 4 x 3 map: 2 bands)."""
