@@ -223,19 +223,22 @@ class Accelerator(wiring.Component):
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
         # The membrane memory's word of chunk `c` of the current layer, or the conv walk's
         # (a register, the band's base added).
-        seq_v_addr = Signal(range(cfg.membrane_depth))
-        seq_v_en = Signal()
         if cfg.conv:
             # each user's address is 0 unless it reads; the update's and the walk's carry the
             # band's base already (the adder before their multiplexers)
+            seq_v_addr = Signal(range(cfg.membrane_depth))
+            seq_v_en = Signal()
             ro_addr = Signal.like(seq_v_addr)
             with m.If(ro.run):
                 m.d.comb += ro_addr.eq(membrane_address(ro.read_chunk))
             m.d.comb += [seq_v_addr.eq(upd.read_address | ro_addr | walk.read_address),
                          seq_v_en.eq(upd.read_en | ro.run | walk.read_en)]
         else:
-            m.d.comb += [seq_v_addr.eq(membrane_address(upd.read_chunk | ro.read_chunk)),
+            seq_v_chunk = Signal(chunk_bits)
+            seq_v_en = Signal()
+            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
                          seq_v_en.eq(upd.read_en | ro.run)]
+            seq_v_addr = membrane_address(seq_v_chunk)
         if cfg.bias:
             self._bias_memory(m, regs, upd, seq_v_addr, seq_v_en, busy)
         if cfg.spike_count:
