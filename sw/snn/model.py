@@ -464,53 +464,74 @@ class SNN(nn.Module):
         th = [self.int_threshold(k, scales[k] * (1.0 / 255.0 if k == 0 else 1.0))
               for k in range(L)]
         lam = [self.leak_factor(k) for k in range(L)]
-        # Layer 0's input does not depend on the network state: one product for all steps.
-        current0 = self.synaptic(0, events.reshape(B * T, -1), w[0]).reshape(B, T, -1)
-        n = self.sizes[1:]
-        v = [events.new_zeros(B, n[k]) for k in range(L)]
-        fired = [events.new_zeros(B, n[k]) for k in range(L)]
-        stdb = cfg.surrogate == "stdb"
-        last = [events.new_full((B, n[k]), -1.0) for k in range(L)]
-        spikes = [[] for _ in range(L)]
-        potentials = []
+        # Layer 0's input does not depend on the network state: one product for all steps,
+        # unbound into steps (indexing it per step would cost a full-size zero gradient each).
+        current0 = self.synaptic(0, events.reshape(B * T, -1), w[0]).reshape(B, T, -1).unbind(1)
+        # Layer by layer, all steps of one before the next (the network has no feedback): each
+        # layer's synaptic operation is one call over the B * T inputs of its steps.
         a = None
-        for t in range(T):
-            for k, spec in enumerate(cfg.layers):
-                if spec.kind == "pool":
-                    # Max pooling of 0/1 spikes is their OR in the window: the golden model's
-                    # pooling layer (weights 1, threshold 1, zero reset) spikes exactly then.
-                    # The gradient goes to the window's spiking input.
-                    s = self.synaptic(k, a, w[k])
-                    if spec.fire_once:
-                        s = s * (1.0 - fired[k])
-                    fired[k] = torch.maximum(fired[k], s.detach())
-                    spikes[k].append(s)
-                    a = s
-                    continue
-                current = current0[:, t] if k == 0 else self.synaptic(k, a, w[k])
-                p = self._leak(v[k], k, lam[k]) + current
-                if self.quantized:
-                    p = p.clamp(lo, hi)
-                x = (p - th[k]) / th[k]
-                s = spike(x, cfg.surrogate, dt=(t - last[k]) if stdb else None, gamma=cfg.gamma, width=cfg.width,
-                          alpha=cfg.alpha, beta=cfg.beta)
-                if spec.fire_once:
-                    s = s * (1.0 - fired[k])
-                if spec.reset == "subtract":
-                    v[k] = p - s * th[k]
-                elif spec.reset == "zero":
-                    v[k] = p * (1.0 - s)
-                else:
-                    v[k] = p
-                sd = s.detach()
-                fired[k] = torch.maximum(fired[k], sd)
-                if stdb:  # time of the last spike, for the STDB surrogate only
-                    last[k] = torch.where(sd > 0, torch.full_like(last[k], float(t)), last[k])
-                spikes[k].append(s)
-                a = s
+        spikes = []
+        for k, spec in enumerate(cfg.layers):
+            if k == 0:
+                currents = current0
+            else:
+                currents = self.synaptic(k, a.reshape(B * T, -1), w[k]).reshape(B, T, -1)
+                currents = currents.unbind(1)
+            if spec.kind == "pool":
+                # Max pooling of 0/1 spikes is their OR in the window: the golden model's
+                # pooling layer (weights 1, threshold 1, zero reset) spikes exactly then.
+                # The gradient goes to the window's spiking input.
+                out = self._pool(currents, spec.fire_once)
+            else:
+                out, potentials, v = self._neurons(k, currents, th[k], lam[k])
+            a = torch.stack(out, dim=1)
+            spikes.append(a)
+        return Output(torch.stack(potentials, dim=1), v, spikes[-1], th[-1], spikes)
+
+    @staticmethod
+    def _pool(currents, fire_once: bool) -> list:
+        """A pooling layer's spikes at each step from its window maxima ``currents``."""
+        out, fired = [], None
+        for s in currents:
+            if fire_once and fired is not None:
+                s = s * (1.0 - fired)
+            fired = s.detach() if fired is None else torch.maximum(fired, s.detach())
+            out.append(s)
+        return out
+
+    def _neurons(self, k: int, currents, th, lam):
+        """Layer ``k``'s neurons over the steps of ``currents`` (one (B, n) tensor a step):
+        their spikes and potentials before reset at each step, and the final membranes."""
+        cfg, spec = self.config, self.config.layers[k]
+        lo = -float(1 << (cfg.membrane_bits - 1))
+        hi = float((1 << (cfg.membrane_bits - 1)) - 1)
+        stdb = cfg.surrogate == "stdb"
+        v = torch.zeros_like(currents[0])
+        fired = torch.zeros_like(v)
+        last = torch.full_like(v, -1.0) if stdb else None
+        out, potentials = [], []
+        for t, current in enumerate(currents):
+            p = self._leak(v, k, lam) + current
+            if self.quantized:
+                p = p.clamp(lo, hi)
+            x = (p - th) / th
+            s = spike(x, cfg.surrogate, dt=(t - last) if stdb else None, gamma=cfg.gamma,
+                      width=cfg.width, alpha=cfg.alpha, beta=cfg.beta)
+            if spec.fire_once:
+                s = s * (1.0 - fired)
+            if spec.reset == "subtract":
+                v = p - s * th
+            elif spec.reset == "zero":
+                v = p * (1.0 - s)
+            else:
+                v = p
+            sd = s.detach()
+            fired = torch.maximum(fired, sd)
+            if stdb:  # time of the last spike, for the STDB surrogate only
+                last = torch.where(sd > 0, torch.full_like(last, float(t)), last)
+            out.append(s)
             potentials.append(p)
-        spikes = [torch.stack(s, dim=1) for s in spikes]
-        return Output(torch.stack(potentials, dim=1), v[-1], spikes[-1], th[-1], spikes)
+        return out, potentials, v
 
     @torch.no_grad()
     def predict(self, pixels, batch_size: int = 1000, timesteps: int | None = None) -> np.ndarray:
