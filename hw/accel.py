@@ -221,24 +221,8 @@ class Accelerator(wiring.Component):
             walk = self._conv_wiring(m, regs, seq, events, integ, upd, abort)
 
         # -- read ports: the sequencer drives them while busy, the bus while idle -----------
-        # The membrane memory's word of chunk `c` of the current layer, or the conv walk's
-        # (a register, the band's base added).
-        if cfg.conv:
-            # each user's address is 0 unless it reads; the update's and the walk's carry the
-            # band's base already (the adder before their multiplexers)
-            seq_v_addr = Signal(range(cfg.membrane_depth))
-            seq_v_en = Signal()
-            ro_addr = Signal.like(seq_v_addr)
-            with m.If(ro.run):
-                m.d.comb += ro_addr.eq(membrane_address(ro.read_chunk))
-            m.d.comb += [seq_v_addr.eq(upd.read_address | ro_addr | walk.read_address),
-                         seq_v_en.eq(upd.read_en | ro.run | walk.read_en)]
-        else:
-            seq_v_chunk = Signal(chunk_bits)
-            seq_v_en = Signal()
-            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
-                         seq_v_en.eq(upd.read_en | ro.run)]
-            seq_v_addr = membrane_address(seq_v_chunk)
+        seq_v_addr, seq_v_en = self._membrane_read(m, upd, ro, walk if cfg.conv else None,
+                                                   membrane_address)
         if cfg.bias:
             self._bias_memory(m, regs, upd, seq_v_addr, seq_v_en, busy)
         if cfg.spike_count:
@@ -265,6 +249,31 @@ class Accelerator(wiring.Component):
         if cfg.stream:
             self._input_queue(m, regs, inq, ro, seq)
         return m
+
+    def _membrane_read(self, m, upd, ro, walk, membrane_address):
+        """The membrane memory's read address and enable while busy: the update's, the
+        read-out's or (with conv) the walk's, whichever reads."""
+        cfg = self.config
+        chunk_bits = _clog2(cfg.chunks_per_layer)
+        # The membrane memory's word of chunk `c` of the current layer, or the conv walk's
+        # (a register, the band's base added).
+        if cfg.conv:
+            # each user's address is 0 unless it reads; the update's and the walk's carry the
+            # band's base already (the adder before their multiplexers)
+            seq_v_addr = Signal(range(cfg.membrane_depth))
+            seq_v_en = Signal()
+            ro_addr = Signal.like(seq_v_addr)
+            with m.If(ro.run):
+                m.d.comb += ro_addr.eq(membrane_address(ro.read_chunk))
+            m.d.comb += [seq_v_addr.eq(upd.read_address | ro_addr | walk.read_address),
+                         seq_v_en.eq(upd.read_en | ro.run | walk.read_en)]
+        else:
+            seq_v_chunk = Signal(chunk_bits)
+            seq_v_en = Signal()
+            m.d.comb += [seq_v_chunk.eq(upd.read_chunk | ro.read_chunk),
+                         seq_v_en.eq(upd.read_en | ro.run)]
+            seq_v_addr = membrane_address(seq_v_chunk)
+        return seq_v_addr, seq_v_en
 
     def _conv_wiring(self, m, regs, seq, events, integ, upd, abort):
         """The conv hardware (``Config.conv``): the replayed events through the address

@@ -127,7 +127,6 @@ class ConvAddress(wiring.Component):
         g = self.geometry
         k, s, p = g.kernel, g.stride, g.padding
         B = self.banks
-        bB = B.bit_length() - 1
         JM = -(-KM // B)                  # words of the widest kernel row
         kw = Signal(3)                    # KW = ceil(k / B), words of this layer's rows
         m.d.comb += kw.eq(kernel_row_words(k, B))
@@ -187,27 +186,8 @@ class ConvAddress(wiring.Component):
 
         # -- S2: the kernel rows and columns that land, and their output rows (in the band)
         # and columns -------------------------------------------------------------------------
-        def lands(q, r, limit, name):
-            """The mask of kernel rows (columns) that land, and each one's output row."""
-            mask = Signal(KM, name=f"{name}_mask")
-            out = Signal(data.ArrayLayout(MB, KM), name=f"{name}_out")
-            for kk in range(KM):
-                ok = Signal(name=f"{name}{kk}_ok")
-                delta = Signal(signed(4), name=f"{name}{kk}_delta")
-                with m.Switch(Cat(r, s)):
-                    for stride in range(1, 8):
-                        for rem in range(stride):
-                            hit, offset = landing(rem, stride, kk)
-                            if hit:
-                                with m.Case(rem | stride << 3):
-                                    m.d.comb += [ok.eq(1), delta.eq(offset)]
-                target = Signal(signed(NB + 3), name=f"{name}{kk}_target")
-                m.d.comb += [target.eq(q + delta), out[kk].eq(target),
-                             mask[kk].eq(ok & (kk < k) & (target >= 0) & (target < limit))]
-            return mask, out
-
-        rows1, oy1 = lands(q1y, r1y, g.band_rows, "row")
-        cols1, ox1 = lands(q1x, r1x, g.out_width, "col")
+        rows1, oy1 = self._lands(m, q1y, r1y, g.band_rows, "row")
+        cols1, ox1 = self._lands(m, q1x, r1x, g.out_width, "col")
         rows2, cols2 = Signal(KM), Signal(KM)
         oy2, ox2 = (Signal(data.ArrayLayout(MB, KM), name=n) for n in ("oy2", "ox2"))
         ckk2 = Signal(KB)
@@ -228,15 +208,6 @@ class ConvAddress(wiring.Component):
         runs3 = Signal(data.ArrayLayout(B, JM))     # each word's run of positions
         ckk3 = Signal(KB)
 
-        def words_of(cols):
-            return Cat(cols[j * B:(j + 1) * B].any() for j in range(JM))
-
-        def runs_of(cols):
-            """Each word's run: as many consecutive positions as it has columns that land."""
-            return Cat(((Const(1, B + 1) << sum(cols[x] if x < KM else 0
-                                                 for x in range(j * B, (j + 1) * B))) - 1)[:B]
-                       for j in range(JM))
-
         # The slot: the lowest row left and its lowest word left, one-hot registers beside
         # rows3 and cur3 (no priority logic or encoder before the selections).
         ky1, j1 = Signal(KM), Signal(JM)
@@ -253,30 +224,10 @@ class ConvAddress(wiring.Component):
         out4 = Signal.like(self.pair.p)
         valid4 = Signal()
         ready4 = ~valid4 | self.pair.ready           # S4 takes S3's slot this cycle
-        # The word's columns g (kx = j * B + g) that land and their positions, consecutive and
-        # falling with g: the lowest is the last g that lands.
+        # The row's first position, then the word's columns that land (`_slot`).
         row_base = Signal(2 * MB)
         m.d.comb += row_base.eq(one_hot_select(ky1, list(rowpos3)))
-        lands, positions = [], []
-        for gg in range(B):
-            kx = [j_ * B + gg for j_ in range(JM)]
-            hit = Signal(name=f"hit{gg}")
-            position = Signal(2 * MB, name=f"position{gg}")
-            m.d.comb += [
-                hit.eq(one_hot_select(j1, [cols3[x] if x < KM else Const(0) for x in kx])),
-                position.eq(row_base | one_hot_select(
-                    j1, [ox3[x] if x < KM else Const(0, MB) for x in kx])),
-            ]
-            lands.append(hit)
-            positions.append(position)
-            with m.If(hit):
-                m.d.comb += out.position.eq(position)
-        m.d.comb += out.run.eq(one_hot_select(j1, list(runs3)))
-        if B > 1:
-            for bank in range(B):
-                for gg in range(B):
-                    with m.If(lands[gg] & (positions[gg][:bB] == bank)):
-                        m.d.comb += out.select[bank].eq(gg)
+        self._slot(m, j1, row_base, cols3, ox3, runs3, out)
         m.d.comb += [
             out.kernel.eq(ckk3 + row_offset + j),
             out.magnitude.eq(mag3),
@@ -297,9 +248,10 @@ class ConvAddress(wiring.Component):
             with m.Else():
                 m.d.comb += cur_next.eq(cur3 & ~lowest(cur3))
         with m.If(ready3):
-            m.d.comb += [rows_next.eq(rows2), cur_next.eq(words_of(cols2))]
-            m.d.sync += [valid3.eq(valid2), cols3.eq(cols2), words3.eq(words_of(cols2)),
-                         runs3.eq(runs_of(cols2)), ox3.eq(ox2), ckk3.eq(ckk2), mag3.eq(mag2)]
+            m.d.comb += [rows_next.eq(rows2), cur_next.eq(_words(cols2, B, JM))]
+            m.d.sync += [valid3.eq(valid2), cols3.eq(cols2), words3.eq(_words(cols2, B, JM)),
+                         runs3.eq(_runs(cols2, B, JM)), ox3.eq(ox2), ckk3.eq(ckk2),
+                         mag3.eq(mag2)]
             m.d.sync += [rowpos3[kk].eq(oy2[kk] << g.out_w_bits) for kk in range(KM)]
         m.d.sync += [rows3.eq(rows_next), cur3.eq(cur_next), ky1.eq(lowest(rows_next)),
                      j1.eq(lowest(cur_next)),
@@ -308,3 +260,67 @@ class ConvAddress(wiring.Component):
             m.d.sync += [valid0.eq(0), valid1a.eq(0), valid1.eq(0), valid2.eq(0), valid3.eq(0),
                          valid4.eq(0)]
         return m
+
+    def _lands(self, m, q, r, limit, name):
+        """S2 of one coordinate: the mask of the kernel rows (columns) that land, from the
+        quotient ``q`` and remainder ``r`` of the stride's division (:func:`landing`, a table
+        per row), and each one's output row (column), below ``limit``."""
+        KM, MB = MAX_KERNEL, self.map_bits
+        NB = max(MB, 3) + 1
+        s, k = self.geometry.stride, self.geometry.kernel
+        mask = Signal(KM, name=f"{name}_mask")
+        out = Signal(data.ArrayLayout(MB, KM), name=f"{name}_out")
+        for kk in range(KM):
+            ok = Signal(name=f"{name}{kk}_ok")
+            delta = Signal(signed(4), name=f"{name}{kk}_delta")
+            with m.Switch(Cat(r, s)):
+                for stride in range(1, 8):
+                    for rem in range(stride):
+                        hit, offset = landing(rem, stride, kk)
+                        if hit:
+                            with m.Case(rem | stride << 3):
+                                m.d.comb += [ok.eq(1), delta.eq(offset)]
+            target = Signal(signed(NB + 3), name=f"{name}{kk}_target")
+            m.d.comb += [target.eq(q + delta), out[kk].eq(target),
+                         mask[kk].eq(ok & (kk < k) & (target >= 0) & (target < limit))]
+        return mask, out
+
+    def _slot(self, m, j1, row_base, cols3, ox3, runs3, out):
+        """S3's slot onto ``out``: of word ``j1`` (one-hot) of the row whose first position is
+        ``row_base``, the columns ``g`` (``kx = j * B + g``) that land, their positions
+        (consecutive and falling with ``g``: the lowest is the last ``g`` that lands), the
+        word's run, and for each bank the column whose position it holds."""
+        KM, MB, B = MAX_KERNEL, self.map_bits, self.banks
+        bB, JM = B.bit_length() - 1, -(-KM // B)
+        lands, positions = [], []
+        for gg in range(B):
+            kx = [j_ * B + gg for j_ in range(JM)]
+            hit = Signal(name=f"hit{gg}")
+            position = Signal(2 * MB, name=f"position{gg}")
+            m.d.comb += [
+                hit.eq(one_hot_select(j1, [cols3[x] if x < KM else Const(0) for x in kx])),
+                position.eq(row_base | one_hot_select(
+                    j1, [ox3[x] if x < KM else Const(0, MB) for x in kx])),
+            ]
+            lands.append(hit)
+            positions.append(position)
+            with m.If(hit):
+                m.d.comb += out.position.eq(position)
+        m.d.comb += out.run.eq(one_hot_select(j1, list(runs3)))
+        if B > 1:
+            for bank in range(B):
+                for gg in range(B):
+                    with m.If(lands[gg] & (positions[gg][:bB] == bank)):
+                        m.d.comb += out.select[bank].eq(gg)
+
+
+def _words(cols, B: int, JM: int):
+    """Of a kernel row's columns ``cols``, the words of ``B`` columns with one that lands."""
+    return Cat(cols[j * B:(j + 1) * B].any() for j in range(JM))
+
+
+def _runs(cols, B: int, JM: int):
+    """Each word's run: as many consecutive positions as it has columns that land."""
+    return Cat(((Const(1, B + 1) << sum(cols[x] if x < MAX_KERNEL else 0
+                                         for x in range(j * B, (j + 1) * B))) - 1)[:B]
+               for j in range(JM))

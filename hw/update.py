@@ -251,30 +251,7 @@ class NeuronUpdate(wiring.Component):
                              s2_first.eq(self.feed_first), s2_mask.eq(self.feed_mask)]
         else:
             m.d.comb += mask.eq(lane_real)
-        for k in range(U):
-            unit = NeuronUnit(M, cfg.acc_bits, latency=4, has_bias=cfg.bias)
-            m.submodules[f"unit{k}"] = unit
-            if cfg.bias:
-                m.d.comb += unit.neuron_bias.eq(self.biases[k])
-            old = self.membrane[k]
-            m.d.comb += [
-                unit.v.eq(Mux(first_step, 0, old.v)),
-                unit.fired.eq(~first_step & old.fired),
-                unit.current.eq(current[k]),
-                unit.valid.eq(mask[k]),
-                unit.scale.eq(scale), unit.bias.eq(bias),
-                unit.reset.eq(self.mode.reset), unit.fire_once.eq(self.mode.fire_once),
-                unit.threshold.eq(self.threshold),
-                unit.vmin.eq(self.vmin), unit.vmax.eq(self.vmax),
-                spikes[k].eq(unit.spike),
-                self.write_word[k].v.eq(unit.v_next),
-                self.write_word[k].fired.eq(unit.fired_next),
-                first_fire[k].eq(unit.spike & ~unit.fired_used),
-                # A lane that did not spike (written only at step 0) stores a clear flag.
-                self.result[k].fired.eq(unit.spike),
-                self.result[k].step.eq(t),
-                self.result[k].potential.eq(unit.p),
-            ]
+        self._units(m, current, mask, first_step, scale, bias, t, spikes, first_fire)
 
         commit = Signal()
         m.d.comb += [commit.eq(s5_valid & self.busy), self.write_chunk.eq(s5_chunk),
@@ -335,6 +312,37 @@ class NeuronUpdate(wiring.Component):
         with m.If(self.abort):
             m.d.sync += [upd_have.eq(0), self.spikes_valid.eq(0)]
         return m
+
+    def _units(self, m, current, mask, first_step, scale, bias, t, spikes, first_fire):
+        """The ``neuron_units`` neuron units of a chunk: the membranes read (zero at step 0),
+        the ``current`` and real lanes (``mask``) in; the words written back, the spikes, the
+        first spikes (``first_fire``) and the result lanes out."""
+        cfg = self.config
+        M, U = cfg.membrane_bits, cfg.neuron_units
+        for k in range(U):
+            unit = NeuronUnit(M, cfg.acc_bits, latency=4, has_bias=cfg.bias)
+            m.submodules[f"unit{k}"] = unit
+            if cfg.bias:
+                m.d.comb += unit.neuron_bias.eq(self.biases[k])
+            old = self.membrane[k]
+            m.d.comb += [
+                unit.v.eq(Mux(first_step, 0, old.v)),
+                unit.fired.eq(~first_step & old.fired),
+                unit.current.eq(current[k]),
+                unit.valid.eq(mask[k]),
+                unit.scale.eq(scale), unit.bias.eq(bias),
+                unit.reset.eq(self.mode.reset), unit.fire_once.eq(self.mode.fire_once),
+                unit.threshold.eq(self.threshold),
+                unit.vmin.eq(self.vmin), unit.vmax.eq(self.vmax),
+                spikes[k].eq(unit.spike),
+                self.write_word[k].v.eq(unit.v_next),
+                self.write_word[k].fired.eq(unit.fired_next),
+                first_fire[k].eq(unit.spike & ~unit.fired_used),
+                # A lane that did not spike (written only at step 0) stores a clear flag.
+                self.result[k].fired.eq(unit.spike),
+                self.result[k].step.eq(t),
+                self.result[k].potential.eq(unit.p),
+            ]
 
     def _count(self, m, commit, spikes, first_step, s4_chunk):
         """The output layer's spike counts, read-modify-write: the count memory is read at the
