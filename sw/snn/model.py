@@ -457,26 +457,19 @@ class SNN(nn.Module):
             events = encode(pixels, T, cfg.encoder, cfg.lfsr_seed)
         B = events.shape[0]
         L = len(cfg.layers)
-        lo = -float(1 << (cfg.membrane_bits - 1))
-        hi = float((1 << (cfg.membrane_bits - 1)) - 1)
         scales = [self.scale(k) for k in range(L)]
         w = [self.int_weight(k, scales[k]) for k in range(L)]
         th = [self.int_threshold(k, scales[k] * (1.0 / 255.0 if k == 0 else 1.0))
               for k in range(L)]
         lam = [self.leak_factor(k) for k in range(L)]
-        # Layer 0's input does not depend on the network state: one product for all steps,
-        # unbound into steps (indexing it per step would cost a full-size zero gradient each).
-        current0 = self.synaptic(0, events.reshape(B * T, -1), w[0]).reshape(B, T, -1).unbind(1)
         # Layer by layer, all steps of one before the next (the network has no feedback): each
-        # layer's synaptic operation is one call over the B * T inputs of its steps.
-        a = None
+        # layer's synaptic operation is one call over the B * T inputs of its steps (layer 0's
+        # are the encoded events), its currents then unbound into steps (indexing them at
+        # every step would cost a full-size zero gradient each in the backward pass).
+        a = events
         spikes = []
         for k, spec in enumerate(cfg.layers):
-            if k == 0:
-                currents = current0
-            else:
-                currents = self.synaptic(k, a.reshape(B * T, -1), w[k]).reshape(B, T, -1)
-                currents = currents.unbind(1)
+            currents = self.synaptic(k, a.reshape(B * T, -1), w[k]).reshape(B, T, -1).unbind(1)
             if spec.kind == "pool":
                 # Max pooling of 0/1 spikes is their OR in the window: the golden model's
                 # pooling layer (weights 1, threshold 1, zero reset) spikes exactly then.
