@@ -156,21 +156,22 @@ class TouchedPositions(wiring.Component):
         wb, width = self.out_w_bits, self.out_width
         mask = (Const(1, PB + 2) << wb) - 1
 
-        def times_width(value, bits):
-            return sum(Mux(width[i], value << i, 0) for i in range(bits))
+        def width_terms(value, bits):
+            # the partial products of value * out_width, for a value of `bits` bits
+            return [Mux(width[i], value << i, 0) for i in range(bits)]
 
         offsets = [Signal(PB, name=f"offset{i}") for i in range(G)]
         for i, offset in enumerate(offsets):
             row, column = Signal(gb + 1, name=f"row{i}"), Signal(gb + 1, name=f"column{i}")
             m.d.sync += [row.eq(Const(i, gb + 1) >> wb), column.eq(i & mask),
-                         offset.eq(times_width(row, gb + 1) + column)]
+                         offset.eq(sum(width_terms(row, gb + 1)) + column)]
         # A's group's compact base, (first >> out_w_bits) * out_width + (first & mask), as
         # three partial sums of the product in C and their total in B.
         group_first = Signal(PB + 1)
         m.d.comb += group_first.eq(a_grp << gb)
-        terms = [Mux(width[i], (group_first >> wb) << i, 0) for i in range(PB + 1)]
-        parts = [sum(terms[i::3]) for i in range(min(3, len(terms)))]
-        c_parts = [Signal(PB + 1, name=f"c_part{i}") for i in range(len(parts))]
+        terms = width_terms(group_first >> wb, PB + 1)
+        base_parts = [sum(terms[i::3]) for i in range(min(3, len(terms)))]
+        c_parts = [Signal(PB + 1, name=f"c_part{i}") for i in range(len(base_parts))]
         b_base = Signal(PB + 1)
         # O takes B's lowest position whenever it is empty or its position is taken; B takes
         # C's group once its last position is in O (or when empty); C takes A's, and A the
@@ -191,7 +192,7 @@ class TouchedPositions(wiring.Component):
         with m.If(c_load):
             m.d.sync += [c_have.eq(a_have), c_bits.eq(pick_data), c_grp.eq(a_grp),
                          c_column.eq(group_first & mask),
-                         *(c.eq(part) for c, part in zip(c_parts, parts))]
+                         *(c.eq(p) for c, p in zip(c_parts, base_parts))]
         pick = lowest(any_)
         clear_pick = Signal(NG)
         with m.If(a_load):
