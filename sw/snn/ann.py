@@ -8,7 +8,7 @@ with ``lambda_l`` the ``percentile``-th percentile of layer ``l``'s positive pre
 lambda_{l-1}`` and the weights stay as they are. Percentiles below 100 ignore rare outliers
 (Rueckauer et al. 2017).
 
-A convolutional SNN (:class:`~sw.snn.model.SNNConfig` with ``"conv"`` and ``"pool"`` layers)
+A convolutional SNN (:class:`~sw.snn.config.SNNConfig` with ``"conv"`` and ``"pool"`` layers)
 converts from the ReLU CNN of the same layers: bias-free convolutions, max pooling, dense
 layers on the flattened map. Max pooling passes activations on unchanged, so a pooling layer
 keeps the scale ``lambda`` of its input; the SNN's pooling of spikes (the earliest spike of
