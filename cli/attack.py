@@ -49,7 +49,7 @@ from sw.robust import (ATTACKS, MODEL_NAMES, MODELS, ANNClassifier, IntegerClass
                        save_ann, strongest, twin)
 from sw.snn import SURROGATES
 from sw.snnrecipe import load_config
-from sw.train import train_ann
+from sw.snn.train import train_ann
 
 __all__ = ["main", "summarize"]
 

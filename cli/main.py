@@ -40,7 +40,7 @@ COMMANDS = {
                          "stand-in on a configuration"),
     "attack": ("cli.attack", "adversarial attacks on a model, its float SNN and an ANN"),
     "evaluate": ("sw.evaluate", "accuracy and activity of a model file on a data set"),
-    "train": ("sw.train", "train a model and export it as a model file (make model)"),
+    "train": ("cli.train", "train a model and export it as a model file (make model)"),
     "data": ("sw.data", "fetch, check and cache MNIST"),
     "sample": ("cli.gan", "digits from a spiking generator on a target, checked against the "
                           "golden model (python -m sw.generate)"),

@@ -32,7 +32,7 @@ LAYERS = ("core", "hw", "sw", "sim", "boards", "cli")
 CLI_SHIMS = frozenset({"hw.generate", "sw.attack", "sw.bench", "sw.cosim", "sw.demo", "sw.flash",
                        "sw.ganbench", "sw.gantrain", "sw.generate", "sw.linkbench", "sw.nir",
                        "sw.nirbench",
-                       "sw.perf", "sw.run", "sw.scalebench", "sw.simboard", "sw.sweep"})
+                       "sw.perf", "sw.run", "sw.scalebench", "sw.simboard", "sw.sweep", "sw.train"})
 
 
 def module_name(root: Path, path: Path) -> str:

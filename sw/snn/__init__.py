@@ -8,6 +8,8 @@
 * :mod:`sw.snn.prune`: STDP-correlation (or magnitude) pruning and few-level quantization
 * :mod:`sw.snn.ann`: ANN-to-SNN conversion (threshold balancing) as initialization
 * :mod:`sw.snn.export`: integer :class:`~core.network.Network` / ``.snn`` file
+* :mod:`sw.snn.train`: the training pipeline of ``python -m sw.train`` (conversion, BPTT, QAT,
+  timestep reduction, export checked by the golden model)
 """
 
 from .model import LayerSpec, SNNConfig, SNN, Output, encode, readout

@@ -11,7 +11,8 @@ import torch
 
 from core import golden, modelfile, perf
 from core.config import Config
-from sw import snnrecipe, train
+from sw import snnrecipe
+from sw.snn import train
 from sw.data import load_digits
 from sw.snn import quant
 from sw.snn.prune import (Pruner, fit_levels, keep_mask, schedule, stdp_pairings,

@@ -1,4 +1,4 @@
-"""sw.train: the whole pipeline on the digits set (conversion, BPTT, QAT, pruning, timestep
+"""sw.snn.train: the whole pipeline on the digits set (conversion, BPTT, QAT, pruning, timestep
 reduction, export checked by the golden model, plots), the config and the CLI."""
 
 import dataclasses
@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from core import golden, modelfile
-from sw import snnrecipe, train
-from sw.data import load_digits
+from cli import train as cli_train
+from sw import snnrecipe
+from sw.snn import train
+from sw.data import DataError, load_digits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -208,7 +210,7 @@ def test_cli_reads_recipe_and_overrides(tmp_path):
     cfg.write_text('[data]\ndataset = "digits"\n[network]\nhidden = [16]\n'
                    '[ann]\nepochs = 0\n[train]\nepochs = 1\n')
     out = tmp_path / "m.snn"
-    rc = train.main(["--recipe", str(cfg), "--output", str(out), "--results",
+    rc = cli_train.main(["--recipe", str(cfg), "--output", str(out), "--results",
                      str(tmp_path / "r"), "--set", "network.timesteps=2", "--set",
                      "network.encoder=direct", "--samples", "200", "--quiet"])
     assert rc == 0
@@ -217,7 +219,7 @@ def test_cli_reads_recipe_and_overrides(tmp_path):
     log = (tmp_path / "r" / "train.log").read_text()
     assert log.count("exported") == 1 and "200 training images" in log
     with pytest.raises(SystemExit):
-        train.main(["--set", "nonsense", "--quiet"])  # argparse: "write SECTION.KEY=VALUE"
+        cli_train.main(["--set", "nonsense", "--quiet"])  # argparse: "write SECTION.KEY=VALUE"
 
 
 def test_cli_old_spellings_still_work(tmp_path):
@@ -225,7 +227,7 @@ def test_cli_old_spellings_still_work(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[network]\nhidden = [16]\n[ann]\nepochs = 0\n[train]\nepochs = 1\n')
     out = tmp_path / "m.snn"
-    assert train.main(["--config", str(cfg), "--dataset", "digits", "--subset", "100",
+    assert cli_train.main(["--config", str(cfg), "--dataset", "digits", "--subset", "100",
                        "--output", str(out), "--results", str(tmp_path / "r"), "--quiet"]) == 0
     assert modelfile.load(out).sizes == [64, 16, 10]
     assert "100 training images" in (tmp_path / "r" / "train.log").read_text()
@@ -239,13 +241,13 @@ def test_cli_data_source(monkeypatch, tmp_path, capsys):
     def stop(config, *args, **kwargs):
         seen.append((config["data"]["dataset"], config["data"]["source"]))
         raise ValueError("stop")
-    monkeypatch.setattr(train, "run", stop)
+    monkeypatch.setattr(cli_train, "run", stop)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[data]\nsource = "{tmp_path}"\n')
     common = ["--recipe", str(cfg), "--output", str(tmp_path / "m.snn"), "--results",
               str(tmp_path / "r")]
     for args in (["--data", "digits"], ["--data", str(tmp_path)], ["--dataset", "mnist"], []):
-        assert train.main(common + args) == 1
+        assert cli_train.main(common + args) == 1
     assert seen == [("digits", ""), ("mnist", str(tmp_path)), ("mnist", str(tmp_path)),
                     ("mnist", str(tmp_path))]
     assert capsys.readouterr().err.count("python -m sw.train: error: stop") == 4
@@ -254,10 +256,10 @@ def test_cli_data_source(monkeypatch, tmp_path, capsys):
 def test_cli_error_after_start_is_one_line(monkeypatch, tmp_path, capsys):
     """An error during the run: one line on stderr (the log file keeps it too)."""
     def broken(*args, **kwargs):
-        raise train.DataError("MNIST is not in data/; run 'python -m sw.data --download'")
+        raise DataError("MNIST is not in data/; run 'python -m sw.data --download'")
     monkeypatch.setattr(train, "load_dataset", broken)
     out = tmp_path / "m.snn"
-    rc = train.main(["--output", str(out), "--results", str(tmp_path / "r"), "--quiet"])
+    rc = cli_train.main(["--output", str(out), "--results", str(tmp_path / "r"), "--quiet"])
     assert rc == 1 and not out.exists()
     err = capsys.readouterr().err.splitlines()
     assert err == ["python -m sw.train: error: MNIST is not in data/; run 'python -m sw.data "
@@ -428,7 +430,7 @@ def test_conv_pipeline_exports_what_the_golden_model_reproduces(tmp_path):
     assert net.sizes == [64, 384, 96, 24, 10]
     # The per-epoch checkpoint (the T = 2 stage's last epoch) exports to the same network.
     again = tmp_path / "again.snn"
-    assert train.main(["--from-checkpoint", str(tmp_path / "r" / "last.pt"), "--data", "digits",
+    assert cli_train.main(["--from-checkpoint", str(tmp_path / "r" / "last.pt"), "--data", "digits",
                        "--output", str(again), "--quiet"]) == 0
     assert modelfile.load(again).layers == modelfile.load(tmp_path / "c_t2.snn").layers
 
