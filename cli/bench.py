@@ -21,7 +21,7 @@ the lane count ``P`` and the inputs per cycle ``K`` (``--lanes 128 64 128x2``):
 and, for the MNIST CNN (``models/mnist_cnn.snn``, ``--cnn-model``; ``--no-cnn`` skips it) on the
 same images, in the ``mnist-cnn`` configuration that runs both networks
 (``Config.mnist_cnn()``: ``conv=True, conv_lanes=16, conv_banks=8, conv_positions=256,
-max_layers=5, max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
+max_layers=6, max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
 conv_acc_bits=16, dsp_lanes=77``):
 
 * cycles per inference (median, max) from :func:`core.perf.cycle_counts`, the exact cycle

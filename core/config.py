@@ -432,7 +432,7 @@ class Config:
         8, 8, 8 and 4 rows (:meth:`conv_bands`), and 16-bit sums (the CNN's conv layers need
         16 and 11 bits, :func:`conv_current_bits`); the result memory holds the 10 classes;
         77 DSP lanes leave the Arty's UART bridge its DSP48 within the xc7a35t's 90."""
-        base = dict(conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=5,
+        base = dict(conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=6,
                     max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
                     conv_acc_bits=16, dsp_lanes=77)
         base.update(changes)

@@ -93,7 +93,7 @@ def test_named():
     assert Config.named("mnist") == Config()
     # the configuration that runs both shipped MNIST networks (README, docs/architecture.md)
     assert Config.named("mnist-cnn") == Config(
-        conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=5,
+        conv=True, conv_lanes=16, conv_banks=8, conv_positions=256, max_layers=6,
         max_neurons=14336, max_inputs=896, membrane_words=2560, max_classes=10,
         conv_acc_bits=16, dsp_lanes=77)
     assert Config.named("cifar10-vgg").conv and Config.named("cifar10-vgg").lanes == 32
