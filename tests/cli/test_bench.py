@@ -121,11 +121,11 @@ def test_cnn_row_reports_the_cycle_model_and_the_bound():
 
 def test_cnn_entry_names_what_does_not_fit(tmp_path, capsys):
     network = Network([Layer(np.ones((2, 784), np.int8)) for _ in range(1)]
-                      + [Layer(np.ones((2, 2), np.int8)) for _ in range(5)])
-    modelfile.save(network, tmp_path / "six.snn")
-    entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 784), np.uint8), no_synth=True)
-    assert entry["error"] == ("the number of layers is 6, this hardware allows 5: regenerate "
-                              "the gateware with --set max_layers=6 or shrink the network")
-    assert "bench: CNN six.snn on mnist-cnn: the number of layers is 6" in capsys.readouterr().out
-    entry = bench._cnn(tmp_path / "six.snn", np.zeros((2, 64), np.uint8), no_synth=True)
+                      + [Layer(np.ones((2, 2), np.int8)) for _ in range(6)])
+    modelfile.save(network, tmp_path / "seven.snn")
+    entry = bench._cnn(tmp_path / "seven.snn", np.zeros((2, 784), np.uint8), no_synth=True)
+    assert entry["error"] == ("the number of layers is 7, this hardware allows 6: regenerate "
+                              "the gateware with --set max_layers=7 or shrink the network")
+    assert "bench: CNN seven.snn on mnist-cnn: the number of layers is 7" in capsys.readouterr().out
+    entry = bench._cnn(tmp_path / "seven.snn", np.zeros((2, 64), np.uint8), no_synth=True)
     assert entry["error"].endswith("takes 784 inputs; the benchmark's images have 64 pixels")

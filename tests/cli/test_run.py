@@ -281,15 +281,15 @@ def test_demo_picks_the_configuration_that_holds_the_model(monkeypatch, tmp_path
     assert seen == [["--model", "models/mnist_cnn.snn", "--sim", "verilator", "--config",
                      "mnist-cnn", "--samples", "3"]]
     assert "(configuration mnist-cnn)" in capsys.readouterr().out
-    big = Network(layers=[Layer(weights=np.ones((4, 784), int)) for _ in range(6)][:1]
-                  + [Layer(weights=np.ones((4, 4), int)) for _ in range(5)])
-    save(big, tmp_path / "six.snn")
-    assert cli.demo.main(["--model", str(tmp_path / "six.snn")]) == 2
+    big = Network(layers=[Layer(weights=np.ones((4, 784), int))]
+                  + [Layer(weights=np.ones((4, 4), int)) for _ in range(6)])
+    save(big, tmp_path / "seven.snn")
+    assert cli.demo.main(["--model", str(tmp_path / "seven.snn")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("python -m sw.demo: error: no configuration of the demo holds the "
-                          "model (mnist: the number of layers is 6, this hardware allows 3: "
-                          "regenerate the gateware with --set max_layers=6 or shrink the "
-                          "network; mnist-cnn: the number of layers is 6, this hardware allows 5")
+                          "model (mnist: the number of layers is 7, this hardware allows 3: "
+                          "regenerate the gateware with --set max_layers=7 or shrink the "
+                          "network; mnist-cnn: the number of layers is 7, this hardware allows 6")
     assert err.rstrip().endswith("run it with python -m sw.run --sim verilator --config NAME "
                                  "--set FIELD=VALUE ...")
     assert len(seen) == 1
