@@ -3,7 +3,8 @@
 ::
 
     python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps N] [--ann-steps N] [--samples 2000]
-                          [--discriminator ann|spiking] [--losses PLAIN,AGGRESSIVE] [--set S.K=V]
+                          [--discriminator ann|spiking] [--losses PLAIN,AGGRESSIVE] [--both]
+                          [--seeds N] [--set S.K=V]
 
 Trains (batches of the recipe's size, one thread) the spiking generator with plain TTFS and with
 Aggressive TTFS (--steps adversarial steps; with the recipe's warm start, after its ANN teacher
@@ -18,17 +19,27 @@ discriminator, --ann-steps: by default the teacher's budget, so that it is the t
 * mean output spike step, output spikes and all spikes per sample (spiking generators);
 * with --discriminator spiking (the spiking generators trained against a spiking
   discriminator of fire-once IF neurons that takes their output spikes, docs/gan.md): each
-  one's discriminator's decision time (the step of its first output spike) and spikes per
-  sample, on the generator's samples and on real test digits;
+  one's discriminator's decision time (the step of its first output spike), spikes per
+  sample, and spikes up to its decision (a network that stops at its first output spike), on
+  the generator's samples and on real test digits;
 * accelerator cycles per image on the default configuration with max_neurons = 784 (core.perf,
   the cycle model that the co-simulation checks).
 
 With --discriminator spiking both spiking generators start from one warm start (the recipe's
 teacher, trained with train.teacher_loss or train.loss, and its distillation), so that they
-differ only by the fine-tuning's loss. --losses names the two generator losses compared (default ttfs,aggressive; e.g.
-s4nn,s4nn_aggressive); --set overrides a recipe key for the spiking runs (repeatable).
+differ only by the fine-tuning's loss. --losses names the two generator losses compared (default
+ttfs,aggressive; e.g. s4nn,s4nn_aggressive); --both trains the discriminator with the compared
+loss too (one loss for the whole GAN; by default it keeps train.discriminator_loss); --set
+overrides a recipe key for the spiking runs (repeatable).
+
+--seeds N repeats the pair of spiking runs for train.seed = S .. S + N - 1 (S the recipe's
+seed; each seed its own warm start): the report gives every run, each figure's mean over the
+seeds, and for each per-cent difference its mean, standard deviation and the number of seeds
+in which the second loss gives the lower value.
+
 Writes --json (results/gan.json) and --grid (results/gan_grid.png: spiking generator's samples,
-Aggressive TTFS) with results/gan_grid_ann.png beside it. A benchmark, not a test: minutes.
+Aggressive TTFS, first seed) with results/gan_grid_ann.png beside it. A benchmark, not a test:
+minutes.
 """
 
 from __future__ import annotations
@@ -51,8 +62,8 @@ from sw.gan.metrics import class_view, features, frechet, train_classifier
 from sw.gan.spiking import discriminator_stats, spike_trains
 from sw.gan.train import (DISCRIMINATORS, export, load_recipe, sample_ann, sample_snn,
                           spike_stats, train, train_gan, warm_start)
-from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file, output_file,
-                        positive_int)
+from sw.options import (ArgumentParser, atomic_write, cli_main, fail, input_file, int_range,
+                        output_file, positive_int)
 from sw.recipe import parse_override
 
 from .gan import write_grid
@@ -83,6 +94,11 @@ def parser() -> ArgumentParser:
     p.add_argument("--losses", type=_losses, default=("ttfs", "aggressive"),
                    metavar="PLAIN,AGGRESSIVE",
                    help="the two generator losses compared (default ttfs,aggressive)")
+    p.add_argument("--both", action="store_true",
+                   help="the discriminator learns with the compared loss too (default: "
+                        "train.discriminator_loss)")
+    p.add_argument("--seeds", type=int_range(1, 100, "seeds"), default=1, metavar="N",
+                   help="pairs of spiking runs, train.seed = S .. S + N - 1 (default 1)")
     p.add_argument("--set", type=_override, action="append", default=[], dest="overrides",
                    metavar="SECTION.KEY=VALUE",
                    help="override a recipe value of the spiking runs (repeatable)")
@@ -124,6 +140,97 @@ def _quality(clf, images, real_features) -> dict:
     return {"frechet": frechet(feats, real_features), **class_view(probs)}
 
 
+#: The figures compared between the two losses (per cent), and with --discriminator spiking
+#: the discriminator's too.
+COMPARED = ("mean_output_spike_time", "spikes_per_sample", "output_spikes_per_sample",
+            "frechet", "cycles_per_image")
+COMPARED_SPIKING = ("decision_time", "discriminator_spikes_per_sample",
+                    "discriminator_spikes_to_decision", "real_decision_time",
+                    "real_discriminator_spikes_per_sample", "real_discriminator_spikes_to_decision")
+
+
+def _loss_keys(config: dict, loss: str, both: bool) -> dict:
+    """The ``train`` keys of one spiking run: its loss (and with ``both`` the
+    discriminator's); with a spiking discriminator the shared warm start's teacher keeps the
+    recipe's loss."""
+    keys = {"loss": loss}
+    if both:
+        keys["discriminator_loss"] = loss
+    if config["discriminator"]["kind"] == "spiking":
+        keys["teacher_loss"] = config["train"]["teacher_loss"] or config["train"]["loss"]
+    return keys
+
+
+def _seed_runs(args, over: dict, seed: int, data: dict) -> tuple[dict, dict]:
+    """The two spiking generators of one seed: ``({loss: entry}, {loss: images[:64]})``."""
+    config = load_recipe(args.recipe, _with(over, {"train": {"seed": seed}}))
+    spiking = config["discriminator"]["kind"] == "spiking"
+    T = config["generator"]["timesteps"]
+    warm = None
+    if spiking and config["train"]["distill_steps"]:
+        # One warm start for both (the teacher learns with the recipe's teacher_loss or
+        # loss against an ANN): the two generators differ only by their fine-tuning's loss.
+        warm = warm_start(config, data["train_x"], progress=True)
+    entries, grids = {}, {}
+    for loss in args.losses:
+        keys = {"steps": data["steps"], "seed": seed, **_loss_keys(config, loss, args.both)}
+        cfg = load_recipe(args.recipe, _with(over, {"train": keys}))
+        model, disc, history = train_gan(cfg, data["train_x"], "snn", progress=True, warm=warm)
+        with tempfile.TemporaryDirectory() as folder:
+            net, _ = export(model, Path(folder) / "g.snn", cfg)
+        images = sample_snn(net, data["z"])
+        grids[loss] = images[:64]
+        cycles = cycle_counts(net, data["hw"], data["z"][:200])
+        entry = {"seed": seed, "train_seconds": history["seconds"],
+                 **{k: history[k] for k in ("teacher_seconds", "distill_seconds")
+                    if k in history},
+                 **_quality(data["clf"], images, data["test_feats"]),
+                 **spike_stats(net, data["z"]),
+                 "cycles_per_image": float(np.mean(cycles))}
+        if spiking:
+            # The golden generator's output spike times, as spike trains, into its own
+            # discriminator; and real test digits on the T + 1 levels.
+            fake = discriminator_stats(disc, spike_trains(spike_times(images, T), T))
+            real = discriminator_stats(disc, data["real_spikes"])
+            entry["discriminator_fake"], entry["discriminator_real"] = fake, real
+            entry["decision_time"] = fake["decision_time"]
+            entry["discriminator_spikes_per_sample"] = fake["spikes_per_sample"]
+            entry["discriminator_spikes_to_decision"] = fake["spikes_to_decision_per_sample"]
+            entry["real_decision_time"] = real["decision_time"]
+            entry["real_discriminator_spikes_per_sample"] = real["spikes_per_sample"]
+            entry["real_discriminator_spikes_to_decision"] = real["spikes_to_decision_per_sample"]
+        entries[loss] = entry
+        print(f"snn {loss} seed {seed}: {json.dumps(entry)}", flush=True)
+    return entries, grids
+
+
+def _percent(plain: dict, aggr: dict, keys) -> dict:
+    """Per cent of ``aggr[key]`` against ``plain[key]`` (None where ``plain[key]`` is 0)."""
+    return {key: 100.0 * (aggr[key] - plain[key]) / plain[key] if plain[key] else None
+            for key in keys}
+
+
+def _mean_entry(entries: list[dict]) -> dict:
+    """The mean over runs of every number of their entries (``seed`` dropped)."""
+    return {key: float(np.mean([e[key] for e in entries])) for key, value in entries[0].items()
+            if isinstance(value, (int, float)) and key != "seed"
+            and all(e[key] is not None for e in entries)}
+
+
+def _spread(percents: list[dict]) -> dict:
+    """For each key of the per-seed per cents: their values, mean, sample standard deviation
+    and the number of seeds in which the second loss is lower (negative per cent)."""
+    out = {}
+    for key in percents[0]:
+        values = [p[key] for p in percents if p[key] is not None]
+        if not values:
+            continue
+        out[key] = {"per_seed": values, "mean": float(np.mean(values)),
+                    "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                    "lower_in": sum(v < 0 for v in values), "seeds": len(values)}
+    return out
+
+
 @cli_main(PROG)
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
@@ -135,12 +242,7 @@ def main(argv=None) -> int:
     try:
         config = load_recipe(args.recipe, over)
         for loss in args.losses:
-            if config["discriminator"]["kind"] == "spiking":    # the shared warm start's
-                loss_keys = {"loss": loss, "teacher_loss": (config["train"]["teacher_loss"]
-                                                            or config["train"]["loss"])}
-            else:
-                loss_keys = {"loss": loss}
-            load_recipe(args.recipe, _with(over, {"train": loss_keys}))
+            load_recipe(args.recipe, _with(over, {"train": _loss_keys(config, loss, args.both)}))
     except ValueError as error:
         return fail(PROG, f"recipe: {error}")
     spiking = config["discriminator"]["kind"] == "spiking"
@@ -156,12 +258,15 @@ def main(argv=None) -> int:
     started = time.monotonic()
     clf = train_classifier(train_x, mnist["train"].labels)
     test_feats, test_probs = features(clf, test.pixels / 255.0)
+    seeds = list(range(t["seed"], t["seed"] + args.seeds))
     report = {
         "budget": {"steps": steps, "ann_steps": ann_steps, "batch_size": t["batch_size"],
                    "threads": t["threads"], "teacher_steps": t["teacher_steps"],
                    "distill_steps": t["distill_steps"]},
         "discriminator": config["discriminator"],
         "losses": list(args.losses),
+        "discriminator_loss": "the compared loss" if args.both else t["discriminator_loss"],
+        "seeds": seeds,
         "overrides": over,
         "samples": args.samples,
         "classifier_test_accuracy": float((test_probs.argmax(1) == test.labels).mean()),
@@ -171,61 +276,34 @@ def main(argv=None) -> int:
                 clf, quantize_pixels(train_x[:args.samples], T), test_feats),
         },
     }
-    z = latent(args.samples, Z, seed=2)
-    real_spikes = spike_trains(spike_times(quantize_pixels(test.pixels[:args.samples], T), T), T)
-    hw = Config.mnist(max_neurons=784)
-    grids = {}
-    warm = None
-    if spiking and t["distill_steps"]:
-        # One warm start for both (the teacher learns with the recipe's teacher_loss or
-        # loss against an ANN): the two generators differ only by their fine-tuning's loss.
-        warm = warm_start(config, train_x, progress=True)
-        report["warm_start"] = {"teacher_loss": t["teacher_loss"] or t["loss"],
-                                "teacher_seconds": warm["teacher_seconds"],
-                                "distill_seconds": warm["distill_seconds"]}
-    for loss in args.losses:
-        keys = {"steps": steps, "loss": loss}
-        if warm is not None:
-            keys["teacher_loss"] = report["warm_start"]["teacher_loss"]
-        cfg = load_recipe(args.recipe, _with(over, {"train": keys}))
-        model, disc, history = train_gan(cfg, train_x, "snn", progress=True, warm=warm)
-        with tempfile.TemporaryDirectory() as folder:
-            net, _ = export(model, Path(folder) / "g.snn", cfg)
-        images = sample_snn(net, z)
-        grids[loss] = images[:64]
-        cycles = cycle_counts(net, hw, z[:200])
-        entry = {"train_seconds": history["seconds"],
-                 **{k: history[k] for k in ("teacher_seconds", "distill_seconds")
-                    if k in history},
-                 **_quality(clf, images, test_feats),
-                 **spike_stats(net, z),
-                 "cycles_per_image": float(np.mean(cycles))}
-        if spiking:
-            # The golden generator's output spike times, as spike trains, into its own
-            # discriminator; and real test digits on the T + 1 levels.
-            fake_spikes = spike_trains(spike_times(images, T), T)
-            fake = discriminator_stats(disc, fake_spikes)
-            entry["discriminator_fake"] = fake
-            entry["discriminator_real"] = discriminator_stats(disc, real_spikes)
-            entry["decision_time"] = fake["decision_time"]
-            entry["discriminator_spikes_per_sample"] = fake["spikes_per_sample"]
-        report[f"snn_{loss}"] = entry
-        print(f"snn {loss}: {json.dumps(entry)}", flush=True)
+    data = {"train_x": train_x, "clf": clf, "test_feats": test_feats, "steps": steps,
+            "z": latent(args.samples, Z, seed=2), "hw": Config.mnist(max_neurons=784),
+            "real_spikes": spike_trains(
+                spike_times(quantize_pixels(test.pixels[:args.samples], T), T), T)}
+    runs, grids = [], None
+    for seed in seeds:
+        entries, seed_grids = _seed_runs(args, over, seed, data)
+        runs.append(entries)
+        grids = grids or seed_grids
     ann_cfg = load_recipe(args.recipe, {"train": {"steps": ann_steps},
                                         "discriminator": {"kind": "ann"}})
     model, history = train(ann_cfg, train_x, "ann", progress=True)
-    images = sample_ann(model, z)
+    images = sample_ann(model, data["z"])
     report["ann_aggressive"] = {"train_seconds": history["seconds"],
                                 **_quality(clf, images, test_feats)}
     print(f"ann aggressive: {json.dumps(report['ann_aggressive'])}", flush=True)
-    plain, aggr = (report[f"snn_{loss}"] for loss in args.losses)
-    keys = ["mean_output_spike_time", "spikes_per_sample", "output_spikes_per_sample",
-            "frechet", "cycles_per_image"]
-    if spiking:
-        keys += ["decision_time", "discriminator_spikes_per_sample"]
-    report["aggressive_vs_plain_percent"] = {
-        key: 100.0 * (aggr[key] - plain[key]) / plain[key] if plain[key] else None
-        for key in keys}
+    keys = COMPARED + (COMPARED_SPIKING if spiking else ())
+    percents = [_percent(run[args.losses[0]], run[args.losses[1]], keys) for run in runs]
+    report["runs"] = [{**{f"snn_{loss}": run[loss] for loss in args.losses},
+                       "aggressive_vs_plain_percent": p} for run, p in zip(runs, percents)]
+    for loss in args.losses:        # one seed: its entry; several: the means over the seeds
+        report[f"snn_{loss}"] = (runs[0][loss] if len(runs) == 1
+                                 else _mean_entry([run[loss] for run in runs]))
+    spread = _spread(percents)
+    report["aggressive_vs_plain_percent"] = {key: spread[key]["mean"] if key in spread
+                                             else None for key in keys}
+    report["aggressive_vs_plain_spread"] = spread
+    aggr = report[f"snn_{args.losses[1]}"]
     report["frechet_ratio_snn_to_ann"] = aggr["frechet"] / report["ann_aggressive"]["frechet"]
     report["seconds"] = time.monotonic() - started
     with atomic_write(args.json) as file:
@@ -234,12 +312,15 @@ def main(argv=None) -> int:
     write_grid(args.grid.with_name(args.grid.stem + "_ann.png"), images[:64])
     write_grid(args.grid.with_name(args.grid.stem + f"_{args.losses[0]}.png"),
                grids[args.losses[0]])
-    percent = report["aggressive_vs_plain_percent"]
-    print(f"ganbench: FD snn {aggr['frechet']:.2f} ({args.losses[1]}), {plain['frechet']:.2f} "
-          f"({args.losses[0]}), ann {report['ann_aggressive']['frechet']:.2f}; ratio "
+    plain = report[f"snn_{args.losses[0]}"]
+    print(f"ganbench: {len(seeds)} seed(s); FD snn {aggr['frechet']:.2f} ({args.losses[1]}), "
+          f"{plain['frechet']:.2f} ({args.losses[0]}), ann "
+          f"{report['ann_aggressive']['frechet']:.2f}; ratio "
           f"{report['frechet_ratio_snn_to_ann']:.2f}; {args.losses[1]} vs {args.losses[0]}: "
-          + ", ".join(f"{key} {value:+.1f} %" for key, value in percent.items()
-                      if value is not None)
+          + ", ".join(f"{key} {s['mean']:+.1f} %"
+                      + (f" (sd {s['sd']:.1f}, lower in {s['lower_in']}/{s['seeds']})"
+                         if s["sd"] is not None else "")
+                      for key, s in spread.items())
           + f"; {args.json}")
     return 0
 

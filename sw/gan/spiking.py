@@ -93,17 +93,25 @@ class SpikingDiscriminator(nn.Module):
 @torch.no_grad()
 def discriminator_stats(disc: SpikingDiscriminator, spikes: torch.Tensor,
                         batch_size: int = 500) -> dict:
-    """The discriminator's activity on spike trains (B, T, 784): its decision time (the step
-    of its first output spike, ``T_d`` if neither fires) averaged over samples, the fraction
-    of samples it decides (some output fires) and calls ``real``, its spikes per sample (hidden
-    and output)."""
-    decision, spikes_total, outputs, real = [], 0.0, 0.0, 0
+    """The discriminator's activity on spike trains (B, T, 784), averaged over samples: its
+    decision time (the step of its first output spike, ``T_d`` if neither fires), the fraction
+    of samples it decides (some output fires) and calls ``real``, its spikes per sample
+    (hidden and output) over the whole window, and those up to and including its decision
+    step (all of them when it does not decide): what a time-to-first-spike network that stops
+    at its first output spike computes."""
+    decision, spikes_total, to_decision, outputs, real = [], 0.0, 0.0, 0.0, 0
     for i in range(0, len(spikes), batch_size):
         times = disc(spikes[i:i + batch_size])
-        decision.append(times.min(dim=1).values)
+        first = times.min(dim=1).values
+        decision.append(first)
         real += int((times[:, 0] < times[:, 1]).sum())
         out = disc.last
-        spikes_total += float(sum(s.sum() for s in out.spikes))
+        # steps 0 .. decision of each sample (the window when it does not decide)
+        steps = torch.arange(disc.timesteps).view(1, -1)
+        until = (steps <= first.round().to(torch.int64).view(-1, 1)).to(torch.float32)
+        for s in out.spikes:
+            spikes_total += float(s.sum())
+            to_decision += float((s.sum(dim=2) * until).sum())
         outputs += float(out.out_spikes.sum())
     decision = torch.cat(decision)
     n = len(spikes)
@@ -111,4 +119,5 @@ def discriminator_stats(disc: SpikingDiscriminator, spikes: torch.Tensor,
             "decided": float((decision < disc.timesteps).to(torch.float64).mean()),
             "called_real": real / n,
             "spikes_per_sample": spikes_total / n,
+            "spikes_to_decision_per_sample": to_decision / n,
             "output_spikes_per_sample": outputs / n}

@@ -30,7 +30,8 @@ Pipeline (each step an option of the TOML recipe, ``--recipe configs/mnist.toml`
    quantized forward pass on every image.
 
 Writes a log, a JSON summary, the float checkpoint (``.pt``) and PNG plots (accuracy per
-epoch, spikes per layer, a spike raster of one input) to ``--results`` (``results/train``).
+epoch, spikes per layer, a spike raster of one input) to the folder ``results`` of :func:`run`
+(``--results`` of ``python -m sw.train``, default ``results/train``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from .quant import prune_mask
 __all__ = ["augment", "shift_table", "train_ann", "train_teacher", "evaluate_model", "train_snn",
            "rebalance", "match_spikes", "run", "export_checkpoint"]
 
-log = logging.getLogger("sw.train")  # the name the command line logs to
+log = logging.getLogger(__name__)  # cli.train gives it its handlers
 
 
 def _batches(n, batch_size, gen):

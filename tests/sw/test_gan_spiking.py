@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from cli import ganbench
+from cli.ganbench import _loss_keys, _mean_entry, _percent, _seed_runs, _spread
 from cli.ganbench import parser as ganbench_parser
+from core.config import Config
 from sw.gan.images import intensity, latent, spike_times
+from sw.gan.metrics import features, train_classifier
 from sw.gan.loss import FAKE, REAL, gan_loss, s4nn_loss, s4nn_targets
 from sw.gan.spiking import SpikingDiscriminator, discriminator_stats, spike_trains
 from sw.gan.train import (build_discriminator, build_generator, export, first_times,
@@ -29,7 +33,8 @@ def test_spike_times_invert_the_decoding():
 def _reference_times(w0, th0, w1, th1, input_times, window):
     """Fire-once IF neurons by hand: a neuron's membrane at step t is the sum of the weights
     of the inputs that spiked at or before t (zero delay); it fires at the first t where that
-    reaches its threshold. Returns the output first-spike steps (window if none)."""
+    reaches its threshold. Returns the hidden and the output first-spike steps (window if
+    none)."""
     def layer(w, th, times_in):
         out = []
         for row in w:
@@ -40,7 +45,8 @@ def _reference_times(w0, th0, w1, th1, input_times, window):
                     break
             out.append(first)
         return out
-    return layer(w1, th1, layer(w0, th0, input_times))
+    hidden = layer(w0, th0, input_times)
+    return hidden, layer(w1, th1, hidden)
 
 
 def test_forward_times_equal_a_reference_computation():
@@ -58,13 +64,25 @@ def test_forward_times_equal_a_reference_computation():
         disc.snn.weight[1].copy_(torch.tensor(w1, dtype=torch.float32))
         disc.snn.set_threshold(0, 0.75)
         disc.snn.set_threshold(1, 0.5)
+    decided = cut = 0
     for trial in range(5):
         when = rng.integers(0, 5, 6)                # generator steps 0 .. 4 (T = 5 < window)
         times = np.full((1, 784), 5)
         times[0, pixels] = when
         got = disc(spike_trains(times, 5))
-        expect = _reference_times(w0, 0.75, w1, 0.5, times[0].tolist(), window)
+        hidden, expect = _reference_times(w0, 0.75, w1, 0.5, times[0].tolist(), window)
         assert got[0].tolist() == expect, trial
+        # Its statistics: every spike, and those in steps 0 .. the first output spike.
+        stats = discriminator_stats(disc, spike_trains(times, 5))
+        fired = [t for t in hidden + expect if t < window]
+        assert stats["decision_time"] == min(expect)
+        assert stats["spikes_per_sample"] == len(fired)
+        assert stats["spikes_to_decision_per_sample"] == sum(t <= min(expect) for t in fired)
+        decided += min(expect) < window
+        cut += stats["spikes_to_decision_per_sample"] < stats["spikes_per_sample"]
+    # Some trial decided, and in some the decision came before the last spike, or the
+    # comparisons above say little.
+    assert decided and cut
     # Some trial must have fired something, or the comparison above says little.
     got = disc(spike_trains(np.zeros((1, 784), np.int64), 5))
     assert (got < window).any()
@@ -189,6 +207,9 @@ def test_ganbench_flags():
     assert args.overrides == [{"train": {"margin": 2}}]
     defaults = ganbench_parser().parse_args([])
     assert defaults.discriminator is None and defaults.losses == ("ttfs", "aggressive")
+    assert defaults.seeds == 1 and not defaults.both
+    args = ganbench_parser().parse_args(["--both", "--seeds", "3"])
+    assert args.both and args.seeds == 3
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -196,6 +217,7 @@ def test_ganbench_flags():
     (["--losses", "ttfs"], ["--losses", "two different losses"]),
     (["--losses", "ttfs,fast"], ["--losses", "two different losses"]),
     (["--set", "margin"], ["--set", "SECTION.KEY=VALUE"]),
+    (["--seeds", "0"], ["--seeds", "0 is outside 1 .. 100"]),
 ])
 def test_ganbench_bad_flags(argv, words, capsys):
     with pytest.raises(SystemExit) as error:
@@ -203,3 +225,67 @@ def test_ganbench_bad_flags(argv, words, capsys):
     assert error.value.code == 2
     message = capsys.readouterr().err
     assert all(word in message for word in words), message
+
+
+def test_ganbench_loss_keys():
+    spiking = load_recipe(overrides={"discriminator": {"kind": "spiking"}})
+    # Both networks learn with the compared loss; the shared warm start's teacher keeps the
+    # recipe's (train.loss, "aggressive").
+    assert _loss_keys(spiking, "ttfs", both=True) == {
+        "loss": "ttfs", "discriminator_loss": "ttfs", "teacher_loss": "aggressive"}
+    assert _loss_keys(spiking, "ttfs", both=False) == {"loss": "ttfs",
+                                                        "teacher_loss": "aggressive"}
+    assert _loss_keys(load_recipe(), "aggressive", both=False) == {"loss": "aggressive"}
+
+
+def test_ganbench_percent_mean_and_spread():
+    plain = [{"seed": 0, "frechet": 40.0, "spikes": 200.0},
+             {"seed": 1, "frechet": 50.0, "spikes": 100.0}]
+    aggr = [{"seed": 0, "frechet": 44.0, "spikes": 150.0},
+            {"seed": 1, "frechet": 45.0, "spikes": 110.0}]
+    percents = [_percent(p, a, ("frechet", "spikes")) for p, a in zip(plain, aggr)]
+    assert percents == [{"frechet": 10.0, "spikes": -25.0}, {"frechet": -10.0, "spikes": 10.0}]
+    spread = _spread(percents)
+    assert spread["frechet"]["mean"] == 0.0 and spread["frechet"]["lower_in"] == 1
+    assert spread["spikes"]["mean"] == -7.5
+    assert spread["spikes"]["sd"] == pytest.approx(np.std([-25.0, 10.0], ddof=1))
+    assert spread["spikes"]["per_seed"] == [-25.0, 10.0] and spread["spikes"]["seeds"] == 2
+    assert _spread([{"x": None}]) == {}
+    assert _percent({"x": 0.0}, {"x": 1.0}, ("x",)) == {"x": None}
+    assert _mean_entry(plain) == {"frechet": 45.0, "spikes": 150.0}
+
+
+def test_ganbench_seed_runs_with_one_loss_for_both_networks(monkeypatch):
+    """One seed's pair of tiny runs against spiking discriminators, both networks trained
+    with the compared loss: an entry per loss with the generator's and the discriminator's
+    figures."""
+    seen = []
+
+    def recording(config, *args, **kwargs):
+        seen.append({k: config["train"][k] for k in ("loss", "discriminator_loss", "seed")})
+        return train_gan(config, *args, **kwargs)
+
+    monkeypatch.setattr(ganbench, "train_gan", recording)
+    over = {"generator": {"latent_dim": 8, "hidden": [16], "timesteps": 4},
+            "discriminator": {"kind": "spiking", "hidden": 16, "timesteps": 5},
+            "train": {"steps": 2, "batch_size": 8, "distill_steps": 2, "teacher_steps": 2},
+            "export": {"check_samples": 8}}
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (64, 784), dtype=np.uint8)
+    clf = train_classifier(pixels, rng.integers(0, 10, 64), epochs=1)
+    args = ganbench_parser().parse_args(["--both", "--recipe", "configs/mnist_gan.toml"])
+    data = {"train_x": pixels, "clf": clf, "test_feats": features(clf, pixels / 255.0)[0],
+            "steps": 2, "z": latent(16, 8, seed=2), "hw": Config.mnist(max_neurons=784),
+            "real_spikes": spike_trains(spike_times(pixels[:16] / 255.0, 4), 4)}
+    entries, grids = _seed_runs(args, over, 3, data)
+    assert seen == [{"loss": "ttfs", "discriminator_loss": "ttfs", "seed": 3},
+                    {"loss": "aggressive", "discriminator_loss": "aggressive", "seed": 3}]
+    assert list(entries) == ["ttfs", "aggressive"] and list(grids) == ["ttfs", "aggressive"]
+    for entry in entries.values():
+        assert entry["seed"] == 3
+        assert 0 <= entry["decision_time"] <= 5 and 0 <= entry["real_decision_time"] <= 5
+        assert entry["spikes_per_sample"] >= entry["output_spikes_per_sample"] >= 0
+        assert entry["cycles_per_image"] > 0 and np.isfinite(entry["frechet"])
+    # One warm start for both: the runs differ by their losses alone.
+    assert entries["ttfs"]["teacher_seconds"] == entries["aggressive"]["teacher_seconds"]
+    assert grids["ttfs"].shape == (16, 784)
