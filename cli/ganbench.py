@@ -2,15 +2,16 @@
 
 ::
 
-    python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps N] [--ann-steps N] [--samples 2000]
-                          [--discriminator ann|spiking] [--losses PLAIN,AGGRESSIVE] [--both]
-                          [--seeds N] [--set S.K=V]
+    python -m sw.ganbench [--recipe configs/mnist_gan.toml] [--steps N] [--ann-steps N]
+                          [--samples 2000] [--discriminator ann|spiking]
+                          [--losses PLAIN,AGGRESSIVE] [--both] [--seeds N] [--set S.K=V]
 
 Trains (batches of the recipe's size, one thread) the spiking generator with plain TTFS and with
 Aggressive TTFS (--steps adversarial steps; with the recipe's warm start, after its ANN teacher
 and distillation, docs/gan.md) and the same-size ANN generator (Aggressive TTFS, the same
-discriminator, --ann-steps: by default the teacher's budget, so that it is the teacher); trains a small MLP classifier on MNIST's training digits; and measures on
---samples generated digits (the spiking ones from the exported integer networks, golden model):
+discriminator, --ann-steps: by default the teacher's budget, so that it is the teacher); trains
+a small MLP classifier on MNIST's training digits; and measures on --samples generated digits
+(the spiking ones from the exported integer networks, golden model):
 
 * the Frechet distance to MNIST's test digits on the classifier's hidden features (with two
   references: MNIST's training digits, and the test digits on the generator's T + 1 grey levels);
@@ -162,7 +163,12 @@ def _loss_keys(config: dict, loss: str, both: bool) -> dict:
 
 
 def _seed_runs(args, over: dict, seed: int, data: dict) -> tuple[dict, dict]:
-    """The two spiking generators of one seed: ``({loss: entry}, {loss: images[:64]})``."""
+    """The two spiking generators of one seed: ``({loss: entry}, {loss: images[:64]})``.
+
+    ``data`` holds what every seed shares, made once by :func:`main`: ``train_x`` (the
+    training digits), ``clf`` and ``test_feats`` (the classifier and the test digits'
+    features), ``steps``, ``z`` (the latent vectors), ``hw`` (the configuration of the cycle
+    counts), ``real_spikes`` (test digits as spike trains)."""
     config = load_recipe(args.recipe, _with(over, {"train": {"seed": seed}}))
     spiking = config["discriminator"]["kind"] == "spiking"
     T = config["generator"]["timesteps"]
