@@ -145,9 +145,12 @@ def _quality(clf, images, real_features) -> dict:
 #: the discriminator's too.
 COMPARED = ("mean_output_spike_time", "spikes_per_sample", "output_spikes_per_sample",
             "frechet", "cycles_per_image")
-COMPARED_SPIKING = ("decision_time", "discriminator_spikes_per_sample",
-                    "discriminator_spikes_to_decision", "real_decision_time",
-                    "real_discriminator_spikes_per_sample", "real_discriminator_spikes_to_decision")
+#: An entry's key of each compared figure of the discriminator, and its name in
+#: :func:`sw.gan.spiking.discriminator_stats`; on real digits the key has ``real_`` before it.
+_DISCRIMINATOR_FIGURES = {"decision_time": "decision_time",
+                          "discriminator_spikes_per_sample": "spikes_per_sample",
+                          "discriminator_spikes_to_decision": "spikes_to_decision_per_sample"}
+COMPARED_SPIKING = (*_DISCRIMINATOR_FIGURES, *("real_" + key for key in _DISCRIMINATOR_FIGURES))
 
 
 def _loss_keys(config: dict, loss: str, both: bool) -> dict:
@@ -199,12 +202,9 @@ def _seed_runs(args, over: dict, seed: int, data: dict) -> tuple[dict, dict]:
             fake = discriminator_stats(disc, spike_trains(spike_times(images, T), T))
             real = discriminator_stats(disc, data["real_spikes"])
             entry["discriminator_fake"], entry["discriminator_real"] = fake, real
-            entry["decision_time"] = fake["decision_time"]
-            entry["discriminator_spikes_per_sample"] = fake["spikes_per_sample"]
-            entry["discriminator_spikes_to_decision"] = fake["spikes_to_decision_per_sample"]
-            entry["real_decision_time"] = real["decision_time"]
-            entry["real_discriminator_spikes_per_sample"] = real["spikes_per_sample"]
-            entry["real_discriminator_spikes_to_decision"] = real["spikes_to_decision_per_sample"]
+            for prefix, stats in (("", fake), ("real_", real)):     # the compared figures
+                for key, name in _DISCRIMINATOR_FIGURES.items():
+                    entry[prefix + key] = stats[name]
         entries[loss] = entry
         print(f"snn {loss} seed {seed}: {json.dumps(entry)}", flush=True)
     return entries, grids

@@ -100,6 +100,7 @@ def discriminator_stats(disc: SpikingDiscriminator, spikes: torch.Tensor,
     step (all of them when it does not decide): what a time-to-first-spike network that stops
     at its first output spike computes."""
     decision, spikes_total, to_decision, outputs, real = [], 0.0, 0.0, 0.0, 0
+    steps = torch.arange(disc.timesteps).view(1, -1)
     for i in range(0, len(spikes), batch_size):
         times = disc(spikes[i:i + batch_size])
         first = times.min(dim=1).values
@@ -107,7 +108,6 @@ def discriminator_stats(disc: SpikingDiscriminator, spikes: torch.Tensor,
         real += int((times[:, 0] < times[:, 1]).sum())
         out = disc.last
         # steps 0 .. decision of each sample (the window when it does not decide)
-        steps = torch.arange(disc.timesteps).view(1, -1)
         until = (steps <= first.round().to(torch.int64).view(-1, 1)).to(torch.float32)
         for s in out.spikes:
             spikes_total += float(s.sum())
