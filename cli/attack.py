@@ -40,13 +40,14 @@ from core import modelfile
 from core.config import Config, ConfigError, resolve
 from core.modelfile import ModelFileError
 from sim.cosim import CosimError, run_cosim, summary_line
+from sw.attacks import parse_eps
 from sw.data import PIXELS, DataError, add_data_arguments, data_arguments, load_dataset
 from sw.evaluate import load_checkpoint
 from sw.options import (ArgumentParser, add_samples, atomic_write, cli_main, fail, input_file,
                         input_path, nonnegative_int, output_dir, output_file, positive_int)
 from sw.robust import (ATTACKS, MODEL_NAMES, MODELS, ANNClassifier, IntegerClassifier,
-                       SNNClassifier, Setting, least, load_ann, parse_eps, row_label, run_attacks,
-                       save_ann, strongest, twin)
+                       SNNClassifier, Setting, least, load_ann, row_label, run_attacks, save_ann,
+                       strongest, twin)
 from sw.snn import SURROGATES
 from sw.snnrecipe import load_config
 from sw.snn.train import train_ann

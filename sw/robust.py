@@ -25,10 +25,10 @@ Attacks (``L_inf``, images in ``[0, 1]``, ``eps`` in the same units; every adver
 finally rounded to uint8 pixels within ``floor(255 * eps)`` levels of the original, so that all
 three classifiers, and the accelerator, see the same images):
 
-* :func:`fgsm`: one step of ``eps * sign(grad)`` (Goodfellow et al. 2015);
-* :func:`pgd`: projected gradient descent with a random start (Madry et al. 2018), ``steps``
+* :func:`sw.attacks.fgsm`: one step of ``eps * sign(grad)`` (Goodfellow et al. 2015);
+* :func:`sw.attacks.pgd`: projected gradient descent with a random start (Madry et al. 2018), ``steps``
   steps of ``step_size`` (Sharmin et al. 2020: 7 steps of 2/255 at 8/255);
-* :func:`spsa`: a gradient-free attack (Uesato et al. 2018): the gradient estimated from the
+* :func:`sw.attacks.spsa`: a gradient-free attack (Uesato et al. 2018): the gradient estimated from the
   loss at ``x +- delta * v`` over random sign vectors ``v``, then PGD steps on the estimate. It
   only runs the forward pass (the Heaviside spikes themselves), so it sees no surrogate: if it
   beats the gradient attacks, their gradients were weak (gradient masking).
@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from core import golden
 from core.network import Network, max_pool
 
+from .attacks import fgsm, pgd, spsa, within
 from .data import from_pixels
 from .options import atomic_write
 from .snn import ANN, SNN, SURROGATES, LayerSpec, SNNConfig
@@ -59,8 +60,8 @@ from .snn.model import encode
 from .snn.quant import ste_round
 
 __all__ = ["ATTACKS", "MODELS", "MODEL_NAMES", "twin", "encode_events", "snn_loss",
-           "Classifier", "SNNClassifier", "IntegerClassifier", "ANNClassifier", "fgsm", "pgd",
-           "spsa", "within", "parse_eps", "Setting", "run_attacks", "row_label", "least",
+           "Classifier", "SNNClassifier", "IntegerClassifier", "ANNClassifier", "Setting",
+           "run_attacks", "row_label", "least",
            "strongest", "save_ann", "load_ann"]
 
 #: The attacks of :func:`run_attacks`.
@@ -275,99 +276,6 @@ def load_ann(path) -> ANN:
         raise ValueError(f"{path} is not an ANN file ({text[0] if text else type(error).__name__}"
                          f"); {fix}") from None
     return ann
-
-
-# -- attacks ---------------------------------------------------------------------------------
-
-def _grad(loss_fn, x, labels):
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss_fn(x, labels).sum(), x)
-    return grad
-
-
-def _project(adv, x, eps):
-    return torch.minimum(torch.maximum(adv, x - eps), x + eps).clamp(0.0, 1.0)
-
-
-def fgsm(loss_fn, x: torch.Tensor, labels: torch.Tensor, eps: float) -> torch.Tensor:
-    """``clip(x + eps * sign(grad_x loss), 0, 1)``: one step up the loss.
-
-    ``loss_fn(x, labels)`` returns the per-image loss (B,); ``x`` (B, n) in ``[0, 1]``."""
-    return (x + eps * _grad(loss_fn, x, labels).sign()).clamp(0.0, 1.0).detach()
-
-
-def pgd(loss_fn, x: torch.Tensor, labels: torch.Tensor, eps: float, steps: int = 7,
-        step_size: float | None = None, random_start: bool = True,
-        generator: torch.Generator | None = None) -> torch.Tensor:
-    """Projected gradient ascent of the loss in the ``eps`` ball around ``x`` (``L_inf``).
-
-    ``steps`` signed-gradient steps of ``step_size`` (default ``eps / 4``: 2/255 at 8/255),
-    each followed by the projection to the ball and to ``[0, 1]``; with ``random_start`` the
-    first point is drawn uniformly from the ball."""
-    step_size = eps / 4 if step_size is None else step_size
-    adv = x.clone()
-    if random_start:
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype) * 2 - 1
-        adv = _project(x + eps * noise, x, eps)
-    for _ in range(steps):
-        adv = _project(adv + step_size * _grad(loss_fn, adv, labels).sign(), x, eps)
-    return adv.detach()
-
-
-@torch.no_grad()
-def spsa(loss_fn, x: torch.Tensor, labels: torch.Tensor, eps: float, steps: int = 10,
-         directions: int = 32, delta: float = 0.01, step_size: float | None = None,
-         generator: torch.Generator | None = None) -> torch.Tensor:
-    """Gradient-free ascent: PGD on an SPSA estimate of the gradient.
-
-    At each of ``steps`` steps the gradient is estimated from ``directions`` random sign
-    vectors ``v``: the mean of ``(loss(a + delta v) - loss(a - delta v)) / (2 delta) * v``
-    (Spall 1992; Uesato et al. 2018), all evaluated in one batch; the step is ``step_size``
-    (default ``eps / 4``) times its sign, projected to the ball. Only forward passes: no
-    surrogate gradient is involved."""
-    step_size = eps / 4 if step_size is None else step_size
-    B, n = x.shape
-    adv = x.clone()
-    rows = labels.repeat(2 * directions)
-    for _ in range(steps):
-        v = torch.randint(0, 2, (directions, B, n), generator=generator).to(x.dtype) * 2 - 1
-        probes = torch.cat([adv + delta * v, adv - delta * v]).reshape(-1, n).clamp(0.0, 1.0)
-        losses = loss_fn(probes, rows).reshape(2, directions, B)
-        estimate = ((losses[0] - losses[1]).unsqueeze(-1) * v).mean(dim=0)
-        adv = _project(adv + step_size * estimate.sign(), x, eps)
-    return adv
-
-
-def within(pixels: np.ndarray, adv: torch.Tensor, eps: float) -> np.ndarray:
-    """Adversarial images ``adv`` (B, n) in ``[0, 1]`` as uint8 pixels, each within
-    ``floor(255 * eps)`` levels of the original ``pixels`` (uint8 (B, n)), so that rounding
-    never carries an image out of the ``eps`` ball."""
-    r = int(math.floor(255.0 * eps + 1e-6))
-    base = np.asarray(pixels, np.int64)
-    p = np.rint(adv.detach().numpy().astype(np.float64) * 255.0)
-    return np.clip(np.clip(p, base - r, base + r), 0, 255).astype(np.uint8)
-
-
-def parse_eps(text: str) -> list:
-    """``"0.05,0.1,8/255"``: sorted distinct budgets in (0, 1]; ``ValueError`` naming the bad
-    item otherwise."""
-    values = []
-    for item in text.split(","):
-        item = item.strip()
-        try:
-            if "/" in item:
-                a, b = item.split("/", 1)
-                value = float(a) / float(b)
-            else:
-                value = float(item)
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(f"eps {item!r} is not a number; write budgets in [0, 1] pixel "
-                             f"units, e.g. 0.05,0.1,8/255") from None
-        if not 0.0 < value <= 1.0:
-            raise ValueError(f"eps {item} is outside (0, 1]; budgets are in [0, 1] pixel "
-                             f"units (0.1 = 25 of 255 levels)")
-        values.append(value)
-    return sorted(set(values))
 
 
 # -- the experiment --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import torch
 
 from core import golden
 from core.network import Conv, Layer, Network, avg_pool
-from sw import robust
+from sw import attacks, robust
 from sw.snn import SNN, LayerSpec, SNNConfig, readout, spike_time_membrane_loss
 from sw.snn.ann import ANN
 from sw.snn.export import to_network
@@ -33,13 +33,13 @@ def linear():
 
 def test_fgsm_steps_eps_times_the_sign_of_the_gradient(linear):
     w, x, y = linear
-    adv = robust.fgsm(linear_loss(w), x, y, 0.1)
+    adv = attacks.fgsm(linear_loss(w), x, y, 0.1)
     assert torch.allclose(adv - x, 0.1 * torch.sign(w).expand_as(x), atol=1e-6)
 
 
 def test_fgsm_clips_to_the_image_range():
     w = torch.tensor([1.0, -1.0])
-    adv = robust.fgsm(linear_loss(w), torch.tensor([[0.95, 0.05]]), torch.zeros(1, dtype=torch.long), 0.2)
+    adv = attacks.fgsm(linear_loss(w), torch.tensor([[0.95, 0.05]]), torch.zeros(1, dtype=torch.long), 0.2)
     assert adv.tolist() == [[1.0, 0.0]]
 
 
@@ -47,7 +47,7 @@ def test_fgsm_clips_to_the_image_range():
 def test_pgd_reaches_the_corner_of_the_ball_and_stays_in_it(linear, random_start):
     w, x, y = linear
     gen = torch.Generator().manual_seed(0)
-    adv = robust.pgd(linear_loss(w), x, y, 0.1, steps=10, step_size=0.03,
+    adv = attacks.pgd(linear_loss(w), x, y, 0.1, steps=10, step_size=0.03,
                      random_start=random_start, generator=gen)
     assert torch.allclose(adv, x + 0.1 * torch.sign(w), atol=1e-6)
     assert float((adv - x).abs().max()) <= 0.1 + 1e-6
@@ -56,7 +56,7 @@ def test_pgd_reaches_the_corner_of_the_ball_and_stays_in_it(linear, random_start
 def test_pgd_random_start_lies_in_the_ball():
     w = torch.zeros(50)  # no gradient: the random start is all there is
     x = torch.full((4, 50), 0.5)
-    adv = robust.pgd(linear_loss(w), x, torch.zeros(4, dtype=torch.long), 0.2, steps=0,
+    adv = attacks.pgd(linear_loss(w), x, torch.zeros(4, dtype=torch.long), 0.2, steps=0,
                      generator=torch.Generator().manual_seed(0))
     assert float((adv - x).abs().max()) <= 0.2 + 1e-6
     assert float((adv - x).abs().max()) > 0.1       # it did move
@@ -71,7 +71,7 @@ def test_spsa_finds_the_gradient_sign_without_gradients(linear):
         assert not images.requires_grad   # forward passes only
         calls.append(len(images))
         return images @ w
-    adv = robust.spsa(loss, x, y, 0.1, steps=10, directions=256, delta=0.01,
+    adv = attacks.spsa(loss, x, y, 0.1, steps=10, directions=256, delta=0.01,
                       generator=torch.Generator().manual_seed(0))
     assert torch.allclose(adv, x + 0.1 * torch.sign(w), atol=1e-6)
     assert calls == [2 * 256 * len(x)] * 10   # all directions of a step in one batch
@@ -82,7 +82,7 @@ def test_within_rounds_to_pixels_inside_the_budget(eps, levels):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (20, 30)).astype(np.uint8)
     adv = torch.from_numpy(rng.random((20, 30)).astype(np.float32))   # anywhere in [0, 1]
-    out = robust.within(pixels, adv, eps)
+    out = attacks.within(pixels, adv, eps)
     assert out.dtype == np.uint8
     diff = np.abs(out.astype(int) - pixels.astype(int))
     assert diff.max() == levels or eps == 1.0     # as far as the budget allows, no further
@@ -91,11 +91,11 @@ def test_within_rounds_to_pixels_inside_the_budget(eps, levels):
 
 
 def test_parse_eps():
-    assert robust.parse_eps("0.3, 8/255,0.1,0.1") == [8 / 255, 0.1, 0.3]
+    assert attacks.parse_eps("0.3, 8/255,0.1,0.1") == [8 / 255, 0.1, 0.3]
     for bad, word in [("0.1,x", "'x' is not a number"), ("0", "outside"), ("1.5", "outside"),
                       ("1/0", "not a number"), ("", "not a number")]:
         with pytest.raises(ValueError, match=word):
-            robust.parse_eps(bad)
+            attacks.parse_eps(bad)
 
 
 def small_snn(encoder, neuron, seed=0, T=3):
